@@ -1,0 +1,80 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// House style: Swift 6 mode, strict concurrency, explicit existentials, internal imports.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigild", targets: ["vigild"]),
+        .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "vigil-sim", targets: ["vigil-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libmosquitto-dev, libsqlite3-dev).
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Pure logic: no I/O.
+        .target(name: "VigilCore", swiftSettings: strict),
+
+        // I/O adapters.
+        .target(name: "VigilStore", dependencies: ["VigilCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "VigilMQTT", dependencies: ["CMosquitto"], swiftSettings: strict),
+
+        // The daemon's services and HTTP API.
+        .target(
+            name: "VigilServer",
+            dependencies: [
+                "VigilCore", "VigilStore", "VigilMQTT",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Shared entry-point plumbing for the three programs (exit codes of SPEC §1).
+        .target(
+            name: "VigilCLI",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        // Programs.
+        .executableTarget(
+            name: "vigild",
+            dependencies: ["VigilServer", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: ["VigilCore", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "vigil-sim",
+            dependencies: ["VigilCore", "VigilMQTT", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "firmware-sim",
+            swiftSettings: strict
+        ),
+
+        // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,296 @@
+/// Why an input was rejected. The raw values are stable: they name quarantine rows and metric labels.
+public enum RejectReason: String, Sendable, CaseIterable, Codable {
+    case badTopic = "bad_topic"
+    case badMachineID = "bad_machine_id"
+    case badSensorID = "bad_sensor_id"
+    case notFinite = "not_finite"
+    case notANumber = "not_a_number"
+    case missingValue = "missing_value"
+    case badTimestamp = "bad_timestamp"
+    case timestampOutOfRange = "timestamp_out_of_range"
+    case payloadTooLarge = "payload_too_large"
+    case emptyPayload = "empty_payload"
+    case invalidUTF8 = "invalid_utf8"
+    case malformedJSON = "malformed_json"
+    case malformedLineProtocol = "malformed_line_protocol"
+    case unknownFormat = "unknown_format"
+}
+
+/// One rejected reading or message, with a human-readable detail.
+public struct Rejection: Sendable, Equatable {
+    public var reason: RejectReason
+    public var detail: String
+    public init(_ reason: RejectReason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+/// What one MQTT message decoded to: accepted readings and the readings (or whole message) rejected.
+public struct DecodedMessage: Sendable, Equatable {
+    public var readings: [Reading] = []
+    public var rejections: [Rejection] = []
+    public init() {}
+}
+
+/// Decodes the payload dialects of SPEC §3 into validated readings. Pure: the receive time and
+/// the clock used for the future-timestamp limit are passed in.
+public struct PayloadDecoder: Sendable {
+    /// Topic levels before the machine (default `vigil`).
+    public var topicPrefix: [Substring]
+    public var maxPayloadBytes: Int
+    /// Readings more than this far in the future of the receive time are rejected.
+    public var maxFutureMillis: Int64
+
+    public init(topicPrefix: String = "vigil", maxPayloadBytes: Int = 256 * 1024, maxFutureMillis: Int64 = 600_000) {
+        self.topicPrefix = topicPrefix.split(separator: "/", omittingEmptySubsequences: true)
+        self.maxPayloadBytes = maxPayloadBytes
+        self.maxFutureMillis = maxFutureMillis
+    }
+
+    public func decode(topic: String, payload: [UInt8], receivedAt: Int64) -> DecodedMessage {
+        var out = DecodedMessage()
+        guard payload.count <= maxPayloadBytes else {
+            out.rejections.append(.init(.payloadTooLarge, "\(payload.count) bytes > limit \(maxPayloadBytes)"))
+            return out
+        }
+        guard let text = String(validating: payload, as: UTF8.self) else {
+            out.rejections.append(.init(.invalidUTF8, "payload is not valid UTF-8"))
+            return out
+        }
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard levels.count >= topicPrefix.count, zip(levels, topicPrefix).allSatisfy({ $0 == $1 }) else {
+            out.rejections.append(.init(.badTopic, "topic does not start with '\(topicPrefix.joined(separator: "/"))'"))
+            return out
+        }
+        let path = Array(levels.dropFirst(topicPrefix.count))
+        let trimmed = text.trimmingASCIIWhitespace()
+        guard let first = trimmed.utf8.first else {
+            out.rejections.append(.init(.emptyPayload, "empty payload"))
+            return out
+        }
+        let ctx = Context(decoder: self, path: path, receivedAt: receivedAt)
+        switch first {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            ctx.decodeJSON(Substring(trimmed).utf8, into: &out)
+        default:
+            if let scalar = Scalar.parse(trimmed) {
+                ctx.decodeScalar(scalar, into: &out)
+            } else if LineProtocol.looksLikeLineProtocol(trimmed) {
+                ctx.decodeLineProtocol(trimmed, into: &out)
+            } else {
+                out.rejections.append(.init(.unknownFormat, "not a number, JSON or line protocol"))
+            }
+        }
+        return out
+    }
+
+    /// Validates a timestamp in milliseconds against the accepted window.
+    func checkTime(_ ts: Int64, receivedAt: Int64) -> Rejection? {
+        if ts < Timestamp.earliestAccepted {
+            return .init(.timestampOutOfRange, "ts \(ts) is before 2000-01-01")
+        }
+        if ts > receivedAt &+ maxFutureMillis {
+            return .init(.timestampOutOfRange, "ts \(ts) is more than \(maxFutureMillis / 1000) s in the future")
+        }
+        return nil
+    }
+}
+
+private enum Scalar {
+    case number(Double)
+    case boolean
+
+    static func parse(_ s: String) -> Scalar? {
+        switch s.lowercased() {
+        case "true", "false": return .boolean
+        case "nan", "+nan", "-nan": return .number(.nan)
+        case "inf", "+inf", "infinity", "+infinity": return .number(.infinity)
+        case "-inf", "-infinity": return .number(-.infinity)
+        default: break
+        }
+        // Plain decimal only (Swift's Double(String) would also take hex floats).
+        guard s.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 || $0 == 43 || $0 == 101 || $0 == 69 }),
+              let d = Double(s) else { return nil }
+        return .number(d)
+    }
+}
+
+private struct Context {
+    let decoder: PayloadDecoder
+    let path: [Substring]
+    let receivedAt: Int64
+
+    /// All topic levels after the prefix as a machine id (multi-sensor forms).
+    var machineFromWholePath: String { path.joined(separator: "/") }
+    /// All but the last level as machine, the last as sensor (single-value forms).
+    var machineAndSensorFromPath: (String, String)? {
+        guard path.count >= 2 else { return nil }
+        return (path.dropLast().joined(separator: "/"), String(path.last!))
+    }
+
+    func decodeScalar(_ scalar: Scalar, into out: inout DecodedMessage) {
+        guard let (machine, sensor) = machineAndSensorFromPath else {
+            out.rejections.append(.init(.badTopic, "a plain value needs topic <prefix>/<machine>/<sensor>"))
+            return
+        }
+        switch scalar {
+        case .boolean:
+            out.rejections.append(.init(.notANumber, "value is a boolean"))
+        case .number(let v):
+            emit(machine: machine, sensor: sensor, ts: receivedAt, value: v, seq: nil, into: &out)
+        }
+    }
+
+    func decodeJSON(_ bytes: Substring.UTF8View, into out: inout DecodedMessage) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            out.rejections.append(.init(.malformedJSON, error.description))
+            return
+        }
+        switch json {
+        case .array(let items):
+            if items.isEmpty { out.rejections.append(.init(.missingValue, "empty batch")) }
+            for (n, item) in items.enumerated() {
+                decodeObject(item, index: n, into: &out)
+            }
+        default:
+            decodeObject(json, index: nil, into: &out)
+        }
+    }
+
+    func decodeObject(_ obj: JSONValue, index: Int?, into out: inout DecodedMessage) {
+        let at = index.map { " (batch item \($0))" } ?? ""
+        guard case .object = obj else {
+            out.rejections.append(.init(.malformedJSON, "expected an object\(at)"))
+            return
+        }
+        let ts: Int64
+        switch timestamp(obj["ts"]) {
+        case .success(let t): ts = t
+        case .failure(let r):
+            out.rejections.append(.init(r.reason, r.detail + at))
+            return
+        }
+        var seq: Int64?
+        if case .number(_, let exact?) = obj["seq"] { seq = exact }
+
+        if let values = obj["values"] {
+            let machine = machineFromWholePath
+            guard case .object(let members) = values else {
+                out.rejections.append(.init(.notANumber, "'values' must be an object of sensor: number\(at)"))
+                return
+            }
+            if members.isEmpty { out.rejections.append(.init(.missingValue, "'values' is empty\(at)")) }
+            for (sensor, v) in members {
+                emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
+            }
+        } else if let v = obj["value"] {
+            guard let (machine, sensor) = machineAndSensorFromPath else {
+                out.rejections.append(.init(.badTopic, "a single reading needs topic <prefix>/<machine>/<sensor>\(at)"))
+                return
+            }
+            emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
+        } else {
+            out.rejections.append(.init(.missingValue, "object has neither 'value' nor 'values'\(at)"))
+        }
+    }
+
+    func timestamp(_ v: JSONValue?) -> Result<Int64, RejectionError> {
+        switch v {
+        case nil, .null?:
+            return .success(receivedAt)
+        case .number(_, let exact?)?:
+            return .success(Timestamp.millis(fromEpoch: exact))
+        case .number(let d, nil)?:
+            guard let ms = Timestamp.millis(fromEpoch: d) else {
+                return .failure(.init(.badTimestamp, "ts \(d) is not a time"))
+            }
+            return .success(ms)
+        case .string(let s)?:
+            guard let ms = Timestamp.millis(rfc3339: s) else {
+                return .failure(.init(.badTimestamp, "ts '\(s.prefix(40))' is not RFC 3339"))
+            }
+            return .success(ms)
+        default:
+            return .failure(.init(.badTimestamp, "ts must be epoch number or RFC 3339 string"))
+        }
+    }
+
+    func emit(machine: String, sensor: String, ts: Int64, json: JSONValue, seq: Int64?, suffix: String,
+              into out: inout DecodedMessage) {
+        switch json {
+        case .number(let d, _):
+            emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: seq, suffix: suffix, into: &out)
+        case .null:
+            out.rejections.append(.init(.missingValue, "\(sensor): value is null\(suffix)"))
+        default:
+            out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): value is not a number\(suffix)"))
+        }
+    }
+
+    func emit(machine: String, sensor: String, ts: Int64, value: Double, seq: Int64?, suffix: String = "",
+              into out: inout DecodedMessage) {
+        guard KeyRules.isValidMachine(machine) else {
+            out.rejections.append(.init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid\(suffix)"))
+            return
+        }
+        guard KeyRules.isValidSensor(sensor) else {
+            out.rejections.append(.init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid\(suffix)"))
+            return
+        }
+        guard value.isFinite else {
+            out.rejections.append(.init(.notFinite, "\(sensor): value \(value) is not finite\(suffix)"))
+            return
+        }
+        if let r = decoder.checkTime(ts, receivedAt: receivedAt) {
+            out.rejections.append(.init(r.reason, r.detail + suffix))
+            return
+        }
+        out.readings.append(Reading(machine: machine, sensor: sensor, ts: ts, value: value, seq: seq))
+    }
+
+    func decodeLineProtocol(_ text: String, into out: inout DecodedMessage) {
+        var lineNo = 0
+        for rawBytes in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
+            lineNo += 1
+            let raw = Substring(rawBytes)
+            let line = raw.utf8.last == 13 ? Substring(raw.utf8.dropLast()) : raw
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.first == "#" { continue }
+            let suffix = " (line \(lineNo))"
+            let parsed: LineProtocol.Line
+            do {
+                parsed = try LineProtocol.parse(line)
+            } catch {
+                out.rejections.append(.init(.malformedLineProtocol, error.message + suffix))
+                continue
+            }
+            let machine = parsed.tags.last(where: { $0.0 == "machine" })?.1 ?? machineFromWholePath
+            let ts: Int64 = parsed.timestamp.map(Timestamp.millis(fromEpoch:)) ?? receivedAt
+            for (sensor, field) in parsed.fields {
+                switch field {
+                case .number(let d):
+                    emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: nil, suffix: suffix, into: &out)
+                case .other(let kind):
+                    out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): field is a \(kind)\(suffix)"))
+                }
+            }
+        }
+    }
+}
+
+struct RejectionError: Error {
+    var reason: RejectReason
+    var detail: String
+    init(_ r: RejectReason, _ d: String) { reason = r; detail = d }
+}
+
+extension String {
+    func trimmingASCIIWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\r\n" || $0 == "\t" }
+        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[start...end])
+    }
+}

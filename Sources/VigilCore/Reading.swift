@@ -1,0 +1,59 @@
+/// One sensor reading: the compound key `(machine, sensor, ts)` and a finite value.
+public struct Reading: Sendable, Hashable {
+    public var machine: String
+    public var sensor: String
+    /// UTC epoch milliseconds.
+    public var ts: Int64
+    public var value: Double
+    /// The device's sequence number, when it sent one (loss accounting).
+    public var seq: Int64?
+
+    public init(machine: String, sensor: String, ts: Int64, value: Double, seq: Int64? = nil) {
+        self.machine = machine
+        self.sensor = sensor
+        self.ts = ts
+        self.value = value
+        self.seq = seq
+    }
+}
+
+/// Validation of machine and sensor ids (SPEC §2).
+public enum KeyRules {
+    public static let maxLength = 128
+
+    @inline(__always)
+    static func isIDByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A sensor id: 1–128 chars from `[A-Za-z0-9_.:-]`.
+    public static func isValidSensor(_ id: String) -> Bool {
+        let u = id.utf8
+        return !u.isEmpty && u.count <= maxLength && u.allSatisfy(isIDByte)
+    }
+
+    /// A machine id: like a sensor id, plus `/` between non-empty segments (`plant1/line2/press7`).
+    public static func isValidMachine(_ id: String) -> Bool {
+        let u = id.utf8
+        guard !u.isEmpty, u.count <= maxLength else { return false }
+        var previousWasSlash = true  // forbids a leading slash
+        for b in u {
+            if b == UInt8(ascii: "/") {
+                if previousWasSlash { return false }
+                previousWasSlash = true
+            } else if isIDByte(b) {
+                previousWasSlash = false
+            } else {
+                return false
+            }
+        }
+        return !previousWasSlash  // forbids a trailing slash
+    }
+}

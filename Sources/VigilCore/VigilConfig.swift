@@ -1,0 +1,217 @@
+/// The daemon's configuration (SPEC §9): a TOML file, overridden by `VIGIL_<SECTION>_<KEY>`
+/// environment variables, overridden by flags. Unknown keys and bad values are errors that name
+/// the key and where it came from.
+public struct VigilConfig: Sendable, Equatable {
+    // [mqtt]
+    public var mqttURL = "mqtt://127.0.0.1:1883"
+    public var mqttClientID = "vigild"
+    public var mqttTopics = ["vigil/#"]
+    public var mqttTopicPrefix = "vigil"
+    public var mqttUsername = ""
+    public var mqttPassword = ""
+    public var mqttCAFile = ""
+    public var mqttCertFile = ""
+    public var mqttKeyFile = ""
+    public var mqttKeepAliveSeconds = 30
+    // [storage]
+    public var storageDB = "var/vigil.sqlite"
+    // [http]
+    public var httpListen = "127.0.0.1:8470"
+    // [ingest]
+    public var ingestMaxPayloadBytes = 256 * 1024
+    public var ingestMaxFutureSeconds = 600
+    public var ingestQuarantineMaxRows = 10_000
+
+    public init() {}
+
+    /// Where a setting came from, for error messages.
+    public enum Source: Sendable, Equatable, CustomStringConvertible {
+        case file(String, line: Int)
+        case environment(String)
+        case flag(String)
+
+        public var description: String {
+            switch self {
+            case .file(let f, let line): "\(f):\(line)"
+            case .environment(let v): "environment variable \(v)"
+            case .flag(let f): "flag \(f)"
+            }
+        }
+    }
+
+    public struct Error: Swift.Error, Sendable, CustomStringConvertible {
+        public var source: Source?
+        public var key: String?
+        public var message: String
+
+        public init(source: Source?, key: String?, message: String) {
+            self.source = source
+            self.key = key
+            self.message = message
+        }
+
+        public var description: String {
+            var parts: [String] = []
+            if let source { parts.append(source.description) }
+            if let key { parts.append("key '\(key)'") }
+            parts.append(message)
+            return parts.joined(separator: ": ")
+        }
+    }
+
+    /// Every key, with how to apply a value to it. The table is the schema: anything else is unknown.
+    static let keys: [String: @Sendable (inout VigilConfig, TOMLValue) throws(ValueError) -> Void] = [
+        "mqtt.url": { c, v throws(ValueError) in c.mqttURL = try v.urlString(schemes: ["mqtt", "mqtts"]) },
+        "mqtt.client_id": { c, v throws(ValueError) in c.mqttClientID = try v.nonEmptyString() },
+        "mqtt.topics": { c, v throws(ValueError) in c.mqttTopics = try v.stringArray() },
+        "mqtt.topic_prefix": { c, v throws(ValueError) in c.mqttTopicPrefix = try v.string() },
+        "mqtt.username": { c, v throws(ValueError) in c.mqttUsername = try v.string() },
+        "mqtt.password": { c, v throws(ValueError) in c.mqttPassword = try v.string() },
+        "mqtt.ca_file": { c, v throws(ValueError) in c.mqttCAFile = try v.string() },
+        "mqtt.cert_file": { c, v throws(ValueError) in c.mqttCertFile = try v.string() },
+        "mqtt.key_file": { c, v throws(ValueError) in c.mqttKeyFile = try v.string() },
+        "mqtt.keepalive_seconds": { c, v throws(ValueError) in c.mqttKeepAliveSeconds = try v.int(in: 5...3600) },
+        "storage.db": { c, v throws(ValueError) in c.storageDB = try v.nonEmptyString() },
+        "http.listen": { c, v throws(ValueError) in c.httpListen = try v.hostPort() },
+        "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
+        "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
+        "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
+    ]
+
+    public static var knownKeys: [String] { keys.keys.sorted() }
+
+    /// Applies one setting.
+    public mutating func set(_ key: String, _ value: TOMLValue, from source: Source) throws(Error) {
+        guard let apply = Self.keys[key] else {
+            throw Error(source: source, key: key, message: "unknown key (known: \(Self.knownKeys.joined(separator: ", ")))")
+        }
+        do {
+            try apply(&self, value)
+        } catch {
+            throw Error(source: source, key: key, message: error.message)
+        }
+    }
+
+    /// Loads a config: file text (may be nil for defaults only), then the environment.
+    public static func load(fileText: String?, fileName: String, environment: [String: String]) throws(Error) -> VigilConfig {
+        var config = VigilConfig()
+        if let fileText {
+            let entries: [TOMLEntry]
+            do {
+                entries = try TOML.parse(fileText)
+            } catch {
+                throw Error(source: .file(fileName, line: error.line), key: nil, message: error.message)
+            }
+            for e in entries {
+                try config.set(e.path, e.value, from: .file(fileName, line: e.line))
+            }
+        }
+        for (name, raw) in environment.sorted(by: { $0.key < $1.key }) {
+            guard name.hasPrefix("VIGIL_"), let key = envKey(name) else { continue }
+            try config.set(key, TOML.parseLooseValue(raw), from: .environment(name))
+        }
+        return config
+    }
+
+    /// `VIGIL_MQTT_CLIENT_ID` → `mqtt.client_id`. Variables that name no section are not config
+    /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
+    static func envKey(_ name: String) -> String? {
+        let rest = name.dropFirst("VIGIL_".count).lowercased()
+        for section in ["mqtt", "storage", "http", "ingest"] where rest.hasPrefix(section + "_") {
+            return section + "." + rest.dropFirst(section.count + 1)
+        }
+        return nil
+    }
+}
+
+struct ValueError: Swift.Error {
+    var message: String
+}
+
+extension TOMLValue {
+    func string() throws(ValueError) -> String {
+        guard case .string(let s) = self else { throw ValueError(message: "expected a string, got \(typeName)") }
+        return s
+    }
+
+    func nonEmptyString() throws(ValueError) -> String {
+        let s = try string()
+        guard !s.isEmpty else { throw ValueError(message: "must not be empty") }
+        return s
+    }
+
+    func int(in range: ClosedRange<Int>) throws(ValueError) -> Int {
+        guard case .integer(let n) = self else { throw ValueError(message: "expected an integer, got \(typeName)") }
+        guard let v = Int(exactly: n), range.contains(v) else {
+            throw ValueError(message: "\(n) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    func stringArray() throws(ValueError) -> [String] {
+        guard case .array(let items) = self else { throw ValueError(message: "expected an array of strings, got \(typeName)") }
+        var out: [String] = []
+        for item in items { out.append(try item.nonEmptyString()) }
+        guard !out.isEmpty else { throw ValueError(message: "must not be empty") }
+        return out
+    }
+
+    func urlString(schemes: [String]) throws(ValueError) -> String {
+        let s = try string()
+        guard let endpoint = BrokerURL(s), schemes.contains(endpoint.scheme) else {
+            throw ValueError(message: "'\(s)' is not a URL of the form \(schemes.map { "\($0)://host:port" }.joined(separator: " or "))")
+        }
+        return s
+    }
+
+    func hostPort() throws(ValueError) -> String {
+        let s = try string()
+        guard HostPort(s) != nil else { throw ValueError(message: "'\(s)' is not host:port") }
+        return s
+    }
+}
+
+/// `mqtt://host[:port]` or `mqtts://host[:port]`.
+public struct BrokerURL: Sendable, Equatable {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+
+    public init?(_ s: String) {
+        let parts = s.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        scheme = String(parts[0])
+        let defaultPort: Int
+        switch scheme {
+        case "mqtt": defaultPort = 1883
+        case "mqtts": defaultPort = 8883
+        default: return nil
+        }
+        var rest = String(parts[1])
+        if rest.hasSuffix("/") { rest.removeLast() }
+        if rest.contains(":") {
+            guard let hp = HostPort(rest) else { return nil }
+            host = hp.host
+            port = hp.port
+        } else {
+            guard !rest.isEmpty, !rest.contains("/") else { return nil }
+            host = rest
+            port = defaultPort
+        }
+    }
+}
+
+/// `host:port` (IPv6 as `[::1]:port`).
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ s: String) {
+        guard let colon = s.lastIndex(of: ":") else { return nil }
+        var h = String(s[..<colon])
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        guard !h.isEmpty, let p = Int(s[s.index(after: colon)...]), (0...65535).contains(p) else { return nil }
+        host = h
+        port = p
+    }
+}

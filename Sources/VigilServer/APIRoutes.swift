@@ -1,0 +1,164 @@
+import Hummingbird
+import Foundation
+import Synchronization
+import VigilCore
+import VigilStore
+import VigilMQTT
+
+/// JSON error body of SPEC §6: `{"error": "...", "detail": "..."}`.
+struct APIError: Error, HTTPResponseError {
+    var status: HTTPResponse.Status
+    var error: String
+    var detail: String
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(["error": error, "detail": detail])
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func badRequest(_ detail: String) -> APIError { .init(status: .badRequest, error: "bad_request", detail: detail) }
+    static func notFound(_ detail: String) -> APIError { .init(status: .notFound, error: "not_found", detail: detail) }
+}
+
+struct MachineDTO: ResponseCodable {
+    var id: String
+    var sensors: [String]
+    var lastSeen: Int64
+    var health: Double?
+    var status: String?
+}
+
+struct SeriesPointDTO: ResponseCodable {
+    var ts: Int64
+    var count: Int
+    var mean: Double
+    var min: Double
+    var max: Double
+    var sum: Double
+    var stddev: Double
+}
+
+struct QuarantineDTO: ResponseCodable {
+    var id: Int64
+    var receivedAt: Int64
+    var topic: String
+    /// The first 1 KiB of the payload, as text where it is UTF-8, else base64 in `payloadBase64`.
+    var payload: String?
+    var payloadBase64: String?
+    var reason: String
+    var detail: String
+}
+
+struct HealthzDTO: ResponseCodable {
+    var status: String
+    var mqttConnected: Bool
+    var messages: Int
+    var readingsStored: Int
+    var lastMessageAt: Int64?
+}
+
+/// The daemon's HTTP routes.
+struct APIRoutes: Sendable {
+    let reader: StoreReader
+    let metrics: IngestMetrics
+    let mqtt: MQTTClient
+
+    static let maxRawRows = 100_000
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in try await healthz() }
+        router.get("/api/v1/machines") { _, _ in try await machines() }
+        router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in try await series(req, ctx) }
+        router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
+        router.get("/metrics") { _, _ in try await prometheus() }
+    }
+
+    func healthz() async throws -> HealthzDTO {
+        _ = try await reader.rejectCounts()  // proves the database answers
+        let last = metrics.lastMessageAt.load(ordering: .relaxed)
+        return HealthzDTO(status: "ok", mqttConnected: mqtt.isConnected,
+                          messages: metrics.messages.load(ordering: .relaxed),
+                          readingsStored: metrics.readingsStored.load(ordering: .relaxed),
+                          lastMessageAt: last == 0 ? nil : last)
+    }
+
+    func machines() async throws -> [MachineDTO] {
+        try await reader.machines().map { MachineDTO(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen, health: nil, status: nil) }
+    }
+
+    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [SeriesPointDTO] {
+        let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
+        let sensor = try pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
+        let q = req.uri.queryParameters
+        let resolution = q.get("resolution") ?? "raw"
+        let from = try queryTime(q.get("from"), name: "from") ?? 0
+        let to = try queryTime(q.get("to"), name: "to") ?? Int64.max
+        guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
+        let limit = try queryLimit(q.get("limit"), default: 10_000, max: Self.maxRawRows)
+        switch resolution {
+        case "raw":
+            guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
+                throw APIError.notFound("no series \(machine)/\(sensor)")
+            }
+            return rows.map { SeriesPointDTO(ts: $0.ts, count: 1, mean: $0.value, min: $0.value, max: $0.value, sum: $0.value, stddev: 0) }
+        case "minute", "day":
+            throw APIError(status: .notImplemented, error: "not_implemented", detail: "resolution '\(resolution)' arrives with the rollup engine")
+        default:
+            throw APIError.badRequest("resolution must be raw, minute or day")
+        }
+    }
+
+    func quarantine(_ req: Request) async throws -> [QuarantineDTO] {
+        let limit = try queryLimit(req.uri.queryParameters.get("limit"), default: 100, max: 10_000)
+        return try await reader.quarantine(limit: limit).map { e in
+            let text = String(validating: e.payload, as: UTF8.self)
+            return QuarantineDTO(id: e.id, receivedAt: e.receivedAt, topic: e.topic, payload: text,
+                                 payloadBase64: text == nil ? Data(e.payload).base64EncodedString() : nil,
+                                 reason: e.reason, detail: e.detail)
+        }
+    }
+
+    func prometheus() async throws -> Response {
+        var out = ""
+        func family(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, v) in samples { out += "\(name)\(labels) \(v)\n" }
+        }
+        family("vigil_ingest_messages_total", "MQTT messages received.", "counter", [("", "\(metrics.messages.load(ordering: .relaxed))")])
+        family("vigil_ingest_readings_total", "Readings stored.", "counter", [("", "\(metrics.readingsStored.load(ordering: .relaxed))")])
+        let persisted = try await reader.rejectCounts()
+        family("vigil_ingest_rejected_total", "Rejected readings or messages by reason (since the database was created).", "counter",
+              persisted.sorted { $0.key < $1.key }.map { ("{reason=\"\($0.key)\"}", "\($0.value)") })
+        family("vigil_storage_errors_total", "Failed storage writes (each retried).", "counter", [("", "\(metrics.storageErrors.load(ordering: .relaxed))")])
+        family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
+        family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", "\(mqtt.reconnects)")])
+        let last = metrics.lastMessageAt.load(ordering: .relaxed)
+        if last > 0 {
+            family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",
+                  [("", String(Double(Clock.nowMillis() - last) / 1000))])
+        }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: out)))
+    }
+
+    // MARK: input validation
+
+    func pathID(_ ctx: BasicRequestContext, _ name: String, valid: (String) -> Bool) throws -> String {
+        guard let raw = ctx.parameters.get(name), let id = raw.removingPercentEncoding, valid(id) else {
+            throw APIError.badRequest("invalid \(name) (ids are 1-128 chars of [A-Za-z0-9_.:-], machine ids may contain '/', percent-encoded)")
+        }
+        return id
+    }
+
+    func queryTime(_ s: String?, name: String) throws -> Int64? {
+        guard let s else { return nil }
+        guard let t = Timestamp.millis(query: s) else { throw APIError.badRequest("'\(name)' must be epoch milliseconds or RFC 3339") }
+        return t
+    }
+
+    func queryLimit(_ s: String?, default d: Int, max: Int) throws -> Int {
+        guard let s else { return d }
+        guard let n = Int(s), n > 0, n <= max else { throw APIError.badRequest("'limit' must be 1...\(max)") }
+        return n
+    }
+}

@@ -1,0 +1,58 @@
+public import Logging
+public import VigilCore
+import Hummingbird
+import ServiceLifecycle
+import UnixSignals
+import VigilStore
+import VigilMQTT
+
+/// Assembles and runs `vigild`: storage, the MQTT gateway and the HTTP API in one ServiceGroup.
+/// SIGTERM/SIGINT stop the HTTP server first, then the gateway (which commits the message in hand).
+public enum Daemon {
+    public static func run(config: VigilConfig, logger: Logger) async throws {
+        try ensureParentDirectory(of: config.storageDB)
+        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows)
+        let reader = try StoreReader(path: config.storageDB)
+        logger.info("storage open", metadata: ["db.path": "\(config.storageDB)"])
+
+        guard let broker = BrokerURL(config.mqttURL) else { throw VigilConfig.Error(source: nil, key: "mqtt.url", message: "invalid") }
+        let client = try MQTTClient(.init(
+            host: broker.host, port: broker.port, clientID: config.mqttClientID, cleanSession: false,
+            username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
+            password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
+            caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
+            certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
+            keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
+            keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)))
+        let metrics = IngestMetrics()
+        let decoder = PayloadDecoder(topicPrefix: config.mqttTopicPrefix, maxPayloadBytes: config.ingestMaxPayloadBytes,
+                                     maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
+        let ingestor = Ingestor(decoder: decoder, writer: writer, metrics: metrics, logger: logger)
+        let ingest = IngestService(client: client, ingestor: ingestor, topics: config.mqttTopics, logger: logger)
+
+        let router = Router()
+        APIRoutes(reader: reader, metrics: metrics, mqtt: client).register(on: router)
+        guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vigild"),
+            onServerRunning: { channel in
+                logger.info("http listening", metadata: ["http.address": "\(channel.localAddress.map { "\($0)" } ?? config.httpListen)"])
+            },
+            logger: logger)
+
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: ingest), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        logger.info("vigild stopped")
+    }
+
+    static func ensureParentDirectory(of path: String) throws {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let dir = String(path[..<slash])
+        guard !dir.isEmpty else { return }
+        try FileSystem.createDirectories(dir)
+    }
+}

@@ -1,0 +1,7 @@
+import Foundation
+
+enum FileSystem {
+    static func createDirectories(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+}

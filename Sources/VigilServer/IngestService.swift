@@ -1,0 +1,50 @@
+public import Logging
+public import ServiceLifecycle
+public import VigilMQTT
+import Dispatch
+
+/// Runs the MQTT gateway as a lifecycle service: connects (persistent session, QoS 1),
+/// subscribes, feeds `Ingestor`, and on graceful shutdown disconnects and joins the network thread
+/// so the message in hand is committed before the process exits.
+public struct IngestService: Service {
+    let client: MQTTClient
+    let ingestor: Ingestor
+    let topics: [String]
+    let logger: Logger
+
+    public init(client: MQTTClient, ingestor: Ingestor, topics: [String], logger: Logger) {
+        self.client = client
+        self.ingestor = ingestor
+        self.topics = topics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let logger = self.logger
+        let ingestor = self.ingestor
+        client.setHandlers(
+            message: { ingestor.handle($0) },
+            event: { event in
+                switch event {
+                case .connected: logger.info("mqtt connected")
+                case .connectionRefused(let code): logger.error("mqtt connection refused", metadata: ["mqtt.rc": "\(code)"])
+                case .disconnected(let code):
+                    if code != 0 { logger.warning("mqtt connection lost; reconnecting", metadata: ["mqtt.rc": "\(code)"]) }
+                }
+            })
+        for t in topics { try client.subscribe(t, qos: 1) }
+        try client.start()
+        try? await gracefulShutdown()
+        ingestor.beginStopping()
+        logger.info("mqtt disconnecting")
+        // mosquitto_loop_stop joins the network thread: do it off the cooperative pool.
+        let client = self.client
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                client.stop()
+                cont.resume()
+            }
+        }
+        logger.info("mqtt stopped")
+    }
+}

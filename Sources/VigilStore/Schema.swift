@@ -1,0 +1,56 @@
+/// Schema and migrations, versioned by `PRAGMA user_version`. Each migration runs once, in order.
+enum Schema {
+    static let migrations: [String] = [
+        // v1: series, raw readings keyed by (series, ts), quarantine and reject counters.
+        """
+        CREATE TABLE series(
+            id INTEGER PRIMARY KEY,
+            machine TEXT NOT NULL,
+            sensor TEXT NOT NULL,
+            first_ts INTEGER NOT NULL,
+            last_ts INTEGER NOT NULL,
+            last_value REAL NOT NULL,
+            UNIQUE(machine, sensor)
+        );
+        CREATE TABLE reading(
+            series_id INTEGER NOT NULL,
+            ts INTEGER NOT NULL,
+            value REAL NOT NULL,
+            seq INTEGER,
+            PRIMARY KEY(series_id, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE quarantine(
+            id INTEGER PRIMARY KEY,
+            received_at INTEGER NOT NULL,
+            topic TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE TABLE reject_count(
+            reason TEXT PRIMARY KEY,
+            n INTEGER NOT NULL
+        );
+        """,
+    ]
+
+    static func migrate(_ db: SQLiteConnection) throws {
+        let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
+        guard version < migrations.count else { return }
+        try db.transaction {
+            for (n, sql) in migrations.enumerated() where n >= version {
+                try db.execute(sql)
+            }
+            try db.execute("PRAGMA user_version = \(migrations.count)")
+        }
+    }
+
+    /// WAL: readers never block the ingest writer. `synchronous=NORMAL` makes a commit durable
+    /// against a crash or kill of the process (the WAL write reaches the OS before COMMIT returns);
+    /// `FULL` adds an fsync per commit for power loss (see docs/durability.md).
+    static func configure(_ db: SQLiteConnection, synchronousFull: Bool) throws {
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=\(synchronousFull ? "FULL" : "NORMAL")")
+        try db.execute("PRAGMA foreign_keys=ON")
+    }
+}

@@ -1,0 +1,100 @@
+public import VigilCore
+import Dispatch
+import Synchronization
+
+/// Read-only queries for the API. Each connection lives on its own serial queue so a query never
+/// blocks Swift's cooperative pool; WAL lets them run while the writer commits.
+public final class StoreReader: Sendable {
+    private let lanes: [Lane]
+    private let next = Counter()
+
+    /// A connection confined to one serial queue.
+    private final class Lane: @unchecked Sendable {
+        // Safe: `db` is only touched inside `queue.async` blocks, and the queue is serial.
+        let queue: DispatchQueue
+        let db: SQLiteConnection
+
+        init(path: String, n: Int) throws {
+            queue = DispatchQueue(label: "vigil.store.reader.\(n)")
+            db = try SQLiteConnection(path: path, readOnly: true)
+        }
+    }
+
+    /// Opens `connections` read-only connections; the writer must have created the schema first.
+    public init(path: String, connections: Int = 2) throws {
+        lanes = try (0..<max(1, connections)).map { try Lane(path: path, n: $0) }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let lane = lanes[next.increment() % lanes.count]
+        return try await withCheckedThrowingContinuation { cont in
+            lane.queue.async { cont.resume(with: Result { try body(lane.db) }) }
+        }
+    }
+
+    public struct MachineSummary: Sendable, Equatable {
+        public var id: String
+        public var sensors: [String]
+        /// Largest reading timestamp of any of its sensors (epoch ms).
+        public var lastSeen: Int64
+    }
+
+    public func machines() async throws -> [MachineSummary] {
+        try await read { db in
+            var byMachine: [String: MachineSummary] = [:]
+            var order: [String] = []
+            for (m, s, last) in try db.query("SELECT machine, sensor, last_ts FROM series ORDER BY machine, sensor", row: { ($0.text(0), $0.text(1), $0.int(2)) }) {
+                if byMachine[m] == nil {
+                    byMachine[m] = MachineSummary(id: m, sensors: [], lastSeen: last)
+                    order.append(m)
+                }
+                byMachine[m]!.sensors.append(s)
+                byMachine[m]!.lastSeen = max(byMachine[m]!.lastSeen, last)
+            }
+            return order.map { byMachine[$0]! }
+        }
+    }
+
+    /// Raw readings of one series in `[from, to)`, oldest first, at most `limit`.
+    public func rawSeries(machine: String, sensor: String, from: Int64, to: Int64, limit: Int) async throws -> [Reading]? {
+        try await read { db in
+            guard let id = try db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(machine), .text(sensor)], row: { $0.int(0) }).first else {
+                return nil
+            }
+            return try db.query(
+                "SELECT ts, value, seq FROM reading WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts LIMIT ?",
+                [.int(id), .int(from), .int(to), .int(Int64(limit))]
+            ) { Reading(machine: machine, sensor: sensor, ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2)) }
+        }
+    }
+
+    public struct QuarantineEntry: Sendable, Equatable {
+        public var id: Int64
+        public var receivedAt: Int64
+        public var topic: String
+        public var payload: [UInt8]
+        public var reason: String
+        public var detail: String
+    }
+
+    public func quarantine(limit: Int) async throws -> [QuarantineEntry] {
+        try await read { db in
+            try db.query("SELECT id, received_at, topic, payload, reason, detail FROM quarantine ORDER BY id DESC LIMIT ?", [.int(Int64(limit))]) {
+                QuarantineEntry(id: $0.int(0), receivedAt: $0.int(1), topic: $0.text(2), payload: $0.blob(3), reason: $0.text(4), detail: $0.text(5))
+            }
+        }
+    }
+
+    /// Rejected readings by reason since the database was created.
+    public func rejectCounts() async throws -> [String: Int64] {
+        try await read { db in
+            Dictionary(uniqueKeysWithValues: try db.query("SELECT reason, n FROM reject_count") { ($0.text(0), $0.int(1)) })
+        }
+    }
+}
+
+/// A lock-free round-robin counter.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() -> Int { value.add(1, ordering: .relaxed).oldValue & Int.max }
+}

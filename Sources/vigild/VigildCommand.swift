@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigilCLI
+import VigilCore
+import VigilServer
+
+@main
+struct Vigild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigild",
+        abstract: "The Vigil daemon: MQTT gateway, time-series store and HTTP API.",
+        discussion: """
+            Configuration comes from a TOML file (default: config/vigil.toml if it exists in the \
+            working directory, else /etc/vigil/vigil.toml if it exists, else built-in defaults), \
+            then VIGIL_<SECTION>_<KEY> environment variables, then the flags below. \
+            Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+            """)
+
+    static func main() async { await runMain() }
+
+    @Option(name: .long, help: "TOML configuration file.")
+    var config: String?
+
+    @Option(name: .customLong("mqtt-url"), help: "Broker URL, mqtt://host:port or mqtts://host:port (mqtt.url).")
+    var mqttURL: String?
+
+    @Option(name: .long, help: "SQLite database file (storage.db).")
+    var db: String?
+
+    @Option(name: .long, help: "HTTP listen address host:port (http.listen).")
+    var http: String?
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration, print it and exit.")
+    var checkConfig = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ProgramError(.usage, "--log-level: '\(logLevel)' is not a log level")
+        }
+        let cfg = try loadConfig()
+        if checkConfig {
+            print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) mqtt.topics=\(cfg.mqttTopics)")
+            return
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        try await Daemon.run(config: cfg, logger: Logger(label: "vigild"))
+    }
+
+    func loadConfig() throws -> VigilConfig {
+        let env = ProcessInfo.processInfo.environment
+        var path = config
+        if path == nil {
+            path = ["config/vigil.toml", "/etc/vigil/vigil.toml"].first { FileManager.default.fileExists(atPath: $0) }
+        }
+        var text: String?
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path), let s = String(data: data, encoding: .utf8) else {
+                throw ProgramError(.usage, "--config: cannot read '\(path)'")
+            }
+            text = s
+        }
+        do {
+            var cfg = try VigilConfig.load(fileText: text, fileName: path ?? "(defaults)", environment: env)
+            if let mqttURL { try cfg.set("mqtt.url", .string(mqttURL), from: .flag("--mqtt-url")) }
+            if let db { try cfg.set("storage.db", .string(db), from: .flag("--db")) }
+            if let http { try cfg.set("http.listen", .string(http), from: .flag("--http")) }
+            return cfg
+        } catch {
+            throw ProgramError(.usage, "configuration error: \(error)")
+        }
+    }
+}
