@@ -1,7 +1,7 @@
-import Hummingbird
+public import Hummingbird
 import Foundation
 import Synchronization
-import VigilCore
+public import VigilCore
 import VigilStore
 import VigilMQTT
 
@@ -12,7 +12,7 @@ struct APIError: Error, HTTPResponseError {
     var detail: String
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(["error": error, "detail": detail])
+        let body = try JSONEncoder().encode(API.ErrorBody(error: error, detail: detail))
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -20,42 +20,10 @@ struct APIError: Error, HTTPResponseError {
     static func notFound(_ detail: String) -> APIError { .init(status: .notFound, error: "not_found", detail: detail) }
 }
 
-struct MachineDTO: ResponseCodable {
-    var id: String
-    var sensors: [String]
-    var lastSeen: Int64
-    var health: Double?
-    var status: String?
-}
-
-struct SeriesPointDTO: ResponseCodable {
-    var ts: Int64
-    var count: Int
-    var mean: Double
-    var min: Double
-    var max: Double
-    var sum: Double
-    var stddev: Double
-}
-
-struct QuarantineDTO: ResponseCodable {
-    var id: Int64
-    var receivedAt: Int64
-    var topic: String
-    /// The first 1 KiB of the payload, as text where it is UTF-8, else base64 in `payloadBase64`.
-    var payload: String?
-    var payloadBase64: String?
-    var reason: String
-    var detail: String
-}
-
-struct HealthzDTO: ResponseCodable {
-    var status: String
-    var mqttConnected: Bool
-    var messages: Int
-    var readingsStored: Int
-    var lastMessageAt: Int64?
-}
+extension API.Machine: ResponseEncodable {}
+extension API.SeriesPoint: ResponseEncodable {}
+extension API.QuarantineItem: ResponseEncodable {}
+extension API.DaemonStatus: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
 struct APIRoutes: Sendable {
@@ -73,20 +41,20 @@ struct APIRoutes: Sendable {
         router.get("/metrics") { _, _ in try await prometheus() }
     }
 
-    func healthz() async throws -> HealthzDTO {
+    func healthz() async throws -> API.DaemonStatus {
         _ = try await reader.rejectCounts()  // proves the database answers
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
-        return HealthzDTO(status: "ok", mqttConnected: mqtt.isConnected,
+        return API.DaemonStatus(status: "ok", mqttConnected: mqtt.isConnected,
                           messages: metrics.messages.load(ordering: .relaxed),
                           readingsStored: metrics.readingsStored.load(ordering: .relaxed),
                           lastMessageAt: last == 0 ? nil : last)
     }
 
-    func machines() async throws -> [MachineDTO] {
-        try await reader.machines().map { MachineDTO(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen, health: nil, status: nil) }
+    func machines() async throws -> [API.Machine] {
+        try await reader.machines().map { API.Machine(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen) }
     }
 
-    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [SeriesPointDTO] {
+    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.SeriesPoint] {
         let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
         let sensor = try pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
         let q = req.uri.queryParameters
@@ -100,7 +68,7 @@ struct APIRoutes: Sendable {
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return rows.map { SeriesPointDTO(ts: $0.ts, count: 1, mean: $0.value, min: $0.value, max: $0.value, sum: $0.value, stddev: 0) }
+            return rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }
         case "minute", "day":
             throw APIError(status: .notImplemented, error: "not_implemented", detail: "resolution '\(resolution)' arrives with the rollup engine")
         default:
@@ -108,11 +76,11 @@ struct APIRoutes: Sendable {
         }
     }
 
-    func quarantine(_ req: Request) async throws -> [QuarantineDTO] {
+    func quarantine(_ req: Request) async throws -> [API.QuarantineItem] {
         let limit = try queryLimit(req.uri.queryParameters.get("limit"), default: 100, max: 10_000)
         return try await reader.quarantine(limit: limit).map { e in
             let text = String(validating: e.payload, as: UTF8.self)
-            return QuarantineDTO(id: e.id, receivedAt: e.receivedAt, topic: e.topic, payload: text,
+            return API.QuarantineItem(id: e.id, receivedAt: e.receivedAt, topic: e.topic, payload: text,
                                  payloadBase64: text == nil ? Data(e.payload).base64EncodedString() : nil,
                                  reason: e.reason, detail: e.detail)
         }

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv
+}
+
+/// Renders rows as an aligned table, CSV, or JSON (an array of objects, numbers as numbers).
+struct Rows {
+    enum Cell {
+        case text(String)
+        case int(Int64)
+        case number(Double)
+        case null
+
+        var plain: String {
+            switch self {
+            case .text(let s): s
+            case .int(let n): String(n)
+            case .number(let d): Rows.format(d)
+            case .null: ""
+            }
+        }
+
+        var json: Any {
+            switch self {
+            case .text(let s): s
+            case .int(let n): n
+            case .number(let d): d
+            case .null: NSNull()
+            }
+        }
+    }
+
+    var columns: [String]
+    var rows: [[Cell]] = []
+
+    static func format(_ d: Double) -> String {
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        return String(d)
+    }
+
+    func render(_ format: OutputFormat) -> String {
+        switch format {
+        case .table:
+            let header = columns.map { $0.uppercased() }
+            let texts = rows.map { $0.map(\.plain) }
+            var widths = header.map(\.count)
+            for r in texts { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
+            }
+            return ([line(header)] + texts.map(line)).joined(separator: "\n") + "\n"
+        case .csv:
+            func esc(_ s: String) -> String {
+                s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            }
+            return ([columns.joined(separator: ",")] + rows.map { $0.map { esc($0.plain) }.joined(separator: ",") })
+                .joined(separator: "\n") + "\n"
+        case .json:
+            let objects = rows.map { r in Dictionary(uniqueKeysWithValues: zip(columns, r.map(\.json))) }
+            let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted])) ?? Data("[]".utf8)
+            return String(decoding: data, as: UTF8.self) + "\n"
+        }
+    }
+}
+
+/// `2026-11-29T01:02:03.000Z (5s ago)` for tables.
+func describeTime(_ ms: Int64, now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> String {
+    let age = (now - ms) / 1000
+    let ago: String
+    switch age {
+    case ..<0: ago = "in the future"
+    case ..<120: ago = "\(age)s ago"
+    case ..<7200: ago = "\(age / 60)m ago"
+    case ..<172_800: ago = "\(age / 3600)h ago"
+    default: ago = "\(age / 86_400)d ago"
+    }
+    return "\(Timestamp.rfc3339(millis: ms)) (\(ago))"
+}

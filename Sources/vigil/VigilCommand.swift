@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import VigilCLI
+import VigilCore
+
+@main
+struct Vigil: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Ask a running vigild which machine needs you, and why.",
+        discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. vigild unreachable), 2 usage error.",
+        subcommands: [Machines.self, Series.self, Quarantine.self, CheckConfig.self])
+
+    static func main() async { await runMain() }
+}
+
+struct Connection: ParsableArguments {
+    @Option(help: "vigild's URL (default: $VIGIL_URL, else http://127.0.0.1:8470).")
+    var url: String?
+
+    @Option(help: "Output format: table, json or csv.")
+    var format: OutputFormat = .table
+
+    var client: APIClient { APIClient(url: url) }
+}
+
+struct Machines: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List machines with their sensors and when they last reported.")
+
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self)
+        var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"])
+        for m in machines {
+            out.rows.append([
+                .text(m.id), m.health.map { .number($0) } ?? .null, m.status.map { .text($0) } ?? .null,
+                connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
+                connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
+            ])
+        }
+        print(out.render(connection.format), terminator: "")
+    }
+}
+
+struct Series: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print one sensor's readings (raw) or rollups (minute, day).")
+
+    @Argument(help: "Machine id, e.g. press7 or plant1/line2/press7.")
+    var machine: String
+
+    @Argument(help: "Sensor id, e.g. temp.")
+    var sensor: String
+
+    @Option(help: "raw, minute or day.")
+    var resolution: String = "raw"
+
+    @Option(help: "Start (inclusive): epoch ms or RFC 3339.")
+    var from: String?
+
+    @Option(help: "End (exclusive): epoch ms or RFC 3339.")
+    var to: String?
+
+    @Option(help: "At most this many rows.")
+    var limit: Int?
+
+    @OptionGroup var connection: Connection
+
+    func validate() throws {
+        guard ["raw", "minute", "day"].contains(resolution) else { throw ValidationError("--resolution must be raw, minute or day") }
+        for (name, v) in [("--from", from), ("--to", to)] {
+            if let v, Timestamp.millis(query: v) == nil { throw ValidationError("\(name): '\(v)' is not epoch ms or RFC 3339") }
+        }
+        guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+        guard KeyRules.isValidSensor(sensor) else { throw ValidationError("SENSOR '\(sensor)' is not a valid sensor id") }
+    }
+
+    func run() async throws {
+        var query = [("resolution", resolution)]
+        if let from { query.append(("from", from)) }
+        if let to { query.append(("to", to)) }
+        if let limit { query.append(("limit", String(limit))) }
+        let path = "/api/v1/machines/\(APIClient.segment(machine))/sensors/\(APIClient.segment(sensor))/series"
+        let points = try await connection.client.get(path, query: query, as: [API.SeriesPoint].self)
+        let raw = resolution == "raw"
+        var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
+                                    : ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"])
+        for p in points {
+            let ts: Rows.Cell = connection.format == .table ? .text(Timestamp.rfc3339(millis: p.ts)) : .int(p.ts)
+            out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean)]
+                                : [.text(machine), .text(sensor), ts, .int(Int64(p.count)), .number(p.mean), .number(p.min),
+                                   .number(p.max), .number(p.sum), .number(p.stddev)])
+        }
+        print(out.render(connection.format), terminator: "")
+    }
+}
+
+struct Quarantine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List rejected inputs, newest first, with the reason.")
+
+    @Option(help: "At most this many entries.")
+    var limit: Int = 50
+
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        let items = try await connection.client.get("/api/v1/quarantine", query: [("limit", String(limit))], as: [API.QuarantineItem].self)
+        var out = Rows(columns: ["receivedAt", "reason", "topic", "detail", "payload"])
+        for q in items {
+            let payload = q.payload ?? "base64:" + (q.payloadBase64 ?? "")
+            out.rows.append([
+                connection.format == .table ? .text(Timestamp.rfc3339(millis: q.receivedAt)) : .int(q.receivedAt),
+                .text(q.reason), .text(q.topic), .text(q.detail),
+                .text(connection.format == .table ? String(payload.prefix(60)).replacingOccurrences(of: "\n", with: "⏎") : payload),
+            ])
+        }
+        print(out.render(connection.format), terminator: "")
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a vigild configuration file offline (with VIGIL_* overrides).")
+
+    @Argument(help: "The TOML file.")
+    var file: String = "config/vigil.toml"
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ProgramError(.usage, "cannot read '\(file)'") }
+        do {
+            let c = try VigilConfig.load(fileText: String(decoding: data, as: UTF8.self), fileName: file,
+                                         environment: ProcessInfo.processInfo.environment)
+            print("\(file): ok (mqtt.url=\(c.mqttURL), storage.db=\(c.storageDB), http.listen=\(c.httpListen))")
+        } catch {
+            throw ProgramError(.usage, "\(error)")
+        }
+    }
+}

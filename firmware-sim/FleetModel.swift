@@ -1,0 +1,80 @@
+import VigilCore
+
+/// A deterministic random source (SplitMix64): the same seed gives the same fleet.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Standard normal (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}
+
+/// One simulated machine: a load cycle drives current, pressure and flow at once; temperatures
+/// follow the load with thermal lag; vibration grows with load. Per-machine offsets make every
+/// machine a little different.
+struct SimMachine {
+    static let sensorNames = ["temp", "vib", "current", "pressure", "flow", "rpm", "bearing_temp", "ambient"]
+    static let kinds = ["pump", "press", "fan", "compressor"]
+
+    let id: String
+    let sensors: [String]
+    var rng: SplitMix64
+    let phase: Double
+    let offset: Double
+    var temp: Double
+    var bearingTemp: Double
+    var seq: Int64 = 0
+
+    init(index: Int, sensorCount: Int, seed: UInt64) {
+        id = "\(Self.kinds[index % Self.kinds.count])-\(index + 1 < 10 ? "0" : "")\(index + 1)"
+        sensors = (0..<sensorCount).map { $0 < Self.sensorNames.count ? Self.sensorNames[$0] : "aux\($0)" }
+        rng = SplitMix64(seed: seed &+ UInt64(index) &* 0x1000_0001)
+        phase = Double.random(in: 0..<(2 * .pi), using: &rng)
+        offset = Double.random(in: -1...1, using: &rng)
+        temp = 45 + offset
+        bearingTemp = 50 + offset
+    }
+
+    /// The machine's readings at time `ts` (ms), one step of `dtSeconds` after the previous call.
+    mutating func sample(ts: Int64, dtSeconds: Double) -> [(String, Double)] {
+        let hours = Double(ts) / 3_600_000
+        // An 8-hour shift cycle plus a slower daily swing, kept in [0.1, 1].
+        let load = min(1, max(0.1, 0.6 + 0.25 * sin(2 * .pi * hours / 8 + phase) + 0.05 * rng.gaussian()))
+        let ambient = 22 + 4 * sin(2 * .pi * (hours - 9) / 24) + 0.1 * rng.gaussian()
+        // First-order thermal lag (time constant 10 min) toward a load-dependent equilibrium.
+        let alpha = 1 - exp(-dtSeconds / 600)
+        temp += alpha * ((ambient + 20 + 25 * load + offset) - temp)
+        bearingTemp += alpha * ((ambient + 25 + 30 * load + offset) - bearingTemp)
+        seq += 1
+        return sensors.map { name in
+            let v: Double
+            switch name {
+            case "temp": v = temp + 0.2 * rng.gaussian()
+            case "vib": v = max(0, 1.5 + 2.5 * load + 0.1 * offset + 0.15 * rng.gaussian())
+            case "current": v = max(0, 8 + 22 * load + 0.3 * rng.gaussian())
+            case "pressure": v = 3.5 + 2.5 * load + 0.05 * rng.gaussian()
+            case "flow": v = max(0, 40 + 80 * load + 1.5 * rng.gaussian())
+            case "rpm": v = 1450 + 40 * load + 3 * rng.gaussian()
+            case "bearing_temp": v = bearingTemp + 0.3 * rng.gaussian()
+            case "ambient": v = ambient
+            default: v = 10 + rng.gaussian()
+            }
+            return (name, (v * 1000).rounded() / 1000)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

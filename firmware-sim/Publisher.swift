@@ -1,0 +1,84 @@
+import Synchronization
+import VigilCLI
+import VigilCore
+import VigilMQTT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by SIGINT/SIGTERM: the simulator stops sending, waits for acknowledgements and exits.
+let stopRequested = Atomic<Bool>(false)
+
+func installStopHandlers() {
+    signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func wallMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+func sleepSeconds(_ s: Double) {
+    guard s > 0 else { return }
+    usleep(UInt32(min(s, 1) * 1_000_000))
+}
+
+/// Publishes at QoS 1 like device firmware: keeps at most `maxInflight` unacknowledged messages,
+/// retries while the broker is unreachable, and on `drain` waits until every message is acknowledged.
+final class Publisher {
+    let client: MQTTClient
+    let maxInflight: Int
+    private(set) var messages = 0
+    private(set) var readings = 0
+
+    init(broker: String, username: String?, password: String?, caFile: String?, maxInflight: Int = 1000) throws {
+        guard let url = BrokerURL(broker) else { throw ProgramError(.usage, "--broker: '\(broker)' is not mqtt://host:port or mqtts://host:port") }
+        self.maxInflight = maxInflight
+        client = try MQTTClient(.init(
+            host: url.host, port: url.port, clientID: "vigil-sim-\(getpid())", cleanSession: true,
+            username: username, password: password,
+            caFile: url.scheme == "mqtts" ? (caFile ?? "/etc/ssl/certs/ca-certificates.crt") : nil,
+            maxInflight: UInt32(maxInflight)))
+        try client.start()
+        let deadline = monotonicSeconds() + 15
+        while !client.isConnected {
+            if monotonicSeconds() > deadline { throw ProgramError(.failure, "cannot connect to broker \(broker) within 15 s") }
+            if stopRequested.load(ordering: .relaxed) { return }
+            usleep(20_000)
+        }
+    }
+
+    func send(_ m: OutgoingMessage) {
+        while client.inflightCount >= maxInflight && !stopRequested.load(ordering: .relaxed) { usleep(200) }
+        while true {
+            do {
+                try client.publish(topic: m.topic, payload: Array(m.payload.utf8), qos: 1)
+                messages += 1
+                readings += m.readings
+                return
+            } catch {
+                // Broker gone: keep the message and retry (the store-and-forward of real firmware).
+                if stopRequested.load(ordering: .relaxed) { return }
+                usleep(100_000)
+            }
+        }
+    }
+
+    /// Waits until the broker acknowledged everything sent (or `timeout` passes), then disconnects.
+    @discardableResult
+    func drain(timeout: Double = 30) -> Bool {
+        let deadline = monotonicSeconds() + timeout
+        while client.inflightCount > 0 && monotonicSeconds() < deadline { usleep(5_000) }
+        let clean = client.inflightCount == 0
+        client.stop()
+        return clean
+    }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Synchronization
+import VigilCLI
+import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct VigilSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil-sim",
+        abstract: "Simulated sensor fleet that publishes over MQTT like device firmware.",
+        discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. broker unreachable), 2 usage error.",
+        subcommands: [Fleet.self, Load.self],
+        defaultSubcommand: Fleet.self)
+
+    static func main() async { await runMain() }
+}
+
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "Broker URL, mqtt://host:port or mqtts://host:port.")
+    var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(help: "Username for the broker.")
+    var username: String?
+
+    @Option(help: "Password for the broker.")
+    var password: String?
+
+    @Option(name: .customLong("ca-file"), help: "CA bundle for mqtts:// (default: the system bundle).")
+    var caFile: String?
+
+    @Option(name: .customLong("topic-prefix"), help: "First topic level(s).")
+    var topicPrefix: String = "vigil"
+
+    func publisher() throws -> Publisher {
+        try Publisher(broker: broker, username: username, password: password, caFile: caFile)
+    }
+}
+
+/// Parses `90s`, `90m`, `36h`, `7d` (or plain seconds).
+func parseDuration(_ s: String) -> Double? {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+    if let u = s.last, let f = units[u], let n = Double(s.dropLast()), n >= 0 { return n * f }
+    if let n = Double(s), n >= 0 { return n }
+    return nil
+}
+
+struct Fleet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a fleet of machines at a fixed reading interval until stopped (the default).",
+        discussion: """
+            Real time by default. With --speedup X simulated time runs X times faster than the wall \
+            clock, starting at --start, so a week of history can be published in minutes with its own \
+            timestamps (the gateway rejects readings more than 10 minutes in the future, so with \
+            --speedup > 1 start in the past). The scalar format carries no timestamp: the gateway \
+            stamps it on receipt.
+            """)
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(help: "Number of machines.")
+    var machines: Int = 5
+
+    @Option(help: "Sensors per machine (temp, vib, current, pressure, flow, rpm, bearing_temp, ambient, then aux…).")
+    var sensors: Int = 4
+
+    @Option(help: "Seconds of simulated time between readings of a machine.")
+    var interval: Double = 1
+
+    @Option(help: "Simulated seconds per wall-clock second.")
+    var speedup: Double = 1
+
+    @Option(help: "Timestamp of the first reading, RFC 3339 or epoch ms (default: now).")
+    var start: String?
+
+    @Option(help: "Simulated time to cover, e.g. 90m, 7d (default: until stopped).")
+    var duration: String?
+
+    @Option(help: "Random seed: the same seed gives the same readings.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Payload dialect: scalar, json, multi, batch or line.")
+    var format: String = "json"
+
+    @Option(help: "Ticks per message for --format batch.")
+    var batch: Int = 10
+
+    @Flag(help: "Print nothing but the final summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard (1...100_000).contains(machines) else { throw ValidationError("--machines must be 1...100000") }
+        guard (1...64).contains(sensors) else { throw ValidationError("--sensors must be 1...64") }
+        guard interval > 0 else { throw ValidationError("--interval must be > 0") }
+        guard speedup > 0 else { throw ValidationError("--speedup must be > 0") }
+        guard PayloadFormat(rawValue: format) != nil else { throw ValidationError("--format must be scalar, json, multi, batch or line") }
+        guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
+        if let start, Timestamp.millis(query: start) == nil { throw ValidationError("--start: '\(start)' is not RFC 3339 or epoch ms") }
+        if let duration, parseDuration(duration) == nil { throw ValidationError("--duration: '\(duration)' is not like 90s, 90m, 36h or 7d") }
+    }
+
+    func run() throws {
+        installStopHandlers()
+        let fmt = PayloadFormat(rawValue: format)!
+        let simStart = start.flatMap(Timestamp.millis(query:)) ?? wallMillis()
+        let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
+        let stepMillis = Int64((interval * 1000).rounded())
+        let publisher = try broker.publisher()
+        var fleet = (0..<machines).map { SimMachine(index: $0, sensorCount: sensors, seed: seed) }
+        if !quiet {
+            print("vigil-sim: \(machines) machines × \(sensors) sensors every \(interval)s (speedup \(speedup)), format \(format), broker \(broker.broker)")
+        }
+        let ticksPerMessage = fmt == .batch ? batch : 1
+        var pending = Array(repeating: [(ts: Int64, seq: Int64, values: [(String, Double)])](), count: machines)
+        let wallStart = monotonicSeconds()
+        var simNow = simStart
+        var lastReport = wallStart
+        while !stopRequested.load(ordering: .relaxed) {
+            if let simEnd, simNow >= simEnd { break }
+            // Pace: simulated time may not run ahead of wall time × speedup.
+            let due = wallStart + Double(simNow - simStart) / 1000 / speedup
+            sleepSeconds(due - monotonicSeconds())
+            if stopRequested.load(ordering: .relaxed) { break }
+            for i in fleet.indices {
+                let values = fleet[i].sample(ts: simNow, dtSeconds: interval)
+                pending[i].append((ts: simNow, seq: fleet[i].seq, values: values))
+                if pending[i].count >= ticksPerMessage {
+                    for m in PayloadEncoder.encode(machine: fleet[i].id, ticks: pending[i], format: fmt, prefix: broker.topicPrefix) {
+                        publisher.send(m)
+                    }
+                    pending[i].removeAll(keepingCapacity: true)
+                }
+            }
+            simNow += stepMillis
+            if !quiet, monotonicSeconds() - lastReport >= 10 {
+                lastReport = monotonicSeconds()
+                print("vigil-sim: \(publisher.readings) readings in \(publisher.messages) messages, simulated time \(Timestamp.rfc3339(millis: simNow))")
+            }
+        }
+        for i in fleet.indices where !pending[i].isEmpty {
+            for m in PayloadEncoder.encode(machine: fleet[i].id, ticks: pending[i], format: fmt, prefix: broker.topicPrefix) { publisher.send(m) }
+        }
+        let acked = publisher.drain()
+        print("vigil-sim: sent \(publisher.readings) readings in \(publisher.messages) messages\(acked ? ", all acknowledged" : ", some NOT acknowledged")")
+        if !acked { throw ProgramError(.failure, "broker did not acknowledge every message") }
+    }
+}
+
+struct Load: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a fixed number of readings as fast as possible (ingest benchmarks).",
+        discussion: "Readings go round-robin over machines × sensors as JSON batch arrays on vigil/<machine>/<sensor>, one second apart per series, ending now.")
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(help: "Total readings to publish.")
+    var readings: Int = 100_000
+
+    @Option(help: "Readings per message (1 = single-reading JSON objects).")
+    var batch: Int = 100
+
+    @Option(help: "Number of machines.")
+    var machines: Int = 10
+
+    @Option(help: "Sensors per machine.")
+    var sensors: Int = 4
+
+    func validate() throws {
+        guard readings >= 1, batch >= 1, machines >= 1, sensors >= 1 else { throw ValidationError("--readings, --batch, --machines and --sensors must be >= 1") }
+    }
+
+    func run() throws {
+        installStopHandlers()
+        let publisher = try broker.publisher()
+        let series = machines * sensors
+        let perSeries = (readings + series - 1) / series
+        let startTs = wallMillis() - Int64(perSeries) * 1000
+        let t0 = monotonicSeconds()
+        var sent = 0
+        var step = 0
+        while sent < readings && !stopRequested.load(ordering: .relaxed) {
+            for s in 0..<series where sent < readings {
+                let machine = "load-\(s / sensors)"
+                let sensor = "s\(s % sensors)"
+                let n = min(batch, readings - sent)
+                let objects = (0..<n).map { k in
+                    "{\"ts\":\(startTs + Int64(step + k) * 1000),\"value\":\(Double((step + k) % 1000) / 10)}"
+                }
+                let payload = batch == 1 ? objects[0] : "[" + objects.joined(separator: ",") + "]"
+                publisher.send(.init(topic: "\(broker.topicPrefix)/\(machine)/\(sensor)", payload: payload, readings: n))
+                sent += n
+            }
+            step += batch
+        }
+        let acked = publisher.drain(timeout: 120)
+        let dt = monotonicSeconds() - t0
+        print("vigil-sim load: \(publisher.readings) readings in \(publisher.messages) messages in \(String(format3(dt))) s: "
+              + "\(Int(Double(publisher.readings) / dt)) readings/s, \(Int(Double(publisher.messages) / dt)) messages/s"
+              + (acked ? ", all acknowledged" : ", some NOT acknowledged"))
+        if !acked { throw ProgramError(.failure, "broker did not acknowledge every message") }
+    }
+}
+
+func format3(_ d: Double) -> String { "\((d * 1000).rounded() / 1000)" }
