@@ -32,6 +32,7 @@ extension AsyncParsableCommand {
     /// Parses and runs the command: usage errors exit 2 (not ArgumentParser's 64), `ProgramError`
     /// exits with its status, any other error exits 1.
     public static func runMain() async {
+        unblockTerminationSignals()
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -61,4 +62,14 @@ extension AsyncParsableCommand {
     }
 
     static var programName: String { configuration.commandName ?? "\(Self.self)" }
+}
+
+/// A parent that spawned us from a thread with SIGTERM/SIGINT blocked (libdispatch workers do)
+/// would leave them blocked here too, and the program could not be stopped gracefully. Unblock
+/// them before any thread starts, so every later thread inherits the clean mask.
+func unblockTerminationSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, s) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// One reading's whole trip: device → real mosquitto → vigild → SQLite → HTTP API / vigil CLI.
+/// Serialized: each test runs a broker and a daemon, and the machine has two cores.
+@Suite(.serialized) struct GatewayIntegrationTests {
+    func series(_ d: TestDaemon, _ machine: String, _ sensor: String) async throws -> [API.SeriesPoint] {
+        let m = machine.replacingOccurrences(of: "/", with: "%2F")
+        return try await Harness.getJSON("\(d.baseURL)/api/v1/machines/\(m)/sensors/\(sensor)/series?resolution=raw", as: [API.SeriesPoint].self)
+    }
+
+    @Test func readingsTravelFromMosquittoPubToTheCLI() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker)
+        try await daemon.waitReady()
+
+        let ts: Int64 = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts),"value":21.5}"#)
+        try await Harness.waitUntil("the reading in the API") { try await series(daemon, "plant1/press7", "temp").count == 1 }
+
+        // The CLI returns the same key and value.
+        let cli = try Harness.run(try Harness.product("vigil"),
+                                  ["series", "plant1/press7", "temp", "--resolution", "raw", "--format", "json", "--url", daemon.baseURL])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 1)
+        #expect(rows.first?["machine"] as? String == "plant1/press7")
+        #expect(rows.first?["sensor"] as? String == "temp")
+        #expect((rows.first?["ts"] as? NSNumber)?.int64Value == ts)
+        #expect((rows.first?["value"] as? NSNumber)?.doubleValue == 21.5)
+
+        // The same reading twice is stored once; a malformed payload does not stop ingestion.
+        try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts),"value":21.5}"#)
+        try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts),"value":"#)
+        try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts + 1000),"value":22.5}"#)
+        try await Harness.waitUntil("the second reading") { try await series(daemon, "plant1/press7", "temp").count == 2 }
+        let stored = try await series(daemon, "plant1/press7", "temp")
+        #expect(stored.map(\.ts) == [ts, ts + 1000])
+        #expect(stored.map(\.mean) == [21.5, 22.5])
+
+        let quarantine = try await Harness.getJSON(daemon.baseURL + "/api/v1/quarantine", as: [API.QuarantineItem].self)
+        #expect(quarantine.map(\.reason) == ["malformed_json"])
+        #expect(quarantine.first?.topic == "vigil/plant1/press7/temp")
+        #expect(quarantine.first?.payload == #"{"ts":\#(ts),"value":"#)
+
+        let metrics = String(decoding: try await Harness.get(daemon.baseURL + "/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("vigil_ingest_rejected_total{reason=\"malformed_json\"} 1"))
+        #expect(metrics.contains("vigil_mqtt_connected 1"))
+
+        // Errors are JSON with a 4xx code.
+        let (status, body) = try await Harness.get(daemon.baseURL + "/api/v1/machines/nope/sensors/temp/series")
+        #expect(status == 404)
+        #expect(try JSONDecoder().decode(API.ErrorBody.self, from: body).error == "not_found")
+        #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/a%20b/sensors/temp/series").0 == 400)
+        #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/plant1%2Fpress7/sensors/temp/series?from=soon").0 == 400)
+
+        #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
+    }
+
+    @Test func simulatedFleetArrivesCompleteInEveryDialect() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker)
+        try await daemon.waitReady()
+
+        // Four dialects, each covering its own simulated minute (60 ticks) of 3 machines × 4 sensors.
+        let base = Int64(Date().timeIntervalSince1970 * 1000) / 60_000 * 60_000 - 3_600_000
+        let formats = ["json", "multi", "batch", "line"]
+        for (k, format) in formats.enumerated() {
+            let sim = try Harness.run(try Harness.product("vigil-sim"), [
+                "--broker", broker.url, "--machines", "3", "--sensors", "4", "--format", format, "--seed", "7",
+                "--start", String(base + Int64(k) * 60_000), "--duration", "60s", "--speedup", "6000", "--quiet",
+            ])
+            #expect(sim.status == 0, "vigil-sim --format \(format): \(sim.stderr)")
+            #expect(sim.stdout.contains("sent 720 readings"), "\(sim.stdout)")
+        }
+
+        let expectedPerSeries = 60 * formats.count
+        try await Harness.waitUntil("every simulated reading stored", seconds: 30) {
+            let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+            guard machines.count == 3 else { return false }
+            for m in machines {
+                for s in m.sensors where try await series(daemon, m.id, s).count != expectedPerSeries { return false }
+            }
+            return true
+        }
+        let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(machines.map(\.id) == ["fan-03", "press-02", "pump-01"])
+        #expect(machines.allSatisfy { $0.sensors == ["current", "pressure", "temp", "vib"] })
+        // Latest = largest timestamp: the last tick of the last run.
+        #expect(machines.allSatisfy { $0.lastSeen == base + Int64(formats.count) * 60_000 - 1000 })
+
+        // Physically plausible values, identical across dialects for the same seed and tick.
+        let temps = try await series(daemon, "pump-01", "temp")
+        #expect(temps.allSatisfy { (15.0...120.0).contains($0.mean) })
+        let quarantine = try await Harness.getJSON(daemon.baseURL + "/api/v1/quarantine", as: [API.QuarantineItem].self)
+        #expect(quarantine.isEmpty, "\(quarantine)")
+
+        let machinesCLI = try Harness.run(try Harness.product("vigil"), ["machines", "--url", daemon.baseURL])
+        #expect(machinesCLI.status == 0)
+        #expect(machinesCLI.stdout.contains("pump-01"))
+        #expect(await daemon.terminate() == 0)
+    }
+
+    @Test func badConfigurationExitsTwoAndNamesTheKey() throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nqos = 2\n".write(toFile: dir + "/bad.toml", atomically: true, encoding: .utf8)
+        let out = try Harness.run(try Harness.product("vigild"), ["--config", dir + "/bad.toml", "--check-config"])
+        #expect(out.status == 2)
+        #expect(out.stderr.contains("bad.toml:3"))
+        #expect(out.stderr.contains("mqtt.qos"))
+        let flag = try Harness.run(try Harness.product("vigild"), ["--config", dir + "/bad.toml", "--no-such-flag"])
+        #expect(flag.status == 2)
+    }
+
+    @Test func cliExplainsWhenTheDaemonIsDown() throws {
+        let port = try Harness.freePort()
+        let out = try Harness.run(try Harness.product("vigil"), ["machines", "--url", "http://127.0.0.1:\(port)"])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("cannot reach vigild"))
+        let usage = try Harness.run(try Harness.product("vigil"), ["series", "m", "s", "--resolution", "hourly"])
+        #expect(usage.status == 2)
+    }
+}

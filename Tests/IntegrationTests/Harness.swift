@@ -1,0 +1,288 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real parts for integration tests: a mosquitto broker on a free loopback port, the built
+/// `vigild`, `vigil` and `vigil-sim` programs, and the real `mosquitto_pub` client.
+enum Harness {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// The directory holding the built products (next to the test bundle).
+    static let productsDirectory: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir.deleteLastPathComponent() }
+        return dir.path
+    }()
+
+    static func product(_ name: String) throws -> String {
+        let path = productsDirectory + "/" + name
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Failure("\(path) is missing: run `swift build` before `swift test` (scripts/test does)")
+        }
+        return path
+    }
+
+    static func tool(_ name: String) throws -> String {
+        for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        throw Failure("\(name) not found: install mosquitto and mosquitto-clients (scripts/test does)")
+    }
+
+    /// A port that was free a moment ago (bind to 0 and read back what the kernel chose).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+                guard bind(fd, p, len) == 0 else { return -1 }
+                return getsockname(fd, p, &len)
+            }
+        }
+        guard rc == 0 else { throw Failure("bind/getsockname: errno \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass.
+    static func waitUntil(_ what: String, seconds: Double = 20, _ condition: () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if try await condition() { return }
+        throw Failure("timed out after \(seconds) s waiting for \(what)")
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program to completion and captures its output.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
+        let dir = try tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try ChildProcess(executable, arguments, environment: environment, stdout: dir + "/out", stderr: dir + "/err")
+        let status = child.wait()
+        return Output(status: status,
+                      stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+    }
+
+    static func tempDirectory() throws -> String {
+        let dir = NSTemporaryDirectory() + "vigil-it-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// GET that returns the status and body (no throwing on 4xx/5xx).
+    static func get(_ url: String) async throws -> (Int, Data) {
+        var req = URLRequest(url: URL(string: url)!)
+        req.timeoutInterval = 10
+        let (data, response) = try await URLSession.shared.data(for: req)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    static func getJSON<T: Decodable>(_ url: String, as: T.Type) async throws -> T {
+        let (status, data) = try await get(url)
+        guard status == 200 else { throw Failure("GET \(url): HTTP \(status) \(String(decoding: data, as: UTF8.self))") }
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+}
+
+/// A mosquitto broker with a temporary config on a free loopback port.
+final class TestBroker {
+    let port: Int
+    let dir: String
+    private let process: ChildProcess
+
+    init(extraConfig: String = "") throws {
+        port = try Harness.freePort()
+        dir = try Harness.tempDirectory()
+        let conf = """
+            listener \(port) 127.0.0.1
+            allow_anonymous true
+            persistence false
+            # The gateway must never lose queued QoS 1 messages to the default 1000-message limit.
+            max_queued_messages 1000000
+            \(extraConfig)
+            """
+        try conf.write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
+        process = try ChildProcess(try Harness.tool("mosquitto"), ["-c", dir + "/mosquitto.conf"],
+                                   stdout: dir + "/mosquitto.log", stderr: dir + "/mosquitto.log")
+    }
+
+    var url: String { "mqtt://127.0.0.1:\(port)" }
+
+    func waitReady() async throws {
+        let port = self.port
+        try await Harness.waitUntil("mosquitto on port \(port)", seconds: 10) { Harness.canConnect(port: port) }
+    }
+
+    /// Publishes with the real `mosquitto_pub` client at QoS 1.
+    func publish(topic: String, _ message: String) throws {
+        let out = try Harness.run(try Harness.tool("mosquitto_pub"), ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-m", message])
+        guard out.status == 0 else { throw Harness.Failure("mosquitto_pub failed: \(out.stderr)") }
+    }
+
+    deinit {
+        process.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// The built `vigild` with a temporary database and a free HTTP port.
+final class TestDaemon {
+    let httpPort: Int
+    let dir: String
+    let process: ChildProcess
+    let logPath: String
+
+    init(broker: TestBroker, extraArguments: [String] = []) throws {
+        httpPort = try Harness.freePort()
+        dir = try Harness.tempDirectory()
+        logPath = dir + "/vigild.log"
+        process = try ChildProcess(
+            try Harness.product("vigild"),
+            ["--config", try Self.emptyConfig(in: dir), "--mqtt-url", broker.url, "--db", dir + "/vigil.sqlite",
+             "--http", "127.0.0.1:\(httpPort)"] + extraArguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIGIL_") },
+            stdout: logPath, stderr: logPath)
+    }
+
+    static func emptyConfig(in dir: String) throws -> String {
+        let path = dir + "/vigil.toml"
+        try "# defaults\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(httpPort)" }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func waitReady() async throws {
+        let url = baseURL + "/healthz"
+        try await Harness.waitUntil("vigild /healthz with MQTT connected") {
+            let (status, data) = try await Harness.get(url)
+            return status == 200 && String(decoding: data, as: UTF8.self).contains("\"mqttConnected\":true")
+        }
+    }
+
+    /// SIGTERM, then the exit status (nil if it did not exit within `seconds`).
+    func terminate(within seconds: Double = 10) async -> Int32? {
+        process.signal(SIGTERM)
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.exitStatus() == nil && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.exitStatus()
+    }
+
+    deinit {
+        process.stop(signal: SIGKILL)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// A child process started with posix_spawn and a clean signal mask. (Foundation's Process spawns
+/// from dispatch threads that block SIGTERM, and children such as mosquitto inherit the block and
+/// then ignore SIGTERM; its waitUntilExit also spins a core off the main thread.)
+final class ChildProcess {
+    let pid: pid_t
+    private var status: Int32?
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdout: String, stderr: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        if stderr == stdout {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, &attr, argv, env)
+        guard rc == 0 else { throw Harness.Failure("posix_spawn \(executable): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    func signal(_ sig: Int32) { if status == nil { kill(pid, sig) } }
+
+    /// The exit status if the child has exited (non-blocking); 128+signal if killed by a signal.
+    func exitStatus() -> Int32? {
+        if status == nil {
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid { status = Self.decode(raw) }
+        }
+        return status
+    }
+
+    /// Blocks until the child exits.
+    func wait() -> Int32 {
+        if let status { return status }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        status = Self.decode(raw)
+        return status!
+    }
+
+    /// Signals the child, waits up to 5 s, then kills it.
+    func stop(signal sig: Int32 = SIGTERM) {
+        guard exitStatus() == nil else { return }
+        kill(pid, sig)
+        for _ in 0..<250 where exitStatus() == nil { usleep(20_000) }
+        if exitStatus() == nil {
+            kill(pid, SIGKILL)
+            _ = wait()
+        }
+    }
+
+    private static func decode(_ raw: Int32) -> Int32 {
+        let sig = raw & 0x7F
+        return sig == 0 ? (raw >> 8) & 0xFF : 128 + sig
+    }
+}

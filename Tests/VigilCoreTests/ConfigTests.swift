@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+@Suite struct ConfigTests {
+    @Test func parsesTOMLSubset() throws {
+        let entries = try TOML.parse("""
+            top = 1
+            [mqtt] # comment
+            url = "mqtt://h:1"   # trailing
+            topics = ["a/#", 'b/#']
+            keep = 1_000
+            f = 2.5
+            yes = true
+            """)
+        #expect(entries.map(\.path) == ["top", "mqtt.url", "mqtt.topics", "mqtt.keep", "mqtt.f", "mqtt.yes"])
+        #expect(entries[2].value == .array([.string("a/#"), .string("b/#")]))
+        #expect(entries[3].value == .integer(1000))
+        #expect(entries[4].line == 6)
+    }
+
+    @Test func tomlErrorsNameTheLine() {
+        #expect(throws: TOMLError.self) { try TOML.parse("[mqtt]\nurl = mqtt://unquoted") }
+        do {
+            _ = try TOML.parse("a = 1\n\nb = \"open")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.line == 3)
+        }
+        #expect(throws: TOMLError.self) { try TOML.parse("a = 1\na = 2") }
+    }
+
+    @Test func loadsFileThenEnvironment() throws {
+        let c = try VigilConfig.load(
+            fileText: "[mqtt]\nurl = \"mqtt://broker:1884\"\n[storage]\ndb = \"/tmp/x.sqlite\"\n",
+            fileName: "vigil.toml",
+            environment: ["VIGIL_HTTP_LISTEN": "0.0.0.0:9000", "VIGIL_MQTT_CLIENT_ID": "g2", "VIGIL_URL": "ignored", "PATH": "/bin"])
+        #expect(c.mqttURL == "mqtt://broker:1884")
+        #expect(c.storageDB == "/tmp/x.sqlite")
+        #expect(c.httpListen == "0.0.0.0:9000")
+        #expect(c.mqttClientID == "g2")
+    }
+
+    @Test func unknownKeyNamesKeyAndLine() {
+        do {
+            _ = try VigilConfig.load(fileText: "[mqtt]\nurl = \"mqtt://h\"\nulr = \"x\"\n", fileName: "v.toml", environment: [:])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.key == "mqtt.ulr")
+            #expect(error.source == .file("v.toml", line: 3))
+            #expect(error.description.hasPrefix("v.toml:3: key 'mqtt.ulr': unknown key"))
+        }
+    }
+
+    @Test func badValuesAreErrors() {
+        let bad: [String] = [
+            "[mqtt]\nurl = \"http://x\"", "[mqtt]\nkeepalive_seconds = \"30\"", "[mqtt]\nkeepalive_seconds = 1",
+            "[http]\nlisten = \"8470\"", "[mqtt]\ntopics = []", "[storage]\ndb = \"\"",
+        ]
+        for text in bad {
+            #expect(throws: VigilConfig.Error.self, "\(text)") { try VigilConfig.load(fileText: text, fileName: "f", environment: [:]) }
+        }
+        #expect(throws: VigilConfig.Error.self) { try VigilConfig.load(fileText: nil, fileName: "f", environment: ["VIGIL_INGEST_MAX_PAYLOAD_BYTES": "lots"]) }
+    }
+
+    @Test func shippedConfigIsValidAndMatchesDefaults() throws {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let text = try String(contentsOfFile: "/" + path + "/config/vigil.toml", encoding: .utf8)
+        #expect(try VigilConfig.load(fileText: text, fileName: "vigil.toml", environment: [:]) == VigilConfig())
+    }
+
+    @Test func brokerURLs() {
+        #expect(BrokerURL("mqtt://127.0.0.1") == BrokerURL("mqtt://127.0.0.1:1883"))
+        #expect(BrokerURL("mqtts://b.example")?.port == 8883)
+        #expect(BrokerURL("mqtt://[::1]:1884")?.host == "::1")
+        #expect(BrokerURL("tcp://x:1") == nil)
+        #expect(BrokerURL("mqtt://") == nil)
+    }
+}

@@ -1,0 +1,112 @@
+import Testing
+@testable import VigilCore
+
+@Suite struct PayloadDecoderTests {
+    let decoder = PayloadDecoder()
+    let now: Int64 = 1_764_000_000_000
+
+    func decode(_ topic: String, _ payload: String) -> DecodedMessage {
+        decoder.decode(topic: topic, payload: Array(payload.utf8), receivedAt: now)
+    }
+
+    func reasons(_ d: DecodedMessage) -> [RejectReason] { d.rejections.map(\.reason) }
+
+    @Test func scalarUsesReceiveTime() {
+        let d = decode("vigil/press7/temp", " 21.5\n")
+        #expect(d.readings == [Reading(machine: "press7", sensor: "temp", ts: now, value: 21.5)])
+    }
+
+    @Test func jsonSingleWithSiteMachine() {
+        let d = decode("vigil/plant1/line2/press7/temp", #"{"ts": 1763999999000, "value": 21.5, "seq": 42, "unit": "C"}"#)
+        #expect(d.readings == [Reading(machine: "plant1/line2/press7", sensor: "temp", ts: 1_763_999_999_000, value: 21.5, seq: 42)])
+        #expect(d.rejections.isEmpty)
+    }
+
+    @Test func jsonTimestampForms() {
+        for ts in ["1763999999", "1763999999000", "1763999999000000000", #""2025-11-24T15:59:59Z""#, "1763999999.0"] {
+            let d = decode("vigil/m/s", #"{"ts": \#(ts), "value": 1}"#)
+            #expect(d.readings.first?.ts == 1_763_999_999_000, "ts \(ts)")
+        }
+        #expect(decode("vigil/m/s", #"{"value": 1}"#).readings.first?.ts == now)
+    }
+
+    @Test func multiSensor() {
+        let d = decode("vigil/plant1/press7", #"{"ts": 1763999999000, "values": {"temp": 21.5, "vib": 0.02}}"#)
+        #expect(d.readings.map(\.sensor) == ["temp", "vib"])
+        #expect(d.readings.allSatisfy { $0.machine == "plant1/press7" })
+    }
+
+    @Test func batchRejectsOnlyTheBadItem() {
+        let d = decode("vigil/m1", #"[{"ts": 1763999999000, "values": {"a": 1}}, {"ts": "never", "values": {"a": 2}}, {"ts": 1763999998000, "values": {"a": "x", "b": 3}}]"#)
+        #expect(d.readings.map(\.value) == [1, 3])
+        #expect(reasons(d) == [.badTimestamp, .notANumber])
+        #expect(d.rejections[0].detail.contains("batch item 1"))
+    }
+
+    @Test func lineProtocol() {
+        let payload = "m,machine=press7,site=p1 temp=21.5,count=3i,state=\"ok\" 1763999999000000000\r\n"
+            + "# comment\n\nm,machine=press\\ 8 vib=0.02\n"
+            + "m,machine=press9 on=true 1763999999000000000"
+        let d = decode("vigil/ignored", payload)
+        #expect(d.readings == [
+            Reading(machine: "press7", sensor: "temp", ts: 1_763_999_999_000, value: 21.5),
+            Reading(machine: "press7", sensor: "count", ts: 1_763_999_999_000, value: 3),
+        ])
+        #expect(reasons(d) == [.notANumber, .badMachineID, .notANumber])
+    }
+
+    @Test func lineProtocolWithoutMachineTagUsesTopic() {
+        let d = decode("vigil/plant1/press7", "m temp=1 1763999999000000000")
+        #expect(d.readings.first?.machine == "plant1/press7")
+    }
+
+    @Test func malformedLineProtocolNamesTheLine() {
+        let d = decode("vigil/m", "m,machine=a temp=1\nm,machine=a temp=\nm,machine=a temp=2 notatime")
+        #expect(d.readings.count == 1)
+        #expect(reasons(d) == [.malformedLineProtocol, .malformedLineProtocol])
+        #expect(d.rejections[0].detail.contains("line 2"))
+    }
+
+    @Test func rejectionsHaveReasons() {
+        let cases: [(String, String, RejectReason)] = [
+            ("vigil/m/s", "nan", .notFinite),
+            ("vigil/m/s", "-Infinity", .notFinite),
+            ("vigil/m/s", "true", .notANumber),
+            ("vigil/m/s", "hello world", .unknownFormat),
+            ("vigil/m/s", "", .emptyPayload),
+            ("vigil/m/s", #"{"ts": 1, "value": 1}"#, .timestampOutOfRange),
+            ("vigil/m/s", #"{"ts": 1764000700000, "value": 1}"#, .timestampOutOfRange),
+            ("vigil/m/s", #"{"ts": true, "value": 1}"#, .badTimestamp),
+            ("vigil/m/s", #"{"value": 1e999}"#, .notFinite),
+            ("vigil/m/s", #"{"value": null}"#, .missingValue),
+            ("vigil/m/s", #"{"val": 1}"#, .missingValue),
+            ("vigil/m/s", #"{"value": 1"#, .malformedJSON),
+            ("vigil/m/s", "[1]", .malformedJSON),
+            ("vigil/m/s", "[]", .missingValue),
+            ("vigil/s", "1", .badTopic),
+            ("other/m/s", "1", .badTopic),
+            ("vigil/m+x/s", "1", .badMachineID),
+            ("vigil/m/s s", "1", .badSensorID),
+            ("vigil/m", #"{"values": {"bad/sensor": 1}}"#, .badSensorID),
+            ("vigil/m", #"{"values": [1]}"#, .notANumber),
+        ]
+        for (topic, payload, reason) in cases {
+            let d = decode(topic, payload)
+            #expect(d.readings.isEmpty, "\(payload)")
+            #expect(reasons(d) == [reason], "\(topic) \(payload)")
+        }
+    }
+
+    @Test func invalidUTF8AndOversize() {
+        let bad = decoder.decode(topic: "vigil/m/s", payload: [0x7B, 0xFF, 0xFE, 0x7D], receivedAt: now)
+        #expect(reasons(bad) == [.invalidUTF8])
+        let small = PayloadDecoder(maxPayloadBytes: 100)
+        let big = small.decode(topic: "vigil/m/s", payload: Array(repeating: 0x31, count: 101), receivedAt: now)
+        #expect(reasons(big) == [.payloadTooLarge])
+    }
+
+    @Test func customPrefix() {
+        let d = PayloadDecoder(topicPrefix: "site/a").decode(topic: "site/a/m1/temp", payload: Array("3".utf8), receivedAt: now)
+        #expect(d.readings.first?.machine == "m1")
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import VigilCore
+@testable import VigilStore
+
+/// A fresh SQLite file in a temp directory, removed afterwards.
+final class TempDatabase {
+    let dir: String
+    var path: String { dir + "/vigil.sqlite" }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "vigil-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+@Suite struct StoreTests {
+    @Test func writesAreIdempotentOnTheKey() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let r = Reading(machine: "plant1/press7", sensor: "temp", ts: 1_764_000_000_000, value: 21.5)
+        _ = try writer.write([r, r], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        _ = try writer.write([r], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        var replaced = r
+        replaced.value = 22
+        _ = try writer.write([replaced], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        let reader = try StoreReader(path: tmp.path)
+        let rows = try #require(try await reader.rawSeries(machine: r.machine, sensor: r.sensor, from: 0, to: .max, limit: 10))
+        #expect(rows.map(\.value) == [22])
+    }
+
+    @Test func lastSeenIsTheLargestTimestampNotTheLastArrival() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        for ts: Int64 in [3000, 1000, 5000, 2000] {
+            _ = try writer.write([Reading(machine: "m", sensor: "s", ts: 946_684_800_000 + ts, value: Double(ts))], rejections: [],
+                                 topic: "t", payload: [], receivedAt: 0)
+        }
+        let reader = try StoreReader(path: tmp.path)
+        let machines = try await reader.machines()
+        #expect(machines == [.init(id: "m", sensors: ["s"], lastSeen: 946_684_805_000)])
+        let series = try #require(try await reader.rawSeries(machine: "m", sensor: "s", from: 946_684_802_000, to: 946_684_805_000, limit: 10))
+        #expect(series.map(\.value) == [2000, 3000])  // [from, to), oldest first
+        #expect(try await reader.rawSeries(machine: "m", sensor: "nope", from: 0, to: .max, limit: 10) == nil)
+    }
+
+    @Test func quarantineIsBoundedAndEvictionsAreCounted() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, quarantineLimit: 10)
+        for n in 0..<25 {
+            let o = try writer.write([], rejections: [Rejection(.malformedJSON, "bad \(n)")], topic: "vigil/m/s",
+                                     payload: Array(repeating: 0x41, count: 5000), receivedAt: Int64(n))
+            #expect(o.quarantined == 1)
+        }
+        let reader = try StoreReader(path: tmp.path)
+        let q = try await reader.quarantine(limit: 100)
+        #expect(q.count == 10)
+        #expect(q.first?.detail == "bad 24")  // newest first
+        #expect(q.last?.detail == "bad 15")
+        #expect(q.allSatisfy { $0.payload.count == 1024 })  // first 1 KiB kept
+        let counts = try await reader.rejectCounts()
+        #expect(counts["malformed_json"] == 25)
+        #expect(counts["quarantine_evicted"] == 15)
+    }
+
+    @Test func reopeningKeepsDataAndSchema() async throws {
+        let tmp = try TempDatabase()
+        do {
+            let writer = try StoreWriter(path: tmp.path)
+            _ = try writer.write([Reading(machine: "m", sensor: "s", ts: 1_000_000_000_000, value: 1)], rejections: [],
+                                 topic: "t", payload: [], receivedAt: 0)
+        }
+        let writer = try StoreWriter(path: tmp.path)
+        _ = try writer.write([Reading(machine: "m", sensor: "s", ts: 1_000_000_001_000, value: 2)], rejections: [],
+                             topic: "t", payload: [], receivedAt: 0)
+        let rows = try await StoreReader(path: tmp.path).rawSeries(machine: "m", sensor: "s", from: 0, to: .max, limit: 10)
+        #expect(rows?.map(\.value) == [1, 2])
+    }
+}
