@@ -44,7 +44,10 @@ struct Rows {
     func render(_ format: OutputFormat) -> String {
         switch format {
         case .table:
-            let header = columns.map { $0.uppercased() }
+            // camelCase → "CAMEL CASE" for people; JSON/CSV keep the API's names.
+            let header = columns.map { c in
+                c.reduce(into: "") { out, ch in if ch.isUppercase { out += " " }; out.append(ch) }.uppercased()
+            }
             let texts = rows.map { $0.map(\.plain) }
             var widths = header.map(\.count)
             for r in texts { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }

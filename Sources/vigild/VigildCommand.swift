@@ -72,6 +72,10 @@ struct Vigild: AsyncParsableCommand {
             if let mqttURL { try cfg.set("mqtt.url", .string(mqttURL), from: .flag("--mqtt-url")) }
             if let db { try cfg.set("storage.db", .string(db), from: .flag("--db")) }
             if let http { try cfg.set("http.listen", .string(http), from: .flag("--http")) }
+            // Under systemd (StateDirectory=vigil) a relative database path lives in the state directory.
+            if !cfg.storageDB.hasPrefix("/"), let state = env["STATE_DIRECTORY"]?.split(separator: ":").first {
+                cfg.storageDB = "\(state)/\(cfg.storageDB)"
+            }
             return cfg
         } catch {
             throw ProgramError(.usage, "configuration error: \(error)")
