@@ -47,7 +47,7 @@ struct SimMachine {
     }
 
     /// The machine's readings at time `ts` (ms), one step of `dtSeconds` after the previous call.
-    mutating func sample(ts: Int64, dtSeconds: Double) -> [(String, Double)] {
+    mutating func sample(ts: Int64, dtSeconds: Double) -> [(sensor: String, value: Double)] {
         let hours = Double(ts) / 3_600_000
         // An 8-hour shift cycle plus a slower daily swing, kept in [0.1, 1].
         let load = min(1, max(0.1, 0.6 + 0.25 * sin(2 * .pi * hours / 8 + phase) + 0.05 * rng.gaussian()))

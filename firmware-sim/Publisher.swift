@@ -56,7 +56,7 @@ final class Publisher {
         }
     }
 
-    func send(_ m: OutgoingMessage) {
+    func send(_ m: EncodedMessage) {
         while client.inflightCount >= maxInflight && !stopRequested.load(ordering: .relaxed) { usleep(200) }
         while true {
             do {

@@ -113,7 +113,7 @@ struct Fleet: ParsableCommand {
             print("vigil-sim: \(machines) machines × \(sensors) sensors every \(interval)s (speedup \(speedup)), format \(format), broker \(broker.broker)")
         }
         let ticksPerMessage = fmt == .batch ? batch : 1
-        var pending = Array(repeating: [(ts: Int64, seq: Int64, values: [(String, Double)])](), count: machines)
+        var pending = Array(repeating: [Sample](), count: machines)
         let wallStart = monotonicSeconds()
         var simNow = simStart
         var lastReport = wallStart
@@ -125,9 +125,9 @@ struct Fleet: ParsableCommand {
             if stopRequested.load(ordering: .relaxed) { break }
             for i in fleet.indices {
                 let values = fleet[i].sample(ts: simNow, dtSeconds: interval)
-                pending[i].append((ts: simNow, seq: fleet[i].seq, values: values))
+                pending[i].append(Sample(ts: simNow, seq: fleet[i].seq, values: values))
                 if pending[i].count >= ticksPerMessage {
-                    for m in PayloadEncoder.encode(machine: fleet[i].id, ticks: pending[i], format: fmt, prefix: broker.topicPrefix) {
+                    for m in PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: fmt, prefix: broker.topicPrefix) {
                         publisher.send(m)
                     }
                     pending[i].removeAll(keepingCapacity: true)
@@ -140,7 +140,7 @@ struct Fleet: ParsableCommand {
             }
         }
         for i in fleet.indices where !pending[i].isEmpty {
-            for m in PayloadEncoder.encode(machine: fleet[i].id, ticks: pending[i], format: fmt, prefix: broker.topicPrefix) { publisher.send(m) }
+            for m in PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: fmt, prefix: broker.topicPrefix) { publisher.send(m) }
         }
         let acked = publisher.drain()
         print("vigil-sim: sent \(publisher.readings) readings in \(publisher.messages) messages\(acked ? ", all acknowledged" : ", some NOT acknowledged")")

@@ -33,13 +33,17 @@ public enum KeyRules {
         }
     }
 
-    /// A sensor id: 1–128 chars from `[A-Za-z0-9_.:-]`.
+    /// A sensor id: 1–128 chars from `[A-Za-z0-9_.:-]`, not `.` or `..`.
     public static func isValidSensor(_ id: String) -> Bool {
         let u = id.utf8
-        return !u.isEmpty && u.count <= maxLength && u.allSatisfy(isIDByte)
+        return !u.isEmpty && u.count <= maxLength && u.allSatisfy(isIDByte) && !isDotSegment(Substring(id))
     }
 
-    /// A machine id: like a sensor id, plus `/` between non-empty segments (`plant1/line2/press7`).
+    /// `.` and `..` would read as paths wherever an id becomes part of a URL or file name.
+    static func isDotSegment(_ s: Substring) -> Bool { s == "." || s == ".." }
+
+    /// A machine id: like a sensor id, plus `/` between non-empty segments (`plant1/line2/press7`),
+    /// none of them `.` or `..`.
     public static func isValidMachine(_ id: String) -> Bool {
         let u = id.utf8
         guard !u.isEmpty, u.count <= maxLength else { return false }
@@ -54,6 +58,7 @@ public enum KeyRules {
                 return false
             }
         }
-        return !previousWasSlash  // forbids a trailing slash
+        guard !previousWasSlash else { return false }  // forbids a trailing slash
+        return !id.split(separator: "/").contains(where: isDotSegment)
     }
 }
