@@ -43,7 +43,7 @@ final class Publisher {
         guard let url = BrokerURL(broker) else { throw ProgramError(.usage, "--broker: '\(broker)' is not mqtt://host:port or mqtts://host:port") }
         self.maxInflight = maxInflight
         client = try MQTTClient(.init(
-            host: url.host, port: url.port, clientID: "vigil-sim-\(getpid())", cleanSession: true,
+            host: url.host, port: url.port, clientID: "vigil-sim-\(getpid())", cleanSession: false,
             username: username, password: password,
             caFile: url.scheme == "mqtts" ? (caFile ?? "/etc/ssl/certs/ca-certificates.crt") : nil,
             maxInflight: UInt32(maxInflight)))

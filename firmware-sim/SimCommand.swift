@@ -167,8 +167,12 @@ struct Load: ParsableCommand {
     @Option(help: "Sensors per machine.")
     var sensors: Int = 4
 
+    @Option(help: "Target readings per second (default: as fast as the broker acknowledges).")
+    var rate: Double?
+
     func validate() throws {
         guard readings >= 1, batch >= 1, machines >= 1, sensors >= 1 else { throw ValidationError("--readings, --batch, --machines and --sensors must be >= 1") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be > 0") }
     }
 
     func run() throws {
@@ -191,6 +195,7 @@ struct Load: ParsableCommand {
                 let payload = batch == 1 ? objects[0] : "[" + objects.joined(separator: ",") + "]"
                 publisher.send(.init(topic: "\(broker.topicPrefix)/\(machine)/\(sensor)", payload: payload, readings: n))
                 sent += n
+                if let rate { sleepSeconds(t0 + Double(sent) / rate - monotonicSeconds()) }
             }
             step += batch
         }

@@ -144,14 +144,19 @@ public final class MQTTClient: Sendable {
     /// Messages handed to libmosquitto whose PUBACK has not arrived yet.
     public var inflightCount: Int { inflight.load(ordering: .relaxed) }
 
-    /// Queues a message; thread-safe. Returns the message id.
+    /// Queues a message; thread-safe. Returns the message id. A QoS 1/2 message published while the
+    /// connection is down stays queued and goes out after the reconnect.
     @discardableResult
     public func publish(topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) -> Int32 {
         var mid: Int32 = 0
         let rc = payload.withUnsafeBytes { buf in
             mosquitto_publish(mosq.pointer, &mid, topic, Int32(buf.count), buf.baseAddress, qos, retain)
         }
-        try mosquittoCall("mosquitto_publish(\(topic))", rc)
+        // For QoS > 0 libmosquitto queues the message before it tries the socket; NO_CONN then means
+        // "queued, sent on reconnect" (it is resent with the session), not "dropped".
+        if !(qos > 0 && rc == MOSQ_ERR_NO_CONN.rawValue) {
+            try mosquittoCall("mosquitto_publish(\(topic))", rc)
+        }
         if qos > 0 { inflight.add(1, ordering: .relaxed) }
         return mid
     }

@@ -62,8 +62,10 @@ struct Vigild: AsyncParsableCommand {
         }
         var text: String?
         if let path {
-            guard let data = FileManager.default.contents(atPath: path), let s = String(data: data, encoding: .utf8) else {
-                throw ProgramError(.usage, "--config: cannot read '\(path)'")
+            // FileHandle rather than String(contentsOfFile:), which fails on /dev/null and pipes.
+            guard let handle = FileHandle(forReadingAtPath: path),
+                  let s = String(validating: handle.readDataToEndOfFile(), as: UTF8.self) else {
+                throw ProgramError(.usage, "--config: cannot read '\(path)' as UTF-8 text")
             }
             text = s
         }

@@ -124,10 +124,12 @@ final class TestBroker {
     let port: Int
     let dir: String
     private let process: ChildProcess
+    private let ownsDirectory: Bool
 
-    init(extraConfig: String = "") throws {
-        port = try Harness.freePort()
-        dir = try Harness.tempDirectory()
+    init(extraConfig: String = "", port fixedPort: Int? = nil, directory: String? = nil) throws {
+        port = try fixedPort ?? Harness.freePort()
+        ownsDirectory = directory == nil
+        dir = try directory ?? Harness.tempDirectory()
         let conf = """
             listener \(port) 127.0.0.1
             allow_anonymous true
@@ -137,6 +139,10 @@ final class TestBroker {
             \(extraConfig)
             """
         try conf.write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
+        // Started as root, mosquitto drops to its own user: let it write its persistence file here.
+        if getuid() == 0, let pw = getpwnam("mosquitto") {
+            chown(dir, pw.pointee.pw_uid, pw.pointee.pw_gid)
+        }
         process = try ChildProcess(try Harness.tool("mosquitto"), ["-c", dir + "/mosquitto.conf"],
                                    stdout: dir + "/mosquitto.log", stderr: dir + "/mosquitto.log")
     }
@@ -154,9 +160,12 @@ final class TestBroker {
         guard out.status == 0 else { throw Harness.Failure("mosquitto_pub failed: \(out.stderr)") }
     }
 
+    /// Stops the broker gracefully (SIGTERM: a persistent broker writes its database).
+    func stop() { process.stop() }
+
     deinit {
         process.stop()
-        try? FileManager.default.removeItem(atPath: dir)
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }
     }
 }
 
@@ -166,10 +175,13 @@ final class TestDaemon {
     let dir: String
     let process: ChildProcess
     let logPath: String
+    private let ownsDirectory: Bool
 
-    init(broker: TestBroker, extraArguments: [String] = []) throws {
+    /// `dataDirectory`: reuse a database across daemon runs (the caller removes it).
+    init(broker: TestBroker, dataDirectory: String? = nil, extraArguments: [String] = []) throws {
         httpPort = try Harness.freePort()
-        dir = try Harness.tempDirectory()
+        ownsDirectory = dataDirectory == nil
+        dir = try dataDirectory ?? Harness.tempDirectory()
         logPath = dir + "/vigild.log"
         process = try ChildProcess(
             try Harness.product("vigild"),
@@ -204,9 +216,17 @@ final class TestDaemon {
         return process.exitStatus()
     }
 
+    var databasePath: String { dir + "/vigil.sqlite" }
+
+    /// Crash it: SIGKILL, no chance to flush anything.
+    func kill9() {
+        process.signal(SIGKILL)
+        _ = process.wait()
+    }
+
     deinit {
         process.stop(signal: SIGKILL)
-        try? FileManager.default.removeItem(atPath: dir)
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: dir) }
     }
 }
 

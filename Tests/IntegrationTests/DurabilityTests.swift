@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// No acknowledged reading is lost: not when vigild is killed with SIGKILL mid-stream, not when
+/// the broker restarts. The sender is the simulator's load mode (QoS 1, numbered readings).
+@Suite(.serialized) struct DurabilityTests {
+    /// Rows in the database, read with the sqlite3 CLI: `(count, distinct keys)`.
+    func storedCount(_ db: String) throws -> (Int, Int) {
+        let out = try Harness.run(try Harness.tool("sqlite3"),
+                                  [db, "SELECT count(*), count(DISTINCT series_id || ':' || ts) FROM reading"])
+        let parts = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+        guard parts.count == 2 else { throw Harness.Failure("sqlite3: \(out.stdout) \(out.stderr)") }
+        return (parts[0], parts[1])
+    }
+
+    func readingsStored(_ d: TestDaemon) async throws -> Int {
+        try await Harness.getJSON(d.baseURL + "/healthz", as: API.DaemonStatus.self).readingsStored
+    }
+
+    func startLoad(_ broker: TestBroker, readings: Int, batch: Int, rate: Int? = nil, log: String) throws -> ChildProcess {
+        var args = ["load", "--broker", broker.url, "--readings", "\(readings)", "--batch", "\(batch)", "--machines", "5", "--sensors", "4"]
+        if let rate { args += ["--rate", "\(rate)"] }
+        return try ChildProcess(try Harness.product("vigil-sim"), args, stdout: log, stderr: log)
+    }
+
+    @Test func killMinus9MidStreamLosesNothing() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let dataDir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let total = 40_000
+
+        var daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
+
+        // Kill the gateway while it is busy: some readings stored, most still coming.
+        let first = daemon
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(first) > 4_000 }
+        daemon.kill9()
+        let (atKill, _) = try storedCount(daemon.databasePath)
+        #expect(atKill > 0 && atKill < total, "killed at \(atKill) of \(total): the test needs a mid-stream kill")
+
+        // Restart on the same database and persistent session: the broker redelivers the rest.
+        daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
+        let db = daemon.databasePath
+        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
+        let (count, distinct) = try storedCount(db)
+        #expect(count == total)
+        #expect(distinct == total)
+        #expect(await daemon.terminate() == 0)
+    }
+
+    @Test func brokerRestartMidStreamLosesNothing() async throws {
+        let brokerDir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: brokerDir) }
+        let persistent = "persistence true\npersistence_location \(brokerDir)/\nautosave_interval 1\n"
+        var broker = try TestBroker(extraConfig: persistent, directory: brokerDir)
+        try "".write(toFile: brokerDir + "/.keep", atomically: true, encoding: .utf8)
+        try await broker.waitReady()
+        let port = broker.port
+        let daemon = try TestDaemon(broker: broker)
+        try await daemon.waitReady()
+        let total = 30_000
+        let sim = try startLoad(broker, readings: total, batch: 10, rate: 10_000, log: brokerDir + "/sim.log")
+
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 5_000 }
+        broker.stop()  // SIGTERM: mosquitto saves its persistent sessions
+        let stored = try await readingsStored(daemon)
+        #expect(stored < total, "the broker must go down mid-stream")
+        try await Task.sleep(for: .milliseconds(300))
+        broker = try TestBroker(extraConfig: persistent, port: port, directory: brokerDir)
+        try await broker.waitReady()
+
+        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: brokerDir + "/sim.log", encoding: .utf8)) ?? "")")
+        let db = daemon.databasePath
+        try await Harness.waitUntil("all \(total) readings stored after the broker restart", seconds: 60) { try storedCount(db).0 >= total }
+        #expect(try storedCount(db) == (total, total))
+        let metrics = String(decoding: try await Harness.get(daemon.baseURL + "/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("vigil_mqtt_reconnects_total 1"), "\(metrics)")
+        #expect(await daemon.terminate() == 0)
+    }
+}
