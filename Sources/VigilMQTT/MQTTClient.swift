@@ -63,7 +63,10 @@ public final class MQTTClient: Sendable {
     /// loop thread runs, so the pointer is shared; it is destroyed only in deinit.
     private let mosq: Handle
     private let subscriptions: Mutex<[(String, Int32)]> = Mutex([])
-    private let handlers: Mutex<(MessageHandler?, EventHandler?)> = Mutex((nil, nil))
+    // Set once at init: a closure kept in a Mutex and read back per message grew a chain of
+    // reabstraction thunks in release builds (measured: ~1 ms per message after 20k messages).
+    private let onMessage: MessageHandler
+    private let onEvent: EventHandler
     private let inflight = Atomic<Int>(0)
     private let connectedFlag = Atomic<Bool>(false)
     private let reconnectCount = Atomic<Int>(0)
@@ -79,9 +82,14 @@ public final class MQTTClient: Sendable {
 
     private static let libraryInit: Void = { mosquitto_lib_init() }()
 
-    public init(_ options: Options) throws(MQTTError) {
+    /// `onMessage` runs on the network thread; the QoS 1 PUBACK is written after it returns.
+    public init(_ options: Options, onMessage: @escaping MessageHandler = { _ in }, onEvent: @escaping EventHandler = { _ in })
+        throws(MQTTError)
+    {
         _ = Self.libraryInit
         self.options = options
+        self.onMessage = onMessage
+        self.onEvent = onEvent
         // userdata is set just below, once self exists.
         guard let m = mosquitto_new(options.clientID, options.cleanSession, nil) else {
             throw MQTTError(operation: "mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
@@ -104,10 +112,6 @@ public final class MQTTClient: Sendable {
 
     deinit {
         mosquitto_destroy(mosq.pointer)
-    }
-
-    public func setHandlers(message: MessageHandler?, event: EventHandler?) {
-        handlers.withLock { $0 = (message, event) }
     }
 
     /// Subscribes now if connected and again after every (re)connect.
@@ -165,24 +169,24 @@ public final class MQTTClient: Sendable {
 
     func didConnect(_ rc: Int32) {
         if rc != 0 {
-            handlers.withLock { $0.1 }?(.connectionRefused(code: rc))
+            onEvent(.connectionRefused(code: rc))
             return
         }
         connectedFlag.store(true, ordering: .releasing)
         for (filter, qos) in subscriptions.withLock({ $0 }) {
             mosquitto_subscribe(mosq.pointer, nil, filter, qos)
         }
-        handlers.withLock { $0.1 }?(.connected)
+        onEvent(.connected)
     }
 
     func didDisconnect(_ rc: Int32) {
         let wasConnected = connectedFlag.exchange(false, ordering: .acquiringAndReleasing)
         if wasConnected && rc != 0 { reconnectCount.add(1, ordering: .relaxed) }
-        handlers.withLock { $0.1 }?(.disconnected(code: rc))
+        onEvent(.disconnected(code: rc))
     }
 
     func didReceive(_ message: MQTTMessage) {
-        handlers.withLock { $0.0 }?(message)
+        onMessage(message)
     }
 
     func didPublish(_ mid: Int32) {

@@ -16,18 +16,21 @@ public enum Daemon {
         logger.info("storage open", metadata: ["db.path": "\(config.storageDB)"])
 
         guard let broker = BrokerURL(config.mqttURL) else { throw VigilConfig.Error(source: nil, key: "mqtt.url", message: "invalid") }
-        let client = try MQTTClient(.init(
-            host: broker.host, port: broker.port, clientID: config.mqttClientID, cleanSession: false,
-            username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
-            password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
-            caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
-            certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
-            keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
-            keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)))
         let metrics = IngestMetrics()
         let decoder = PayloadDecoder(topicPrefix: config.mqttTopicPrefix, maxPayloadBytes: config.ingestMaxPayloadBytes,
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
         let ingestor = Ingestor(decoder: decoder, writer: writer, metrics: metrics, logger: logger)
+        let client = try MQTTClient(
+            .init(
+                host: broker.host, port: broker.port, clientID: config.mqttClientID, cleanSession: false,
+                username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
+                password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
+                caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
+                certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
+                keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
+                keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)),
+            onMessage: { ingestor.handle($0) },
+            onEvent: IngestService.logEvents(logger))
         let ingest = IngestService(client: client, ingestor: ingestor, topics: config.mqttTopics, logger: logger)
 
         let router = Router()

@@ -3,9 +3,9 @@ public import ServiceLifecycle
 public import VigilMQTT
 import Dispatch
 
-/// Runs the MQTT gateway as a lifecycle service: connects (persistent session, QoS 1),
-/// subscribes, feeds `Ingestor`, and on graceful shutdown disconnects and joins the network thread
-/// so the message in hand is committed before the process exits.
+/// Runs the MQTT gateway as a lifecycle service: connects (persistent session, QoS 1) a client
+/// whose message handler is the `Ingestor`, subscribes, and on graceful shutdown disconnects and
+/// joins the network thread so the message in hand is committed before the process exits.
 public struct IngestService: Service {
     let client: MQTTClient
     let ingestor: Ingestor
@@ -20,18 +20,6 @@ public struct IngestService: Service {
     }
 
     public func run() async throws {
-        let logger = self.logger
-        let ingestor = self.ingestor
-        client.setHandlers(
-            message: { ingestor.handle($0) },
-            event: { event in
-                switch event {
-                case .connected: logger.info("mqtt connected")
-                case .connectionRefused(let code): logger.error("mqtt connection refused", metadata: ["mqtt.rc": "\(code)"])
-                case .disconnected(let code):
-                    if code != 0 { logger.warning("mqtt connection lost; reconnecting", metadata: ["mqtt.rc": "\(code)"]) }
-                }
-            })
         for t in topics { try client.subscribe(t, qos: 1) }
         try client.start()
         try? await gracefulShutdown()
@@ -46,5 +34,19 @@ public struct IngestService: Service {
             }
         }
         logger.info("mqtt stopped")
+    }
+}
+
+extension IngestService {
+    /// Logs connection changes of the gateway's client.
+    public static func logEvents(_ logger: Logger) -> MQTTClient.EventHandler {
+        { event in
+            switch event {
+            case .connected: logger.info("mqtt connected")
+            case .connectionRefused(let code): logger.error("mqtt connection refused", metadata: ["mqtt.rc": "\(code)"])
+            case .disconnected(let code):
+                if code != 0 { logger.warning("mqtt connection lost; reconnecting", metadata: ["mqtt.rc": "\(code)"]) }
+            }
+        }
     }
 }

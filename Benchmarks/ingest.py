@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: N readings through a real mosquitto broker into vigild, durable.
+
+For each scenario it starts a fresh broker and a fresh vigild (release build, empty database),
+publishes with `vigil-sim load`, and measures from the first publish until vigild's committed
+reading counter (GET /healthz readingsStored, incremented after COMMIT) reaches N. In the same
+run it measures the broker's own ceiling: `mosquitto_sub -q 1` alone receiving the same load.
+It reports readings/s, the ratio to mosquitto_sub, vigild's CPU seconds and peak RSS, and the
+bytes vigild wrote to disk per reading (/proc/PID/io write_bytes: WAL + checkpoints).
+
+Usage: Benchmarks/ingest.py [--readings N] [--batch B …] [--bin .build/release]
+"""
+import argparse, json, os, pwd, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+def proc_stats(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / tick
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                rss = int(line.split()[1]) * 1024
+    written = 0
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    written = int(line.split()[1])
+    except OSError:
+        pass
+    return cpu, rss, written
+
+class Broker:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(dir=workdir)
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 10000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+def load(binary, port, readings, batch):
+    return subprocess.Popen([f"{binary}/vigil-sim", "load", "--broker", f"mqtt://127.0.0.1:{port}", "--readings", str(readings),
+                             "--batch", str(batch), "--machines", "25", "--sensors", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+def run_vigild(binary, workdir, readings, batch):
+    broker = Broker(workdir)
+    data = tempfile.mkdtemp(dir=workdir)
+    http = free_port()
+    cfg = os.path.join(data, "vigil.toml")
+    open(cfg, "w").close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    d = subprocess.Popen([f"{binary}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
+                          "--db", os.path.join(data, "vigil.sqlite"), "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{http}/healthz"
+    def status():
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.load(r)
+    end = time.time() + 20
+    while True:
+        try:
+            if status()["mqttConnected"]:
+                break
+        except OSError:
+            pass
+        if time.time() > end:
+            raise RuntimeError("vigild did not start")
+        time.sleep(0.05)
+    cpu0, _, w0 = proc_stats(d.pid)
+    t0 = time.time()
+    sim = load(binary, broker.port, readings, batch)
+    while status()["readingsStored"] < readings:
+        if time.time() - t0 > 600:
+            raise RuntimeError("timed out")
+        time.sleep(0.01)
+    elapsed = time.time() - t0
+    cpu1, rss, w1 = proc_stats(d.pid)
+    sim_out = sim.communicate()[0].strip()
+    d.terminate(); d.wait()
+    db = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.startswith("vigil.sqlite"))
+    broker.stop()
+    return dict(elapsed=elapsed, cpu=cpu1 - cpu0, rss=rss, written=w1 - w0, db=db, sim=sim_out)
+
+def run_sub(binary, workdir, readings, batch):
+    broker = Broker(workdir)
+    messages = (readings + batch - 1) // batch
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-q", "1", "-t", "vigil/#", "-C", str(messages),
+                            "-i", "bench-sub", "-c"], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    t0 = time.time()
+    sim = load(binary, broker.port, readings, batch)
+    sub.wait()
+    elapsed = time.time() - t0
+    sim.communicate()
+    broker.stop()
+    return elapsed
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--readings", type=int, default=1_000_000)
+    ap.add_argument("--single-readings", type=int, default=200_000, help="readings for the batch=1 scenario")
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 100, 1000])
+    ap.add_argument("--bin", default=".build/release")
+    args = ap.parse_args()
+    for tool in ("mosquitto", "mosquitto_sub"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run scripts/deps")
+    workdir = tempfile.mkdtemp(prefix="vigil-bench-")
+    try:
+        os.chown(workdir, pwd.getpwnam("mosquitto").pw_uid, -1)
+    except (KeyError, PermissionError):
+        pass
+    print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box")
+    print(f"{'batch':>6} {'readings':>9} {'vigild r/s':>11} {'sub r/s':>10} {'ratio':>6} {'cpu s':>6} {'cpu µs/r':>8} "
+          f"{'peak RSS':>9} {'disk B/r':>8} {'db B/r':>7}")
+    for b in args.batch:
+        n = args.single_readings if b == 1 else args.readings
+        v = run_vigild(args.bin, workdir, n, b)
+        s = run_sub(args.bin, workdir, n, b)
+        vr, sr = n / v["elapsed"], n / s
+        print(f"{b:>6} {n:>9} {vr:>11,.0f} {sr:>10,.0f} {vr / sr:>6.2f} {v['cpu']:>6.2f} {v['cpu'] / n * 1e6:>8.2f} "
+              f"{v['rss'] / 2**20:>7.1f}Mi {v['written'] / n:>8.1f} {v['db'] / n:>7.1f}", flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
