@@ -69,13 +69,17 @@ public enum API {
         public var status: String
         public var mqttConnected: Bool
         public var messages: Int
+        /// Readings made durable and acknowledged.
+        public var readingsAccepted: Int
+        /// Readings committed to SQLite (queryable).
         public var readingsStored: Int
         public var lastMessageAt: Int64?
 
-        public init(status: String, mqttConnected: Bool, messages: Int, readingsStored: Int, lastMessageAt: Int64?) {
+        public init(status: String, mqttConnected: Bool, messages: Int, readingsAccepted: Int, readingsStored: Int, lastMessageAt: Int64?) {
             self.status = status
             self.mqttConnected = mqttConnected
             self.messages = messages
+            self.readingsAccepted = readingsAccepted
             self.readingsStored = readingsStored
             self.lastMessageAt = lastMessageAt
         }

@@ -29,6 +29,7 @@ extension API.DaemonStatus: ResponseEncodable {}
 struct APIRoutes: Sendable {
     let reader: StoreReader
     let metrics: IngestMetrics
+    let buffer: IngestBuffer
     let mqtt: MQTTClient
 
     static let maxRawRows = 100_000
@@ -46,7 +47,8 @@ struct APIRoutes: Sendable {
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         return API.DaemonStatus(status: "ok", mqttConnected: mqtt.isConnected,
                           messages: metrics.messages.load(ordering: .relaxed),
-                          readingsStored: metrics.readingsStored.load(ordering: .relaxed),
+                          readingsAccepted: metrics.readingsAccepted.load(ordering: .relaxed),
+                          readingsStored: buffer.stats.appliedReadings,
                           lastMessageAt: last == 0 ? nil : last)
     }
 
@@ -92,14 +94,26 @@ struct APIRoutes: Sendable {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for (labels, v) in samples { out += "\(name)\(labels) \(v)\n" }
         }
-        family("vigil_ingest_messages_total", "MQTT messages received.", "counter", [("", "\(metrics.messages.load(ordering: .relaxed))")])
-        family("vigil_ingest_readings_total", "Readings stored.", "counter", [("", "\(metrics.readingsStored.load(ordering: .relaxed))")])
+        let store = buffer.stats
+        let messages = metrics.messages.load(ordering: .relaxed)
+        let accepted = metrics.readingsAccepted.load(ordering: .relaxed)
+        let errors = metrics.journalErrors.load(ordering: .relaxed) + store.applyErrors
+        family("vigil_ingest_messages_total", "MQTT messages received.", "counter", [("", String(messages))])
+        family("vigil_ingest_readings_accepted_total", "Readings made durable in the ingest journal (acknowledged).", "counter",
+               [("", String(accepted))])
+        family("vigil_ingest_readings_total", "Readings committed to SQLite.", "counter", [("", String(store.appliedReadings))])
+        family("vigil_ingest_backlog_readings", "Readings journaled but not yet in SQLite (bounded; ingestion waits when full).",
+               "gauge", [("", String(store.pendingReadings))])
+        family("vigil_ingest_journal_bytes", "Bytes in the ingest journal.", "gauge", [("", String(store.journalBytes))])
+        family("vigil_store_commits_total", "SQLite transactions that applied ingest batches.", "counter", [("", String(store.appliedBatches))])
+        family("vigil_store_commit_seconds_total", "Time spent in those transactions.", "counter", [("", String(store.applySeconds))])
         let persisted = try await reader.rejectCounts()
+        let rejectSamples: [(String, String)] = persisted.sorted { $0.key < $1.key }.map { ("{reason=\"\($0.key)\"}", String($0.value)) }
         family("vigil_ingest_rejected_total", "Rejected readings or messages by reason (since the database was created).", "counter",
-              persisted.sorted { $0.key < $1.key }.map { ("{reason=\"\($0.key)\"}", "\($0.value)") })
-        family("vigil_storage_errors_total", "Failed storage writes (each retried).", "counter", [("", "\(metrics.storageErrors.load(ordering: .relaxed))")])
+               rejectSamples)
+        family("vigil_storage_errors_total", "Failed journal writes and SQLite commits (each retried).", "counter", [("", String(errors))])
         family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
-        family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", "\(mqtt.reconnects)")])
+        family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",

@@ -19,7 +19,12 @@ public enum Daemon {
         let metrics = IngestMetrics()
         let decoder = PayloadDecoder(topicPrefix: config.mqttTopicPrefix, maxPayloadBytes: config.ingestMaxPayloadBytes,
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
-        let ingestor = Ingestor(decoder: decoder, writer: writer, metrics: metrics, logger: logger)
+        let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer) { error in
+            logger.error("storage commit failed; retrying (readings stay in the journal)", metadata: ["error": "\(error)"])
+        }
+        let recovered = try buffer.recover()
+        if recovered > 0 { logger.notice("recovered readings from the ingest journal", metadata: ["store.readings": "\(recovered)"]) }
+        let ingestor = Ingestor(decoder: decoder, buffer: buffer, metrics: metrics, logger: logger)
         let client = try MQTTClient(
             .init(
                 host: broker.host, port: broker.port, clientID: config.mqttClientID, cleanSession: false,
@@ -34,7 +39,7 @@ public enum Daemon {
         let ingest = IngestService(client: client, ingestor: ingestor, topics: config.mqttTopics, logger: logger)
 
         let router = Router()
-        APIRoutes(reader: reader, metrics: metrics, mqtt: client).register(on: router)
+        APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
         let app = Application(
             router: router,

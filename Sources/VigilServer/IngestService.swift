@@ -2,6 +2,7 @@ public import Logging
 public import ServiceLifecycle
 public import VigilMQTT
 import Dispatch
+import VigilStore
 
 /// Runs the MQTT gateway as a lifecycle service: connects (persistent session, QoS 1) a client
 /// whose message handler is the `Ingestor`, subscribes, and on graceful shutdown disconnects and
@@ -20,6 +21,7 @@ public struct IngestService: Service {
     }
 
     public func run() async throws {
+        ingestor.buffer.start()
         for t in topics { try client.subscribe(t, qos: 1) }
         try client.start()
         try? await gracefulShutdown()
@@ -27,13 +29,15 @@ public struct IngestService: Service {
         logger.info("mqtt disconnecting")
         // mosquitto_loop_stop joins the network thread: do it off the cooperative pool.
         let client = self.client
+        let buffer = ingestor.buffer
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
                 client.stop()
+                buffer.stop()  // applies what is pending, so the journal is empty at exit
                 cont.resume()
             }
         }
-        logger.info("mqtt stopped")
+        logger.info("mqtt stopped, ingest buffer flushed", metadata: ["store.readings": "\(buffer.stats.appliedReadings)"])
     }
 }
 

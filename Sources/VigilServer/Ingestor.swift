@@ -7,22 +7,23 @@ import Synchronization
 import Glibc
 #endif
 
-/// The gateway's message path: decode, validate, and store one MQTT message before returning.
+/// The gateway's message path: decode, validate, and make one MQTT message durable before returning.
 ///
-/// `handle` runs on libmosquitto's network thread and returns only after the readings and
-/// rejections of the message are committed, so the PUBACK that libmosquitto writes after the
-/// callback never acknowledges an uncommitted reading. If storage fails, it retries with backoff
-/// and so holds the MQTT thread: the broker queues (backpressure) instead of Vigil losing data.
+/// `handle` runs on libmosquitto's network thread and returns only after the message's readings
+/// and rejections are in the ingest journal (`IngestBuffer.append`), so the PUBACK that
+/// libmosquitto writes after the callback never acknowledges a reading a crash could lose
+/// (docs/durability.md). If the journal cannot be written, or SQLite is so far behind that the
+/// bounded buffer is full, it waits: the MQTT thread slows and the broker queues; nothing is dropped.
 public final class Ingestor: Sendable {
     let decoder: PayloadDecoder
-    let writer: StoreWriter
+    let buffer: IngestBuffer
     let metrics: IngestMetrics
     let logger: Logger
     private let stopping = Atomic<Bool>(false)
 
-    public init(decoder: PayloadDecoder, writer: StoreWriter, metrics: IngestMetrics, logger: Logger) {
+    public init(decoder: PayloadDecoder, buffer: IngestBuffer, metrics: IngestMetrics, logger: Logger) {
         self.decoder = decoder
-        self.writer = writer
+        self.buffer = buffer
         self.metrics = metrics
         self.logger = logger
     }
@@ -32,32 +33,27 @@ public final class Ingestor: Sendable {
         metrics.messages.add(1, ordering: .relaxed)
         metrics.lastMessageAt.store(now, ordering: .relaxed)
         let decoded = decoder.decode(topic: message.topic, payload: message.payload, receivedAt: now)
+        let entry = IngestMessage(readings: decoded.readings, rejections: decoded.rejections, topic: message.topic,
+                                  payload: message.payload, receivedAt: now)
         var delayMicros: UInt32 = 50_000
         while true {
             do {
-                let outcome = try writer.write(decoded.readings, rejections: decoded.rejections, topic: message.topic,
-                                               payload: message.payload, receivedAt: now)
-                metrics.readingsStored.add(outcome.stored, ordering: .relaxed)
-                metrics.readingsRejected.add(outcome.quarantined, ordering: .relaxed)
-                metrics.quarantineEvicted.add(outcome.quarantineEvicted, ordering: .relaxed)
-                if !decoded.rejections.isEmpty {
-                    metrics.rejectedByReason.withLock { counts in
-                        for r in decoded.rejections { counts[r.reason.rawValue, default: 0] += 1 }
-                    }
-                    logger.debug("quarantined", metadata: [
-                        "mqtt.topic": "\(message.topic)", "reject.reason": "\(decoded.rejections[0].reason.rawValue)",
-                    ])
+                try buffer.append(entry)
+                metrics.readingsAccepted.add(decoded.readings.count, ordering: .relaxed)
+                metrics.readingsRejected.add(decoded.rejections.count, ordering: .relaxed)
+                if let first = decoded.rejections.first {
+                    logger.debug("quarantined", metadata: ["mqtt.topic": "\(message.topic)", "reject.reason": "\(first.reason.rawValue)"])
                 }
                 return
             } catch {
-                metrics.storageErrors.add(1, ordering: .relaxed)
-                logger.error("storage write failed; holding the message and retrying", metadata: [
+                metrics.journalErrors.add(1, ordering: .relaxed)
+                logger.error("ingest journal write failed; holding the message and retrying", metadata: [
                     "mqtt.topic": "\(message.topic)", "error": "\(error)",
                 ])
                 if stopping.load(ordering: .relaxed) && delayMicros >= 1_000_000 {
-                    // Shutting down with storage still failing: give up without returning, so no
+                    // Shutting down with the journal still failing: exit without returning, so no
                     // PUBACK is written; the broker redelivers to the next run.
-                    logger.critical("storage unavailable during shutdown; exiting without acknowledging")
+                    logger.critical("ingest journal unavailable during shutdown; exiting without acknowledging")
                     _exit(1)
                 }
                 usleep(delayMicros)

@@ -122,7 +122,7 @@ public final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
-    func reset() {
+    public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }

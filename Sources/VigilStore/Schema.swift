@@ -7,9 +7,6 @@ enum Schema {
             id INTEGER PRIMARY KEY,
             machine TEXT NOT NULL,
             sensor TEXT NOT NULL,
-            first_ts INTEGER NOT NULL,
-            last_ts INTEGER NOT NULL,
-            last_value REAL NOT NULL,
             UNIQUE(machine, sensor)
         );
         CREATE TABLE reading(

@@ -16,6 +16,14 @@ final class TempDatabase {
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 }
 
+extension StoreWriter {
+    /// One message's worth, as the tests used to write it.
+    @discardableResult
+    func write(_ readings: [Reading], rejections: [Rejection], topic: String, payload: [UInt8], receivedAt: Int64) throws -> Outcome {
+        try write([IngestMessage(readings: readings, rejections: rejections, topic: topic, payload: payload, receivedAt: receivedAt)])
+    }
+}
+
 @Suite struct StoreTests {
     @Test func writesAreIdempotentOnTheKey() async throws {
         let tmp = try TempDatabase()

@@ -1,0 +1,266 @@
+public import VigilCore
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durable, bounded hand-off between the MQTT thread and SQLite.
+///
+/// `append` writes the message's record to a journal file with `write(2)` and returns: from then
+/// on the message survives a crash or SIGKILL of the process (the bytes are in the kernel), so
+/// the MQTT callback may return and let libmosquitto send the PUBACK. A background applier moves
+/// pending messages into SQLite in large transactions (group commit) every `flushInterval` or
+/// sooner when `batchReadings` are pending, then discards the journal segment it applied.
+/// On start, `recover()` replays whatever a crash left in the journal.
+///
+/// Two journal segments alternate: appends go to the active one; the applier swaps segments
+/// when it takes a batch, so the inactive segment holds exactly that batch and is truncated
+/// after its commit. When SQLite falls behind by `maxPendingReadings`, `append` waits: the MQTT
+/// thread slows, the broker queues, nothing is dropped, and `pendingReadings` shows the backlog.
+public final class IngestBuffer: Sendable {
+    public struct Options: Sendable {
+        public var flushInterval: Double = 0.05
+        public var batchReadings = 50_000
+        public var maxPendingReadings = 1_000_000
+        public init() {}
+    }
+
+    public struct Stats: Sendable, Equatable {
+        public var pendingReadings = 0
+        public var appliedReadings = 0
+        public var appliedBatches = 0
+        public var journalBytes = 0
+        public var applyErrors = 0
+        /// Wall-clock seconds the applier spent in SQLite transactions.
+        public var applySeconds = 0.0
+    }
+
+    struct Segment {
+        let fd: Int32
+        let path: String
+        var bytes = 0
+    }
+
+    struct State {
+        var pending: [IngestMessage] = []
+        var pendingReadings = 0
+        var segments: [Segment]
+        var active = 0
+        var generation: UInt64 = 0
+        var stopping = false
+        var stats = Stats()
+    }
+
+    private let state: Mutex<State>
+    private let writer: StoreWriter
+    private let options: Options
+    private let wakeApplier = DispatchSemaphore(value: 0)
+    private let spaceAvailable = DispatchSemaphore(value: 0)
+    private let applierDone = DispatchSemaphore(value: 0)
+    private let onApplyError: @Sendable (any Error) -> Void
+
+    /// Opens (creating if needed) the journal segments `<prefix>.0` and `<prefix>.1`.
+    public init(journalPrefix: String, writer: StoreWriter, options: Options = Options(),
+                onApplyError: @escaping @Sendable (any Error) -> Void = { _ in }) throws(StoreError) {
+        var segments: [Segment] = []
+        for n in 0..<2 {
+            let path = "\(journalPrefix).\(n)"
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { throw StoreError("open journal \(path)", errno: errno) }
+            segments.append(Segment(fd: fd, path: path))
+        }
+        self.writer = writer
+        self.options = options
+        self.onApplyError = onApplyError
+        state = Mutex(State(segments: segments))
+    }
+
+    deinit {
+        state.withLock { s in for seg in s.segments { close(seg.fd) } }
+    }
+
+    /// Replays both segments (older generation first) into SQLite, then empties them. Returns
+    /// the number of readings recovered. Call before `start()`.
+    public func recover() throws -> Int {
+        try state.withLock { s in
+            var found: [(UInt64, [IngestMessage])] = []
+            for seg in s.segments {
+                let bytes = try Self.readAll(seg.fd, path: seg.path)
+                guard bytes.count >= 16, Array(bytes[0..<8]) == Self.magic else { continue }
+                var r = JournalCodec.Reader(bytes: bytes, i: 8)
+                let gen = r.u64() ?? 0
+                let (messages, _) = JournalCodec.decode(Array(bytes[16...]))
+                found.append((gen, messages))
+                s.generation = max(s.generation, gen)
+            }
+            var recovered = 0
+            for (_, messages) in found.sorted(by: { $0.0 < $1.0 }) where !messages.isEmpty {
+                _ = try writer.write(messages)
+                recovered += messages.reduce(0) { $0 + $1.readings.count }
+            }
+            for k in s.segments.indices { try Self.reset(&s.segments[k], generation: 0) }
+            s.generation += 1
+            try Self.reset(&s.segments[s.active], generation: s.generation)
+            s.stats.journalBytes = 32
+            return recovered
+        }
+    }
+
+    /// Makes one message durable and queues it for SQLite. Blocks while the backlog is full.
+    public func append(_ message: IngestMessage) throws(StoreError) {
+        var record: [UInt8] = []
+        record.reserveCapacity(64 + message.readings.count * 40)
+        JournalCodec.encode(message, into: &record)
+        while state.withLock({ $0.pendingReadings >= options.maxPendingReadings && !$0.stopping }) {
+            wakeApplier.signal()
+            _ = spaceAvailable.wait(timeout: .now() + .milliseconds(100))
+        }
+        try state.withLock { (s: inout State) throws(StoreError) in
+            try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
+            s.segments[s.active].bytes += record.count
+            s.stats.journalBytes += record.count
+            s.pending.append(message)
+            s.pendingReadings += message.readings.count
+            s.stats.pendingReadings = s.pendingReadings
+            if s.pendingReadings >= options.batchReadings { wakeApplier.signal() }
+        }
+    }
+
+    public var stats: Stats { state.withLock { $0.stats } }
+
+    /// Starts the applier on its own thread (SQLite work stays off Swift's cooperative pool).
+    public func start() {
+        let t = DispatchQueue(label: "vigil.ingest.applier")
+        t.async { self.applyLoop() }
+    }
+
+    /// Applies everything pending and stops the applier. Blocking.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wakeApplier.signal()
+        applierDone.wait()
+    }
+
+    private func applyLoop() {
+        while true {
+            _ = wakeApplier.wait(timeout: .now() + .milliseconds(Int(options.flushInterval * 1000)))
+            let stopping = applyPending()
+            spaceAvailable.signal()
+            if stopping {
+                applierDone.signal()
+                return
+            }
+        }
+    }
+
+    /// Takes the pending batch (swapping journal segments), commits it, truncates its segment.
+    /// Returns true when stopping and nothing is left.
+    private func applyPending() -> Bool {
+        let taken: (batch: [IngestMessage], segment: Int, stopping: Bool)? = state.withLock { s in
+            guard !s.pending.isEmpty else { return s.stopping ? ([], 0, true) : nil }
+            let batch = s.pending
+            s.pending.removeAll(keepingCapacity: true)
+            let applied = s.active
+            s.active = 1 - s.active
+            s.generation += 1
+            do {
+                try Self.reset(&s.segments[s.active], generation: s.generation)
+            } catch {
+                // Could not start the next segment: keep appending to the current one.
+                s.active = applied
+                s.pending = batch
+                return nil
+            }
+            return (batch, applied, s.stopping)
+        }
+        guard let taken else { return false }
+        if taken.batch.isEmpty { return taken.stopping }
+        let readings = taken.batch.reduce(0) { $0 + $1.readings.count }
+        var delay: UInt32 = 50_000
+        while true {
+            let t0 = Self.monotonic()
+            do {
+                _ = try writer.write(taken.batch)
+                let dt = Self.monotonic() - t0
+                state.withLock { s in
+                    s.pendingReadings -= readings
+                    s.stats.pendingReadings = s.pendingReadings
+                    s.stats.appliedReadings += readings
+                    s.stats.appliedBatches += 1
+                    s.stats.applySeconds += dt
+                    s.stats.journalBytes -= s.segments[taken.segment].bytes
+                    // The batch is in SQLite: its journal segment can go.
+                    try? Self.reset(&s.segments[taken.segment], generation: 0)
+                }
+                return false
+            } catch {
+                state.withLock { $0.stats.applyErrors += 1 }
+                onApplyError(error)
+                usleep(delay)
+                delay = min(delay * 2, 2_000_000)
+            }
+        }
+    }
+
+    // MARK: files
+
+    static let magic: [UInt8] = Array("VIGJRNL1".utf8)
+
+    /// Empties a segment; a non-zero generation writes a fresh header (an active segment).
+    static func reset(_ seg: inout Segment, generation: UInt64) throws(StoreError) {
+        guard ftruncate(seg.fd, 0) == 0 else { throw StoreError("truncate \(seg.path)", errno: errno) }
+        seg.bytes = 0
+        guard generation > 0 else { return }
+        var header = magic
+        JournalCodec.put(generation, &header)
+        guard pwrite(seg.fd, header, header.count, 0) == header.count else { throw StoreError("write \(seg.path)", errno: errno) }
+        lseek(seg.fd, 0, SEEK_END)
+        seg.bytes = header.count
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError("write \(path)", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    static func readAll(_ fd: Int32, path: String) throws(StoreError) -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError("read \(path)", errno: errno)
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: buf[0..<n])
+            offset += off_t(n)
+        }
+    }
+
+    static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// A storage I/O failure with the operation and errno.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Int32
+    public init(_ operation: String, errno: Int32) {
+        self.operation = operation
+        self.errno = errno
+    }
+    public var description: String { "\(operation): \(String(cString: strerror(errno)))" }
+}
