@@ -126,13 +126,13 @@ final class TestBroker {
     private let process: ChildProcess
     private let ownsDirectory: Bool
 
-    init(extraConfig: String = "", port fixedPort: Int? = nil, directory: String? = nil) throws {
+    init(extraConfig: String = "", anonymous: Bool = true, port fixedPort: Int? = nil, directory: String? = nil) throws {
         port = try fixedPort ?? Harness.freePort()
         ownsDirectory = directory == nil
         dir = try directory ?? Harness.tempDirectory()
         let conf = """
             listener \(port) 127.0.0.1
-            allow_anonymous true
+            allow_anonymous \(anonymous)
             persistence false
             # The gateway must never lose queued QoS 1 messages to the default 1000-message limit.
             max_queued_messages 1000000
@@ -178,16 +178,17 @@ final class TestDaemon {
     private let ownsDirectory: Bool
 
     /// `dataDirectory`: reuse a database across daemon runs (the caller removes it).
-    init(broker: TestBroker, dataDirectory: String? = nil, extraArguments: [String] = []) throws {
+    init(broker: TestBroker, url: String? = nil, dataDirectory: String? = nil, environment: [String: String] = [:],
+         extraArguments: [String] = []) throws {
         httpPort = try Harness.freePort()
         ownsDirectory = dataDirectory == nil
         dir = try dataDirectory ?? Harness.tempDirectory()
         logPath = dir + "/vigild.log"
         process = try ChildProcess(
             try Harness.product("vigild"),
-            ["--config", try Self.emptyConfig(in: dir), "--mqtt-url", broker.url, "--db", dir + "/vigil.sqlite",
+            ["--config", try Self.emptyConfig(in: dir), "--mqtt-url", url ?? broker.url, "--db", dir + "/vigil.sqlite",
              "--http", "127.0.0.1:\(httpPort)"] + extraArguments,
-            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIGIL_") },
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIGIL_") }.merging(environment) { $1 },
             stdout: logPath, stderr: logPath)
     }
 

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// TLS with a CA the test makes (openssl), a password per client, and the shipped ACL: vigild
+/// reads everything; a device publishes only under its own machine prefix.
+@Suite(.serialized) struct SecureBrokerTests {
+    func sh(_ tool: String, _ args: [String]) throws {
+        let out = try Harness.run(try Harness.tool(tool), args)
+        guard out.status == 0 else { throw Harness.Failure("\(tool) \(args.joined(separator: " ")): \(out.stderr)") }
+    }
+
+    @Test func tlsPasswordsAndACL() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A CA and a server certificate for 127.0.0.1.
+        try sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil-test-ca",
+                           "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.crt"])
+        try sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                           "-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr"])
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(dir)/san.ext", atomically: true, encoding: .utf8)
+        try sh("openssl", ["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.crt", "-CAkey", "\(dir)/ca.key",
+                           "-CAcreateserial", "-days", "2", "-extfile", "\(dir)/san.ext", "-out", "\(dir)/server.crt"])
+        try sh("mosquitto_passwd", ["-c", "-b", "\(dir)/passwd", "vigild", "gateway-secret"])
+        try sh("mosquitto_passwd", ["-b", "\(dir)/passwd", "pump-01", "device-secret"])
+        let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        try FileManager.default.copyItem(atPath: "/\(repo)/config/mosquitto/vigil.acl", toPath: "\(dir)/vigil.acl")
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod("\(dir)/\(f)", 0o644) }
+
+        let broker = try TestBroker(extraConfig: """
+            cafile \(dir)/ca.crt
+            certfile \(dir)/server.crt
+            keyfile \(dir)/server.key
+            password_file \(dir)/passwd
+            acl_file \(dir)/vigil.acl
+            """, anonymous: false)
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker, url: "mqtts://127.0.0.1:\(broker.port)", environment: [
+            "VIGIL_MQTT_CA_FILE": "\(dir)/ca.crt", "VIGIL_MQTT_USERNAME": "vigild", "VIGIL_MQTT_PASSWORD": "gateway-secret",
+        ])
+        try await daemon.waitReady()
+
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func pub(_ topic: String, _ message: String, password: String = "device-secret") throws -> Int32 {
+            try Harness.run(try Harness.tool("mosquitto_pub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "--cafile", "\(dir)/ca.crt",
+                                                                "-u", "pump-01", "-P", password, "-q", "1", "-t", topic, "-m", message]).status
+        }
+        // Outside its prefix: the broker's ACL drops it. Wrong password: refused.
+        #expect(try pub("vigil/press-02/temp", #"{"ts":\#(now),"value":1}"#) == 0)
+        #expect(try pub("vigil/pump-01/temp", #"{"ts":\#(now),"value":1}"#, password: "wrong") != 0)
+        #expect(try pub("vigil/pump-01/temp", #"{"ts":\#(now),"value":2}"#) == 0)
+
+        // The simulator over TLS with the device's credentials.
+        let sim = try Harness.run(try Harness.product("vigil-sim"), [
+            "--broker", "mqtts://127.0.0.1:\(broker.port)", "--ca-file", "\(dir)/ca.crt", "--username", "pump-01",
+            "--password", "device-secret", "--machines", "1", "--sensors", "2", "--start", String(now - 600_000),
+            "--duration", "10s", "--speedup", "1000", "--quiet",
+        ])
+        #expect(sim.status == 0, "\(sim.stderr)")
+
+        let tempURL = daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series"
+        try await Harness.waitUntil("the device's readings (1 by mosquitto_pub + 10 by vigil-sim)") {
+            try await Harness.getJSON(tempURL, as: [API.SeriesPoint].self).count == 11
+        }
+        let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(machines.map(\.id) == ["pump-01"])
+        #expect(machines.first?.sensors == ["temp", "vib"])
+        let temps = try await Harness.getJSON(tempURL, as: [API.SeriesPoint].self)
+        #expect(temps.contains { $0.ts == now && $0.mean == 2 })
+        #expect(temps.count == 11)
+        #expect(await daemon.terminate() == 0)
+    }
+}
