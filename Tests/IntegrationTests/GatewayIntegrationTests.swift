@@ -104,6 +104,35 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
     }
 
+    @Test func everyDialectFromMosquittoPub() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker)
+        try await daemon.waitReady()
+        let t = Int64(Date().timeIntervalSince1970 * 1000) / 1000 * 1000 - 120_000
+        try broker.publish(topic: "vigil/site1/m1/scalar", "23.25")
+        try broker.publish(topic: "vigil/site1/m1/single", #"{"ts": "\#(Timestamp.rfc3339(millis: t))", "value": 1.5, "seq": 1}"#)
+        try broker.publish(topic: "vigil/site1/m1", #"{"ts": \#(t / 1000), "values": {"multiA": 2, "multiB": 3}}"#)
+        try broker.publish(topic: "vigil/site1/m1", #"[{"ts": \#(t), "values": {"batch": 4}}, {"ts": \#(t + 1000), "values": {"batch": 5}}]"#)
+        try broker.publish(topic: "vigil/site1/m1/batchsingle", #"[{"ts": \#(t), "value": 6}, {"ts": \#(t + 1000), "value": 7}]"#)
+        try broker.publish(topic: "vigil/telegraf", "cpu,machine=site1/m1 line=8,linei=9i \(t * 1_000_000)\nbad line")
+        try await Harness.waitUntil("every dialect stored") {
+            let m = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+            return m.first?.sensors.count == 8
+        }
+        let expected: [(String, [Double])] = [("scalar", [23.25]), ("single", [1.5]), ("multiA", [2]), ("multiB", [3]),
+                                              ("batch", [4, 5]), ("batchsingle", [6, 7]), ("line", [8]), ("linei", [9])]
+        for (sensor, values) in expected {
+            #expect(try await series(daemon, "site1/m1", sensor).map(\.mean) == values, "\(sensor)")
+        }
+        #expect(try await series(daemon, "site1/m1", "single").first?.ts == t)
+        #expect(try await series(daemon, "site1/m1", "multiA").first?.ts == t)
+        // The line-protocol message's bad second line is quarantined; its good line is stored.
+        let q = try await Harness.getJSON(daemon.baseURL + "/api/v1/quarantine", as: [API.QuarantineItem].self)
+        #expect(q.map(\.reason) == ["malformed_line_protocol"])
+        #expect(await daemon.terminate() == 0)
+    }
+
     @Test func badConfigurationExitsTwoAndNamesTheKey() throws {
         let dir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
