@@ -36,16 +36,22 @@ public struct DecodedMessage: Sendable, Equatable {
 /// Decodes the payload dialects of SPEC §3 into validated readings. Pure: the receive time and
 /// the clock used for the future-timestamp limit are passed in.
 public struct PayloadDecoder: Sendable {
-    /// Topic levels before the machine (default `vigil`).
-    public var topicPrefix: [Substring]
+    /// How topics map to machine and sensor, tried in order (default: `vigil/{machine...}/{sensor}`
+    /// and `vigil/{machine...}`).
+    public var templates: [TopicTemplate]
     public var maxPayloadBytes: Int
     /// Readings more than this far in the future of the receive time are rejected.
     public var maxFutureMillis: Int64
 
-    public init(topicPrefix: String = "vigil", maxPayloadBytes: Int = 256 * 1024, maxFutureMillis: Int64 = 600_000) {
-        self.topicPrefix = topicPrefix.split(separator: "/", omittingEmptySubsequences: true)
+    public init(templates: [TopicTemplate] = TopicTemplate.defaults(), maxPayloadBytes: Int = 256 * 1024,
+                maxFutureMillis: Int64 = 600_000) {
+        self.templates = templates
         self.maxPayloadBytes = maxPayloadBytes
         self.maxFutureMillis = maxFutureMillis
+    }
+
+    public init(topicPrefix: String, maxPayloadBytes: Int = 256 * 1024, maxFutureMillis: Int64 = 600_000) {
+        self.init(templates: TopicTemplate.defaults(prefix: topicPrefix), maxPayloadBytes: maxPayloadBytes, maxFutureMillis: maxFutureMillis)
     }
 
     public func decode(topic: String, payload: [UInt8], receivedAt: Int64) -> DecodedMessage {
@@ -59,17 +65,12 @@ public struct PayloadDecoder: Sendable {
             return out
         }
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard levels.count >= topicPrefix.count, zip(levels, topicPrefix).allSatisfy({ $0 == $1 }) else {
-            out.rejections.append(.init(.badTopic, "topic does not start with '\(topicPrefix.joined(separator: "/"))'"))
-            return out
-        }
-        let path = Array(levels.dropFirst(topicPrefix.count))
         let trimmed = text.trimmingASCIIWhitespace()
         guard let first = trimmed.utf8.first else {
             out.rejections.append(.init(.emptyPayload, "empty payload"))
             return out
         }
-        let ctx = Context(decoder: self, path: path, receivedAt: receivedAt)
+        let ctx = Context(decoder: self, topic: levels, receivedAt: receivedAt)
         switch first {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             ctx.decodeJSON(Substring(trimmed).utf8, into: &out)
@@ -118,20 +119,29 @@ private enum Scalar {
 
 private struct Context {
     let decoder: PayloadDecoder
-    let path: [Substring]
+    let topic: [Substring]
     let receivedAt: Int64
 
-    /// All topic levels after the prefix as a machine id (multi-sensor forms).
-    var machineFromWholePath: String { path.joined(separator: "/") }
-    /// All but the last level as machine, the last as sensor (single-value forms).
-    var machineAndSensorFromPath: (String, String)? {
-        guard path.count >= 2 else { return nil }
-        return (path.dropLast().joined(separator: "/"), String(path.last!))
+    /// The machine of a multi-sensor payload: the first template without `{sensor}` that matches.
+    var machineFromTopic: String? {
+        for t in decoder.templates where !t.hasSensor { if let m = t.match(topic) { return m.machine } }
+        return nil
+    }
+
+    /// Machine and sensor of a single-value payload: the first template with `{sensor}` that matches.
+    var machineAndSensorFromTopic: (String, String)? {
+        for t in decoder.templates where t.hasSensor { if let m = t.match(topic), let s = m.sensor { return (m.machine, s) } }
+        return nil
+    }
+
+    func noTemplate(_ form: String, sensor: Bool) -> Rejection {
+        let names = decoder.templates.filter { $0.hasSensor == sensor }.map(\.description)
+        return Rejection(.badTopic, "\(form) needs a topic like \(names.isEmpty ? "(no template configured)" : names.joined(separator: " or "))")
     }
 
     func decodeScalar(_ scalar: Scalar, into out: inout DecodedMessage) {
-        guard let (machine, sensor) = machineAndSensorFromPath else {
-            out.rejections.append(.init(.badTopic, "a plain value needs topic <prefix>/<machine>/<sensor>"))
+        guard let (machine, sensor) = machineAndSensorFromTopic else {
+            out.rejections.append(noTemplate("a plain value", sensor: true))
             return
         }
         switch scalar {
@@ -178,7 +188,11 @@ private struct Context {
         if case .number(_, let exact?) = obj["seq"] { seq = exact }
 
         if let values = obj["values"] {
-            let machine = machineFromWholePath
+            guard let machine = machineFromTopic else {
+                let r = noTemplate("a multi-sensor object", sensor: false)
+                out.rejections.append(.init(r.reason, r.detail + at))
+                return
+            }
             guard case .object(let members) = values else {
                 out.rejections.append(.init(.notANumber, "'values' must be an object of sensor: number\(at)"))
                 return
@@ -188,8 +202,9 @@ private struct Context {
                 emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
             }
         } else if let v = obj["value"] {
-            guard let (machine, sensor) = machineAndSensorFromPath else {
-                out.rejections.append(.init(.badTopic, "a single reading needs topic <prefix>/<machine>/<sensor>\(at)"))
+            guard let (machine, sensor) = machineAndSensorFromTopic else {
+                let r = noTemplate("a single reading", sensor: true)
+                out.rejections.append(.init(r.reason, r.detail + at))
                 return
             }
             emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
@@ -267,7 +282,11 @@ private struct Context {
                 out.rejections.append(.init(.malformedLineProtocol, error.message + suffix))
                 continue
             }
-            let machine = parsed.tags.last(where: { $0.0 == "machine" })?.1 ?? machineFromWholePath
+            guard let machine = parsed.tags.last(where: { $0.0 == "machine" })?.1 ?? machineFromTopic else {
+                let r = noTemplate("line protocol without a machine tag", sensor: false)
+                out.rejections.append(.init(r.reason, r.detail + suffix))
+                continue
+            }
             let ts: Int64 = parsed.timestamp.map(Timestamp.millis(fromEpoch:)) ?? receivedAt
             for (sensor, field) in parsed.fields {
                 switch field {

@@ -5,8 +5,9 @@ public struct VigilConfig: Sendable, Equatable {
     // [mqtt]
     public var mqttURL = "mqtt://127.0.0.1:1883"
     public var mqttClientID = "vigild"
-    public var mqttTopics = ["vigil/#"]
-    public var mqttTopicPrefix = "vigil"
+    /// Subscription filters; nil = derived from the templates.
+    public var mqttTopics: [String]?
+    public var mqttTopicTemplates = TopicTemplate.defaults()
     public var mqttUsername = ""
     public var mqttPassword = ""
     public var mqttCAFile = ""
@@ -64,7 +65,13 @@ public struct VigilConfig: Sendable, Equatable {
         "mqtt.url": { c, v throws(ValueError) in c.mqttURL = try v.urlString(schemes: ["mqtt", "mqtts"]) },
         "mqtt.client_id": { c, v throws(ValueError) in c.mqttClientID = try v.nonEmptyString() },
         "mqtt.topics": { c, v throws(ValueError) in c.mqttTopics = try v.stringArray() },
-        "mqtt.topic_prefix": { c, v throws(ValueError) in c.mqttTopicPrefix = try v.string() },
+        "mqtt.topic_templates": { c, v throws(ValueError) in
+            var templates: [TopicTemplate] = []
+            for text in try v.stringArray() {
+                do { templates.append(try TopicTemplate(text)) } catch { throw ValueError(message: "\(error)") }
+            }
+            c.mqttTopicTemplates = templates
+        },
         "mqtt.username": { c, v throws(ValueError) in c.mqttUsername = try v.string() },
         "mqtt.password": { c, v throws(ValueError) in c.mqttPassword = try v.string() },
         "mqtt.ca_file": { c, v throws(ValueError) in c.mqttCAFile = try v.string() },
@@ -79,6 +86,13 @@ public struct VigilConfig: Sendable, Equatable {
     ]
 
     public static var knownKeys: [String] { keys.keys.sorted() }
+
+    /// What the gateway subscribes to: `mqtt.topics`, else one filter per distinct template.
+    public var subscriptionFilters: [String] {
+        if let mqttTopics { return mqttTopics }
+        var seen = Set<String>()
+        return mqttTopicTemplates.map(\.subscriptionFilter).filter { seen.insert($0).inserted }
+    }
 
     /// Applies one setting.
     public mutating func set(_ key: String, _ value: TOMLValue, from source: Source) throws(Error) {

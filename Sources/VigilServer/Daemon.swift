@@ -17,7 +17,7 @@ public enum Daemon {
 
         guard let broker = BrokerURL(config.mqttURL) else { throw VigilConfig.Error(source: nil, key: "mqtt.url", message: "invalid") }
         let metrics = IngestMetrics()
-        let decoder = PayloadDecoder(topicPrefix: config.mqttTopicPrefix, maxPayloadBytes: config.ingestMaxPayloadBytes,
+        let decoder = PayloadDecoder(templates: config.mqttTopicTemplates, maxPayloadBytes: config.ingestMaxPayloadBytes,
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
         let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer) { error in
             logger.error("storage commit failed; retrying (readings stay in the journal)", metadata: ["error": "\(error)"])
@@ -36,7 +36,7 @@ public enum Daemon {
                 keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)),
             onMessage: { ingestor.handle($0) },
             onEvent: IngestService.logEvents(logger))
-        let ingest = IngestService(client: client, ingestor: ingestor, topics: config.mqttTopics, logger: logger)
+        let ingest = IngestService(client: client, ingestor: ingestor, topics: config.subscriptionFilters, logger: logger)
 
         let router = Router()
         APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client).register(on: router)

@@ -43,7 +43,7 @@ struct Vigild: AsyncParsableCommand {
         }
         let cfg = try loadConfig()
         if checkConfig {
-            print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) mqtt.topics=\(cfg.mqttTopics)")
+            print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) subscriptions=\(cfg.subscriptionFilters) templates=\(cfg.mqttTopicTemplates)")
             return
         }
         LoggingSystem.bootstrap { label in

@@ -110,3 +110,47 @@ import Testing
         #expect(d.readings.first?.machine == "m1")
     }
 }
+
+@Suite struct TopicTemplateTests {
+    func levels(_ t: String) -> [Substring] { t.split(separator: "/", omittingEmptySubsequences: false) }
+
+    @Test func matchesAndMaps() throws {
+        let t = try TopicTemplate("factory/{machine}/+/{sensor}")
+        #expect(t.match(levels("factory/press7/data/temp"))! == ("press7", "temp"))
+        #expect(t.match(levels("factory/press7/temp")) == nil)
+        #expect(t.match(levels("plant/press7/data/temp")) == nil)
+        #expect(t.subscriptionFilter == "factory/+/+/+")
+        let rest = try TopicTemplate("site/{machine...}/raw/{sensor}")
+        #expect(rest.match(levels("site/a/b/c/raw/temp"))! == ("a/b/c", "temp"))
+        #expect(rest.match(levels("site/raw/temp")) == nil)
+        #expect(rest.subscriptionFilter == "site/#")
+        #expect(TopicTemplate.defaults()[1].subscriptionFilter == "vigil/#")
+    }
+
+    @Test(arguments: ["vigil/{sensor}", "vigil/#", "vigil//{machine}", "vigil/{machine...}/{machine...}", "vigil/{mach}/x", "a+/{machine}"])
+    func rejectsBadTemplates(_ text: String) {
+        #expect(throws: TopicTemplate.ParseError.self) { try TopicTemplate(text) }
+    }
+
+    @Test func decoderUsesTemplatesInOrder() throws {
+        let d = PayloadDecoder(templates: [try TopicTemplate("factory/{machine}/+/{sensor}"), try TopicTemplate("factory/{machine}/bulk")])
+        let now: Int64 = 1_764_000_000_000
+        #expect(d.decode(topic: "factory/p7/data/temp", payload: Array("1.5".utf8), receivedAt: now).readings
+            == [Reading(machine: "p7", sensor: "temp", ts: now, value: 1.5)])
+        #expect(d.decode(topic: "factory/p7/bulk", payload: Array(#"{"values": {"a": 1}}"#.utf8), receivedAt: now).readings.map(\.machine) == ["p7"])
+        let bad = d.decode(topic: "factory/p7/temp", payload: Array("1".utf8), receivedAt: now)
+        #expect(bad.rejections.map(\.reason) == [.badTopic])
+        #expect(bad.rejections[0].detail.contains("factory/{machine}/+/{sensor}"))
+        // Line protocol with a machine tag needs no template.
+        #expect(d.decode(topic: "telegraf/x", payload: Array("m,machine=q1 t=1".utf8), receivedAt: now).readings.map(\.machine) == ["q1"])
+    }
+
+    @Test func configuresTemplates() throws {
+        let c = try VigilConfig.load(fileText: "[mqtt]\ntopic_templates = [\"f/{machine}/{sensor}\", \"g/{machine...}\"]\n",
+                                     fileName: "f", environment: [:])
+        #expect(c.subscriptionFilters == ["f/+/+", "g/#"])
+        #expect(throws: VigilConfig.Error.self) {
+            try VigilConfig.load(fileText: "[mqtt]\ntopic_templates = [\"f/{sensor}\"]\n", fileName: "f", environment: [:])
+        }
+    }
+}
