@@ -102,7 +102,6 @@ public final class IngestBuffer: Sendable {
             for k in s.segments.indices { try Self.reset(&s.segments[k], generation: 0) }
             s.generation += 1
             try Self.reset(&s.segments[s.active], generation: s.generation)
-            s.stats.journalBytes = 32
             return recovered
         }
     }
@@ -119,7 +118,6 @@ public final class IngestBuffer: Sendable {
         try state.withLock { (s: inout State) throws(StoreError) in
             try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
             s.segments[s.active].bytes += record.count
-            s.stats.journalBytes += record.count
             s.pending.append(message)
             s.pendingReadings += message.readings.count
             s.stats.pendingReadings = s.pendingReadings
@@ -127,7 +125,13 @@ public final class IngestBuffer: Sendable {
         }
     }
 
-    public var stats: Stats { state.withLock { $0.stats } }
+    public var stats: Stats {
+        state.withLock { s in
+            var stats = s.stats
+            stats.journalBytes = s.segments.reduce(0) { $0 + $1.bytes }
+            return stats
+        }
+    }
 
     /// Starts the applier on its own thread (SQLite work stays off Swift's cooperative pool).
     public func start() {
@@ -189,7 +193,6 @@ public final class IngestBuffer: Sendable {
                     s.stats.appliedReadings += readings
                     s.stats.appliedBatches += 1
                     s.stats.applySeconds += dt
-                    s.stats.journalBytes -= s.segments[taken.segment].bytes
                     // The batch is in SQLite: its journal segment can go.
                     try? Self.reset(&s.segments[taken.segment], generation: 0)
                 }

@@ -4,16 +4,7 @@ import Testing
 /// Property: for random machines, sensors, times and finite values (extremes included), every
 /// dialect that carries a timestamp decodes to exactly the readings that were encoded.
 @Suite struct RoundTripPropertyTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Rng = SplitMix64
 
     static let idChars = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
     static let now: Int64 = 1_764_000_000_000
@@ -40,7 +31,7 @@ import Testing
 
     @Test(arguments: [PayloadFormat.json, .multi, .batch, .line])
     func encodeThenDecodeIsIdentity(_ format: PayloadFormat) {
-        var rng = Rng(state: 42 &+ UInt64(format.rawValue.utf8.count))
+        var rng = Rng(seed: 42 &+ UInt64(format.rawValue.utf8.count))
         let decoder = PayloadDecoder()
         for _ in 0..<300 {
             let machine = Self.machine(&rng)
@@ -72,7 +63,7 @@ import Testing
     }
 
     @Test func scalarRoundTripsValuesAndStampsReceiveTime() {
-        var rng = Rng(state: 7)
+        var rng = Rng(seed: 7)
         for _ in 0..<500 {
             let v = Self.value(&rng)
             let m = PayloadEncoder.encode(machine: "m", samples: [Sample(ts: 0, values: [("s", v)])], format: .scalar)[0]
