@@ -54,6 +54,38 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
     }
 
+    @Test func sigtermUnderLoadExitsCleanlyAndKeepsEveryAcknowledgedReading() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let dataDir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let total = 40_000
+        var daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
+        let first = daemon
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(first) > 4_000 }
+        let accepted = try await Harness.getJSON(first.baseURL + "/healthz", as: API.DaemonStatus.self).readingsAccepted
+        let t0 = Date()
+        #expect(await daemon.terminate(within: 10) == 0, "vigild log:\n\(daemon.log)")
+        #expect(Date().timeIntervalSince(t0) < 10)
+        // A clean stop applies everything it acknowledged: the journal is empty, SQLite has it all.
+        let (atStop, _) = try storedCount(daemon.databasePath)
+        #expect(atStop >= accepted)
+        for n in 0..<2 {
+            let size = (try? FileManager.default.attributesOfItem(atPath: daemon.databasePath + "-ingest.\(n)")[.size] as? Int) ?? 0
+            #expect(size <= 16, "journal segment \(n) holds \(size) bytes after a clean stop")
+        }
+        // The rest waits in the broker for the persistent session.
+        daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        #expect(sim.wait() == 0)
+        let db = daemon.databasePath
+        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
+        #expect(try storedCount(db) == (total, total))
+        #expect(await daemon.terminate() == 0)
+    }
+
     @Test func brokerRestartMidStreamLosesNothing() async throws {
         let brokerDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: brokerDir) }
