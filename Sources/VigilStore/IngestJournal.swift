@@ -19,19 +19,41 @@ public struct IngestMessage: Sendable, Equatable {
 }
 
 /// The binary record format of the ingest journal (little endian):
-/// `[u32 length][u32 FNV-1a of body][body]`, body = receivedAt i64, reading count u32, readings
-/// (machine u16+bytes, sensor u16+bytes, ts i64, value bits u64, seq flag u8 [+ i64]), rejection
-/// count u32, and if any: topic u16+bytes, payload head u16+bytes, then (reason u8+bytes,
-/// detail u16+bytes) each. Pure: no I/O, so it is tested directly.
+/// `[u32 length][u32 FNV-1a of body][body]`, body = receivedAt i64; the message's distinct series
+/// (count varint, then machine u16+bytes, sensor u16+bytes each); reading count u32, readings
+/// (series index varint, ts i64, value bits u64, seq flag u8 [+ i64]); rejection count u32, and
+/// if any: topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each.
+/// A reading costs 18–26 bytes: a batch names its series once. Pure: no I/O, tested directly.
 public enum JournalCodec {
     public static func encode(_ m: IngestMessage, into out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // length + checksum, patched below
         put(m.receivedAt, &out)
-        put(UInt32(m.readings.count), &out)
+        // Series table: readings of a batch usually share a few series.
+        var index: [SeriesKey: Int] = [:]
+        var order: [SeriesKey] = []
+        var refs: [Int] = []
+        refs.reserveCapacity(m.readings.count)
+        var last: (SeriesKey, Int)?
         for r in m.readings {
-            putString16(r.machine, &out)
-            putString16(r.sensor, &out)
+            let key = SeriesKey(machine: r.machine, sensor: r.sensor)
+            if let l = last, l.0 == key { refs.append(l.1); continue }
+            let n = index[key] ?? {
+                order.append(key)
+                index[key] = order.count - 1
+                return order.count - 1
+            }()
+            refs.append(n)
+            last = (key, n)
+        }
+        putVarint(UInt64(order.count), &out)
+        for key in order {
+            putString16(key.machine, &out)
+            putString16(key.sensor, &out)
+        }
+        put(UInt32(m.readings.count), &out)
+        for (r, ref) in zip(m.readings, refs) {
+            putVarint(UInt64(ref), &out)
             put(r.ts, &out)
             put(r.value.bitPattern, &out)
             if let seq = r.seq {
@@ -76,11 +98,18 @@ public enum JournalCodec {
     }
 
     static func decodeBody(_ r: inout Reader) -> IngestMessage? {
-        guard let receivedAt = r.i64(), let n = r.u32() else { return nil }
+        guard let receivedAt = r.i64(), let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
+        var series: [SeriesKey] = []
+        for _ in 0..<seriesCount {
+            guard let machine = r.string16(), let sensor = r.string16() else { return nil }
+            series.append(SeriesKey(machine: machine, sensor: sensor))
+        }
+        guard let n = r.u32(), Int(n) <= r.bytes.count else { return nil }
         var readings: [Reading] = []
         readings.reserveCapacity(Int(n))
         for _ in 0..<n {
-            guard let machine = r.string16(), let sensor = r.string16(), let ts = r.i64(), let bits = r.u64(), let flag = r.u8() else { return nil }
+            guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.i64(), let bits = r.u64(), let flag = r.u8() else { return nil }
+            let (machine, sensor) = (series[Int(ref)].machine, series[Int(ref)].sensor)
             var seq: Int64?
             if flag == 1 {
                 guard let s = r.i64() else { return nil }
@@ -107,6 +136,21 @@ public enum JournalCodec {
 
     static func put<T: FixedWidthInteger>(_ v: T, _ out: inout [UInt8]) {
         withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    struct SeriesKey: Hashable {
+        var machine: String
+        var sensor: String
+    }
+
+    /// LEB128: 7 bits a byte, high bit = more.
+    static func putVarint(_ v: UInt64, _ out: inout [UInt8]) {
+        var v = v
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
     }
 
     static func putString16(_ s: String, _ out: inout [UInt8]) {
@@ -145,6 +189,16 @@ public enum JournalCodec {
         mutating func u32() -> UInt32? { int(UInt32.self) }
         mutating func u64() -> UInt64? { int(UInt64.self) }
         mutating func i64() -> Int64? { int(Int64.self) }
+
+        mutating func varint() -> UInt64? {
+            var v: UInt64 = 0
+            for shift in stride(from: 0, to: 64, by: 7) {
+                guard let b = u8() else { return nil }
+                v |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return v }
+            }
+            return nil
+        }
 
         mutating func string16() -> String? {
             guard let n = u16(), let b = take(Int(n)) else { return nil }

@@ -86,3 +86,22 @@ import VigilCore
         #expect(try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: writer).recover() == 0)
     }
 }
+
+@Suite struct JournalCodecSizeTests {
+    @Test func aBatchNamesItsSeriesOnceAndKeepsOrder() {
+        let readings = (0..<1000).map { Reading(machine: "plant1/press7", sensor: $0 % 2 == 0 ? "temp" : "vib", ts: 1_764_000_000_000 + Int64($0), value: Double($0)) }
+        let m = IngestMessage(readings: readings, rejections: [], topic: "", payload: [], receivedAt: 1)
+        var bytes: [UInt8] = []
+        JournalCodec.encode(m, into: &bytes)
+        #expect(bytes.count < 1000 * 19 + 100)  // varint index + ts + value + flag
+        #expect(JournalCodec.decode(bytes).messages == [m])
+    }
+
+    @Test func manySeriesUseMultiByteIndexes() {
+        let readings = (0..<300).map { Reading(machine: "m\($0)", sensor: "s", ts: 1_000_000_000_000, value: 1) }
+        let m = IngestMessage(readings: readings + readings.reversed(), rejections: [], topic: "", payload: [], receivedAt: 1)
+        var bytes: [UInt8] = []
+        JournalCodec.encode(m, into: &bytes)
+        #expect(JournalCodec.decode(bytes).messages == [m])
+    }
+}
