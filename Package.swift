@@ -75,6 +75,7 @@ let package = Package(
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilServer"], swiftSettings: strict),
     ]
 )

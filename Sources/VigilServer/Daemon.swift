@@ -9,7 +9,7 @@ import VigilMQTT
 /// Assembles and runs `vigild`: storage, the MQTT gateway and the HTTP API in one ServiceGroup.
 /// SIGTERM/SIGINT stop the HTTP server first, then the gateway (which commits the message in hand).
 public enum Daemon {
-    public static func run(config: VigilConfig, logger: Logger) async throws {
+    public static func run(config: VigilConfig, environment: [String: String], logger: Logger) async throws {
         try ensureParentDirectory(of: config.storageDB)
         let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows)
         let reader = try StoreReader(path: config.storageDB)
@@ -38,6 +38,11 @@ public enum Daemon {
             onEvent: IngestService.logEvents(logger))
         let ingest = IngestService(client: client, ingestor: ingestor, topics: config.subscriptionFilters, logger: logger)
 
+        let (httpRunningStream, httpRunning) = AsyncStream<Void>.makeStream()
+        let systemd = SystemdService(
+            environment: environment, metrics: metrics, buffer: buffer, mqtt: client,
+            httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
+
         let router = Router()
         APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
@@ -45,12 +50,13 @@ public enum Daemon {
             router: router,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vigild"),
             onServerRunning: { channel in
+                httpRunning.yield()
                 logger.info("http listening", metadata: ["http.address": "\(channel.localAddress.map { "\($0)" } ?? config.httpListen)"])
             },
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: app)],
+            services: [.init(service: ingest), .init(service: systemd), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

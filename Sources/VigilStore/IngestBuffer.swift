@@ -34,6 +34,8 @@ public final class IngestBuffer: Sendable {
         public var applyErrors = 0
         /// Wall-clock seconds the applier spent in SQLite transactions.
         public var applySeconds = 0.0
+
+        public init() {}
     }
 
     struct Segment {

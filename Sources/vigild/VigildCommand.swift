@@ -51,7 +51,7 @@ struct Vigild: AsyncParsableCommand {
             h.logLevel = level
             return h
         }
-        try await Daemon.run(config: cfg, logger: Logger(label: "vigild"))
+        try await Daemon.run(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
     }
 
     func loadConfig() throws -> VigilConfig {

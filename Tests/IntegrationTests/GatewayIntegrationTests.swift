@@ -133,6 +133,22 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
     }
 
+    @Test func notifiesSystemdReadyWatchdogAndStopping() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let sock = try NotifySocket()
+        let daemon = try TestDaemon(broker: broker, environment: ["NOTIFY_SOCKET": sock.name, "WATCHDOG_USEC": "1000000"])
+        let ready = sock.waitFor("READY=1", within: 20)
+        #expect(ready != nil, "\(daemon.log)")
+        // READY comes only once HTTP answers.
+        #expect(try await Harness.get(daemon.baseURL + "/healthz").0 == 200)
+        #expect(sock.waitFor("WATCHDOG=1", within: 3) != nil)
+        #expect(sock.waitFor("STATUS=", within: 3)?.contains("readings/s") == true)
+        kill(daemon.process.pid, SIGTERM)
+        #expect(sock.waitFor("STOPPING=1", within: 10) != nil)
+        #expect(await daemon.terminate() == 0)
+    }
+
     @Test func badConfigurationExitsTwoAndNamesTheKey() throws {
         let dir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

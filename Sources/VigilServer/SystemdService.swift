@@ -1,0 +1,105 @@
+public import Logging
+public import ServiceLifecycle
+public import VigilMQTT
+public import VigilStore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells systemd how `vigild` is: `READY=1` once storage is open, the HTTP port is bound and the
+/// MQTT client is started; `STATUS=` with live figures; `WATCHDOG=1` only while ingestion is
+/// healthy, so a wedged pipeline is restarted even though the process is alive; `STOPPING=1`
+/// on shutdown.
+public struct SystemdService: Service {
+    let notifier: SystemdNotifier
+    let watchdogInterval: Double?
+    let metrics: IngestMetrics
+    let buffer: IngestBuffer
+    let mqtt: MQTTClient
+    let httpReady: @Sendable () async -> Void
+    let logger: Logger
+
+    public init(environment: [String: String], metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient,
+                httpReady: @escaping @Sendable () async -> Void, logger: Logger) {
+        notifier = SystemdNotifier(environment: environment)
+        watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
+        self.metrics = metrics
+        self.buffer = buffer
+        self.mqtt = mqtt
+        self.httpReady = httpReady
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard notifier.isActive else {
+            try? await gracefulShutdown()
+            return
+        }
+        await httpReady()
+        var health = IngestHealth()
+        notifier.notify("READY=1\nSTATUS=\(health.status(buffer.stats, mqttConnected: mqtt.isConnected, messages: messages))")
+        logger.info("systemd notified READY=1", metadata: ["systemd.watchdog_seconds": "\(watchdogInterval.map { "\($0)" } ?? "off")"])
+        let tick = min(watchdogInterval.map { $0 / 2 } ?? 5, 5)
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: .milliseconds(Int(tick * 1000)))
+            } catch {
+                break
+            }
+            let stats = buffer.stats
+            let connected = mqtt.isConnected
+            let healthy = health.observe(stats, now: IngestHealth.monotonicNow(), stallAfter: watchdogInterval ?? 30)
+            var message = "STATUS=\(health.status(stats, mqttConnected: connected, messages: messages))"
+            if watchdogInterval != nil {
+                if healthy {
+                    message += "\nWATCHDOG=1"
+                } else {
+                    logger.error("ingestion stalled: not feeding the watchdog", metadata: ["ingest.backlog": "\(stats.pendingReadings)"])
+                }
+            }
+            notifier.notify(message)
+        }
+        notifier.notify("STOPPING=1\nSTATUS=stopping: draining MQTT and the ingest journal")
+    }
+
+    var messages: Int { metrics.messages.load(ordering: .relaxed) }
+}
+
+/// Decides whether ingestion is making progress: healthy while nothing waits for SQLite, or the
+/// applier committed recently. A backlog that does not move for `stallAfter` seconds is a stall.
+/// Pure bookkeeping, so it is unit-tested without systemd.
+public struct IngestHealth: Sendable {
+    var lastApplied = -1
+    var lastProgress = 0.0
+    var rateBase = 0
+    var lastRateAt = 0.0
+    var rate = 0.0
+
+    public init() {}
+
+    public mutating func observe(_ stats: IngestBuffer.Stats, now: Double, stallAfter: Double) -> Bool {
+        if stats.appliedReadings != lastApplied || stats.pendingReadings == 0 {
+            lastApplied = stats.appliedReadings
+            lastProgress = now
+        }
+        return now - lastProgress < stallAfter
+    }
+
+    mutating func status(_ stats: IngestBuffer.Stats, mqttConnected: Bool, messages: Int) -> String {
+        let now = Self.monotonicNow()
+        if lastRateAt > 0, now > lastRateAt {
+            rate = Double(stats.appliedReadings - rateBase) / (now - lastRateAt)
+        }
+        rateBase = stats.appliedReadings
+        lastRateAt = now
+        return "\(Int(rate.rounded())) readings/s, \(stats.appliedReadings) stored, backlog \(stats.pendingReadings), "
+            + "\(messages) messages, MQTT \(mqttConnected ? "connected" : "disconnected")"
+    }
+
+    static func monotonicNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
