@@ -7,7 +7,8 @@ import VigilStore
 import VigilMQTT
 
 /// Assembles and runs `vigild`: storage, the MQTT gateway and the HTTP API in one ServiceGroup.
-/// SIGTERM/SIGINT stop the HTTP server first, then the gateway (which commits the message in hand).
+/// SIGTERM/SIGINT stop the HTTP server first, then systemd notification, then the gateway (which
+/// journals the message in hand and applies the whole journal to SQLite).
 public enum Daemon {
     public static func run(config: VigilConfig, environment: [String: String], logger: Logger) async throws {
         try ensureParentDirectory(of: config.storageDB)

@@ -6,7 +6,6 @@ public final class IngestMetrics: Sendable {
     let messages = Atomic<Int>(0)
     /// Readings made durable (journaled) and so acknowledged to the broker.
     let readingsAccepted = Atomic<Int>(0)
-    let readingsRejected = Atomic<Int>(0)
     let journalErrors = Atomic<Int>(0)
     /// Wall-clock ms of the last message received (0 = none yet).
     let lastMessageAt = Atomic<Int64>(0)

@@ -40,7 +40,6 @@ public final class Ingestor: Sendable {
             do {
                 try buffer.append(entry)
                 metrics.readingsAccepted.add(decoded.readings.count, ordering: .relaxed)
-                metrics.readingsRejected.add(decoded.rejections.count, ordering: .relaxed)
                 if let first = decoded.rejections.first {
                     logger.debug("quarantined", metadata: ["mqtt.topic": "\(message.topic)", "reject.reason": "\(first.reason.rawValue)"])
                 }

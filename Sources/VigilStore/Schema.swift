@@ -42,12 +42,12 @@ enum Schema {
         }
     }
 
-    /// WAL: readers never block the ingest writer. `synchronous=NORMAL` makes a commit durable
-    /// against a crash or kill of the process (the WAL write reaches the OS before COMMIT returns);
-    /// `FULL` adds an fsync per commit for power loss (see docs/durability.md).
-    static func configure(_ db: SQLiteConnection, synchronousFull: Bool) throws {
+    /// WAL: readers never block the writer. `synchronous=NORMAL`: a commit survives a crash or
+    /// kill of the process (its WAL frames reach the kernel before COMMIT returns), the same
+    /// promise as the ingest journal in front of it (docs/durability.md).
+    static func configure(_ db: SQLiteConnection) throws {
         try db.execute("PRAGMA journal_mode=WAL")
-        try db.execute("PRAGMA synchronous=\(synchronousFull ? "FULL" : "NORMAL")")
+        try db.execute("PRAGMA synchronous=NORMAL")
         try db.execute("PRAGMA foreign_keys=ON")
     }
 }

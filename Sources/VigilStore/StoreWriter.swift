@@ -29,9 +29,9 @@ public final class StoreWriter: Sendable {
         public var quarantineEvicted = 0
     }
 
-    public init(path: String, quarantineLimit: Int = 10_000, synchronousFull: Bool = false) throws {
+    public init(path: String, quarantineLimit: Int = 10_000) throws {
         let db = try SQLiteConnection(path: path)
-        try Schema.configure(db, synchronousFull: synchronousFull)
+        try Schema.configure(db)
         try Schema.migrate(db)
         let rows = try db.query("SELECT count(*) FROM quarantine") { Int($0.int(0)) }.first ?? 0
         self.quarantineLimit = quarantineLimit
