@@ -72,6 +72,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Benchmark programs (print figures; not tests).
+        .executableTarget(
+            name: "vigil-bench-decode",
+            dependencies: ["VigilCore", "VigilStore"],
+            path: "Benchmarks/decode",
+            swiftSettings: strict
+        ),
+
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore"], swiftSettings: strict),

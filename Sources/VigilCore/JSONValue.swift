@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A small, strict JSON parser for device payloads: bounded depth, exact integers, clear errors.
 /// Written here rather than using Foundation so that every rejection has a precise reason and the
 /// decoder stays pure and fast on the ingest path.
@@ -38,47 +42,60 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> JSONValue {
-        var p = Parser(bytes: Array(bytes))
+        let array = Array(bytes)
+        return try parse(array, 0..<array.count)
+    }
+
+    /// Parses `bytes[range]` without copying it.
+    public static func parse(_ bytes: [UInt8], _ range: Range<Int>) throws(ParseError) -> JSONValue {
+        var p = Parser(bytes: bytes, i: range.lowerBound, end: range.upperBound)
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
-        guard p.i == p.bytes.count else { throw p.error("trailing characters") }
+        guard p.i == p.end else { throw p.error("trailing characters") }
         return v
     }
 }
 
 private struct Parser {
     let bytes: [UInt8]
-    var i = 0
+    var i: Int
+    let end: Int
+    let origin: Int
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], i: Int, end: Int) {
+        self.bytes = bytes
+        self.i = i
+        self.end = end
+        origin = i
+    }
 
-    func error(_ m: String) -> JSONValue.ParseError { .init(message: m, offset: i) }
+    func error(_ m: String) -> JSONValue.ParseError { .init(message: m, offset: i - origin) }
 
     mutating func skipSpace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        while i < end, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
     }
 
     mutating func value(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
         guard depth < JSONValue.maxDepth else { throw error("nesting deeper than \(JSONValue.maxDepth)") }
-        guard i < bytes.count else { throw error("unexpected end") }
+        guard i < end else { throw error("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"):
             i += 1
             var members: [(String, JSONValue)] = []
             skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if i < end, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
             while true {
                 skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                guard i < end, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let k = try string()
                 skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                guard i < end, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 i += 1
                 skipSpace()
                 members.append((k, try value(depth: depth + 1)))
                 skipSpace()
-                guard i < bytes.count else { throw error("unexpected end in object") }
+                guard i < end else { throw error("unexpected end in object") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
                 if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
                 throw error("expected ',' or '}'")
@@ -87,12 +104,12 @@ private struct Parser {
             i += 1
             var items: [JSONValue] = []
             skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if i < end, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
             while true {
                 skipSpace()
                 items.append(try value(depth: depth + 1))
                 skipSpace()
-                guard i < bytes.count else { throw error("unexpected end in array") }
+                guard i < end else { throw error("unexpected end in array") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
                 if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
                 throw error("expected ',' or ']'")
@@ -109,7 +126,7 @@ private struct Parser {
 
     mutating func literal(_ word: StaticString) throws(JSONValue.ParseError) {
         let n = word.utf8CodeUnitCount
-        guard i + n <= bytes.count else { throw error("invalid literal") }
+        guard i + n <= end else { throw error("invalid literal") }
         for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw error("invalid literal") }
         i += n
     }
@@ -117,33 +134,50 @@ private struct Parser {
     mutating func number() throws(JSONValue.ParseError) -> JSONValue {
         let start = i
         var isInteger = true
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        if i < end, bytes[i] == UInt8(ascii: "-") { i += 1 }
         let intStart = i
-        while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+        while i < end, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
         guard i > intStart else { throw error("invalid value") }
         if bytes[intStart] == 48, i - intStart > 1 { throw error("leading zero in number") }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+        if i < end, bytes[i] == UInt8(ascii: ".") {
             isInteger = false
             i += 1
             let f = i
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+            while i < end, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
             guard i > f else { throw error("digits expected after '.'") }
         }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+        if i < end, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
             isInteger = false
             i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            if i < end, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
             let e = i
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+            while i < end, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
             guard i > e else { throw error("digits expected in exponent") }
         }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let d = Double(text) else { throw error("invalid number") }
-        return .number(d, exact: isInteger ? Int64(text) : nil)
+        // Integers: accumulate digits (no String, no strtod) while the value stays exact.
+        if isInteger, i - start <= 18 {
+            var v: Int64 = 0
+            for k in intStart..<i { v = v * 10 + Int64(bytes[k] &- 48) }
+            if bytes[start] == UInt8(ascii: "-") { v = -v }
+            if v.magnitude <= 1 << 53 { return .number(Double(v), exact: v) }
+            return .number(Self.strtod(bytes, start, i), exact: v)
+        }
+        let d = Self.strtod(bytes, start, i)
+        return .number(d, exact: isInteger ? Int64(String(decoding: bytes[start..<i], as: UTF8.self)) : nil)
+    }
+
+    /// Correctly rounded conversion of an already validated number token (a NUL-terminated copy,
+    /// so strtod never reads past the payload).
+    static func strtod(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Double {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: end - start + 1) { buf in
+            for k in start..<end { buf[k - start] = CChar(bitPattern: bytes[k]) }
+            buf[end - start] = 0
+            return Glibc.strtod(buf.baseAddress!, nil)
+        }
     }
 
     mutating func hex4() throws(JSONValue.ParseError) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        guard i + 4 <= end else { throw error("truncated \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
             let c = bytes[i]
@@ -162,16 +196,24 @@ private struct Parser {
 
     mutating func string() throws(JSONValue.ParseError) -> String {
         i += 1  // opening quote
+        // Fast path: no escapes and no control characters, so the bytes are the string.
+        let start = i
+        var j = i
+        while j < end, bytes[j] != UInt8(ascii: "\""), bytes[j] != UInt8(ascii: "\\"), bytes[j] >= 0x20 { j += 1 }
+        if j < end, bytes[j] == UInt8(ascii: "\"") {
+            i = j + 1
+            return String(decoding: bytes[start..<j], as: UTF8.self)
+        }
         var out: [UInt8] = []
         while true {
-            guard i < bytes.count else { throw error("unterminated string") }
+            guard i < end else { throw error("unterminated string") }
             let c = bytes[i]
             i += 1
             switch c {
             case UInt8(ascii: "\""):
                 return String(decoding: out, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                guard i < bytes.count else { throw error("unterminated escape") }
+                guard i < end else { throw error("unterminated escape") }
                 let e = bytes[i]
                 i += 1
                 switch e {
@@ -184,7 +226,7 @@ private struct Parser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
-                        guard i + 2 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        guard i + 2 <= end, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
                             throw error("lone surrogate")
                         }
                         i += 2
