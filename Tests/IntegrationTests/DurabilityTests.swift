@@ -24,6 +24,18 @@ import VigilCore
         return try ChildProcess(try Harness.product("vigil-sim"), args, stdout: log, stderr: log)
     }
 
+    /// Starts vigild again on `dataDir` (same database and persistent session) and expects every
+    /// one of `total` readings, exactly once, once the simulator has finished.
+    func restartAndExpectAll(_ broker: TestBroker, dataDir: String, sim: ChildProcess, total: Int) async throws {
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
+        let db = daemon.databasePath
+        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
+        #expect(try storedCount(db) == (total, total))
+        #expect(await daemon.terminate() == 0)
+    }
+
     @Test func killMinus9MidStreamLosesNothing() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
@@ -31,27 +43,18 @@ import VigilCore
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let total = 40_000
 
-        var daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
         try await daemon.waitReady()
         let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
 
         // Kill the gateway while it is busy: some readings stored, most still coming.
-        let first = daemon
-        try await Harness.waitUntil("ingest under way") { try await readingsStored(first) > 4_000 }
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
         daemon.kill9()
         let (atKill, _) = try storedCount(daemon.databasePath)
         #expect(atKill > 0 && atKill < total, "killed at \(atKill) of \(total): the test needs a mid-stream kill")
 
         // Restart on the same database and persistent session: the broker redelivers the rest.
-        daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
-        try await daemon.waitReady()
-        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
-        let db = daemon.databasePath
-        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
-        let (count, distinct) = try storedCount(db)
-        #expect(count == total)
-        #expect(distinct == total)
-        #expect(await daemon.terminate() == 0)
+        try await restartAndExpectAll(broker, dataDir: dataDir, sim: sim, total: total)
     }
 
     @Test func sigtermUnderLoadExitsCleanlyAndKeepsEveryAcknowledgedReading() async throws {
@@ -60,12 +63,11 @@ import VigilCore
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let total = 40_000
-        var daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
         try await daemon.waitReady()
         let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
-        let first = daemon
-        try await Harness.waitUntil("ingest under way") { try await readingsStored(first) > 4_000 }
-        let accepted = try await Harness.getJSON(first.baseURL + "/healthz", as: API.DaemonStatus.self).readingsAccepted
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
+        let accepted = try await Harness.getJSON(daemon.baseURL + "/healthz", as: API.DaemonStatus.self).readingsAccepted
         let t0 = Date()
         #expect(await daemon.terminate(within: 10) == 0, "vigild log:\n\(daemon.log)")
         #expect(Date().timeIntervalSince(t0) < 10)
@@ -77,13 +79,7 @@ import VigilCore
             #expect(size <= 16, "journal segment \(n) holds \(size) bytes after a clean stop")
         }
         // The rest waits in the broker for the persistent session.
-        daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
-        try await daemon.waitReady()
-        #expect(sim.wait() == 0)
-        let db = daemon.databasePath
-        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
-        #expect(try storedCount(db) == (total, total))
-        #expect(await daemon.terminate() == 0)
+        try await restartAndExpectAll(broker, dataDir: dataDir, sim: sim, total: total)
     }
 
     @Test func brokerRestartMidStreamLosesNothing() async throws {
