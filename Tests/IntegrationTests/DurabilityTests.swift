@@ -36,19 +36,23 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
     }
 
+    /// vigild on `dataDir` in the middle of ingesting a `total`-reading QoS 1 load.
+    func busyDaemon(_ broker: TestBroker, dataDir: String, total: Int) async throws -> (TestDaemon, ChildProcess) {
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        try await daemon.waitReady()
+        let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
+        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
+        return (daemon, sim)
+    }
+
     @Test func killMinus9MidStreamLosesNothing() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let total = 40_000
-
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
-        try await daemon.waitReady()
-        let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
-
+        let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total)
         // Kill the gateway while it is busy: some readings stored, most still coming.
-        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
         daemon.kill9()
         let (atKill, _) = try storedCount(daemon.databasePath)
         #expect(atKill > 0 && atKill < total, "killed at \(atKill) of \(total): the test needs a mid-stream kill")
@@ -63,10 +67,7 @@ import VigilCore
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let total = 40_000
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
-        try await daemon.waitReady()
-        let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
-        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
+        let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total)
         let accepted = try await Harness.getJSON(daemon.baseURL + "/healthz", as: API.DaemonStatus.self).readingsAccepted
         let t0 = Date()
         #expect(await daemon.terminate(within: 10) == 0, "vigild log:\n\(daemon.log)")
