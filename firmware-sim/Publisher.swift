@@ -14,18 +14,6 @@ func installStopHandlers() {
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func wallMillis() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
-
 func sleepSeconds(_ s: Double) {
     guard s > 0 else { return }
     usleep(UInt32(min(s, 1) * 1_000_000))
@@ -48,9 +36,9 @@ final class Publisher {
             caFile: url.scheme == "mqtts" ? (caFile ?? "/etc/ssl/certs/ca-certificates.crt") : nil,
             maxInflight: UInt32(maxInflight)))
         try client.start()
-        let deadline = monotonicSeconds() + 15
+        let deadline = SystemClock.monotonicSeconds() + 15
         while !client.isConnected {
-            if monotonicSeconds() > deadline { throw ProgramError(.failure, "cannot connect to broker \(broker) within 15 s") }
+            if SystemClock.monotonicSeconds() > deadline { throw ProgramError(.failure, "cannot connect to broker \(broker) within 15 s") }
             if stopRequested.load(ordering: .relaxed) { return }
             usleep(20_000)
         }
@@ -75,8 +63,8 @@ final class Publisher {
     /// Waits until the broker acknowledged everything sent (or `timeout` passes), then disconnects.
     @discardableResult
     func drain(timeout: Double = 30) -> Bool {
-        let deadline = monotonicSeconds() + timeout
-        while client.inflightCount > 0 && monotonicSeconds() < deadline { usleep(5_000) }
+        let deadline = SystemClock.monotonicSeconds() + timeout
+        while client.inflightCount > 0 && SystemClock.monotonicSeconds() < deadline { usleep(5_000) }
         let clean = client.inflightCount == 0
         client.stop()
         return clean

@@ -104,7 +104,7 @@ struct Fleet: ParsableCommand {
     func run() throws {
         installStopHandlers()
         let fmt = PayloadFormat(rawValue: format)!
-        let simStart = start.flatMap(Timestamp.millis(query:)) ?? wallMillis()
+        let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis()
         let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
         let stepMillis = Int64((interval * 1000).rounded())
         let publisher = try broker.publisher()
@@ -114,14 +114,14 @@ struct Fleet: ParsableCommand {
         }
         let ticksPerMessage = fmt == .batch ? batch : 1
         var pending = Array(repeating: [Sample](), count: machines)
-        let wallStart = monotonicSeconds()
+        let wallStart = SystemClock.monotonicSeconds()
         var simNow = simStart
         var lastReport = wallStart
         while !stopRequested.load(ordering: .relaxed) {
             if let simEnd, simNow >= simEnd { break }
             // Pace: simulated time may not run ahead of wall time × speedup.
             let due = wallStart + Double(simNow - simStart) / 1000 / speedup
-            sleepSeconds(due - monotonicSeconds())
+            sleepSeconds(due - SystemClock.monotonicSeconds())
             if stopRequested.load(ordering: .relaxed) { break }
             for i in fleet.indices {
                 let values = fleet[i].sample(ts: simNow, dtSeconds: interval)
@@ -134,8 +134,8 @@ struct Fleet: ParsableCommand {
                 }
             }
             simNow += stepMillis
-            if !quiet, monotonicSeconds() - lastReport >= 10 {
-                lastReport = monotonicSeconds()
+            if !quiet, SystemClock.monotonicSeconds() - lastReport >= 10 {
+                lastReport = SystemClock.monotonicSeconds()
                 print("vigil-sim: \(publisher.readings) readings in \(publisher.messages) messages, simulated time \(Timestamp.rfc3339(millis: simNow))")
             }
         }
@@ -180,8 +180,8 @@ struct Load: ParsableCommand {
         let publisher = try broker.publisher()
         let series = machines * sensors
         let perSeries = (readings + series - 1) / series
-        let startTs = wallMillis() - Int64(perSeries) * 1000
-        let t0 = monotonicSeconds()
+        let startTs = SystemClock.wallMillis() - Int64(perSeries) * 1000
+        let t0 = SystemClock.monotonicSeconds()
         var sent = 0
         var step = 0
         while sent < readings && !stopRequested.load(ordering: .relaxed) {
@@ -195,12 +195,12 @@ struct Load: ParsableCommand {
                 let payload = batch == 1 ? objects[0] : "[" + objects.joined(separator: ",") + "]"
                 publisher.send(.init(topic: "\(broker.topicPrefix)/\(machine)/\(sensor)", payload: payload, readings: n))
                 sent += n
-                if let rate { sleepSeconds(t0 + Double(sent) / rate - monotonicSeconds()) }
+                if let rate { sleepSeconds(t0 + Double(sent) / rate - SystemClock.monotonicSeconds()) }
             }
             step += batch
         }
         let acked = publisher.drain(timeout: 120)
-        let dt = monotonicSeconds() - t0
+        let dt = SystemClock.monotonicSeconds() - t0
         print("vigil-sim load: \(publisher.readings) readings in \(publisher.messages) messages in \(String(format3(dt))) s: "
               + "\(Int(Double(publisher.readings) / dt)) readings/s, \(Int(Double(publisher.messages) / dt)) messages/s"
               + (acked ? ", all acknowledged" : ", some NOT acknowledged"))

@@ -117,7 +117,7 @@ struct APIRoutes: Sendable {
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",
-                  [("", String(Double(Clock.nowMillis() - last) / 1000))])
+                  [("", String(Double(SystemClock.wallMillis() - last) / 1000))])
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: .init(byteBuffer: ByteBuffer(string: out)))

@@ -6,7 +6,8 @@ import VigilStore
 
 /// Runs the MQTT gateway as a lifecycle service: connects (persistent session, QoS 1) a client
 /// whose message handler is the `Ingestor`, subscribes, and on graceful shutdown disconnects and
-/// joins the network thread so the message in hand is committed before the process exits.
+/// joins the network thread (the message in hand is journaled first), then applies the whole
+/// journal to SQLite before the process exits.
 public struct IngestService: Service {
     let client: MQTTClient
     let ingestor: Ingestor

@@ -29,7 +29,7 @@ public final class Ingestor: Sendable {
     }
 
     public func handle(_ message: MQTTMessage) {
-        let now = Clock.nowMillis()
+        let now = SystemClock.wallMillis()
         metrics.messages.add(1, ordering: .relaxed)
         metrics.lastMessageAt.store(now, ordering: .relaxed)
         let decoded = decoder.decode(topic: message.topic, payload: message.payload, receivedAt: now)
@@ -62,12 +62,4 @@ public final class Ingestor: Sendable {
     }
 
     func beginStopping() { stopping.store(true, ordering: .relaxed) }
-}
-
-enum Clock {
-    static func nowMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
 }

@@ -3,9 +3,7 @@ public import ServiceLifecycle
 public import VigilMQTT
 public import VigilStore
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
+import VigilCore
 
 /// Tells systemd how `vigild` is: `READY=1` once storage is open, the HTTP port is bound and the
 /// MQTT client is started; `STATUS=` with live figures; `WATCHDOG=1` only while ingestion is
@@ -49,7 +47,7 @@ public struct SystemdService: Service {
             }
             let stats = buffer.stats
             let connected = mqtt.isConnected
-            let healthy = health.observe(stats, now: IngestHealth.monotonicNow(), stallAfter: watchdogInterval ?? 30)
+            let healthy = health.observe(stats, now: SystemClock.monotonicSeconds(), stallAfter: watchdogInterval ?? 30)
             var message = "STATUS=\(health.status(stats, mqttConnected: connected, messages: messages))"
             if watchdogInterval != nil {
                 if healthy {
@@ -87,7 +85,7 @@ public struct IngestHealth: Sendable {
     }
 
     mutating func status(_ stats: IngestBuffer.Stats, mqttConnected: Bool, messages: Int) -> String {
-        let now = Self.monotonicNow()
+        let now = SystemClock.monotonicSeconds()
         if lastRateAt > 0, now > lastRateAt {
             rate = Double(stats.appliedReadings - rateBase) / (now - lastRateAt)
         }
@@ -95,11 +93,5 @@ public struct IngestHealth: Sendable {
         lastRateAt = now
         return "\(Int(rate.rounded())) readings/s, \(stats.appliedReadings) stored, backlog \(stats.pendingReadings), "
             + "\(messages) messages, MQTT \(mqttConnected ? "connected" : "disconnected")"
-    }
-
-    static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -185,10 +185,10 @@ public final class IngestBuffer: Sendable {
         let readings = taken.batch.reduce(0) { $0 + $1.readings.count }
         var delay: UInt32 = 50_000
         while true {
-            let t0 = Self.monotonic()
+            let t0 = SystemClock.monotonicSeconds()
             do {
                 _ = try writer.write(taken.batch)
-                let dt = Self.monotonic() - t0
+                let dt = SystemClock.monotonicSeconds() - t0
                 state.withLock { s in
                     s.pendingReadings -= readings
                     s.stats.pendingReadings = s.pendingReadings
@@ -250,12 +250,6 @@ public final class IngestBuffer: Sendable {
             out.append(contentsOf: buf[0..<n])
             offset += off_t(n)
         }
-    }
-
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 
