@@ -29,9 +29,10 @@ let package = Package(
 
         // Pure logic: no I/O.
         .target(name: "VigilCore", swiftSettings: strict),
+        .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
 
         // I/O adapters.
-        .target(name: "VigilStore", dependencies: ["VigilCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "VigilStore", dependencies: ["VigilCore", "VigilRollup", "CSQLite"], swiftSettings: strict),
         .target(name: "VigilMQTT", dependencies: ["CMosquitto"], swiftSettings: strict),
 
         // The daemon's services and HTTP API.
@@ -80,9 +81,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(
+            name: "vigil-bench-rollup",
+            dependencies: ["VigilRollup", "VigilCore", "CSQLite"],
+            path: "Benchmarks/rollup",
+            exclude: ["duckdb_peer.py"],
+            swiftSettings: strict
+        ),
+
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilServer"], swiftSettings: strict),
     ]
