@@ -22,9 +22,11 @@ public enum RollupKernel {
         guard n > 0, let tp = ts.baseAddress, let vp = values.baseAddress else { return }
         let lanes = Lanes.scalarCount
         var i = 0
+        var end = Int64.min
         while i < n {
-            let start = width.start(of: tp[i])
-            let end = start &+ width.rawValue
+            // Dense data starts the next bucket where the last one ended: no division.
+            let start = tp[i] >= end && UInt64(bitPattern: tp[i] &- end) < UInt64(width.rawValue) ? end : width.start(of: tp[i])
+            end = start &+ width.rawValue
             let k = vp[i]
             let kv = Lanes(repeating: k)
             let endv = TimeLanes(repeating: end)
@@ -43,14 +45,15 @@ public enum RollupKernel {
                 mn.replace(with: x, where: x .< mn)
                 mx.replace(with: x, where: x .> mx)
                 if !full {
-                    var c = 0
-                    for l in 0..<lanes where inside[l] { c += 1 }
-                    j = p + c
+                    // `ts` is sorted, so the lanes inside are a prefix: count them.
+                    let ones = TimeLanes(repeating: 0).replacing(with: 1, where: inside)
+                    let a = ones.lowHalf &+ ones.highHalf, b = a.lowHalf &+ a.highHalf
+                    j = p + Int(b[0] &+ b[1])
                     break
                 }
                 p += lanes
             }
-            var t1 = s1.sum(), t2 = s2.sum(), lo = mn.min(), hi = mx.max()
+            var t1 = horizontalSum(s1), t2 = horizontalSum(s2), lo = horizontalMin(mn), hi = horizontalMax(mx)
             if j == n {
                 // The column ends inside this bucket: fewer than `lanes` readings remain.
                 var q = p
@@ -86,7 +89,7 @@ public enum RollupKernel {
             mx.replace(with: x, where: x .> mx)
             p += Lanes.scalarCount
         }
-        var t1 = s1.sum(), t2 = s2.sum(), lo = mn.min(), hi = mx.max()
+        var t1 = horizontalSum(s1), t2 = horizontalSum(s2), lo = horizontalMin(mn), hi = horizontalMax(mx)
         while p < n {
             let x = vp[p], d = x - k
             t1 += d
@@ -133,6 +136,32 @@ public enum RollupKernel {
                 coarse.append(Bucket(start: start, stats: b.stats))
             }
         }
+    }
+
+    // Lane folds as halving trees: the standard library's `min()`/`max()` on SIMD vectors are
+    // out-of-line scalar loops, which cost as much as the reduction of a whole minute.
+    @inline(__always)
+    static func horizontalSum(_ v: Lanes) -> Double {
+        let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
+        return b[0] + b[1]
+    }
+
+    @inline(__always)
+    static func horizontalMin(_ v: Lanes) -> Double {
+        var a = v.lowHalf
+        a.replace(with: v.highHalf, where: v.highHalf .< a)
+        var b = a.lowHalf
+        b.replace(with: a.highHalf, where: a.highHalf .< b)
+        return Swift.min(b[0], b[1])
+    }
+
+    @inline(__always)
+    static func horizontalMax(_ v: Lanes) -> Double {
+        var a = v.lowHalf
+        a.replace(with: v.highHalf, where: v.highHalf .> a)
+        var b = a.lowHalf
+        b.replace(with: a.highHalf, where: a.highHalf .> b)
+        return Swift.max(b[0], b[1])
     }
 
     @inline(__always)
