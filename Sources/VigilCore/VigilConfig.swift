@@ -22,6 +22,11 @@ public struct VigilConfig: Sendable, Equatable {
     public var ingestMaxPayloadBytes = 256 * 1024
     public var ingestMaxFutureSeconds = 600
     public var ingestQuarantineMaxRows = 10_000
+    // [rollup]
+    public var rollupFlushDelaySeconds = 5
+    // [retention] (0 = forever)
+    public var retentionRawDays = 0
+    public var retentionMinuteDays = 0
 
     public init() {}
 
@@ -83,6 +88,9 @@ public struct VigilConfig: Sendable, Equatable {
         "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
+        "rollup.flush_delay_seconds": { c, v throws(ValueError) in c.rollupFlushDelaySeconds = try v.int(in: 0...3600) },
+        "retention.raw_days": { c, v throws(ValueError) in c.retentionRawDays = try v.int(in: 0...36_500) },
+        "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
     ]
 
     public static var knownKeys: [String] { keys.keys.sorted() }
@@ -124,14 +132,24 @@ public struct VigilConfig: Sendable, Equatable {
             guard name.hasPrefix("VIGIL_"), let key = envKey(name) else { continue }
             try config.set(key, TOML.parseLooseValue(raw), from: .environment(name))
         }
+        try config.validate()
         return config
+    }
+
+    /// Rules that span keys. Minute rollups must outlive raw rows: a minute recomputed from raw
+    /// after its day had absorbed it would count twice.
+    public func validate() throws(Error) {
+        if retentionMinuteDays > 0 && (retentionRawDays == 0 || retentionRawDays > retentionMinuteDays) {
+            throw Error(source: nil, key: "retention.minute_days",
+                        message: "\(retentionMinuteDays) keeps minute rollups shorter than raw rows (retention.raw_days = \(retentionRawDays == 0 ? "forever" : String(retentionRawDays))); minute rollups must be kept at least as long")
+        }
     }
 
     /// `VIGIL_MQTT_CLIENT_ID` → `mqtt.client_id`. Variables that name no section are not config
     /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
     static func envKey(_ name: String) -> String? {
         let rest = name.dropFirst("VIGIL_".count).lowercased()
-        for section in ["mqtt", "storage", "http", "ingest"] where rest.hasPrefix(section + "_") {
+        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention"] where rest.hasPrefix(section + "_") {
             return section + "." + rest.dropFirst(section.count + 1)
         }
         return nil

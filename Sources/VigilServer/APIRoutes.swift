@@ -2,6 +2,7 @@ public import Hummingbird
 import Foundation
 import Synchronization
 public import VigilCore
+import VigilRollup
 import VigilStore
 import VigilMQTT
 
@@ -31,6 +32,7 @@ struct APIRoutes: Sendable {
     let metrics: IngestMetrics
     let buffer: IngestBuffer
     let mqtt: MQTTClient
+    let rollups: RollupService
 
     static let maxRawRows = 100_000
 
@@ -72,7 +74,16 @@ struct APIRoutes: Sendable {
             }
             return rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }
         case "minute", "day":
-            throw APIError(status: .notImplemented, error: "not_implemented", detail: "resolution '\(resolution)' arrives with the rollup engine")
+            let width: BucketWidth = resolution == "minute" ? .minute : .day
+            // A range starting inside a bucket includes that bucket.
+            guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
+                                                              from: width.start(of: from), to: to, limit: limit) else {
+                throw APIError.notFound("no series \(machine)/\(sensor)")
+            }
+            return buckets.map {
+                API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
+                                sum: $0.stats.sum, stddev: $0.stats.stddev)
+            }
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
@@ -114,6 +125,18 @@ struct APIRoutes: Sendable {
         family("vigil_storage_errors_total", "Failed journal writes and SQLite commits (each retried).", "counter", [("", String(errors))])
         family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
         family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
+        let r = rollups.stats
+        family("vigil_ingest_late_readings_total", "Readings that arrived after their minute's rollup could have closed (still stored and rolled up).",
+               "counter", [("", String(store.lateReadings))])
+        family("vigil_rollup_buckets_reduced_total", "Minute and day buckets recomputed.", "counter",
+               [("{width=\"minute\"}", String(r.minutesReduced)), ("{width=\"day\"}", String(r.daysReduced))])
+        family("vigil_rollup_pending_minutes", "Minutes changed but not yet re-reduced (includes the open minute).", "gauge",
+               [("", String(r.pendingMinutes))])
+        family("vigil_rollup_lag_seconds", "Age of the oldest change to an ended minute not yet in the rollups (about the flush delay when keeping up).",
+               "gauge", [("", String(Double(r.lagMillis) / 1000))])
+        family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
+        family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
+               [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",

@@ -12,7 +12,8 @@ import VigilMQTT
 public enum Daemon {
     public static func run(config: VigilConfig, environment: [String: String], logger: Logger) async throws {
         try ensureParentDirectory(of: config.storageDB)
-        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows)
+        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
+                                     rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)
         let reader = try StoreReader(path: config.storageDB)
         logger.info("storage open", metadata: ["db.path": "\(config.storageDB)"])
 
@@ -38,6 +39,8 @@ public enum Daemon {
             onMessage: { ingestor.handle($0) },
             onEvent: IngestService.logEvents(logger))
         let ingest = IngestService(client: client, ingestor: ingestor, topics: config.subscriptionFilters, logger: logger)
+        let rollups = RollupService(writer: writer, metrics: metrics, rawDays: config.retentionRawDays,
+                                    minuteDays: config.retentionMinuteDays, logger: logger)
 
         let (httpRunningStream, httpRunning) = AsyncStream<Void>.makeStream()
         let systemd = SystemdService(
@@ -45,7 +48,7 @@ public enum Daemon {
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
         let router = Router()
-        APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client).register(on: router)
+        APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
         let app = Application(
             router: router,
@@ -57,11 +60,19 @@ public enum Daemon {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: systemd), .init(service: app)],
+            services: [.init(service: ingest), .init(service: rollups), .init(service: systemd), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
         logger.info("vigild stopped")
+    }
+
+    /// `vigild --rebuild-rollups`: recomputes rollups from raw in batch.
+    public static func rebuildRollups(config: VigilConfig, from: Int64, to: Int64) throws -> (days: Int, readings: Int) {
+        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
+                                     rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)
+        let r = try writer.rebuildRollups(from: from, to: to)
+        return (r.days, r.readings)
     }
 
     static func ensureParentDirectory(of path: String) throws {

@@ -30,6 +30,8 @@ public final class IngestBuffer: Sendable {
         public var pendingReadings = 0
         public var appliedReadings = 0
         public var appliedBatches = 0
+        /// Applied readings that arrived after their minute's rollup could have closed.
+        public var lateReadings = 0
         public var journalBytes = 0
         public var applyErrors = 0
         /// Wall-clock seconds the applier spent in SQLite transactions.
@@ -187,13 +189,14 @@ public final class IngestBuffer: Sendable {
         while true {
             let t0 = SystemClock.monotonicSeconds()
             do {
-                _ = try writer.write(taken.batch)
+                let outcome = try writer.write(taken.batch)
                 let dt = SystemClock.monotonicSeconds() - t0
                 state.withLock { s in
                     s.pendingReadings -= readings
                     s.stats.pendingReadings = s.pendingReadings
                     s.stats.appliedReadings += readings
                     s.stats.appliedBatches += 1
+                    s.stats.lateReadings += outcome.late
                     s.stats.applySeconds += dt
                     // The batch is in SQLite: its journal segment can go.
                     try? Self.reset(&s.segments[taken.segment], generation: 0)

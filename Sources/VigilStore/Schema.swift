@@ -29,6 +29,39 @@ enum Schema {
             n INTEGER NOT NULL
         );
         """,
+        // v2: rollups (SPEC §4). Statistics are stored mergeable (mean and m2, see BucketStats).
+        // `rollup_dirty` is the persistent to-do list of minutes whose raw rows changed; it is
+        // written in the same transaction as the rows, so a crash never loses a re-reduction.
+        // `rollup_base` holds what retention pruned away underneath a bucket (level 0: raw rows
+        // under a minute, level 1: minutes under a day), merged back in on every recomputation.
+        """
+        CREATE TABLE rollup_minute(
+            series_id INTEGER NOT NULL, start INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(series_id, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollup_day(
+            series_id INTEGER NOT NULL, start INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(series_id, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollup_base(
+            level INTEGER NOT NULL, series_id INTEGER NOT NULL, start INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(level, series_id, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollup_dirty(
+            series_id INTEGER NOT NULL, minute INTEGER NOT NULL,
+            first_mark INTEGER NOT NULL, last_mark INTEGER NOT NULL,
+            PRIMARY KEY(series_id, minute)
+        ) WITHOUT ROWID;
+        CREATE TABLE engine_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO rollup_dirty(series_id, minute, first_mark, last_mark)
+            SELECT DISTINCT series_id, ts - (ts % 60000), 0, 0 FROM reading;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -1,4 +1,5 @@
 public import VigilCore
+public import VigilRollup
 import Dispatch
 import Synchronization
 
@@ -67,6 +68,21 @@ public final class StoreReader: Sendable {
                 "SELECT ts, value, seq FROM reading WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts LIMIT ?",
                 [.int(id), .int(from), .int(to), .int(Int64(limit))]
             ) { Reading(machine: machine, sensor: sensor, ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2)) }
+        }
+    }
+
+    /// Minute or day rollups of one series with starts in `[from, to)`, oldest first, at most
+    /// `limit`. Read from the rollup tables, never from raw.
+    public func rollupSeries(machine: String, sensor: String, width: BucketWidth, from: Int64, to: Int64, limit: Int) async throws -> [Bucket]? {
+        try await read { db in
+            guard let id = try db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(machine), .text(sensor)], row: { $0.int(0) }).first else {
+                return nil
+            }
+            let table = width == .minute ? "rollup_minute" : "rollup_day"
+            return try db.query(
+                "SELECT start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
+                [.int(id), .int(from), .int(to), .int(Int64(limit))]
+            ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
         }
     }
 

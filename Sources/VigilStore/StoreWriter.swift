@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilRollup
 import Synchronization
 
 /// The single writer of raw readings and quarantine. `write` applies a batch of messages in one
@@ -7,6 +8,7 @@ import Synchronization
 public final class StoreWriter: Sendable {
     private let state: Mutex<State>
     public let quarantineLimit: Int
+    let clock: @Sendable () -> Int64
 
     struct State {
         let db: SQLiteConnection
@@ -15,6 +17,7 @@ public final class StoreWriter: Sendable {
         let countReject: Statement
         var seriesIDs: [SeriesName: Int64] = [:]
         var quarantineRows: Int
+        var rollups: RollupMaintenance
     }
 
     struct SeriesName: Hashable {
@@ -27,9 +30,16 @@ public final class StoreWriter: Sendable {
         public var stored = 0
         public var quarantined = 0
         public var quarantineEvicted = 0
+        /// Readings whose minute had already been closable when they arrived.
+        public var late = 0
     }
 
-    public init(path: String, quarantineLimit: Int = 10_000) throws {
+    /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
+    /// recomputed; readings arriving later than that after their minute are counted as late.
+    /// `clock` stamps the rollup to-do marks (tests pin it).
+    public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 5_000,
+                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
+        self.clock = clock
         let db = try SQLiteConnection(path: path)
         try Schema.configure(db)
         try Schema.migrate(db)
@@ -44,7 +54,8 @@ public final class StoreWriter: Sendable {
                 "INSERT INTO quarantine(received_at, topic, payload, reason, detail) VALUES(?,?,?,?,?)"),
             countReject: try db.statement(
                 "INSERT INTO reject_count(reason, n) VALUES(?1, ?2) ON CONFLICT(reason) DO UPDATE SET n = n + ?2"),
-            quarantineRows: rows))
+            quarantineRows: rows,
+            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis)))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -52,10 +63,13 @@ public final class StoreWriter: Sendable {
     public func write(_ messages: [IngestMessage]) throws -> Outcome {
         try state.withLock { s in
             var outcome = Outcome()
+            var touched: Set<SeriesBucket> = []
             try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
                         let id = try Self.seriesID(&s, r)
+                        touched.insert(SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts)))
+                        if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         let ins = s.insertReading
                         ins.reset()
                         try ins.bind(.int(id), at: 1)
@@ -74,6 +88,8 @@ public final class StoreWriter: Sendable {
                     }
                     outcome.quarantined += m.rejections.count
                 }
+                let now = clock()
+                for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
                 s.quarantineRows += outcome.quarantined
                 let excess = s.quarantineRows - quarantineLimit
                 if excess > 0 {
@@ -103,5 +119,50 @@ public final class StoreWriter: Sendable {
         let id = try s.db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(r.machine), .text(r.sensor)]) { $0.int(0) }[0]
         s.seriesIDs[name] = id
         return id
+    }
+}
+
+// MARK: rollups and retention (they share the single writer connection)
+
+extension StoreWriter {
+    /// Re-reduces the minutes that are due (and their days) in one transaction.
+    public func rollupPass(now: Int64 = SystemClock.wallMillis(), limit: Int = 2_000) throws -> RollupPass {
+        try state.withLock { s in try s.db.transaction { try s.rollups.pass(now: now, limit: limit) } }
+    }
+
+    /// Runs passes until nothing is due.
+    public func rollupAllDue(now: Int64 = SystemClock.wallMillis()) throws -> RollupPass {
+        var total = RollupPass()
+        while true {
+            let p = try rollupPass(now: now)
+            total.minutes += p.minutes
+            total.days += p.days
+            if p.minutes == 0 { return total }
+        }
+    }
+
+    /// Buckets waiting for a pass and the rollup lag.
+    public func rollupBacklog(now: Int64 = SystemClock.wallMillis()) throws -> (pending: Int, lagMillis: Int64) {
+        try state.withLock { s in try s.rollups.backlog(now: now) }
+    }
+
+    /// Recomputes the rollups of the UTC days overlapping `[from, to)` from raw
+    /// (`vigild --rebuild-rollups`).
+    public func rebuildRollups(from: Int64, to: Int64) throws -> RollupRebuild {
+        try state.withLock { s in try s.rollups.rebuild(from: from, to: to) }
+    }
+
+    /// Applies the retention tiers: raw rows older than `rawDays` and minute rollups older than
+    /// `minuteDays` whole UTC days before today go (0 keeps them forever); day rollups stay.
+    public func applyRetention(rawDays: Int, minuteDays: Int, now: Int64 = SystemClock.wallMillis()) throws -> RetentionPrune {
+        let today = BucketWidth.day.start(of: now)
+        let day = BucketWidth.day.rawValue
+        let rawBefore = rawDays > 0 ? today - Int64(rawDays) * day : nil
+        let minutesBefore = minuteDays > 0 ? today - Int64(minuteDays) * day : nil
+        if let rawBefore, let minutesBefore { precondition(rawBefore >= minutesBefore, "minute rollups must outlive raw rows") }
+        precondition(minutesBefore == nil || rawBefore != nil, "minute rollups must outlive raw rows")
+        return try state.withLock { s in
+            try s.db.transaction { try s.rollups.prune(rawBefore: rawBefore, minutesBefore: minutesBefore, now: now) }
+        }
     }
 }

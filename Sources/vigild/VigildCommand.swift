@@ -34,6 +34,15 @@ struct Vigild: AsyncParsableCommand {
     @Flag(name: .customLong("check-config"), help: "Validate the configuration, print it and exit.")
     var checkConfig = false
 
+    @Flag(name: .customLong("rebuild-rollups"), help: "Recompute minute and day rollups from the raw readings (and retention bases) with the daemon's kernels, then exit. Safe while vigild runs.")
+    var rebuildRollups = false
+
+    @Option(name: .long, help: "With --rebuild-rollups: first time to rebuild (epoch ms or RFC 3339; widened to its UTC day). Default: the beginning.")
+    var from: String?
+
+    @Option(name: .long, help: "With --rebuild-rollups: end of the range, exclusive (epoch ms or RFC 3339). Default: no end.")
+    var to: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -42,6 +51,18 @@ struct Vigild: AsyncParsableCommand {
             throw ProgramError(.usage, "--log-level: '\(logLevel)' is not a log level")
         }
         let cfg = try loadConfig()
+        if (from != nil || to != nil) && !rebuildRollups {
+            throw ProgramError(.usage, "--from and --to go with --rebuild-rollups")
+        }
+        if rebuildRollups {
+            let start = try from.map { try Self.time($0, flag: "--from") } ?? 0
+            let end = try to.map { try Self.time($0, flag: "--to") } ?? Int64.max
+            guard start < end else { throw ProgramError(.usage, "--from must be before --to") }
+            let t0 = Date()
+            let result = try Daemon.rebuildRollups(config: cfg, from: start, to: end)
+            print("rebuilt rollups: \(result.days) series-days from \(result.readings) raw readings in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+            return
+        }
         if checkConfig {
             print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) subscriptions=\(cfg.subscriptionFilters) templates=\(cfg.mqttTopicTemplates)")
             return
@@ -52,6 +73,13 @@ struct Vigild: AsyncParsableCommand {
             return h
         }
         try await Daemon.run(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
+    }
+
+    static func time(_ s: String, flag: String) throws -> Int64 {
+        guard let t = Timestamp.millis(query: s) else {
+            throw ProgramError(.usage, "\(flag): '\(s)' is neither epoch milliseconds nor an RFC 3339 time")
+        }
+        return t
     }
 
     func loadConfig() throws -> VigilConfig {

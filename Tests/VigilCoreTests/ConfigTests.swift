@@ -63,6 +63,20 @@ import Testing
         #expect(throws: VigilConfig.Error.self) { try VigilConfig.load(fileText: nil, fileName: "f", environment: ["VIGIL_INGEST_MAX_PAYLOAD_BYTES": "lots"]) }
     }
 
+    @Test func retentionTiersMustNest() throws {
+        let ok = try VigilConfig.load(fileText: "[retention]\nraw_days = 30\nminute_days = 365\n[rollup]\nflush_delay_seconds = 2",
+                                      fileName: "f", environment: ["VIGIL_RETENTION_RAW_DAYS": "7"])
+        #expect(ok.retentionRawDays == 7 && ok.retentionMinuteDays == 365 && ok.rollupFlushDelaySeconds == 2)
+        for text in ["[retention]\nminute_days = 30", "[retention]\nraw_days = 90\nminute_days = 30", "[retention]\nraw_days = -1"] {
+            #expect(throws: VigilConfig.Error.self, "\(text)") { try VigilConfig.load(fileText: text, fileName: "f", environment: [:]) }
+        }
+        do {
+            _ = try VigilConfig.load(fileText: "[retention]\nraw_days = 90\nminute_days = 30", fileName: "f", environment: [:])
+        } catch {
+            #expect(error.key == "retention.minute_days")
+        }
+    }
+
     @Test func shippedConfigIsValidAndMatchesDefaults() throws {
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
         let text = try String(contentsOfFile: "/" + path + "/config/vigil.toml", encoding: .utf8)

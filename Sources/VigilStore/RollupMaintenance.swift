@@ -1,0 +1,251 @@
+import VigilCore
+import VigilRollup
+
+/// Keeps the minute and day rollup tables equal to a recomputation from the raw rows.
+///
+/// Writes mark the `(series, minute)` buckets they touch in `rollup_dirty`, inside their own
+/// transaction. A pass re-reduces each due minute from its raw rows with the SIMD kernel (only the
+/// buckets a change touched: late, replaced or backfilled readings cost one minute and one day
+/// each), then re-merges the days those minutes belong to. A minute is due once nothing has
+/// changed in it for the flush delay and it has ended, or at the latest `maxWait` after its first
+/// change. Rollups are derived data: `rebuild` recomputes any time range from raw with the same
+/// kernels, and retention moves what it prunes into `rollup_base` first, so pruning never changes
+/// a rollup.
+struct RollupMaintenance {
+    let db: SQLiteConnection
+    let flushDelay: Int64
+    let maxWait: Int64 = 60_000
+    private var values: [Double] = []
+    private var times: [Int64] = []
+
+    static let minute = BucketWidth.minute.rawValue
+    static let day = BucketWidth.day.rawValue
+
+    init(db: SQLiteConnection, flushDelay: Int64) {
+        self.db = db
+        self.flushDelay = flushDelay
+    }
+
+    // MARK: marking (inside the writer's transaction)
+
+    func markDirty(series: Int64, minute: Int64, now: Int64) throws {
+        try db.run("INSERT INTO rollup_dirty(series_id, minute, first_mark, last_mark) VALUES(?1, ?2, ?3, ?3) "
+                   + "ON CONFLICT(series_id, minute) DO UPDATE SET last_mark = excluded.last_mark",
+                   [.int(series), .int(minute), .int(now)])
+    }
+
+    /// A reading is late when its minute had already been closable on arrival.
+    func isLate(ts: Int64, receivedAt: Int64) -> Bool {
+        receivedAt - (BucketWidth.minute.start(of: ts) + Self.minute) >= flushDelay
+    }
+
+    // MARK: passes
+
+    /// Re-reduces up to `limit` due minutes (all dirty minutes before `forceBefore`, if given)
+    /// and the days they belong to. Runs inside the caller's transaction.
+    mutating func pass(now: Int64, limit: Int, forceBefore: Int64? = nil) throws -> RollupPass {
+        let due: [(Int64, Int64)]
+        if let forceBefore {
+            due = try db.query("SELECT series_id, minute FROM rollup_dirty WHERE minute < ?1 LIMIT ?2",
+                               [.int(forceBefore), .int(Int64(limit))]) { ($0.int(0), $0.int(1)) }
+        } else {
+            let quiet = now - flushDelay
+            due = try db.query(
+                "SELECT series_id, minute FROM rollup_dirty WHERE (minute + 60000 <= ?1 AND last_mark <= ?1) OR first_mark <= ?2 LIMIT ?3",
+                [.int(quiet), .int(now - maxWait), .int(Int64(limit))]) { ($0.int(0), $0.int(1)) }
+        }
+        var days: Set<SeriesBucket> = []
+        for (series, minute) in due {
+            try recomputeMinute(series: series, start: minute)
+            try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute = ?", [.int(series), .int(minute)])
+            days.insert(SeriesBucket(series: series, start: BucketWidth.day.start(of: minute)))
+        }
+        for d in days { try recomputeDay(series: d.series, start: d.start) }
+        return RollupPass(minutes: due.count, days: days.count)
+    }
+
+    /// Minutes waiting for a pass, and the age of the oldest change not yet in a rollup among
+    /// minutes that have ended (the rollup lag; about the flush delay when keeping up).
+    func backlog(now: Int64) throws -> (pending: Int, lagMillis: Int64) {
+        let row = try db.query("SELECT count(*), min(CASE WHEN minute + 60000 <= ?1 THEN first_mark END) FROM rollup_dirty", [.int(now)]) {
+            (Int($0.int(0)), $0.isNull(1) ? nil : $0.int(1))
+        }[0]
+        return (row.0, row.1.map { max(0, now - $0) } ?? 0)
+    }
+
+    private mutating func recomputeMinute(series: Int64, start: Int64) throws {
+        values.removeAll(keepingCapacity: true)
+        let s = try db.statement("SELECT value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ?")
+        try s.bind([.int(series), .int(start), .int(start + Self.minute)])
+        while try s.step() { values.append(s.double(0)) }
+        var stats = try base(level: 0, series: series, start: start)
+        stats.merge(values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
+        try store(stats, table: "rollup_minute", series: series, start: start)
+    }
+
+    private func recomputeDay(series: Int64, start: Int64) throws {
+        var stats = try base(level: 1, series: series, start: start)
+        let s = try db.statement("SELECT count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start")
+        try s.bind([.int(series), .int(start), .int(start + Self.day)])
+        while try s.step() { stats.merge(Self.stats(s)) }
+        try store(stats, table: "rollup_day", series: series, start: start)
+    }
+
+    private func base(level: Int, series: Int64, start: Int64) throws -> BucketStats {
+        try db.query("SELECT count, sum, mean, m2, min, max FROM rollup_base WHERE level = ? AND series_id = ? AND start = ?",
+                     [.int(Int64(level)), .int(series), .int(start)], row: Self.stats).first ?? .empty
+    }
+
+    private func store(_ stats: BucketStats, table: String, series: Int64, start: Int64) throws {
+        if stats.count == 0 {
+            try db.run("DELETE FROM \(table) WHERE series_id = ? AND start = ?", [.int(series), .int(start)])
+        } else {
+            try db.run("INSERT INTO \(table)(series_id, start, count, sum, mean, m2, min, max) VALUES(?,?,?,?,?,?,?,?) "
+                       + "ON CONFLICT(series_id, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, mean = excluded.mean, "
+                       + "m2 = excluded.m2, min = excluded.min, max = excluded.max",
+                       [.int(series), .int(start)] + Self.bindings(stats))
+        }
+    }
+
+    // MARK: batch rebuild
+
+    /// Recomputes every minute and day bucket of the UTC days overlapping `[from, to)` from raw
+    /// (and retention bases), a day of one series at a time through the SIMD kernel, one
+    /// transaction per series-day (a running daemon keeps ingesting in between).
+    mutating func rebuild(from: Int64, to: Int64) throws -> RollupRebuild {
+        var result = RollupRebuild()
+        let first = BucketWidth.day.start(of: max(from, Int64.min / 2))
+        let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
+        for series in seriesIDs {
+            var cursor = first
+            while cursor < to, let day = try nextDay(series: series, from: cursor), day < to {
+                result.readings += try db.transaction { try rebuildDay(series: series, start: day) }
+                result.days += 1
+                cursor = day + Self.day
+            }
+        }
+        return result
+    }
+
+    /// The first day at or after `from` where `series` has raw rows, minute rollups or bases.
+    private func nextDay(series: Int64, from: Int64) throws -> Int64? {
+        let candidates = try [
+            "SELECT min(ts) FROM reading WHERE series_id = ?1 AND ts >= ?2",
+            "SELECT min(start) FROM rollup_minute WHERE series_id = ?1 AND start >= ?2",
+            "SELECT min(start) FROM rollup_base WHERE level = 0 AND series_id = ?1 AND start >= ?2",
+            "SELECT min(start) FROM rollup_base WHERE level = 1 AND series_id = ?1 AND start >= ?2",
+        ].compactMap { sql in
+            try db.query(sql, [.int(series), .int(from)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+        }
+        return candidates.min().map { BucketWidth.day.start(of: $0) }
+    }
+
+    private mutating func rebuildDay(series: Int64, start: Int64) throws -> Int {
+        let end = start + Self.day
+        times.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        let s = try db.statement("SELECT ts, value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts")
+        try s.bind([.int(series), .int(start), .int(end)])
+        while try s.step() {
+            times.append(s.int(0))
+            values.append(s.double(1))
+        }
+        var minutes: [Bucket] = []
+        times.withUnsafeBufferPointer { t in
+            values.withUnsafeBufferPointer { v in RollupKernel.rollup(ts: t, values: v, width: .minute, into: &minutes) }
+        }
+        // Merge what retention pruned under these minutes.
+        let bases = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_base WHERE level = 0 AND series_id = ? AND start >= ? AND start < ?",
+                                 [.int(series), .int(start), .int(end)]) { Bucket(start: $0.int(0), stats: Self.stats($0, from: 1)) }
+        if !bases.isEmpty {
+            var byStart = Dictionary(uniqueKeysWithValues: minutes.map { ($0.start, $0.stats) })
+            for b in bases { byStart[b.start] = b.stats.merging(byStart[b.start] ?? .empty) }
+            minutes = byStart.keys.sorted().map { Bucket(start: $0, stats: byStart[$0]!) }
+        }
+        try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(end)])
+        for m in minutes { try store(m.stats, table: "rollup_minute", series: series, start: m.start) }
+        var dayStats = try base(level: 1, series: series, start: start)
+        for m in minutes { dayStats.merge(m.stats) }
+        try store(dayStats, table: "rollup_day", series: series, start: start)
+        try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ?", [.int(series), .int(start), .int(end)])
+        return times.count
+    }
+
+    // MARK: retention
+
+    /// Prunes raw rows before `rawBefore` and minute rollups before `minutesBefore` (day starts;
+    /// nil keeps them). What goes is folded into `rollup_base` first so every rollup keeps its
+    /// value; callers keep `rawBefore <= minutesBefore`.
+    mutating func prune(rawBefore: Int64?, minutesBefore: Int64?, now: Int64) throws -> RetentionPrune {
+        var result = RetentionPrune()
+        let horizon = max(rawBefore ?? .min, minutesBefore ?? .min)
+        guard horizon > .min else { return result }
+        // Every change below the horizon must be in the rollups before its rows go.
+        while try pass(now: now, limit: 10_000, forceBefore: horizon).minutes > 0 {}
+        let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
+        for series in seriesIDs {
+            if let rawBefore {
+                let minutes = try db.query("SELECT DISTINCT ts - ts % 60000 FROM reading WHERE series_id = ? AND ts < ?",
+                                           [.int(series), .int(rawBefore)]) { $0.int(0) }
+                for m in minutes { try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: m) }
+                try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
+                result.rawRows += db.changes
+            }
+            if let minutesBefore {
+                let days = try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
+                                        [.int(series), .int(minutesBefore)]) { $0.int(0) }
+                for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
+                try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
+                result.minuteRows += db.changes
+                // The day bases now hold these minutes, including their own bases.
+                try db.run("DELETE FROM rollup_base WHERE level = 0 AND series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
+            }
+        }
+        return result
+    }
+
+    /// The bucket's full statistics (which include its old base) become its base.
+    private func foldIntoBase(level: Int, from table: String, series: Int64, start: Int64) throws {
+        try db.run("INSERT INTO rollup_base(level, series_id, start, count, sum, mean, m2, min, max) "
+                   + "SELECT ?1, series_id, start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id = ?2 AND start = ?3 "
+                   + "ON CONFLICT(level, series_id, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, "
+                   + "mean = excluded.mean, m2 = excluded.m2, min = excluded.min, max = excluded.max",
+                   [.int(Int64(level)), .int(series), .int(start)])
+    }
+
+    // MARK: rows
+
+    static func stats(_ s: Statement) -> BucketStats { stats(s, from: 0) }
+
+    static func stats(_ s: Statement, from i: Int32) -> BucketStats {
+        BucketStats(count: Int(s.int(i)), sum: s.double(i + 1), mean: s.double(i + 2), m2: s.double(i + 3),
+                    min: s.double(i + 4), max: s.double(i + 5))
+    }
+
+    static func bindings(_ b: BucketStats) -> [SQLiteValue] {
+        [.int(Int64(b.count)), .double(b.sum), .double(b.mean), .double(b.m2), .double(b.min), .double(b.max)]
+    }
+}
+
+struct SeriesBucket: Hashable {
+    var series: Int64
+    var start: Int64
+}
+
+/// What one rollup pass did.
+public struct RollupPass: Sendable, Equatable {
+    public var minutes = 0
+    public var days = 0
+}
+
+/// What a rebuild did.
+public struct RollupRebuild: Sendable, Equatable {
+    public var days = 0
+    public var readings = 0
+}
+
+/// What a retention run removed.
+public struct RetentionPrune: Sendable, Equatable {
+    public var rawRows = 0
+    public var minuteRows = 0
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilRollup
+@testable import VigilStore
+
+/// The rollup engine against a real SQLite file: whatever order, duplication or lateness the
+/// readings arrive with, the rollup tables equal an independent recomputation from what the raw
+/// table holds (last write wins per key).
+@Suite struct RollupStoreTests {
+    static let leapDay: Int64 = 1_709_164_800_000 // 2024-02-29T00:00:00Z
+    static let newYear: Int64 = 1_704_067_200_000 // 2024-01-01T00:00:00Z
+    static let farFuture = SystemClock.wallMillis() + 86_400_000
+    static let minute = BucketWidth.minute.rawValue
+    static let day = BucketWidth.day.rawValue
+
+    struct Key: Hashable { var machine, sensor: String; var ts: Int64 }
+
+    /// Two-pass statistics per bucket from a key → value map, by dictionary grouping.
+    static func oracle(_ truth: [Key: Double], machine: String, sensor: String, width: Int64) -> [Int64: BucketStats] {
+        var groups: [Int64: [Double]] = [:]
+        for (k, v) in truth where k.machine == machine && k.sensor == sensor {
+            groups[k.ts - ((k.ts % width) + width) % width, default: []].append(v)
+        }
+        return groups.mapValues { xs in
+            let mean = xs.reduce(0, +) / Double(xs.count)
+            return BucketStats(count: xs.count, sum: xs.reduce(0, +), mean: mean,
+                               m2: xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }, min: xs.min()!, max: xs.max()!)
+        }
+    }
+
+    static func expectEqual(_ got: [Bucket], _ want: [Int64: BucketStats], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(got.map(\.start) == want.keys.sorted(), "\(what): bucket starts", sourceLocation: sourceLocation)
+        for b in got {
+            guard let w = want[b.start] else { continue }
+            let scale = max(abs(w.min), abs(w.max), 1)
+            #expect(b.stats.count == w.count && b.stats.min == w.min && b.stats.max == w.max, "\(what) \(b.start): \(b.stats) vs \(w)", sourceLocation: sourceLocation)
+            #expect(abs(b.stats.sum - w.sum) <= 1e-12 * scale * Double(w.count), "\(what) \(b.start) sum", sourceLocation: sourceLocation)
+            #expect(abs(b.stats.mean - w.mean) <= 1e-12 * scale, "\(what) \(b.start) mean", sourceLocation: sourceLocation)
+            #expect(abs(b.stats.stddev - w.stddev) <= 1e-9 * scale, "\(what) \(b.start) stddev \(b.stats.stddev) vs \(w.stddev)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func rollups(_ reader: StoreReader, _ machine: String, _ sensor: String, _ width: BucketWidth) async throws -> [Bucket] {
+        try #require(try await reader.rollupSeries(machine: machine, sensor: sensor, width: width, from: .min, to: .max, limit: 1_000_000))
+    }
+
+    /// A fleet's readings around a leap day and a year end, then the same keys again (replaced
+    /// values), shuffled, split into messages, some received long after their minute.
+    static func chaoticStream(seed: UInt64) -> (messages: [IngestMessage], truth: [Key: Double]) {
+        var rng = SplitMix64(seed: seed)
+        var readings: [Reading] = []
+        for (m, base) in [("plant1/press7", leapDay), ("pump2", newYear)] {
+            for sensor in ["temp", "vib"] {
+                var t = base - 3 * minute - Int64.random(in: 0..<minute, using: &rng)
+                for _ in 0..<Int.random(in: 100...400, using: &rng) {
+                    t += Int64.random(in: 1...4_000, using: &rng)
+                    readings.append(Reading(machine: m, sensor: sensor, ts: t, value: 1e6 + Double.random(in: -1...1, using: &rng)))
+                }
+                // Exactly on edges, and far back (backfill into an old day).
+                readings.append(Reading(machine: m, sensor: sensor, ts: base, value: 7))
+                readings.append(Reading(machine: m, sensor: sensor, ts: base + minute - 1, value: -7))
+                readings.append(Reading(machine: m, sensor: sensor, ts: base - 40 * day + 123, value: 3))
+            }
+        }
+        // Duplicates: a third of the keys again, half with new values.
+        let dupes = readings.shuffled(using: &rng).prefix(readings.count / 3).map { r -> Reading in
+            var d = r
+            if Bool.random(using: &rng) { d.value += 0.5 }
+            return d
+        }
+        var all = readings + dupes
+        all.shuffle(using: &rng)
+        var messages: [IngestMessage] = []
+        var truth: [Key: Double] = [:]
+        var i = 0
+        while i < all.count {
+            let j = min(all.count, i + Int.random(in: 1...50, using: &rng))
+            let chunk = Array(all[i..<j])
+            for r in chunk { truth[Key(machine: r.machine, sensor: r.sensor, ts: r.ts)] = r.value }
+            messages.append(IngestMessage(readings: chunk, rejections: [], topic: "t", payload: [], receivedAt: chunk[0].ts + 3_600_000))
+            i = j
+        }
+        return (messages, truth)
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func rollupsEqualRecomputationUnderChaos(seed: UInt64) async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let (messages, truth) = Self.chaoticStream(seed: seed)
+        var late = 0
+        for (n, batch) in stride(from: 0, to: messages.count, by: 7).map({ Array(messages[$0..<min($0 + 7, messages.count)]) }).enumerated() {
+            late += try writer.write(batch).late
+            // Close buckets now and then, so later readings land in closed minutes and days.
+            if n % 3 == 0 { _ = try writer.rollupAllDue(now: Self.farFuture) }
+        }
+        #expect(late > 0)
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        #expect(try writer.rollupBacklog().pending == 0)
+        let reader = try StoreReader(path: tmp.path)
+        for m in ["plant1/press7", "pump2"] {
+            for s in ["temp", "vib"] {
+                // The raw table holds exactly the truth (idempotent on the key, last write wins)...
+                let raw = try #require(try await reader.rawSeries(machine: m, sensor: s, from: .min, to: .max, limit: 1_000_000))
+                #expect(Dictionary(uniqueKeysWithValues: raw.map { (Key(machine: m, sensor: s, ts: $0.ts), $0.value) })
+                        == truth.filter { $0.key.machine == m && $0.key.sensor == s })
+                // ... and the rollups equal its recomputation.
+                Self.expectEqual(try await Self.rollups(reader, m, s, .minute), Self.oracle(truth, machine: m, sensor: s, width: Self.minute), "\(m)/\(s) minute")
+                Self.expectEqual(try await Self.rollups(reader, m, s, .day), Self.oracle(truth, machine: m, sensor: s, width: Self.day), "\(m)/\(s) day")
+            }
+        }
+    }
+
+    @Test func rebuildReproducesTheStreamedRollups() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let (messages, truth) = Self.chaoticStream(seed: 9)
+        _ = try writer.write(messages)
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        let reader = try StoreReader(path: tmp.path)
+        let before = try await Self.rollups(reader, "pump2", "vib", .minute)
+        // Wreck the derived tables, then rebuild them from raw.
+        let db = try SQLiteConnection(path: tmp.path)
+        try db.execute("UPDATE rollup_minute SET count = 0, mean = 0; DELETE FROM rollup_day WHERE start % 2 = 0; INSERT INTO rollup_minute VALUES(1, 60000, 1, 1, 1, 0, 1, 1)")
+        let result = try writer.rebuildRollups(from: .min, to: .max)
+        #expect(result.readings == truth.count)
+        for m in ["plant1/press7", "pump2"] {
+            for s in ["temp", "vib"] {
+                Self.expectEqual(try await Self.rollups(reader, m, s, .minute), Self.oracle(truth, machine: m, sensor: s, width: Self.minute), "rebuilt \(m)/\(s) minute")
+                Self.expectEqual(try await Self.rollups(reader, m, s, .day), Self.oracle(truth, machine: m, sensor: s, width: Self.day), "rebuilt \(m)/\(s) day")
+            }
+        }
+        let after = try await Self.rollups(reader, "pump2", "vib", .minute)
+        #expect(after.map(\.start) == before.map(\.start))
+    }
+
+    @Test func rebuildOfARangeTouchesOnlyThoseDays() throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let rs = (0..<3).map { Reading(machine: "m", sensor: "s", ts: Self.leapDay + Int64($0) * Self.day + 5, value: Double($0)) }
+        _ = try writer.write([IngestMessage(readings: rs, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        let r = try writer.rebuildRollups(from: Self.leapDay + Self.day + 1000, to: Self.leapDay + 2 * Self.day)
+        #expect(r.days == 1 && r.readings == 1)
+    }
+
+    @Test func pruningRawOrMinutesNeverChangesARollup() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let now = Self.leapDay + 12 * Self.day + 3_600_000
+        var truth: [Key: Double] = [:]
+        var rng = SplitMix64(seed: 11)
+        var readings: [Reading] = []
+        for d in 0..<12 {
+            for i in 0..<300 {
+                let r = Reading(machine: "m", sensor: "s", ts: Self.leapDay + Int64(d) * Self.day + Int64(i) * 997, value: 50 + Double.random(in: -5...5, using: &rng))
+                readings.append(r)
+                truth[Key(machine: r.machine, sensor: r.sensor, ts: r.ts)] = r.value
+            }
+        }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: now)])
+        // Some changes are still dirty when retention runs: it must reduce them before pruning.
+        let reader = try StoreReader(path: tmp.path)
+        let pruned = try writer.applyRetention(rawDays: 4, minuteDays: 7, now: now)
+        #expect(pruned.rawRows == 8 * 300)
+        #expect(pruned.minuteRows == 5 * 5) // 300 readings ≈ 5 minutes per day
+        _ = try writer.rollupAllDue(now: Self.farFuture) // the days retention did not touch
+        let raw = try #require(try await reader.rawSeries(machine: "m", sensor: "s", from: .min, to: .max, limit: 1_000_000))
+        #expect(raw.first?.ts == Self.leapDay + 8 * Self.day)
+        let days = try await Self.rollups(reader, "m", "s", .day)
+        Self.expectEqual(days, Self.oracle(truth, machine: "m", sensor: "s", width: Self.day), "days after pruning")
+        let minutes = try await Self.rollups(reader, "m", "s", .minute)
+        Self.expectEqual(minutes, Self.oracle(truth.filter { $0.key.ts >= Self.leapDay + 5 * Self.day }, machine: "m", sensor: "s", width: Self.minute),
+                         "minutes kept after pruning")
+
+        // Rebuilding and re-running retention change nothing.
+        _ = try writer.rebuildRollups(from: .min, to: .max)
+        _ = try writer.applyRetention(rawDays: 4, minuteDays: 7, now: now)
+        Self.expectEqual(try await Self.rollups(reader, "m", "s", .day), Self.oracle(truth, machine: "m", sensor: "s", width: Self.day), "days after rebuild")
+
+        // Late readings below both horizons are stored and rolled up on top of what was pruned.
+        let lateRaw = Reading(machine: "m", sensor: "s", ts: Self.leapDay + 6 * Self.day + 10, value: 1_000) // raw pruned, minutes kept
+        let lateMinute = Reading(machine: "m", sensor: "s", ts: Self.leapDay + 1 * Self.day + 20, value: -1_000) // minutes pruned too
+        let outcome = try writer.write([IngestMessage(readings: [lateRaw, lateMinute], rejections: [], topic: "t", payload: [], receivedAt: now)])
+        #expect(outcome.late == 2)
+        for r in [lateRaw, lateMinute] { truth[Key(machine: r.machine, sensor: r.sensor, ts: r.ts)] = r.value }
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        Self.expectEqual(try await Self.rollups(reader, "m", "s", .day), Self.oracle(truth, machine: "m", sensor: "s", width: Self.day), "days after late readings")
+        let minute6 = try await Self.rollups(reader, "m", "s", .minute).first { $0.start == Self.leapDay + 6 * Self.day }
+        #expect(minute6?.stats == Self.oracle(truth, machine: "m", sensor: "s", width: Self.minute)[Self.leapDay + 6 * Self.day].map {
+            BucketStats(count: $0.count, sum: minute6!.stats.sum, mean: minute6!.stats.mean, m2: minute6!.stats.m2, min: $0.min, max: $0.max)
+        })
+        // A rebuild keeps them too.
+        _ = try writer.rebuildRollups(from: .min, to: .max)
+        Self.expectEqual(try await Self.rollups(reader, "m", "s", .day), Self.oracle(truth, machine: "m", sensor: "s", width: Self.day), "days after late + rebuild")
+    }
+
+    @Test func dirtyMinutesSurviveARestart() async throws {
+        let tmp = try TempDatabase()
+        do {
+            let writer = try StoreWriter(path: tmp.path)
+            _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: Self.leapDay, value: 1)], rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        }
+        let writer = try StoreWriter(path: tmp.path)
+        #expect(try writer.rollupBacklog().pending == 1)
+        #expect(try writer.rollupAllDue(now: Self.farFuture) == RollupPass(minutes: 1, days: 1))
+    }
+
+    @Test func openMinutesWaitForTheFlushDelay() throws {
+        let tmp = try TempDatabase()
+        let open = Self.leapDay, now = open + 30_000 // the writes happen mid-minute
+        let writer = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 5_000, clock: { now })
+        _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: open + 1, value: 1),
+                                                       Reading(machine: "m", sensor: "s", ts: open - 600_000, value: 1)],
+                                            rejections: [], topic: "t", payload: [], receivedAt: now)])
+        // Neither the open minute nor the just-touched old one is due yet...
+        #expect(try writer.rollupPass(now: now + 1_000).minutes == 0)
+        // ... the old one is after the flush delay, the open one once it has ended and been quiet
+        // as long.
+        #expect(try writer.rollupPass(now: now + 5_000).minutes == 1)
+        #expect(try writer.rollupPass(now: open + 60_000 + 4_999).minutes == 0)
+        #expect(try writer.rollupPass(now: open + 60_000 + 5_000).minutes == 1)
+    }
+}
