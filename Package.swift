@@ -82,6 +82,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "vigil-bench-store",
+            dependencies: ["VigilCore", "CSQLite"],
+            path: "Benchmarks/store",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vigil-bench-rollup",
             dependencies: ["VigilRollup", "VigilCore", "CSQLite"],
             path: "Benchmarks/rollup",
