@@ -41,6 +41,35 @@ public enum API {
         public static func raw(ts: Int64, value: Double) -> SeriesPoint {
             SeriesPoint(ts: ts, count: 1, mean: value, min: value, max: value, sum: value, stddev: 0)
         }
+
+        /// A series response as JSON, written directly: Foundation's JSONEncoder spends ≈ 3 µs per
+        /// point, which made a day of minutes (1,440 points) miss its 5 ms budget. Same keys and
+        /// values as the Codable form; a non-finite statistic (only possible when values near
+        /// ±1e308 overflow a sum) is written as null.
+        public static func jsonArray(_ points: [SeriesPoint]) -> [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(points.count * 120 + 2)
+            func number(_ x: Double) {
+                if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+            }
+            out.append(UInt8(ascii: "["))
+            for (i, p) in points.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: "{\"ts\":\(p.ts),\"count\":\(p.count),\"mean\":".utf8)
+                number(p.mean)
+                out.append(contentsOf: ",\"min\":".utf8)
+                number(p.min)
+                out.append(contentsOf: ",\"max\":".utf8)
+                number(p.max)
+                out.append(contentsOf: ",\"sum\":".utf8)
+                number(p.sum)
+                out.append(contentsOf: ",\"stddev\":".utf8)
+                number(p.stddev)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
+        }
     }
 
     public struct QuarantineItem: Codable, Sendable, Equatable {

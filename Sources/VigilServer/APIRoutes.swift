@@ -22,7 +22,6 @@ struct APIError: Error, HTTPResponseError {
 }
 
 extension API.Machine: ResponseEncodable {}
-extension API.SeriesPoint: ResponseEncodable {}
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
 
@@ -39,7 +38,10 @@ struct APIRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try await healthz() }
         router.get("/api/v1/machines") { _, _ in try await machines() }
-        router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in try await series(req, ctx) }
+        router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(try await series(req, ctx)))))
+        }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/metrics") { _, _ in try await prometheus() }
     }

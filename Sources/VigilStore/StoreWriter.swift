@@ -64,11 +64,13 @@ public final class StoreWriter: Sendable {
         try state.withLock { s in
             var outcome = Outcome()
             var touched: Set<SeriesBucket> = []
+            var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
                         let id = try Self.seriesID(&s, r)
-                        touched.insert(SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts)))
+                        let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
+                        if bucket != lastTouched { touched.insert(bucket); lastTouched = bucket }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         let ins = s.insertReading
                         ins.reset()
