@@ -182,8 +182,12 @@ if duckdb {
     try p.run()
     let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    if p.terminationStatus == 0, let seconds = Double(text.split(separator: "\n").last.map(String.init) ?? "") {
-        report("DuckDB 1 thread GROUP BY time_bucket", rowsPerSecond: Double(readings) / seconds, text.split(separator: "\n").dropLast().joined(separator: "; "))
+    let lines = text.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count == 3 }
+    if p.terminationStatus == 0 && !lines.isEmpty {
+        for l in lines {
+            guard let seconds = Double(l[1]) else { continue }
+            report("DuckDB 1 thread GROUP BY \(l[0] == "time_bucket" ? "time_bucket" : "ts // width")", rowsPerSecond: Double(readings) / seconds, "\(l[2]) buckets")
+        }
     } else {
         print("DuckDB peer skipped (pip install duckdb numpy): exit \(p.terminationStatus) \(text)")
     }
@@ -193,8 +197,8 @@ if duckdb {
 
 let simdRate = Double(readings) / simd.seconds
 print("")
-print(String(format: "SIMD / bandwidth limit   %5.1f %%", 100 * simdRate / limit))
-print(String(format: "SIMD / scalar            %5.2f ×", simdRate / (Double(readings) / scalar.seconds)))
+print("SIMD / " + "bandwidth limit".padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: "%7.1f %%", 100 * simdRate / limit))
+print("SIMD / " + "scalar reference".padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: "%7.2f ×", simdRate / (Double(readings) / scalar.seconds)))
 for (name, rate) in rows where name.hasPrefix("SQLite") || name.hasPrefix("DuckDB") {
-    print(String(format: "SIMD / %@ %7.1f ×", name.split(separator: " ").first.map(String.init)!.padding(toLength: 17, withPad: " ", startingAt: 0), simdRate / rate))
+    print("SIMD / " + name.padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: "%7.1f ×", simdRate / rate))
 }

@@ -23,7 +23,7 @@ public struct VigilConfig: Sendable, Equatable {
     public var ingestMaxFutureSeconds = 600
     public var ingestQuarantineMaxRows = 10_000
     // [rollup]
-    public var rollupFlushDelaySeconds = 5
+    public var rollupFlushDelaySeconds = 4
     // [retention] (0 = forever)
     public var retentionRawDays = 0
     public var retentionMinuteDays = 0

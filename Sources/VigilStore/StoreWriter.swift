@@ -37,7 +37,7 @@ public final class StoreWriter: Sendable {
     /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
     /// recomputed; readings arriving later than that after their minute are counted as late.
     /// `clock` stamps the rollup to-do marks (tests pin it).
-    public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 5_000,
+    public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
                 clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
         let db = try SQLiteConnection(path: path)

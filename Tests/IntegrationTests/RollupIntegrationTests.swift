@@ -56,6 +56,10 @@ import VigilCore
         try broker.publish(topic: "vigil/pump-01/temp", "{\"ts\":\(base + 30_500),\"value\":98.5}")
         try broker.publish(topic: "vigil/pump-01/temp", "{\"ts\":\(base - 86_400_000),\"value\":-4}") // backfill a day ago
 
+        try await Harness.waitUntil("late and backfilled readings stored", seconds: 20) {
+            let raw = try await Self.points(daemon, "pump-01", "temp", "raw")
+            return raw.contains { $0.ts == base + 30_500 && $0.mean == 98.5 } && raw.contains { $0.ts == base - 86_400_000 }
+        }
         var last = ""
         try await Harness.waitUntil("minute and day rollups equal recomputation from raw", seconds: 40) {
             for machine in ["pump-01", "press-02", "fan-03"] {
