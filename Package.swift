@@ -30,6 +30,7 @@ let package = Package(
         // Pure logic: no I/O.
         .target(name: "VigilCore", swiftSettings: strict),
         .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
+        .target(name: "VigilHealth", swiftSettings: strict),
 
         // I/O adapters.
         .target(name: "VigilStore", dependencies: ["VigilCore", "VigilRollup", "CSQLite"], swiftSettings: strict),
@@ -63,7 +64,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vigil",
-            dependencies: ["VigilCore", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VigilCore", "VigilHealth", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -97,6 +98,7 @@ let package = Package(
 
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore"], swiftSettings: strict),

@@ -1,0 +1,159 @@
+/// Status bands on the health number (SPEC §5), with hysteresis: a worse band is entered as soon
+/// as health falls into it; a better one only once health is `hysteresis` above its edge, so the
+/// status does not flicker on a noisy edge. The alarm status agrees with the number: health at
+/// or below `warning` is always `alarm`, and `alarm` always means health ≤ `warning + hysteresis`.
+public struct HealthBands: Codable, Sendable, Equatable {
+    public var ok: Double = 70
+    public var watch: Double = 60
+    public var warning: Double = 50
+    public var hysteresis: Double = 5
+
+    public init() {}
+
+    public init(ok: Double, watch: Double, warning: Double, hysteresis: Double) {
+        self.ok = ok
+        self.watch = watch
+        self.warning = warning
+        self.hysteresis = hysteresis
+    }
+
+    public var isValid: Bool { ok > watch && watch > warning && warning > 0 && ok <= 100 && hysteresis >= 0 }
+
+    func band(_ health: Double) -> HealthStatus {
+        health >= ok ? .ok : health >= watch ? .watch : health > warning ? .warning : .alarm
+    }
+
+    /// The next status given the current one.
+    public func status(health: Double, current: HealthStatus) -> HealthStatus {
+        let b = band(health)
+        if b >= current { return b }
+        return min(current, band(health - hysteresis))
+    }
+}
+
+public enum HealthStatus: String, Codable, Sendable, Comparable, CaseIterable {
+    case ok, watch, warning, alarm
+
+    var severity: Int { HealthStatus.allCases.firstIndex(of: self)! }
+    public static func < (a: HealthStatus, b: HealthStatus) -> Bool { a.severity < b.severity }
+}
+
+public struct Contributor: Codable, Sendable, Equatable {
+    public var sensor: String
+    public var share: Double
+
+    public init(sensor: String, share: Double) {
+        self.sensor = sensor
+        self.share = share
+    }
+}
+
+public struct HealthScore: Sendable, Equatable {
+    /// 100 = as healthy as the reference; 50 = the alarm edge.
+    public var health: Double
+    /// `1 − health/100`, in [0, 1].
+    public var anomalyScore: Double
+    public var status: HealthStatus
+    /// 0…1: the share of sensors that reported recently, times how much commissioning data the
+    /// model had.
+    public var confidence: Double
+    /// Sensors pushing the statistic up, largest share first (shares of its positive parts).
+    public var contributors: [Contributor]
+    /// The Mahalanobis statistic T² of the smoothed row.
+    public var statistic: Double
+}
+
+/// Scores a machine's rows causally: each row updates per-sensor smoothing of the scaled
+/// values, then the Mahalanobis statistic against the model maps to health. A silent sensor keeps
+/// its last smoothed value (silence never reads as a return to normal) and lowers confidence.
+public struct HealthScorer: Sendable {
+    public let model: HealthModel
+    public var bands: HealthBands
+    /// Rows without a value after which a sensor counts as silent.
+    public var staleRows: Int
+    /// Commissioning rows at which confidence reaches 1 (a day of minute rows by default).
+    public var fullConfidenceRows: Int
+    private(set) public var status: HealthStatus = .ok
+    private var smoothed: [Double]
+    private var silentFor: [Int]
+    private var deviation: [Double]
+    private var weighted: [Double]
+
+    public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
+                status: HealthStatus = .ok) {
+        self.model = model
+        self.bands = bands
+        self.staleRows = staleRows
+        self.fullConfidenceRows = fullConfidenceRows
+        self.status = status
+        let p = model.sensors.count
+        smoothed = model.mean
+        silentFor = [Int](repeating: Int.max / 2, count: p)
+        deviation = [Double](repeating: 0, count: p)
+        weighted = [Double](repeating: 0, count: p)
+    }
+
+    /// Updates the smoothing with `row` (one cell per model sensor, nil = missing) and returns T².
+    public mutating func statistic(_ row: [Double?]) -> Double {
+        let p = model.sensors.count
+        let a = model.parameters.smoothing
+        for j in 0..<p {
+            if let x = row[j], x.isFinite {
+                let z = (x - model.center[j]) / model.scale[j]
+                // A sensor's first value starts its smoothing.
+                smoothed[j] = silentFor[j] >= Int.max / 2 ? z : a * z + (1 - a) * smoothed[j]
+                silentFor[j] = 0
+            } else if silentFor[j] < Int.max / 2 {
+                silentFor[j] += 1
+            }
+            deviation[j] = smoothed[j] - model.mean[j]
+        }
+        var t2 = 0.0
+        model.precision.withUnsafeBufferPointer { prec in
+            for i in 0..<p {
+                var s = 0.0
+                for j in 0..<p { s += prec[i * p + j] * deviation[j] }
+                weighted[i] = s
+                t2 += deviation[i] * s
+            }
+        }
+        return max(0, t2)
+    }
+
+    public mutating func score(_ row: [Double?]) -> HealthScore {
+        let t2 = statistic(row)
+        let r = t2 / model.threshold
+        let health = min(100, max(0, 100 * pow2(-r)))
+        status = bands.status(health: health, current: status)
+        let p = model.sensors.count
+        var parts: [(Int, Double)] = []
+        var total = 0.0
+        for j in 0..<p {
+            let c = deviation[j] * weighted[j]
+            if c > 0 {
+                parts.append((j, c))
+                total += c
+            }
+        }
+        parts.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        let contributors = total > 0 ? parts.prefix(3).map { Contributor(sensor: model.sensors[$0.0], share: $0.1 / total) } : []
+        let fresh = silentFor.reduce(0) { $0 + ($1 <= staleRows ? 1 : 0) }
+        let confidence = Double(fresh) / Double(max(p, 1)) * min(1, Double(model.trainingRows) / Double(max(fullConfidenceRows, 1)))
+        return HealthScore(health: health, anomalyScore: 1 - health / 100, status: status, confidence: confidence,
+                           contributors: contributors, statistic: t2)
+    }
+
+    /// 2^x without Foundation, exact enough for a display value (|error| < 1e-12 relative).
+    func pow2(_ x: Double) -> Double {
+        guard x > -1100 else { return 0 }
+        let k = x.rounded(.down)
+        let f = (x - k) * 0.6931471805599453 // ln 2
+        // e^f for f in [0, ln 2) by its series: 20 terms are far below double rounding.
+        var term = 1.0, sum = 1.0
+        for n in 1...20 {
+            term *= f / Double(n)
+            sum += term
+        }
+        return Double(sign: .plus, exponent: Int(k), significand: sum)
+    }
+}
