@@ -83,6 +83,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "vigil-bench-health",
+            dependencies: ["VigilHealth"],
+            path: "Benchmarks/health-scoring",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vigil-bench-store",
             dependencies: ["VigilCore", "CSQLite"],
             path: "Benchmarks/store",

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+@testable import VigilHealth
+
+/// A deterministic generator for test tables (no dependency on VigilCore).
+struct Noise {
+    var state: UInt64
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53) * 2 - 1
+    }
+}
+
+/// Four correlated sensors of a pump: flow follows load, current follows flow, temperature lags.
+func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Double)? = { _ in nil }) -> SensorTable {
+    var noise = Noise(state: seed)
+    var table = SensorTable(sensors: ["flow", "current", "pressure", "temp"], timestamps: [], rows: [])
+    var temp = 60.0
+    for t in 0..<rows {
+        let load = 0.7 + 0.2 * sin(Double(t) / 50)
+        var r = [100 * load + noise.next(), 10 * load + 0.1 * noise.next(), 4 + 2 * load + 0.05 * noise.next(), 0]
+        temp += 0.05 * (50 + 20 * load - temp)
+        r[3] = temp + 0.2 * noise.next()
+        if let f = fault(t) { r[f.sensor] += f.offset }
+        table.timestamps.append(String(1_700_000_000 + t))
+        table.rows.append(r)
+    }
+    return table
+}
+
+@Suite struct HealthModelTests {
+    @Test func normalRowsAreHealthyAndAFaultAlarmsWithItsSensorFirst() throws {
+        let table = pumpTable(rows: 1200, seed: 1) { t in t >= 900 ? (1, 6.0) : nil } // current +6 A (≈ 4σ of its load swing) from row 900
+        let model = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<400]))
+        var scorer = HealthScorer(model: model)
+        var scores: [HealthScore] = []
+        for r in table.rows { scores.append(scorer.score(r)) }
+        let normal = scores[400..<900]
+        #expect(normal.allSatisfy { $0.status != .alarm }, "false alarm at \(normal.firstIndex { $0.status == .alarm } ?? -1)")
+        #expect(normal.map(\.health).min()! > 60)
+        let faulty = scores[920...]
+        #expect(faulty.allSatisfy { $0.status == .alarm && $0.health <= 50 })
+        #expect(faulty.allSatisfy { $0.contributors.first?.sensor == "current" && $0.contributors[0].share > 0.5 })
+        #expect(scores.allSatisfy { (0...100).contains($0.health) && abs($0.anomalyScore - (1 - $0.health / 100)) < 1e-12 })
+    }
+
+    @Test func alarmAlwaysAgreesWithTheNumberAndDoesNotFlicker() {
+        let bands = HealthBands()
+        var status = HealthStatus.ok
+        var noise = Noise(state: 9)
+        var changes = 0
+        for t in 0..<20_000 {
+            // A health hovering around the alarm edge.
+            let h = 50 + 3 * noise.next() + 10 * sin(Double(t) / 2000)
+            let next = bands.status(health: h, current: status)
+            if next != status { changes += 1 }
+            status = next
+            if h <= bands.warning { #expect(status == .alarm) }
+            if status == .alarm { #expect(h <= bands.warning + bands.hysteresis) }
+        }
+        #expect(changes < 60, "\(changes) status changes")
+    }
+
+    @Test func silentSensorsLowerConfidenceAndNeverReadAsHealthy() throws {
+        let table = pumpTable(rows: 700, seed: 2) { t in t >= 500 ? (2, 2.0) : nil }
+        let model = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<400]))
+        var scorer = HealthScorer(model: model, fullConfidenceRows: 400)
+        for r in table.rows[..<600] { _ = scorer.score(r) }
+        let before = scorer.score(table.rows[600])
+        #expect(before.status == .alarm && before.confidence == 1)
+        // The faulty sensor goes silent: its last smoothed value stays, so health stays low.
+        var silent: HealthScore?
+        for r in table.rows[601...] { silent = scorer.score([r[0], r[1], nil, r[3]]) }
+        #expect(silent!.health <= 50)
+        #expect(silent!.confidence == 0.75)
+    }
+
+    @Test func commissioningConfidenceGrowsWithData() throws {
+        let table = pumpTable(rows: 400, seed: 3)
+        let small = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<100]))
+        var a = HealthScorer(model: small, fullConfidenceRows: 400)
+        #expect(abs(a.score(table.rows[200]).confidence - 0.25) < 1e-12)
+        #expect(throws: HealthModel.TrainingError.self) { try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<10])) }
+    }
+
+    @Test func aSensorConstantDuringCommissioningStillScoresFinitely() throws {
+        var table = pumpTable(rows: 600, seed: 4)
+        for i in 0..<600 { table.rows[i][2] = i < 450 ? 32.0 : 30.0 } // a setpoint that moves once
+        let model = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<400]))
+        var scorer = HealthScorer(model: model)
+        let scores = table.rows.map { scorer.score($0) }
+        #expect(scores.allSatisfy { $0.health.isFinite && $0.statistic.isFinite })
+        #expect(scores[599].status == .alarm && scores[599].contributors.first?.sensor == "pressure")
+    }
+
+    @Test func aModelRoundTripsThroughJSONAndScoresIdentically() throws {
+        let table = pumpTable(rows: 800, seed: 5) { t in t >= 600 ? (0, 8.0) : nil }
+        let model = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<400]))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let loaded = try JSONDecoder().decode(HealthModel.self, from: encoder.encode(model))
+        #expect(loaded == model)
+        let a = try Replay.run(table, model: model).csv, b = try Replay.run(table, model: loaded).csv
+        #expect(a == b)
+    }
+
+    @Test func pow2IsAccurate() {
+        let s = HealthScorer(model: try! HealthModel.train(sensors: ["a"], rows: (0..<50).map { [Double($0)] }))
+        for x in stride(from: -60.0, through: 3, by: 0.37) {
+            let want = Foundation.pow(2.0, x)
+            #expect(abs(s.pow2(x) - want) <= 1e-13 * want)
+        }
+        #expect(s.pow2(-2000) == 0)
+    }
+}
+
+@Suite struct ReplayTests {
+    @Test func replayIsCausalAndDeterministic() throws {
+        let table = pumpTable(rows: 1000, seed: 6) { t in t >= 700 ? (3, 12.0) : nil }
+        let full = try Replay.run(table).csv
+        #expect(try Replay.run(table).csv == full)
+        let lines = full.split(separator: "\n")
+        #expect(lines.count == 1001)
+        for k in [401, 650, 999] {
+            var prefix = table
+            prefix.timestamps = Array(table.timestamps[..<k])
+            prefix.rows = Array(table.rows[..<k])
+            let part = try Replay.run(prefix).csv.split(separator: "\n")
+            #expect(part == Array(lines[..<(k + 1)]), "prefix \(k) differs")
+        }
+        #expect(lines[1] == "1700000000,,0,,commissioning,,")
+        #expect(lines[0] == Substring(Replay.header))
+        let last = lines[1000].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(last[2] == "1" && last[4] == "alarm" && last[6].hasPrefix("temp:"))
+    }
+
+    @Test func referenceCommissioningScoresFromTheFirstRow() throws {
+        let reference = pumpTable(rows: 500, seed: 7)
+        let machine = pumpTable(rows: 50, seed: 8)
+        let lines = try Replay.run(machine, reference: reference).csv.split(separator: "\n")
+        #expect(lines.count == 51)
+        #expect(!lines[1].contains("commissioning"))
+    }
+
+    @Test func tablesParseWithMissingCellsAndNameBadLines() throws {
+        let t = try SensorTable.parse("timestamp,a,b\r\n1,1.5,\n2,,2e3\n\n")
+        #expect(t.sensors == ["a", "b"] && t.rows == [[1.5, nil], [nil, 2000]] && t.timestamps == ["1", "2"])
+        #expect(t.rows(for: ["b", "c"]) == [[nil, nil], [2000, nil]])
+        for (text, line) in [("timestamp,a\n1,x\n", 2), ("timestamp,a\n1,1\n2,1,3\n", 3), ("timestamp,a,a\n", 1), ("", 1), ("timestamp\n", 1), ("timestamp,a\n1,inf\n", 2)] {
+            do {
+                _ = try SensorTable.parse(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.line == line, "\(text): \(error)")
+            }
+        }
+        #expect(Replay.fixed(0.1234565, 6) == "0.123457" || Replay.fixed(0.1234565, 6) == "0.123456")
+        #expect(Replay.fixed(-0.0000001, 3) == "0.000")
+        #expect(Replay.fixed(100, 2) == "100.00")
+        #expect(Replay.fixed(-2.5, 1) == "-2.5")
+    }
+}
