@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilRollup", "VigilStore", "VigilMQTT",
+                "VigilCore", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore"], swiftSettings: strict),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilServer"], swiftSettings: strict),
     ]
 )

@@ -72,6 +72,123 @@ public enum API {
         }
     }
 
+    /// `GET /api/v1/machines/{id}/health` (SPEC §6). `health`/`status` are null while the
+    /// machine is still being commissioned (not enough data yet).
+    public struct Health: Codable, Sendable, Equatable {
+        public struct ModelRef: Codable, Sendable, Equatable {
+            public var version: Int
+            public var trainedAt: Int64
+            public init(version: Int, trainedAt: Int64) {
+                self.version = version
+                self.trainedAt = trainedAt
+            }
+        }
+
+        public struct Contributor: Codable, Sendable, Equatable {
+            public var sensor: String
+            public var share: Double
+            public init(sensor: String, share: Double) {
+                self.sensor = sensor
+                self.share = share
+            }
+        }
+
+        public var machine: String
+        public var health: Double?
+        public var status: String?
+        public var confidence: Double
+        public var updatedAt: Int64?
+        public var model: ModelRef?
+        public var contributors: [Contributor]
+        /// While commissioning: complete minute rows collected so far, and how many are needed.
+        public var commissioningRows: Int?
+        public var commissioningNeeded: Int?
+
+        public init(machine: String, health: Double?, status: String?, confidence: Double, updatedAt: Int64?, model: ModelRef?,
+                    contributors: [Contributor], commissioningRows: Int? = nil, commissioningNeeded: Int? = nil) {
+            self.machine = machine
+            self.health = health
+            self.status = status
+            self.confidence = confidence
+            self.updatedAt = updatedAt
+            self.model = model
+            self.contributors = contributors
+            self.commissioningRows = commissioningRows
+            self.commissioningNeeded = commissioningNeeded
+        }
+    }
+
+    /// One minute of health history.
+    public struct HealthPoint: Codable, Sendable, Equatable {
+        public var ts: Int64
+        public var health: Double
+        public var status: String
+        public init(ts: Int64, health: Double, status: String) {
+            self.ts = ts
+            self.health = health
+            self.status = status
+        }
+    }
+
+    /// A model version with its lineage.
+    public struct ModelVersion: Codable, Sendable, Equatable {
+        public var version: Int
+        public var active: Bool
+        public var createdAt: Int64
+        public var trigger: String
+        public var parentVersion: Int?
+        public var trainFrom: Int64
+        public var trainTo: Int64
+        public var rowCount: Int
+        public var contentSha256: String
+        public var sensors: [String]
+        public var parameters: [String: Double]
+        public var codeVersion: String
+        public var metrics: [String: Double]
+        public var gateDecision: String
+        public var gateReason: String
+
+        public init(version: Int, active: Bool, createdAt: Int64, trigger: String, parentVersion: Int?, trainFrom: Int64, trainTo: Int64,
+                    rowCount: Int, contentSha256: String, sensors: [String], parameters: [String: Double], codeVersion: String,
+                    metrics: [String: Double], gateDecision: String, gateReason: String) {
+            self.version = version
+            self.active = active
+            self.createdAt = createdAt
+            self.trigger = trigger
+            self.parentVersion = parentVersion
+            self.trainFrom = trainFrom
+            self.trainTo = trainTo
+            self.rowCount = rowCount
+            self.contentSha256 = contentSha256
+            self.sensors = sensors
+            self.parameters = parameters
+            self.codeVersion = codeVersion
+            self.metrics = metrics
+            self.gateDecision = gateDecision
+            self.gateReason = gateReason
+        }
+    }
+
+    public struct ActiveVersion: Codable, Sendable, Equatable {
+        public var machine: String
+        public var version: Int
+        public init(machine: String, version: Int) {
+            self.machine = machine
+            self.version = version
+        }
+    }
+
+    public struct MaintenanceEvent: Codable, Sendable, Equatable {
+        public var machine: String
+        public var at: Int64
+        public var note: String
+        public init(machine: String, at: Int64, note: String) {
+            self.machine = machine
+            self.at = at
+            self.note = note
+        }
+    }
+
     public struct QuarantineItem: Codable, Sendable, Equatable {
         public var id: Int64
         public var receivedAt: Int64

@@ -27,6 +27,12 @@ public struct VigilConfig: Sendable, Equatable {
     // [retention] (0 = forever)
     public var retentionRawDays = 0
     public var retentionMinuteDays = 0
+    // [health]
+    public var healthCommissionMinutes = 60
+    public var healthBandOK = 70
+    public var healthBandWatch = 60
+    public var healthBandAlarm = 50
+    public var healthHysteresis = 5
 
     public init() {}
 
@@ -91,6 +97,11 @@ public struct VigilConfig: Sendable, Equatable {
         "rollup.flush_delay_seconds": { c, v throws(ValueError) in c.rollupFlushDelaySeconds = try v.int(in: 0...3600) },
         "retention.raw_days": { c, v throws(ValueError) in c.retentionRawDays = try v.int(in: 0...36_500) },
         "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
+        "health.commission_minutes": { c, v throws(ValueError) in c.healthCommissionMinutes = try v.int(in: 10...100_000) },
+        "health.band_ok": { c, v throws(ValueError) in c.healthBandOK = try v.int(in: 2...100) },
+        "health.band_watch": { c, v throws(ValueError) in c.healthBandWatch = try v.int(in: 1...99) },
+        "health.band_alarm": { c, v throws(ValueError) in c.healthBandAlarm = try v.int(in: 1...98) },
+        "health.hysteresis": { c, v throws(ValueError) in c.healthHysteresis = try v.int(in: 0...30) },
     ]
 
     public static var knownKeys: [String] { keys.keys.sorted() }
@@ -139,6 +150,10 @@ public struct VigilConfig: Sendable, Equatable {
     /// Rules that span keys. Minute rollups must outlive raw rows: a minute recomputed from raw
     /// after its day had absorbed it would count twice.
     public func validate() throws(Error) {
+        if !(healthBandOK > healthBandWatch && healthBandWatch > healthBandAlarm) {
+            throw Error(source: nil, key: "health.band_watch",
+                        message: "band edges must fall: band_ok (\(healthBandOK)) > band_watch (\(healthBandWatch)) > band_alarm (\(healthBandAlarm))")
+        }
         if retentionMinuteDays > 0 && (retentionRawDays == 0 || retentionRawDays > retentionMinuteDays) {
             throw Error(source: nil, key: "retention.minute_days",
                         message: "\(retentionMinuteDays) keeps minute rollups shorter than raw rows (retention.raw_days = \(retentionRawDays == 0 ? "forever" : String(retentionRawDays))); minute rollups must be kept at least as long")
@@ -149,7 +164,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
     static func envKey(_ name: String) -> String? {
         let rest = name.dropFirst("VIGIL_".count).lowercased()
-        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention"] where rest.hasPrefix(section + "_") {
+        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health"] where rest.hasPrefix(section + "_") {
             return section + "." + rest.dropFirst(section.count + 1)
         }
         return nil

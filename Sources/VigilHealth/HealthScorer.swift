@@ -93,6 +93,23 @@ public struct HealthScorer: Sendable {
         weighted = [Double](repeating: 0, count: p)
     }
 
+    /// What carries over between rows: persisted so a restart continues exactly where it stopped.
+    public struct State: Codable, Sendable, Equatable {
+        public var smoothed: [Double]
+        public var silentFor: [Int]
+        public var status: HealthStatus
+    }
+
+    public var state: State {
+        get { State(smoothed: smoothed, silentFor: silentFor, status: status) }
+        set {
+            guard newValue.smoothed.count == smoothed.count, newValue.silentFor.count == silentFor.count else { return }
+            smoothed = newValue.smoothed
+            silentFor = newValue.silentFor
+            status = newValue.status
+        }
+    }
+
     /// Updates the smoothing with `row` (one cell per model sensor, nil = missing) and returns T².
     public mutating func statistic(_ row: [Double?]) -> Double {
         let p = model.sensors.count

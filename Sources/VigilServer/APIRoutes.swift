@@ -57,7 +57,10 @@ struct APIRoutes: Sendable {
     }
 
     func machines() async throws -> [API.Machine] {
-        try await reader.machines().map { API.Machine(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen) }
+        let health = try await reader.healthSummary()
+        return try await reader.machines().map {
+            API.Machine(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen, health: health[$0.id]?.health, status: health[$0.id]?.status)
+        }
     }
 
     func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.SeriesPoint] {
@@ -139,6 +142,11 @@ struct APIRoutes: Sendable {
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
+        let health = try await reader.healthSummary().sorted { $0.key < $1.key }
+        family("vigil_machine_health", "Machine health, 0-100 (100 = as healthy as its reference).", "gauge",
+               health.map { ("{machine=\"\(Self.labelValue($0.key))\"}", String($0.value.health)) })
+        family("vigil_machine_status", "1 for the machine's current status.", "gauge",
+               health.map { ("{machine=\"\(Self.labelValue($0.key))\",status=\"\($0.value.status)\"}", "1") })
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",
@@ -146,6 +154,11 @@ struct APIRoutes: Sendable {
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: .init(byteBuffer: ByteBuffer(string: out)))
+    }
+
+    /// A Prometheus label value: backslash, quote and newline escaped.
+    static func labelValue(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
     // MARK: input validation

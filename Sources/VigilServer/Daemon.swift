@@ -47,8 +47,12 @@ public enum Daemon {
             environment: environment, metrics: metrics, buffer: buffer, mqtt: client,
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
+        let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
+
         let router = Router()
-        APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups).register(on: router)
+        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups)
+        api.register(on: router)
+        HealthRoutes(reader: reader, writer: writer, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
         let app = Application(
             router: router,
@@ -60,7 +64,7 @@ public enum Daemon {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: rollups), .init(service: systemd), .init(service: app)],
+            services: [.init(service: ingest), .init(service: rollups), .init(service: health), .init(service: systemd), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

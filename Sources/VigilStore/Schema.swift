@@ -62,6 +62,33 @@ enum Schema {
         INSERT INTO rollup_dirty(series_id, minute, first_mark, last_mark)
             SELECT DISTINCT series_id, ts - (ts % 60000), 0, 0 FROM reading;
         """,
+        // v3: health (SPEC §5). `model` is the registry: every version with its lineage and its
+        // exact body (reloading it scores byte-identically). `machine_health` is each machine's
+        // current state, including the scorer's smoothing so a restart continues causally.
+        """
+        CREATE TABLE model(
+            machine TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+            trigger TEXT NOT NULL, parent_version INTEGER,
+            train_from INTEGER NOT NULL, train_to INTEGER NOT NULL, row_count INTEGER NOT NULL,
+            content_sha256 TEXT NOT NULL, sensors TEXT NOT NULL, parameters TEXT NOT NULL,
+            code_version TEXT NOT NULL, metrics TEXT NOT NULL,
+            gate_decision TEXT NOT NULL, gate_reason TEXT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY(machine, version)
+        );
+        CREATE TABLE machine_health(
+            machine TEXT PRIMARY KEY, active_version INTEGER,
+            commission_from INTEGER NOT NULL DEFAULT 0, scored_through INTEGER NOT NULL DEFAULT 0,
+            health REAL, status TEXT, confidence REAL NOT NULL DEFAULT 0, updated_at INTEGER,
+            contributors TEXT NOT NULL DEFAULT '[]', scorer_state TEXT,
+            commissioning_rows INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE health_history(
+            machine TEXT NOT NULL, ts INTEGER NOT NULL, health REAL NOT NULL, status TEXT NOT NULL,
+            confidence REAL NOT NULL, model_version INTEGER NOT NULL, anomaly REAL NOT NULL,
+            PRIMARY KEY(machine, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE maintenance(id INTEGER PRIMARY KEY, machine TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL);
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -86,6 +86,41 @@ public final class StoreReader: Sendable {
         }
     }
 
+    /// A machine's current health state; nil if the machine has no series.
+    public func health(machine: String) async throws -> (record: MachineHealthRecord, trainedAt: Int64?)? {
+        try await read { db in
+            guard try db.query("SELECT 1 FROM series WHERE machine = ? LIMIT 1", [.text(machine)], row: { $0.int(0) }).first != nil else { return nil }
+            let record = try HealthSQL.machineHealth(db, machine) ?? MachineHealthRecord(machine: machine)
+            let trainedAt = try record.activeVersion.flatMap { v in
+                try db.query("SELECT created_at FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(v))]) { $0.int(0) }.first
+            }
+            return (record, trainedAt)
+        }
+    }
+
+    /// Current health and status of every machine that has them.
+    public func healthSummary() async throws -> [String: (health: Double, status: String)] {
+        try await read { db in
+            var out: [String: (health: Double, status: String)] = [:]
+            for (m, h, s) in try db.query("SELECT machine, health, status FROM machine_health WHERE health IS NOT NULL AND status IS NOT NULL",
+                                          row: { ($0.text(0), $0.double(1), $0.text(2)) }) {
+                out[m] = (h, s)
+            }
+            return out
+        }
+    }
+
+    public func healthHistory(machine: String, from: Int64, to: Int64, limit: Int) async throws -> [API.HealthPoint] {
+        try await read { db in
+            try db.query("SELECT ts, health, status FROM health_history WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+                         [.text(machine), .int(from), .int(to), .int(Int64(limit))]) { API.HealthPoint(ts: $0.int(0), health: $0.double(1), status: $0.text(2)) }
+        }
+    }
+
+    public func models(machine: String) async throws -> [ModelRecord] {
+        try await read { db in try HealthSQL.models(db, machine) }
+    }
+
     public struct QuarantineEntry: Sendable, Equatable {
         public var id: Int64
         public var receivedAt: Int64

@@ -124,6 +124,15 @@ public final class StoreWriter: Sendable {
     }
 }
 
+// MARK: other writers' work on the single connection
+
+extension StoreWriter {
+    /// Runs `body` with the writer connection held (health records, registry).
+    func withConnection<T>(_ body: @Sendable (SQLiteConnection) throws -> T) throws -> T {
+        try state.withLock { s in try body(s.db) }
+    }
+}
+
 // MARK: rollups and retention (they share the single writer connection)
 
 extension StoreWriter {

@@ -1,0 +1,124 @@
+import Foundation
+public import Hummingbird
+public import VigilCore
+import VigilStore
+import VigilHealth
+
+extension API.Health: ResponseEncodable {}
+extension API.HealthPoint: ResponseEncodable {}
+extension API.ModelVersion: ResponseEncodable {}
+extension API.ActiveVersion: ResponseEncodable {}
+extension API.MaintenanceEvent: ResponseEncodable {}
+
+/// Health, model registry and maintenance routes (SPEC §6).
+struct HealthRoutes: Sendable {
+    let reader: StoreReader
+    let writer: StoreWriter
+    let health: HealthService
+    let api: APIRoutes
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/v1/machines/:id/health") { _, ctx in try await current(ctx) }
+        router.get("/api/v1/machines/:id/health/history") { req, ctx in try await history(req, ctx) }
+        router.get("/api/v1/machines/:id/models") { _, ctx in try await models(ctx) }
+        router.post("/api/v1/machines/:id/models/:version/promote") { _, ctx in try await promote(ctx) }
+        router.post("/api/v1/machines/:id/models/rollback") { _, ctx in try await rollback(ctx) }
+        router.post("/api/v1/machines/:id/maintenance") { req, ctx in try await maintenance(req, ctx) }
+    }
+
+    func machine(_ ctx: BasicRequestContext) throws -> String { try api.pathID(ctx, "id", valid: KeyRules.isValidMachine) }
+
+    func current(_ ctx: BasicRequestContext) async throws -> API.Health {
+        let id = try machine(ctx)
+        guard let (r, trainedAt) = try await reader.health(machine: id) else { throw APIError.notFound("no machine \(id)") }
+        let scored = r.health != nil
+        return API.Health(machine: id, health: r.health, status: r.status, confidence: r.confidence, updatedAt: r.updatedAt,
+                          model: r.activeVersion.map { API.Health.ModelRef(version: $0, trainedAt: trainedAt ?? 0) },
+                          contributors: r.contributors,
+                          commissioningRows: scored ? nil : r.commissioningRows,
+                          commissioningNeeded: scored ? nil : health.settings.commissionMinutes)
+    }
+
+    func history(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.HealthPoint] {
+        let id = try machine(ctx)
+        let q = req.uri.queryParameters
+        let from = try api.queryTime(q.get("from"), name: "from") ?? 0
+        let to = try api.queryTime(q.get("to"), name: "to") ?? Int64.max
+        guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
+        let limit = try api.queryLimit(q.get("limit"), default: 10_000, max: 100_000)
+        guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
+        return try await reader.healthHistory(machine: id, from: from, to: to, limit: limit)
+    }
+
+    func models(_ ctx: BasicRequestContext) async throws -> [API.ModelVersion] {
+        let id = try machine(ctx)
+        guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
+        return try await reader.models(machine: id).map(\.info)
+    }
+
+    func promote(_ ctx: BasicRequestContext) async throws -> API.ActiveVersion {
+        let id = try machine(ctx)
+        guard let raw = ctx.parameters.get("version"), let version = Int(raw), version > 0 else {
+            throw APIError.badRequest("version must be a positive integer")
+        }
+        let writer = self.writer
+        guard try await blocking({ try writer.activateModel(machine: id, version: version) }) else {
+            throw APIError.notFound("machine \(id) has no model version \(version)")
+        }
+        health.reload(machine: id)
+        return API.ActiveVersion(machine: id, version: version)
+    }
+
+    /// Back to the version the active one replaced (its parent).
+    func rollback(_ ctx: BasicRequestContext) async throws -> API.ActiveVersion {
+        let id = try machine(ctx)
+        let all = try await reader.models(machine: id)
+        guard let active = all.first(where: { $0.info.active }) else { throw APIError.notFound("machine \(id) has no active model") }
+        guard let parent = active.info.parentVersion else {
+            throw APIError(status: .conflict, error: "no_parent", detail: "version \(active.info.version) is the machine's first model; nothing to roll back to")
+        }
+        let writer = self.writer
+        _ = try await blocking { try writer.activateModel(machine: id, version: parent) }
+        health.reload(machine: id)
+        return API.ActiveVersion(machine: id, version: parent)
+    }
+
+    struct MaintenanceBody: Decodable {
+        var at: Int64?
+        var note: String?
+    }
+
+    func maintenance(_ req: Request, _ ctx: BasicRequestContext) async throws -> API.MaintenanceEvent {
+        let id = try machine(ctx)
+        let bytes = try await req.body.collect(upTo: 64 * 1024)
+        var body = MaintenanceBody()
+        if bytes.readableBytes > 0 {
+            do { body = try JSONDecoder().decode(MaintenanceBody.self, from: Data(bytes.readableBytesView)) } catch {
+                throw APIError.badRequest("body must be JSON {\"at\": epoch ms, \"note\": \"…\"} (both optional)")
+            }
+        }
+        guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
+        let event = API.MaintenanceEvent(machine: id, at: body.at ?? SystemClock.wallMillis(), note: body.note ?? "")
+        let writer = self.writer
+        try await blocking { try writer.recordMaintenance(machine: event.machine, at: event.at, note: event.note) }
+        health.reload(machine: id)
+        return event
+    }
+}
+
+extension HealthService.Settings {
+    init(config: VigilConfig) {
+        self.init()
+        commissionMinutes = config.healthCommissionMinutes
+        bands = .init(ok: Double(config.healthBandOK), watch: Double(config.healthBandWatch), warning: Double(config.healthBandAlarm),
+                      hysteresis: Double(config.healthHysteresis))
+        finalAfterMillis = Int64(config.rollupFlushDelaySeconds) * 1000 + 2_000
+    }
+}
+
+/// Runs blocking SQLite work off the cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+        DispatchQueue.global().async { cont.resume(with: Result { try body() }) }
+    }
+}

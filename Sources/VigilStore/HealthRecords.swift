@@ -1,0 +1,220 @@
+public import VigilCore
+import Foundation
+
+/// One machine's minute features: the minute means of its sensors, a row per minute, a cell per
+/// sensor (nil where the sensor had no reading in that minute).
+public struct MinuteFeatures: Sendable, Equatable {
+    public var sensors: [String]
+    public var times: [Int64]
+    public var rows: [[Double?]]
+}
+
+/// A model version as stored: its lineage and its exact body (JSON).
+public struct ModelRecord: Sendable, Equatable {
+    public var machine: String
+    public var info: API.ModelVersion
+    public var body: String
+
+    public init(machine: String, info: API.ModelVersion, body: String) {
+        self.machine = machine
+        self.info = info
+        self.body = body
+    }
+}
+
+/// A machine's current health state as stored.
+public struct MachineHealthRecord: Sendable, Equatable {
+    public var machine: String
+    public var activeVersion: Int?
+    public var commissionFrom: Int64 = 0
+    public var scoredThrough: Int64 = 0
+    public var health: Double?
+    public var status: String?
+    public var confidence: Double = 0
+    public var updatedAt: Int64?
+    public var contributors: [API.Health.Contributor] = []
+    public var scorerState: String?
+    public var commissioningRows = 0
+
+    public init(machine: String) { self.machine = machine }
+}
+
+public struct HealthHistoryRow: Sendable, Equatable {
+    public var ts: Int64
+    public var health: Double
+    public var status: String
+    public var confidence: Double
+    public var modelVersion: Int
+    public var anomaly: Double
+
+    public init(ts: Int64, health: Double, status: String, confidence: Double, modelVersion: Int, anomaly: Double) {
+        self.ts = ts
+        self.health = health
+        self.status = status
+        self.confidence = confidence
+        self.modelVersion = modelVersion
+        self.anomaly = anomaly
+    }
+}
+
+enum HealthSQL {
+    static func json<T: Encodable>(_ v: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: (try? e.encode(v)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    static let modelColumns = "machine, version, created_at, trigger, parent_version, train_from, train_to, row_count, content_sha256, sensors, parameters, code_version, metrics, gate_decision, gate_reason, body"
+
+    static func model(_ s: Statement, active: Int?) -> ModelRecord {
+        let version = Int(s.int(1))
+        return ModelRecord(machine: s.text(0), info: API.ModelVersion(
+            version: version, active: version == active, createdAt: s.int(2), trigger: s.text(3),
+            parentVersion: s.isNull(4) ? nil : Int(s.int(4)), trainFrom: s.int(5), trainTo: s.int(6), rowCount: Int(s.int(7)),
+            contentSha256: s.text(8), sensors: decode([String].self, s.text(9)) ?? [], parameters: decode([String: Double].self, s.text(10)) ?? [:],
+            codeVersion: s.text(11), metrics: decode([String: Double].self, s.text(12)) ?? [:], gateDecision: s.text(13), gateReason: s.text(14)),
+            body: s.text(15))
+    }
+
+    static func machineHealth(_ db: SQLiteConnection, _ machine: String) throws -> MachineHealthRecord? {
+        try db.query("SELECT active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows FROM machine_health WHERE machine = ?",
+                     [.text(machine)]) { s in
+            var r = MachineHealthRecord(machine: machine)
+            r.activeVersion = s.isNull(0) ? nil : Int(s.int(0))
+            r.commissionFrom = s.int(1)
+            r.scoredThrough = s.int(2)
+            r.health = s.isNull(3) ? nil : s.double(3)
+            r.status = s.isNull(4) ? nil : s.text(4)
+            r.confidence = s.double(5)
+            r.updatedAt = s.isNull(6) ? nil : s.int(6)
+            r.contributors = decode([API.Health.Contributor].self, s.text(7)) ?? []
+            r.scorerState = s.isNull(8) ? nil : s.text(8)
+            r.commissioningRows = Int(s.int(9))
+            return r
+        }.first
+    }
+
+    static func models(_ db: SQLiteConnection, _ machine: String) throws -> [ModelRecord] {
+        let active = try machineHealth(db, machine)?.activeVersion
+        return try db.query("SELECT \(modelColumns) FROM model WHERE machine = ? ORDER BY version", [.text(machine)]) { model($0, active: active) }
+    }
+}
+
+// MARK: writes (the single writer connection)
+
+extension StoreWriter {
+    /// Every machine that has series.
+    public func healthMachines() throws -> [String] {
+        try withConnection { db in try db.query("SELECT DISTINCT machine FROM series ORDER BY machine") { $0.text(0) } }
+    }
+
+    /// Minute means of `machine`'s sensors (all of them, sorted, when `sensors` is nil) for
+    /// minutes in `(after, through]`, oldest first.
+    public func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures {
+        try withConnection { db in
+            let all = try db.query("SELECT sensor FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { $0.text(0) }
+            let names = sensors ?? all
+            let column = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+            var out = MinuteFeatures(sensors: names, times: [], rows: [])
+            let sql = "SELECT s.sensor, r.start, r.mean FROM rollup_minute r JOIN series s ON s.id = r.series_id "
+                + "WHERE s.machine = ? AND r.start > ? AND r.start <= ? ORDER BY r.start"
+            for (sensor, start, mean) in try db.query(sql, [.text(machine), .int(after), .int(through)], row: { ($0.text(0), $0.int(1), $0.double(2)) }) {
+                guard let c = column[sensor] else { continue }
+                if out.times.last != start {
+                    out.times.append(start)
+                    out.rows.append([Double?](repeating: nil, count: names.count))
+                }
+                out.rows[out.rows.count - 1][c] = mean
+            }
+            return out
+        }
+    }
+
+    /// The newest start of any model's training data (nil: no model yet).
+    public func latestModelTrainFrom(machine: String) throws -> Int64? {
+        try withConnection { db in
+            try db.query("SELECT max(train_from) FROM model WHERE machine = ?", [.text(machine)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+        }
+    }
+
+    public func machineHealth(_ machine: String) throws -> MachineHealthRecord? {
+        try withConnection { db in try HealthSQL.machineHealth(db, machine) }
+    }
+
+    public func models(machine: String) throws -> [ModelRecord] {
+        try withConnection { db in try HealthSQL.models(db, machine) }
+    }
+
+    /// Stores a new version (its number is the next free one) and, if `activate`, makes it the
+    /// active one. Returns the version.
+    public func registerModel(machine: String, info: API.ModelVersion, body: String, activate: Bool) throws -> Int {
+        try withConnection { db in
+            try db.transaction {
+                let next = (try db.query("SELECT coalesce(max(version), 0) + 1 FROM model WHERE machine = ?", [.text(machine)]) { Int($0.int(0)) }.first) ?? 1
+                try db.run("INSERT INTO model(\(HealthSQL.modelColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+                    .text(machine), .int(Int64(next)), .int(info.createdAt), .text(info.trigger), info.parentVersion.map { .int(Int64($0)) } ?? .null,
+                    .int(info.trainFrom), .int(info.trainTo), .int(Int64(info.rowCount)), .text(info.contentSha256),
+                    .text(HealthSQL.json(info.sensors)), .text(HealthSQL.json(info.parameters)), .text(info.codeVersion),
+                    .text(HealthSQL.json(info.metrics)), .text(info.gateDecision), .text(info.gateReason), .text(body),
+                ])
+                if activate {
+                    try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
+                               [.text(machine), .int(Int64(next))])
+                }
+                return next
+            }
+        }
+    }
+
+    /// Makes `version` the active one; false if there is no such version.
+    public func activateModel(machine: String, version: Int) throws -> Bool {
+        try withConnection { db in
+            try db.transaction {
+                guard try db.query("SELECT 1 FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(version))]) { $0.int(0) }.first != nil else {
+                    return false
+                }
+                try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
+                           [.text(machine), .int(Int64(version))])
+                return true
+            }
+        }
+    }
+
+    /// Saves scored minutes and the machine's current state in one transaction.
+    public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow]) throws {
+        try withConnection { db in
+            try db.transaction {
+                for h in history {
+                    try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
+                               [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
+                }
+                try db.run("""
+                    INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows)
+                    VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(machine) DO UPDATE SET active_version=?2, commission_from=?3, scored_through=?4,
+                    health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, scorer_state=?10, commissioning_rows=?11
+                    """, [
+                    .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
+                    record.health.map { .double($0) } ?? .null, record.status.map { .text($0) } ?? .null, .double(record.confidence),
+                    record.updatedAt.map { .int($0) } ?? .null, .text(HealthSQL.json(record.contributors)),
+                    record.scorerState.map { .text($0) } ?? .null, .int(Int64(record.commissioningRows)),
+                ])
+            }
+        }
+    }
+
+    /// Records a maintenance event: the machine's health reference is re-commissioned from data
+    /// after `at`.
+    public func recordMaintenance(machine: String, at: Int64, note: String) throws {
+        try withConnection { db in
+            try db.transaction {
+                try db.run("INSERT INTO maintenance(machine, at, note) VALUES(?,?,?)", [.text(machine), .int(at), .text(note)])
+                try db.run("INSERT INTO machine_health(machine, commission_from) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET commission_from = ?2, commissioning_rows = 0",
+                           [.text(machine), .int(at)])
+            }
+        }
+    }
+}

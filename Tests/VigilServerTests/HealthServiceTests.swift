@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import Testing
+import VigilCore
+import VigilHealth
+import VigilStore
+@testable import VigilServer
+
+/// The health service against a real SQLite file: commissioning, causal scoring from minute
+/// rollups, lineage, promotion, rollback, maintenance and restart continuity.
+@Suite struct HealthServiceTests {
+    static let base: Int64 = 1_767_225_600_000 // 2026-01-01T00:00:00Z
+    static let sensors = ["current", "flow", "pressure", "temp"]
+
+    final class TempDir {
+        let path = NSTemporaryDirectory() + "vigil-health-\(UUID().uuidString)"
+        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// Readings every 10 s for `minutes` minutes from `start`; `fault` shifts a sensor.
+    static func readings(machine: String, start: Int64, minutes: Int, seed: UInt64, fault: (Int) -> Double = { _ in 0 }) -> [IngestMessage] {
+        var rng = SplitMix64(seed: seed)
+        var messages: [IngestMessage] = []
+        for m in 0..<minutes {
+            var rs: [Reading] = []
+            for k in 0..<6 {
+                let t = start + Int64(m) * 60_000 + Int64(k) * 10_000
+                let load = 0.7 + 0.2 * sin(Double(m) / 5) // a 31-minute cycle: commissioning sees its whole range
+                let n = { Double.random(in: -1...1, using: &rng) }
+                let values = [10 * load + 0.1 * n() + fault(m), 100 * load + n(), 4 + 2 * load + 0.05 * n(), 50 + 20 * load + 0.3 * n()]
+                for (s, v) in zip(sensors, values) { rs.append(Reading(machine: machine, sensor: s, ts: t, value: v)) }
+            }
+            messages.append(IngestMessage(readings: rs, rejections: [], topic: "t", payload: [], receivedAt: start + Int64(m + 1) * 60_000))
+        }
+        return messages
+    }
+
+    static func service(_ writer: StoreWriter) -> HealthService {
+        var settings = HealthService.Settings()
+        settings.commissionMinutes = 60
+        return HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
+    }
+
+    static func ingest(_ writer: StoreWriter, _ messages: [IngestMessage]) throws {
+        _ = try writer.write(messages)
+        _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
+    }
+
+    @Test func commissionsScoresAndExplainsAFault() async throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        let health = Self.service(writer)
+        // 40 minutes: not enough to commission.
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 40, seed: 1))
+        try health.tick(now: Self.base + 50 * 60_000)
+        var record = try #require(try writer.machineHealth("pump-01"))
+        #expect(record.activeVersion == nil && record.health == nil && record.commissioningRows > 30)
+
+        // Three hours more; the current rises by 3 A from minute 150 on.
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 220, seed: 1) { $0 >= 150 ? 3 : 0 })
+        try health.tick(now: Self.base + 230 * 60_000)
+        record = try #require(try writer.machineHealth("pump-01"))
+        #expect(record.activeVersion == 1)
+        #expect(record.status == "alarm")
+        #expect(record.contributors.first?.sensor == "current")
+        let models = try writer.models(machine: "pump-01")
+        #expect(models.count == 1)
+        let v1 = models[0].info
+        #expect(v1.trigger == "commissioning" && v1.parentVersion == nil && v1.rowCount == 60)
+        #expect(v1.trainFrom == Self.base && v1.trainTo == Self.base + 59 * 60_000)
+        #expect(v1.contentSha256.count == 64 && v1.codeVersion == HealthModel.codeVersion && v1.gateDecision == "promoted")
+
+        let reader = try StoreReader(path: dir.path + "/v.sqlite")
+        let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
+        // Scored from the minute after the commissioning data, every minute once, in order.
+        #expect(history.first?.ts == Self.base + 60 * 60_000)
+        #expect(history.count == 220 - 60)
+        #expect(history.prefix(85).allSatisfy { $0.status != "alarm" })
+        #expect(history.suffix(60).allSatisfy { $0.status == "alarm" && $0.health <= 55 })
+    }
+
+    @Test func aRestartContinuesExactlyAsIfItHadNotHappened() async throws {
+        let dir = try TempDir()
+        let messages = Self.readings(machine: "m", start: Self.base, minutes: 200, seed: 2) { $0 >= 120 ? Double($0 - 120) * 0.05 : 0 }
+        // One service scoring everything in one go...
+        let a = try StoreWriter(path: dir.path + "/a.sqlite")
+        try Self.ingest(a, messages)
+        try Self.service(a).tick(now: Self.base + 210 * 60_000)
+        // ... and one that stops halfway and is replaced by a new instance (a restart).
+        let b = try StoreWriter(path: dir.path + "/b.sqlite")
+        try Self.ingest(b, Array(messages[..<130]))
+        try Self.service(b).tick(now: Self.base + 131 * 60_000)
+        try Self.ingest(b, Array(messages[130...]))
+        try Self.service(b).tick(now: Self.base + 210 * 60_000)
+        let ra = try StoreReader(path: dir.path + "/a.sqlite"), rb = try StoreReader(path: dir.path + "/b.sqlite")
+        let ha = try await ra.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
+        let hb = try await rb.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
+        #expect(ha.count == 140 && ha == hb)
+    }
+
+    @Test func maintenancePromotionAndRollback() throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        let health = Self.service(writer)
+        try Self.ingest(writer, Self.readings(machine: "m", start: Self.base, minutes: 100, seed: 3))
+        try health.tick(now: Self.base + 110 * 60_000)
+        let v1Body = try writer.models(machine: "m")[0].body
+
+        // Maintenance at minute 100: the reference is re-commissioned from data after it.
+        try writer.recordMaintenance(machine: "m", at: Self.base + 100 * 60_000, note: "bearing replaced")
+        health.reload(machine: "m")
+        try Self.ingest(writer, Self.readings(machine: "m", start: Self.base + 100 * 60_000, minutes: 80, seed: 4) { _ in 1 })
+        try health.tick(now: Self.base + 190 * 60_000)
+        var models = try writer.models(machine: "m")
+        #expect(models.map(\.info.version) == [1, 2])
+        #expect(models[1].info.trigger == "maintenance" && models[1].info.parentVersion == 1 && models[1].info.active)
+        #expect(models[1].info.trainFrom == Self.base + 100 * 60_000)
+        #expect(models[1].info.contentSha256 != models[0].info.contentSha256)
+
+        // Roll back (to the parent) and promote again.
+        #expect(try writer.activateModel(machine: "m", version: 1))
+        health.reload(machine: "m")
+        try health.tick(now: Self.base + 191 * 60_000)
+        models = try writer.models(machine: "m")
+        #expect(models[0].info.active && !models[1].info.active)
+        // The rolled-back version is byte-identical and scores as it did.
+        #expect(models[0].body == v1Body)
+        let restored = try #require(HealthJSON.decode(HealthModel.self, models[0].body))
+        let original = try #require(HealthJSON.decode(HealthModel.self, v1Body))
+        let table = SensorTable(sensors: Self.sensors, timestamps: ["1", "2"], rows: [[7, 70, 5.4, 64], [9, 90, 5.8, 68]])
+        #expect(try Replay.run(table, model: restored).csv == Replay.run(table, model: original).csv)
+        #expect(try !writer.activateModel(machine: "m", version: 9))
+        #expect(try writer.activateModel(machine: "m", version: 2))
+    }
+}
