@@ -22,10 +22,21 @@ struct APIClient {
     }
 
     func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as: T.Type) async throws -> T {
+        try await send("GET", path, query: query, body: nil, as: T.self)
+    }
+
+    func post<T: Decodable>(_ path: String, body: Data? = nil, as: T.Type) async throws -> T {
+        try await send("POST", path, query: [], body: body, as: T.self)
+    }
+
+    private func send<T: Decodable>(_ method: String, _ path: String, query: [(String, String)], body: Data?, as: T.Type) async throws -> T {
         var comps = URLComponents(string: base + path)
         if !query.isEmpty { comps?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         guard let url = comps?.url else { throw ProgramError(.usage, "--url: '\(base)' is not a valid URL") }
         var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.httpBody = body
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         request.timeoutInterval = 15
         let data: Data
         let response: URLResponse

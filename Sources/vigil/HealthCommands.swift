@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import VigilCLI
+import VigilCore
+
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Which machine needs you, and why: health, status, confidence and the sensors behind it.")
+
+    @Argument(help: "One machine (default: all, worst first).")
+    var machine: String?
+
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        var ids: [String]
+        if let machine {
+            guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+            ids = [machine]
+        } else {
+            ids = try await connection.client.get("/api/v1/machines", as: [API.Machine].self).map(\.id)
+        }
+        var healths: [API.Health] = []
+        for id in ids {
+            healths.append(try await connection.client.get("/api/v1/machines/\(APIClient.segment(id))/health", as: API.Health.self))
+        }
+        // Worst first; machines still commissioning last.
+        healths.sort { ($0.health ?? 1000, $0.machine) < ($1.health ?? 1000, $1.machine) }
+        var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
+        for h in healths {
+            let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
+            let status = h.status ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
+            out.rows.append([
+                .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .text(status),
+                .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
+                h.updatedAt.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
+            ])
+        }
+        print(out.render(connection.format), terminator: "")
+    }
+}
+
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A machine's model versions with lineage; promote one or roll back.")
+
+    @Argument(help: "Machine id.")
+    var machine: String
+
+    @Option(help: "Make this version the active one.")
+    var promote: Int?
+
+    @Flag(help: "Go back to the version the active one replaced.")
+    var rollback = false
+
+    @OptionGroup var connection: Connection
+
+    func validate() throws {
+        guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+        if promote != nil && rollback { throw ValidationError("--promote and --rollback exclude each other") }
+    }
+
+    func run() async throws {
+        let base = "/api/v1/machines/\(APIClient.segment(machine))/models"
+        if let promote {
+            let v = try await connection.client.post("\(base)/\(promote)/promote", as: API.ActiveVersion.self)
+            print("\(machine): active model version \(v.version)")
+            return
+        }
+        if rollback {
+            let v = try await connection.client.post("\(base)/rollback", as: API.ActiveVersion.self)
+            print("\(machine): rolled back to model version \(v.version)")
+            return
+        }
+        let models = try await connection.client.get(base, as: [API.ModelVersion].self)
+        var out = Rows(columns: ["version", "active", "trigger", "parent", "createdAt", "trainFrom", "trainTo", "rows", "sha256", "gate", "reason"])
+        for m in models {
+            let time: (Int64) -> Rows.Cell = { connection.format == .table ? .text(Timestamp.rfc3339(millis: $0)) : .int($0) }
+            out.rows.append([
+                .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger), m.parentVersion.map { .int(Int64($0)) } ?? .null,
+                time(m.createdAt), time(m.trainFrom), time(m.trainTo), .int(Int64(m.rowCount)),
+                .text(connection.format == .table ? String(m.contentSha256.prefix(12)) : m.contentSha256), .text(m.gateDecision), .text(m.gateReason),
+            ])
+        }
+        print(out.render(connection.format), terminator: "")
+    }
+}
+
+struct Maintenance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a maintenance event: the machine's health reference is re-commissioned from data after it.")
+
+    @Argument(help: "Machine id.")
+    var machine: String
+
+    @Option(help: "What was done.")
+    var note: String = ""
+
+    @Option(help: "When (epoch ms or RFC 3339; default now).")
+    var at: String?
+
+    @OptionGroup var connection: Connection
+
+    func validate() throws {
+        guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+        if let at, Timestamp.millis(query: at) == nil { throw ValidationError("--at: '\(at)' is not epoch ms or RFC 3339") }
+    }
+
+    func run() async throws {
+        let payload: Data
+        if let at, let ms = Timestamp.millis(query: at) {
+            payload = try JSONSerialization.data(withJSONObject: ["note": note, "at": ms])
+        } else {
+            payload = try JSONSerialization.data(withJSONObject: ["note": note])
+        }
+        let event = try await connection.client.post("/api/v1/machines/\(APIClient.segment(machine))/maintenance", body: payload, as: API.MaintenanceEvent.self)
+        print("\(event.machine): maintenance recorded at \(Timestamp.rfc3339(millis: event.at)); the health reference re-commissions from data after it")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// Health end to end: a simulated fleet is commissioned and scored by the daemon; the API, the
+/// retained MQTT topic, /metrics and the CLI all tell the same story.
+@Suite(.serialized) struct HealthIntegrationTests {
+    @Test func fleetIsCommissionedScoredAndExported() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker, environment: [
+            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "20",
+        ])
+        try await daemon.waitReady()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let sim = try Harness.run(try Harness.product("vigil-sim"), [
+            "--broker", broker.url, "--machines", "2", "--sensors", "4", "--format", "multi", "--seed", "3",
+            "--start", String(now / 60_000 * 60_000 - 3 * 3_600_000), "--duration", "90m", "--speedup", "100000", "--quiet",
+        ])
+        #expect(sim.status == 0, "\(sim.stderr)")
+
+        var health: API.Health?
+        try await Harness.waitUntil("pump-01 commissioned and scored", seconds: 60) {
+            health = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/health", as: API.Health.self)
+            return health?.health != nil
+        }
+        let h = try #require(health)
+        #expect((0...100).contains(h.health!))
+        #expect(["ok", "watch", "warning", "alarm"].contains(h.status!))
+        #expect(h.model?.version == 1 && h.confidence > 0)
+
+        let history = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/health/history", as: [API.HealthPoint].self)
+        #expect(history.count >= 60, "90 minutes of data, 20 commissioning: \(history.count) scored")
+        #expect(zip(history, history.dropFirst()).allSatisfy { $0.ts + 60_000 == $1.ts })
+
+        let models = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/models", as: [API.ModelVersion].self)
+        #expect(models.count == 1 && models[0].active && models[0].rowCount == 20 && models[0].trigger == "commissioning")
+
+        // The machines list carries health; /metrics has the gauge.
+        let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(machines.first { $0.id == "pump-01" }?.health != nil)
+        let (_, metrics) = try await Harness.get(daemon.baseURL + "/metrics")
+        #expect(String(decoding: metrics, as: UTF8.self).contains("vigil_machine_health{machine=\"pump-01\"}"))
+
+        // Retained health on MQTT: a client that subscribes later gets it at once.
+        let sub = try Harness.run(try Harness.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "vigil-out/health/pump-01", "-C", "1", "-W", "5"])
+        #expect(sub.status == 0, "\(sub.stderr)")
+        let retained = try JSONDecoder().decode(API.Health.self, from: Data(sub.stdout.utf8))
+        #expect(retained.machine == "pump-01" && retained.health != nil)
+
+        // Rollback of a first model is refused; maintenance is recorded.
+        let vigil = try Harness.product("vigil")
+        let rollback = try Harness.run(vigil, ["models", "pump-01", "--rollback", "--url", daemon.baseURL])
+        #expect(rollback.status == 1 && rollback.stderr.contains("no_parent"), "\(rollback.stderr)")
+        let maintenance = try Harness.run(vigil, ["maintenance", "pump-01", "--note", "seal replaced", "--url", daemon.baseURL])
+        #expect(maintenance.status == 0 && maintenance.stdout.contains("maintenance recorded"), "\(maintenance.stderr)")
+        let table = try Harness.run(vigil, ["health", "--url", daemon.baseURL])
+        #expect(table.status == 0 && table.stdout.contains("pump-01") && table.stdout.contains("press-02"), "\(table.stdout)\(table.stderr)")
+        let csv = try Harness.run(vigil, ["models", "pump-01", "--format", "csv", "--url", daemon.baseURL])
+        #expect(csv.stdout.hasPrefix("version,active,trigger,parent"), "\(csv.stdout)")
+        #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/nope/health").0 == 404)
+        #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
+    }
+}
+
+@Suite struct ReplayCLITests {
+    @Test func replayIsDeterministicKeepsItsModelAndRejectsBadInput() throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var csv = "timestamp,flow,current,temp\n"
+        for t in 0..<600 {
+            let load = 0.7 + 0.2 * sin(Double(t) / 20)
+            let fault = t >= 500 ? 4.0 : 0
+            csv += "\(t),\(100 * load + Double(t % 7) * 0.1),\(10 * load + fault),\(t % 3 == 0 ? "" : String(60 + 10 * load))\n"
+        }
+        try csv.write(toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
+        let vigil = try Harness.product("vigil")
+        let args = ["replay", "--machine", "plant1/pump7", "--input", dir + "/in.csv", "--commission-rows", "300", "--state-dir", dir + "/state"]
+        let a = try Harness.run(vigil, args + ["--output", dir + "/a.csv"])
+        #expect(a.status == 0, "\(a.stderr)")
+        let b = try Harness.run(vigil, ["replay", "--machine", "plant1/pump7", "--input", dir + "/in.csv", "--commission-rows", "300", "--output", dir + "/b.csv"])
+        #expect(b.status == 0)
+        let outA = try String(contentsOfFile: dir + "/a.csv", encoding: .utf8)
+        #expect(outA == (try String(contentsOfFile: dir + "/b.csv", encoding: .utf8)))
+        let lines = outA.split(separator: "\n")
+        #expect(lines.count == 601 && lines[0] == "timestamp,anomaly_score,alarm,health,status,model_version,contributors")
+        let last = lines[600].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(last[2] == "1" && last[4] == "alarm" && last[5] == "1" && last[6].hasPrefix("current:"), "\(lines[600])")
+        #expect(FileManager.default.fileExists(atPath: dir + "/state/plant1%2Fpump7.model.json"))
+        // A second replay with the saved model scores from the first row.
+        let c = try Harness.run(vigil, args + ["--output", "-"])
+        #expect(c.status == 0 && !c.stdout.contains("commissioning"))
+
+        try "timestamp,a\n1,zz\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        let bad = try Harness.run(vigil, ["replay", "--machine", "m", "--input", dir + "/bad.csv", "--output", "-"])
+        #expect(bad.status == 2 && bad.stderr.contains("line 2"), "\(bad.stderr)")
+        let short = try Harness.run(vigil, ["replay", "--machine", "m", "--input", dir + "/in.csv", "--output", "-", "--commission-rows", "5"])
+        #expect(short.status == 2 && short.stderr.contains("cannot commission"), "\(short.stderr)")
+    }
+}
