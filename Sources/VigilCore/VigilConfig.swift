@@ -33,6 +33,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var healthBandWatch = 60
     public var healthBandAlarm = 50
     public var healthHysteresis = 5
+    public var healthRetrainHours = 24
+    public var healthRetrainWindowMinutes = 1440
 
     public init() {}
 
@@ -102,6 +104,8 @@ public struct VigilConfig: Sendable, Equatable {
         "health.band_watch": { c, v throws(ValueError) in c.healthBandWatch = try v.int(in: 1...99) },
         "health.band_alarm": { c, v throws(ValueError) in c.healthBandAlarm = try v.int(in: 1...98) },
         "health.hysteresis": { c, v throws(ValueError) in c.healthHysteresis = try v.int(in: 0...30) },
+        "health.retrain_hours": { c, v throws(ValueError) in c.healthRetrainHours = try v.int(in: 0...8760) },
+        "health.retrain_window_minutes": { c, v throws(ValueError) in c.healthRetrainWindowMinutes = try v.int(in: 60...525_600) },
     ]
 
     public static var knownKeys: [String] { keys.keys.sorted() }

@@ -11,6 +11,14 @@ import VigilMQTT
 /// journals the message in hand and applies the whole journal to SQLite).
 public enum Daemon {
     public static func run(config: VigilConfig, environment: [String: String], logger: Logger) async throws {
+        // Assembled in a synchronous function: its many temporaries stay off the async task's
+        // stack (a debug build overflowed it).
+        let group = try assemble(config: config, environment: environment, logger: logger)
+        try await group.run()
+        logger.info("vigild stopped")
+    }
+
+    static func assemble(config: VigilConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
         try ensureParentDirectory(of: config.storageDB)
         let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                                      rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)
@@ -67,8 +75,7 @@ public enum Daemon {
             services: [.init(service: ingest), .init(service: rollups), .init(service: health), .init(service: systemd), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
-        logger.info("vigild stopped")
+        return group
     }
 
     /// `vigild --rebuild-rollups`: recomputes rollups from raw in batch.

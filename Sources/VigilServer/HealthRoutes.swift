@@ -113,6 +113,8 @@ extension HealthService.Settings {
         bands = .init(ok: Double(config.healthBandOK), watch: Double(config.healthBandWatch), warning: Double(config.healthBandAlarm),
                       hysteresis: Double(config.healthHysteresis))
         finalAfterMillis = Int64(config.rollupFlushDelaySeconds) * 1000 + 2_000
+        retrainMinutes = config.healthRetrainHours * 60
+        retrainWindowMinutes = config.healthRetrainWindowMinutes
     }
 }
 

@@ -2,22 +2,31 @@ public import Logging
 public import ServiceLifecycle
 public import VigilStore
 public import VigilHealth
+public import VigilMQTT
 import Dispatch
 import Foundation
 import Synchronization
 import VigilCore
 import VigilRollup
-public import VigilMQTT
 
-/// Scores every machine from its minute rollups, on its own thread.
+/// Scores every machine from its minute rollups, on its own thread, and retrains.
 ///
-/// Each tick (every `interval`), per machine: a machine without a model (or with a maintenance
-/// event newer than its model's data) collects complete minute rows until it has
-/// `commissionMinutes`, then a model is trained, registered with its lineage and activated. With
-/// a model, every minute whose rollups are final and not yet scored is scored in time order
-/// (causal), appended to the health history, and the machine's current health, the scorer's
-/// smoothing state and hysteresis status are saved in one transaction, so a restart continues
-/// exactly where it stopped. Each update is published retained on `vigil-out/health/<machine>`.
+/// Each tick (every `interval`), per machine:
+/// - **Commissioning.** A machine without a model (or with a maintenance event newer than every
+///   model's data) collects complete minute rows; at `commissionMinutes` a model is trained on
+///   exactly those rows, registered with its lineage and activated. It is both the health
+///   reference and the first anomaly model.
+/// - **Scoring.** Every minute whose rollups are final and not yet scored is scored in time order
+///   (causal): health, status and contributors from the reference, the anomaly score from the
+///   anomaly model. History, current health and the scorers' state are saved in one
+///   transaction, so a restart continues exactly where it stopped; each update is published
+///   retained on `vigil-out/health/<machine>`.
+/// - **Retraining.** A Page–Hinkley detector watches the anomaly statistic of rows not in
+///   alarm. When it fires, or `retrainMinutes` of data after the newest model, a candidate
+///   anomaly model is trained on the recent window's non-alarm rows and must pass the gate
+///   (`RetrainGate`) on held-out recent rows against the active one. Every candidate is
+///   registered with its decision; a promoted one becomes a new active version that keeps the
+///   parent's reference unchanged, so retraining never erases wear from health.
 public final class HealthService: Service, Sendable {
     public struct Settings: Sendable {
         public var commissionMinutes = 60
@@ -26,6 +35,12 @@ public final class HealthService: Service, Sendable {
         /// A minute is final this long after it ended (the rollup flush delay plus a pass).
         public var finalAfterMillis: Int64 = 6_000
         public var interval: Double = 5
+        /// Data minutes after the newest model's data at which a retraining is tried anyway
+        /// (0 = only on drift).
+        public var retrainMinutes = 1440
+        /// Minutes of recent data a candidate learns from (its last fifth is held out).
+        public var retrainWindowMinutes = 1440
+        public var drift = PageHinkley()
         public init() {}
     }
 
@@ -38,10 +53,20 @@ public final class HealthService: Service, Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    /// A machine's loaded model and scorer.
+    /// A machine's active version, its scorers and drift detector.
     struct Tracker: Sendable {
         var version: Int
-        var scorer: HealthScorer
+        var model: MachineModel
+        var trainedAt: Int64
+        var state: TrackerState
+    }
+
+    /// What carries over between minutes (persisted as the machine's scorer state).
+    struct TrackerState: Codable, Sendable {
+        var reference: HealthScorer.State
+        var anomaly: HealthScorer.State
+        var drift: PageHinkley
+        var driftPending = false
     }
 
     public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger) {
@@ -72,8 +97,8 @@ public final class HealthService: Service, Sendable {
         }
     }
 
-    /// Forget a machine's loaded model (after promote/rollback) so the next tick loads the
-    /// active one.
+    /// Forget a machine's loaded model (after promote/rollback/maintenance) so the next tick
+    /// loads the active one.
     public func reload(machine: String) {
         _ = cache.withLock { $0.removeValue(forKey: machine) }
         wake.signal()
@@ -106,20 +131,37 @@ public final class HealthService: Service, Sendable {
             }
         }
         guard var t = tracker else { return }
-        let features = try writer.minuteFeatures(machine: machine, sensors: t.scorer.model.sensors, after: record.scoredThrough, through: through)
+        try score(&t, &record, through: through, now: now)
+        try retrainIfDue(&t, &record, now: now)
+        cache.withLock { $0[machine] = t }
+    }
+
+    private func score(_ t: inout Tracker, _ record: inout MachineHealthRecord, through: Int64, now: Int64) throws {
+        let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.reference.sensors, after: record.scoredThrough, through: through)
         guard !features.times.isEmpty else {
-            cache.withLock { $0[machine] = t }
-            if record.activeVersion != t.version { record.activeVersion = t.version; try writer.saveHealth(record, history: []) }
+            if record.activeVersion != t.version {
+                record.activeVersion = t.version
+                try writer.saveHealth(record, history: [])
+            }
             return
         }
+        var reference = HealthScorer(model: t.model.reference, bands: settings.bands)
+        reference.state = t.state.reference
+        var anomaly = HealthScorer(model: t.model.anomaly, bands: settings.bands)
+        anomaly.state = t.state.anomaly
         var history: [HealthHistoryRow] = []
         var last: HealthScore?
         for (ts, row) in zip(features.times, features.rows) {
-            let s = t.scorer.score(row)
+            let s = reference.score(row)
+            let a = anomaly.score(row)
             history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status.rawValue, confidence: s.confidence,
-                                            modelVersion: t.version, anomaly: s.anomalyScore))
+                                            modelVersion: t.version, anomaly: a.anomalyScore))
+            // Drift of recent normal behaviour: only rows that were not in alarm count.
+            if s.status != .alarm, t.state.drift.add(a.statistic / t.model.anomaly.threshold) { t.state.driftPending = true }
             last = s
         }
+        t.state.reference = reference.state
+        t.state.anomaly = anomaly.state
         if let last {
             record.health = last.health
             record.status = last.status.rawValue
@@ -129,28 +171,35 @@ public final class HealthService: Service, Sendable {
         record.activeVersion = t.version
         record.scoredThrough = features.times.last!
         record.updatedAt = now
-        record.scorerState = HealthJSON.encode(t.scorer.state)
+        record.scorerState = HealthJSON.encode(t.state)
         try writer.saveHealth(record, history: history)
-        cache.withLock { $0[machine] = t }
-        publish(record, trainedAt: nil)
+        publish(record, trainedAt: t.trainedAt)
     }
 
-    /// Loads the active model of a machine and its scorer state.
+    /// Loads the active version of a machine and its scorers' state.
     private func load(_ record: inout MachineHealthRecord) throws -> Tracker? {
         guard let version = record.activeVersion,
               let stored = try writer.models(machine: record.machine).first(where: { $0.info.version == version }),
-              let model = HealthJSON.decode(HealthModel.self, stored.body) else { return nil }
-        var scorer = HealthScorer(model: model, bands: settings.bands)
-        if let text = record.scorerState, let state = HealthJSON.decode(HealthScorer.State.self, text), state.smoothed.count == model.sensors.count {
-            scorer.state = state
-        } else {
-            // A different model than the one that scored last (promote/rollback): warm its
-            // smoothing on the last half hour before the next minute to score.
-            let warm = try writer.minuteFeatures(machine: record.machine, sensors: model.sensors,
-                                                 after: record.scoredThrough - 30 * 60_000, through: record.scoredThrough)
-            for r in warm.rows { _ = scorer.statistic(r) }
+              let model = HealthJSON.decode(MachineModel.self, stored.body) else { return nil }
+        if let text = record.scorerState, let state = HealthJSON.decode(TrackerState.self, text),
+           state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
+            return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
         }
-        return Tracker(version: version, scorer: scorer)
+        // Another version than the one that scored last (promote/rollback): warm its smoothing on
+        // the half hour before the next minute to score.
+        let warm = try writer.minuteFeatures(machine: record.machine, sensors: model.reference.sensors,
+                                             after: record.scoredThrough - 30 * 60_000, through: record.scoredThrough)
+        return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, warm.rows))
+    }
+
+    private func warmState(_ model: MachineModel, _ rows: [[Double?]]) -> TrackerState {
+        var reference = HealthScorer(model: model.reference, bands: settings.bands)
+        var anomaly = HealthScorer(model: model.anomaly, bands: settings.bands)
+        for r in rows {
+            _ = reference.statistic(r)
+            _ = anomaly.statistic(r)
+        }
+        return TrackerState(reference: reference.state, anomaly: anomaly.state, drift: settings.drift)
     }
 
     /// Trains and activates a model once enough complete minute rows exist after the
@@ -177,32 +226,84 @@ public final class HealthService: Service, Sendable {
             logger.warning("commissioning failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
             return nil
         }
-        let info = API.ModelVersion(
-            version: 0, active: true, createdAt: now, trigger: previous == nil ? "commissioning" : "maintenance",
-            parentVersion: record.activeVersion, trainFrom: features.times.first!, trainTo: features.times.last!,
-            rowCount: model.trainingRows, contentSha256: HealthModel.contentHash(sensors: features.sensors, times: features.times, rows: features.rows),
-            sensors: model.sensors,
+        let pair = MachineModel(reference: model, anomaly: model)
+        let info = lineage(model, times: features.times, rows: features.rows, now: now,
+                           trigger: previous == nil ? "commissioning" : "maintenance", parent: record.activeVersion,
+                           metrics: ["completeRows": Double(complete)], decision: "promoted",
+                           reason: previous == nil ? "first model of the machine (commissioning)" : "health reference re-commissioned after maintenance")
+        let version = try writer.registerModel(machine: record.machine, info: info, body: HealthJSON.encode(pair), activate: true)
+        logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)", "model.rows": "\(model.trainingRows)"])
+        record.activeVersion = version
+        // A first model scores from the minute after its data; a re-commissioned one continues.
+        if previous == nil { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
+        return Tracker(version: version, model: pair, trainedAt: now, state: warmState(pair, features.rows))
+    }
+
+    /// Tries a retraining of the anomaly model when drift was detected or the schedule is due.
+    private func retrainIfDue(_ t: inout Tracker, _ record: inout MachineHealthRecord, now: Int64) throws {
+        let newest = try writer.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
+        let scheduled = settings.retrainMinutes > 0 && record.scoredThrough - newest >= Int64(settings.retrainMinutes) * 60_000
+        guard t.state.driftPending || scheduled else { return }
+        let trigger = t.state.driftPending ? "drift" : "schedule"
+        t.state.driftPending = false
+        let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
+        let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
+        // Never learn from rows that were in alarm.
+        let alarms = try writer.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
+        let usable = zip(features.times, features.rows).filter { !alarms.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
+        let split = usable.count * 4 / 5
+        guard split >= settings.commissionMinutes, usable.count - split >= 10 else {
+            logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)", "rows": "\(usable.count)"])
+            record.scorerState = HealthJSON.encode(t.state)
+            try writer.saveHealth(record, history: [])
+            return
+        }
+        let train = Array(usable[..<split]), heldOut = usable[split...].map(\.1)
+        let candidate: HealthModel
+        do {
+            candidate = try HealthModel.train(sensors: t.model.anomaly.sensors, rows: train.map(\.1), parameters: settings.parameters,
+                                              minimumRows: settings.commissionMinutes)
+        } catch {
+            logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
+            return
+        }
+        let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
+        let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
+        let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), now: now, trigger: trigger, parent: t.version,
+                           metrics: gate.metrics, decision: gate.promote ? "promoted" : "rejected", reason: gate.reason)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: HealthJSON.encode(pair), activate: gate.promote)
+        logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
+                                                             "model.trigger": "\(trigger)", "gate": "\(info.gateDecision): \(gate.reason)"])
+        if gate.promote {
+            var anomaly = HealthScorer(model: candidate, bands: settings.bands)
+            for r in features.rows.suffix(30) { _ = anomaly.statistic(r) }
+            t.version = version
+            t.model = pair
+            t.trainedAt = now
+            t.state.anomaly = anomaly.state
+            record.activeVersion = version
+        }
+        record.scorerState = HealthJSON.encode(t.state)
+        try writer.saveHealth(record, history: [])
+    }
+
+    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: String, parent: Int?,
+                         metrics: [String: Double], decision: String, reason: String) -> API.ModelVersion {
+        API.ModelVersion(
+            version: 0, active: decision == "promoted", createdAt: now, trigger: trigger, parentVersion: parent,
+            trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
+            contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
             parameters: ["smoothing": model.parameters.smoothing, "extraShrinkage": model.parameters.extraShrinkage,
                          "thresholdFactor": model.parameters.thresholdFactor],
             codeVersion: HealthModel.codeVersion,
-            metrics: ["threshold": model.threshold, "ledoitWolfShrinkage": model.shrinkage, "completeRows": Double(complete)],
-            gateDecision: "promoted",
-            gateReason: previous == nil ? "first model of the machine (commissioning)" : "health reference re-commissioned after maintenance")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: HealthJSON.encode(model), activate: true)
-        logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)", "model.rows": "\(model.trainingRows)"])
-        var scorer = HealthScorer(model: model, bands: settings.bands)
-        for r in features.rows { _ = scorer.statistic(r) }
-        record.activeVersion = version
-        // A first model scores from the minute after its data; a re-commissioned one continues.
-        record.scoredThrough = max(record.scoredThrough, previous == nil ? features.times.last! : record.scoredThrough)
-        record.scorerState = nil
-        return Tracker(version: version, scorer: scorer)
+            metrics: metrics.merging(["threshold": model.threshold, "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
+            gateDecision: decision, gateReason: reason)
     }
 
-    private func publish(_ record: MachineHealthRecord, trainedAt: Int64?) {
+    private func publish(_ record: MachineHealthRecord, trainedAt: Int64) {
         guard let publisher else { return }
         let body = API.Health(machine: record.machine, health: record.health, status: record.status, confidence: record.confidence,
-                              updatedAt: record.updatedAt, model: record.activeVersion.map { API.Health.ModelRef(version: $0, trainedAt: trainedAt ?? 0) },
+                              updatedAt: record.updatedAt, model: record.activeVersion.map { API.Health.ModelRef(version: $0, trainedAt: trainedAt) },
                               contributors: record.contributors)
         guard let data = try? JSONEncoder().encode(body) else { return }
         _ = try? publisher.publish(topic: "vigil-out/health/" + record.machine, payload: Array(data), qos: 1, retain: true)

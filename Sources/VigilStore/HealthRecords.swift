@@ -141,6 +141,22 @@ extension StoreWriter {
         }
     }
 
+    /// The newest end of any model's training data, whatever its gate decision (retraining
+    /// schedules count from it).
+    public func latestModelTrainTo(machine: String) throws -> Int64? {
+        try withConnection { db in
+            try db.query("SELECT max(train_to) FROM model WHERE machine = ?", [.text(machine)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+        }
+    }
+
+    /// Minutes in `(after, through]` whose scored status was `alarm`.
+    public func alarmMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
+        try withConnection { db in
+            Set(try db.query("SELECT ts FROM health_history WHERE machine = ? AND ts > ? AND ts <= ? AND status = 'alarm'",
+                             [.text(machine), .int(after), .int(through)]) { $0.int(0) })
+        }
+    }
+
     public func machineHealth(_ machine: String) throws -> MachineHealthRecord? {
         try withConnection { db in try HealthSQL.machineHealth(db, machine) }
     }

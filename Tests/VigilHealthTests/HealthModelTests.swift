@@ -178,3 +178,38 @@ func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Do
         #expect(hash(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }
+
+@Suite struct RetrainingTests {
+    @Test func pageHinkleyFiresOnAShiftAndNotOnNoise() {
+        var ph = PageHinkley(delta: 0.05, lambda: 10)
+        var noise = Noise(state: 1)
+        var falseFires = 0
+        for _ in 0..<5000 where ph.add(0.3 + 0.1 * noise.next()) { falseFires += 1 }
+        #expect(falseFires == 0)
+        var fired: Int?
+        for i in 0..<500 where fired == nil {
+            if ph.add(0.8 + 0.1 * noise.next()) { fired = i }
+        }
+        #expect(fired != nil && fired! < 50, "fired after \(fired ?? -1) shifted rows")
+    }
+
+    @Test func gatePromotesAModelOfTheNewRegimeAndRejectsABlindOne() throws {
+        // The plant moved to a new operating point: the old model false-alarms on normal rows.
+        let old = pumpTable(rows: 400, seed: 11)
+        var recent = pumpTable(rows: 600, seed: 12)
+        for i in 0..<recent.rows.count { recent.rows[i][2] = recent.rows[i][2].map { $0 + 1.5 } }
+        let active = try HealthModel.train(sensors: old.sensors, rows: old.rows)
+        let candidate = try HealthModel.train(sensors: recent.sensors, rows: Array(recent.rows[..<480]))
+        let heldOut = Array(recent.rows[480...])
+        let good = RetrainGate.evaluate(active: active, candidate: candidate, heldOut: heldOut)
+        #expect(good.promote, "\(good.reason)")
+        #expect(good.metrics["candidateFalseAlarmRate"]! < good.metrics["activeFalseAlarmRate"]!)
+        // A candidate trained on wildly noisy rows never alarms and cannot see an injected shift.
+        var noisy = recent
+        var n = Noise(state: 13)
+        for i in 0..<noisy.rows.count { noisy.rows[i] = noisy.rows[i].map { $0.map { $0 * (1 + 0.5 * n.next()) } } }
+        let blind = try HealthModel.train(sensors: noisy.sensors, rows: Array(noisy.rows[..<480]))
+        let bad = RetrainGate.evaluate(active: candidate, candidate: blind, heldOut: heldOut)
+        #expect(!bad.promote && bad.reason.contains("injected shifts"), "\(bad.reason) \(bad.metrics)")
+    }
+}

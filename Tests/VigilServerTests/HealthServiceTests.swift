@@ -126,11 +126,63 @@ import VigilStore
         #expect(models[0].info.active && !models[1].info.active)
         // The rolled-back version is byte-identical and scores as it did.
         #expect(models[0].body == v1Body)
-        let restored = try #require(HealthJSON.decode(HealthModel.self, models[0].body))
-        let original = try #require(HealthJSON.decode(HealthModel.self, v1Body))
+        let restored = try #require(HealthJSON.decode(MachineModel.self, models[0].body)).reference
+        let original = try #require(HealthJSON.decode(MachineModel.self, v1Body)).reference
         let table = SensorTable(sensors: Self.sensors, timestamps: ["1", "2"], rows: [[7, 70, 5.4, 64], [9, 90, 5.8, 68]])
         #expect(try Replay.run(table, model: restored).csv == Replay.run(table, model: original).csv)
         #expect(try !writer.activateModel(machine: "m", version: 9))
         #expect(try writer.activateModel(machine: "m", version: 2))
+    }
+}
+
+@Suite struct RetrainingServiceTests {
+    /// A pump whose vibration slowly rises (wear) while its operating point also shifts once
+    /// (a normal change the anomaly model should learn).
+    static func wearing(start: Int64, minutes: Int) -> [IngestMessage] {
+        HealthServiceTests.readings(machine: "m", start: start, minutes: minutes, seed: 21) { m in
+            m >= 200 ? 0.4 : 0 // the current settles 0.4 A higher from minute 200 (new setpoint)
+        }.enumerated().map { i, msg in
+            var msg = msg
+            // Temperature drifts up with wear: 0.01 °C per minute.
+            msg.readings = msg.readings.map { r in
+                var r = r
+                if r.sensor == "temp" { r.value += 0.01 * Double(i) }
+                return r
+            }
+            return msg
+        }
+    }
+
+    @Test func driftRetrainsTheAnomalyModelButHealthKeepsTheWear() async throws {
+        let dir = try HealthServiceTests.TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        var settings = HealthService.Settings()
+        settings.commissionMinutes = 60
+        settings.retrainMinutes = 0 // drift only
+        settings.retrainWindowMinutes = 120
+        let health = HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
+        let messages = Self.wearing(start: HealthServiceTests.base, minutes: 600)
+        // Minute by minute (well, ten at a time), as a running daemon sees it.
+        for chunk in stride(from: 0, to: messages.count, by: 10) {
+            try HealthServiceTests.ingest(writer, Array(messages[chunk..<min(chunk + 10, messages.count)]))
+            try health.tick(now: HealthServiceTests.base + Int64(chunk + 10) * 60_000 + 60_000)
+        }
+        let models = try writer.models(machine: "m")
+        let retrained = models.filter { $0.info.trigger == "drift" }
+        #expect(!retrained.isEmpty, "no drift retraining: \(models.map(\.info))")
+        for m in retrained {
+            #expect(m.info.parentVersion != nil && !m.info.gateReason.isEmpty && m.info.metrics["heldOutRows"] != nil)
+            // Retraining keeps the parent's health reference byte for byte.
+            let pair = try #require(HealthJSON.decode(MachineModel.self, m.body))
+            let first = try #require(HealthJSON.decode(MachineModel.self, models[0].body))
+            #expect(pair.reference == first.reference)
+            #expect(pair.anomaly != first.anomaly)
+        }
+        // Health still shows the wear: lower at the end than after commissioning.
+        let reader = try StoreReader(path: dir.path + "/v.sqlite")
+        let history = try await reader.healthHistory(machine: "m", from: 0, to: .max, limit: 10_000)
+        let early = history.prefix(60).map(\.health).reduce(0, +) / 60
+        let late = history.suffix(60).map(\.health).reduce(0, +) / 60
+        #expect(late < early - 15, "early \(early), late \(late)")
     }
 }

@@ -1,0 +1,107 @@
+/// What a machine is scored with: the **health reference** (the machine as commissioned; it
+/// moves only on maintenance, so wear stays visible in health) and the **anomaly model** (recent
+/// normal behaviour; retrained on drift or schedule, never on rows that were in alarm). A model
+/// version in the registry is one of these pairs.
+public struct MachineModel: Codable, Sendable, Equatable {
+    public var reference: HealthModel
+    public var anomaly: HealthModel
+
+    public init(reference: HealthModel, anomaly: HealthModel) {
+        self.reference = reference
+        self.anomaly = anomaly
+    }
+}
+
+/// Page–Hinkley test for an upward shift in the mean of a stream (here: the anomaly model's
+/// statistic relative to its threshold, on rows that were not in alarm). Fires when the
+/// cumulative excess over the running mean (less `delta`) rises `lambda` above its minimum.
+public struct PageHinkley: Codable, Sendable, Equatable {
+    public var delta: Double
+    public var lambda: Double
+    public private(set) var count = 0
+    private var mean = 0.0
+    private var cumulative = 0.0
+    private var minimum = 0.0
+
+    public init(delta: Double = 0.05, lambda: Double = 10) {
+        self.delta = delta
+        self.lambda = lambda
+    }
+
+    /// Adds a value; true when drift is detected (the detector then starts over).
+    public mutating func add(_ x: Double) -> Bool {
+        count += 1
+        mean += (x - mean) / Double(count)
+        cumulative += x - mean - delta
+        minimum = min(minimum, cumulative)
+        if cumulative - minimum > lambda {
+            self = PageHinkley(delta: delta, lambda: lambda)
+            return true
+        }
+        return false
+    }
+}
+
+/// The evaluation gate for a retrained anomaly model: both the active and the candidate model
+/// score the same held-out recent rows (normal rows the candidate did not train on), as they
+/// are and with a shift injected into one sensor at a time (`shiftSpreads` of the *active*
+/// model's robust spread of that sensor, the same shift for both). The candidate is promoted
+/// only if it raises no more false alarms on the normal rows and detects the injected shifts at
+/// least as often (within `tolerance`).
+public enum RetrainGate {
+    public struct Decision: Sendable, Equatable {
+        public var promote: Bool
+        public var reason: String
+        public var metrics: [String: Double]
+    }
+
+    /// Size of the injected shift in units of the active model's per-sensor scale.
+    public static let shiftSpreads = 6.0
+
+    public static func evaluate(active: HealthModel, candidate: HealthModel, heldOut: [[Double?]], tolerance: Double = 0.02) -> Decision {
+        let shifts = active.scale.map { $0 * shiftSpreads }
+        let a = rates(active, heldOut, shifts: shifts), c = rates(candidate, heldOut, shifts: shifts)
+        let metrics = ["heldOutRows": Double(heldOut.count),
+                       "activeFalseAlarmRate": a.falseAlarm, "candidateFalseAlarmRate": c.falseAlarm,
+                       "activeDetectionRate": a.detection, "candidateDetectionRate": c.detection]
+        if heldOut.count < 10 {
+            return Decision(promote: false, reason: "only \(heldOut.count) held-out rows", metrics: metrics)
+        }
+        let fmt = { (x: Double) in Replay.fixed(x * 100, 1) + " %" }
+        if c.falseAlarm > a.falseAlarm {
+            return Decision(promote: false, reason: "more false alarms on held-out normal rows (\(fmt(c.falseAlarm)) vs \(fmt(a.falseAlarm)))", metrics: metrics)
+        }
+        if c.detection < a.detection - tolerance {
+            return Decision(promote: false, reason: "detects fewer injected shifts (\(fmt(c.detection)) vs \(fmt(a.detection)))", metrics: metrics)
+        }
+        return Decision(promote: true, reason: "false alarms \(fmt(c.falseAlarm)) vs \(fmt(a.falseAlarm)), injected shifts detected \(fmt(c.detection)) vs \(fmt(a.detection))",
+                        metrics: metrics)
+    }
+
+    /// False-alarm rate on the rows as they are; detection rate on the rows with each sensor in
+    /// turn shifted up by `shifts[j]`, counted only where the unshifted row raised no alarm (a
+    /// model that alarms on everything detects nothing).
+    static func rates(_ model: HealthModel, _ rows: [[Double?]], shifts: [Double]) -> (falseAlarm: Double, detection: Double) {
+        guard !rows.isEmpty else { return (0, 0) }
+        let p = model.sensors.count
+        func alarms(_ rows: [[Double?]]) -> [Bool] {
+            var scorer = HealthScorer(model: model)
+            return rows.map { scorer.statistic($0) >= model.threshold }
+        }
+        let base = alarms(rows)
+        let falseAlarm = Double(base.filter { $0 }.count) / Double(rows.count)
+        var detected = 0, eligible = 0
+        for j in 0..<p {
+            let shifted = alarms(rows.map { r -> [Double?] in
+                var s = r
+                s[j] = r[j].map { $0 + shifts[j] }
+                return s
+            })
+            for (b, s) in zip(base, shifted) where !b {
+                eligible += 1
+                if s { detected += 1 }
+            }
+        }
+        return (falseAlarm, eligible > 0 ? Double(detected) / Double(eligible) : 0)
+    }
+}
