@@ -171,7 +171,7 @@ public final class HealthService: Service, Sendable {
         record.activeVersion = t.version
         record.scoredThrough = features.times.last!
         record.updatedAt = now
-        record.scorerState = HealthJSON.encode(t.state)
+        record.scorerState = CanonicalJSON.encode(t.state)
         try writer.saveHealth(record, history: history)
         publish(record, trainedAt: t.trainedAt)
     }
@@ -180,8 +180,8 @@ public final class HealthService: Service, Sendable {
     private func load(_ record: inout MachineHealthRecord) throws -> Tracker? {
         guard let version = record.activeVersion,
               let stored = try writer.models(machine: record.machine).first(where: { $0.info.version == version }),
-              let model = HealthJSON.decode(MachineModel.self, stored.body) else { return nil }
-        if let text = record.scorerState, let state = HealthJSON.decode(TrackerState.self, text),
+              let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
+        if let text = record.scorerState, let state = CanonicalJSON.decode(TrackerState.self, text),
            state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
             return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
         }
@@ -231,7 +231,7 @@ public final class HealthService: Service, Sendable {
                            trigger: previous == nil ? "commissioning" : "maintenance", parent: record.activeVersion,
                            metrics: ["completeRows": Double(complete)], decision: "promoted",
                            reason: previous == nil ? "first model of the machine (commissioning)" : "health reference re-commissioned after maintenance")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: HealthJSON.encode(pair), activate: true)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
         logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)", "model.rows": "\(model.trainingRows)"])
         record.activeVersion = version
         // A first model scores from the minute after its data; a re-commissioned one continues.
@@ -254,7 +254,7 @@ public final class HealthService: Service, Sendable {
         let split = usable.count * 4 / 5
         guard split >= settings.commissionMinutes, usable.count - split >= 10 else {
             logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)", "rows": "\(usable.count)"])
-            record.scorerState = HealthJSON.encode(t.state)
+            record.scorerState = CanonicalJSON.encode(t.state)
             try writer.saveHealth(record, history: [])
             return
         }
@@ -271,7 +271,7 @@ public final class HealthService: Service, Sendable {
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
         let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), now: now, trigger: trigger, parent: t.version,
                            metrics: gate.metrics, decision: gate.promote ? "promoted" : "rejected", reason: gate.reason)
-        let version = try writer.registerModel(machine: record.machine, info: info, body: HealthJSON.encode(pair), activate: gate.promote)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote)
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                              "model.trigger": "\(trigger)", "gate": "\(info.gateDecision): \(gate.reason)"])
         if gate.promote {
@@ -283,7 +283,7 @@ public final class HealthService: Service, Sendable {
             t.state.anomaly = anomaly.state
             record.activeVersion = version
         }
-        record.scorerState = HealthJSON.encode(t.state)
+        record.scorerState = CanonicalJSON.encode(t.state)
         try writer.saveHealth(record, history: [])
     }
 
@@ -307,19 +307,5 @@ public final class HealthService: Service, Sendable {
                               contributors: record.contributors)
         guard let data = try? JSONEncoder().encode(body) else { return }
         _ = try? publisher.publish(topic: "vigil-out/health/" + record.machine, payload: Array(data), qos: 1, retain: true)
-    }
-}
-
-/// Canonical JSON for stored models and scorer states (sorted keys: the same value gives the
-/// same bytes).
-enum HealthJSON {
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
-        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 }

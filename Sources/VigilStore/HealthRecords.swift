@@ -57,16 +57,23 @@ public struct HealthHistoryRow: Sendable, Equatable {
     }
 }
 
-enum HealthSQL {
-    static func json<T: Encodable>(_ v: T) -> String {
+/// Canonical JSON for what the store keeps as text (model bodies, scorer states, lineage
+/// fields): sorted keys, so the same value always gives the same bytes.
+public enum CanonicalJSON {
+    public static func encode<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
-        return String(decoding: (try? e.encode(v)) ?? Data("null".utf8), as: UTF8.self)
+        return String(decoding: (try? e.encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+    public static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
+}
+
+enum HealthSQL {
+    static func json<T: Encodable>(_ v: T) -> String { CanonicalJSON.encode(v) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? { CanonicalJSON.decode(type, text) }
 
     static let modelColumns = "machine, version, created_at, trigger, parent_version, train_from, train_to, row_count, content_sha256, sensors, parameters, code_version, metrics, gate_decision, gate_reason, body"
 

@@ -25,7 +25,7 @@ struct Connection: ParsableArguments {
 }
 
 struct Machines: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List machines with their sensors and when they last reported.")
+    static let configuration = CommandConfiguration(abstract: "List machines with their health, status, sensors and when they last reported.")
 
     @OptionGroup var connection: Connection
 

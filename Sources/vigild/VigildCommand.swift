@@ -9,7 +9,7 @@ import VigilServer
 struct Vigild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigild",
-        abstract: "The Vigil daemon: MQTT gateway, time-series store and HTTP API.",
+        abstract: "The Vigil daemon: MQTT gateway, time-series store with minute/day rollups, machine health and HTTP API.",
         discussion: """
             Configuration comes from a TOML file (default: config/vigil.toml if it exists in the \
             working directory, else /etc/vigil/vigil.toml if it exists, else built-in defaults), \

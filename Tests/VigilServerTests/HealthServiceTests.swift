@@ -126,8 +126,8 @@ import VigilStore
         #expect(models[0].info.active && !models[1].info.active)
         // The rolled-back version is byte-identical and scores as it did.
         #expect(models[0].body == v1Body)
-        let restored = try #require(HealthJSON.decode(MachineModel.self, models[0].body)).reference
-        let original = try #require(HealthJSON.decode(MachineModel.self, v1Body)).reference
+        let restored = try #require(CanonicalJSON.decode(MachineModel.self, models[0].body)).reference
+        let original = try #require(CanonicalJSON.decode(MachineModel.self, v1Body)).reference
         let table = SensorTable(sensors: Self.sensors, timestamps: ["1", "2"], rows: [[7, 70, 5.4, 64], [9, 90, 5.8, 68]])
         #expect(try Replay.run(table, model: restored).csv == Replay.run(table, model: original).csv)
         #expect(try !writer.activateModel(machine: "m", version: 9))
@@ -173,8 +173,8 @@ import VigilStore
         for m in retrained {
             #expect(m.info.parentVersion != nil && !m.info.gateReason.isEmpty && m.info.metrics["heldOutRows"] != nil)
             // Retraining keeps the parent's health reference byte for byte.
-            let pair = try #require(HealthJSON.decode(MachineModel.self, m.body))
-            let first = try #require(HealthJSON.decode(MachineModel.self, models[0].body))
+            let pair = try #require(CanonicalJSON.decode(MachineModel.self, m.body))
+            let first = try #require(CanonicalJSON.decode(MachineModel.self, models[0].body))
             #expect(pair.reference == first.reference)
             #expect(pair.anomaly != first.anomaly)
         }
