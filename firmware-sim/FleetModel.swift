@@ -24,6 +24,9 @@ struct SimMachine {
     var temp: Double
     var bearingTemp: Double
     var seq: Int64 = 0
+    /// Nil when wear is off.
+    var wear: WearPath?
+    var faults: [Fault] = []
 
     init(index: Int, sensorCount: Int, seed: UInt64) {
         id = "\(Self.kinds[index % Self.kinds.count])-\(index + 1 < 10 ? "0" : "")\(index + 1)"
@@ -36,7 +39,29 @@ struct SimMachine {
     }
 
     /// The machine's readings at time `ts` (ms), one step of `dtSeconds` after the previous call.
+    /// Wear raises vibration and temperatures (and current a little); active faults then change
+    /// or drop readings. A machine that is down after a failure reports nothing.
     mutating func sample(ts: Int64, dtSeconds: Double) -> [(sensor: String, value: Double)] {
+        let healthy = sampleHealthy(ts: ts, dtSeconds: dtSeconds)
+        if wear?.downUntil != nil { return [] }
+        let w = wear?.wear ?? 0
+        var out: [(sensor: String, value: Double)] = []
+        out.reserveCapacity(healthy.count)
+        for (name, v0) in healthy {
+            var v: Double? = switch name {
+            case "vib": v0 + 4 * w
+            case "bearing_temp": v0 + 18 * w
+            case "temp": v0 + 4 * w
+            case "current": v0 + 3 * w
+            default: v0
+            }
+            for i in faults.indices where v != nil { v = faults[i].apply(sensor: name, ts: ts, value: v!) }
+            if let v { out.append((name, (v * 1000).rounded() / 1000)) }
+        }
+        return out
+    }
+
+    private mutating func sampleHealthy(ts: Int64, dtSeconds: Double) -> [(sensor: String, value: Double)] {
         let hours = Double(ts) / 3_600_000
         // An 8-hour shift cycle plus a slower daily swing, kept in [0.1, 1].
         let load = min(1, max(0.1, 0.6 + 0.25 * sin(2 * .pi * hours / 8 + phase) + 0.05 * rng.gaussian()))

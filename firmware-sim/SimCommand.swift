@@ -87,10 +87,29 @@ struct Fleet: ParsableCommand {
     @Option(help: "Ticks per message for --format batch.")
     var batch: Int = 10
 
+    @Option(help: "Wear: each machine's life to failure is drawn from this range (e.g. 10d-40d), or 'off'. A failed machine is silent for 4 h, then repaired with a new life.")
+    var life: String = "10d-40d"
+
+    @Option(help: "Injected faults per machine per day (spike, stuck, drift, dropout, process); 0 = none.")
+    var faults: Double = 0
+
+    @Option(help: "Write the ground truth (hourly wear, failures, repairs, faults) to this JSON-lines file. Never sent over MQTT.")
+    var labels: String?
+
     @Flag(help: "Print nothing but the final summary.")
     var quiet = false
 
+    /// The `--life` range in seconds, nil when wear is off.
+    var lifeRange: ClosedRange<Double>? {
+        guard life != "off" else { return nil }
+        let parts = life.split(separator: "-").map(String.init)
+        guard parts.count == 2, let a = parseDuration(parts[0]), let b = parseDuration(parts[1]), a > 0, a <= b else { return nil }
+        return a...b
+    }
+
     func validate() throws {
+        guard life == "off" || lifeRange != nil else { throw ValidationError("--life must be like 10d-40d (shortest-longest) or off") }
+        guard faults >= 0 && faults <= 1000 else { throw ValidationError("--faults must be 0...1000 per machine-day") }
         guard (1...100_000).contains(machines) else { throw ValidationError("--machines must be 1...100000") }
         guard (1...64).contains(sensors) else { throw ValidationError("--sensors must be 1...64") }
         guard interval > 0 else { throw ValidationError("--interval must be > 0") }
@@ -109,6 +128,17 @@ struct Fleet: ParsableCommand {
         let stepMillis = Int64((interval * 1000).rounded())
         let publisher = try broker.publisher()
         var fleet = (0..<machines).map { SimMachine(index: $0, sensorCount: sensors, seed: seed) }
+        let truth = try labels.map { try LabelWriter(path: $0) }
+        var faultRNG = SplitMix64(seed: seed ^ 0xFA17_FA17)
+        for i in fleet.indices {
+            if let lifeRange { fleet[i].wear = WearPath(lifeRange: lifeRange, seed: seed &+ 0x5EED &+ UInt64(i) &* 7919) }
+            fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart, to: simEnd ?? simStart + 365 * 86_400_000,
+                                             ratePerDay: faults, rng: &faultRNG)
+            for f in fleet[i].faults {
+                truth?.write([("type", LabelWriter.text("fault")), ("kind", LabelWriter.text(f.kind.rawValue)), ("machine", LabelWriter.text(fleet[i].id)),
+                               ("sensor", LabelWriter.text(f.sensor)), ("start", String(f.start)), ("end", String(f.end))])
+            }
+        }
         if !quiet {
             print("vigil-sim: \(machines) machines × \(sensors) sensors every \(interval)s (speedup \(speedup)), format \(format), broker \(broker.broker)")
         }
@@ -123,8 +153,18 @@ struct Fleet: ParsableCommand {
             let due = wallStart + Double(simNow - simStart) / 1000 / speedup
             sleepSeconds(due - SystemClock.monotonicSeconds())
             if stopRequested.load(ordering: .relaxed) { break }
+            let hourly = simNow % 3_600_000 < stepMillis
             for i in fleet.indices {
+                if let event = fleet[i].wear?.advance(ts: simNow, dt: interval) {
+                    truth?.write([("type", LabelWriter.text(event == .failure ? "failure" : "maintenance")),
+                                  ("machine", LabelWriter.text(fleet[i].id)), ("ts", String(simNow))])
+                }
+                if hourly, let w = fleet[i].wear {
+                    truth?.write([("type", LabelWriter.text("wear")), ("machine", LabelWriter.text(fleet[i].id)), ("ts", String(simNow)),
+                                  ("wear", String(w.downUntil != nil ? 1 : (w.wear * 1e6).rounded() / 1e6))])
+                }
                 let values = fleet[i].sample(ts: simNow, dtSeconds: interval)
+                if values.isEmpty { continue }
                 pending[i].append(Sample(ts: simNow, seq: fleet[i].seq, values: values))
                 if pending[i].count >= ticksPerMessage {
                     for m in PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: fmt, prefix: broker.topicPrefix) {
