@@ -34,7 +34,7 @@ public struct VigilConfig: Sendable, Equatable {
     public var healthBandAlarm = 50
     public var healthHysteresis = 5
     public var healthRetrainHours = 24
-    public var healthRetrainWindowMinutes = 1440
+    public var healthRetrainWindowMinutes = 2880
 
     public init() {}
 

@@ -39,7 +39,7 @@ public final class HealthService: Service, Sendable {
         /// (0 = only on drift).
         public var retrainMinutes = 1440
         /// Minutes of recent data a candidate learns from (its last fifth is held out).
-        public var retrainWindowMinutes = 1440
+        public var retrainWindowMinutes = 2880
         public var drift = PageHinkley()
         public init() {}
     }
@@ -252,7 +252,8 @@ public final class HealthService: Service, Sendable {
         let alarms = try writer.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
         let usable = zip(features.times, features.rows).filter { !alarms.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
         let split = usable.count * 4 / 5
-        guard split >= settings.commissionMinutes, usable.count - split >= 10 else {
+        let minimumRows = max(30, settings.commissionMinutes / 2)
+        guard split >= minimumRows, usable.count - split >= 10 else {
             logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)", "rows": "\(usable.count)"])
             record.scorerState = CanonicalJSON.encode(t.state)
             try writer.saveHealth(record, history: [])
@@ -262,7 +263,7 @@ public final class HealthService: Service, Sendable {
         let candidate: HealthModel
         do {
             candidate = try HealthModel.train(sensors: t.model.anomaly.sensors, rows: train.map(\.1), parameters: settings.parameters,
-                                              minimumRows: settings.commissionMinutes)
+                                              minimumRows: minimumRows)
         } catch {
             logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
             return

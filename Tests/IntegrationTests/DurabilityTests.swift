@@ -50,7 +50,7 @@ import VigilCore
         try await broker.waitReady()
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let total = 40_000
+        let total = 200_000 // ≈ 50,000 QoS 1 messages: seconds of work, so the kill lands mid-stream
         let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total)
         // Kill the gateway while it is busy: some readings stored, most still coming.
         daemon.kill9()
@@ -66,7 +66,7 @@ import VigilCore
         try await broker.waitReady()
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let total = 40_000
+        let total = 200_000 // ≈ 50,000 QoS 1 messages: seconds of work, so the kill lands mid-stream
         let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total)
         let accepted = try await Harness.getJSON(daemon.baseURL + "/healthz", as: API.DaemonStatus.self).readingsAccepted
         let t0 = Date()
