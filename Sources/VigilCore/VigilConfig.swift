@@ -18,6 +18,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var storageDB = "var/vigil.sqlite"
     // [http]
     public var httpListen = "127.0.0.1:8470"
+    /// Bearer tokens; when any is set, the API needs one (reader: read routes; admin: all).
+    public var httpReaderTokens: [String] = []
+    public var httpAdminTokens: [String] = []
     // [ingest]
     public var ingestMaxPayloadBytes = 256 * 1024
     public var ingestMaxFutureSeconds = 600
@@ -93,6 +96,8 @@ public struct VigilConfig: Sendable, Equatable {
         "mqtt.keepalive_seconds": { c, v throws(ValueError) in c.mqttKeepAliveSeconds = try v.int(in: 5...3600) },
         "storage.db": { c, v throws(ValueError) in c.storageDB = try v.nonEmptyString() },
         "http.listen": { c, v throws(ValueError) in c.httpListen = try v.hostPort() },
+        "http.reader_tokens": { c, v throws(ValueError) in c.httpReaderTokens = try v.tokens() },
+        "http.admin_tokens": { c, v throws(ValueError) in c.httpAdminTokens = try v.tokens() },
         "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
@@ -204,6 +209,20 @@ extension TOMLValue {
         var out: [String] = []
         for item in items { out.append(try item.nonEmptyString()) }
         guard !out.isEmpty else { throw ValueError(message: "must not be empty") }
+        return out
+    }
+
+    /// Bearer tokens: an array (may be empty) of at least 16 printable characters each.
+    func tokens() throws(ValueError) -> [String] {
+        guard case .array(let items) = self else { throw ValueError(message: "expected an array of token strings, got \(typeName)") }
+        var out: [String] = []
+        for item in items {
+            let t = try item.string()
+            guard t.utf8.count >= 16, t.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                throw ValueError(message: "tokens must be at least 16 printable characters without spaces")
+            }
+            out.append(t)
+        }
         return out
     }
 

@@ -43,6 +43,12 @@ struct APIRoutes: Sendable {
                      body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(try await series(req, ctx)))))
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+        }
+        router.get("/api/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         router.get("/metrics") { _, _ in try await prometheus() }
     }
 

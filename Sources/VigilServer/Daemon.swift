@@ -58,10 +58,15 @@ public enum Daemon {
         let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
 
         let router = Router()
+        router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups)
         api.register(on: router)
         HealthRoutes(reader: reader, writer: writer, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
+        if config.httpReaderTokens.isEmpty && config.httpAdminTokens.isEmpty && !["127.0.0.1", "localhost", "::1"].contains(listen.host) {
+            logger.warning("the API listens beyond loopback without access control; set http.admin_tokens / http.reader_tokens",
+                           metadata: ["http.address": "\(config.httpListen)"])
+        }
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vigild"),

@@ -8,10 +8,13 @@ import VigilCore
 /// A small client for vigild's HTTP API with errors an operator can act on.
 struct APIClient {
     let base: String
+    let token: String?
 
-    init(url: String?) {
-        let raw = url ?? ProcessInfo.processInfo.environment["VIGIL_URL"] ?? "http://127.0.0.1:8470"
+    init(url: String?, token: String? = nil) {
+        let env = ProcessInfo.processInfo.environment
+        let raw = url ?? env["VIGIL_URL"] ?? "http://127.0.0.1:8470"
         base = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+        self.token = token ?? env["VIGIL_TOKEN"]
     }
 
     /// Percent-encodes one path segment (a machine id's `/` becomes `%2F`).
@@ -37,6 +40,7 @@ struct APIClient {
         request.httpMethod = method
         request.httpBody = body
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
         request.timeoutInterval = 15
         let data: Data
         let response: URLResponse

@@ -18,10 +18,13 @@ struct Connection: ParsableArguments {
     @Option(help: "vigild's URL (default: $VIGIL_URL, else http://127.0.0.1:8470).")
     var url: String?
 
+    @Option(help: "Bearer token when vigild has access control on (default: $VIGIL_TOKEN).")
+    var token: String?
+
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
-    var client: APIClient { APIClient(url: url) }
+    var client: APIClient { APIClient(url: url, token: token) }
 }
 
 struct Machines: AsyncParsableCommand {

@@ -1,0 +1,74 @@
+/// The OpenAPI 3.1 description of the HTTP API, served at `/api/v1/openapi.json`. Tests check
+/// that its paths and methods are exactly the routes the daemon serves and that each answers.
+enum OpenAPIDocument {
+    static let json: String = #"""
+    {
+      "openapi": "3.1.0",
+      "info": {"title": "Vigil API", "version": "1", "description": "Vigil, the IoT sensor analytics appliance: machines, sensor series (raw and minute/day rollups), health, model registry, maintenance, quarantine. Times are epoch milliseconds in responses; query times accept epoch ms or RFC 3339. Machine ids containing '/' are percent-encoded in paths. Errors are {\"error\", \"detail\"}."},
+      "servers": [{"url": "/"}],
+      "security": [{"bearer": []}, {}],
+      "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed when the daemon has tokens configured: a reader or admin token for reads, an admin token for writes."}},
+        "parameters": {
+          "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "Machine id (percent-encoded)."},
+          "sensor": {"name": "sensor", "in": "path", "required": true, "schema": {"type": "string"}},
+          "from": {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "Inclusive start: epoch ms or RFC 3339."},
+          "to": {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive end: epoch ms or RFC 3339."},
+          "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+        },
+        "responses": {
+          "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        },
+        "schemas": {
+          "Error": {"type": "object", "required": ["error", "detail"], "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+          "Machine": {"type": "object", "required": ["id", "sensors", "lastSeen"], "properties": {
+            "id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}}, "lastSeen": {"type": "integer"},
+            "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]}}},
+          "SeriesPoint": {"type": "object", "required": ["ts", "count", "mean", "min", "max", "sum", "stddev"], "properties": {
+            "ts": {"type": "integer", "description": "Reading time, or bucket start (UTC)."}, "count": {"type": "integer"},
+            "mean": {"type": ["number", "null"]}, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
+            "sum": {"type": ["number", "null"]}, "stddev": {"type": ["number", "null"], "description": "Population standard deviation."}}},
+          "Health": {"type": "object", "required": ["machine", "confidence", "contributors"], "properties": {
+            "machine": {"type": "string"}, "health": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+            "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1}, "updatedAt": {"type": ["integer", "null"]},
+            "model": {"type": ["object", "null"], "properties": {"version": {"type": "integer"}, "trainedAt": {"type": "integer"}}},
+            "contributors": {"type": "array", "items": {"type": "object", "properties": {"sensor": {"type": "string"}, "share": {"type": "number"}}}},
+            "commissioningRows": {"type": ["integer", "null"]}, "commissioningNeeded": {"type": ["integer", "null"]}}},
+          "HealthPoint": {"type": "object", "required": ["ts", "health", "status"], "properties": {
+            "ts": {"type": "integer"}, "health": {"type": "number"}, "status": {"type": "string"}}},
+          "ModelVersion": {"type": "object", "required": ["version", "active", "createdAt", "trigger", "trainFrom", "trainTo", "rowCount", "contentSha256", "sensors", "parameters", "codeVersion", "metrics", "gateDecision", "gateReason"], "properties": {
+            "version": {"type": "integer"}, "active": {"type": "boolean"}, "createdAt": {"type": "integer"},
+            "trigger": {"type": "string", "enum": ["commissioning", "maintenance", "drift", "schedule"]}, "parentVersion": {"type": ["integer", "null"]},
+            "trainFrom": {"type": "integer"}, "trainTo": {"type": "integer"}, "rowCount": {"type": "integer"}, "contentSha256": {"type": "string"},
+            "sensors": {"type": "array", "items": {"type": "string"}}, "parameters": {"type": "object", "additionalProperties": {"type": "number"}},
+            "codeVersion": {"type": "string"}, "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+            "gateDecision": {"type": "string", "enum": ["promoted", "rejected"]}, "gateReason": {"type": "string"}}},
+          "ActiveVersion": {"type": "object", "required": ["machine", "version"], "properties": {"machine": {"type": "string"}, "version": {"type": "integer"}}},
+          "MaintenanceEvent": {"type": "object", "required": ["machine", "at", "note"], "properties": {"machine": {"type": "string"}, "at": {"type": "integer"}, "note": {"type": "string"}}},
+          "QuarantineItem": {"type": "object", "required": ["id", "receivedAt", "topic", "reason", "detail"], "properties": {
+            "id": {"type": "integer"}, "receivedAt": {"type": "integer"}, "topic": {"type": "string"}, "payload": {"type": ["string", "null"]},
+            "payloadBase64": {"type": ["string", "null"]}, "reason": {"type": "string"}, "detail": {"type": "string"}}},
+          "DaemonStatus": {"type": "object", "required": ["status", "mqttConnected", "messages", "readingsAccepted", "readingsStored"], "properties": {
+            "status": {"type": "string"}, "mqttConnected": {"type": "boolean"}, "messages": {"type": "integer"}, "readingsAccepted": {"type": "integer"},
+            "readingsStored": {"type": "integer"}, "lastMessageAt": {"type": ["integer", "null"]}}}
+        }
+      },
+      "paths": {
+        "/api/v1/machines": {"get": {"summary": "Machines with sensors, last-seen time, health and status", "responses": {"200": {"description": "Machines", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Machine"}}}}}, "401": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/health": {"get": {"summary": "Current health of a machine", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Health", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/health/history": {"get": {"summary": "Health per scored minute", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "History, oldest first", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/HealthPoint"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/sensors/{sensor}/series": {"get": {"summary": "Raw readings or minute/day rollups of one sensor", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/sensor"}, {"name": "resolution", "in": "query", "schema": {"type": "string", "enum": ["raw", "minute", "day"], "default": "raw"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Points, oldest first", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SeriesPoint"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/models": {"get": {"summary": "Model versions with lineage, the active one marked", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Versions", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/models/{version}/promote": {"post": {"summary": "Make a version the active one (admin)", "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer"}}], "responses": {"200": {"description": "The new active version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActiveVersion"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/models/rollback": {"post": {"summary": "Go back to the active version's parent (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The new active version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActiveVersion"}}}}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/maintenance": {"post": {"summary": "Record maintenance; the health reference is re-commissioned (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"at": {"type": "integer"}, "note": {"type": "string"}}}}}}, "responses": {"200": {"description": "The event", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MaintenanceEvent"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/quarantine": {"get": {"summary": "Rejected inputs, newest first", "parameters": [{"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Entries", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/QuarantineItem"}}}}}}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
+        "/metrics": {"get": {"summary": "Prometheus text format", "responses": {"200": {"description": "Metrics", "content": {"text/plain": {}}}}}},
+        "/healthz": {"get": {"summary": "The daemon's own liveness and readiness", "security": [], "responses": {"200": {"description": "Status", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DaemonStatus"}}}}}}},
+        "/": {"get": {"summary": "The operator dashboard (HTML)", "security": [], "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}}}}
+      }
+    }
+    """#
+}

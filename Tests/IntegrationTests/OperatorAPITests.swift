@@ -1,0 +1,101 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import VigilCore
+
+/// The API's contract: the OpenAPI document lists exactly the routes served and each answers;
+/// bearer tokens guard reads and writes; the dashboard is served by the box.
+@Suite(.serialized) struct OperatorAPITests {
+    static let routes: Set<String> = [
+        "GET /api/v1/machines", "GET /api/v1/machines/{id}/health", "GET /api/v1/machines/{id}/health/history",
+        "GET /api/v1/machines/{id}/sensors/{sensor}/series", "GET /api/v1/machines/{id}/models",
+        "POST /api/v1/machines/{id}/models/{version}/promote", "POST /api/v1/machines/{id}/models/rollback",
+        "POST /api/v1/machines/{id}/maintenance", "GET /api/v1/quarantine", "GET /api/v1/openapi.json",
+        "GET /metrics", "GET /healthz", "GET /",
+    ]
+
+    static func request(_ url: String, method: String = "GET", token: String? = nil, body: String? = nil) async throws -> (Int, Data) {
+        var r = URLRequest(url: URL(string: url)!)
+        r.httpMethod = method
+        if let token { r.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
+        if let body { r.httpBody = Data(body.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: r)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    @Test func openAPIDocumentsEveryRouteAndEachAnswers() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker, environment: ["VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "10"])
+        try await daemon.waitReady()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let sim = try Harness.run(try Harness.product("vigil-sim"), [
+            "--broker", broker.url, "--machines", "1", "--sensors", "3", "--format", "batch", "--seed", "5",
+            "--start", String(now / 60_000 * 60_000 - 3_600_000), "--duration", "40m", "--speedup", "100000", "--quiet",
+        ])
+        #expect(sim.status == 0)
+        try await Harness.waitUntil("pump-01 scored", seconds: 60) {
+            try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/health", as: API.Health.self).health != nil
+        }
+        let (status, body) = try await Self.request(daemon.baseURL + "/api/v1/openapi.json")
+        #expect(status == 200)
+        let doc = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        #expect(doc["openapi"] as? String == "3.1.0")
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        let documented = Set(paths.flatMap { path, ops in ops.keys.map { "\($0.uppercased()) \(path)" } })
+        #expect(documented == Self.routes)
+        for route in Self.routes.sorted() {
+            let parts = route.split(separator: " ")
+            let path = parts[1].replacingOccurrences(of: "{id}", with: "pump-01").replacingOccurrences(of: "{sensor}", with: "temp")
+                .replacingOccurrences(of: "{version}", with: "1")
+            let (code, data) = try await Self.request(daemon.baseURL + path, method: String(parts[0]), body: parts[0] == "POST" ? "{}" : nil)
+            // A first model has no parent to roll back to: a documented 409.
+            let want = route.hasSuffix("/rollback") ? 409 : 200
+            #expect(code == want, "\(route): \(code) \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        let (_, page) = try await Self.request(daemon.baseURL + "/")
+        let html = String(decoding: page, as: UTF8.self)
+        #expect(html.contains("<title>Vigil</title>") && !html.contains("http://") && !html.contains("https://"), "the dashboard must not load anything from elsewhere")
+        #expect(await daemon.terminate() == 0)
+    }
+
+    @Test func tokensGuardReadsAndWrites() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let reader = "reader-token-0123456789", admin = "admin-token-0123456789abc"
+        let daemon = try TestDaemon(broker: broker, environment: [
+            "VIGIL_HTTP_READER_TOKENS": "[\"\(reader)\"]", "VIGIL_HTTP_ADMIN_TOKENS": "[\"\(admin)\"]",
+        ])
+        try await daemon.waitReady()
+        try broker.publish(topic: "vigil/press7/temp", "{\"ts\":\(Int64(Date().timeIntervalSince1970 * 1000)),\"value\":21.5}")
+        let base = daemon.baseURL
+        #expect(try await Self.request(base + "/api/v1/machines").0 == 401)
+        #expect(try await Self.request(base + "/api/v1/machines", token: "wrong-token-0123456789").0 == 401)
+        #expect(try await Self.request(base + "/metrics").0 == 401)
+        #expect(try await Self.request(base + "/api/v1/machines", token: reader).0 == 200)
+        #expect(try await Self.request(base + "/metrics", token: reader).0 == 200)
+        #expect(try await Self.request(base + "/api/v1/machines", token: admin).0 == 200)
+        try await Harness.waitUntil("press7 stored") {
+            try await Self.request(base + "/api/v1/machines/press7/health", token: reader).0 == 200
+        }
+        let write = base + "/api/v1/machines/press7/maintenance"
+        let (forbidden, body) = try await Self.request(write, method: "POST", token: reader)
+        #expect(forbidden == 403 && String(decoding: body, as: UTF8.self).contains("admin"))
+        #expect(try await Self.request(write, method: "POST", token: admin, body: "{\"note\":\"filter\"}").0 == 200)
+        // Open: the daemon's own liveness, the API description and the dashboard page.
+        #expect(try await Self.request(base + "/healthz").0 == 200)
+        #expect(try await Self.request(base + "/api/v1/openapi.json").0 == 200)
+        #expect(try await Self.request(base + "/").0 == 200)
+        // The CLI sends its token; without one it says why it failed.
+        let vigil = try Harness.product("vigil")
+        let ok = try Harness.run(vigil, ["machines", "--url", base, "--token", reader])
+        #expect(ok.status == 0 && ok.stdout.contains("press7"))
+        let denied = try Harness.run(vigil, ["machines", "--url", base])
+        #expect(denied.status == 1 && denied.stderr.contains("401"), "\(denied.stderr)")
+        let short = try Harness.run(try Harness.product("vigild"), ["--check-config"], environment: ["VIGIL_HTTP_ADMIN_TOKENS": "[\"short\"]"])
+        #expect(short.status == 2 && short.stderr.contains("http.admin_tokens"), "\(short.stderr)")
+        #expect(await daemon.terminate() == 0)
+    }
+}
