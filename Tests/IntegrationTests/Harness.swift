@@ -34,7 +34,7 @@ enum Harness {
         for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
             return "\(dir)/\(name)"
         }
-        throw Failure("\(name) not found: install mosquitto and mosquitto-clients (scripts/test does)")
+        throw Failure("\(name) not found: scripts/test installs it (scripts/deps --test)")
     }
 
     /// A port that was free a moment ago (bind to 0 and read back what the kernel chose).

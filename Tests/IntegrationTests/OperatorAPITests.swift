@@ -58,6 +58,18 @@ import VigilCore
         let (_, page) = try await Self.request(daemon.baseURL + "/")
         let html = String(decoding: page, as: UTF8.self)
         #expect(html.contains("<title>Vigil</title>") && !html.contains("http://") && !html.contains("https://"), "the dashboard must not load anything from elsewhere")
+
+        // A real headless browser runs the page's script against the daemon: the fleet table
+        // fills, the machine view draws the health chart and a sensor chart.
+        let browser = try Harness.tool("chromium")
+        let dom = try Harness.run(browser, ["--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + daemon.dir + "/chromium",
+                                            "--virtual-time-budget=20000", "--dump-dom", daemon.baseURL + "/"])
+        #expect(dom.status == 0, "\(dom.stderr)")
+        #expect(dom.stdout.contains("<tr class=\"m sel\" data-id=\"pump-01\"><td>pump-01</td>"), "fleet table: \(dom.stdout.prefix(3000))")
+        #expect(dom.stdout.contains("1 machines · 0 in alarm") || dom.stdout.contains("1 machines · 1 in alarm"))
+        let healthChart = dom.stdout.range(of: "<svg id=\"health\"").map { String(dom.stdout[$0.lowerBound...].prefix(400)) } ?? ""
+        #expect(healthChart.contains("<polyline"), "health chart: \(healthChart)")
+        #expect(dom.stdout.contains("data-s=\"temp\"") && dom.stdout.contains("<polygon"), "sensor chart with its min-max band")
         #expect(await daemon.terminate() == 0)
     }
 
