@@ -16,9 +16,54 @@ public enum API {
             self.health = health
             self.status = status
         }
+
+        /// The fleet overview as JSON, written directly (same keys as the Codable form): with a
+        /// thousand machines Foundation's encoder dominated the route.
+        public static func jsonArray(_ machines: [Machine]) -> [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(machines.count * 160 + 2)
+            out.append(UInt8(ascii: "["))
+            for (i, m) in machines.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"id":"#.utf8)
+                API.appendJSONString(m.id, to: &out)
+                out.append(contentsOf: #","sensors":["#.utf8)
+                for (k, sensor) in m.sensors.enumerated() {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    API.appendJSONString(sensor, to: &out)
+                }
+                out.append(contentsOf: "],\"lastSeen\":\(m.lastSeen),\"health\":".utf8)
+                if let h = m.health, h.isFinite { out.append(contentsOf: h.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+                out.append(contentsOf: #","status":"#.utf8)
+                if let st = m.status { API.appendJSONString(st, to: &out) } else { out.append(contentsOf: "null".utf8) }
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
+        }
     }
 
     /// One series point: a raw reading (`count` 1) or a minute/day bucket.
+    /// Appends `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+    static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(b)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 15)])
+            default:
+                out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
     public struct SeriesPoint: Codable, Sendable, Equatable {
         public var ts: Int64
         public var count: Int

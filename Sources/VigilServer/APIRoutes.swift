@@ -21,7 +21,6 @@ struct APIError: Error, HTTPResponseError {
     static func notFound(_ detail: String) -> APIError { .init(status: .notFound, error: "not_found", detail: detail) }
 }
 
-extension API.Machine: ResponseEncodable {}
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
 
@@ -37,7 +36,10 @@ struct APIRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try await healthz() }
-        router.get("/api/v1/machines") { _, _ in try await machines() }
+        router.get("/api/v1/machines") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: API.Machine.jsonArray(try await machines()))))
+        }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(try await series(req, ctx)))))

@@ -59,6 +59,9 @@ public final class HealthService: Service, Sendable {
         var model: MachineModel
         var trainedAt: Int64
         var state: TrackerState
+        /// The last `through` this machine was brought up to: until the next minute becomes
+        /// final there is nothing to do, and no query is made.
+        var checkedThrough: Int64 = .min
     }
 
     /// What carries over between minutes (persisted as the machine's scorer state).
@@ -117,6 +120,7 @@ public final class HealthService: Service, Sendable {
     }
 
     private func update(machine: String, through: Int64, now: Int64) throws {
+        if let cached = cache.withLock({ $0[machine] }), cached.checkedThrough == through { return }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var tracker = try cache.withLock { $0[machine] } ?? load(&record)
         // Commission when there is no model, or when a maintenance event is newer than every
@@ -133,6 +137,7 @@ public final class HealthService: Service, Sendable {
         guard var t = tracker else { return }
         try score(&t, &record, through: through, now: now)
         try retrainIfDue(&t, &record, now: now)
+        t.checkedThrough = through
         cache.withLock { $0[machine] = t }
     }
 

@@ -89,6 +89,12 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE TABLE maintenance(id INTEGER PRIMARY KEY, machine TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL);
         """,
+        // v4: each series' largest timestamp, kept by the writer, so the fleet overview reads one
+        // row per series instead of seeking every series' readings.
+        """
+        ALTER TABLE series ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
+        UPDATE series SET last_ts = coalesce((SELECT max(ts) FROM reading WHERE series_id = series.id), 0);
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -44,8 +44,8 @@ public final class StoreReader: Sendable {
         try await read { db in
             var byMachine: [String: MachineSummary] = [:]
             var order: [String] = []
-            // The latest reading is the largest ts (a seek on the primary key), not the last arrival.
-            let sql = "SELECT machine, sensor, coalesce((SELECT max(ts) FROM reading WHERE series_id = series.id), 0) FROM series ORDER BY machine, sensor"
+            // The latest reading is the largest ts (kept per series by the writer), not the last arrival.
+            let sql = "SELECT machine, sensor, last_ts FROM series ORDER BY machine, sensor"
             for (m, s, last) in try db.query(sql, row: { ($0.text(0), $0.text(1), $0.int(2)) }) {
                 if byMachine[m] == nil {
                     byMachine[m] = MachineSummary(id: m, sensors: [], lastSeen: last)

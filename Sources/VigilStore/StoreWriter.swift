@@ -65,12 +65,17 @@ public final class StoreWriter: Sendable {
             var outcome = Outcome()
             var touched: Set<SeriesBucket> = []
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
+            var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
                         let id = try Self.seriesID(&s, r)
                         let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
-                        if bucket != lastTouched { touched.insert(bucket); lastTouched = bucket }
+                        if bucket != lastTouched {
+                            touched.insert(bucket)
+                            lastTouched = bucket
+                        }
+                        if r.ts > latest[id, default: .min] { latest[id] = r.ts }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         let ins = s.insertReading
                         ins.reset()
@@ -92,6 +97,7 @@ public final class StoreWriter: Sendable {
                 }
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
+                for (id, ts) in latest { try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)]) }
                 s.quarantineRows += outcome.quarantined
                 let excess = s.quarantineRows - quarantineLimit
                 if excess > 0 {

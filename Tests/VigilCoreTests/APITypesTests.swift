@@ -18,4 +18,14 @@ import VigilCore
         #expect(text == #"[{"ts":0,"count":2,"mean":null,"min":1e+308,"max":1.7e+308,"sum":null,"stddev":null}]"#)
         #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) is [Any])
     }
+
+    @Test func machinesJSONRoundTripsThroughJSONDecoder() throws {
+        let machines = [
+            API.Machine(id: "plant1/line2/press7", sensors: ["temp", "vib"], lastSeen: 1_764_000_000_000, health: 87.25, status: "ok"),
+            API.Machine(id: "odd\"id\\\u{1}", sensors: [], lastSeen: 0),
+        ]
+        let bytes = API.Machine.jsonArray(machines)
+        #expect(try JSONDecoder().decode([API.Machine].self, from: Data(bytes)) == machines)
+        #expect(API.Machine.jsonArray([]) == Array("[]".utf8))
+    }
 }
