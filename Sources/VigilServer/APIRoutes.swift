@@ -33,14 +33,12 @@ struct APIRoutes: Sendable {
     let rollups: RollupService
 
     static let maxRawRows = 100_000
-    let fleetCache = ShortLivedCache(seconds: 1)
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try await healthz() }
         router.get("/api/v1/machines") { _, _ in
-            // Dashboards poll this: the bytes are built at most once a second and shared.
-            let bytes = try await fleetCache.value { API.Machine.jsonArray(try await machines()) }
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: API.Machine.jsonArray(try await machines()))))
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
@@ -190,21 +188,5 @@ struct APIRoutes: Sendable {
         guard let s else { return d }
         guard let n = Int(s), n > 0, n <= max else { throw APIError.badRequest("'limit' must be 1...\(max)") }
         return n
-    }
-}
-
-/// A value recomputed at most every `seconds` and shared by the requests in between.
-final class ShortLivedCache: Sendable {
-    let seconds: Double
-    private let entry = Mutex<(bytes: [UInt8], at: Double)?>(nil)
-
-    init(seconds: Double) { self.seconds = seconds }
-
-    func value(_ make: () async throws -> [UInt8]) async throws -> [UInt8] {
-        let now = SystemClock.monotonicSeconds()
-        if let e = entry.withLock({ $0 }), now - e.at < seconds { return e.bytes }
-        let bytes = try await make()
-        entry.withLock { $0 = (bytes, now) }
-        return bytes
     }
 }
