@@ -31,6 +31,8 @@ struct APIRoutes: Sendable {
     let buffer: IngestBuffer
     let mqtt: MQTTClient
     let rollups: RollupService
+    /// The fleet overview, kept in memory by the writer.
+    let fleet: FleetIndex
 
     static let maxRawRows = 100_000
 
@@ -38,7 +40,7 @@ struct APIRoutes: Sendable {
         router.get("/healthz") { _, _ in try await healthz() }
         router.get("/api/v1/machines") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: API.Machine.jsonArray(try await machines()))))
+                     body: .init(byteBuffer: ByteBuffer(bytes: API.Machine.jsonArray(fleet.snapshot()))))
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
@@ -62,13 +64,6 @@ struct APIRoutes: Sendable {
                           readingsAccepted: metrics.readingsAccepted.load(ordering: .relaxed),
                           readingsStored: buffer.stats.appliedReadings,
                           lastMessageAt: last == 0 ? nil : last)
-    }
-
-    func machines() async throws -> [API.Machine] {
-        let health = try await reader.healthSummary()
-        return try await reader.machines().map {
-            API.Machine(id: $0.id, sensors: $0.sensors, lastSeen: $0.lastSeen, health: health[$0.id]?.health, status: health[$0.id]?.status)
-        }
     }
 
     func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.SeriesPoint] {

@@ -59,7 +59,7 @@ public enum Daemon {
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
-        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups)
+        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet)
         api.register(on: router)
         HealthRoutes(reader: reader, writer: writer, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }

@@ -227,6 +227,7 @@ extension StoreWriter {
                 ])
             }
         }
+        fleet.noteHealth(machine: record.machine, health: record.health, status: record.status)
     }
 
     /// Records a maintenance event: the machine's health reference is re-commissioned from data

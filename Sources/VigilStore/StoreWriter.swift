@@ -8,6 +8,8 @@ import Synchronization
 public final class StoreWriter: Sendable {
     private let state: Mutex<State>
     public let quarantineLimit: Int
+    /// The fleet overview in memory, kept current after every commit.
+    public let fleet: FleetIndex
     let clock: @Sendable () -> Int64
 
     struct State {
@@ -45,6 +47,9 @@ public final class StoreWriter: Sendable {
         try Schema.migrate(db)
         let rows = try db.query("SELECT count(*) FROM quarantine") { Int($0.int(0)) }.first ?? 0
         self.quarantineLimit = quarantineLimit
+        let fleet = FleetIndex()
+        try fleet.load(db)
+        self.fleet = fleet
         state = Mutex(State(
             db: db,
             insertReading: try db.statement(
@@ -66,6 +71,7 @@ public final class StoreWriter: Sendable {
             var touched: Set<SeriesBucket> = []
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
+            var latestByName: [SeriesName: Int64] = [:]
             try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
@@ -75,7 +81,10 @@ public final class StoreWriter: Sendable {
                             touched.insert(bucket)
                             lastTouched = bucket
                         }
-                        if r.ts > latest[id, default: .min] { latest[id] = r.ts }
+                        if r.ts > latest[id, default: .min] {
+                            latest[id] = r.ts
+                            latestByName[SeriesName(machine: r.machine, sensor: r.sensor)] = r.ts
+                        }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         let ins = s.insertReading
                         ins.reset()
@@ -108,6 +117,7 @@ public final class StoreWriter: Sendable {
                     outcome.quarantineEvicted = excess
                 }
             }
+            fleet.noteReadings(latestByName)  // committed: visible to the fleet overview
             return outcome
         }
     }

@@ -1,0 +1,64 @@
+public import VigilCore
+import Synchronization
+
+/// The fleet overview kept in memory by the writer: each machine's sensors, latest reading time
+/// and current health. Updated after every commit (readings) and every health save, loaded from
+/// SQLite at start, so `GET /api/v1/machines` answers from memory and is never stale.
+public final class FleetIndex: Sendable {
+    struct Entry {
+        var sensors: [String] = []  // sorted
+        var lastSeen: Int64 = 0
+        var health: Double?
+        var status: String?
+    }
+
+    private let machines = Mutex<[String: Entry]>([:])
+
+    init() {}
+
+    func load(_ db: SQLiteConnection) throws {
+        var all: [String: Entry] = [:]
+        for (m, s, last) in try db.query("SELECT machine, sensor, last_ts FROM series ORDER BY machine, sensor", row: { ($0.text(0), $0.text(1), $0.int(2)) }) {
+            all[m, default: Entry()].sensors.append(s)
+            all[m]!.lastSeen = max(all[m]!.lastSeen, last)
+        }
+        for (m, h, st) in try db.query("SELECT machine, health, status FROM machine_health WHERE health IS NOT NULL AND status IS NOT NULL",
+                                       row: { ($0.text(0), $0.double(1), $0.text(2)) }) where all[m] != nil {
+            all[m]!.health = h
+            all[m]!.status = st
+        }
+        machines.withLock { $0 = all }
+    }
+
+    /// Committed readings: the largest timestamp per series of a batch.
+    func noteReadings(_ latest: [StoreWriter.SeriesName: Int64]) {
+        machines.withLock { all in
+            for (key, ts) in latest {
+                var e = all[key.machine] ?? Entry()
+                if !e.sensors.contains(key.sensor) {
+                    e.sensors.append(key.sensor)
+                    e.sensors.sort()
+                }
+                e.lastSeen = max(e.lastSeen, ts)
+                all[key.machine] = e
+            }
+        }
+    }
+
+    func noteHealth(machine: String, health: Double?, status: String?) {
+        machines.withLock { all in
+            guard all[machine] != nil else { return }
+            all[machine]!.health = health
+            all[machine]!.status = status
+        }
+    }
+
+    /// Every machine, sorted by id.
+    public func snapshot() -> [API.Machine] {
+        let all = machines.withLock { $0 }
+        return all.keys.sorted().map { id in
+            let e = all[id]!
+            return API.Machine(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status)
+        }
+    }
+}
