@@ -40,7 +40,7 @@ struct APIRoutes: Sendable {
         router.get("/healthz") { _, _ in try await healthz() }
         router.get("/api/v1/machines") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: API.Machine.jsonArray(fleet.snapshot()))))
+                     body: .init(byteBuffer: ByteBuffer(bytes: fleet.json())))
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],

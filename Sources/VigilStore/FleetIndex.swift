@@ -12,7 +12,9 @@ public final class FleetIndex: Sendable {
         var status: String?
     }
 
-    private let machines = Mutex<[String: Entry]>([:])
+    private let machines = Mutex<(all: [String: Entry], generation: Int)>(([:], 0))
+    /// The last rendered JSON and the generation it was rendered from.
+    private let rendered = Mutex<(bytes: [UInt8], generation: Int)?>(nil)
 
     init() {}
 
@@ -27,38 +29,56 @@ public final class FleetIndex: Sendable {
             all[m]!.health = h
             all[m]!.status = st
         }
-        machines.withLock { $0 = all }
+        machines.withLock { $0 = (all, $0.generation + 1) }
     }
 
     /// Committed readings: the largest timestamp per series of a batch.
     func noteReadings(_ latest: [StoreWriter.SeriesName: Int64]) {
-        machines.withLock { all in
+        guard !latest.isEmpty else { return }
+        machines.withLock { m in
+            m.generation += 1
             for (key, ts) in latest {
-                var e = all[key.machine] ?? Entry()
+                var e = m.all[key.machine] ?? Entry()
                 if !e.sensors.contains(key.sensor) {
                     e.sensors.append(key.sensor)
                     e.sensors.sort()
                 }
                 e.lastSeen = max(e.lastSeen, ts)
-                all[key.machine] = e
+                m.all[key.machine] = e
             }
         }
     }
 
     func noteHealth(machine: String, health: Double?, status: String?) {
-        machines.withLock { all in
-            guard all[machine] != nil else { return }
-            all[machine]!.health = health
-            all[machine]!.status = status
+        machines.withLock { m in
+            guard m.all[machine] != nil else { return }
+            m.all[machine]!.health = health
+            m.all[machine]!.status = status
+            m.generation += 1
         }
     }
 
     /// Every machine, sorted by id.
     public func snapshot() -> [API.Machine] {
-        let all = machines.withLock { $0 }
-        return all.keys.sorted().map { id in
+        snapshotWithGeneration().machines
+    }
+
+    /// `snapshot()` as the API's JSON. Rendered once per change of the index and shared by every
+    /// request until the next change, so a polled overview costs a lock and a copy.
+    public func json() -> [UInt8] {
+        let current = machines.withLock { $0.generation }
+        if let r = rendered.withLock({ $0 }), r.generation == current { return r.bytes }
+        let (list, generation) = snapshotWithGeneration()
+        let bytes = API.Machine.jsonArray(list)
+        rendered.withLock { if ($0?.generation ?? -1) < generation { $0 = (bytes, generation) } }
+        return bytes
+    }
+
+    private func snapshotWithGeneration() -> (machines: [API.Machine], generation: Int) {
+        let (all, generation) = machines.withLock { ($0.all, $0.generation) }
+        return (all.keys.sorted().map { id in
             let e = all[id]!
             return API.Machine(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status)
-        }
+        }, generation)
     }
 }
