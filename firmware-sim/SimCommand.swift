@@ -81,8 +81,17 @@ struct Fleet: ParsableCommand {
     @Option(help: "Random seed: the same seed gives the same readings.")
     var seed: UInt64 = 1
 
-    @Option(help: "Payload dialect: scalar, json, multi, batch or line.")
+    @Option(help: "Payload dialect: scalar, json, multi, batch, line, or mixed (machine i uses json, multi, batch, line in turn).")
     var format: String = "json"
+
+    @Option(help: "Probability that a message is sent twice (an MQTT redelivery; storage must count it once).")
+    var duplicates: Double = 0
+
+    @Option(help: "Probability that a message is held back and sent after the machine's next one (out of order).")
+    var reorder: Double = 0
+
+    @Option(help: "Maximum device clock skew in seconds: each machine's timestamps are off by a fixed amount drawn from ±this.")
+    var skew: Double = 0
 
     @Option(help: "Ticks per message for --format batch.")
     var batch: Int = 10
@@ -114,7 +123,11 @@ struct Fleet: ParsableCommand {
         guard (1...64).contains(sensors) else { throw ValidationError("--sensors must be 1...64") }
         guard interval > 0 else { throw ValidationError("--interval must be > 0") }
         guard speedup > 0 else { throw ValidationError("--speedup must be > 0") }
-        guard PayloadFormat(rawValue: format) != nil else { throw ValidationError("--format must be scalar, json, multi, batch or line") }
+        guard format == "mixed" || PayloadFormat(rawValue: format) != nil else {
+            throw ValidationError("--format must be scalar, json, multi, batch, line or mixed")
+        }
+        guard (0...1).contains(duplicates), (0...1).contains(reorder) else { throw ValidationError("--duplicates and --reorder are probabilities in 0...1") }
+        guard skew >= 0 && skew <= 86_400 else { throw ValidationError("--skew must be 0...86400 seconds") }
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
         if let start, Timestamp.millis(query: start) == nil { throw ValidationError("--start: '\(start)' is not RFC 3339 or epoch ms") }
         if let duration, parseDuration(duration) == nil { throw ValidationError("--duration: '\(duration)' is not like 90s, 90m, 36h or 7d") }
@@ -122,7 +135,25 @@ struct Fleet: ParsableCommand {
 
     func run() throws {
         installStopHandlers()
-        let fmt = PayloadFormat(rawValue: format)!
+        // Per machine: its dialect and its clock's skew (ms).
+        let mixed: [PayloadFormat] = [.json, .multi, .batch, .line]
+        let formats = (0..<machines).map { format == "mixed" ? mixed[$0 % mixed.count] : PayloadFormat(rawValue: format)! }
+        var deviceRNG = SplitMix64(seed: seed ^ 0xDE71_CE)
+        let skews = (0..<machines).map { _ in skew > 0 ? Int64(Double.random(in: -skew...skew, using: &deviceRNG) * 1000) : 0 }
+        var heldBack = [[EncodedMessage]](repeating: [], count: machines)
+        /// Sends like firmware that sometimes repeats itself or lets a message overtake another.
+        func send(_ i: Int, _ messages: [EncodedMessage]) {
+            for m in messages {
+                if reorder > 0 && heldBack[i].isEmpty && Double.random(in: 0..<1, using: &deviceRNG) < reorder {
+                    heldBack[i].append(m)
+                    continue
+                }
+                publisher.send(m)
+                if duplicates > 0 && Double.random(in: 0..<1, using: &deviceRNG) < duplicates { publisher.send(m) }
+                for h in heldBack[i] { publisher.send(h) }
+                heldBack[i].removeAll()
+            }
+        }
         let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis()
         let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
         let stepMillis = Int64((interval * 1000).rounded())
@@ -134,6 +165,7 @@ struct Fleet: ParsableCommand {
             if let lifeRange { fleet[i].wear = WearPath(lifeRange: lifeRange, seed: seed &+ 0x5EED &+ UInt64(i) &* 7919) }
             fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart, to: simEnd ?? simStart + 365 * 86_400_000,
                                              ratePerDay: faults, rng: &faultRNG)
+            if skew > 0 { truth?.write([("type", LabelWriter.text("skew")), ("machine", LabelWriter.text(fleet[i].id)), ("ms", String(skews[i]))]) }
             for f in fleet[i].faults {
                 truth?.write([("type", LabelWriter.text("fault")), ("kind", LabelWriter.text(f.kind.rawValue)), ("machine", LabelWriter.text(fleet[i].id)),
                                ("sensor", LabelWriter.text(f.sensor)), ("start", String(f.start)), ("end", String(f.end))])
@@ -142,7 +174,6 @@ struct Fleet: ParsableCommand {
         if !quiet {
             print("vigil-sim: \(machines) machines × \(sensors) sensors every \(interval)s (speedup \(speedup)), format \(format), broker \(broker.broker)")
         }
-        let ticksPerMessage = fmt == .batch ? batch : 1
         var pending = Array(repeating: [Sample](), count: machines)
         let wallStart = SystemClock.monotonicSeconds()
         var simNow = simStart
@@ -165,11 +196,9 @@ struct Fleet: ParsableCommand {
                 }
                 let values = fleet[i].sample(ts: simNow, dtSeconds: interval)
                 if values.isEmpty { continue }
-                pending[i].append(Sample(ts: simNow, seq: fleet[i].seq, values: values))
-                if pending[i].count >= ticksPerMessage {
-                    for m in PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: fmt, prefix: broker.topicPrefix) {
-                        publisher.send(m)
-                    }
+                pending[i].append(Sample(ts: simNow + skews[i], seq: fleet[i].seq, values: values))
+                if pending[i].count >= (formats[i] == .batch ? batch : 1) {
+                    send(i, PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: formats[i], prefix: broker.topicPrefix))
                     pending[i].removeAll(keepingCapacity: true)
                 }
             }
@@ -179,8 +208,9 @@ struct Fleet: ParsableCommand {
                 print("vigil-sim: \(publisher.readings) readings in \(publisher.messages) messages, simulated time \(Timestamp.rfc3339(millis: simNow))")
             }
         }
-        for i in fleet.indices where !pending[i].isEmpty {
-            for m in PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: fmt, prefix: broker.topicPrefix) { publisher.send(m) }
+        for i in fleet.indices {
+            if !pending[i].isEmpty { send(i, PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: formats[i], prefix: broker.topicPrefix)) }
+            for h in heldBack[i] { publisher.send(h) }
         }
         let acked = publisher.drain()
         print("vigil-sim: sent \(publisher.readings) readings in \(publisher.messages) messages\(acked ? ", all acknowledged" : ", some NOT acknowledged")")
