@@ -69,7 +69,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vigil-sim",
-            dependencies: ["VigilCore", "VigilMQTT", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VigilCore", "VigilHealth", "VigilMQTT", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "firmware-sim",
             swiftSettings: strict
         ),

@@ -12,7 +12,7 @@ struct VigilSim: AsyncParsableCommand {
         commandName: "vigil-sim",
         abstract: "Simulated sensor fleet that publishes over MQTT like device firmware.",
         discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. broker unreachable), 2 usage error.",
-        subcommands: [Fleet.self, Load.self],
+        subcommands: [Fleet.self, Load.self, ReplayCSV.self],
         defaultSubcommand: Fleet.self)
 
     static func main() async { await runMain() }

@@ -45,4 +45,29 @@ import VigilCore
         #expect(accepted > 4 * 3 * 120, "duplicates were sent (\(accepted) accepted) yet stored once")
         #expect(await daemon.terminate() == 0)
     }
+
+    @Test func replayPublishesARecordingAsOneMachineShiftedToStart() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker)
+        try await daemon.waitReady()
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var csv = "timestamp,flow,current,temp\n"
+        for i in 0..<100 { csv += "2020-03-09 10:\(String(format: "%02d", 14 + i / 60)):\(String(format: "%02d", i % 60)),\(50 + i),\(i % 7 == 0 ? "" : "1.5"),20\n" }
+        try csv.write(toFile: dir + "/rec.csv", atomically: true, encoding: .utf8)
+        let start = Int64(Date().timeIntervalSince1970 * 1000) / 1000 * 1000 - 3_600_000
+        let out = try Harness.run(try Harness.product("vigil-sim"), ["replay", "--broker", broker.url, "--input", dir + "/rec.csv",
+                                                                   "--machine", "plant1/rec", "--speedup", "0", "--start", String(start)])
+        #expect(out.status == 0 && out.stdout.contains("sent 285 readings of 100 rows"), "\(out.stdout)\(out.stderr)")
+        try await Harness.waitUntil("the recording stored") {
+            let flow = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/plant1%2Frec/sensors/flow/series", as: [API.SeriesPoint].self)
+            return flow.count == 100
+        }
+        let flow = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/plant1%2Frec/sensors/flow/series", as: [API.SeriesPoint].self)
+        #expect(flow.first?.ts == start && flow.last?.ts == start + 99_000 && flow.last?.mean == 149)
+        let current = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/plant1%2Frec/sensors/current/series", as: [API.SeriesPoint].self)
+        #expect(current.count == 85) // empty cells are not sent
+        #expect(await daemon.terminate() == 0)
+    }
 }
