@@ -38,6 +38,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var healthHysteresis = 5
     public var healthRetrainHours = 24
     public var healthRetrainWindowMinutes = 2880
+    /// `pattern=type` (pattern: a machine id or `prefix*`).
+    public var healthMachineTypes: [String] = []
 
     public init() {}
 
@@ -111,6 +113,19 @@ public struct VigilConfig: Sendable, Equatable {
         "health.hysteresis": { c, v throws(ValueError) in c.healthHysteresis = try v.int(in: 0...30) },
         "health.retrain_hours": { c, v throws(ValueError) in c.healthRetrainHours = try v.int(in: 0...8760) },
         "health.retrain_window_minutes": { c, v throws(ValueError) in c.healthRetrainWindowMinutes = try v.int(in: 60...525_600) },
+        "health.machine_types": { c, v throws(ValueError) in
+            guard case .array(let items) = v else { throw ValueError(message: "expected an array of \"pattern=type\" strings") }
+            var out: [String] = []
+            for item in items {
+                let text = try item.string()
+                let parts = text.split(separator: "=", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ValueError(message: "'\(text)' is not pattern=type (e.g. \"pump-*=pump\")")
+                }
+                out.append(text)
+            }
+            c.healthMachineTypes = out
+        },
     ]
 
     public static var knownKeys: [String] { keys.keys.sorted() }

@@ -41,7 +41,15 @@ public final class HealthService: Service, Sendable {
         /// Minutes of recent data a candidate learns from (its last fifth is held out).
         public var retrainWindowMinutes = 2880
         public var drift = PageHinkley()
+        /// Machine types (`pattern=type`, pattern an id or `prefix*`): a new machine of a type is
+        /// scored from its first minute with a fleet reference — the commissioning data of the
+        /// other machines of its type — until it has `commissionMinutes` of its own.
+        public var machineTypes: [(pattern: String, type: String)] = []
         public init() {}
+
+        func type(of machine: String) -> String? {
+            machineTypes.first { $0.pattern.hasSuffix("*") ? machine.hasPrefix($0.pattern.dropLast()) : machine == $0.pattern }?.type
+        }
     }
 
     let writer: StoreWriter
@@ -62,6 +70,8 @@ public final class HealthService: Service, Sendable {
         /// The last `through` this machine was brought up to: until the next minute becomes
         /// final there is nothing to do, and no query is made.
         var checkedThrough: Int64 = .min
+        /// Scoring with its type's fleet reference until it has data enough of its own.
+        var fromFleet = false
     }
 
     /// What carries over between minutes (persisted as the machine's scorer state).
@@ -126,9 +136,11 @@ public final class HealthService: Service, Sendable {
         // Commission when there is no model, or when a maintenance event is newer than every
         // model's data (an operator's rollback to an older version is not undone).
         let newestData = try writer.latestModelTrainFrom(machine: machine)
-        if tracker == nil || (record.commissionFrom > 0 && (newestData ?? .min) < record.commissionFrom) {
+        if tracker == nil || tracker!.fromFleet || (record.commissionFrom > 0 && (newestData ?? .min) < record.commissionFrom) {
             if let fresh = try commission(&record, previous: tracker, through: through, now: now) {
                 tracker = fresh
+            } else if tracker == nil, let fleet = try fleetReference(&record, through: through, now: now) {
+                tracker = fleet
             } else if tracker == nil {
                 try writer.saveHealth(record, history: [])
                 return
@@ -188,13 +200,15 @@ public final class HealthService: Service, Sendable {
               let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
         if let text = record.scorerState, let state = CanonicalJSON.decode(TrackerState.self, text),
            state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
-            return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
+            return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: state,
+                           fromFleet: stored.info.trigger == "fleet-reference")
         }
         // Another version than the one that scored last (promote/rollback): warm its smoothing on
         // the half hour before the next minute to score.
         let warm = try writer.minuteFeatures(machine: record.machine, sensors: model.reference.sensors,
                                              after: record.scoredThrough - 30 * 60_000, through: record.scoredThrough)
-        return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, warm.rows))
+        return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, warm.rows),
+                       fromFleet: stored.info.trigger == "fleet-reference")
     }
 
     private func warmState(_ model: MachineModel, _ rows: [[Double?]]) -> TrackerState {
@@ -232,16 +246,50 @@ public final class HealthService: Service, Sendable {
             return nil
         }
         let pair = MachineModel(reference: model, anomaly: model)
+        let own = previous == nil || previous!.fromFleet
         let info = lineage(model, times: features.times, rows: features.rows, now: now,
-                           trigger: previous == nil ? "commissioning" : "maintenance", parent: record.activeVersion,
+                           trigger: own ? "commissioning" : "maintenance", parent: record.activeVersion,
                            metrics: ["completeRows": Double(complete)], decision: "promoted",
-                           reason: previous == nil ? "first model of the machine (commissioning)" : "health reference re-commissioned after maintenance")
+                           reason: previous == nil ? "first model of the machine (commissioning)"
+                               : own ? "commissioned on its own data, replacing the fleet reference" : "health reference re-commissioned after maintenance")
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
         logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)", "model.rows": "\(model.trainingRows)"])
         record.activeVersion = version
         // A first model scores from the minute after its data; a re-commissioned one continues.
         if previous == nil { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
         return Tracker(version: version, model: pair, trainedAt: now, state: warmState(pair, features.rows))
+    }
+
+    /// A model from the commissioning data of the other machines of this machine's type, so it
+    /// is scored from its first minute; nil without a type or without enough such data.
+    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Tracker? {
+        guard let type = settings.type(of: record.machine) else { return nil }
+        let own = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
+        guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
+        var times: [Int64] = [], rows: [[Double?]] = [], sources: [String] = []
+        for other in try writer.healthMachines() where other != record.machine && settings.type(of: other) == type {
+            guard let active = try writer.models(machine: other).first(where: { $0.info.active && $0.info.trigger != "fleet-reference" }) else { continue }
+            let f = try writer.minuteFeatures(machine: other, sensors: own.sensors, after: active.info.trainFrom - 1, through: active.info.trainTo)
+            times += f.times
+            rows += f.rows
+            sources.append(other)
+        }
+        guard rows.filter({ $0.allSatisfy { $0 != nil } }).count >= settings.commissionMinutes else { return nil }
+        let model: HealthModel
+        do {
+            model = try HealthModel.train(sensors: own.sensors, rows: rows, parameters: settings.parameters, minimumRows: settings.commissionMinutes)
+        } catch {
+            return nil
+        }
+        let pair = MachineModel(reference: model, anomaly: model)
+        let info = lineage(model, times: times, rows: rows, now: now, trigger: "fleet-reference", parent: nil,
+                           metrics: ["sourceMachines": Double(sources.count)], decision: "promoted",
+                           reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
+        logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
+        record.activeVersion = version
+        record.scoredThrough = firstMinute - 1  // from its very first minute
+        return Tracker(version: version, model: pair, trainedAt: now, state: warmState(pair, []), fromFleet: true)
     }
 
     /// Tries a retraining of the anomaly model when drift was detected or the schedule is due.

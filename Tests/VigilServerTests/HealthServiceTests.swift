@@ -80,6 +80,39 @@ import VigilStore
         #expect(history.suffix(60).allSatisfy { $0.status == "alarm" && $0.health <= 55 })
     }
 
+    @Test func aNewMachineOfATypeIsScoredFromItsFirstMinuteWithTheFleetReference() async throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        var settings = HealthService.Settings()
+        settings.commissionMinutes = 60
+        settings.machineTypes = [(pattern: "pump-*", type: "pump")]
+        let health = HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 120, seed: 7))
+        try health.tick(now: Self.base + 130 * 60_000)
+        // pump-02 arrives with 20 minutes: scored at once with the fleet reference.
+        let later = Self.base + 120 * 60_000
+        try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 20, seed: 8))
+        try health.tick(now: later + 30 * 60_000)
+        var models = try writer.models(machine: "pump-02")
+        #expect(models.map(\.info.trigger) == ["fleet-reference"])
+        #expect(models[0].info.trainFrom == Self.base && models[0].info.gateReason.contains("pump-01"))
+        let reader = try StoreReader(path: dir.path + "/v.sqlite")
+        var history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
+        #expect(history.first?.ts == later && history.count == 20)
+        #expect(history.allSatisfy { $0.status != "alarm" })
+        // With 60 minutes of its own it is commissioned on them.
+        try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 90, seed: 8))
+        try health.tick(now: later + 100 * 60_000)
+        models = try writer.models(machine: "pump-02")
+        #expect(models.map(\.info.trigger) == ["fleet-reference", "commissioning"] && models[1].info.active && models[1].info.parentVersion == 1)
+        history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
+        #expect(history.count == 90 && zip(history, history.dropFirst()).allSatisfy { $0.ts + 60_000 == $1.ts })
+        // A machine without a type still waits for its own data.
+        try Self.ingest(writer, Self.readings(machine: "fan-01", start: later, minutes: 20, seed: 9))
+        try health.tick(now: later + 101 * 60_000)
+        #expect(try writer.models(machine: "fan-01").isEmpty)
+    }
+
     @Test func aRestartContinuesExactlyAsIfItHadNotHappened() async throws {
         let dir = try TempDir()
         let messages = Self.readings(machine: "m", start: Self.base, minutes: 200, seed: 2) { $0 >= 120 ? Double($0 - 120) * 0.05 : 0 }
