@@ -59,7 +59,10 @@ let package = Package(
         // Programs.
         .executableTarget(
             name: "vigild",
-            dependencies: ["VigilServer", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "VigilServer", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,7 +1,7 @@
 public import Logging
 public import VigilCore
 import Hummingbird
-import ServiceLifecycle
+public import ServiceLifecycle
 import UnixSignals
 import VigilStore
 import VigilMQTT
@@ -10,15 +10,10 @@ import VigilMQTT
 /// SIGTERM/SIGINT stop the HTTP server first, then systemd notification, then the gateway (which
 /// journals the message in hand and applies the whole journal to SQLite).
 public enum Daemon {
-    public static func run(config: VigilConfig, environment: [String: String], logger: Logger) async throws {
-        // Assembled in a synchronous function: its many temporaries stay off the async task's
-        // stack (a debug build overflowed it).
-        let group = try assemble(config: config, environment: environment, logger: logger)
-        try await group.run()
-        logger.info("vigild stopped")
-    }
-
-    static func assemble(config: VigilConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
+    /// Builds the daemon's services; `run()` on the result runs it until SIGTERM/SIGINT.
+    /// Synchronous on purpose: the configuration and the many temporaries stay off async frames
+    /// (a debug build crashed with them there).
+    public static func assemble(config: VigilConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
         try ensureParentDirectory(of: config.storageDB)
         let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                                      rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)

@@ -121,14 +121,15 @@ struct Quarantine: AsyncParsableCommand {
     }
 }
 
-struct CheckConfig: AsyncParsableCommand {
+struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config", abstract: "Validate a vigild configuration file offline (with VIGIL_* overrides).")
 
     @Argument(help: "The TOML file.")
     var file: String = "config/vigil.toml"
 
-    func run() async throws {
+    // Synchronous: the configuration value stays off async frames (see vigild).
+    func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ProgramError(.usage, "cannot read '\(file)'") }
         do {
             let c = try VigilConfig.load(fileText: String(decoding: data, as: UTF8.self), fileName: file,

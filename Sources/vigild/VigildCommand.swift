@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VigilCLI
 import VigilCore
+import ServiceLifecycle
 import VigilServer
 
 @main
@@ -47,6 +48,16 @@ struct Vigild: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        // Everything that touches the (large) configuration value happens in synchronous code:
+        // kept in this async function's frame, it crashed a debug build (Swift 6.3) on release.
+        guard let group = try prepare() else { return }
+        try await group.run()
+        Logger(label: "vigild").info("vigild stopped")
+    }
+
+    /// Loads the configuration and either does a one-shot job (--check-config,
+    /// --rebuild-rollups; returns nil) or assembles the daemon.
+    func prepare() throws -> ServiceGroup? {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ProgramError(.usage, "--log-level: '\(logLevel)' is not a log level")
         }
@@ -61,18 +72,18 @@ struct Vigild: AsyncParsableCommand {
             let t0 = Date()
             let result = try Daemon.rebuildRollups(config: cfg, from: start, to: end)
             print("rebuilt rollups: \(result.days) series-days from \(result.readings) raw readings in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-            return
+            return nil
         }
         if checkConfig {
             print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) subscriptions=\(cfg.subscriptionFilters) templates=\(cfg.mqttTopicTemplates)")
-            return
+            return nil
         }
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
             return h
         }
-        try await Daemon.run(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
+        return try Daemon.assemble(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
     }
 
     static func time(_ s: String, flag: String) throws -> Int64 {
