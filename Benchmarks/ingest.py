@@ -62,6 +62,27 @@ class Broker:
         self.proc.terminate()
         self.proc.wait()
 
+class Vigild:
+    """A release vigild with an empty config and a fresh database in `workdir`, on free ports,
+    connected to `broker`; extra settings come as VIGIL_* variables in `env`."""
+    def __init__(self, binary, workdir, broker, env=None):
+        self.dir = tempfile.mkdtemp(dir=workdir)
+        self.http = free_port()
+        self.db = os.path.join(self.dir, "vigil.sqlite")
+        cfg = os.path.join(self.dir, "vigil.toml")
+        open(cfg, "w").close()
+        e = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        e.update(env or {})
+        self.proc = subprocess.Popen([f"{binary}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
+                                      "--db", self.db, "--http", f"127.0.0.1:{self.http}", "--log-level", "warning"],
+                                     env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.http)
+        self.base = f"http://127.0.0.1:{self.http}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
 def load(binary, port, readings, batch):
     return subprocess.Popen([f"{binary}/vigil-sim", "load", "--broker", f"mqtt://127.0.0.1:{port}", "--readings", str(readings),
                              "--batch", str(batch), "--machines", "25", "--sensors", "4"],

@@ -11,7 +11,7 @@ Usage: Benchmarks/query_latency.py [--machines 1000] [--seconds 10] [--bin .buil
 import argparse, json, os, re, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import Broker, free_port, wait_port  # noqa: E402
+from ingest import Broker, Vigild  # noqa: E402
 
 def get(url):
     with urllib.request.urlopen(url, timeout=60) as r:
@@ -35,16 +35,9 @@ def main():
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-query-")
     broker = Broker(work)
-    http = free_port()
-    cfg = os.path.join(work, "vigil.toml")
-    open(cfg, "w").close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update({"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1"})
-    d = subprocess.Popen([f"{a.bin}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
-                          "--db", os.path.join(work, "vigil.sqlite"), "--http", f"127.0.0.1:{http}", "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{http}"
+    d = Vigild(a.bin, work, broker, {"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1"})
+    base = d.base
     try:
-        wait_port(http)
         now = int(time.time() * 1000) // 60_000 * 60_000
         start = now - 25 * 3_600_000
         t0 = time.time()
@@ -72,8 +65,7 @@ def main():
             p50, p99, rps, errors = wrk(url, a.seconds)
             print(f"{name:44s} {p50:7.2f}ms {p99:7.2f}ms {rps:9.0f}" + (f"  ({errors} errors)" if errors else ""), flush=True)
     finally:
-        d.terminate()
-        d.wait()
+        d.stop()
         broker.stop()
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Usage: Benchmarks/series_latency.py [--requests 2000] [--bin .build/release]
 import argparse, http.client, json, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import Broker, free_port, wait_port  # noqa: E402
+from ingest import Broker, Vigild  # noqa: E402
 
 def percentile(xs, p):
     xs = sorted(xs)
@@ -36,16 +36,9 @@ def main():
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-latency-")
     broker = Broker(work)
-    http_port = free_port()
-    cfg = os.path.join(work, "vigil.toml")
-    open(cfg, "w").close()
-    db = os.path.join(work, "vigil.sqlite")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env["VIGIL_ROLLUP_FLUSH_DELAY_SECONDS"] = "1"
-    d = subprocess.Popen([f"{a.bin}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}", "--db", db,
-                          "--http", f"127.0.0.1:{http_port}", "--log-level", "warning"], env=env)
+    d = Vigild(a.bin, work, broker, {"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1"})
+    http_port = d.http
     try:
-        wait_port(http_port)
         now = int(time.time() * 1000) // 60_000 * 60_000
         start = now - 25 * 3_600_000
         subprocess.run([f"{a.bin}/vigil-sim", "--broker", f"mqtt://127.0.0.1:{broker.port}", "--machines", "1", "--sensors", "1",
@@ -71,13 +64,12 @@ def main():
             print(f"{name:38s} p50 {percentile(t, 50):7.2f} ms  p99 {percentile(t, 99):7.2f} ms  max {max(t):7.2f} ms  "
                   f"({len(body) / 1024:.0f} KiB)")
         t0 = time.perf_counter()
-        out = subprocess.run([f"{a.bin}/vigild", "--config", cfg, "--db", db, "--rebuild-rollups"], env=env, check=True,
-                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run([f"{a.bin}/vigild", "--config", os.path.join(d.dir, "vigil.toml"), "--db", d.db, "--rebuild-rollups"],
+                             check=True, capture_output=True, text=True).stdout.strip()
         dt = time.perf_counter() - t0
         print(f"vigild --rebuild-rollups (whole process)  {dt:.2f} s: {out}")
     finally:
-        d.terminate()
-        d.wait()
+        d.stop()
         broker.stop()
 
 if __name__ == "__main__":

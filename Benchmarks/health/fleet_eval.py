@@ -17,7 +17,7 @@ Usage: Benchmarks/health/fleet_eval.py [--machines 10] [--days 30] [--seed 7] [-
 import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ingest import Broker, free_port, wait_port  # noqa: E402
+from ingest import Broker, Vigild  # noqa: E402
 
 def get(url):
     with urllib.request.urlopen(url, timeout=30) as r:
@@ -34,16 +34,9 @@ def main():
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-fleet-")
     broker = Broker(work)
-    http = free_port()
-    cfg = os.path.join(work, "vigil.toml")
-    open(cfg, "w").close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update({"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "1440"})
-    d = subprocess.Popen([f"{a.bin}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
-                          "--db", os.path.join(work, "vigil.sqlite"), "--http", f"127.0.0.1:{http}", "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{http}/api/v1"
+    d = Vigild(a.bin, work, broker, {"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "1440"})
+    base = d.base + "/api/v1"
     try:
-        wait_port(http)
         now = int(time.time() * 1000) // 3_600_000 * 3_600_000
         start = now - (a.days + 1) * 86_400_000
         labels = os.path.join(work, "truth.jsonl")
@@ -131,8 +124,7 @@ def main():
         fell = sum(1 for e, l in trend if l < e)
         print(f"retraining candidates (trigger and gate decision): {dict(sorted(retrains.items())) or 'none'}; health lower in the last day than the first day of the first life: {fell}/{len(trend)} machines")
     finally:
-        d.terminate()
-        d.wait()
+        d.stop()
         broker.stop()
 
 if __name__ == "__main__":
