@@ -59,6 +59,18 @@ import VigilCore
         let csv = try Harness.run(vigil, ["models", "pump-01", "--format", "csv", "--url", daemon.baseURL])
         #expect(csv.stdout.hasPrefix("version,active,trigger,parent"), "\(csv.stdout)")
         #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/nope/health").0 == 404)
+
+        // Hand-off exports in their documented schema.
+        let healthExport = try Harness.run(vigil, ["export", "--what", "health", "--format", "jsonl", "--url", daemon.baseURL])
+        #expect(healthExport.status == 0, "\(healthExport.stderr)")
+        let rows = healthExport.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let pumpRows = rows.filter { $0["machine"] as? String == "pump-01" }
+        #expect(Set(rows.flatMap(\.keys)) == ["machine", "ts", "health", "status"])
+        #expect(pumpRows.count >= history.count && rows.count > pumpRows.count)
+        let rollups = try Harness.run(vigil, ["export", "--resolution", "day", "--url", daemon.baseURL])
+        let lines = rollups.stdout.split(separator: "\n")
+        #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev")
+        #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9 })
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
     }
 }

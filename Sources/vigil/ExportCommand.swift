@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import VigilCLI
+import VigilCore
+
+/// `vigil export`: rollups or health history of the whole fleet for hand-off, in a stable schema.
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export the fleet's rollups or health history as CSV or JSON lines.",
+        discussion: """
+            Schema (stable): rollups — machine,sensor,ts,count,mean,min,max,sum,stddev (ts = bucket start, \
+            epoch ms UTC; stddev = population); health — machine,ts,health,status (one row per scored \
+            minute). CSV has that header; JSON lines carry the same keys, one object per row. Machines and \
+            sensors in id order, rows in time order.
+            """)
+
+    enum What: String, ExpressibleByArgument { case rollups, health }
+    enum Format: String, ExpressibleByArgument { case csv, jsonl }
+
+    @Option(help: "rollups or health.")
+    var what: What = .rollups
+
+    @Option(help: "minute or day (rollups).")
+    var resolution: String = "minute"
+
+    @Option(help: "Start (inclusive): epoch ms or RFC 3339.")
+    var from: String?
+
+    @Option(help: "End (exclusive): epoch ms or RFC 3339.")
+    var to: String?
+
+    @Option(help: "csv or jsonl.")
+    var format: Format = .csv
+
+    @Option(help: "vigild's URL (default: $VIGIL_URL, else http://127.0.0.1:8470).")
+    var url: String?
+
+    @Option(help: "Bearer token (default: $VIGIL_TOKEN).")
+    var token: String?
+
+    func validate() throws {
+        guard ["minute", "day"].contains(resolution) else { throw ValidationError("--resolution must be minute or day") }
+        for (name, v) in [("--from", from), ("--to", to)] {
+            if let v, Timestamp.millis(query: v) == nil { throw ValidationError("\(name): '\(v)' is not epoch ms or RFC 3339") }
+        }
+    }
+
+    func run() async throws {
+        let client = APIClient(url: url, token: token)
+        var range: [(String, String)] = []
+        if let from { range.append(("from", from)) }
+        if let to { range.append(("to", to)) }
+        let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
+        let columns = what == .rollups ? ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"] : ["machine", "ts", "health", "status"]
+        if format == .csv { print(columns.joined(separator: ",")) }
+        func emit(_ values: [String], quoted: Set<Int>) {
+            if format == .csv {
+                print(values.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+            } else {
+                let fields = zip(columns, values).enumerated().map { i, kv in
+                    "\"\(kv.0)\":" + (quoted.contains(i) ? "\"\(kv.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" : (kv.1.isEmpty ? "null" : kv.1))
+                }
+                print("{" + fields.joined(separator: ",") + "}")
+            }
+        }
+        func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "" }
+        for m in machines {
+            let id = APIClient.segment(m.id)
+            switch what {
+            case .rollups:
+                for sensor in m.sensors.sorted() {
+                    let points = try await client.get("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series",
+                                                      query: [("resolution", resolution), ("limit", "100000")] + range, as: [API.SeriesPoint].self)
+                    for p in points {
+                        emit([m.id, sensor, String(p.ts), String(p.count), number(p.mean), number(p.min), number(p.max), number(p.sum), number(p.stddev)],
+                             quoted: [0, 1])
+                    }
+                }
+            case .health:
+                let points = try await client.get("/api/v1/machines/\(id)/health/history", query: [("limit", "100000")] + range,
+                                                  as: [API.HealthPoint].self)
+                for p in points { emit([m.id, String(p.ts), number(p.health), p.status], quoted: [0, 3]) }
+            }
+        }
+    }
+}
