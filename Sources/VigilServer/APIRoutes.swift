@@ -145,11 +145,11 @@ struct APIRoutes: Sendable {
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
-        let health = try await reader.healthSummary().sorted { $0.key < $1.key }
+        let scored = fleet.snapshot().filter { $0.health != nil && $0.status != nil }
         family("vigil_machine_health", "Machine health, 0-100 (100 = as healthy as its reference).", "gauge",
-               health.map { ("{machine=\"\(Self.labelValue($0.key))\"}", String($0.value.health)) })
+               scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })
         family("vigil_machine_status", "1 for the machine's current status.", "gauge",
-               health.map { ("{machine=\"\(Self.labelValue($0.key))\",status=\"\($0.value.status)\"}", "1") })
+               scored.map { ("{machine=\"\(Self.labelValue($0.id))\",status=\"\($0.status!)\"}", "1") })
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",

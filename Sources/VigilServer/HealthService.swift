@@ -120,7 +120,7 @@ public final class HealthService: Service, Sendable {
     /// One round over every machine. Public for tests, which drive time.
     public func tick(now: Int64) throws {
         let through = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
-        for machine in try writer.healthMachines() {
+        for machine in writer.fleet.snapshot().map(\.id) {
             do {
                 try update(machine: machine, through: through, now: now)
             } catch {
@@ -196,7 +196,7 @@ public final class HealthService: Service, Sendable {
     /// Loads the active version of a machine and its scorers' state.
     private func load(_ record: inout MachineHealthRecord) throws -> Tracker? {
         guard let version = record.activeVersion,
-              let stored = try writer.models(machine: record.machine).first(where: { $0.info.version == version }),
+              let stored = try writer.model(machine: record.machine, version: version),
               let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
         if let text = record.scorerState, let state = CanonicalJSON.decode(TrackerState.self, text),
            state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
@@ -267,8 +267,9 @@ public final class HealthService: Service, Sendable {
         let own = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
         guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
         var times: [Int64] = [], rows: [[Double?]] = [], sources: [String] = []
-        for other in try writer.healthMachines() where other != record.machine && settings.type(of: other) == type {
-            guard let active = try writer.models(machine: other).first(where: { $0.info.active && $0.info.trigger != "fleet-reference" }) else { continue }
+        for other in writer.fleet.snapshot().map(\.id) where other != record.machine && settings.type(of: other) == type {
+            guard let version = try writer.machineHealth(other)?.activeVersion, let active = try writer.model(machine: other, version: version),
+                  active.info.trigger != "fleet-reference" else { continue }
             let f = try writer.minuteFeatures(machine: other, sensors: own.sensors, after: active.info.trainFrom - 1, through: active.info.trainTo)
             times += f.times
             rows += f.rows

@@ -72,9 +72,6 @@ public enum CanonicalJSON {
 }
 
 enum HealthSQL {
-    static func json<T: Encodable>(_ v: T) -> String { CanonicalJSON.encode(v) }
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? { CanonicalJSON.decode(type, text) }
-
     static let modelColumns = "machine, version, created_at, trigger, parent_version, train_from, train_to, row_count, content_sha256, sensors, parameters, code_version, metrics, gate_decision, gate_reason, body"
 
     static func model(_ s: Statement, active: Int?) -> ModelRecord {
@@ -82,8 +79,8 @@ enum HealthSQL {
         return ModelRecord(machine: s.text(0), info: API.ModelVersion(
             version: version, active: version == active, createdAt: s.int(2), trigger: s.text(3),
             parentVersion: s.isNull(4) ? nil : Int(s.int(4)), trainFrom: s.int(5), trainTo: s.int(6), rowCount: Int(s.int(7)),
-            contentSha256: s.text(8), sensors: decode([String].self, s.text(9)) ?? [], parameters: decode([String: Double].self, s.text(10)) ?? [:],
-            codeVersion: s.text(11), metrics: decode([String: Double].self, s.text(12)) ?? [:], gateDecision: s.text(13), gateReason: s.text(14)),
+            contentSha256: s.text(8), sensors: CanonicalJSON.decode([String].self, s.text(9)) ?? [], parameters: CanonicalJSON.decode([String: Double].self, s.text(10)) ?? [:],
+            codeVersion: s.text(11), metrics: CanonicalJSON.decode([String: Double].self, s.text(12)) ?? [:], gateDecision: s.text(13), gateReason: s.text(14)),
             body: s.text(15))
     }
 
@@ -98,7 +95,7 @@ enum HealthSQL {
             r.status = s.isNull(4) ? nil : s.text(4)
             r.confidence = s.double(5)
             r.updatedAt = s.isNull(6) ? nil : s.int(6)
-            r.contributors = decode([API.Health.Contributor].self, s.text(7)) ?? []
+            r.contributors = CanonicalJSON.decode([API.Health.Contributor].self, s.text(7)) ?? []
             r.scorerState = s.isNull(8) ? nil : s.text(8)
             r.commissioningRows = Int(s.int(9))
             return r
@@ -114,10 +111,6 @@ enum HealthSQL {
 // MARK: writes (the single writer connection)
 
 extension StoreWriter {
-    /// Every machine that has series.
-    public func healthMachines() throws -> [String] {
-        try withConnection { db in try db.query("SELECT DISTINCT machine FROM series ORDER BY machine") { $0.text(0) } }
-    }
 
     /// Minute means of `machine`'s sensors (all of them, sorted, when `sensors` is nil) for
     /// minutes in `(after, through]`, oldest first.
@@ -172,6 +165,15 @@ extension StoreWriter {
         try withConnection { db in try HealthSQL.models(db, machine) }
     }
 
+    /// One version of a machine's models, or nil.
+    public func model(machine: String, version: Int) throws -> ModelRecord? {
+        try withConnection { db in
+            let active = try HealthSQL.machineHealth(db, machine)?.activeVersion
+            return try db.query("SELECT \(HealthSQL.modelColumns) FROM model WHERE machine = ? AND version = ?",
+                                [.text(machine), .int(Int64(version))]) { HealthSQL.model($0, active: active) }.first
+        }
+    }
+
     /// Stores a new version (its number is the next free one) and, if `activate`, makes it the
     /// active one. Returns the version.
     public func registerModel(machine: String, info: API.ModelVersion, body: String, activate: Bool) throws -> Int {
@@ -181,8 +183,8 @@ extension StoreWriter {
                 try db.run("INSERT INTO model(\(HealthSQL.modelColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
                     .text(machine), .int(Int64(next)), .int(info.createdAt), .text(info.trigger), info.parentVersion.map { .int(Int64($0)) } ?? .null,
                     .int(info.trainFrom), .int(info.trainTo), .int(Int64(info.rowCount)), .text(info.contentSha256),
-                    .text(HealthSQL.json(info.sensors)), .text(HealthSQL.json(info.parameters)), .text(info.codeVersion),
-                    .text(HealthSQL.json(info.metrics)), .text(info.gateDecision), .text(info.gateReason), .text(body),
+                    .text(CanonicalJSON.encode(info.sensors)), .text(CanonicalJSON.encode(info.parameters)), .text(info.codeVersion),
+                    .text(CanonicalJSON.encode(info.metrics)), .text(info.gateDecision), .text(info.gateReason), .text(body),
                 ])
                 if activate {
                     try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
@@ -222,7 +224,7 @@ extension StoreWriter {
                     """, [
                     .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
                     record.health.map { .double($0) } ?? .null, record.status.map { .text($0) } ?? .null, .double(record.confidence),
-                    record.updatedAt.map { .int($0) } ?? .null, .text(HealthSQL.json(record.contributors)),
+                    record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)),
                     record.scorerState.map { .text($0) } ?? .null, .int(Int64(record.commissioningRows)),
                 ])
             }

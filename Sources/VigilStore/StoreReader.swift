@@ -33,31 +33,6 @@ public final class StoreReader: Sendable {
         }
     }
 
-    public struct MachineSummary: Sendable, Equatable {
-        public var id: String
-        public var sensors: [String]
-        /// Largest reading timestamp of any of its sensors (epoch ms).
-        public var lastSeen: Int64
-    }
-
-    public func machines() async throws -> [MachineSummary] {
-        try await read { db in
-            var byMachine: [String: MachineSummary] = [:]
-            var order: [String] = []
-            // The latest reading is the largest ts (kept per series by the writer), not the last arrival.
-            let sql = "SELECT machine, sensor, last_ts FROM series ORDER BY machine, sensor"
-            for (m, s, last) in try db.query(sql, row: { ($0.text(0), $0.text(1), $0.int(2)) }) {
-                if byMachine[m] == nil {
-                    byMachine[m] = MachineSummary(id: m, sensors: [], lastSeen: last)
-                    order.append(m)
-                }
-                byMachine[m]!.sensors.append(s)
-                byMachine[m]!.lastSeen = max(byMachine[m]!.lastSeen, last)
-            }
-            return order.map { byMachine[$0]! }
-        }
-    }
-
     /// Raw readings of one series in `[from, to)`, oldest first, at most `limit`.
     public func rawSeries(machine: String, sensor: String, from: Int64, to: Int64, limit: Int) async throws -> [Reading]? {
         try await read { db in
@@ -95,18 +70,6 @@ public final class StoreReader: Sendable {
                 try db.query("SELECT created_at FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(v))]) { $0.int(0) }.first
             }
             return (record, trainedAt)
-        }
-    }
-
-    /// Current health and status of every machine that has them.
-    public func healthSummary() async throws -> [String: (health: Double, status: String)] {
-        try await read { db in
-            var out: [String: (health: Double, status: String)] = [:]
-            for (m, h, s) in try db.query("SELECT machine, health, status FROM machine_health WHERE health IS NOT NULL AND status IS NOT NULL",
-                                          row: { ($0.text(0), $0.double(1), $0.text(2)) }) {
-                out[m] = (h, s)
-            }
-            return out
         }
     }
 

@@ -51,12 +51,13 @@ import VigilCore
             #expect(buffer.stats.pendingReadings == 2)
         }
         let reader = try StoreReader(path: tmp.path)
-        #expect(try await reader.machines().isEmpty)
+        #expect(try StoreWriter(path: tmp.path).fleet.snapshot().isEmpty)
+        #expect(try await reader.rawSeries(machine: "m", sensor: "vib", from: 0, to: .max, limit: 10) == nil)
 
         let writer = try StoreWriter(path: tmp.path)
         let buffer = try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: writer)
         #expect(try buffer.recover() == 2)
-        #expect(try await reader.machines().map(\.id) == ["m", "plant1/press7"])
+        #expect(try StoreWriter(path: tmp.path).fleet.snapshot().map(\.id) == ["m", "plant1/press7"])
         #expect(try await reader.quarantine(limit: 10).map(\.reason) == ["not_finite", "malformed_json"])
         // Recovery empties the journal: a second recovery finds nothing.
         #expect(try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: writer).recover() == 0)
