@@ -32,11 +32,7 @@ struct Export: AsyncParsableCommand {
     @Option(help: "csv or jsonl.")
     var format: Format = .csv
 
-    @Option(help: "vigild's URL (default: $VIGIL_URL, else http://127.0.0.1:8470).")
-    var url: String?
-
-    @Option(help: "Bearer token (default: $VIGIL_TOKEN).")
-    var token: String?
+    @OptionGroup var endpoint: Endpoint
 
     func validate() throws {
         guard ["minute", "day"].contains(resolution) else { throw ValidationError("--resolution must be minute or day") }
@@ -46,7 +42,7 @@ struct Export: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = APIClient(url: url, token: token)
+        let client = endpoint.client
         var range: [(String, String)] = []
         if let from { range.append(("from", from)) }
         if let to { range.append(("to", to)) }

@@ -14,17 +14,24 @@ struct Vigil: AsyncParsableCommand {
     static func main() async { await runMain() }
 }
 
-struct Connection: ParsableArguments {
+/// Where vigild is and how to authenticate.
+struct Endpoint: ParsableArguments {
     @Option(help: "vigild's URL (default: $VIGIL_URL, else http://127.0.0.1:8470).")
     var url: String?
 
     @Option(help: "Bearer token when vigild has access control on (default: $VIGIL_TOKEN).")
     var token: String?
 
+    var client: APIClient { APIClient(url: url, token: token) }
+}
+
+struct Connection: ParsableArguments {
+    @OptionGroup var endpoint: Endpoint
+
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
-    var client: APIClient { APIClient(url: url, token: token) }
+    var client: APIClient { endpoint.client }
 }
 
 struct Machines: AsyncParsableCommand {

@@ -83,9 +83,12 @@ import VigilCore
         try await restartAndExpectAll(broker, dataDir: dataDir, sim: sim, total: total)
     }
 
-    @Test func brokerRestartMidStreamLosesNothing() async throws {
-        let brokerDir = try Harness.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: brokerDir) }
+    /// A persistent broker goes down while `startSim` publishes into a running vigild and comes
+    /// back `pause` later on the same port: the simulator must finish with everything
+    /// acknowledged and vigild must hold each of `total` readings exactly once. Returns the daemon
+    /// and the restarted broker, both still running, for further checks.
+    func acrossBrokerOutage(total: Int, underWay: Int, pause: Duration, dir brokerDir: String,
+                            startSim: (TestBroker) throws -> ChildProcess) async throws -> (TestDaemon, TestBroker) {
         let persistent = "persistence true\npersistence_location \(brokerDir)/\nautosave_interval 1\n"
         var broker = try TestBroker(extraConfig: persistent, directory: brokerDir)
         try "".write(toFile: brokerDir + "/.keep", atomically: true, encoding: .utf8)
@@ -93,57 +96,50 @@ import VigilCore
         let port = broker.port
         let daemon = try TestDaemon(broker: broker)
         try await daemon.waitReady()
-        let total = 30_000
-        let sim = try startLoad(broker, readings: total, batch: 10, rate: 10_000, log: brokerDir + "/sim.log")
-
-        try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 5_000 }
+        let sim = try startSim(broker)
+        try await Harness.waitUntil("publishing under way") { try await readingsStored(daemon) > underWay }
         broker.stop()  // SIGTERM: mosquitto saves its persistent sessions
-        let stored = try await readingsStored(daemon)
-        #expect(stored < total, "the broker must go down mid-stream")
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await readingsStored(daemon) < total, "the broker must go down mid-stream")
+        try await Task.sleep(for: pause)  // the publisher keeps producing meanwhile
         broker = try TestBroker(extraConfig: persistent, port: port, directory: brokerDir)
         try await broker.waitReady()
-
         #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: brokerDir + "/sim.log", encoding: .utf8)) ?? "")")
         let db = daemon.databasePath
         try await Harness.waitUntil("all \(total) readings stored after the broker restart", seconds: 60) { try storedCount(db).0 >= total }
         #expect(try storedCount(db) == (total, total))
+        return (daemon, broker)
+    }
+
+    @Test func brokerRestartMidStreamLosesNothing() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (daemon, broker) = try await acrossBrokerOutage(total: 30_000, underWay: 5_000, pause: .milliseconds(300), dir: dir) { broker in
+            try startLoad(broker, readings: 30_000, batch: 10, rate: 10_000, log: dir + "/sim.log")
+        }
         let metrics = String(decoding: try await Harness.get(daemon.baseURL + "/metrics").1, as: UTF8.self)
         #expect(metrics.contains("vigil_mqtt_reconnects_total 1"), "\(metrics)")
         #expect(await daemon.terminate() == 0)
+        broker.stop()
     }
 
     /// The simulated fleet's store-and-forward: readings produced while the broker is away reach
     /// storage when it returns, none lost, and each machine's `seq` counter rises with time.
     @Test func simulatedDevicesKeepTheirReadingsThroughABrokerOutage() async throws {
-        let brokerDir = try Harness.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: brokerDir) }
-        let persistent = "persistence true\npersistence_location \(brokerDir)/\nautosave_interval 1\n"
-        var broker = try TestBroker(extraConfig: persistent, directory: brokerDir)
-        try await broker.waitReady()
-        let port = broker.port
-        let daemon = try TestDaemon(broker: broker)
-        try await daemon.waitReady()
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let start = Int64(Date().timeIntervalSince1970 * 1000) / 1000 * 1000 - 7_200_000
         // 3 machines × 2 sensors, 1,200 ticks at 200× real time: 6 s of wall time.
-        let sim = try ChildProcess(try Harness.product("vigil-sim"), [
-            "--broker", broker.url, "--machines", "3", "--sensors", "2", "--format", "json", "--seed", "4", "--life", "off",
-            "--start", String(start), "--duration", "1200s", "--speedup", "200", "--quiet",
-        ], stdout: brokerDir + "/sim.log", stderr: brokerDir + "/sim.log")
-        try await Harness.waitUntil("publishing") { try await readingsStored(daemon) > 300 }
-        broker.stop()
-        #expect(try await readingsStored(daemon) < 3 * 2 * 1200, "the broker must go down mid-run")
-        try await Task.sleep(for: .seconds(1.5))  // the devices keep sampling meanwhile
-        broker = try TestBroker(extraConfig: persistent, port: port, directory: brokerDir)
-        try await broker.waitReady()
-        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: brokerDir + "/sim.log", encoding: .utf8)) ?? "")")
-        let total = 3 * 2 * 1200
-        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(daemon.databasePath).0 >= total }
-        #expect(try storedCount(daemon.databasePath) == (total, total))
+        let (daemon, broker) = try await acrossBrokerOutage(total: 3 * 2 * 1200, underWay: 300, pause: .seconds(1.5), dir: dir) { broker in
+            try ChildProcess(try Harness.product("vigil-sim"), [
+                "--broker", broker.url, "--machines", "3", "--sensors", "2", "--format", "json", "--seed", "4", "--life", "off",
+                "--start", String(start), "--duration", "1200s", "--speedup", "200", "--quiet",
+            ], stdout: dir + "/sim.log", stderr: dir + "/sim.log")
+        }
         // Per series, ordered by time, seq runs 1, 2, 3, … without a gap or a step back.
         let out = try Harness.run(try Harness.tool("sqlite3"), [daemon.databasePath,
             "SELECT count(*) FROM (SELECT seq - lag(seq) OVER (PARTITION BY series_id ORDER BY ts) AS step FROM reading) WHERE step IS NOT NULL AND step != 1"])
         #expect(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(out.stdout)\(out.stderr)")
         #expect(await daemon.terminate() == 0)
+        broker.stop()
     }
 }
