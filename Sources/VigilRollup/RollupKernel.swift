@@ -27,10 +27,8 @@ public enum RollupKernel {
             // Dense data starts the next bucket where the last one ended: no division.
             let start = tp[i] >= end && UInt64(bitPattern: tp[i] &- end) < UInt64(width.rawValue) ? end : width.start(of: tp[i])
             end = start &+ width.rawValue
-            let k = vp[i]
-            let kv = Lanes(repeating: k)
+            var acc = LaneSums(shift: vp[i])
             let endv = TimeLanes(repeating: end)
-            var s1 = Lanes(), s2 = Lanes(), mn = kv, mx = kv
             var p = i
             var j = n
             while p + lanes <= n {
@@ -38,12 +36,8 @@ public enum RollupKernel {
                 var x = UnsafeRawPointer(vp + p).loadUnaligned(as: Lanes.self)
                 let inside = t .< endv
                 let full = all(inside)
-                if !full { x.replace(with: kv, where: .!inside) }
-                let d = x - kv
-                s1 += d
-                s2.addProduct(d, d)
-                mn.replace(with: x, where: x .< mn)
-                mx.replace(with: x, where: x .> mx)
+                if !full { x.replace(with: acc.k, where: .!inside) }
+                acc.add(x)
                 if !full {
                     // `ts` is sorted, so the lanes inside are a prefix: count them.
                     let ones = TimeLanes(repeating: 0).replacing(with: 1, where: inside)
@@ -53,21 +47,17 @@ public enum RollupKernel {
                 }
                 p += lanes
             }
-            var t1 = horizontalSum(s1), t2 = horizontalSum(s2), lo = horizontalMin(mn), hi = horizontalMax(mx)
+            var sums = acc.folded()
             if j == n {
                 // The column ends inside this bucket: fewer than `lanes` readings remain.
                 var q = p
                 while q < n && tp[q] < end {
-                    let x = vp[q], d = x - k
-                    t1 += d
-                    t2 += d * d
-                    lo = Swift.min(lo, x)
-                    hi = Swift.max(hi, x)
+                    sums.add(vp[q])
                     q += 1
                 }
                 j = q
             }
-            buckets.append(Bucket(start: start, stats: stats(count: j - i, shift: k, s1: t1, s2: t2, min: lo, max: hi)))
+            buckets.append(Bucket(start: start, stats: sums.stats(count: j - i)))
             i = j
         }
     }
@@ -76,29 +66,18 @@ public enum RollupKernel {
     public static func reduce(_ values: UnsafeBufferPointer<Double>) -> BucketStats {
         let n = values.count
         guard n > 0, let vp = values.baseAddress else { return .empty }
-        let k = vp[0]
-        let kv = Lanes(repeating: k)
-        var s1 = Lanes(), s2 = Lanes(), mn = kv, mx = kv
+        var acc = LaneSums(shift: vp[0])
         var p = 0
         while p + Lanes.scalarCount <= n {
-            let x = UnsafeRawPointer(vp + p).loadUnaligned(as: Lanes.self)
-            let d = x - kv
-            s1 += d
-            s2.addProduct(d, d)
-            mn.replace(with: x, where: x .< mn)
-            mx.replace(with: x, where: x .> mx)
+            acc.add(UnsafeRawPointer(vp + p).loadUnaligned(as: Lanes.self))
             p += Lanes.scalarCount
         }
-        var t1 = horizontalSum(s1), t2 = horizontalSum(s2), lo = horizontalMin(mn), hi = horizontalMax(mx)
+        var sums = acc.folded()
         while p < n {
-            let x = vp[p], d = x - k
-            t1 += d
-            t2 += d * d
-            lo = Swift.min(lo, x)
-            hi = Swift.max(hi, x)
+            sums.add(vp[p])
             p += 1
         }
-        return stats(count: n, shift: k, s1: t1, s2: t2, min: lo, max: hi)
+        return sums.stats(count: n)
     }
 
     /// The same reduction as `rollup`, one reading at a time: the scalar reference.
@@ -110,18 +89,13 @@ public enum RollupKernel {
         while i < n {
             let start = width.start(of: ts[i])
             let end = start &+ width.rawValue
-            let k = values[i]
-            var t1 = 0.0, t2 = 0.0, lo = k, hi = k
+            var sums = ScalarSums(shift: values[i])
             var j = i
             while j < n && ts[j] < end {
-                let x = values[j], d = x - k
-                t1 += d
-                t2 += d * d
-                lo = Swift.min(lo, x)
-                hi = Swift.max(hi, x)
+                sums.add(values[j])
                 j += 1
             }
-            buckets.append(Bucket(start: start, stats: stats(count: j - i, shift: k, s1: t1, s2: t2, min: lo, max: hi)))
+            buckets.append(Bucket(start: start, stats: sums.stats(count: j - i)))
             i = j
         }
     }
@@ -163,11 +137,67 @@ public enum RollupKernel {
         b.replace(with: a.highHalf, where: a.highHalf .> b)
         return Swift.max(b[0], b[1])
     }
+}
+
+/// One bucket's shifted sums, minimum and maximum, eight lanes at a time (see `RollupKernel`).
+struct LaneSums {
+    let k: RollupKernel.Lanes
+    var s1 = RollupKernel.Lanes(), s2 = RollupKernel.Lanes(), mn: RollupKernel.Lanes, mx: RollupKernel.Lanes
 
     @inline(__always)
-    static func stats(count: Int, shift k: Double, s1: Double, s2: Double, min: Double, max: Double) -> BucketStats {
+    init(shift: Double) {
+        k = RollupKernel.Lanes(repeating: shift)
+        mn = k
+        mx = k
+    }
+
+    @inline(__always)
+    mutating func add(_ x: RollupKernel.Lanes) {
+        let d = x - k
+        s1 += d
+        s2.addProduct(d, d)
+        mn.replace(with: x, where: x .< mn)
+        mx.replace(with: x, where: x .> mx)
+    }
+
+    /// The lanes folded into scalar sums, to which the readings past the last full vector add.
+    @inline(__always)
+    func folded() -> ScalarSums {
+        ScalarSums(k: k[0], s1: RollupKernel.horizontalSum(s1), s2: RollupKernel.horizontalSum(s2),
+                   lo: RollupKernel.horizontalMin(mn), hi: RollupKernel.horizontalMax(mx))
+    }
+}
+
+/// One bucket's shifted sums `s1 = Σ(x−k)`, `s2 = Σ(x−k)²`, minimum and maximum, one reading at
+/// a time; `stats` turns them into `BucketStats`.
+struct ScalarSums {
+    let k: Double
+    var s1: Double, s2: Double, lo: Double, hi: Double
+
+    @inline(__always)
+    init(k: Double, s1: Double, s2: Double, lo: Double, hi: Double) {
+        self.k = k
+        self.s1 = s1
+        self.s2 = s2
+        self.lo = lo
+        self.hi = hi
+    }
+
+    @inline(__always)
+    init(shift k: Double) { self.init(k: k, s1: 0, s2: 0, lo: k, hi: k) }
+
+    @inline(__always)
+    mutating func add(_ x: Double) {
+        let d = x - k
+        s1 += d
+        s2 += d * d
+        lo = Swift.min(lo, x)
+        hi = Swift.max(hi, x)
+    }
+
+    @inline(__always)
+    func stats(count: Int) -> BucketStats {
         let n = Double(count)
-        return BucketStats(count: count, sum: k * n + s1, mean: k + s1 / n,
-                           m2: Swift.max(0, s2 - s1 * s1 / n), min: min, max: max)
+        return BucketStats(count: count, sum: k * n + s1, mean: k + s1 / n, m2: Swift.max(0, s2 - s1 * s1 / n), min: lo, max: hi)
     }
 }
