@@ -77,14 +77,13 @@ func timed(_ body: () -> Void) -> Double {
           + String(format: "%9.0f readings/s  %6.1f B/reading  ", Double(readings) / seconds, bytes) + note)
 }
 
-print("# storage layout benchmark: \(readings) readings, \(seriesCount) series, jittered 1 Hz, \(batch)-reading transactions, WAL + synchronous=NORMAL")
-
-// A: the row table Vigil uses.
-do {
-    let (db, path) = open("rows", "CREATE TABLE reading(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID")
+/// Upserts every reading with `sql` (three parameters: series, ts, value) in `batch`-reading
+/// transactions; returns the seconds it took.
+@MainActor func upsertRows(_ db: OpaquePointer?, _ sql: String) -> Double {
     var ins: OpaquePointer?
-    check(sqlite3_prepare_v2(db, "INSERT INTO reading(series_id, ts, value, seq) VALUES(?,?,?,NULL) ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value", -1, &ins, nil), db, "prepare")
-    let seconds = timed {
+    check(sqlite3_prepare_v2(db, sql, -1, &ins, nil), db, "prepare")
+    defer { sqlite3_finalize(ins) }
+    return timed {
         for b in stride(from: 0, to: readings, by: batch) {
             sqlite3_exec(db, "BEGIN", nil, nil, nil)
             for i in b..<min(b + batch, readings) {
@@ -94,7 +93,14 @@ do {
             sqlite3_exec(db, "COMMIT", nil, nil, nil)
         }
     }
-    sqlite3_finalize(ins)
+}
+
+print("# storage layout benchmark: \(readings) readings, \(seriesCount) series, jittered 1 Hz, \(batch)-reading transactions, WAL + synchronous=NORMAL")
+
+// A: the row table Vigil uses.
+do {
+    let (db, path) = open("rows", "CREATE TABLE reading(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID")
+    let seconds = upsertRows(db, "INSERT INTO reading(series_id, ts, value, seq) VALUES(?,?,?,NULL) ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value")
     report("row table PK(series,ts) [Vigil]", seconds: seconds, bytes: finish(db, path), "idempotent upsert per reading; late data = one row")
     // Reading one minute back per series, as a rollup pass does.
     var sel: OpaquePointer?
@@ -120,19 +126,7 @@ do {
 // B: rowid table + UNIQUE index (the same idempotency, a second B-tree).
 do {
     let (db, path) = open("rowid", "CREATE TABLE reading(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, UNIQUE(series_id, ts))")
-    var ins: OpaquePointer?
-    check(sqlite3_prepare_v2(db, "INSERT INTO reading(series_id, ts, value) VALUES(?,?,?) ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value", -1, &ins, nil), db, "prepare")
-    let seconds = timed {
-        for b in stride(from: 0, to: readings, by: batch) {
-            sqlite3_exec(db, "BEGIN", nil, nil, nil)
-            for i in b..<min(b + batch, readings) {
-                sqlite3_bind_int64(ins, 1, sid[i]); sqlite3_bind_int64(ins, 2, ts[i]); sqlite3_bind_double(ins, 3, vs[i])
-                check(sqlite3_step(ins), db, "insert"); sqlite3_reset(ins)
-            }
-            sqlite3_exec(db, "COMMIT", nil, nil, nil)
-        }
-    }
-    sqlite3_finalize(ins)
+    let seconds = upsertRows(db, "INSERT INTO reading(series_id, ts, value) VALUES(?,?,?) ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value")
     report("rowid table + UNIQUE(series,ts)", seconds: seconds, bytes: finish(db, path), "two B-trees per reading")
     sqlite3_close(db)
     for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
