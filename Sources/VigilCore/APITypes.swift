@@ -223,6 +223,17 @@ public enum API {
         }
     }
 
+    /// What `DELETE /api/v1/machines/{id}` removed.
+    public struct RemovedMachine: Codable, Sendable, Equatable {
+        public var machine: String
+        public var sensors = 0
+        public var readings = 0
+        public var rollupRows = 0
+        public var modelVersions = 0
+        public var healthPoints = 0
+        public init(machine: String) { self.machine = machine }
+    }
+
     public struct MaintenanceEvent: Codable, Sendable, Equatable {
         public var machine: String
         public var at: Int64

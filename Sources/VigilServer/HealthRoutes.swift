@@ -24,6 +24,7 @@ struct HealthRoutes: Sendable {
         router.post("/api/v1/machines/:id/models/:version/promote") { _, ctx in try await promote(ctx) }
         router.post("/api/v1/machines/:id/models/rollback") { _, ctx in try await rollback(ctx) }
         router.post("/api/v1/machines/:id/maintenance") { req, ctx in try await maintenance(req, ctx) }
+        router.delete("/api/v1/machines/:id") { _, ctx in try await remove(ctx) }
     }
 
     func machine(_ ctx: BasicRequestContext) throws -> String { try api.pathID(ctx, "id", valid: KeyRules.isValidMachine) }
@@ -105,6 +106,18 @@ struct HealthRoutes: Sendable {
         return event
     }
 }
+
+extension HealthRoutes {
+    /// Decommissions a machine (admin): its data, models and retained health topic are removed.
+    func remove(_ ctx: BasicRequestContext) async throws -> API.RemovedMachine {
+        let id = try machine(ctx)
+        let health = self.health
+        guard let removed = try await blocking({ try health.remove(machine: id) }) else { throw APIError.notFound("no machine \(id)") }
+        return removed
+    }
+}
+
+extension API.RemovedMachine: ResponseEncodable {}
 
 extension HealthService.Settings {
     init(config: VigilConfig) {

@@ -57,6 +57,9 @@ public final class HealthService: Service, Sendable {
     let settings: Settings
     let logger: Logger
     private let cache = Mutex<[String: Tracker]>([:])
+    /// Held while one machine is updated, and by `remove`, so a removal never interleaves with
+    /// an update that would write the machine's health back.
+    private let updating = Mutex<Void>(())
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -117,12 +120,28 @@ public final class HealthService: Service, Sendable {
         wake.signal()
     }
 
+    /// Decommissions a machine: deletes what is stored under it (`StoreWriter.removeMachine`),
+    /// forgets its scorer and clears its retained health topic (an empty retained message).
+    func remove(machine: String) throws -> API.RemovedMachine? {
+        try updating.withLock { _ in
+            guard let removed = try writer.removeMachine(machine) else { return nil }
+            _ = cache.withLock { $0.removeValue(forKey: machine) }
+            _ = try? publisher?.publish(topic: Self.healthTopic(machine), payload: [], qos: 1, retain: true)
+            return removed
+        }
+    }
+
+    static func healthTopic(_ machine: String) -> String { "vigil-out/health/" + machine }
+
     /// One round over every machine. Public for tests, which drive time.
     public func tick(now: Int64) throws {
         let through = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
         for machine in writer.fleet.snapshot().map(\.id) {
             do {
-                try update(machine: machine, through: through, now: now)
+                try updating.withLock { _ in
+                    guard writer.fleet.contains(machine) else { return }  // removed meanwhile
+                    try update(machine: machine, through: through, now: now)
+                }
             } catch {
                 logger.error("health update failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
             }
@@ -361,6 +380,6 @@ public final class HealthService: Service, Sendable {
                               updatedAt: record.updatedAt, model: record.activeVersion.map { API.Health.ModelRef(version: $0, trainedAt: trainedAt) },
                               contributors: record.contributors)
         guard let data = try? JSONEncoder().encode(body) else { return }
-        _ = try? publisher.publish(topic: "vigil-out/health/" + record.machine, payload: Array(data), qos: 1, retain: true)
+        _ = try? publisher.publish(topic: Self.healthTopic(record.machine), payload: Array(data), qos: 1, retain: true)
     }
 }

@@ -58,6 +58,17 @@ public final class FleetIndex: Sendable {
         }
     }
 
+    func remove(machine: String) {
+        machines.withLock { m in
+            guard m.all.removeValue(forKey: machine) != nil else { return }
+            m.generation += 1
+        }
+    }
+
+    public func contains(_ machine: String) -> Bool {
+        machines.withLock { $0.all[machine] != nil }
+    }
+
     /// Every machine, sorted by id.
     public func snapshot() -> [API.Machine] {
         snapshotWithGeneration().machines

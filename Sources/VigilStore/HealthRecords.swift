@@ -199,7 +199,7 @@ extension StoreWriter {
     public func activateModel(machine: String, version: Int) throws -> Bool {
         try withConnection { db in
             try db.transaction {
-                guard try db.query("SELECT 1 FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(version))]) { $0.int(0) }.first != nil else {
+                guard try db.query("SELECT 1 FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(version))], row: { $0.int(0) }).first != nil else {
                     return false
                 }
                 try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",

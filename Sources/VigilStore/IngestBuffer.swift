@@ -1,4 +1,4 @@
-public import VigilCore
+import VigilCore
 import Dispatch
 import Synchronization
 #if canImport(Glibc)

@@ -193,3 +193,44 @@ extension StoreWriter {
         }
     }
 }
+
+// MARK: decommissioning
+
+extension StoreWriter {
+    /// Deletes a machine and everything stored under it — readings, rollups, health, model
+    /// versions, maintenance events — in one transaction, and drops it from the fleet overview.
+    /// Quarantine entries and reject counters stay (they record what arrived, not a machine).
+    /// Returns nil when the machine is unknown. A device that keeps publishing comes back as a
+    /// new machine.
+    public func removeMachine(_ machine: String) throws -> API.RemovedMachine? {
+        try state.withLock { s in
+            let known = try s.db.query("SELECT 1 FROM series WHERE machine = ? UNION SELECT 1 FROM machine_health WHERE machine = ?",
+                                       [.text(machine), .text(machine)]) { _ in true }
+            guard !known.isEmpty else { return nil }
+            var removed = API.RemovedMachine(machine: machine)
+            try s.db.transaction {
+                let ids = try s.db.query("SELECT id FROM series WHERE machine = ?", [.text(machine)]) { $0.int(0) }
+                removed.sensors = ids.count
+                for id in ids {
+                    try s.db.run("DELETE FROM reading WHERE series_id = ?", [.int(id)])
+                    removed.readings += s.db.changes
+                    for table in ["rollup_minute", "rollup_day", "rollup_base"] {
+                        try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
+                        removed.rollupRows += s.db.changes
+                    }
+                    try s.db.run("DELETE FROM rollup_dirty WHERE series_id = ?", [.int(id)])
+                }
+                try s.db.run("DELETE FROM series WHERE machine = ?", [.text(machine)])
+                try s.db.run("DELETE FROM model WHERE machine = ?", [.text(machine)])
+                removed.modelVersions = s.db.changes
+                try s.db.run("DELETE FROM health_history WHERE machine = ?", [.text(machine)])
+                removed.healthPoints = s.db.changes
+                try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])
+                try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
+            }
+            s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
+            fleet.remove(machine: machine)
+            return removed
+        }
+    }
+}

@@ -32,6 +32,10 @@ struct APIClient {
         try await send("POST", path, query: [], body: body, as: T.self)
     }
 
+    func delete<T: Decodable>(_ path: String, as: T.Type) async throws -> T {
+        try await send("DELETE", path, query: [], body: nil, as: T.self)
+    }
+
     private func send<T: Decodable>(_ method: String, _ path: String, query: [(String, String)], body: Data?, as: T.Type) async throws -> T {
         var comps = URLComponents(string: base + path)
         if !query.isEmpty { comps?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }

@@ -30,7 +30,7 @@ struct Health: AsyncParsableCommand {
             let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
             let status = h.status ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
             out.rows.append([
-                .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .text(status),
+                .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
                 .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
                 h.updatedAt.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
             ])
@@ -113,5 +113,30 @@ struct Maintenance: AsyncParsableCommand {
         }
         let event = try await connection.client.post("/api/v1/machines/\(APIClient.segment(machine))/maintenance", body: payload, as: API.MaintenanceEvent.self)
         print("\(event.machine): maintenance recorded at \(Timestamp.rfc3339(millis: event.at)); the health reference re-commissions from data after it")
+    }
+}
+
+struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decommission a machine: delete its readings, rollups, health, models and maintenance log, and clear its retained health topic.",
+        discussion: "Irreversible, so it needs --yes. Stop the device first: a machine that publishes again comes back as a new one.")
+
+    @Argument(help: "Machine id.")
+    var machine: String
+
+    @Flag(help: "Really delete.")
+    var yes = false
+
+    @OptionGroup var endpoint: Endpoint
+
+    func validate() throws {
+        guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+        guard yes else { throw ValidationError("this deletes everything stored for '\(machine)'; add --yes to go ahead") }
+    }
+
+    func run() async throws {
+        let r = try await endpoint.client.delete("/api/v1/machines/\(APIClient.segment(machine))", as: API.RemovedMachine.self)
+        print("\(r.machine): removed \(r.sensors) sensors, \(r.readings) readings, \(r.rollupRows) rollup rows, "
+              + "\(r.modelVersions) model versions, \(r.healthPoints) health points")
     }
 }

@@ -10,13 +10,15 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct Rows {
     enum Cell {
         case text(String)
+        /// A health status ("ok", "watch", "alarm", "commissioning…"): coloured in tables on a terminal.
+        case status(String)
         case int(Int64)
         case number(Double)
         case null
 
         var plain: String {
             switch self {
-            case .text(let s): s
+            case .text(let s), .status(let s): s
             case .int(let n): String(n)
             case .number(let d): Rows.format(d)
             case .null: ""
@@ -25,7 +27,7 @@ struct Rows {
 
         var json: Any {
             switch self {
-            case .text(let s): s
+            case .text(let s), .status(let s): s
             case .int(let n): n
             case .number(let d): d
             case .null: NSNull()
@@ -41,7 +43,8 @@ struct Rows {
         return String(d)
     }
 
-    func render(_ format: OutputFormat) -> String {
+    /// `color`: ANSI colours for status cells in tables (default: only when stdout is a terminal, see `Terminal`).
+    func render(_ format: OutputFormat, color: Bool = Terminal.colors) -> String {
         switch format {
         case .table:
             // camelCase → "CAMEL CASE" for people; JSON/CSV keep the API's names.
@@ -51,11 +54,18 @@ struct Rows {
             let texts = rows.map { $0.map(\.plain) }
             var widths = header.map(\.count)
             for r in texts { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ")
+            // Pad first, colour after: escape codes take no columns on screen.
+            func line(_ cells: [String], styles: [String?]) -> String {
+                cells.enumerated().map { i, c in
+                    let padded = i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    guard let style = styles[i] else { return padded }
+                    return style + padded + Terminal.reset
+                }.joined(separator: "  ")
             }
-            return ([line(header)] + texts.map(line)).joined(separator: "\n") + "\n"
+            let plain = [String?](repeating: nil, count: columns.count)
+            let lines = [line(header, styles: color ? plain.map { _ in Terminal.bold } : plain)]
+                + zip(texts, rows).map { t, r in line(t, styles: color ? r.map(\.style) : plain) }
+            return lines.joined(separator: "\n") + "\n"
         case .csv:
             func esc(_ s: String) -> String {
                 s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
@@ -68,6 +78,28 @@ struct Rows {
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }
+}
+
+extension Rows.Cell {
+    var style: String? {
+        guard case .status(let s) = self else { return nil }
+        switch s {
+        case "ok": return Terminal.green
+        case "watch": return Terminal.yellow
+        case "alarm": return Terminal.red
+        default: return Terminal.dim
+        }
+    }
+}
+
+/// Colours only for people: stdout is a terminal, `NO_COLOR` (no-color.org) is unset and `TERM` is not "dumb".
+enum Terminal {
+    static let colors: Bool = {
+        let env = ProcessInfo.processInfo.environment
+        return isatty(STDOUT_FILENO) == 1 && (env["NO_COLOR"] ?? "").isEmpty && env["TERM"] != "dumb"
+    }()
+    static let reset = "\u{1B}[0m", bold = "\u{1B}[1m", dim = "\u{1B}[2m"
+    static let red = "\u{1B}[1;31m", yellow = "\u{1B}[33m", green = "\u{1B}[32m"
 }
 
 /// `2026-11-29T01:02:03.000Z (5s ago)` for tables.

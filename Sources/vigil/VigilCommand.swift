@@ -9,7 +9,7 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Ask a running vigild which machine needs you, and why.",
         discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. vigild unreachable), 2 usage error.",
-        subcommands: [Machines.self, Health.self, Series.self, Models.self, Maintenance.self, Quarantine.self, Export.self, ReplayCommand.self, CheckConfig.self])
+        subcommands: [Machines.self, Health.self, Series.self, Models.self, Maintenance.self, Remove.self, Quarantine.self, Export.self, ReplayCommand.self, CheckConfig.self])
 
     static func main() async { await runMain() }
 }
@@ -44,7 +44,7 @@ struct Machines: AsyncParsableCommand {
         var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"])
         for m in machines {
             out.rows.append([
-                .text(m.id), m.health.map { .number($0) } ?? .null, m.status.map { .text($0) } ?? .null,
+                .text(m.id), m.health.map { .number($0) } ?? .null, m.status.map { .status($0) } ?? .null,
                 connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
                 connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
             ])

@@ -71,6 +71,35 @@ import VigilCore
         let lines = rollups.stdout.split(separator: "\n")
         #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev")
         #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9 })
+
+        // Colours for people only: on a terminal (script(1) gives the CLI one) the status is
+        // coloured; piped, or with NO_COLOR, the output is plain.
+        var terminal = ProcessInfo.processInfo.environment.filter { $0.key != "NO_COLOR" }
+        terminal["TERM"] = "xterm"
+        let tty = try Harness.run(try Harness.tool("script"), ["-qec", "\(vigil) health --url \(daemon.baseURL)", "/dev/null"], environment: terminal)
+        #expect(tty.status == 0 && tty.stdout.contains("\u{1B}[") && tty.stdout.contains("pump-01"), "\(tty.status) \(tty.stdout) \(tty.stderr)")
+        let noColor = try Harness.run(try Harness.tool("script"), ["-qec", "\(vigil) health --url \(daemon.baseURL)", "/dev/null"],
+                                      environment: terminal.merging(["NO_COLOR": "1"]) { $1 })
+        #expect(noColor.status == 0 && !noColor.stdout.contains("\u{1B}[") && noColor.stdout.contains("pump-01"))
+        #expect(!table.stdout.contains("\u{1B}["))
+
+        // Decommissioning: refused without --yes; then everything of pump-01 goes, its retained
+        // health topic is cleared, and the rest of the fleet is untouched.
+        let unconfirmed = try Harness.run(vigil, ["remove", "pump-01", "--url", daemon.baseURL])
+        #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
+        let removed = try Harness.run(vigil, ["remove", "pump-01", "--yes", "--url", daemon.baseURL])
+        #expect(removed.status == 0 && removed.stdout.contains("pump-01: removed 4 sensors"), "\(removed.stdout)\(removed.stderr)")
+        #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/pump-01/health").0 == 404)
+        #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=minute").0 == 404)
+        let remaining = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(remaining.map(\.id) == ["press-02"])
+        let cleared = try Harness.run(try Harness.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "vigil-out/health/pump-01",
+                                                                         "-C", "1", "-W", "2"])
+        #expect(cleared.stdout.isEmpty, "retained health of a removed machine: \(cleared.stdout)")
+        let (_, metricsAfter) = try await Harness.get(daemon.baseURL + "/metrics")
+        #expect(!String(decoding: metricsAfter, as: UTF8.self).contains("machine=\"pump-01\""))
+        let again = try Harness.run(vigil, ["remove", "pump-01", "--yes", "--url", daemon.baseURL])
+        #expect(again.status == 1 && again.stderr.contains("404"), "\(again.stderr)")
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
     }
 }
