@@ -75,6 +75,9 @@ struct Fleet: ParsableCommand {
     @Option(help: "Timestamp of the first reading, RFC 3339 or epoch ms (default: now).")
     var start: String?
 
+    @Option(help: "Start this far in the past (e.g. 26h), publish that history as fast as the broker takes it, then go on in real time. Excludes --start and --speedup.")
+    var backfill: String?
+
     @Option(help: "Simulated time to cover, e.g. 90m, 7d (default: until stopped).")
     var duration: String?
 
@@ -130,6 +133,10 @@ struct Fleet: ParsableCommand {
         guard skew >= 0 && skew <= 86_400 else { throw ValidationError("--skew must be 0...86400 seconds") }
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
         if let start, Timestamp.millis(query: start) == nil { throw ValidationError("--start: '\(start)' is not RFC 3339 or epoch ms") }
+        if let backfill {
+            guard parseDuration(backfill) != nil else { throw ValidationError("--backfill: '\(backfill)' is not like 90m, 26h or 7d") }
+            guard start == nil, speedup == 1 else { throw ValidationError("--backfill excludes --start and --speedup (it catches up, then runs in real time)") }
+        }
         if let duration, parseDuration(duration) == nil { throw ValidationError("--duration: '\(duration)' is not like 90s, 90m, 36h or 7d") }
     }
 
@@ -154,7 +161,8 @@ struct Fleet: ParsableCommand {
                 heldBack[i].removeAll()
             }
         }
-        let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis()
+        let backfillMillis = backfill.flatMap(parseDuration).map { Int64($0 * 1000) }
+        let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis() - (backfillMillis ?? 0)
         let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
         let stepMillis = Int64((interval * 1000).rounded())
         let publisher = try broker.publisher()
@@ -180,9 +188,14 @@ struct Fleet: ParsableCommand {
         var lastReport = wallStart
         while !stopRequested.load(ordering: .relaxed) {
             if let simEnd, simNow >= simEnd { break }
-            // Pace: simulated time may not run ahead of wall time × speedup.
-            let due = wallStart + Double(simNow - simStart) / 1000 / speedup
-            sleepSeconds(due - SystemClock.monotonicSeconds())
+            if backfillMillis != nil {
+                // History as fast as it goes; from the present on, never ahead of the wall clock.
+                sleepSeconds(Double(simNow - SystemClock.wallMillis()) / 1000)
+            } else {
+                // Pace: simulated time may not run ahead of wall time × speedup.
+                let due = wallStart + Double(simNow - simStart) / 1000 / speedup
+                sleepSeconds(due - SystemClock.monotonicSeconds())
+            }
             if stopRequested.load(ordering: .relaxed) { break }
             let hourly = simNow % 3_600_000 < stepMillis
             for i in fleet.indices {

@@ -31,7 +31,7 @@ public struct VigilConfig: Sendable, Equatable {
     public var retentionRawDays = 0
     public var retentionMinuteDays = 0
     // [health]
-    public var healthCommissionMinutes = 60
+    public var healthCommissionMinutes = 1440
     public var healthBandOK = 70
     public var healthBandWatch = 60
     public var healthBandAlarm = 50

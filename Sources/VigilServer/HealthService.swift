@@ -29,7 +29,7 @@ import VigilRollup
 ///   parent's reference unchanged, so retraining never erases wear from health.
 public final class HealthService: Service, Sendable {
     public struct Settings: Sendable {
-        public var commissionMinutes = 60
+        public var commissionMinutes = 1440
         public var bands = HealthBands()
         public var parameters = HealthParameters()
         /// A minute is final this long after it ended (the rollup flush delay plus a pass).

@@ -23,8 +23,7 @@ struct Health: AsyncParsableCommand {
         for id in ids {
             healths.append(try await connection.client.get("/api/v1/machines/\(APIClient.segment(id))/health", as: API.Health.self))
         }
-        // Worst first; machines still commissioning last.
-        healths.sort { ($0.health ?? 1000, $0.machine) < ($1.health ?? 1000, $1.machine) }
+        healths = healths.worstFirst(\.health, \.machine)
         var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
         for h in healths {
             let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")

@@ -80,6 +80,13 @@ struct Rows {
     }
 }
 
+extension Array {
+    /// Lowest health first, then by id; machines not scored yet (still commissioning) last.
+    func worstFirst(_ health: KeyPath<Element, Double?>, _ id: KeyPath<Element, String>) -> [Element] {
+        sorted { ($0[keyPath: health] ?? .infinity, $0[keyPath: id]) < ($1[keyPath: health] ?? .infinity, $1[keyPath: id]) }
+    }
+}
+
 extension Rows.Cell {
     var style: String? {
         guard case .status(let s) = self else { return nil }

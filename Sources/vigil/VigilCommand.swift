@@ -40,11 +40,11 @@ struct Machines: AsyncParsableCommand {
     @OptionGroup var connection: Connection
 
     func run() async throws {
-        let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self)
+        let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self).worstFirst(\.health, \.id)
         var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"])
         for m in machines {
             out.rows.append([
-                .text(m.id), m.health.map { .number($0) } ?? .null, m.status.map { .status($0) } ?? .null,
+                .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null, m.status.map { .status($0) } ?? (connection.format == .table ? .status("commissioning") : .null),
                 connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
                 connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
             ])
