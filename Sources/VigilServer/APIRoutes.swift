@@ -43,8 +43,11 @@ struct APIRoutes: Sendable {
                      body: .init(byteBuffer: ByteBuffer(bytes: fleet.json())))
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
-            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(try await series(req, ctx)))))
+            let page = try await series(req, ctx)
+            var response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(page.points))))
+            // Set when the limit cut the answer short: the `from` that continues it.
+            if let next = page.nextFrom { response.headers[.init("X-Vigil-Next-From")!] = String(next) }
+            return response
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/") { _, _ in
@@ -66,7 +69,8 @@ struct APIRoutes: Sendable {
                           lastMessageAt: last == 0 ? nil : last)
     }
 
-    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.SeriesPoint] {
+    /// One page of a series; `nextFrom` is set when `limit` cut it short.
+    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (points: [API.SeriesPoint], nextFrom: Int64?) {
         let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
         let sensor = try pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
         let q = req.uri.queryParameters
@@ -80,18 +84,27 @@ struct APIRoutes: Sendable {
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }
+            return (rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }, rows.count == limit ? rows.last.map { $0.ts + 1 } : nil)
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
+            // Range × resolution: an explicit range may span at most `maxRawRows` buckets.
+            if to != .max {
+                let buckets = ((Double(to) - Double(width.start(of: from))) / Double(width.rawValue)).rounded(.up)
+                guard buckets <= Double(Self.maxRawRows) else {
+                    throw APIError.badRequest("the range spans \(buckets.formatted(.number.grouping(.never))) \(resolution) buckets; at most \(Self.maxRawRows) per request: "
+                                              + (width == .minute ? "narrow from/to or use resolution=day" : "narrow from/to"))
+                }
+            }
             // A range starting inside a bucket includes that bucket.
             guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
                                                               from: width.start(of: from), to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return buckets.map {
+            let points = buckets.map {
                 API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
                                 sum: $0.stats.sum, stddev: $0.stats.stddev)
             }
+            return (points, points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
@@ -150,6 +163,11 @@ struct APIRoutes: Sendable {
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })
         family("vigil_machine_status", "1 for the machine's current status.", "gauge",
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\",status=\"\($0.status!)\"}", "1") })
+        let models = try await reader.modelSummary()
+        family("vigil_machine_model_version", "The machine's active health model version (see GET /api/v1/machines/{id}/models).", "gauge",
+               models.active.map { ("{machine=\"\(Self.labelValue($0.machine))\"}", String($0.version)) })
+        family("vigil_models_registered_total", "Model versions registered, by trigger and evaluation-gate decision.", "counter",
+               models.registered.map { ("{trigger=\"\($0.trigger)\",decision=\"\($0.decision)\"}", String($0.count)) })
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
         if last > 0 {
             family("vigil_ingest_last_message_age_seconds", "Seconds since the last MQTT message.", "gauge",

@@ -102,6 +102,19 @@ public final class StoreReader: Sendable {
     }
 
     /// Rejected readings by reason since the database was created.
+    /// For /metrics: each machine's active model version, and how many candidate versions were
+    /// registered per trigger and gate decision.
+    public func modelSummary() async throws -> (active: [(machine: String, version: Int)], registered: [(trigger: String, decision: String, count: Int64)]) {
+        try await read { db in
+            (try db.query("SELECT machine, active_version FROM machine_health WHERE active_version IS NOT NULL ORDER BY machine") {
+                (machine: $0.text(0), version: Int($0.int(1)))
+            },
+             try db.query("SELECT trigger, gate_decision, count(*) FROM model GROUP BY 1, 2 ORDER BY 1, 2") {
+                (trigger: $0.text(0), decision: $0.text(1), count: $0.int(2))
+            })
+        }
+    }
+
     public func rejectCounts() async throws -> [String: Int64] {
         try await read { db in
             Dictionary(uniqueKeysWithValues: try db.query("SELECT reason, n FROM reject_count") { ($0.text(0), $0.int(1)) })

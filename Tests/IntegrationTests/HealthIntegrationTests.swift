@@ -40,7 +40,10 @@ import VigilCore
         let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
         #expect(machines.first { $0.id == "pump-01" }?.health != nil)
         let (_, metrics) = try await Harness.get(daemon.baseURL + "/metrics")
-        #expect(String(decoding: metrics, as: UTF8.self).contains("vigil_machine_health{machine=\"pump-01\"}"))
+        let exposition = String(decoding: metrics, as: UTF8.self)
+        #expect(exposition.contains("vigil_machine_health{machine=\"pump-01\"}"))
+        #expect(exposition.contains("vigil_machine_model_version{machine=\"pump-01\"} 1\n"))
+        #expect(exposition.contains("vigil_models_registered_total{trigger=\"commissioning\",decision=\"promoted\"} "), "\(exposition)")
 
         // Retained health on MQTT: a client that subscribes later gets it at once.
         let sub = try Harness.run(try Harness.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "vigil-out/health/pump-01", "-C", "1", "-W", "5"])

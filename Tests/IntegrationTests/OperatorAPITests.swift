@@ -25,6 +25,12 @@ import VigilCore
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
+    static func page(_ url: String) async throws -> ([API.SeriesPoint], Int64?) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        let next = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Vigil-Next-From").flatMap { Int64($0) }
+        return (try JSONDecoder().decode([API.SeriesPoint].self, from: data), next)
+    }
+
     @Test func openAPIDocumentsEveryRouteAndEachAnswers() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
@@ -56,6 +62,23 @@ import VigilCore
             let want = route.hasSuffix("/rollback") ? 409 : 200
             #expect(code == want, "\(route): \(code) \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
+        // Large answers: range × resolution is bounded, and a page cut by `limit` says where the
+        // next one starts.
+        let seriesURL = daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series"
+        let (tooWide, tooWideBody) = try await Self.request(seriesURL + "?resolution=minute&from=0&to=\(now)")
+        #expect(tooWide == 400 && String(decoding: tooWideBody, as: UTF8.self).contains("use resolution=day"))
+        #expect(try await Self.request(seriesURL + "?resolution=day&from=0&to=\(now)").0 == 200)
+        for resolution in ["raw", "minute"] {
+            let (first, firstNext) = try await Self.page(seriesURL + "?resolution=\(resolution)&limit=5")
+            let next = try #require(firstNext, "\(resolution): a cut page names the next from")
+            #expect(first.count == 5 && next > first.last!.ts)
+            let (second, _) = try await Self.page(seriesURL + "?resolution=\(resolution)&limit=5&from=\(next)")
+            let (both, _) = try await Self.page(seriesURL + "?resolution=\(resolution)&limit=10")
+            #expect((first + second).map(\.ts) == both.map(\.ts), "\(resolution): pages continue where the last one stopped")
+        }
+        let (all, allNext) = try await Self.page(seriesURL + "?resolution=minute")
+        #expect(!all.isEmpty && allNext == nil, "a complete answer has no next page")
+
         let (_, page) = try await Self.request(daemon.baseURL + "/")
         let html = String(decoding: page, as: UTF8.self)
         #expect(html.contains("<title>Vigil</title>") && !html.contains("http://") && !html.contains("https://"), "the dashboard must not load anything from elsewhere")
