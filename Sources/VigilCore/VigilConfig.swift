@@ -21,6 +21,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// Bearer tokens; when any is set, the API needs one (reader: read routes; admin: all).
     public var httpReaderTokens: [String] = []
     public var httpAdminTokens: [String] = []
+    /// PEM files; both set = the API speaks HTTPS only.
+    public var httpTLSCertificate = ""
+    public var httpTLSKey = ""
     // [ingest]
     public var ingestMaxPayloadBytes = 256 * 1024
     public var ingestMaxFutureSeconds = 600
@@ -100,6 +103,8 @@ public struct VigilConfig: Sendable, Equatable {
         "http.listen": { c, v throws(ValueError) in c.httpListen = try v.hostPort() },
         "http.reader_tokens": { c, v throws(ValueError) in c.httpReaderTokens = try v.tokens() },
         "http.admin_tokens": { c, v throws(ValueError) in c.httpAdminTokens = try v.tokens() },
+        "http.tls_certificate": { c, v throws(ValueError) in c.httpTLSCertificate = try v.string() },
+        "http.tls_key": { c, v throws(ValueError) in c.httpTLSKey = try v.string() },
         "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
@@ -177,6 +182,10 @@ public struct VigilConfig: Sendable, Equatable {
         if !(healthBandOK > healthBandWatch && healthBandWatch > healthBandAlarm) {
             throw Error(source: nil, key: "health.band_watch",
                         message: "band edges must fall: band_ok (\(healthBandOK)) > band_watch (\(healthBandWatch)) > band_alarm (\(healthBandAlarm))")
+        }
+        if httpTLSCertificate.isEmpty != httpTLSKey.isEmpty {
+            let missing = httpTLSCertificate.isEmpty ? "http.tls_certificate" : "http.tls_key"
+            throw Error(source: nil, key: missing, message: "HTTPS needs both http.tls_certificate and http.tls_key (PEM files)")
         }
         if retentionMinuteDays > 0 && (retentionRawDays == 0 || retentionRawDays > retentionMinuteDays) {
             throw Error(source: nil, key: "retention.minute_days",

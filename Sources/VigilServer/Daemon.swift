@@ -1,6 +1,8 @@
 public import Logging
 public import VigilCore
 import Hummingbird
+public import HummingbirdCore
+import HummingbirdTLS
 public import ServiceLifecycle
 import UnixSignals
 import VigilStore
@@ -64,6 +66,7 @@ public enum Daemon {
         }
         let app = Application(
             router: router,
+            server: try httpServer(config),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "vigild"),
             onServerRunning: { channel in
                 httpRunning.yield()
@@ -76,6 +79,21 @@ public enum Daemon {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         return group
+    }
+
+    /// HTTP/1.1, or HTTPS when `http.tls_certificate` and `http.tls_key` are set. A file that
+    /// cannot be loaded is a configuration error naming its key.
+    public static func httpServer(_ config: VigilConfig) throws -> HTTPServerBuilder {
+        guard !config.httpTLSCertificate.isEmpty else { return .http1() }
+        func load<T>(_ key: String, _ path: String, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch {
+                throw VigilConfig.Error(source: nil, key: key, message: "cannot load PEM file '\(path)': \(error)")
+            }
+        }
+        let chain = try load("http.tls_certificate", config.httpTLSCertificate) { try NIOSSLCertificate.fromPEMFile(config.httpTLSCertificate) }
+        let key = try load("http.tls_key", config.httpTLSKey) { try NIOSSLPrivateKey(file: config.httpTLSKey, format: .pem) }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        return try .tls(.http1(), tlsConfiguration: tls)
     }
 
     /// `vigild --rebuild-rollups`: recomputes rollups from raw in batch.

@@ -75,6 +75,7 @@ struct Vigild: AsyncParsableCommand {
             return nil
         }
         if checkConfig {
+            try Self.configErrorsAreUsage { _ = try Daemon.httpServer(cfg) }  // loads the TLS files
             print("configuration ok: mqtt.url=\(cfg.mqttURL) storage.db=\(cfg.storageDB) http.listen=\(cfg.httpListen) subscriptions=\(cfg.subscriptionFilters) templates=\(cfg.mqttTopicTemplates)")
             return nil
         }
@@ -83,7 +84,17 @@ struct Vigild: AsyncParsableCommand {
             h.logLevel = level
             return h
         }
-        return try Daemon.assemble(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
+        return try Self.configErrorsAreUsage {
+            try Daemon.assemble(config: cfg, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigild"))
+        }
+    }
+
+    /// A configuration value that turns out unusable (a PEM file that does not load) exits 2
+    /// naming its key, like a malformed one.
+    static func configErrorsAreUsage<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as VigilConfig.Error {
+            throw ProgramError(.usage, "configuration error: \(error)")
+        }
     }
 
     static func time(_ s: String, flag: String) throws -> Int64 {

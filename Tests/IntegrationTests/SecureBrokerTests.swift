@@ -10,10 +10,8 @@ import VigilCore
         guard out.status == 0 else { throw Harness.Failure("\(tool) \(args.joined(separator: " ")): \(out.stderr)") }
     }
 
-    @Test func tlsPasswordsAndACL() async throws {
-        let dir = try Harness.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // A CA and a server certificate for 127.0.0.1.
+    /// A CA (`ca.crt`) and a server certificate for 127.0.0.1 (`server.crt`, `server.key`) in `dir`.
+    func makeCertificates(in dir: String) throws {
         try sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil-test-ca",
                            "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.crt"])
         try sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
@@ -21,6 +19,12 @@ import VigilCore
         try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(dir)/san.ext", atomically: true, encoding: .utf8)
         try sh("openssl", ["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.crt", "-CAkey", "\(dir)/ca.key",
                            "-CAcreateserial", "-days", "2", "-extfile", "\(dir)/san.ext", "-out", "\(dir)/server.crt"])
+    }
+
+    @Test func tlsPasswordsAndACL() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try makeCertificates(in: dir)
         try sh("mosquitto_passwd", ["-c", "-b", "\(dir)/passwd", "vigild", "gateway-secret"])
         try sh("mosquitto_passwd", ["-b", "\(dir)/passwd", "pump-01", "device-secret"])
         let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
@@ -68,6 +72,42 @@ import VigilCore
         let temps = try await Harness.getJSON(tempURL, as: [API.SeriesPoint].self)
         #expect(temps.contains { $0.ts == now && $0.mean == 2 })
         #expect(temps.count == 11)
+        #expect(await daemon.terminate() == 0)
+    }
+
+    /// The API over HTTPS: with http.tls_certificate and http.tls_key the daemon answers only
+    /// TLS, verified against the test's CA by a real client (curl); half a configuration or a
+    /// file that does not load is a configuration error naming the key.
+    @Test func apiOverHTTPS() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try makeCertificates(in: dir)
+        let vigild = try Harness.product("vigild")
+        let half = try Harness.run(vigild, ["--check-config"], environment: ["VIGIL_HTTP_TLS_CERTIFICATE": "\(dir)/server.crt"])
+        #expect(half.status == 2 && half.stderr.contains("http.tls_key"), "\(half.stderr)")
+
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let bad = try TestDaemon(broker: broker, environment: [
+            "VIGIL_HTTP_TLS_CERTIFICATE": "\(dir)/server.crt", "VIGIL_HTTP_TLS_KEY": "\(dir)/ca.crt",  // not a key
+        ])
+        #expect(bad.process.wait() == 2 && bad.log.contains("http.tls_key"), "\(bad.log)")
+
+        let daemon = try TestDaemon(broker: broker, environment: [
+            "VIGIL_HTTP_TLS_CERTIFICATE": "\(dir)/server.crt", "VIGIL_HTTP_TLS_KEY": "\(dir)/server.key",
+        ])
+        let https = "https://127.0.0.1:\(daemon.httpPort)"
+        let curl = try Harness.tool("curl")
+        try await Harness.waitUntil("vigild answers over HTTPS") {
+            try Harness.run(curl, ["-fsS", "--cacert", "\(dir)/ca.crt", https + "/healthz"]).status == 0
+        }
+        try broker.publish(topic: "vigil/press7/temp", "{\"ts\":\(Int64(Date().timeIntervalSince1970 * 1000)),\"value\":21.5}")
+        try await Harness.waitUntil("press7 listed over HTTPS") {
+            try Harness.run(curl, ["-fsS", "--cacert", "\(dir)/ca.crt", https + "/api/v1/machines"]).stdout.contains("press7")
+        }
+        // Unverifiable without the CA; no plain HTTP on the port.
+        #expect(try Harness.run(curl, ["-fsS", https + "/healthz"]).status != 0)
+        #expect(try Harness.run(curl, ["-fsS", "--max-time", "3", daemon.baseURL + "/healthz"]).status != 0)
         #expect(await daemon.terminate() == 0)
     }
 }
