@@ -94,26 +94,31 @@ public enum API {
         public static func jsonArray(_ points: [SeriesPoint]) -> [UInt8] {
             var out: [UInt8] = []
             out.reserveCapacity(points.count * 120 + 2)
-            func number(_ x: Double) {
-                if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: "null".utf8) }
-            }
             out.append(UInt8(ascii: "["))
             for (i, p) in points.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: "{\"ts\":\(p.ts),\"count\":\(p.count),\"mean\":".utf8)
-                number(p.mean)
-                out.append(contentsOf: ",\"min\":".utf8)
-                number(p.min)
-                out.append(contentsOf: ",\"max\":".utf8)
-                number(p.max)
-                out.append(contentsOf: ",\"sum\":".utf8)
-                number(p.sum)
-                out.append(contentsOf: ",\"stddev\":".utf8)
-                number(p.stddev)
-                out.append(UInt8(ascii: "}"))
+                p.appendJSON(to: &out)
             }
             out.append(UInt8(ascii: "]"))
             return out
+        }
+
+        /// This point as one JSON object.
+        public func appendJSON(to out: inout [UInt8]) {
+            func number(_ x: Double) {
+                if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+            }
+            out.append(contentsOf: "{\"ts\":\(ts),\"count\":\(count),\"mean\":".utf8)
+            number(mean)
+            out.append(contentsOf: ",\"min\":".utf8)
+            number(min)
+            out.append(contentsOf: ",\"max\":".utf8)
+            number(max)
+            out.append(contentsOf: ",\"sum\":".utf8)
+            number(sum)
+            out.append(contentsOf: ",\"stddev\":".utf8)
+            number(stddev)
+            out.append(UInt8(ascii: "}"))
         }
     }
 

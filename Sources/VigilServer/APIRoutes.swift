@@ -33,6 +33,7 @@ struct APIRoutes: Sendable {
     let rollups: RollupService
     /// The fleet overview, kept in memory by the writer.
     let fleet: FleetIndex
+    let seriesCache = SeriesCache()
 
     static let maxRawRows = 100_000
 
@@ -44,7 +45,8 @@ struct APIRoutes: Sendable {
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             let page = try await series(req, ctx)
-            var response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: API.SeriesPoint.jsonArray(page.points))))
+            var response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: page.json)))
             // Set when the limit cut the answer short: the `from` that continues it.
             if let next = page.nextFrom { response.headers[.init("X-Vigil-Next-From")!] = String(next) }
             return response
@@ -70,7 +72,7 @@ struct APIRoutes: Sendable {
     }
 
     /// One page of a series; `nextFrom` is set when `limit` cut it short.
-    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (points: [API.SeriesPoint], nextFrom: Int64?) {
+    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (json: [UInt8], nextFrom: Int64?) {
         let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
         let sensor = try pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
         let q = req.uri.queryParameters
@@ -84,7 +86,8 @@ struct APIRoutes: Sendable {
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return (rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }, rows.count == limit ? rows.last.map { $0.ts + 1 } : nil)
+            return (API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }),
+                    rows.count == limit ? rows.last.map { $0.ts + 1 } : nil)
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
             // Range × resolution: an explicit range may span at most `maxRawRows` buckets.
@@ -96,6 +99,13 @@ struct APIRoutes: Sendable {
                 }
             }
             // A range starting inside a bucket includes that bucket.
+            if width == .minute {
+                guard let extent = try await reader.minuteSeriesExtent(machine: machine, sensor: sensor) else {
+                    throw APIError.notFound("no series \(machine)/\(sensor)")
+                }
+                let page = try await seriesCache.minuteSeries(reader, extent, from: width.start(of: from), to: to, limit: limit)
+                return (page.json, page.count == limit ? page.last.map { $0 + width.rawValue } : nil)
+            }
             guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
                                                               from: width.start(of: from), to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
@@ -104,7 +114,7 @@ struct APIRoutes: Sendable {
                 API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
                                 sum: $0.stats.sum, stddev: $0.stats.stddev)
             }
-            return (points, points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
+            return (API.SeriesPoint.jsonArray(points), points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
@@ -158,6 +168,11 @@ struct APIRoutes: Sendable {
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
+        family("vigil_series_cache_chunks_total", "Hour chunks of minute series served from the rendered-JSON cache (hit) or rendered (miss).",
+               "counter", [("{result=\"hit\"}", String(seriesCache.hits.load(ordering: .relaxed))),
+                           ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])
+        family("vigil_series_cache_bytes", "Memory held by the series cache (bounded, least recently used evicted).", "gauge",
+               [("", String(seriesCache.bytes))])
         let scored = fleet.snapshot().filter { $0.health != nil && $0.status != nil }
         family("vigil_machine_health", "Machine health, 0-100 (100 = as healthy as its reference).", "gauge",
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })

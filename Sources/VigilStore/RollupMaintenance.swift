@@ -61,6 +61,7 @@ struct RollupMaintenance {
             days.insert(SeriesBucket(series: series, start: BucketWidth.day.start(of: minute)))
         }
         for d in days { try recomputeDay(series: d.series, start: d.start) }
+        for series in Set(days.map(\.series)) { try minuteRollupsChanged(series: series) }
         return RollupPass(minutes: due.count, days: days.count)
     }
 
@@ -168,6 +169,7 @@ struct RollupMaintenance {
         for m in minutes { dayStats.merge(m.stats) }
         try store(dayStats, table: "rollup_day", series: series, start: start)
         try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ?", [.int(series), .int(start), .int(end)])
+        try minuteRollupsChanged(series: series)
         return times.count
     }
 
@@ -197,11 +199,18 @@ struct RollupMaintenance {
                 for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
                 try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
                 result.minuteRows += db.changes
+                if db.changes > 0 { try minuteRollupsChanged(series: series) }
                 // The day bases now hold these minutes, including their own bases.
                 try db.run("DELETE FROM rollup_base WHERE level = 0 AND series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
             }
         }
         return result
+    }
+
+    /// Bumps `series.rollup_gen` (in the caller's transaction): what was rendered from this
+    /// series' minute rollups before is stale.
+    private func minuteRollupsChanged(series: Int64) throws {
+        try db.run("UPDATE series SET rollup_gen = rollup_gen + 1 WHERE id = ?", [.int(series)])
     }
 
     /// The bucket's full statistics (which include its old base) become its base.

@@ -95,6 +95,12 @@ enum Schema {
         ALTER TABLE series ADD COLUMN last_ts INTEGER NOT NULL DEFAULT 0;
         UPDATE series SET last_ts = coalesce((SELECT max(ts) FROM reading WHERE series_id = series.id), 0);
         """,
+        // v5: a per-series counter bumped in every transaction that changes the series' minute
+        // rollups (passes, rebuilds, retention), so rendered series can be cached and checked
+        // for freshness with one row read, even against another process's rebuild.
+        """
+        ALTER TABLE series ADD COLUMN rollup_gen INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -61,6 +61,30 @@ public final class StoreReader: Sendable {
         }
     }
 
+    /// A series' id, its minute-rollup generation (`series.rollup_gen`, read before anything
+    /// else so what is read after it is at least that fresh) and its first and last minute
+    /// bucket; nil for an unknown series.
+    public func minuteSeriesExtent(machine: String, sensor: String) async throws -> SeriesExtent? {
+        try await read { db in
+            guard let (id, generation) = try db.query("SELECT id, rollup_gen FROM series WHERE machine=? AND sensor=?",
+                                                      [.text(machine), .text(sensor)], row: { ($0.int(0), $0.int(1)) }).first else {
+                return nil
+            }
+            let range = try db.query("SELECT min(start), max(start) FROM rollup_minute WHERE series_id = ?", [.int(id)]) {
+                $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
+            }.first ?? nil
+            return SeriesExtent(id: id, generation: generation, first: range?.0, last: range?.1)
+        }
+    }
+
+    /// Minute buckets of a series by id in `[from, to)`, oldest first.
+    public func minuteBuckets(seriesID: Int64, from: Int64, to: Int64) async throws -> [Bucket] {
+        try await read { db in
+            try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id=? AND start>=? AND start<? ORDER BY start",
+                         [.int(seriesID), .int(from), .int(to)]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
+        }
+    }
+
     /// A machine's current health state; nil if the machine has no series.
     public func health(machine: String) async throws -> (record: MachineHealthRecord, trainedAt: Int64?)? {
         try await read { db in
@@ -126,4 +150,11 @@ public final class StoreReader: Sendable {
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     func increment() -> Int { value.add(1, ordering: .relaxed).oldValue & Int.max }
+}
+
+public struct SeriesExtent: Sendable {
+    public var id: Int64
+    public var generation: Int64
+    public var first: Int64?
+    public var last: Int64?
 }

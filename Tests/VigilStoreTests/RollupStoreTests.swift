@@ -135,6 +135,39 @@ import VigilRollup
         #expect(after.map(\.start) == before.map(\.start))
     }
 
+    /// The series cache's freshness check: every change to a series' minute rollups (a pass, a
+    /// rebuild, retention) bumps its generation; reading without changes does not.
+    @Test func everyMinuteRollupChangeBumpsTheSeriesGeneration() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let reader = try StoreReader(path: tmp.path)
+        func generation(_ sensor: String = "temp") async throws -> Int64 {
+            try #require(try await reader.minuteSeriesExtent(machine: "pump2", sensor: sensor)).generation
+        }
+        let (messages, _) = Self.chaoticStream(seed: 4)
+        _ = try writer.write(messages)
+        let g0 = try await generation()
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        let g1 = try await generation()
+        #expect(g1 > g0)
+        let extent = try #require(try await reader.minuteSeriesExtent(machine: "pump2", sensor: "temp"))
+        let buckets = try await reader.minuteBuckets(seriesID: extent.id, from: .min, to: .max)
+        #expect(extent.first == buckets.first?.start && extent.last == buckets.last?.start)
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        #expect(try await generation() == g1, "nothing changed, nothing bumped")
+        // A late reading into a closed minute.
+        let late = Reading(machine: "pump2", sensor: "temp", ts: extent.first! + 1, value: 7)
+        _ = try writer.write([IngestMessage(readings: [late], rejections: [], topic: "t", payload: [], receivedAt: Self.farFuture)])
+        _ = try writer.rollupAllDue(now: Self.farFuture + Self.day)
+        let g2 = try await generation()
+        #expect(g2 > g1)
+        _ = try writer.rebuildRollups(from: .min, to: .max)
+        let g3 = try await generation()
+        #expect(g3 > g2)
+        _ = try writer.applyRetention(rawDays: 1, minuteDays: 1, now: Self.farFuture + 400 * Self.day)
+        #expect(try await generation() > g3)
+    }
+
     @Test func rebuildOfARangeTouchesOnlyThoseDays() throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path)
