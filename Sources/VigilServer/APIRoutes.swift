@@ -46,7 +46,7 @@ struct APIRoutes: Sendable {
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             let page = try await series(req, ctx)
             var response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: page.json)))
+                                    body: .init(byteBuffer: page.json))
             // Set when the limit cut the answer short: the `from` that continues it.
             if let next = page.nextFrom { response.headers[.init("X-Vigil-Next-From")!] = String(next) }
             return response
@@ -72,7 +72,7 @@ struct APIRoutes: Sendable {
     }
 
     /// One page of a series; `nextFrom` is set when `limit` cut it short.
-    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (json: [UInt8], nextFrom: Int64?) {
+    func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (json: ByteBuffer, nextFrom: Int64?) {
         let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
         let sensor = try pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
         let q = req.uri.queryParameters
@@ -86,7 +86,7 @@ struct APIRoutes: Sendable {
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return (API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) }),
+            return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })),
                     rows.count == limit ? rows.last.map { $0.ts + 1 } : nil)
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
@@ -114,7 +114,7 @@ struct APIRoutes: Sendable {
                 API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
                                 sum: $0.stats.sum, stddev: $0.stats.stddev)
             }
-            return (API.SeriesPoint.jsonArray(points), points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
+            return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(points)), points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }

@@ -1,3 +1,4 @@
+import Hummingbird
 import Synchronization
 import VigilCore
 import VigilRollup
@@ -77,10 +78,12 @@ final class SeriesCache: Sendable {
     var bytes: Int { state.withLock { $0.bytes } }
 
     /// The JSON array of the series' minute buckets in `[from, to)` (bucket starts), oldest
-    /// first, at most `limit`; with how many there are and the last one's start.
+    /// first, at most `limit`; with how many there are and the last one's start. The chunks'
+    /// bytes are copied once, into the response buffer.
     func minuteSeries(_ reader: StoreReader, _ extent: SeriesExtent, from: Int64, to: Int64, limit: Int) async throws
-        -> (json: [UInt8], count: Int, last: Int64?) {
-        var out: [UInt8] = [UInt8(ascii: "[")]
+        -> (json: ByteBuffer, count: Int, last: Int64?) {
+        var parts: [(chunk: Chunk, bytes: Range<Int>)] = []
+        var size = 2
         var count = 0
         var last: Int64?
         if let first = extent.first, let final = extent.last {
@@ -110,15 +113,22 @@ final class SeriesCache: Sendable {
                     let i0 = chunk.index(of: lo)
                     let i1 = min(chunk.index(of: hi), i0 + (limit - count))
                     guard i1 > i0 else { continue }
-                    out.append(contentsOf: chunk.bytes[chunk.offsets[i0]..<chunk.offsets[i1]])
+                    parts.append((chunk, chunk.offsets[i0]..<chunk.offsets[i1]))
+                    size += chunk.offsets[i1] - chunk.offsets[i0]
                     count += i1 - i0
                     last = chunk.starts[i1 - 1]
                 }
                 hour = window[window.count - 1] + Self.hour
             }
         }
-        if out.last == UInt8(ascii: ",") { out.removeLast() }
-        out.append(UInt8(ascii: "]"))
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        out.writeInteger(UInt8(ascii: "["))
+        for (i, part) in parts.enumerated() {
+            // Each object is followed by a comma; the very last one's is left out.
+            let bytes = i == parts.count - 1 ? part.bytes.dropLast() : part.bytes
+            _ = part.chunk.bytes.withUnsafeBufferPointer { out.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[bytes]))) }
+        }
+        out.writeInteger(UInt8(ascii: "]"))
         return (out, count, last)
     }
 
