@@ -70,7 +70,10 @@ public final class StoreReader: Sendable {
                                                       [.text(machine), .text(sensor)], row: { ($0.int(0), $0.int(1)) }).first else {
                 return nil
             }
-            let range = try db.query("SELECT min(start), max(start) FROM rollup_minute WHERE series_id = ?", [.int(id)]) {
+            // Two subqueries: SQLite answers a lone min() or max() with one index seek, but both
+            // in one SELECT with a scan of the series' rows.
+            let range = try db.query("SELECT (SELECT min(start) FROM rollup_minute WHERE series_id = ?1), (SELECT max(start) FROM rollup_minute WHERE series_id = ?1)",
+                                     [.int(id)]) {
                 $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
             }.first ?? nil
             return SeriesExtent(id: id, generation: generation, first: range?.0, last: range?.1)
