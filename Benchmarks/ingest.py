@@ -90,15 +90,8 @@ def load(binary, port, readings, batch):
 
 def run_vigild(binary, workdir, readings, batch):
     broker = Broker(workdir)
-    data = tempfile.mkdtemp(dir=workdir)
-    http = free_port()
-    cfg = os.path.join(data, "vigil.toml")
-    open(cfg, "w").close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    d = subprocess.Popen([f"{binary}/vigild", "--config", cfg, "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
-                          "--db", os.path.join(data, "vigil.sqlite"), "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{http}/healthz"
+    d = Vigild(binary, workdir, broker)
+    url = d.base + "/healthz"
     def status():
         with urllib.request.urlopen(url, timeout=5) as r:
             return json.load(r)
@@ -112,7 +105,7 @@ def run_vigild(binary, workdir, readings, batch):
         if time.time() > end:
             raise RuntimeError("vigild did not start")
         time.sleep(0.05)
-    cpu0, _, w0 = proc_stats(d.pid)
+    cpu0, _, w0 = proc_stats(d.proc.pid)
     t0 = time.time()
     sim = load(binary, broker.port, readings, batch)
     while status()["readingsStored"] < readings:
@@ -120,10 +113,10 @@ def run_vigild(binary, workdir, readings, batch):
             raise RuntimeError("timed out")
         time.sleep(0.01)
     elapsed = time.time() - t0
-    cpu1, rss, w1 = proc_stats(d.pid)
+    cpu1, rss, w1 = proc_stats(d.proc.pid)
     sim_out = sim.communicate()[0].strip()
-    d.terminate(); d.wait()
-    db = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.startswith("vigil.sqlite"))
+    d.stop()
+    db = sum(os.path.getsize(os.path.join(d.dir, f)) for f in os.listdir(d.dir) if f.startswith("vigil.sqlite"))
     broker.stop()
     return dict(elapsed=elapsed, cpu=cpu1 - cpu0, rss=rss, written=w1 - w0, db=db, sim=sim_out)
 
