@@ -125,6 +125,19 @@ private enum Scalar {
     }
 }
 
+/// Where in a message a rejected reading was; rendered only when something is rejected.
+enum Place: CustomStringConvertible {
+    case whole, batchItem(Int), line(Int)
+
+    var description: String {
+        switch self {
+        case .whole: ""
+        case .batchItem(let n): " (batch item \(n))"
+        case .line(let n): " (line \(n))"
+        }
+    }
+}
+
 /// Per-message decoding state. A class so the key check can remember the last valid pair:
 /// a batch usually repeats one machine and sensor, and checking them once per message matters
 /// at hundreds of thousands of readings per second.
@@ -141,16 +154,17 @@ private final class Context {
     }
 
     /// The machine of a multi-sensor payload: the first template without `{sensor}` that matches.
-    var machineFromTopic: String? {
+    /// Matched once per message (a batch asks for every item).
+    lazy var machineFromTopic: String? = {
         for t in decoder.templates where !t.hasSensor { if let m = t.match(topic) { return m.machine } }
         return nil
-    }
+    }()
 
     /// Machine and sensor of a single-value payload: the first template with `{sensor}` that matches.
-    var machineAndSensorFromTopic: (String, String)? {
+    lazy var machineAndSensorFromTopic: (String, String)? = {
         for t in decoder.templates where t.hasSensor { if let m = t.match(topic), let s = m.sensor { return (m.machine, s) } }
         return nil
-    }
+    }()
 
     func noTemplate(_ form: String, sensor: Bool) -> Rejection {
         let names = decoder.templates.filter { $0.hasSensor == sensor }.map(\.description)
@@ -190,7 +204,7 @@ private final class Context {
     }
 
     func decodeObject(_ obj: JSONValue, index: Int?, into out: inout DecodedMessage) {
-        let at = index.map { " (batch item \($0))" } ?? ""
+        let at = index.map(Place.batchItem) ?? .whole
         guard case .object = obj else {
             out.rejections.append(.init(.malformedJSON, "expected an object\(at)"))
             return
@@ -199,7 +213,7 @@ private final class Context {
         switch timestamp(obj["ts"]) {
         case .success(let t): ts = t
         case .failure(let r):
-            out.rejections.append(.init(r.reason, r.detail + at))
+            out.rejections.append(.init(r.reason, r.detail + at.description))
             return
         }
         var seq: Int64?
@@ -208,7 +222,7 @@ private final class Context {
         if let values = obj["values"] {
             guard let machine = machineFromTopic else {
                 let r = noTemplate("a multi-sensor object", sensor: false)
-                out.rejections.append(.init(r.reason, r.detail + at))
+                out.rejections.append(.init(r.reason, r.detail + at.description))
                 return
             }
             guard case .object(let members) = values else {
@@ -217,15 +231,15 @@ private final class Context {
             }
             if members.isEmpty { out.rejections.append(.init(.missingValue, "'values' is empty\(at)")) }
             for (sensor, v) in members {
-                emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
+                emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, place: at, into: &out)
             }
         } else if let v = obj["value"] {
             guard let (machine, sensor) = machineAndSensorFromTopic else {
                 let r = noTemplate("a single reading", sensor: true)
-                out.rejections.append(.init(r.reason, r.detail + at))
+                out.rejections.append(.init(r.reason, r.detail + at.description))
                 return
             }
-            emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, suffix: at, into: &out)
+            emit(machine: machine, sensor: sensor, ts: ts, json: v, seq: seq, place: at, into: &out)
         } else {
             out.rejections.append(.init(.missingValue, "object has neither 'value' nor 'values'\(at)"))
         }
@@ -252,37 +266,37 @@ private final class Context {
         }
     }
 
-    func emit(machine: String, sensor: String, ts: Int64, json: JSONValue, seq: Int64?, suffix: String,
+    func emit(machine: String, sensor: String, ts: Int64, json: JSONValue, seq: Int64?, place: Place,
               into out: inout DecodedMessage) {
         switch json {
         case .number(let d, _):
-            emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: seq, suffix: suffix, into: &out)
+            emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: seq, place: place, into: &out)
         case .null:
-            out.rejections.append(.init(.missingValue, "\(sensor): value is null\(suffix)"))
+            out.rejections.append(.init(.missingValue, "\(sensor): value is null\(place)"))
         default:
-            out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): value is not a number\(suffix)"))
+            out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): value is not a number\(place)"))
         }
     }
 
-    func emit(machine: String, sensor: String, ts: Int64, value: Double, seq: Int64?, suffix: String = "",
+    func emit(machine: String, sensor: String, ts: Int64, value: Double, seq: Int64?, place: Place = .whole,
               into out: inout DecodedMessage) {
         if lastValidKey?.machine != machine || lastValidKey?.sensor != sensor {
             guard KeyRules.isValidMachine(machine) else {
-                out.rejections.append(.init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid\(suffix)"))
+                out.rejections.append(.init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid\(place)"))
                 return
             }
             guard KeyRules.isValidSensor(sensor) else {
-                out.rejections.append(.init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid\(suffix)"))
+                out.rejections.append(.init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid\(place)"))
                 return
             }
             lastValidKey = (machine, sensor)
         }
         guard value.isFinite else {
-            out.rejections.append(.init(.notFinite, "\(sensor): value \(value) is not finite\(suffix)"))
+            out.rejections.append(.init(.notFinite, "\(sensor): value \(value) is not finite\(place)"))
             return
         }
         if let r = decoder.checkTime(ts, receivedAt: receivedAt) {
-            out.rejections.append(.init(r.reason, r.detail + suffix))
+            out.rejections.append(.init(r.reason, r.detail + place.description))
             return
         }
         out.readings.append(Reading(machine: machine, sensor: sensor, ts: ts, value: value, seq: seq))
@@ -295,26 +309,26 @@ private final class Context {
             let raw = Substring(rawBytes)
             let line = raw.utf8.last == 13 ? Substring(raw.utf8.dropLast()) : raw
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.first == "#" { continue }
-            let suffix = " (line \(lineNo))"
+            let place = Place.line(lineNo)
             let parsed: LineProtocol.Line
             do {
                 parsed = try LineProtocol.parse(line)
             } catch {
-                out.rejections.append(.init(.malformedLineProtocol, error.message + suffix))
+                out.rejections.append(.init(.malformedLineProtocol, error.message + place.description))
                 continue
             }
             guard let machine = parsed.tags.last(where: { $0.0 == "machine" })?.1 ?? machineFromTopic else {
                 let r = noTemplate("line protocol without a machine tag", sensor: false)
-                out.rejections.append(.init(r.reason, r.detail + suffix))
+                out.rejections.append(.init(r.reason, r.detail + place.description))
                 continue
             }
             let ts: Int64 = parsed.timestamp.map(Timestamp.millis(fromEpoch:)) ?? receivedAt
             for (sensor, field) in parsed.fields {
                 switch field {
                 case .number(let d):
-                    emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: nil, suffix: suffix, into: &out)
+                    emit(machine: machine, sensor: sensor, ts: ts, value: d, seq: nil, place: place, into: &out)
                 case .other(let kind):
-                    out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): field is a \(kind)\(suffix)"))
+                    out.rejections.append(.init(.notANumber, "\(sensor.prefix(64)): field is a \(kind)\(place)"))
                 }
             }
         }

@@ -18,6 +18,7 @@ public final class StoreWriter: Sendable {
         let insertQuarantine: Statement
         let countReject: Statement
         var seriesIDs: [SeriesName: Int64] = [:]
+        var seriesNames: [Int64: SeriesName] = [:]
         var quarantineRows: Int
         var rollups: RollupMaintenance
     }
@@ -71,20 +72,23 @@ public final class StoreWriter: Sendable {
             var touched: Set<SeriesBucket> = []
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
-            var latestByName: [SeriesName: Int64] = [:]
+            var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
             try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
-                        let id = try Self.seriesID(&s, r)
+                        let id: Int64
+                        if let k = lastKey, k.machine == r.machine, k.sensor == r.sensor {
+                            id = k.id
+                        } else {
+                            id = try Self.seriesID(&s, r)
+                            lastKey = (r.machine, r.sensor, id)
+                        }
                         let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
                         if bucket != lastTouched {
                             touched.insert(bucket)
                             lastTouched = bucket
                         }
-                        if r.ts > latest[id, default: .min] {
-                            latest[id] = r.ts
-                            latestByName[SeriesName(machine: r.machine, sensor: r.sensor)] = r.ts
-                        }
+                        if r.ts > latest[id, default: .min] { latest[id] = r.ts }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         let ins = s.insertReading
                         ins.reset()
@@ -117,7 +121,8 @@ public final class StoreWriter: Sendable {
                     outcome.quarantineEvicted = excess
                 }
             }
-            fleet.noteReadings(latestByName)  // committed: visible to the fleet overview
+            // Committed: visible to the fleet overview.
+            fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }))
             return outcome
         }
     }
@@ -136,6 +141,7 @@ public final class StoreWriter: Sendable {
                      [.text(r.machine), .text(r.sensor)])
         let id = try s.db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(r.machine), .text(r.sensor)]) { $0.int(0) }[0]
         s.seriesIDs[name] = id
+        s.seriesNames[id] = name
         return id
     }
 }
@@ -229,6 +235,7 @@ extension StoreWriter {
                 try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
             }
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
+            s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
             fleet.remove(machine: machine)
             return removed
         }
