@@ -57,6 +57,92 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
+// MARK: the fast path for flat readings
+
+extension JSONValue {
+    /// One `{"ts": n, "value": n, "seq": n}` object (`ts` and `seq` optional, numbers only).
+    public struct FlatReading: Sendable {
+        public var ts: JSONValue?
+        public var value: JSONValue
+        public var seq: JSONValue?
+    }
+
+    /// The commonest device payload — one reading object or an array of them, with numeric
+    /// members `ts`, `value`, `seq` only — scanned without building a tree. Returns nil for
+    /// anything else (another key, a string or null, nesting, a repeated key, an empty array,
+    /// malformed JSON): the caller then parses the payload in full, so a payload this accepts
+    /// decodes exactly as the general parser's tree would (same number tokens, same reader).
+    public static func flatReadings(_ bytes: [UInt8], _ range: Range<Int>) -> (items: [FlatReading], isArray: Bool)? {
+        var p = Parser(bytes: bytes, i: range.lowerBound, end: range.upperBound)
+        p.skipSpace()
+        guard p.i < p.end else { return nil }
+        let isArray = bytes[p.i] == UInt8(ascii: "[")
+        var items: [FlatReading] = []
+        if isArray {
+            p.i += 1
+            while true {
+                p.skipSpace()
+                guard let item = p.flatReading() else { return nil }
+                items.append(item)
+                p.skipSpace()
+                guard p.i < p.end else { return nil }
+                if bytes[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
+                if bytes[p.i] == UInt8(ascii: "]") { p.i += 1; break }
+                return nil
+            }
+        } else {
+            guard let item = p.flatReading() else { return nil }
+            items.append(item)
+        }
+        p.skipSpace()
+        return p.i == p.end ? (items, isArray) : nil
+    }
+}
+
+private extension Parser {
+    /// `{"ts": n, "value": n, "seq": n}` at `i` (keys in any order, each at most once).
+    mutating func flatReading() -> JSONValue.FlatReading? {
+        guard i < end, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        var ts: JSONValue?, value: JSONValue?, seq: JSONValue?
+        while true {
+            skipSpace()
+            guard let key = flatKey() else { return nil }
+            skipSpace()
+            guard i < end, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i += 1
+            skipSpace()
+            // A number token only: anything else goes to the general parser.
+            guard i < end, bytes[i] == UInt8(ascii: "-") || (bytes[i] >= 48 && bytes[i] <= 57),
+                  let n = try? number() else { return nil }
+            switch key {
+            case 0: guard ts == nil else { return nil }; ts = n
+            case 1: guard value == nil else { return nil }; value = n
+            default: guard seq == nil else { return nil }; seq = n
+            }
+            skipSpace()
+            guard i < end else { return nil }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; break }
+            return nil
+        }
+        guard let value else { return nil }
+        return JSONValue.FlatReading(ts: ts, value: value, seq: seq)
+    }
+
+    /// `"ts"` → 0, `"value"` → 1, `"seq"` → 2; nil for any other key.
+    mutating func flatKey() -> Int? {
+        for (n, key) in [#""ts""#, #""value""#, #""seq""#].enumerated() {
+            let k = key.utf8
+            if i + k.count <= end, bytes[i..<(i + k.count)].elementsEqual(k) {
+                i += k.count
+                return n
+            }
+        }
+        return nil
+    }
+}
+
 private struct Parser {
     let bytes: [UInt8]
     var i: Int

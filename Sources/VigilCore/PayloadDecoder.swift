@@ -185,6 +185,21 @@ private final class Context {
     }
 
     func decodeJSON(_ bytes: [UInt8], _ range: Range<Int>, into out: inout DecodedMessage) {
+        // Flat readings (the bulk of traffic) skip the tree; the same checks follow.
+        if let machineAndSensor = machineAndSensorFromTopic, let flat = JSONValue.flatReadings(bytes, range) {
+            for (n, item) in flat.items.enumerated() {
+                let at = flat.isArray ? Place.batchItem(n) : .whole
+                switch timestamp(item.ts) {
+                case .success(let ts):
+                    var seq: Int64?
+                    if case .number(_, let exact?) = item.seq { seq = exact }
+                    emit(machine: machineAndSensor.0, sensor: machineAndSensor.1, ts: ts, json: item.value, seq: seq, place: at, into: &out)
+                case .failure(let r):
+                    out.rejections.append(.init(r.reason, r.detail + at.description))
+                }
+            }
+            return
+        }
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes, range)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VigilCore
 
@@ -10,6 +11,42 @@ import Testing
     }
 
     func reasons(_ d: DecodedMessage) -> [RejectReason] { d.rejections.map(\.reason) }
+
+    /// The flat-reading fast path decodes exactly as the general parser: the same random
+    /// payloads with one extra member (which sends them down the general path, where unknown
+    /// keys are ignored) give identical readings and rejections.
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func flatFastPathEqualsGeneralParser(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
+        let numbers = ["0", "-0", "21.5", "-3.25e2", "1e999", "-1e999", "123456789012345678", "9007199254740993",
+                       "99999999999999999999", "0.1", "1E-7", "42"]
+        let times = ["\(now)", "\(now / 1000)", "\(now)000", "\(now)000000", "\(now / 1000).5", "\(now + 86_400_000)", "-5",
+                     "1", "\(now)", "\(now - 1234)"]
+        for _ in 0..<300 {
+            var objects: [String] = []
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                var members: [String] = []
+                if Int.random(in: 0..<5, using: &rng) > 0 { members.append("\"ts\": \(pick(times))") }
+                members.append("\"value\":\(pick(numbers))")
+                if Bool.random(using: &rng) { members.append("\"seq\" : \(pick(["7", "-2", "3.5", "1e3", "12345678901234567890"]))") }
+                members.shuffle(using: &rng)
+                objects.append("{" + members.joined(separator: ",") + "}")
+            }
+            let single = objects.count == 1 && Bool.random(using: &rng)
+            let fast = single ? objects[0] : "[" + objects.joined(separator: ", ") + "]"
+            let general = fast.replacingOccurrences(of: "{", with: "{\"note\": \"x\", ")
+            #expect(JSONValue.flatReadings(Array(fast.utf8), 0..<fast.utf8.count) != nil, "\(fast)")
+            #expect(JSONValue.flatReadings(Array(general.utf8), 0..<general.utf8.count) == nil)
+            #expect(decode("vigil/m/s", fast) == decode("vigil/m/s", general), "\(fast)")
+        }
+        // Shapes the fast path leaves to the general parser, decoded as before.
+        for payload in [#"[]"#, #"{"value": null}"#, #"{"value": 1, "value": 2}"#, #"[{"value": 1},]"#, #"{"ts": "2025-11-24T15:59:59Z", "value": 1}"#,
+                        #"[{"value": 1} {"value": 2}]"#, #"{"value": 1} x"#] {
+            #expect(JSONValue.flatReadings(Array(payload.utf8), 0..<payload.utf8.count) == nil, "\(payload)")
+        }
+        #expect(decode("vigil/m/s", #"{"value": 1, "value": 2}"#).readings.map(\.value) == [2])
+    }
 
     @Test func scalarUsesReceiveTime() {
         let d = decode("vigil/press7/temp", " 21.5\n")
