@@ -130,12 +130,15 @@ private extension Parser {
         return JSONValue.FlatReading(ts: ts, value: value, seq: seq)
     }
 
+    static let flatKeys: [[UInt8]] = [Array(#""ts""#.utf8), Array(#""value""#.utf8), Array(#""seq""#.utf8)]
+
     /// `"ts"` → 0, `"value"` → 1, `"seq"` → 2; nil for any other key.
     mutating func flatKey() -> Int? {
-        for (n, key) in [#""ts""#, #""value""#, #""seq""#].enumerated() {
-            let k = key.utf8
-            if i + k.count <= end, bytes[i..<(i + k.count)].elementsEqual(k) {
-                i += k.count
+        for (n, key) in Self.flatKeys.enumerated() where i + key.count <= end {
+            var k = 0
+            while k < key.count && bytes[i + k] == key[k] { k += 1 }
+            if k == key.count {
+                i += k
                 return n
             }
         }
@@ -248,8 +251,53 @@ private struct Parser {
             if v.magnitude <= 1 << 53 { return .number(Double(v), exact: v) }
             return .number(Self.strtod(bytes, start, i), exact: v)
         }
+        if !isInteger, let d = Self.fastDecimal(bytes, start, i) { return .number(d, exact: nil) }
         let d = Self.strtod(bytes, start, i)
         return .number(d, exact: isInteger ? Int64(String(decoding: bytes[start..<i], as: UTF8.self)) : nil)
+    }
+
+    static let powersOf10: [Double] = (0...22).map { (0..<$0).reduce(1.0) { acc, _ in acc * 10 } }
+
+    /// Clinger's fast path for a validated decimal token: with at most 15 significant digits and a
+    /// decimal exponent within ±22, the digits and the power of ten are both exact doubles, so one
+    /// multiplication or division is the correctly rounded result — the same bits strtod gives.
+    /// nil when the token is outside that range.
+    static func fastDecimal(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Double? {
+        var k = start
+        let negative = bytes[k] == UInt8(ascii: "-")
+        if negative { k += 1 }
+        var mantissa: Int64 = 0, digits = 0, scale = 0
+        var seenDot = false
+        while k < end {
+            let c = bytes[k]
+            if c == UInt8(ascii: ".") {
+                seenDot = true
+            } else if c >= 48 && c <= 57 {
+                if mantissa > 0 || c != 48 { digits += 1 }
+                guard digits <= 15 else { return nil }
+                mantissa = mantissa * 10 + Int64(c - 48)
+                if seenDot { scale -= 1 }
+            } else {
+                break  // 'e' or 'E'
+            }
+            k += 1
+        }
+        if k < end {
+            k += 1
+            var sign = 1
+            if bytes[k] == UInt8(ascii: "-") { sign = -1; k += 1 } else if bytes[k] == UInt8(ascii: "+") { k += 1 }
+            var e = 0
+            while k < end {
+                e = e * 10 + Int(bytes[k] - 48)
+                guard e <= 400 else { return nil }
+                k += 1
+            }
+            scale += sign * e
+        }
+        guard abs(scale) <= 22 else { return nil }
+        let m = Double(mantissa)
+        let d = scale >= 0 ? m * powersOf10[scale] : m / powersOf10[-scale]
+        return negative ? -d : d
     }
 
     /// Correctly rounded conversion of an already validated number token (a NUL-terminated copy,

@@ -48,6 +48,23 @@ import Testing
         #expect(decode("vigil/m/s", #"{"value": 1, "value": 2}"#).readings.map(\.value) == [2])
     }
 
+    /// Decimal numbers parse to the same bits as strtod (Swift's Double(String)), inside and
+    /// outside the 15-digit, ±22 exponent fast path.
+    @Test func decimalsParseCorrectlyRounded() throws {
+        var rng = SplitMix64(seed: 77)
+        for _ in 0..<50_000 {
+            let intDigits = String(Int64.random(in: 0..<Int64(1) << Int.random(in: 1...62, using: &rng), using: &rng))
+            let fraction = String((0..<Int.random(in: 1...18, using: &rng)).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+            var token = (Bool.random(using: &rng) ? "-" : "") + intDigits + "." + fraction
+            if Int.random(in: 0..<3, using: &rng) == 0 { token += "e\(Int.random(in: -30...30, using: &rng))" }
+            guard case .number(let d, nil) = try JSONValue.parse(Array(token.utf8)) else {
+                Issue.record("\(token) did not parse as a non-integer number")
+                continue
+            }
+            #expect(d.bitPattern == Double(token)!.bitPattern, "\(token): \(d) vs \(Double(token)!)")
+        }
+    }
+
     @Test func scalarUsesReceiveTime() {
         let d = decode("vigil/press7/temp", " 21.5\n")
         #expect(d.readings == [Reading(machine: "press7", sensor: "temp", ts: now, value: 21.5)])
