@@ -148,7 +148,11 @@ public final class HealthService: Service, Sendable {
         }
     }
 
-    private func update(machine: String, through: Int64, now: Int64) throws {
+    private func update(machine: String, through final: Int64, now: Int64) throws {
+        // A minute is scored once, so only when every sensor's rollup of it is in: never past a
+        // minute still waiting for its rollup (a backlog or backfill reduces series by series).
+        var through = final
+        if let pending = try writer.earliestPendingMinute(machine: machine) { through = min(through, pending - 60_000) }
         if let cached = cache.withLock({ $0[machine] }), cached.checkedThrough == through { return }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var tracker = try cache.withLock { $0[machine] } ?? load(&record)

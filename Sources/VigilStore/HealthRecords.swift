@@ -134,6 +134,15 @@ extension StoreWriter {
         }
     }
 
+    /// The earliest minute of any of the machine's series whose rollup is still to be
+    /// (re)computed; nil when all are current.
+    public func earliestPendingMinute(machine: String) throws -> Int64? {
+        try withConnection { db in
+            try db.query("SELECT min(minute) FROM rollup_dirty WHERE series_id IN (SELECT id FROM series WHERE machine = ?)",
+                         [.text(machine)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+        }
+    }
+
     /// The newest start of any model's training data (nil: no model yet).
     public func latestModelTrainFrom(machine: String) throws -> Int64? {
         try withConnection { db in

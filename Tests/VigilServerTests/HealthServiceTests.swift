@@ -47,6 +47,30 @@ import VigilStore
         _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
     }
 
+    /// A backlog is rolled up series by series; a minute is scored once, so health waits until
+    /// every sensor's rollup of it is in — it never scores a minute on a partial row.
+    @Test func scoresOnlyMinutesWhoseRollupsAreAllIn() async throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        let health = Self.service(writer)
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 70, seed: 2))
+        try health.tick(now: Self.base + 80 * 60_000)  // commissioned on 60, scored 61-70
+        _ = try writer.write(Self.readings(machine: "pump-01", start: Self.base + 70 * 60_000, minutes: 100, seed: 3))
+        // One small pass: the first series' new minutes are rolled up, the others still pending.
+        _ = try writer.rollupPass(now: SystemClock.wallMillis() + 86_400_000, limit: 50)
+        #expect(try writer.earliestPendingMinute(machine: "pump-01") != nil)
+        try health.tick(now: Self.base + 200 * 60_000)
+        let scoredBefore = try #require(try writer.machineHealth("pump-01")).scoredThrough
+        #expect(scoredBefore < Self.base + 70 * 60_000, "nothing past the first pending minute")
+        _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
+        #expect(try writer.earliestPendingMinute(machine: "pump-01") == nil)
+        try health.tick(now: Self.base + 200 * 60_000)
+        let reader = try StoreReader(path: dir.path + "/v.sqlite")
+        let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
+        #expect(history.map(\.ts) == (60..<170).map { Self.base + Int64($0) * 60_000 }, "every minute scored once, in order")
+        #expect(try #require(try writer.machineHealth("pump-01")).confidence > 0.99 * 60 / 1440, "full rows: confidence is not cut by missing sensors")
+    }
+
     @Test func commissionsScoresAndExplainsAFault() async throws {
         let dir = try TempDir()
         let writer = try StoreWriter(path: dir.path + "/v.sqlite")
