@@ -113,6 +113,7 @@ extension HealthRoutes {
         let id = try machine(ctx)
         let health = self.health
         guard let removed = try await blocking({ try health.remove(machine: id) }) else { throw APIError.notFound("no machine \(id)") }
+        api.seriesCache.removeAll()  // a new series may reuse a removed one's id
         return removed
     }
 }

@@ -132,6 +132,12 @@ final class SeriesCache: Sendable {
         return (out, count, last)
     }
 
+    /// Forgets every chunk (after a machine is removed: SQLite may give a removed series' id to
+    /// a new one, whose generation could repeat the old one's).
+    func removeAll() {
+        state.withLock { $0 = State() }
+    }
+
     static func hourStart(_ t: Int64) -> Int64 {
         let q = t / hour
         return (t % hour < 0 ? q - 1 : q) * hour
