@@ -34,6 +34,7 @@ struct APIRoutes: Sendable {
     /// The fleet overview, kept in memory by the writer.
     let fleet: FleetIndex
     let seriesCache = SeriesCache()
+    let fleetBody = FleetBody()
 
     static let maxRawRows = 100_000
 
@@ -41,7 +42,7 @@ struct APIRoutes: Sendable {
         router.get("/healthz") { _, _ in try await healthz() }
         router.get("/api/v1/machines") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: fleet.json())))
+                     body: .init(byteBuffer: fleetBody.current(fleet)))
         }
         router.get("/api/v1/machines/:id/sensors/:sensor/series") { req, ctx in
             let page = try await series(req, ctx)
@@ -216,5 +217,20 @@ struct APIRoutes: Sendable {
         guard let s else { return d }
         guard let n = Int(s), n > 0, n <= max else { throw APIError.badRequest("'limit' must be 1...\(max)") }
         return n
+    }
+}
+
+/// The fleet overview as a response buffer, shared by every request until the overview changes
+/// (ByteBuffer copies share storage, so an answer costs no copy of its ≈ 150 bytes per machine).
+final class FleetBody: Sendable {
+    private let cached = Mutex<(generation: Int, body: ByteBuffer)?>(nil)
+
+    func current(_ fleet: FleetIndex) -> ByteBuffer {
+        // Read the generation first: the JSON rendered after it is at least that new.
+        let generation = fleet.generation
+        if let c = cached.withLock({ $0 }), c.generation == generation { return c.body }
+        let body = ByteBuffer(bytes: fleet.json())
+        cached.withLock { if ($0?.generation ?? -1) < generation { $0 = (generation, body) } }
+        return body
     }
 }

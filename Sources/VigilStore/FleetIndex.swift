@@ -74,6 +74,9 @@ public final class FleetIndex: Sendable {
         snapshotWithGeneration().machines
     }
 
+    /// Changes whenever the overview does.
+    public var generation: Int { machines.withLock { $0.generation } }
+
     /// `snapshot()` as the API's JSON. Rendered once per change of the index and shared by every
     /// request until the next change, so a polled overview costs a lock and a copy.
     public func json() -> [UInt8] {
