@@ -19,7 +19,13 @@ struct HealthRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/v1/machines/:id/health") { _, ctx in try await current(ctx) }
-        router.get("/api/v1/machines/:id/health/history") { req, ctx in try await history(req, ctx) }
+        router.get("/api/v1/machines/:id/health/history") { req, ctx in
+            let (points, limit) = try await history(req, ctx)
+            var response = try points.response(from: req, context: ctx)
+            // Cut short by `limit`: where the next page starts (as for series).
+            if points.count == limit, let last = points.last { response.headers[.init("X-Vigil-Next-From")!] = String(last.ts + 1) }
+            return response
+        }
         router.get("/api/v1/machines/:id/models") { _, ctx in try await models(ctx) }
         router.post("/api/v1/machines/:id/models/:version/promote") { _, ctx in try await promote(ctx) }
         router.post("/api/v1/machines/:id/models/rollback") { _, ctx in try await rollback(ctx) }
@@ -40,7 +46,7 @@ struct HealthRoutes: Sendable {
                           commissioningNeeded: scored ? nil : health.settings.commissionMinutes)
     }
 
-    func history(_ req: Request, _ ctx: BasicRequestContext) async throws -> [API.HealthPoint] {
+    func history(_ req: Request, _ ctx: BasicRequestContext) async throws -> (points: [API.HealthPoint], limit: Int) {
         let id = try machine(ctx)
         let q = req.uri.queryParameters
         let from = try api.queryTime(q.get("from"), name: "from") ?? 0
@@ -48,7 +54,7 @@ struct HealthRoutes: Sendable {
         guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
         let limit = try api.queryLimit(q.get("limit"), default: 10_000, max: 100_000)
         guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
-        return try await reader.healthHistory(machine: id, from: from, to: to, limit: limit)
+        return (try await reader.healthHistory(machine: id, from: from, to: to, limit: limit), limit)
     }
 
     func models(_ ctx: BasicRequestContext) async throws -> [API.ModelVersion] {

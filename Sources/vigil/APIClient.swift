@@ -25,18 +25,43 @@ struct APIClient {
     }
 
     func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as: T.Type) async throws -> T {
+        try await send("GET", path, query: query, body: nil, as: T.self).value
+    }
+
+    /// One page and, when the server cut it short at `limit`, the `from` of the next one.
+    func page<T: Decodable>(_ path: String, query: [(String, String)], as: T.Type) async throws -> (value: T, nextFrom: Int64?) {
         try await send("GET", path, query: query, body: nil, as: T.self)
     }
 
+    /// Every point of a paged route (series, health history) from `from` until `to`: follows
+    /// `X-Vigil-Next-From` page by page. The end is applied here rather than sent, because the
+    /// API refuses an explicit minute range of more than 100,000 buckets while paging by `limit`
+    /// is always accepted. `body` gets each page's points in order.
+    func pages<T: Decodable>(_ path: String, query: [(String, String)], from: Int64?, to: Int64?, ts: (T) -> Int64,
+                             _ body: ([T]) throws -> Void) async throws {
+        var cursor = from
+        while true {
+            var q = query + [("limit", "100000")]
+            if let cursor { q.append(("from", String(cursor))) }
+            let (page, next) = try await send("GET", path, query: q, body: nil, as: [T].self)
+            let inRange = to.map { end in Array(page.prefix { ts($0) < end }) } ?? page
+            try body(inRange)
+            guard let next, inRange.count == page.count else { return }
+            cursor = next
+        }
+    }
+
     func post<T: Decodable>(_ path: String, body: Data? = nil, as: T.Type) async throws -> T {
-        try await send("POST", path, query: [], body: body, as: T.self)
+        try await send("POST", path, query: [], body: body, as: T.self).value
     }
 
     func delete<T: Decodable>(_ path: String, as: T.Type) async throws -> T {
-        try await send("DELETE", path, query: [], body: nil, as: T.self)
+        try await send("DELETE", path, query: [], body: nil, as: T.self).value
     }
 
-    private func send<T: Decodable>(_ method: String, _ path: String, query: [(String, String)], body: Data?, as: T.Type) async throws -> T {
+    /// The decoded answer and, when the server cut it short, where the next page starts.
+    private func send<T: Decodable>(_ method: String, _ path: String, query: [(String, String)], body: Data?, as: T.Type) async throws
+        -> (value: T, nextFrom: Int64?) {
         var comps = URLComponents(string: base + path)
         if !query.isEmpty { comps?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         guard let url = comps?.url else { throw ProgramError(.usage, "--url: '\(base)' is not a valid URL") }
@@ -60,8 +85,9 @@ struct APIClient {
             }
             throw ProgramError(.failure, "vigild answered HTTP \(status) for \(path)")
         }
+        let next = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Vigil-Next-From").flatMap { Int64($0) }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return (try JSONDecoder().decode(T.self, from: data), next)
         } catch {
             throw ProgramError(.failure, "unexpected response from \(path): \(error)")
         }

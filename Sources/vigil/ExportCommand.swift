@@ -43,9 +43,7 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         let client = endpoint.client
-        var range: [(String, String)] = []
-        if let from { range.append(("from", from)) }
-        if let to { range.append(("to", to)) }
+        let start = from.flatMap(Timestamp.millis(query:)), end = to.flatMap(Timestamp.millis(query:))
         let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
         let columns = what == .rollups ? ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"] : ["machine", "ts", "health", "status"]
         if format == .csv { print(columns.joined(separator: ",")) }
@@ -65,17 +63,19 @@ struct Export: AsyncParsableCommand {
             switch what {
             case .rollups:
                 for sensor in m.sensors.sorted() {
-                    let points = try await client.get("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series",
-                                                      query: [("resolution", resolution), ("limit", "100000")] + range, as: [API.SeriesPoint].self)
-                    for p in points {
-                        emit([m.id, sensor, String(p.ts), String(p.count), number(p.mean), number(p.min), number(p.max), number(p.sum), number(p.stddev)],
-                             quoted: [0, 1])
+                    try await client.pages("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series", query: [("resolution", resolution)],
+                                           from: start, to: end, ts: { (p: API.SeriesPoint) in p.ts }) { points in
+                        for p in points {
+                            emit([m.id, sensor, String(p.ts), String(p.count), number(p.mean), number(p.min), number(p.max), number(p.sum), number(p.stddev)],
+                                 quoted: [0, 1])
+                        }
                     }
                 }
             case .health:
-                let points = try await client.get("/api/v1/machines/\(id)/health/history", query: [("limit", "100000")] + range,
-                                                  as: [API.HealthPoint].self)
-                for p in points { emit([m.id, String(p.ts), number(p.health), p.status], quoted: [0, 3]) }
+                try await client.pages("/api/v1/machines/\(id)/health/history", query: [], from: start, to: end,
+                                       ts: { (p: API.HealthPoint) in p.ts }) { points in
+                    for p in points { emit([m.id, String(p.ts), number(p.health), p.status], quoted: [0, 3]) }
+                }
             }
         }
     }

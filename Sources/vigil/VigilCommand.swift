@@ -91,7 +91,7 @@ struct Series: AsyncParsableCommand {
         if let to { query.append(("to", to)) }
         if let limit { query.append(("limit", String(limit))) }
         let path = "/api/v1/machines/\(APIClient.segment(machine))/sensors/\(APIClient.segment(sensor))/series"
-        let points = try await connection.client.get(path, query: query, as: [API.SeriesPoint].self)
+        let (points, next) = try await connection.client.page(path, query: query, as: [API.SeriesPoint].self)
         let raw = resolution == "raw"
         var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
                                     : ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"])
@@ -102,6 +102,9 @@ struct Series: AsyncParsableCommand {
                                    .number(p.max), .number(p.sum), .number(p.stddev)])
         }
         print(out.render(connection.format), terminator: "")
+        if let next {
+            FileHandle.standardError.write(Data("vigil: \(points.count) rows shown, more follow: add --from \(next)\n".utf8))
+        }
     }
 }
 

@@ -70,6 +70,13 @@ import VigilCore
         let pumpRows = rows.filter { $0["machine"] as? String == "pump-01" }
         #expect(Set(rows.flatMap(\.keys)) == ["machine", "ts", "health", "status"])
         #expect(pumpRows.count >= history.count && rows.count > pumpRows.count)
+        // An explicit range wider than one API answer may span (from 1970: millions of minutes)
+        // is paged by the CLI and gives the same rows as no range.
+        let minutes = try Harness.run(vigil, ["export", "--url", daemon.baseURL])
+        let wide = try Harness.run(vigil, ["export", "--from", "0", "--to", String(now + 3_600_000), "--url", daemon.baseURL])
+        #expect(wide.status == 0 && wide.stdout == minutes.stdout && minutes.stdout.split(separator: "\n").count > 90 * 8, "\(wide.stderr)")
+        let page = try Harness.run(vigil, ["series", "pump-01", "temp", "--resolution", "minute", "--limit", "5", "--url", daemon.baseURL])
+        #expect(page.status == 0 && page.stderr.contains("more follow: add --from "), "\(page.stderr)")
         let rollups = try Harness.run(vigil, ["export", "--resolution", "day", "--url", daemon.baseURL])
         let lines = rollups.stdout.split(separator: "\n")
         #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev")
