@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -37,24 +38,34 @@ enum Harness {
         throw Failure("\(name) not found: scripts/test installs it (scripts/deps --test)")
     }
 
-    /// A port that was free a moment ago (bind to 0 and read back what the kernel chose).
+    /// Ports handed out by this test process, from below the kernel's ephemeral range
+    /// (32768-60999 here): bind(0) would return a port that any outgoing connection of the
+    /// suites running in parallel may take before the test's server binds it.
+    private static let nextPort = Mutex(20_000 + Int(getpid() % 1_000) * 12)
+
+    /// A port no other test of this process got, and free a moment ago.
     static func freePort() throws -> Int {
+        for _ in 0..<12_000 {
+            let port = nextPort.withLock { next -> Int in
+                defer { next = next >= 32_000 ? 20_000 : next + 1 }
+                return next
+            }
+            if canBind(port: port) { return port }
+        }
+        throw Failure("no free port in 20000-32000")
+    }
+
+    static func canBind(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, len) == 0 else { return -1 }
-                return getsockname(fd, p, &len)
-            }
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard rc == 0 else { throw Failure("bind/getsockname: errno \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     static func canConnect(port: Int) -> Bool {
