@@ -135,8 +135,12 @@ public final class HealthService: Service, Sendable {
 
     /// One round over every machine. Public for tests, which drive time.
     public func tick(now: Int64) throws {
-        let through = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
+        let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
+        let pending = try writer.earliestPendingMinutes()
         for machine in writer.fleet.snapshot().map(\.id) {
+            // A minute is scored once, so only when every sensor's rollup of it is in: never past
+            // a minute still waiting for its rollup (a backlog or backfill reduces series by series).
+            let through = pending[machine].map { min(final, $0 - 60_000) } ?? final
             do {
                 try updating.withLock { _ in
                     guard writer.fleet.contains(machine) else { return }  // removed meanwhile
@@ -148,11 +152,7 @@ public final class HealthService: Service, Sendable {
         }
     }
 
-    private func update(machine: String, through final: Int64, now: Int64) throws {
-        // A minute is scored once, so only when every sensor's rollup of it is in: never past a
-        // minute still waiting for its rollup (a backlog or backfill reduces series by series).
-        var through = final
-        if let pending = try writer.earliestPendingMinute(machine: machine) { through = min(through, pending - 60_000) }
+    private func update(machine: String, through: Int64, now: Int64) throws {
         if let cached = cache.withLock({ $0[machine] }), cached.checkedThrough == through { return }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var tracker = try cache.withLock { $0[machine] } ?? load(&record)

@@ -134,12 +134,15 @@ extension StoreWriter {
         }
     }
 
-    /// The earliest minute of any of the machine's series whose rollup is still to be
-    /// (re)computed; nil when all are current.
-    public func earliestPendingMinute(machine: String) throws -> Int64? {
+    /// Per machine, the earliest minute of any of its series whose rollup is still to be
+    /// (re)computed; machines whose rollups are all current are absent. One query over the
+    /// (small) to-do list serves a whole health round.
+    public func earliestPendingMinutes() throws -> [String: Int64] {
         try withConnection { db in
-            try db.query("SELECT min(minute) FROM rollup_dirty WHERE series_id IN (SELECT id FROM series WHERE machine = ?)",
-                         [.text(machine)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
+            Dictionary(uniqueKeysWithValues: try db.query(
+                "SELECT s.machine, min(d.minute) FROM rollup_dirty d JOIN series s ON s.id = d.series_id GROUP BY s.machine") {
+                ($0.text(0), $0.int(1))
+            })
         }
     }
 

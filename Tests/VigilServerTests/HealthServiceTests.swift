@@ -58,12 +58,12 @@ import VigilStore
         _ = try writer.write(Self.readings(machine: "pump-01", start: Self.base + 70 * 60_000, minutes: 100, seed: 3))
         // One small pass: the first series' new minutes are rolled up, the others still pending.
         _ = try writer.rollupPass(now: SystemClock.wallMillis() + 86_400_000, limit: 50)
-        #expect(try writer.earliestPendingMinute(machine: "pump-01") != nil)
+        #expect(try writer.earliestPendingMinutes()["pump-01"] != nil)
         try health.tick(now: Self.base + 200 * 60_000)
         let scoredBefore = try #require(try writer.machineHealth("pump-01")).scoredThrough
         #expect(scoredBefore < Self.base + 70 * 60_000, "nothing past the first pending minute")
         _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
-        #expect(try writer.earliestPendingMinute(machine: "pump-01") == nil)
+        #expect(try writer.earliestPendingMinutes()["pump-01"] == nil)
         try health.tick(now: Self.base + 200 * 60_000)
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
         let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
