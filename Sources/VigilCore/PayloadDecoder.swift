@@ -189,14 +189,9 @@ private final class Context {
         if let machineAndSensor = machineAndSensorFromTopic, let flat = JSONValue.flatReadings(bytes, range) {
             for (n, item) in flat.items.enumerated() {
                 let at = flat.isArray ? Place.batchItem(n) : .whole
-                switch timestamp(item.ts) {
-                case .success(let ts):
-                    var seq: Int64?
-                    if case .number(_, let exact?) = item.seq { seq = exact }
-                    emit(machine: machineAndSensor.0, sensor: machineAndSensor.1, ts: ts, json: item.value, seq: seq, place: at, into: &out)
-                case .failure(let r):
-                    out.rejections.append(.init(r.reason, r.detail + at.description))
-                }
+                guard let ts = timestamp(item.ts, at: at, into: &out) else { continue }
+                emit(machine: machineAndSensor.0, sensor: machineAndSensor.1, ts: ts, json: item.value, seq: Self.seq(item.seq), place: at,
+                     into: &out)
             }
             return
         }
@@ -224,15 +219,8 @@ private final class Context {
             out.rejections.append(.init(.malformedJSON, "expected an object\(at)"))
             return
         }
-        let ts: Int64
-        switch timestamp(obj["ts"]) {
-        case .success(let t): ts = t
-        case .failure(let r):
-            out.rejections.append(.init(r.reason, r.detail + at.description))
-            return
-        }
-        var seq: Int64?
-        if case .number(_, let exact?) = obj["seq"] { seq = exact }
+        guard let ts = timestamp(obj["ts"], at: at, into: &out) else { return }
+        let seq = Self.seq(obj["seq"])
 
         if let values = obj["values"] {
             guard let machine = machineFromTopic else {
@@ -258,6 +246,22 @@ private final class Context {
         } else {
             out.rejections.append(.init(.missingValue, "object has neither 'value' nor 'values'\(at)"))
         }
+    }
+
+    /// A reading's `ts`, or nil once it is rejected with where it was.
+    func timestamp(_ v: JSONValue?, at: Place, into out: inout DecodedMessage) -> Int64? {
+        switch timestamp(v) {
+        case .success(let ts): return ts
+        case .failure(let r):
+            out.rejections.append(.init(r.reason, r.detail + at.description))
+            return nil
+        }
+    }
+
+    /// `seq` when it is an exact integer; anything else is ignored.
+    static func seq(_ v: JSONValue?) -> Int64? {
+        if case .number(_, let exact?) = v { return exact }
+        return nil
     }
 
     func timestamp(_ v: JSONValue?) -> Result<Int64, RejectionError> {
