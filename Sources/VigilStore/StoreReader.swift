@@ -53,11 +53,7 @@ public final class StoreReader: Sendable {
             guard let id = try db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(machine), .text(sensor)], row: { $0.int(0) }).first else {
                 return nil
             }
-            let table = width == .minute ? "rollup_minute" : "rollup_day"
-            return try db.query(
-                "SELECT start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
-                [.int(id), .int(from), .int(to), .int(Int64(limit))]
-            ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
+            return try Self.buckets(db, seriesID: id, width: width, from: from, to: to, limit: limit)
         }
     }
 
@@ -82,10 +78,15 @@ public final class StoreReader: Sendable {
 
     /// Minute buckets of a series by id in `[from, to)`, oldest first.
     public func minuteBuckets(seriesID: Int64, from: Int64, to: Int64) async throws -> [Bucket] {
-        try await read { db in
-            try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id=? AND start>=? AND start<? ORDER BY start",
-                         [.int(seriesID), .int(from), .int(to)]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
-        }
+        try await read { db in try Self.buckets(db, seriesID: seriesID, width: .minute, from: from, to: to, limit: nil) }
+    }
+
+    static func buckets(_ db: SQLiteConnection, seriesID: Int64, width: BucketWidth, from: Int64, to: Int64, limit: Int?) throws -> [Bucket] {
+        let table = width == .minute ? "rollup_minute" : "rollup_day"
+        return try db.query(
+            "SELECT start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
+            [.int(seriesID), .int(from), .int(to), .int(Int64(limit ?? -1))]
+        ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
     }
 
     /// A machine's current health state; nil if the machine has no series.
@@ -128,7 +129,6 @@ public final class StoreReader: Sendable {
         }
     }
 
-    /// Rejected readings by reason since the database was created.
     /// For /metrics: each machine's active model version, and how many candidate versions were
     /// registered per trigger and gate decision.
     public func modelSummary() async throws -> (active: [(machine: String, version: Int)], registered: [(trigger: String, decision: String, count: Int64)]) {
@@ -142,6 +142,7 @@ public final class StoreReader: Sendable {
         }
     }
 
+    /// Rejected readings by reason since the database was created.
     public func rejectCounts() async throws -> [String: Int64] {
         try await read { db in
             Dictionary(uniqueKeysWithValues: try db.query("SELECT reason, n FROM reject_count") { ($0.text(0), $0.int(1)) })
