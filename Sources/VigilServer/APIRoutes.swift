@@ -48,8 +48,7 @@ struct APIRoutes: Sendable {
             let page = try await series(req, ctx)
             var response = Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                                     body: .init(byteBuffer: page.json))
-            // Set when the limit cut the answer short: the `from` that continues it.
-            if let next = page.nextFrom { response.headers[.init("X-Vigil-Next-From")!] = String(next) }
+            response.setNextFrom(page.nextFrom)
             return response
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
@@ -88,7 +87,7 @@ struct APIRoutes: Sendable {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
             return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })),
-                    rows.count == limit ? rows.last.map { $0.ts + 1 } : nil)
+                    Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
             // Range × resolution: an explicit range may span at most `maxRawRows` buckets.
@@ -105,7 +104,7 @@ struct APIRoutes: Sendable {
                     throw APIError.notFound("no series \(machine)/\(sensor)")
                 }
                 let page = try await seriesCache.minuteSeries(reader, extent, from: width.start(of: from), to: to, limit: limit)
-                return (page.json, page.count == limit ? page.last.map { $0 + width.rawValue } : nil)
+                return (page.json, Self.nextFrom(count: page.count, limit: limit, last: page.last, step: width.rawValue))
             }
             guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
                                                               from: width.start(of: from), to: to, limit: limit) else {
@@ -115,7 +114,8 @@ struct APIRoutes: Sendable {
                 API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
                                 sum: $0.stats.sum, stddev: $0.stats.stddev)
             }
-            return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(points)), points.count == limit ? points.last.map { $0.ts + width.rawValue } : nil)
+            return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(points)),
+                    Self.nextFrom(count: points.count, limit: limit, last: points.last?.ts, step: width.rawValue))
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
@@ -213,6 +213,12 @@ struct APIRoutes: Sendable {
         return t
     }
 
+    /// Where the next page starts when `limit` cut an answer short (the last point's time plus
+    /// one step: 1 ms for readings, the bucket width for rollups); nil for a complete answer.
+    static func nextFrom(count: Int, limit: Int, last: Int64?, step: Int64) -> Int64? {
+        count == limit ? last.map { $0 + step } : nil
+    }
+
     func queryLimit(_ s: String?, default d: Int, max: Int) throws -> Int {
         guard let s else { return d }
         guard let n = Int(s), n > 0, n <= max else { throw APIError.badRequest("'limit' must be 1...\(max)") }
@@ -226,11 +232,17 @@ final class FleetBody: Sendable {
     private let cached = Mutex<(generation: Int, body: ByteBuffer)?>(nil)
 
     func current(_ fleet: FleetIndex) -> ByteBuffer {
-        // Read the generation first: the JSON rendered after it is at least that new.
-        let generation = fleet.generation
-        if let c = cached.withLock({ $0 }), c.generation == generation { return c.body }
-        let body = ByteBuffer(bytes: fleet.json())
+        if let c = cached.withLock({ $0 }), c.generation == fleet.generation { return c.body }
+        let (json, generation) = fleet.json()
+        let body = ByteBuffer(bytes: json)
         cached.withLock { if ($0?.generation ?? -1) < generation { $0 = (generation, body) } }
         return body
+    }
+}
+
+extension Response {
+    /// Marks a page cut short by `limit` with the `from` that continues it (`APIRoutes.nextFrom`).
+    mutating func setNextFrom(_ next: Int64?) {
+        if let next { headers[.init("X-Vigil-Next-From")!] = String(next) }
     }
 }

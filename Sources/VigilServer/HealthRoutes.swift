@@ -22,8 +22,7 @@ struct HealthRoutes: Sendable {
         router.get("/api/v1/machines/:id/health/history") { req, ctx in
             let (points, limit) = try await history(req, ctx)
             var response = try points.response(from: req, context: ctx)
-            // Cut short by `limit`: where the next page starts (as for series).
-            if points.count == limit, let last = points.last { response.headers[.init("X-Vigil-Next-From")!] = String(last.ts + 1) }
+            response.setNextFrom(APIRoutes.nextFrom(count: points.count, limit: limit, last: points.last?.ts, step: 1))
             return response
         }
         router.get("/api/v1/machines/:id/models") { _, ctx in try await models(ctx) }

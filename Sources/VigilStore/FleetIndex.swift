@@ -13,8 +13,6 @@ public final class FleetIndex: Sendable {
     }
 
     private let machines = Mutex<(all: [String: Entry], generation: Int)>(([:], 0))
-    /// The last rendered JSON and the generation it was rendered from.
-    private let rendered = Mutex<(bytes: [UInt8], generation: Int)?>(nil)
 
     init() {}
 
@@ -77,15 +75,11 @@ public final class FleetIndex: Sendable {
     /// Changes whenever the overview does.
     public var generation: Int { machines.withLock { $0.generation } }
 
-    /// `snapshot()` as the API's JSON. Rendered once per change of the index and shared by every
-    /// request until the next change, so a polled overview costs a lock and a copy.
-    public func json() -> [UInt8] {
-        let current = machines.withLock { $0.generation }
-        if let r = rendered.withLock({ $0 }), r.generation == current { return r.bytes }
+    /// `snapshot()` as the API's JSON, with the generation it shows. The HTTP layer renders it
+    /// once per change and shares the result (`FleetBody`), so a polled overview costs a lock.
+    public func json() -> (bytes: [UInt8], generation: Int) {
         let (list, generation) = snapshotWithGeneration()
-        let bytes = API.Machine.jsonArray(list)
-        rendered.withLock { if ($0?.generation ?? -1) < generation { $0 = (bytes, generation) } }
-        return bytes
+        return (API.Machine.jsonArray(list), generation)
     }
 
     private func snapshotWithGeneration() -> (machines: [API.Machine], generation: Int) {
