@@ -31,9 +31,10 @@ let package = Package(
         .target(name: "VigilCore", swiftSettings: strict),
         .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilHealth", swiftSettings: strict),
+        .target(name: "VigilCodec", swiftSettings: strict),
 
         // I/O adapters.
-        .target(name: "VigilStore", dependencies: ["VigilCore", "VigilRollup", "CSQLite"], swiftSettings: strict),
+        .target(name: "VigilStore", dependencies: ["VigilCore", "VigilRollup", "VigilCodec", "CSQLite"], swiftSettings: strict),
         .target(name: "VigilMQTT", dependencies: ["CMosquitto"], swiftSettings: strict),
 
         // The daemon's services and HTTP API.
@@ -100,6 +101,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "vigil-bench-codec",
+            dependencies: ["VigilCodec", "VigilRollup", "CSQLite"],
+            path: "Benchmarks/codec",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "vigil-bench-rollup",
             dependencies: ["VigilRollup", "VigilCore", "CSQLite"],
             path: "Benchmarks/rollup",
@@ -110,8 +117,9 @@ let package = Package(
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth"], swiftSettings: strict),
+        .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilServer"], swiftSettings: strict),
     ]

@@ -1,0 +1,375 @@
+/// A series' readings as columns, oldest first: what a sealed chunk holds.
+public struct SeriesColumns: Sendable {
+    public var ts: [Int64]
+    public var values: [Double]
+    /// The device's sequence numbers (nil where a reading had none).
+    public var seq: [Int64?]
+
+    public init(ts: [Int64] = [], values: [Double] = [], seq: [Int64?] = []) {
+        self.ts = ts
+        self.values = values
+        self.seq = seq
+    }
+
+    public var count: Int { ts.count }
+
+    public mutating func removeAll(keepingCapacity: Bool = true) {
+        ts.removeAll(keepingCapacity: keepingCapacity)
+        values.removeAll(keepingCapacity: keepingCapacity)
+        seq.removeAll(keepingCapacity: keepingCapacity)
+    }
+
+    public mutating func append(ts t: Int64, value: Double, seq s: Int64?) {
+        ts.append(t)
+        values.append(value)
+        seq.append(s)
+    }
+}
+
+/// Why a chunk could not be decoded (a damaged or foreign blob; never from what `encode` wrote).
+public struct ChunkCodecError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    static let truncated = ChunkCodecError(description: "chunk truncated")
+    static func malformed(_ what: String) -> ChunkCodecError { ChunkCodecError(description: "chunk malformed: \(what)") }
+}
+
+/// The sealed-chunk format: timestamps as delta-of-delta, values as decimal mantissas with a
+/// per-block predictor, sequence numbers as delta-of-delta, all Rice-coded in blocks of 128
+/// (`RiceBlocks`). Bit-exact: every double that goes in comes out with the same bits — values
+/// that are not short decimals (or are -0.0, subnormal, infinite, NaN, beyond 2^53) are stored
+/// whole as exceptions, and a chunk where most are goes plain (8 bytes a value).
+///
+/// Layout (version 1), varints LEB128, signed ones zigzagged:
+/// ```
+/// u8 version · varint n · svarint t0 · [n ≥ 2: svarint Δt1 · stream(Δ²t, n − 2)]
+/// u8 valueMode: 0 decimal → u8 e · svarint m0 · stream(m residuals, n − 1; predictor per block)
+///                          · varint exceptions · (varint index gap · 8 bytes raw)*
+///               1 plain   → n × 8 bytes
+/// u8 seqMode: 0 none, 1 all, 2 some → bitmap ⌈n/8⌉ · then for the p present:
+///             svarint s0 · [p ≥ 2: svarint Δs1 · stream(Δ²s, p − 2)]
+/// stream = varint byte length · Rice blocks
+/// ```
+/// A value `v` is the mantissa `m` of exponent `e` when `Double(m) / 10^e` has exactly `v`'s bits;
+/// `e` is chosen per chunk (the ALP idea, SIGMOD 2024). Value predictors, chosen per block by
+/// cost: 0 the previous mantissa, 1 the mean of the previous eight (noise around a slow level
+/// costs its own entropy, not the doubled variance of a difference), 2 linear extrapolation.
+public enum ChunkCodec {
+    static let version: UInt8 = 1
+    static let maxExponent = 18
+    static let pow10: [Double] = (0...18).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
+    /// A chunk holds at most this many readings (a day of 20 Hz data is 1.7 M).
+    public static let maxCount = 1 << 24
+
+    // MARK: encoding
+
+    public static func encode(_ c: SeriesColumns) -> [UInt8] {
+        precondition(c.ts.count == c.values.count && c.ts.count == c.seq.count, "columns of one length")
+        precondition(c.count <= maxCount, "chunk too large")
+        var out: [UInt8] = [version]
+        out.reserveCapacity(c.count * 2 + 64)
+        let n = c.count
+        Varint.append(UInt64(n), to: &out)
+        c.ts.withUnsafeBufferPointer { encodeIntegers($0, into: &out) }
+        c.values.withUnsafeBufferPointer { encodeValues($0, into: &out) }
+        encodeSeq(c.seq, into: &out)
+        return out
+    }
+
+    /// First value, first difference, then Rice-coded differences of differences.
+    static func encodeIntegers(_ x: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+        guard let first = x.first else { return }
+        Varint.append(signed: first, to: &out)
+        guard x.count >= 2 else { return }
+        var delta = x[1] &- x[0]
+        Varint.append(signed: delta, to: &out)
+        guard x.count >= 3 else { return }
+        let dod = [UInt64](unsafeUninitializedCapacity: x.count - 2) { buf, initialized in
+            for i in 2..<x.count {
+                let d = x[i] &- x[i - 1]
+                buf[i - 2] = Varint.zigzag(d &- delta)
+                delta = d
+            }
+            initialized = x.count - 2
+        }
+        var w = BitWriter(capacity: dod.count / 4)
+        dod.withUnsafeBufferPointer { RiceBlocks.write($0, into: &w) }
+        appendStream(w.finish(), to: &out)
+    }
+
+    static func appendStream(_ bytes: [UInt8], to out: inout [UInt8]) {
+        Varint.append(UInt64(bytes.count), to: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    /// The exponent for `values`, from a sample of 64 scattered positions (all of a small chunk):
+    /// the one with the lowest estimated cost, an exception costing about 80 bits and every
+    /// decimal digit about 3.3 bits a value. Nil when no exponent fits any sampled value.
+    static func exponent(for values: UnsafeBufferPointer<Double>) -> Int? {
+        let n = values.count
+        let sample = n <= 64 ? Array(0..<n) : (0..<64).map { j in Int((UInt64(j) &* 0x9E37_79B9_7F4A_7C15 &>> 11) % UInt64(n)) }
+        var best: (e: Int, cost: Double)?
+        for e in 0...maxExponent {
+            var misses = 0
+            for i in sample where mantissa(values[i], e) == nil { misses += 1 }
+            guard misses < sample.count else { continue }
+            let cost = Double(misses) * 80 + 3.32 * Double(e * sample.count)
+            if best == nil || cost < best!.cost { best = (e, cost) }
+        }
+        return best?.e
+    }
+
+    @inline(__always)
+    static func mantissa(_ v: Double, _ e: Int) -> Int64? {
+        let x = (v * pow10[e]).rounded()
+        guard abs(x) < 9_007_199_254_740_992 else { return nil }  // 2^53; NaN fails too
+        let m = Int64(x)
+        return (Double(m) / pow10[e]).bitPattern == v.bitPattern ? m : nil
+    }
+
+    static func encodeValues(_ v: UnsafeBufferPointer<Double>, into out: inout [UInt8]) {
+        let n = v.count
+        guard n > 0 else { return }
+        guard let e = exponent(for: v) else { return encodePlain(v, into: &out) }
+        var m = [Int64](repeating: 0, count: n)
+        var exceptions: [Int] = []
+        var previous: Int64?
+        for i in 0..<n {
+            if let x = mantissa(v[i], e) {
+                m[i] = x
+                if previous == nil { for j in 0..<i { m[j] = x } }  // leading exceptions take the first mantissa
+                previous = x
+            } else {
+                exceptions.append(i)
+                m[i] = previous ?? 0
+            }
+        }
+        // Plain is 64 bits a value; an exception costs about 72 on top of its slot.
+        if exceptions.count * 2 > n { return encodePlain(v, into: &out) }
+        out.append(0)
+        out.append(UInt8(e))
+        Varint.append(signed: m[0], to: &out)
+        var w = BitWriter(capacity: n * 2)
+        m.withUnsafeBufferPointer { encodeMantissaResiduals($0, into: &w) }
+        appendStream(w.finish(), to: &out)
+        Varint.append(UInt64(exceptions.count), to: &out)
+        var last = 0
+        for i in exceptions {
+            Varint.append(UInt64(i - last), to: &out)
+            last = i
+            withUnsafeBytes(of: v[i].bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        }
+    }
+
+    static func encodePlain(_ v: UnsafeBufferPointer<Double>, into out: inout [UInt8]) {
+        out.append(1)
+        for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+    }
+
+    /// Residuals of m[1...] against the cheapest of three predictors, chosen block by block.
+    static func encodeMantissaResiduals(_ m: UnsafeBufferPointer<Int64>, into w: inout BitWriter) {
+        let n = m.count
+        let size = RiceBlocks.blockSize
+        var scratch = [UInt64](repeating: 0, count: 3 * size)
+        var window = m[0] &* 8  // sum of the previous eight mantissas (m[0] stands in before the start)
+        var start = 1
+        scratch.withUnsafeMutableBufferPointer { s in
+            while start < n {
+                let count = min(size, n - start)
+                var sum = window
+                for j in 0..<count {
+                    let i = start + j
+                    let prev = m[i - 1]
+                    let prev2 = i >= 2 ? m[i - 2] : m[0]
+                    s[j] = Varint.zigzag(m[i] &- prev)
+                    s[size + j] = Varint.zigzag(m[i] &- ((sum &+ 4) >> 3))
+                    s[2 * size + j] = Varint.zigzag(m[i] &- (2 &* prev &- prev2))
+                    sum = sum &+ m[i] &- m[max(i - 8, 0)]
+                }
+                window = sum
+                var best: (predictor: Int, k: Int?, bits: Int)?
+                for p in 0..<3 {
+                    let block = UnsafeBufferPointer(rebasing: s[p * size..<p * size + count])
+                    let choice = RiceBlocks.bestK(block)
+                    let bits = choice?.bits ?? 0
+                    if best == nil || bits < best!.bits { best = (p, choice?.k, bits) }
+                }
+                let chosen = UnsafeBufferPointer(rebasing: s[best!.predictor * size..<best!.predictor * size + count])
+                RiceBlocks.writeBlock(chosen, k: best!.k, predictor: UInt8(best!.predictor), into: &w)
+                start += count
+            }
+        }
+    }
+
+    static func encodeSeq(_ seq: [Int64?], into out: inout [UInt8]) {
+        let present = seq.compactMap { $0 }
+        if present.isEmpty {
+            out.append(0)
+            return
+        }
+        if present.count == seq.count {
+            out.append(1)
+        } else {
+            out.append(2)
+            var bitmap = [UInt8](repeating: 0, count: (seq.count + 7) / 8)
+            for (i, s) in seq.enumerated() where s != nil { bitmap[i >> 3] |= 1 << UInt8(i & 7) }
+            out.append(contentsOf: bitmap)
+            Varint.append(UInt64(present.count), to: &out)
+        }
+        present.withUnsafeBufferPointer { encodeIntegers($0, into: &out) }
+    }
+
+    // MARK: decoding
+
+    /// The number of readings in a chunk, from its header alone.
+    public static func count(of bytes: UnsafeRawBufferPointer) throws(ChunkCodecError) -> Int {
+        var c = ByteCursor(bytes)
+        guard try c.byte() == version else { throw .malformed("unknown version") }
+        return try c.count(max: maxCount)
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(ChunkCodecError) -> SeriesColumns {
+        var c = SeriesColumns()
+        // `withUnsafeBytes` only rethrows untyped errors: carry the typed one out as a Result.
+        let result = bytes.withUnsafeBytes { b in Result { () throws(ChunkCodecError) in try decode(b, into: &c) } }
+        try result.get()
+        return c
+    }
+
+    /// Appends the chunk's readings to `columns` (sequence numbers only when `withSeq`; the seq
+    /// column is then left as it was).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, into columns: inout SeriesColumns, withSeq: Bool = true) throws(ChunkCodecError) {
+        var c = ByteCursor(bytes)
+        guard try c.byte() == version else { throw .malformed("unknown version") }
+        let n = try c.count(max: maxCount)
+        guard n > 0 else { return }
+        let base = columns.ts.count
+        columns.ts.append(contentsOf: repeatElement(0, count: n))
+        try columns.ts.withUnsafeMutableBufferPointer { (t) throws(ChunkCodecError) in
+            try decodeIntegers(&c, count: n, into: UnsafeMutableBufferPointer(rebasing: t[base...]))
+        }
+        columns.values.append(contentsOf: repeatElement(0, count: n))
+        try columns.values.withUnsafeMutableBufferPointer { (v) throws(ChunkCodecError) in
+            try decodeValues(&c, count: n, into: UnsafeMutableBufferPointer(rebasing: v[base...]))
+        }
+        if withSeq { try decodeSeq(&c, count: n, into: &columns.seq) }
+    }
+
+    static func decodeIntegers(_ c: inout ByteCursor, count n: Int, into x: UnsafeMutableBufferPointer<Int64>) throws(ChunkCodecError) {
+        x[0] = try c.signed()
+        guard n >= 2 else { return }
+        var delta = try c.signed()
+        x[1] = x[0] &+ delta
+        guard n >= 3 else { return }
+        let stream = try c.take(try c.count(max: Int.max))
+        var r = BitReader(stream)
+        var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
+        var i = 2
+        try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
+            while i < n {
+                let count = min(RiceBlocks.blockSize, n - i)
+                _ = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
+                var prev = x[i - 1]
+                for j in 0..<count {
+                    delta = delta &+ Varint.unzigzag(u[j])
+                    prev = prev &+ delta
+                    x[i + j] = prev
+                }
+                i += count
+            }
+        }
+        guard !r.overran else { throw .truncated }
+    }
+
+    static func decodeValues(_ c: inout ByteCursor, count n: Int, into v: UnsafeMutableBufferPointer<Double>) throws(ChunkCodecError) {
+        let mode = try c.byte()
+        if mode == 1 {
+            let raw = try c.take(n * 8)
+            for i in 0..<n { v[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+            return
+        }
+        guard mode == 0 else { throw .malformed("value mode \(mode)") }
+        let e = Int(try c.byte())
+        guard e <= maxExponent else { throw .malformed("exponent \(e)") }
+        let scale = pow10[e]
+        var m = [Int64](repeating: 0, count: n)
+        m[0] = try c.signed()
+        let stream = try c.take(try c.count(max: Int.max))
+        var r = BitReader(stream)
+        try m.withUnsafeMutableBufferPointer { (m) throws(ChunkCodecError) in
+            var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
+            try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
+                var window = m[0] &* 8
+                var i = 1
+                while i < n {
+                    let count = min(RiceBlocks.blockSize, n - i)
+                    let predictor = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
+                    switch predictor {
+                    case 0:
+                        for j in 0..<count {
+                            let k = i + j
+                            m[k] = m[k - 1] &+ Varint.unzigzag(u[j])
+                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                        }
+                    case 1:
+                        for j in 0..<count {
+                            let k = i + j
+                            m[k] = ((window &+ 4) >> 3) &+ Varint.unzigzag(u[j])
+                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                        }
+                    case 2:
+                        for j in 0..<count {
+                            let k = i + j
+                            let prev2 = k >= 2 ? m[k - 2] : m[0]
+                            m[k] = 2 &* m[k - 1] &- prev2 &+ Varint.unzigzag(u[j])
+                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                        }
+                    default:
+                        throw .malformed("predictor \(predictor)")
+                    }
+                    i += count
+                }
+            }
+            for i in 0..<n { v[i] = Double(m[i]) / scale }
+        }
+        guard !r.overran else { throw .truncated }
+        let exceptions = try c.count(max: n)
+        var index = 0
+        for _ in 0..<exceptions {
+            index += try c.count(max: n)
+            guard index < n else { throw .malformed("exception index") }
+            let raw = try c.take(8)
+            v[index] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)))
+        }
+    }
+
+    static func decodeSeq(_ c: inout ByteCursor, count n: Int, into seq: inout [Int64?]) throws(ChunkCodecError) {
+        let mode = try c.byte()
+        switch mode {
+        case 0:
+            seq.append(contentsOf: repeatElement(nil, count: n))
+        case 1:
+            var s = [Int64](repeating: 0, count: n)
+            try s.withUnsafeMutableBufferPointer { (s) throws(ChunkCodecError) in try decodeIntegers(&c, count: n, into: s) }
+            seq.append(contentsOf: s.lazy.map { Optional($0) })
+        case 2:
+            let bitmap = try c.take((n + 7) / 8)
+            let p = try c.count(max: n)
+            guard p > 0 else { throw .malformed("empty seq column") }
+            var s = [Int64](repeating: 0, count: p)
+            try s.withUnsafeMutableBufferPointer { (s) throws(ChunkCodecError) in try decodeIntegers(&c, count: p, into: s) }
+            var next = 0
+            for i in 0..<n {
+                if bitmap[i >> 3] & (1 << UInt8(i & 7)) != 0 {
+                    guard next < p else { throw .malformed("seq bitmap") }
+                    seq.append(s[next])
+                    next += 1
+                } else {
+                    seq.append(nil)
+                }
+            }
+            guard next == p else { throw .malformed("seq bitmap") }
+        default:
+            throw .malformed("seq mode \(mode)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/// Integer residuals in blocks of 128, each Rice-coded with the parameter `k` that makes it
+/// smallest (the FLAC way: a residual `u` costs `(u >> k) + 1 + k` bits, a unary quotient and `k`
+/// remainder bits). Near the entropy of the two-sided geometric and Gaussian noise that sensor
+/// residuals are, and a block of zeros (regular timestamps, sequence numbers) costs one byte.
+///
+/// A block starts with an 8-bit header: `k` in the low 6 bits (63: every residual is 0, nothing
+/// follows) and a 2-bit predictor id the caller chose for the block. A quotient of `escape` or more
+/// is written as `escape` zeros and a one followed by the residual's raw 64 bits, so a wild value
+/// costs 89 bits instead of a long unary run.
+enum RiceBlocks {
+    static let blockSize = 128
+    static let escape = 24
+    static let maxK = 56
+    static let zeroBlock: UInt64 = 63
+
+    /// The cheapest `k` for these zigzagged residuals and its cost in bits (header excluded);
+    /// nil when every residual is zero.
+    static func bestK(_ u: UnsafeBufferPointer<UInt64>) -> (k: Int, bits: Int)? {
+        var sum: Double = 0
+        var any: UInt64 = 0
+        for x in u {
+            sum += Double(x)
+            any |= x
+        }
+        guard any != 0 else { return nil }
+        let mean = sum / Double(u.count)
+        // For a geometric source the optimum is near log2(mean · ln 2); try its neighbours too.
+        let guess = mean < 1 ? 0 : min(maxK, Int((mean * 0.6931471805599453).exponent))
+        var best: (k: Int, bits: Int)?
+        for k in max(0, guess - 1)...min(maxK, max(0, guess + 1)) {
+            let c = cost(u, k: k)
+            if best == nil || c < best!.bits { best = (k, c) }
+        }
+        return best
+    }
+
+    @inline(__always)
+    static func cost(_ u: UnsafeBufferPointer<UInt64>, k: Int) -> Int {
+        var bits = 0
+        for x in u {
+            let q = x &>> UInt64(k)
+            bits &+= q < UInt64(escape) ? Int(q) &+ 1 &+ k : escape + 1 + 64
+        }
+        return bits
+    }
+
+    /// Writes one block: header, then each residual with parameter `k` (nil: all zero).
+    static func writeBlock(_ u: UnsafeBufferPointer<UInt64>, k: Int?, predictor: UInt8, into w: inout BitWriter) {
+        guard let k else {
+            w.write(zeroBlock | UInt64(predictor) << 6, 8)
+            return
+        }
+        w.write(UInt64(k) | UInt64(predictor) << 6, 8)
+        let mask = (UInt64(1) &<< UInt64(k)) &- 1
+        for x in u {
+            let q = x &>> UInt64(k)
+            if q < UInt64(escape) {
+                w.write(1 &<< q, Int(q) + 1)
+                w.write(x & mask, k)
+            } else {
+                w.write(1 &<< UInt64(escape), escape + 1)
+                w.write(x & 0xFFFF_FFFF, 32)
+                w.write(x >> 32, 32)
+            }
+        }
+    }
+
+    /// Writes `u` as blocks with the cheapest `k` each and predictor 0.
+    static func write(_ u: UnsafeBufferPointer<UInt64>, into w: inout BitWriter) {
+        var start = 0
+        while start < u.count {
+            let block = UnsafeBufferPointer(rebasing: u[start..<min(u.count, start + blockSize)])
+            writeBlock(block, k: bestK(block)?.k, predictor: 0, into: &w)
+            start += blockSize
+        }
+    }
+
+    /// Reads one block of `count` residuals into `out`; returns its predictor id.
+    @inline(__always)
+    static func readBlock(count: Int, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> UInt8 {
+        let header = r.read(8)
+        let k = Int(header & 63)
+        let predictor = UInt8(header >> 6)
+        if header & 63 == zeroBlock {
+            out.update(repeating: 0, count: count)
+            return predictor
+        }
+        guard k <= maxK else { throw .malformed("rice parameter \(k)") }
+        let mask = (UInt64(1) &<< UInt64(k)) &- 1
+        let fast = 57 - 1 - k  // largest quotient whose code fits in one peek
+        for i in 0..<count {
+            let w = r.peek()
+            let q = w.trailingZeroBitCount
+            if q <= fast && q < escape {
+                out[i] = (UInt64(q) &<< UInt64(k)) | ((w &>> UInt64(q &+ 1)) & mask)
+                r.skip(q &+ 1 &+ k)
+            } else if q < escape {
+                r.skip(q + 1)
+                out[i] = (UInt64(q) << UInt64(k)) | r.read(k)
+            } else if q == escape {
+                r.skip(q + 1)
+                out[i] = r.read64()
+            } else {
+                throw .malformed("unary run of \(q) bits")
+            }
+        }
+        return predictor
+    }
+}
