@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "vigild",
             dependencies: [
-                "VigilServer", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VigilServer", "VigilStore", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -16,6 +16,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var mqttKeepAliveSeconds = 30
     // [storage]
     public var storageDB = "var/vigil.sqlite"
+    /// How long after a 6-hour span ends its readings stay rows (cheap late data) before they are
+    /// sealed into a compressed chunk.
+    public var storageSealAfterSeconds = 3600
     // [http]
     public var httpListen = "127.0.0.1:8470"
     /// Bearer tokens; when any is set, the API needs one (reader: read routes; admin: all).
@@ -100,6 +103,7 @@ public struct VigilConfig: Sendable, Equatable {
         "mqtt.key_file": { c, v throws(ValueError) in c.mqttKeyFile = try v.string() },
         "mqtt.keepalive_seconds": { c, v throws(ValueError) in c.mqttKeepAliveSeconds = try v.int(in: 5...3600) },
         "storage.db": { c, v throws(ValueError) in c.storageDB = try v.nonEmptyString() },
+        "storage.seal_after": { c, v throws(ValueError) in c.storageSealAfterSeconds = try v.duration(in: 0...(30 * 86_400)) },
         "http.listen": { c, v throws(ValueError) in c.httpListen = try v.hostPort() },
         "http.reader_tokens": { c, v throws(ValueError) in c.httpReaderTokens = try v.tokens() },
         "http.admin_tokens": { c, v throws(ValueError) in c.httpAdminTokens = try v.tokens() },
@@ -218,6 +222,19 @@ extension TOMLValue {
         let s = try string()
         guard !s.isEmpty else { throw ValueError(message: "must not be empty") }
         return s
+    }
+
+    /// Seconds, as an integer or a string with a unit: "90s", "30m", "1h", "2d".
+    func duration(in range: ClosedRange<Int>) throws(ValueError) -> Int {
+        if case .integer = self { return try int(in: range) }
+        let s = try string()
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = s.last.flatMap({ units[$0] }), let n = Int(s.dropLast()), n >= 0,
+              case let (v, overflow) = n.multipliedReportingOverflow(by: unit), !overflow else {
+            throw ValueError(message: "'\(s)' is not a duration (seconds, or a number with s, m, h or d: \"1h\")")
+        }
+        guard range.contains(v) else { throw ValueError(message: "\(s) is out of range \(range.lowerBound)...\(range.upperBound) seconds") }
+        return v
     }
 
     func int(in range: ClosedRange<Int>) throws(ValueError) -> Int {

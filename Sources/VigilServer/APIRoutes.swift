@@ -169,6 +169,17 @@ struct APIRoutes: Sendable {
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
+        let sealed = rollups.sealed
+        family("vigil_store_sealed_chunks", "Compressed chunks of sealed raw history (one per series and 6-hour span).", "gauge",
+               [("", String(sealed.chunks))])
+        family("vigil_store_sealed_readings", "Raw readings in sealed chunks (the rest are rows of the recent table).", "gauge",
+               [("", String(sealed.readings))])
+        family("vigil_store_sealed_bytes", "Encoded size of the sealed chunks.", "gauge", [("", String(sealed.bytes))])
+        family("vigil_store_sealed_bytes_per_reading", "Encoded bytes per sealed reading (timestamp, value and seq).", "gauge",
+               [("", sealed.readings > 0 ? String(Double(sealed.bytes) / Double(sealed.readings)) : "0")])
+        family("vigil_store_seals_total", "Chunks written by sealing; merge: an existing chunk rewritten with late readings folded in.", "counter",
+               [("{kind=\"new\"}", String(r.chunksSealed - r.sealMerges)), ("{kind=\"merge\"}", String(r.sealMerges))])
+        family("vigil_store_sealed_rows_total", "Rows moved from the recent table into chunks.", "counter", [("", String(r.rowsSealed))])
         family("vigil_series_cache_chunks_total", "Hour chunks of minute series served from the rendered-JSON cache (hit) or rendered (miss).",
                "counter", [("{result=\"hit\"}", String(seriesCache.hits.load(ordering: .relaxed))),
                            ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])

@@ -5,7 +5,7 @@ public import HummingbirdCore
 import HummingbirdTLS
 public import ServiceLifecycle
 import UnixSignals
-import VigilStore
+public import VigilStore
 import VigilMQTT
 
 /// Assembles and runs `vigild`: storage, the MQTT gateway and the HTTP API in one ServiceGroup.
@@ -17,8 +17,7 @@ public enum Daemon {
     /// (a debug build crashed with them there).
     public static func assemble(config: VigilConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
         try ensureParentDirectory(of: config.storageDB)
-        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
-                                     rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)
+        let writer = try openWriter(config)
         let reader = try StoreReader(path: config.storageDB)
         logger.info("storage open", metadata: ["db.path": "\(config.storageDB)"])
 
@@ -98,10 +97,22 @@ public enum Daemon {
 
     /// `vigild --rebuild-rollups`: recomputes rollups from raw in batch.
     public static func rebuildRollups(config: VigilConfig, from: Int64, to: Int64) throws -> (days: Int, readings: Int) {
-        let writer = try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
-                                     rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000)
-        let r = try writer.rebuildRollups(from: from, to: to)
+        let r = try openWriter(config).rebuildRollups(from: from, to: to)
         return (r.days, r.readings)
+    }
+
+    /// `vigild --seal`: seals every span that is sealable now, one bounded transaction at a time
+    /// (safe beside a running daemon); `progress` hears of each transaction.
+    public static func seal(config: VigilConfig, progress: (SealPass) -> Void) throws -> (pass: SealPass, totals: ChunkTotals) {
+        let writer = try openWriter(config)
+        let pass = try writer.sealAll(progress: progress)
+        return (pass, writer.sealedTotals)
+    }
+
+    static func openWriter(_ config: VigilConfig) throws -> StoreWriter {
+        try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
+                        rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000,
+                        sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000)
     }
 
     static func ensureParentDirectory(of path: String) throws {

@@ -5,10 +5,12 @@ import Dispatch
 import Synchronization
 import VigilCore
 
-/// Keeps rollups current and applies retention, on its own thread (SQLite work stays off the
-/// cooperative pool): every second it re-reduces the minutes that are due (and their days);
-/// every hour, and once at start, it prunes per the retention tiers. The to-do list lives in
-/// SQLite, so a restart picks up where the last run stopped.
+/// Keeps rollups current, seals history and applies retention, on its own thread (SQLite work
+/// stays off the cooperative pool): every second it re-reduces the minutes that are due (and
+/// their days), then seals spans past `storage.seal_after` into compressed chunks, one bounded
+/// transaction at a time with rollup passes in between (an old database is converted this way
+/// after an upgrade); every hour, and once at start, it prunes per the retention tiers. The to-do
+/// lists live in SQLite, so a restart picks up where the last run stopped.
 public final class RollupService: Service, Sendable {
     public struct Stats: Sendable, Equatable {
         public var minutesReduced = 0
@@ -18,6 +20,11 @@ public final class RollupService: Service, Sendable {
         public var errors = 0
         public var rawRowsPruned = 0
         public var minuteRowsPruned = 0
+        /// Chunks written by sealing, of which `sealMerges` folded late readings into an existing one.
+        public var chunksSealed = 0
+        public var sealMerges = 0
+        /// Rows moved into chunks.
+        public var rowsSealed = 0
     }
 
     let writer: StoreWriter
@@ -47,6 +54,9 @@ public final class RollupService: Service, Sendable {
 
     public var stats: Stats { state.withLock { $0.stats } }
 
+    /// The sealed history's size.
+    public var sealed: ChunkTotals { writer.sealedTotals }
+
     public func run() async throws {
         DispatchQueue(label: "vigil.rollup").async { self.loop() }
         try? await gracefulShutdown()
@@ -60,26 +70,34 @@ public final class RollupService: Service, Sendable {
         }
     }
 
-    private func loop() {
-        var nextRetention = 0.0
-        while !state.withLock({ $0.stopping }) {
-            let now = SystemClock.monotonicSeconds()
-            if (rawDays > 0 || minuteDays > 0) && now >= nextRetention {
-                nextRetention = now + retentionInterval
-                do {
-                    let pruned = try writer.applyRetention(rawDays: rawDays, minuteDays: minuteDays)
-                    state.withLock {
-                        $0.stats.rawRowsPruned += pruned.rawRows
-                        $0.stats.minuteRowsPruned += pruned.minuteRows
-                    }
-                    if pruned.rawRows + pruned.minuteRows > 0 {
-                        logger.info("retention pruned", metadata: ["store.raw_rows": "\(pruned.rawRows)", "store.minute_rows": "\(pruned.minuteRows)"])
-                    }
-                } catch {
-                    state.withLock { $0.stats.errors += 1 }
-                    logger.error("retention failed; will retry", metadata: ["error": "\(error)"])
-                }
+    private func applyRetention() {
+        guard rawDays > 0 || minuteDays > 0 else { return }
+        do {
+            let pruned = try writer.applyRetention(rawDays: rawDays, minuteDays: minuteDays)
+            state.withLock {
+                $0.stats.rawRowsPruned += pruned.rawRows
+                $0.stats.minuteRowsPruned += pruned.minuteRows
             }
+            if pruned.rawRows + pruned.minuteRows > 0 {
+                logger.info("retention pruned", metadata: ["store.raw_rows": "\(pruned.rawRows)", "store.minute_rows": "\(pruned.minuteRows)",
+                                                           "store.chunks": "\(pruned.chunks.chunks)"])
+            }
+        } catch {
+            state.withLock { $0.stats.errors += 1 }
+            logger.error("retention failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func loop() {
+        var nextHourly = 0.0
+        while !state.withLock({ $0.stopping }) {
+            if SystemClock.monotonicSeconds() >= nextHourly {
+                nextHourly = SystemClock.monotonicSeconds() + retentionInterval
+                applyRetention()
+                // Another process (`vigild --seal`) may have sealed since the last look.
+                try? writer.reloadSealedTotals()
+            }
+            var moreToSeal = false
             do {
                 // One bounded transaction at a time, so ingestion commits in between.
                 while !state.withLock({ $0.stopping }) {
@@ -95,11 +113,18 @@ public final class RollupService: Service, Sendable {
                     $0.stats.pendingMinutes = backlog.pending
                     $0.stats.lagMillis = backlog.lagMillis
                 }
+                let seal = try writer.sealPass()
+                moreToSeal = seal.more
+                state.withLock {
+                    $0.stats.chunksSealed += seal.chunks
+                    $0.stats.sealMerges += seal.merges
+                    $0.stats.rowsSealed += seal.readings
+                }
             } catch {
                 state.withLock { $0.stats.errors += 1 }
-                logger.error("rollup pass failed; will retry", metadata: ["error": "\(error)"])
+                logger.error("rollup or sealing pass failed; will retry", metadata: ["error": "\(error)"])
             }
-            _ = wake.wait(timeout: .now() + .milliseconds(Int(interval * 1000)))
+            if !moreToSeal { _ = wake.wait(timeout: .now() + .milliseconds(Int(interval * 1000))) }
         }
         done.signal()
     }

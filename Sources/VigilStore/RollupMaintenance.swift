@@ -1,3 +1,4 @@
+import VigilCodec
 import VigilCore
 import VigilRollup
 
@@ -15,8 +16,7 @@ struct RollupMaintenance {
     let db: SQLiteConnection
     let flushDelay: Int64
     let maxWait: Int64 = 60_000
-    private var values: [Double] = []
-    private var times: [Int64] = []
+    private var raw = SeriesColumns()
 
     static let minute = BucketWidth.minute.rawValue
     static let day = BucketWidth.day.rawValue
@@ -75,12 +75,10 @@ struct RollupMaintenance {
     }
 
     private mutating func recomputeMinute(series: Int64, start: Int64) throws {
-        values.removeAll(keepingCapacity: true)
-        let s = try db.statement("SELECT value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ?")
-        try s.bind([.int(series), .int(start), .int(start + Self.minute)])
-        while try s.step() { values.append(s.double(0)) }
+        raw.removeAll()
+        try RawHistory.read(db, series: series, from: start, to: start + Self.minute, withSeq: false, into: &raw)
         var stats = try base(level: 0, series: series, start: start)
-        stats.merge(values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
+        stats.merge(raw.values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
         try store(stats, table: "rollup_minute", series: series, start: start)
     }
 
@@ -130,30 +128,24 @@ struct RollupMaintenance {
 
     /// The first day at or after `from` where `series` has raw rows, minute rollups or bases.
     private func nextDay(series: Int64, from: Int64) throws -> Int64? {
+        let first = try RawHistory.first(db, series: series, from: from)
         let candidates = try [
-            "SELECT min(ts) FROM reading WHERE series_id = ?1 AND ts >= ?2",
             "SELECT min(start) FROM rollup_minute WHERE series_id = ?1 AND start >= ?2",
             "SELECT min(start) FROM rollup_base WHERE level = 0 AND series_id = ?1 AND start >= ?2",
             "SELECT min(start) FROM rollup_base WHERE level = 1 AND series_id = ?1 AND start >= ?2",
         ].compactMap { sql in
             try db.query(sql, [.int(series), .int(from)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
         }
-        return candidates.min().map { BucketWidth.day.start(of: $0) }
+        return (candidates + [first].compactMap { $0 }).min().map { BucketWidth.day.start(of: $0) }
     }
 
     private mutating func rebuildDay(series: Int64, start: Int64) throws -> Int {
         let end = start + Self.day
-        times.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
-        let s = try db.statement("SELECT ts, value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts")
-        try s.bind([.int(series), .int(start), .int(end)])
-        while try s.step() {
-            times.append(s.int(0))
-            values.append(s.double(1))
-        }
+        raw.removeAll()
+        try RawHistory.read(db, series: series, from: start, to: end, withSeq: false, into: &raw)
         var minutes: [Bucket] = []
-        times.withUnsafeBufferPointer { t in
-            values.withUnsafeBufferPointer { v in RollupKernel.rollup(ts: t, values: v, width: .minute, into: &minutes) }
+        raw.ts.withUnsafeBufferPointer { t in
+            raw.values.withUnsafeBufferPointer { v in RollupKernel.rollup(ts: t, values: v, width: .minute, into: &minutes) }
         }
         // Merge what retention pruned under these minutes.
         let bases = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_base WHERE level = 0 AND series_id = ? AND start >= ? AND start < ?",
@@ -170,7 +162,7 @@ struct RollupMaintenance {
         try store(dayStats, table: "rollup_day", series: series, start: start)
         try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ?", [.int(series), .int(start), .int(end)])
         try minuteRollupsChanged(series: series)
-        return times.count
+        return raw.count
     }
 
     // MARK: retention
@@ -192,6 +184,22 @@ struct RollupMaintenance {
                 for m in minutes { try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: m) }
                 try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
                 result.rawRows += db.changes
+                // Sealed spans end at or before the horizon (a day start): whole chunks go.
+                let chunks = ChunkSpan.ids(series: series).lowerBound...max(ChunkSpan.ids(series: series).lowerBound, ChunkSpan.id(series: series, start: rawBefore) - 1)
+                let gone = rawBefore <= 0 ? [] : try db.query("SELECT id, count, bytes FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)]) {
+                    (start: ChunkSpan.start(ofID: $0.int(0)), count: Int($0.int(1)), bytes: Int($0.int(2)))
+                }
+                for c in gone {
+                    try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: c.start, end: c.start + ChunkSpan.millis)
+                    result.rawRows += c.count
+                    result.chunks.chunks += 1
+                    result.chunks.readings += c.count
+                    result.chunks.bytes += c.bytes
+                }
+                if !gone.isEmpty {
+                    try db.run("DELETE FROM chunk_data WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
+                    try db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
+                }
             }
             if let minutesBefore {
                 let days = try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
@@ -213,13 +221,14 @@ struct RollupMaintenance {
         try db.run("UPDATE series SET rollup_gen = rollup_gen + 1 WHERE id = ?", [.int(series)])
     }
 
-    /// The bucket's full statistics (which include its old base) become its base.
-    private func foldIntoBase(level: Int, from table: String, series: Int64, start: Int64) throws {
+    /// The bucket's full statistics (which include its old base) become its base; with `end`,
+    /// every bucket starting in `[start, end)`.
+    private func foldIntoBase(level: Int, from table: String, series: Int64, start: Int64, end: Int64? = nil) throws {
         try db.run("INSERT INTO rollup_base(level, series_id, start, count, sum, mean, m2, min, max) "
-                   + "SELECT ?1, series_id, start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id = ?2 AND start = ?3 "
+                   + "SELECT ?1, series_id, start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id = ?2 AND start >= ?3 AND start < ?4 "
                    + "ON CONFLICT(level, series_id, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, "
                    + "mean = excluded.mean, m2 = excluded.m2, min = excluded.min, max = excluded.max",
-                   [.int(Int64(level)), .int(series), .int(start)])
+                   [.int(Int64(level)), .int(series), .int(start), .int(end ?? start + 1)])
     }
 
     // MARK: rows
@@ -255,6 +264,9 @@ public struct RollupRebuild: Sendable, Equatable {
 
 /// What a retention run removed.
 public struct RetentionPrune: Sendable, Equatable {
+    /// Raw readings removed, rows and sealed ones.
     public var rawRows = 0
     public var minuteRows = 0
+    /// What went of the sealed history (counted in `rawRows` too).
+    public var chunks = ChunkTotals()
 }

@@ -155,6 +155,12 @@ public final class Statement {
         guard let p = sqlite3_column_text(handle, i) else { return "" }
         return String(cString: p)
     }
+    /// The column's bytes without a copy, valid only inside `body` (until the next step).
+    public func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return try body(UnsafeRawBufferPointer(start: n > 0 ? sqlite3_column_blob(handle, i) : nil, count: n))
+    }
+
     public func blob(_ i: Int32) -> [UInt8] {
         let n = Int(sqlite3_column_bytes(handle, i))
         guard n > 0, let p = sqlite3_column_blob(handle, i) else { return [] }

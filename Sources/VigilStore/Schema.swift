@@ -101,6 +101,19 @@ enum Schema {
         """
         ALTER TABLE series ADD COLUMN rollup_gen INTEGER NOT NULL DEFAULT 0;
         """,
+        // v6: sealed history (docs/storage.md). A series' readings of a span past
+        // `storage.seal_after` move from `reading` into one compressed chunk (VigilCodec).
+        // id = series_id << 32 | start hour, so a series' chunks are one rowid range in time order.
+        // `chunk` is what readers and totals need; the blob lives apart in `chunk_data`, so
+        // scanning the metadata never reads a blob.
+        """
+        CREATE TABLE chunk(
+            id INTEGER PRIMARY KEY,
+            first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+            count INTEGER NOT NULL, bytes INTEGER NOT NULL
+        );
+        CREATE TABLE chunk_data(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -1,5 +1,6 @@
 public import VigilCore
 public import VigilRollup
+import VigilCodec
 import Dispatch
 import Synchronization
 
@@ -39,10 +40,9 @@ public final class StoreReader: Sendable {
             guard let id = try db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(machine), .text(sensor)], row: { $0.int(0) }).first else {
                 return nil
             }
-            return try db.query(
-                "SELECT ts, value, seq FROM reading WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts LIMIT ?",
-                [.int(id), .int(from), .int(to), .int(Int64(limit))]
-            ) { Reading(machine: machine, sensor: sensor, ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2)) }
+            var c = SeriesColumns()
+            try RawHistory.read(db, series: id, from: from, to: to, limit: limit, withSeq: true, into: &c)
+            return (0..<c.count).map { Reading(machine: machine, sensor: sensor, ts: c.ts[$0], value: c.values[$0], seq: c.seq[$0]) }
         }
     }
 

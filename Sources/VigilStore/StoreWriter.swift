@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilCodec
 import VigilRollup
 import Synchronization
 
@@ -21,6 +22,8 @@ public final class StoreWriter: Sendable {
         var seriesNames: [Int64: SeriesName] = [:]
         var quarantineRows: Int
         var rollups: RollupMaintenance
+        var sealer: ChunkSealer
+        var sealed: ChunkTotals
     }
 
     struct SeriesName: Hashable {
@@ -39,9 +42,10 @@ public final class StoreWriter: Sendable {
 
     /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
     /// recomputed; readings arriving later than that after their minute are counted as late.
-    /// `clock` stamps the rollup to-do marks (tests pin it).
+    /// `sealAfterMillis`: how long after a span ends its readings stay rows before they are sealed
+    /// into a chunk. `clock` stamps the rollup to-do marks (tests pin it).
     public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
-                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
+                sealAfterMillis: Int64 = 3_600_000, clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
         let db = try SQLiteConnection(path: path)
         try Schema.configure(db)
@@ -61,7 +65,9 @@ public final class StoreWriter: Sendable {
             countReject: try db.statement(
                 "INSERT INTO reject_count(reason, n) VALUES(?1, ?2) ON CONFLICT(reason) DO UPDATE SET n = n + ?2"),
             quarantineRows: rows,
-            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis)))
+            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis),
+            sealer: ChunkSealer(db: db, sealAfter: sealAfterMillis),
+            sealed: try ChunkTotals.load(db)))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -195,8 +201,50 @@ extension StoreWriter {
         if let rawBefore, let minutesBefore { precondition(rawBefore >= minutesBefore, "minute rollups must outlive raw rows") }
         precondition(minutesBefore == nil || rawBefore != nil, "minute rollups must outlive raw rows")
         return try state.withLock { s in
-            try s.db.transaction { try s.rollups.prune(rawBefore: rawBefore, minutesBefore: minutesBefore, now: now) }
+            let pruned = try s.db.transaction { try s.rollups.prune(rawBefore: rawBefore, minutesBefore: minutesBefore, now: now) }
+            s.sealed.chunks -= pruned.chunks.chunks
+            s.sealed.readings -= pruned.chunks.readings
+            s.sealed.bytes -= pruned.chunks.bytes
+            return pruned
         }
+    }
+}
+
+// MARK: sealed history
+
+extension StoreWriter {
+    /// One bounded sealing transaction (about `maxReadings` rows moved into chunks at most), so
+    /// ingestion commits in between; `more` says whether sealable spans remain.
+    public func sealPass(now: Int64 = SystemClock.wallMillis(), maxReadings: Int = 100_000) throws -> SealPass {
+        try state.withLock { s in
+            let pass = try s.db.transaction { try s.sealer.seal(now: now, maxReadings: maxReadings) }
+            s.sealed.chunks += pass.delta.chunks
+            s.sealed.readings += pass.delta.readings
+            s.sealed.bytes += pass.delta.bytes
+            return pass
+        }
+    }
+
+    /// Seals everything sealable now, one bounded transaction at a time (`vigild --seal`, tests);
+    /// `progress` hears of each transaction. Returns what the passes moved.
+    public func sealAll(now: Int64 = SystemClock.wallMillis(), progress: (SealPass) -> Void = { _ in }) throws -> SealPass {
+        var total = SealPass()
+        while true {
+            let p = try sealPass(now: now)
+            progress(p)
+            total.chunks += p.chunks
+            total.merges += p.merges
+            total.readings += p.readings
+            if !p.more { return total }
+        }
+    }
+
+    /// Sealed chunks, the readings in them and their bytes.
+    public var sealedTotals: ChunkTotals { state.withLock { $0.sealed } }
+
+    /// Re-reads the sealed totals from the database (another process, `vigild --seal`, may have sealed).
+    public func reloadSealedTotals() throws {
+        try state.withLock { s in s.sealed = try ChunkTotals.load(s.db) }
     }
 }
 
@@ -214,12 +262,24 @@ extension StoreWriter {
                                        [.text(machine), .text(machine)]) { _ in true }
             guard !known.isEmpty else { return nil }
             var removed = API.RemovedMachine(machine: machine)
+            var dropped = ChunkTotals()
             try s.db.transaction {
                 let ids = try s.db.query("SELECT id FROM series WHERE machine = ?", [.text(machine)]) { $0.int(0) }
                 removed.sensors = ids.count
                 for id in ids {
                     try s.db.run("DELETE FROM reading WHERE series_id = ?", [.int(id)])
                     removed.readings += s.db.changes
+                    let chunks = ChunkSpan.ids(series: id)
+                    let sealed = try s.db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk WHERE id BETWEEN ? AND ?",
+                                                [.int(chunks.lowerBound), .int(chunks.upperBound)]) {
+                        ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
+                    }[0]
+                    try s.db.run("DELETE FROM chunk_data WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
+                    try s.db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
+                    removed.readings += sealed.readings
+                    dropped.chunks += sealed.chunks
+                    dropped.readings += sealed.readings
+                    dropped.bytes += sealed.bytes
                     for table in ["rollup_minute", "rollup_day", "rollup_base"] {
                         try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
                         removed.rollupRows += s.db.changes
@@ -234,6 +294,9 @@ extension StoreWriter {
                 try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
             }
+            s.sealed.chunks -= dropped.chunks
+            s.sealed.readings -= dropped.readings
+            s.sealed.bytes -= dropped.bytes
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
             s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
             fleet.remove(machine: machine)

@@ -5,6 +5,7 @@ import VigilCLI
 import VigilCore
 import ServiceLifecycle
 import VigilServer
+import VigilStore
 
 @main
 struct Vigild: AsyncParsableCommand {
@@ -38,6 +39,9 @@ struct Vigild: AsyncParsableCommand {
     @Flag(name: .customLong("rebuild-rollups"), help: "Recompute minute and day rollups from the raw readings (and retention bases) with the daemon's kernels, then exit. Safe while vigild runs.")
     var rebuildRollups = false
 
+    @Flag(name: .long, help: "Seal every raw reading whose 6-hour span ended more than storage.seal_after ago (and whose rollups are done) into compressed chunks, then exit. Safe while vigild runs (which also seals on its own).")
+    var seal = false
+
     @Option(name: .long, help: "With --rebuild-rollups: first time to rebuild (epoch ms or RFC 3339; widened to its UTC day). Default: the beginning.")
     var from: String?
 
@@ -64,6 +68,21 @@ struct Vigild: AsyncParsableCommand {
         let cfg = try loadConfig()
         if (from != nil || to != nil) && !rebuildRollups {
             throw ProgramError(.usage, "--from and --to go with --rebuild-rollups")
+        }
+        if seal {
+            guard !rebuildRollups else { throw ProgramError(.usage, "--seal and --rebuild-rollups are separate runs") }
+            let t0 = Date()
+            var lastReport = t0
+            let result = try Daemon.seal(config: cfg) { pass in
+                if Date().timeIntervalSince(lastReport) >= 5 {
+                    lastReport = Date()
+                    FileHandle.standardError.write(Data("vigild --seal: sealing (\(pass.readings) readings in the last transaction)\n".utf8))
+                }
+            }
+            let perReading = result.totals.readings > 0 ? Double(result.totals.bytes) / Double(result.totals.readings) : 0
+            print("sealed \(result.pass.readings) readings into \(result.pass.chunks) chunks (\(result.pass.merges) merged into existing ones) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s; "
+                  + "sealed history: \(result.totals.readings) readings in \(result.totals.chunks) chunks, \(result.totals.bytes) bytes (\(String(format: "%.3f", perReading)) bytes/reading)")
+            return nil
         }
         if rebuildRollups {
             let start = try from.map { try Self.time($0, flag: "--from") } ?? 0

@@ -1,0 +1,225 @@
+import VigilCodec
+
+/// Where sealed chunks live: one chunk per series and aligned 6-hour span (UTC), keyed by
+/// `series_id << 32 | start hour`, so a series' chunks are one contiguous rowid range in time
+/// order. Six hours keep a chunk of 1 Hz data around 30 KB: large enough that SQLite's page slack
+/// stays a few percent of it (an hour's 5 KB chunk wastes a fifth), small enough that a late
+/// reading costs one small re-encode (docs/storage.md).
+enum ChunkSpan {
+    static let hour: Int64 = 3_600_000
+    static let millis: Int64 = 6 * hour
+
+    /// The start of the span holding `ts` (floor, also below zero).
+    static func start(of ts: Int64) -> Int64 {
+        let r = ts % millis
+        return r < 0 ? ts - r - millis : ts - r
+    }
+
+    /// Chunks cover spans from the epoch on (the gateway accepts nothing before 2000).
+    static func id(series: Int64, start: Int64) -> Int64 {
+        series << 32 | min(max(start, 0) / hour, 0xFFFF_FFFF)
+    }
+
+    static func start(ofID id: Int64) -> Int64 { (id & 0xFFFF_FFFF) * hour }
+
+    static func ids(series: Int64) -> ClosedRange<Int64> { (series << 32)...(series << 32 | 0xFFFF_FFFF) }
+}
+
+/// The one reader of raw readings: a series' sealed chunks merged with its recent rows. Rows win
+/// over a chunk on the same timestamp: a late or replacing reading for a sealed span is written as
+/// a row like any other (the ingest path never touches chunks) and shadows the chunk's reading
+/// until the sealer folds it in. Everything that reads raw goes through here: the series API, the
+/// rollup passes and rebuilds, retention.
+enum RawHistory {
+    /// Appends the readings of `series` in `[from, to)`, oldest first, at most `limit` of them.
+    static func read(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64, limit: Int? = nil,
+                     withSeq: Bool, into out: inout SeriesColumns) throws {
+        guard from < to, limit.map({ $0 > 0 }) ?? true else { return }
+        var sealed = SeriesColumns()
+        if to > 0 {
+            let s = try db.statement(
+                "SELECT d.data FROM chunk c JOIN chunk_data d ON d.id = c.id WHERE c.id BETWEEN ?1 AND ?2 AND c.last_ts >= ?3 AND c.first_ts < ?4 ORDER BY c.id")
+            try s.bind([.int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: max(from, 0)))),
+                        .int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: to - 1))), .int(from), .int(to)])
+            var inRange = 0
+            while try s.step() {
+                let before = sealed.count
+                try s.withBlob(0) { try ChunkCodec.decode($0, into: &sealed, withSeq: withSeq) }
+                inRange += count(sealed.ts[before...], from: from, to: to)
+                if let limit, inRange >= limit { break }
+            }
+            trim(&sealed, from: from, to: to, withSeq: withSeq)
+        }
+        let rowsSQL = withSeq ? "SELECT ts, value, seq FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?"
+                              : "SELECT ts, value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?"
+        let r = try db.statement(rowsSQL)
+        try r.bind([.int(series), .int(from), .int(to), .int(Int64(limit ?? -1))])
+        if sealed.count == 0 {
+            while try r.step() { appendRow(r, to: &out, withSeq: withSeq) }
+            return
+        }
+        var rows = SeriesColumns()
+        while try r.step() { appendRow(r, to: &rows, withSeq: withSeq) }
+        merge(sealed: sealed, rows: rows, limit: limit ?? .max, withSeq: withSeq, into: &out)
+    }
+
+    @inline(__always)
+    private static func appendRow(_ r: Statement, to out: inout SeriesColumns, withSeq: Bool) {
+        out.ts.append(r.int(0))
+        out.values.append(r.double(1))
+        if withSeq { out.seq.append(r.isNull(2) ? nil : r.int(2)) }
+    }
+
+    private static func count(_ ts: ArraySlice<Int64>, from: Int64, to: Int64) -> Int {
+        var n = 0
+        for t in ts where t >= from && t < to { n += 1 }
+        return n
+    }
+
+    /// Keeps the readings in `[from, to)` (chunks are sorted, so that is one contiguous run).
+    private static func trim(_ c: inout SeriesColumns, from: Int64, to: Int64, withSeq: Bool) {
+        let lo = c.ts.firstIndex { $0 >= from } ?? c.count
+        let hi = c.ts.lastIndex { $0 < to }.map { $0 + 1 } ?? lo
+        guard lo > 0 || hi < c.count else { return }
+        let keep = lo..<max(lo, hi)
+        c.ts = Array(c.ts[keep])
+        c.values = Array(c.values[keep])
+        if withSeq { c.seq = Array(c.seq[keep]) }
+    }
+
+    /// Two sorted runs into one; on equal timestamps the row wins and the chunk's reading is dropped.
+    static func merge(sealed: SeriesColumns, rows: SeriesColumns, limit: Int, withSeq: Bool, into out: inout SeriesColumns) {
+        var i = 0, j = 0, n = 0
+        while n < limit && (i < sealed.count || j < rows.count) {
+            if j < rows.count && (i == sealed.count || rows.ts[j] <= sealed.ts[i]) {
+                if i < sealed.count && sealed.ts[i] == rows.ts[j] { i += 1 }
+                out.ts.append(rows.ts[j])
+                out.values.append(rows.values[j])
+                if withSeq { out.seq.append(rows.seq[j]) }
+                j += 1
+            } else {
+                out.ts.append(sealed.ts[i])
+                out.values.append(sealed.values[i])
+                if withSeq { out.seq.append(sealed.seq[i]) }
+                i += 1
+            }
+            n += 1
+        }
+    }
+
+    /// The earliest timestamp of `series` at or after `from`, sealed or not.
+    static func first(_ db: SQLiteConnection, series: Int64, from: Int64) throws -> Int64? {
+        let row = try db.query("SELECT min(ts) FROM reading WHERE series_id = ? AND ts >= ?", [.int(series), .int(from)]) {
+            $0.isNull(0) ? nil : $0.int(0)
+        }.first ?? nil
+        let chunk = try db.query("SELECT max(first_ts, ?3) FROM chunk WHERE id BETWEEN ?1 AND ?2 AND last_ts >= ?3 ORDER BY id LIMIT 1",
+                                 [.int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: max(from, 0)))),
+                                  .int(ChunkSpan.ids(series: series).upperBound), .int(from)]) { $0.int(0) }.first
+        return [row, chunk].compactMap { $0 }.min()
+    }
+}
+
+/// How much history is sealed (kept by the writer, for /metrics).
+public struct ChunkTotals: Sendable, Equatable {
+    public var chunks = 0
+    public var readings = 0
+    public var bytes = 0
+
+    static func load(_ db: SQLiteConnection) throws -> ChunkTotals {
+        try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk") {
+            ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
+        }.first ?? ChunkTotals()
+    }
+}
+
+/// What one sealing pass did.
+public struct SealPass: Sendable, Equatable {
+    /// Chunks written (new, or rewritten with late readings folded in).
+    public var chunks = 0
+    /// Of those, chunks that existed and were rewritten.
+    public var merges = 0
+    /// Rows moved from the row table into chunks.
+    public var readings = 0
+    /// Change in sealed totals.
+    public var delta = ChunkTotals()
+    /// The pass stopped at its bound with more to seal.
+    public var more = false
+}
+
+/// Moves readings whose span is past `sealAfter` and whose rollups are done from the row table
+/// into chunks, in the caller's transaction: read the span's rows, fold them into the span's chunk
+/// if it has one (rows win), encode, write, delete the rows. One transaction, so a crash at any
+/// point leaves either the rows or the chunk, never neither or both counted.
+struct ChunkSealer {
+    let db: SQLiteConnection
+    let sealAfter: Int64
+    private var columns = SeriesColumns()
+    private var rows = SeriesColumns()
+
+    init(db: SQLiteConnection, sealAfter: Int64) {
+        self.db = db
+        self.sealAfter = sealAfter
+    }
+
+    /// Seals spans that ended at least `sealAfter` before `now`, until about `maxReadings` rows moved.
+    mutating func seal(now: Int64, maxReadings: Int) throws -> SealPass {
+        var pass = SealPass()
+        let horizon = now - sealAfter
+        let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
+        for series in seriesIDs {
+            var from: Int64 = 0
+            while let first = try db.query("SELECT min(ts) FROM reading WHERE series_id = ? AND ts >= ?", [.int(series), .int(from)], row: {
+                $0.isNull(0) ? nil : $0.int(0)
+            }).first ?? nil {
+                let start = ChunkSpan.start(of: first)
+                guard start <= horizon - ChunkSpan.millis else { break }
+                from = start + ChunkSpan.millis
+                // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
+                let pending = try db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
+                                           [.int(series), .int(start), .int(from)]) { _ in true }
+                if !pending.isEmpty { continue }
+                try sealSpan(series: series, start: start, into: &pass)
+                if pass.readings >= maxReadings {
+                    pass.more = true
+                    return pass
+                }
+            }
+        }
+        return pass
+    }
+
+    private mutating func sealSpan(series: Int64, start: Int64, into pass: inout SealPass) throws {
+        let end = start + ChunkSpan.millis
+        let id = ChunkSpan.id(series: series, start: start)
+        rows.removeAll()
+        let r = try db.statement("SELECT ts, value, seq FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts")
+        try r.bind([.int(series), .int(start), .int(end)])
+        while try r.step() { rows.append(ts: r.int(0), value: r.double(1), seq: r.isNull(2) ? nil : r.int(2)) }
+        guard rows.count > 0 else { return }
+        columns.removeAll()
+        let old = try db.query("SELECT c.count, c.bytes, d.data FROM chunk c JOIN chunk_data d ON d.id = c.id WHERE c.id = ?", [.int(id)]) { s in
+            var sealed = SeriesColumns()
+            try s.withBlob(2) { try ChunkCodec.decode($0, into: &sealed) }
+            return (count: Int(s.int(0)), bytes: Int(s.int(1)), sealed: sealed)
+        }.first
+        if let old {
+            RawHistory.merge(sealed: old.sealed, rows: rows, limit: .max, withSeq: true, into: &columns)
+            pass.merges += 1
+            pass.delta.chunks -= 1
+            pass.delta.readings -= old.count
+            pass.delta.bytes -= old.bytes
+        } else {
+            swap(&columns, &rows)
+        }
+        let data = ChunkCodec.encode(columns)
+        try db.run("INSERT OR REPLACE INTO chunk(id, first_ts, last_ts, count, bytes) VALUES(?, ?, ?, ?, ?)",
+                   [.int(id), .int(columns.ts.first!), .int(columns.ts.last!), .int(Int64(columns.count)), .int(Int64(data.count))])
+        try db.run("INSERT OR REPLACE INTO chunk_data(id, data) VALUES(?, ?)", [.int(id), .blob(data)])
+        try db.run("DELETE FROM reading WHERE series_id = ? AND ts >= ? AND ts < ?", [.int(series), .int(start), .int(end)])
+        pass.chunks += 1
+        pass.readings += db.changes
+        pass.delta.chunks += 1
+        pass.delta.readings += columns.count
+        pass.delta.bytes += data.count
+    }
+}

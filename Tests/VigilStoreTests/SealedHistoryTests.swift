@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+import VigilCodec
+import VigilCore
+import VigilRollup
+@testable import VigilStore
+
+/// Sealed history against a real SQLite file: whatever is sealed, merged late or pruned, every
+/// reader sees exactly what the row table alone would have held, and the rollups stay exact.
+@Suite struct SealedHistoryTests {
+    typealias Key = RollupStoreTests.Key
+    static let far = RollupStoreTests.farFuture + 400 * RollupStoreTests.day
+
+    static func rawSeries(_ reader: StoreReader, _ m: String, _ s: String, from: Int64 = .min, to: Int64 = .max, limit: Int = 1_000_000) async throws -> [Reading] {
+        try #require(try await reader.rawSeries(machine: m, sensor: s, from: from, to: to, limit: limit))
+    }
+
+    static func tableCounts(_ path: String) throws -> (rows: Int, chunks: Int, sealed: Int) {
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        return try db.query("SELECT (SELECT count(*) FROM reading), (SELECT count(*) FROM chunk), (SELECT coalesce(sum(count), 0) FROM chunk)") {
+            (Int($0.int(0)), Int($0.int(1)), Int($0.int(2)))
+        }[0]
+    }
+
+    /// The rollup suite's chaotic stream (duplicates, replacements, late data, leap day, year end),
+    /// sealed between batches: later batches replace and add readings inside sealed spans.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func sealedAndLateDataGiveTheRowTablesAnswers(seed: UInt64) async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let (messages, truth) = RollupStoreTests.chaoticStream(seed: seed)
+        var merges = 0
+        for (n, batch) in stride(from: 0, to: messages.count, by: 5).map({ Array(messages[$0..<min($0 + 5, messages.count)]) }).enumerated() {
+            _ = try writer.write(batch)
+            if n % 2 == 0 {
+                _ = try writer.rollupAllDue(now: Self.far)
+                merges += try writer.sealAll(now: Self.far).merges
+            }
+        }
+        #expect(merges > 0, "late readings were folded into sealed chunks")
+        _ = try writer.rollupAllDue(now: Self.far)
+        let reader = try StoreReader(path: tmp.path)
+        func check(_ what: String) async throws {
+            for m in ["plant1/press7", "pump2"] {
+                for s in ["temp", "vib"] {
+                    let raw = try await Self.rawSeries(reader, m, s)
+                    #expect(raw.map(\.ts) == raw.map(\.ts).sorted(), "\(what): oldest first")
+                    #expect(Dictionary(uniqueKeysWithValues: raw.map { (Key(machine: m, sensor: s, ts: $0.ts), $0.value) })
+                            == truth.filter { $0.key.machine == m && $0.key.sensor == s }, "\(what): \(m)/\(s) raw")
+                    RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, m, s, .minute),
+                                                 RollupStoreTests.oracle(truth, machine: m, sensor: s, width: RollupStoreTests.minute), "\(what) \(m)/\(s) minute")
+                    RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, m, s, .day),
+                                                 RollupStoreTests.oracle(truth, machine: m, sensor: s, width: RollupStoreTests.day), "\(what) \(m)/\(s) day")
+                }
+            }
+        }
+        try await check("mixed rows and chunks")
+        _ = try writer.sealAll(now: Self.far)
+        let counts = try Self.tableCounts(tmp.path)
+        #expect(counts.rows == 0 && counts.sealed == truth.count, "everything sealed once its rollups are done")
+        #expect(writer.sealedTotals.readings == truth.count && writer.sealedTotals.chunks == counts.chunks)
+        try await check("all sealed")
+        let rebuilt = try writer.rebuildRollups(from: .min, to: .max)
+        #expect(rebuilt.readings == truth.count)
+        try await check("rebuilt from chunks")
+    }
+
+    @Test func pagesAndRangesCrossChunksAndRows() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let t0 = RollupStoreTests.leapDay
+        // 20 hours at one reading per 7 s, with seq on every third reading.
+        let all: [Reading] = (0..<(20 * 3600 / 7)).map { (i: Int) -> Reading in
+            let seq: Int64? = i % 3 == 0 ? Int64(i) : nil
+            return Reading(machine: "m", sensor: "s", ts: t0 + Int64(i) * 7_000, value: 20 + Double(i % 97) / 8, seq: seq)
+        }
+        _ = try writer.write([IngestMessage(readings: Array(all.prefix(all.count / 2)), rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        _ = try writer.rollupAllDue(now: Self.far)
+        let sealed = try writer.sealAll(now: Self.far)
+        #expect(sealed.chunks == 2 && sealed.readings == all.count / 2)  // hours 0–6 and 6–10
+        _ = try writer.write([IngestMessage(readings: Array(all.suffix(from: all.count / 2)), rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let reader = try StoreReader(path: tmp.path)
+        #expect(try await Self.rawSeries(reader, "m", "s") == all)
+        // Pages of every size walk the whole series exactly once.
+        for limit in [1, 7, 999, 5_000] {
+            var got: [Reading] = []
+            var from = limit == 1 ? all[all.count / 2 - 50].ts : Int64.min  // pages of one: across the sealed/row edge
+            let want = limit == 1 ? Array(all[(all.count / 2 - 50)..<(all.count / 2 + 50)]) : all
+            while got.count < want.count {
+                let page = try await Self.rawSeries(reader, "m", "s", from: from, limit: limit)
+                got += page
+                guard page.count == limit, let last = page.last else { break }
+                from = last.ts + 1
+            }
+            #expect(got == want, "pages of \(limit)")
+        }
+        // Ranges with edges inside chunks, on span edges, and across the sealed/row boundary.
+        let spans: [Int64] = [0, 1, 3_600_000, 6 * 3_600_000 - 1, 6 * 3_600_000, 9 * 3_600_000 + 3, 10 * 3_600_000, 20 * 3_600_000]
+        for a in spans {
+            for b in spans where b > a {
+                let got = try await Self.rawSeries(reader, "m", "s", from: t0 + a, to: t0 + b)
+                #expect(got == all.filter { $0.ts >= t0 + a && $0.ts < t0 + b }, "[\(a), \(b))")
+            }
+        }
+    }
+
+    @Test func retentionDeletesWholeChunksAndKeepsEveryRollup() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
+        var truth: [Key: Double] = [:]
+        var readings: [Reading] = []
+        for d in 0..<6 {
+            for i in 0..<400 {
+                let r = Reading(machine: "m", sensor: "s", ts: d0 + Int64(d) * day + Int64(i) * 211_000, value: Double((d * 400 + i) % 113) / 4)
+                readings.append(r)
+                truth[Key(machine: "m", sensor: "s", ts: r.ts)] = r.value
+            }
+        }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let now = d0 + 6 * day + 3_600_000
+        _ = try writer.rollupAllDue(now: Self.far)  // the to-do marks carry the wall clock
+        _ = try writer.sealAll(now: now)
+        let before = try Self.tableCounts(tmp.path)
+        #expect(before.rows == 0 && before.chunks == 6 * 4)
+        let pruned = try writer.applyRetention(rawDays: 2, minuteDays: 0, now: now)
+        #expect(pruned.rawRows == 4 * 400 && pruned.chunks.chunks == 4 * 4 && pruned.chunks.readings == 4 * 400)
+        #expect(try Self.tableCounts(tmp.path).chunks == 2 * 4)
+        #expect(writer.sealedTotals.readings == 2 * 400)
+        let reader = try StoreReader(path: tmp.path)
+        #expect(try await Self.rawSeries(reader, "m", "s").first?.ts == d0 + 4 * day)
+        RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, "m", "s", .minute),
+                                     RollupStoreTests.oracle(truth, machine: "m", sensor: "s", width: RollupStoreTests.minute), "minutes after pruning chunks")
+        _ = try writer.rebuildRollups(from: .min, to: .max)
+        RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, "m", "s", .day),
+                                     RollupStoreTests.oracle(truth, machine: "m", sensor: "s", width: RollupStoreTests.day), "days after pruning and rebuild")
+    }
+
+    @Test func removingAMachineTakesItsChunks() throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let rs = (0..<3_000).map { Reading(machine: $0 % 2 == 0 ? "a" : "b", sensor: "s", ts: RollupStoreTests.leapDay + Int64($0) * 30_000, value: 1) }
+        _ = try writer.write([IngestMessage(readings: rs, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        _ = try writer.rollupAllDue(now: Self.far)
+        _ = try writer.sealAll(now: Self.far)
+        let removed = try #require(try writer.removeMachine("a"))
+        #expect(removed.readings == 1_500)
+        let counts = try Self.tableCounts(tmp.path)
+        #expect(counts.sealed == 1_500 && writer.sealedTotals.readings == 1_500)
+    }
+
+    @Test func spansWaitForSealAfterAndForTheirRollups() throws {
+        let tmp = try TempDatabase()
+        let t0 = RollupStoreTests.leapDay
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 3_600_000)
+        _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: t0 + 10, value: 1)], rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let spanEnd = t0 + 6 * 3_600_000
+        #expect(try writer.sealAll(now: spanEnd + 3_599_999).chunks == 0, "not yet past seal_after")
+        #expect(try writer.sealAll(now: spanEnd + 3_600_000).chunks == 0, "its minute is not rolled up yet")
+        _ = try writer.rollupAllDue(now: Self.far)
+        #expect(try writer.sealAll(now: spanEnd + 3_600_000).chunks == 1)
+    }
+
+    /// An existing database (schema 5, every reading a row) is converted on open and by sealing,
+    /// and answers exactly as before.
+    @Test func aRowTableDatabaseIsMigrated() async throws {
+        let tmp = try TempDatabase()
+        let (messages, truth) = RollupStoreTests.chaoticStream(seed: 6)
+        do {
+            let writer = try StoreWriter(path: tmp.path)
+            _ = try writer.write(messages)
+            _ = try writer.rollupAllDue(now: Self.far)
+        }
+        // Make it what the previous release wrote.
+        let db = try SQLiteConnection(path: tmp.path)
+        try db.execute("DROP TABLE chunk; DROP TABLE chunk_data; PRAGMA user_version = 5")
+        let before = try db.query("SELECT ts, value, seq FROM reading JOIN series ON series.id = series_id WHERE machine = 'pump2' AND sensor = 'vib' ORDER BY ts") {
+            Reading(machine: "pump2", sensor: "vib", ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2))
+        }
+        let minutesBefore = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute JOIN series ON series.id = series_id WHERE machine = 'pump2' AND sensor = 'vib' ORDER BY start") {
+            Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1))
+        }
+
+        let writer = try StoreWriter(path: tmp.path)
+        #expect(try db.query("PRAGMA user_version") { $0.int(0) }.first == Int64(Schema.migrations.count))
+        let pass = try writer.sealAll(now: Self.far)
+        #expect(pass.readings == truth.count)
+        let reader = try StoreReader(path: tmp.path)
+        #expect(try await Self.rawSeries(reader, "pump2", "vib") == before)
+        #expect(try await RollupStoreTests.rollups(reader, "pump2", "vib", .minute) == minutesBefore)
+        #expect(try Self.tableCounts(tmp.path).rows == 0)
+    }
+}
