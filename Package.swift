@@ -121,6 +121,6 @@ let package = Package(
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilServer"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilStore", "VigilServer"], swiftSettings: strict),
     ]
 )

@@ -106,6 +106,7 @@ public enum Daemon {
     public static func seal(config: VigilConfig, progress: (SealPass) -> Void) throws -> (pass: SealPass, totals: ChunkTotals) {
         let writer = try openWriter(config)
         let pass = try writer.sealAll(progress: progress)
+        while try writer.releaseFreePages() > 0 {}
         return (pass, writer.sealedTotals)
     }
 

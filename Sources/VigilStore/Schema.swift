@@ -130,7 +130,12 @@ enum Schema {
     /// WAL: readers never block the writer. `synchronous=NORMAL`: a commit survives a crash or
     /// kill of the process (its WAL frames reach the kernel before COMMIT returns), the same
     /// promise as the ingest journal in front of it (docs/durability.md).
+    ///
+    /// `auto_vacuum=INCREMENTAL` (takes effect on a new database only): sealing empties row pages
+    /// by the million, and a database that can hand free pages back to the file system keeps the
+    /// file as small as what it holds (`StoreWriter.releaseFreePages`).
     static func configure(_ db: SQLiteConnection) throws {
+        try db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=NORMAL")
         try db.execute("PRAGMA foreign_keys=ON")

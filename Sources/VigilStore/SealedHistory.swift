@@ -125,6 +125,18 @@ public struct ChunkTotals: Sendable, Equatable {
     public var readings = 0
     public var bytes = 0
 
+    static func += (a: inout ChunkTotals, b: ChunkTotals) {
+        a.chunks += b.chunks
+        a.readings += b.readings
+        a.bytes += b.bytes
+    }
+
+    static func -= (a: inout ChunkTotals, b: ChunkTotals) {
+        a.chunks -= b.chunks
+        a.readings -= b.readings
+        a.bytes -= b.bytes
+    }
+
     static func load(_ db: SQLiteConnection) throws -> ChunkTotals {
         try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk") {
             ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))

@@ -202,9 +202,7 @@ extension StoreWriter {
         precondition(minutesBefore == nil || rawBefore != nil, "minute rollups must outlive raw rows")
         return try state.withLock { s in
             let pruned = try s.db.transaction { try s.rollups.prune(rawBefore: rawBefore, minutesBefore: minutesBefore, now: now) }
-            s.sealed.chunks -= pruned.chunks.chunks
-            s.sealed.readings -= pruned.chunks.readings
-            s.sealed.bytes -= pruned.chunks.bytes
+            s.sealed -= pruned.chunks
             return pruned
         }
     }
@@ -218,9 +216,7 @@ extension StoreWriter {
     public func sealPass(now: Int64 = SystemClock.wallMillis(), maxReadings: Int = 100_000) throws -> SealPass {
         try state.withLock { s in
             let pass = try s.db.transaction { try s.sealer.seal(now: now, maxReadings: maxReadings) }
-            s.sealed.chunks += pass.delta.chunks
-            s.sealed.readings += pass.delta.readings
-            s.sealed.bytes += pass.delta.bytes
+            s.sealed += pass.delta
             return pass
         }
     }
@@ -235,7 +231,24 @@ extension StoreWriter {
             total.chunks += p.chunks
             total.merges += p.merges
             total.readings += p.readings
+            total.delta += p.delta
             if !p.more { return total }
+        }
+    }
+
+    /// Hands free pages back to the file system (databases created with incremental auto-vacuum),
+    /// keeping a tenth of the file free for the row table's churn, at most `maxPages` per call so
+    /// ingestion is not held up. Returns the pages released.
+    @discardableResult
+    public func releaseFreePages(maxPages: Int = 16_384) throws -> Int {
+        try state.withLock { s in
+            guard try s.db.query("PRAGMA auto_vacuum", row: { $0.int(0) }).first == 2 else { return 0 }
+            let free = try s.db.query("PRAGMA freelist_count") { Int($0.int(0)) }.first ?? 0
+            let pages = try s.db.query("PRAGMA page_count") { Int($0.int(0)) }.first ?? 0
+            let release = min(maxPages, free - pages / 10)
+            guard release > 0 else { return 0 }
+            try s.db.run("PRAGMA incremental_vacuum(\(release))")
+            return release
         }
     }
 
@@ -277,9 +290,7 @@ extension StoreWriter {
                     try s.db.run("DELETE FROM chunk_data WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                     try s.db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                     removed.readings += sealed.readings
-                    dropped.chunks += sealed.chunks
-                    dropped.readings += sealed.readings
-                    dropped.bytes += sealed.bytes
+                    dropped += sealed
                     for table in ["rollup_minute", "rollup_day", "rollup_base"] {
                         try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
                         removed.rollupRows += s.db.changes
@@ -294,9 +305,7 @@ extension StoreWriter {
                 try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
             }
-            s.sealed.chunks -= dropped.chunks
-            s.sealed.readings -= dropped.readings
-            s.sealed.bytes -= dropped.bytes
+            s.sealed -= dropped
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
             s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
             fleet.remove(machine: machine)
