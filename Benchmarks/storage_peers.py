@@ -87,6 +87,14 @@ def which(binary):
 
 # MARK: Vigil
 
+def database_bytes(db):
+    """The database file and its WAL, after a checkpoint (what a clean close leaves); the ingest
+    journal next to it is empty once vigild has stopped and is not counted."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+
 def run_vigil(args, work, start_ms, duration_s):
     broker_port = free_port()
     bdir = os.path.join(work, "broker")
@@ -103,10 +111,14 @@ def run_vigil(args, work, start_ms, duration_s):
     open(cfg, "w").close()
     http = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    # Ingest with sealing held off, to measure today's row layout too; then seal as the daemon
+    # would an hour after each span.
+    env_ingest = dict(env, VIGIL_STORAGE_SEAL_AFTER="30d")
+    env_seal = dict(env, VIGIL_STORAGE_SEAL_AFTER="1h")
     vigild_args = ["--config", cfg, "--db", db]
     time.sleep(0.3)
     vigild = subprocess.Popen([f"{args.bin}/vigild", *vigild_args, "--mqtt-url", f"mqtt://127.0.0.1:{broker_port}",
-                               "--http", f"127.0.0.1:{http}", "--log-level", "warning"], env=env,
+                               "--http", f"127.0.0.1:{http}", "--log-level", "warning"], env=env_ingest,
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(vdir, "vigild.log"), "w"))
     base = f"http://127.0.0.1:{http}"
     wait_http(base + "/healthz")
@@ -155,10 +167,10 @@ def run_vigil(args, work, start_ms, duration_s):
     broker.terminate()
     broker.wait()
     rows_before = sqlite3.connect(db).execute("SELECT count(*) FROM reading").fetchone()[0]
-    file_before = sum(os.path.getsize(os.path.join(vdir, f)) for f in os.listdir(vdir) if f.startswith("vigil.sqlite"))
+    file_before = database_bytes(db)
     # Seal what the daemon would seal by itself an hour after each span (the data ended a day ago).
     t1, c1 = time.time(), os.times()
-    out = subprocess.run([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env, stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    out = subprocess.run([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env_seal, stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
     seal_s, c2 = time.time() - t1, os.times()
     cpu_seal = (c2.children_user - c1.children_user) + (c2.children_system - c1.children_system)
     con = sqlite3.connect(db)
@@ -173,7 +185,7 @@ def run_vigil(args, work, start_ms, duration_s):
         pass
     free = con.execute("PRAGMA freelist_count").fetchone()[0] * page
     con.close()
-    file_after = sum(os.path.getsize(os.path.join(vdir, f)) for f in os.listdir(vdir) if f.startswith("vigil.sqlite"))
+    file_after = database_bytes(db)
     return dict(expected=expected, api_count=api_count, sql_count=sealed + rows, rows_before=rows_before, file_before=file_before,
                 file=file_after, free=free, tables=tables, ingest_s=ingest_s, cpu_ingest=cpu_ingest, seal_s=seal_s,
                 cpu_seal=cpu_seal, seal_out=out, capture=capture_path)

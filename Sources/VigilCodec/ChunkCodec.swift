@@ -29,8 +29,8 @@ public struct SeriesColumns: Sendable {
 /// Why a chunk could not be decoded (a damaged or foreign blob; never from what `encode` wrote).
 public struct ChunkCodecError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
-    static let truncated = ChunkCodecError(description: "chunk truncated")
-    static func malformed(_ what: String) -> ChunkCodecError { ChunkCodecError(description: "chunk malformed: \(what)") }
+    public static let truncated = ChunkCodecError(description: "chunk truncated")
+    public static func malformed(_ what: String) -> ChunkCodecError { ChunkCodecError(description: "chunk malformed: \(what)") }
 }
 
 /// The sealed-chunk format: timestamps as delta-of-delta, values as decimal mantissas with a
@@ -186,15 +186,20 @@ public enum ChunkCodec {
                     sum = sum &+ m[i] &- m[max(i - 8, 0)]
                 }
                 window = sum
-                var best: (predictor: Int, k: Int?, bits: Int)?
+                // The predictor with the smallest residuals (the Rice cost grows with their sum),
+                // then the best parameter for it alone.
+                var predictor = 0
+                var smallest = Double.infinity
                 for p in 0..<3 {
-                    let block = UnsafeBufferPointer(rebasing: s[p * size..<p * size + count])
-                    let choice = RiceBlocks.bestK(block)
-                    let bits = choice?.bits ?? 0
-                    if best == nil || bits < best!.bits { best = (p, choice?.k, bits) }
+                    var sum = 0.0
+                    for j in 0..<count { sum += Double(s[p * size + j]) }
+                    if sum < smallest {
+                        smallest = sum
+                        predictor = p
+                    }
                 }
-                let chosen = UnsafeBufferPointer(rebasing: s[best!.predictor * size..<best!.predictor * size + count])
-                RiceBlocks.writeBlock(chosen, k: best!.k, predictor: UInt8(best!.predictor), into: &w)
+                let chosen = UnsafeBufferPointer(rebasing: s[predictor * size..<predictor * size + count])
+                RiceBlocks.writeBlock(chosen, k: RiceBlocks.bestK(chosen)?.k, predictor: UInt8(predictor), into: &w)
                 start += count
             }
         }
@@ -303,25 +308,33 @@ public enum ChunkCodec {
                 while i < n {
                     let count = min(RiceBlocks.blockSize, n - i)
                     let predictor = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
+                    // Each loop keeps the newest mantissas in registers: the chain is the predictor
+                    // and one add, not a store and a reload.
+                    var last = m[i - 1]
                     switch predictor {
                     case 0:
                         for j in 0..<count {
                             let k = i + j
-                            m[k] = m[k - 1] &+ Varint.unzigzag(u[j])
-                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                            last = last &+ Varint.unzigzag(u[j])
+                            m[k] = last
+                            window = window &+ last &- m[max(k - 8, 0)]
                         }
                     case 1:
                         for j in 0..<count {
                             let k = i + j
-                            m[k] = ((window &+ 4) >> 3) &+ Varint.unzigzag(u[j])
-                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                            last = ((window &+ 4) >> 3) &+ Varint.unzigzag(u[j])
+                            m[k] = last
+                            window = window &+ last &- m[max(k - 8, 0)]
                         }
                     case 2:
+                        var before = i >= 2 ? m[i - 2] : m[0]
                         for j in 0..<count {
                             let k = i + j
-                            let prev2 = k >= 2 ? m[k - 2] : m[0]
-                            m[k] = 2 &* m[k - 1] &- prev2 &+ Varint.unzigzag(u[j])
-                            window = window &+ m[k] &- m[max(k - 8, 0)]
+                            let x = 2 &* last &- before &+ Varint.unzigzag(u[j])
+                            before = last
+                            last = x
+                            m[k] = x
+                            window = window &+ x &- m[max(k - 8, 0)]
                         }
                     default:
                         throw .malformed("predictor \(predictor)")

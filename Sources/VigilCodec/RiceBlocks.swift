@@ -75,6 +75,17 @@ enum RiceBlocks {
         }
     }
 
+    /// `readBlock` for parameters above 32: a code may need two reads.
+    static func readBlockWide(count: Int, k: Int, predictor: UInt8, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> UInt8 {
+        for i in 0..<count {
+            let q = r.peek().trailingZeroBitCount
+            guard q <= escape else { throw .malformed("unary run of \(q) bits") }
+            r.skip(q + 1)
+            out[i] = q == escape ? r.read64() : (UInt64(q) << UInt64(k)) | r.read(k)
+        }
+        return predictor
+    }
+
     /// Reads one block of `count` residuals into `out`; returns its predictor id.
     @inline(__always)
     static func readBlock(count: Int, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> UInt8 {
@@ -87,23 +98,39 @@ enum RiceBlocks {
         }
         guard k <= maxK else { throw .malformed("rice parameter \(k)") }
         let mask = (UInt64(1) &<< UInt64(k)) &- 1
-        let fast = 57 - 1 - k  // largest quotient whose code fits in one peek
+        // The common code (quotient < escape) fits in 25 + k ≤ 57 bits of a refilled window when
+        // k ≤ 32; the window lives in a register and is refilled from memory only when a code may
+        // not fit, so the per-value chain is a tzcnt, a shift and a subtraction.
+        guard k <= 32 else { return try readBlockWide(count: count, k: k, predictor: predictor, from: &r, into: out) }
+        let longest = escape + 1 + k
+        var window = r.peek()
+        var left = 57
+        var used = 0
         for i in 0..<count {
-            let w = r.peek()
-            let q = w.trailingZeroBitCount
-            if q <= fast && q < escape {
-                out[i] = (UInt64(q) &<< UInt64(k)) | ((w &>> UInt64(q &+ 1)) & mask)
-                r.skip(q &+ 1 &+ k)
-            } else if q < escape {
-                r.skip(q + 1)
-                out[i] = (UInt64(q) << UInt64(k)) | r.read(k)
-            } else if q == escape {
+            if left < longest {
+                r.skip(used)
+                window = r.peek()
+                left = 57
+                used = 0
+            }
+            let q = window.trailingZeroBitCount
+            if q < escape {
+                let n = q &+ 1 &+ k
+                out[i] = (UInt64(truncatingIfNeeded: q) &<< UInt64(k)) | ((window &>> UInt64(q &+ 1)) & mask)
+                window = window &>> UInt64(n)
+                left &-= n
+                used &+= n
+            } else {
+                r.skip(used)
+                used = 0
+                guard q == escape else { throw .malformed("unary run of \(q) bits") }
                 r.skip(q + 1)
                 out[i] = r.read64()
-            } else {
-                throw .malformed("unary run of \(q) bits")
+                window = r.peek()
+                left = 57
             }
         }
+        r.skip(used)
         return predictor
     }
 }

@@ -1,5 +1,6 @@
 public import VigilCore
 import Foundation
+import VigilRollup
 
 /// One machine's minute features: the minute means of its sensors, a row per minute, a cell per
 /// sensor (nil where the sensor had no reading in that minute).
@@ -120,16 +121,17 @@ extension StoreWriter {
             let names = sensors ?? all
             let column = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
             var out = MinuteFeatures(sensors: names, times: [], rows: [])
-            let sql = "SELECT s.sensor, r.start, r.mean FROM rollup_minute r JOIN series s ON s.id = r.series_id "
-                + "WHERE s.machine = ? AND r.start > ? AND r.start <= ? ORDER BY r.start"
-            for (sensor, start, mean) in try db.query(sql, [.text(machine), .int(after), .int(through)], row: { ($0.text(0), $0.int(1), $0.double(2)) }) {
+            guard after < through else { return out }
+            // Each sensor's minutes (rows or sealed days), then one row per minute.
+            var byMinute: [Int64: [Double?]] = [:]
+            for (sensor, id) in try db.query("SELECT sensor, id FROM series WHERE machine = ?", [.text(machine)], row: { ($0.text(0), $0.int(1)) }) {
                 guard let c = column[sensor] else { continue }
-                if out.times.last != start {
-                    out.times.append(start)
-                    out.rows.append([Double?](repeating: nil, count: names.count))
+                for b in try MinuteChunks.read(db, series: id, from: after + 1, to: through + 1, limit: nil) {
+                    byMinute[b.start, default: [Double?](repeating: nil, count: names.count)][c] = b.stats.mean
                 }
-                out.rows[out.rows.count - 1][c] = mean
             }
+            out.times = byMinute.keys.sorted()
+            out.rows = out.times.map { byMinute[$0]! }
             return out
         }
     }

@@ -79,14 +79,13 @@ struct RollupMaintenance {
         try RawHistory.read(db, series: series, from: start, to: start + Self.minute, withSeq: false, into: &raw)
         var stats = try base(level: 0, series: series, start: start)
         stats.merge(raw.values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
+        try MinuteChunks.unseal(db, series: series, from: start, to: start + Self.minute)
         try store(stats, table: "rollup_minute", series: series, start: start)
     }
 
     private func recomputeDay(series: Int64, start: Int64) throws {
         var stats = try base(level: 1, series: series, start: start)
-        let s = try db.statement("SELECT count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start")
-        try s.bind([.int(series), .int(start), .int(start + Self.day)])
-        while try s.step() { stats.merge(Self.stats(s)) }
+        for m in try MinuteChunks.read(db, series: series, from: start, to: start + Self.day, limit: nil) { stats.merge(m.stats) }
         try store(stats, table: "rollup_day", series: series, start: start)
     }
 
@@ -128,7 +127,11 @@ struct RollupMaintenance {
 
     /// The first day at or after `from` where `series` has raw rows, minute rollups or bases.
     private func nextDay(series: Int64, from: Int64) throws -> Int64? {
-        let first = try RawHistory.first(db, series: series, from: from)
+        let first = [try RawHistory.first(db, series: series, from: from),
+                     try db.query("SELECT min(id) FROM minute_chunk WHERE id BETWEEN ? AND ?",
+                                  [.int(MinuteChunks.id(series: series, day: BucketWidth.day.start(of: max(from, 0)))), .int(ChunkSpan.ids(series: series).upperBound)]) {
+                         $0.isNull(0) ? nil : MinuteChunks.dayStart(ofID: $0.int(0))
+                     }.first ?? nil]
         let candidates = try [
             "SELECT min(start) FROM rollup_minute WHERE series_id = ?1 AND start >= ?2",
             "SELECT min(start) FROM rollup_base WHERE level = 0 AND series_id = ?1 AND start >= ?2",
@@ -136,7 +139,7 @@ struct RollupMaintenance {
         ].compactMap { sql in
             try db.query(sql, [.int(series), .int(from)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
         }
-        return (candidates + [first].compactMap { $0 }).min().map { BucketWidth.day.start(of: $0) }
+        return (candidates + first.compactMap { $0 }).min().map { BucketWidth.day.start(of: $0) }
     }
 
     private mutating func rebuildDay(series: Int64, start: Int64) throws -> Int {
@@ -155,6 +158,7 @@ struct RollupMaintenance {
             for b in bases { byStart[b.start] = b.stats.merging(byStart[b.start] ?? .empty) }
             minutes = byStart.keys.sorted().map { Bucket(start: $0, stats: byStart[$0]!) }
         }
+        try MinuteChunks.unseal(db, series: series, from: start, to: end)
         try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(end)])
         for m in minutes { try store(m.stats, table: "rollup_minute", series: series, start: m.start) }
         var dayStats = try base(level: 1, series: series, start: start)
@@ -181,6 +185,10 @@ struct RollupMaintenance {
             if let rawBefore {
                 let minutes = try db.query("SELECT DISTINCT ts - ts % 60000 FROM reading WHERE series_id = ? AND ts < ?",
                                            [.int(series), .int(rawBefore)]) { $0.int(0) }
+                // Their minutes are folded from rows: sealed days go back to rows first.
+                for day in Set(minutes.map { BucketWidth.day.start(of: $0) }) {
+                    try MinuteChunks.unseal(db, series: series, from: day, to: day + Self.day)
+                }
                 for m in minutes { try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: m) }
                 try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
                 result.rawRows += db.changes
@@ -190,6 +198,7 @@ struct RollupMaintenance {
                     (start: ChunkSpan.start(ofID: $0.int(0)), count: Int($0.int(1)), bytes: Int($0.int(2)))
                 }
                 for c in gone {
+                    try MinuteChunks.unseal(db, series: series, from: c.start, to: c.start + ChunkSpan.millis)
                     try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: c.start, end: c.start + ChunkSpan.millis)
                     result.rawRows += c.count
                     result.chunks.chunks += 1
@@ -202,11 +211,21 @@ struct RollupMaintenance {
                 }
             }
             if let minutesBefore {
-                let days = try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
-                                        [.int(series), .int(minutesBefore)]) { $0.int(0) }
+                var days = Set(try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
+                                            [.int(series), .int(minutesBefore)]) { $0.int(0) })
+                let sealed = ChunkSpan.ids(series: series).lowerBound...max(ChunkSpan.ids(series: series).lowerBound, MinuteChunks.id(series: series, day: minutesBefore) - 1)
+                let sealedDays = minutesBefore <= 0 ? [] : try db.query("SELECT id, buckets FROM minute_chunk WHERE id BETWEEN ? AND ?",
+                                                                         [.int(sealed.lowerBound), .int(sealed.upperBound)]) {
+                    (day: MinuteChunks.dayStart(ofID: $0.int(0)), buckets: Int($0.int(1)))
+                }
+                days.formUnion(sealedDays.map(\.day))
                 for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
                 try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
                 result.minuteRows += db.changes
+                if !sealedDays.isEmpty {
+                    try db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(sealed.lowerBound), .int(sealed.upperBound)])
+                    result.minuteRows += sealedDays.reduce(0) { $0 + $1.buckets }
+                }
                 if db.changes > 0 { try minuteRollupsChanged(series: series) }
                 // The day bases now hold these minutes, including their own bases.
                 try db.run("DELETE FROM rollup_base WHERE level = 0 AND series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])

@@ -105,7 +105,8 @@ enum Schema {
         // `storage.seal_after` move from `reading` into one compressed chunk (VigilCodec).
         // id = series_id << 32 | start hour, so a series' chunks are one rowid range in time order.
         // `chunk` is what readers and totals need; the blob lives apart in `chunk_data`, so
-        // scanning the metadata never reads a blob.
+        // scanning the metadata never reads a blob. `minute_chunk` holds a series' minute
+        // rollups of a whole UTC day the same way (id = series_id << 32 | day number).
         """
         CREATE TABLE chunk(
             id INTEGER PRIMARY KEY,
@@ -113,6 +114,7 @@ enum Schema {
             count INTEGER NOT NULL, bytes INTEGER NOT NULL
         );
         CREATE TABLE chunk_data(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE minute_chunk(id INTEGER PRIMARY KEY, buckets INTEGER NOT NULL, data BLOB NOT NULL);
         """,
     ]
 

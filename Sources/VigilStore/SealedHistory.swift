@@ -152,6 +152,8 @@ public struct SealPass: Sendable, Equatable {
     public var merges = 0
     /// Rows moved from the row table into chunks.
     public var readings = 0
+    /// Minute-rollup rows moved into sealed days (`MinuteChunks`).
+    public var minuteBuckets = 0
     /// Change in sealed totals.
     public var delta = ChunkTotals()
     /// The pass stopped at its bound with more to seal.
@@ -159,7 +161,8 @@ public struct SealPass: Sendable, Equatable {
 }
 
 /// Moves readings whose span is past `sealAfter` and whose rollups are done from the row table
-/// into chunks, in the caller's transaction: read the span's rows, fold them into the span's chunk
+/// into chunks (and whole quiet days of minute rollups into `MinuteChunks`), in the caller's
+/// transaction: read the span's rows, fold them into the span's chunk
 /// if it has one (rows win), encode, write, delete the rows. One transaction, so a crash at any
 /// point leaves either the rows or the chunk, never neither or both counted.
 struct ChunkSealer {
@@ -195,6 +198,12 @@ struct ChunkSealer {
                     pass.more = true
                     return pass
                 }
+            }
+            // Whole days of minute rollups, under the same rules.
+            pass.minuteBuckets += try MinuteChunks.seal(db, series: series, horizon: horizon, budget: maxReadings)
+            if pass.minuteBuckets >= maxReadings {
+                pass.more = true
+                return pass
             }
         }
         return pass

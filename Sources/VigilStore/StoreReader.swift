@@ -66,13 +66,8 @@ public final class StoreReader: Sendable {
                                                       [.text(machine), .text(sensor)], row: { ($0.int(0), $0.int(1)) }).first else {
                 return nil
             }
-            // Two subqueries: SQLite answers a lone min() or max() with one index seek, but both
-            // in one SELECT with a scan of the series' rows.
-            let range = try db.query("SELECT (SELECT min(start) FROM rollup_minute WHERE series_id = ?1), (SELECT max(start) FROM rollup_minute WHERE series_id = ?1)",
-                                     [.int(id)]) {
-                $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
-            }.first ?? nil
-            return SeriesExtent(id: id, generation: generation, first: range?.0, last: range?.1)
+            let range = try MinuteChunks.extent(db, series: id)
+            return SeriesExtent(id: id, generation: generation, first: range?.first, last: range?.last)
         }
     }
 
@@ -82,9 +77,9 @@ public final class StoreReader: Sendable {
     }
 
     static func buckets(_ db: SQLiteConnection, seriesID: Int64, width: BucketWidth, from: Int64, to: Int64, limit: Int?) throws -> [Bucket] {
-        let table = width == .minute ? "rollup_minute" : "rollup_day"
+        if width == .minute { return try MinuteChunks.read(db, series: seriesID, from: from, to: to, limit: limit) }
         return try db.query(
-            "SELECT start, count, sum, mean, m2, min, max FROM \(table) WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
+            "SELECT start, count, sum, mean, m2, min, max FROM rollup_day WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
             [.int(seriesID), .int(from), .int(to), .int(Int64(limit ?? -1))]
         ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
     }

@@ -231,6 +231,7 @@ extension StoreWriter {
             total.chunks += p.chunks
             total.merges += p.merges
             total.readings += p.readings
+            total.minuteBuckets += p.minuteBuckets
             total.delta += p.delta
             if !p.more { return total }
         }
@@ -291,6 +292,9 @@ extension StoreWriter {
                     try s.db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                     removed.readings += sealed.readings
                     dropped += sealed
+                    removed.rollupRows += try s.db.query("SELECT coalesce(sum(buckets), 0) FROM minute_chunk WHERE id BETWEEN ? AND ?",
+                                                         [.int(chunks.lowerBound), .int(chunks.upperBound)]) { Int($0.int(0)) }[0]
+                    try s.db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                     for table in ["rollup_minute", "rollup_day", "rollup_base"] {
                         try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
                         removed.rollupRows += s.db.changes

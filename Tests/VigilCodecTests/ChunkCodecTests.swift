@@ -159,3 +159,18 @@ func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> Se
         #expect(failures > 600)  // every truncation throws; flipped bits may decode to other numbers
     }
 }
+
+@Suite struct ColumnTableTests {
+    @Test func tablesRoundTripBitExact() throws {
+        var rng = TestRNG(state: 3)
+        for rows in [0, 1, 2, 3, 1440, 2000] {
+            let ints: [[Int64]] = [(0..<rows).map { Int64($0) * 60_000 + 1_709_164_800_000 }, (0..<rows).map { _ in Int64.random(in: 1...60, using: &rng) }]
+            let doubles: [[Double]] = [(0..<rows).map { _ in Double.random(in: -1e3...1e3, using: &rng) },
+                                       (0..<rows).map { _ in (Double.random(in: 0...100, using: &rng) * 1000).rounded() / 1000 }, []].filter { !$0.isEmpty || rows == 0 }
+            let bytes = ColumnTable.encode(integers: ints, doubles: doubles)
+            let back = try bytes.withUnsafeBytes { try ColumnTable.decode($0) }
+            #expect(back.integers == ints)
+            #expect(back.doubles.map { $0.map(\.bitPattern) } == doubles.map { $0.map(\.bitPattern) })
+        }
+    }
+}

@@ -22,6 +22,12 @@ import VigilRollup
         }[0]
     }
 
+    /// Minute-rollup rows and sealed minute buckets.
+    static func minuteCounts(_ path: String) throws -> (rows: Int, sealed: Int) {
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        return try db.query("SELECT (SELECT count(*) FROM rollup_minute), (SELECT coalesce(sum(buckets), 0) FROM minute_chunk)") { (Int($0.int(0)), Int($0.int(1))) }[0]
+    }
+
     /// The rollup suite's chaotic stream (duplicates, replacements, late data, leap day, year end),
     /// sealed between batches: later batches replace and add readings inside sealed spans.
     @Test(arguments: [1, 2, 3] as [UInt64])
@@ -58,6 +64,8 @@ import VigilRollup
         _ = try writer.sealAll(now: Self.far)
         let counts = try Self.tableCounts(tmp.path)
         #expect(counts.rows == 0 && counts.sealed == truth.count, "everything sealed once its rollups are done")
+        let minutes = try Self.minuteCounts(tmp.path)
+        #expect(minutes.rows == 0 && minutes.sealed > 0, "whole days of minute rollups sealed too")
         #expect(writer.sealedTotals.readings == truth.count && writer.sealedTotals.chunks == counts.chunks)
         try await check("all sealed")
         let rebuilt = try writer.rebuildRollups(from: .min, to: .max)
@@ -136,6 +144,45 @@ import VigilRollup
                                      RollupStoreTests.oracle(truth, machine: "m", sensor: "s", width: RollupStoreTests.day), "days after pruning and rebuild")
     }
 
+    /// Retention below sealed minute days: pruning raw folds sealed minutes into their bases,
+    /// pruning minutes drops whole sealed days; day rollups and the kept minutes never change.
+    @Test func retentionOverSealedMinuteDays() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
+        var truth: [Key: Double] = [:]
+        var readings: [Reading] = []
+        for d in 0..<8 {
+            for i in 0..<500 {
+                let r = Reading(machine: "m", sensor: "s", ts: d0 + Int64(d) * day + Int64(i) * 167_000, value: Double((d * 500 + i) % 89) / 8)
+                readings.append(r)
+                truth[Key(machine: "m", sensor: "s", ts: r.ts)] = r.value
+            }
+        }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let now = d0 + 8 * day + 3_600_000
+        _ = try writer.rollupAllDue(now: Self.far)
+        _ = try writer.sealAll(now: now)
+        #expect(try Self.minuteCounts(tmp.path).rows == 0)
+        let reader = try StoreReader(path: tmp.path)
+        let minutesBefore = try await RollupStoreTests.rollups(reader, "m", "s", .minute)
+        let pruned = try writer.applyRetention(rawDays: 3, minuteDays: 5, now: now)
+        #expect(pruned.rawRows == 5 * 500 && pruned.minuteRows == minutesBefore.filter { $0.start < d0 + 3 * day }.count)
+        RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, "m", "s", .day),
+                                     RollupStoreTests.oracle(truth, machine: "m", sensor: "s", width: RollupStoreTests.day), "days after pruning")
+        #expect(try await RollupStoreTests.rollups(reader, "m", "s", .minute) == minutesBefore.filter { $0.start >= d0 + 3 * day })
+        // A late reading below the raw horizon lands on top of the sealed, folded minutes.
+        let late = Reading(machine: "m", sensor: "s", ts: d0 + 4 * day + 5, value: 1_000)
+        truth[Key(machine: "m", sensor: "s", ts: late.ts)] = late.value
+        _ = try writer.write([IngestMessage(readings: [late], rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        _ = try writer.rollupAllDue(now: Self.far)
+        _ = try writer.sealAll(now: now)
+        RollupStoreTests.expectEqual(try await RollupStoreTests.rollups(reader, "m", "s", .day),
+                                     RollupStoreTests.oracle(truth, machine: "m", sensor: "s", width: RollupStoreTests.day), "days after a late reading")
+        let minute = try await RollupStoreTests.rollups(reader, "m", "s", .minute).first { $0.start == d0 + 4 * day }
+        #expect(minute?.stats.count == 2 && minute?.stats.max == 1_000)
+    }
+
     @Test func removingAMachineTakesItsChunks() throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
@@ -173,7 +220,7 @@ import VigilRollup
         }
         // Make it what the previous release wrote.
         let db = try SQLiteConnection(path: tmp.path)
-        try db.execute("DROP TABLE chunk; DROP TABLE chunk_data; PRAGMA user_version = 5")
+        try db.execute("DROP TABLE chunk; DROP TABLE chunk_data; DROP TABLE minute_chunk; PRAGMA user_version = 5")
         let before = try db.query("SELECT ts, value, seq FROM reading JOIN series ON series.id = series_id WHERE machine = 'pump2' AND sensor = 'vib' ORDER BY ts") {
             Reading(machine: "pump2", sensor: "vib", ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2))
         }
