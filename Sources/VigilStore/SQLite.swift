@@ -72,6 +72,14 @@ public final class SQLiteConnection {
         return s
     }
 
+    /// A read of several statements from one snapshot (WAL): a commit in between — the sealer
+    /// moving rows into a chunk — is either wholly seen or not at all.
+    public func snapshot<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        defer { try? execute("COMMIT") }
+        return try body()
+    }
+
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {

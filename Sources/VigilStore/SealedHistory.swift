@@ -39,6 +39,8 @@ enum RawHistory {
         if to > 0 {
             let s = try db.statement(
                 "SELECT d.data FROM chunk c JOIN chunk_data d ON d.id = c.id WHERE c.id BETWEEN ?1 AND ?2 AND c.last_ts >= ?3 AND c.first_ts < ?4 ORDER BY c.id")
+            // A statement left mid-result keeps its read transaction, and the connection's view, open.
+            defer { s.reset() }
             try s.bind([.int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: max(from, 0)))),
                         .int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: to - 1))), .int(from), .int(to)])
             var inRange = 0

@@ -39,6 +39,7 @@ enum MinuteChunks {
         var sealed: [Bucket] = []
         if to > 0 {
             let s = try db.statement("SELECT data FROM minute_chunk WHERE id BETWEEN ? AND ? ORDER BY id")
+            defer { s.reset() }  // left mid-result it would hold the connection's read snapshot open
             try s.bind([.int(id(series: series, day: BucketWidth.day.start(of: max(from, 0)))), .int(id(series: series, day: BucketWidth.day.start(of: to - 1)))])
             while try s.step() {
                 try s.withBlob(0) { try decode($0, into: &sealed) }
@@ -74,6 +75,7 @@ enum MinuteChunks {
         var sealedFirst: Int64?, sealedLast: Int64?
         for (order, assign) in [("ASC", 0), ("DESC", 1)] {
             let s = try db.statement("SELECT data FROM minute_chunk WHERE id BETWEEN ? AND ? ORDER BY id \(order) LIMIT 1")
+            defer { s.reset() }
             try s.bind([.int(ids.lowerBound), .int(ids.upperBound)])
             if try s.step() {
                 var buckets: [Bucket] = []
