@@ -318,10 +318,10 @@ def main():
             print(f"{name:<44} {nbytes:>14,} {nbytes / n:>14.2f} {count:>13,} {cpu_us:>16.2f} µs")
         t = v["tables"]
         sealed_bytes = t.get("chunk", 0) + t.get("chunk_data", 0)
-        rollups = sum(b for name, b in t.items() if name.startswith("rollup") or name.startswith("sqlite_autoindex_rollup"))
+        rollups = sum(b for name, b in t.items() if name.startswith("rollup") or name == "minute_chunk")
         row("Vigil, whole database after sealing", v["file"], v["api_count"], (v["cpu_ingest"] + v["cpu_seal"]) / n * 1e6)
         row("  of which sealed raw history (chunks+index)", sealed_bytes, v["sql_count"], v["cpu_seal"] / n * 1e6)
-        row("  of which minute/day rollups", rollups, v["api_count"], 0)
+        row("  of which minute/day rollups (sealed days)", rollups, v["api_count"], 0)
         row("Vigil before sealing (rows, today's layout)", v["file_before"], v["rows_before"], v["cpu_ingest"] / n * 1e6)
         row("VictoriaMetrics (after force merge)", vm["bytes"], vm["count"], vm["cpu"] / n * 1e6)
         row("InfluxDB (TSM after full compaction)", ix["bytes"], ix["count"], ix["cpu"] / n * 1e6)
