@@ -296,11 +296,13 @@ public enum ChunkCodec {
         let e = Int(try c.byte())
         guard e <= maxExponent else { throw .malformed("exponent \(e)") }
         let scale = pow10[e]
-        var m = [Int64](repeating: 0, count: n)
-        m[0] = try c.signed()
+        let m0 = try c.signed()
         let stream = try c.take(try c.count(max: Int.max))
         var r = BitReader(stream)
-        try m.withUnsafeMutableBufferPointer { (m) throws(ChunkCodecError) in
+        // The mantissas are decoded into the output's own memory (same size), then turned into
+        // doubles in place: no buffer the size of the chunk to allocate and fault in.
+        try v.withMemoryRebound(to: Int64.self) { (m) throws(ChunkCodecError) in
+            m[0] = m0
             var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
             try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
                 var window = m[0] &* 8
@@ -342,8 +344,8 @@ public enum ChunkCodec {
                     i += count
                 }
             }
-            for i in 0..<n { v[i] = Double(m[i]) / scale }
         }
+        for i in 0..<n { v[i] = Double(Int64(bitPattern: v[i].bitPattern)) / scale }
         guard !r.overran else { throw .truncated }
         let exceptions = try c.count(max: n)
         var index = 0
