@@ -41,6 +41,13 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+def written_bytes(pid):
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
 def du(path):
     total = 0
     for root, _, files in os.walk(path):
@@ -128,7 +135,7 @@ def run_vigil(args, work, start_ms, duration_s):
     capture = subprocess.Popen(["mosquitto_sub", "-p", str(broker_port), "-q", "1", "-t", "vigil/#", "-i", "bench-capture", "-c"],
                                stdout=open(capture_path, "w"))
     time.sleep(0.5)
-    cpu0 = cpu_seconds(vigild.pid)
+    cpu0, w0 = cpu_seconds(vigild.pid), written_bytes(vigild.pid)
     t0 = time.time()
     sim = subprocess.run([f"{args.bin}/vigil-sim", "--broker", f"mqtt://127.0.0.1:{broker_port}", "--machines", str(args.machines),
                           "--sensors", "8", "--format", "line", "--seed", "11", "--life", "off", "--faults", "0",
@@ -154,6 +161,7 @@ def run_vigil(args, work, start_ms, duration_s):
     capture.terminate()
     capture.wait()
     cpu_ingest = cpu_seconds(vigild.pid) - cpu0
+    written_ingest = written_bytes(vigild.pid) - w0
     # Count back through the API: the day rollups of every series (exact counts).
     machines = get_json(base + "/api/v1/machines")
     api_count = 0
@@ -169,10 +177,16 @@ def run_vigil(args, work, start_ms, duration_s):
     rows_before = sqlite3.connect(db).execute("SELECT count(*) FROM reading").fetchone()[0]
     file_before = database_bytes(db)
     # Seal what the daemon would seal by itself an hour after each span (the data ended a day ago).
-    t1, c1 = time.time(), os.times()
-    out = subprocess.run([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env_seal, stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
-    seal_s, c2 = time.time() - t1, os.times()
-    cpu_seal = (c2.children_user - c1.children_user) + (c2.children_system - c1.children_system)
+    t1 = time.time()
+    seal = subprocess.Popen([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env_seal, stdout=subprocess.PIPE, text=True)
+    out = seal.stdout.read().strip()
+    _, status, usage = os.wait4(seal.pid, 0)
+    seal.returncode = os.waitstatus_to_exitcode(status)
+    if seal.returncode != 0:
+        raise RuntimeError(f"vigild --seal exited {seal.returncode}")
+    seal_s = time.time() - t1
+    cpu_seal = usage.ru_utime + usage.ru_stime
+    written_seal = usage.ru_oublock * 512
     con = sqlite3.connect(db)
     sealed = con.execute("SELECT coalesce(sum(count), 0) FROM chunk").fetchone()[0]
     rows = con.execute("SELECT count(*) FROM reading").fetchone()[0]
@@ -188,7 +202,7 @@ def run_vigil(args, work, start_ms, duration_s):
     file_after = database_bytes(db)
     return dict(expected=expected, api_count=api_count, sql_count=sealed + rows, rows_before=rows_before, file_before=file_before,
                 file=file_after, free=free, tables=tables, ingest_s=ingest_s, cpu_ingest=cpu_ingest, seal_s=seal_s,
-                cpu_seal=cpu_seal, seal_out=out, capture=capture_path)
+                cpu_seal=cpu_seal, seal_out=out, capture=capture_path, written_ingest=written_ingest, written_seal=written_seal)
 
 # MARK: peers
 
@@ -325,7 +339,9 @@ def main():
         row("Vigil before sealing (rows, today's layout)", v["file_before"], v["rows_before"], v["cpu_ingest"] / n * 1e6)
         row("VictoriaMetrics (after force merge)", vm["bytes"], vm["count"], vm["cpu"] / n * 1e6)
         row("InfluxDB (TSM after full compaction)", ix["bytes"], ix["count"], ix["cpu"] / n * 1e6)
-        print(f"\nreadings: {n:,} expected; Vigil counted {v['api_count']:,} via the API (day rollups) and {v['sql_count']:,} in SQL; "
+        print(f"\nVigil bytes written to disk per reading: {v['written_ingest'] / n:.1f} while ingesting (journal, WAL, checkpoints), "
+              f"{v['written_seal'] / n:.1f} while sealing; sealing took {v['seal_s']:.1f} s ({n / v['seal_s'] / 1e3:,.0f} k readings/s)")
+        print(f"readings: {n:,} expected; Vigil counted {v['api_count']:,} via the API (day rollups) and {v['sql_count']:,} in SQL; "
               f"free pages left in the file: {v['free']:,} bytes")
         print("Vigil tables (dbstat): " + ", ".join(f"{k} {b / n:.3f}" for k, b in sorted(t.items(), key=lambda kv: -kv[1])[:8]) + " bytes/reading")
         ok = v["api_count"] == n and v["sql_count"] == n and vm["count"] == n and ix["count"] == n

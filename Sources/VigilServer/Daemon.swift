@@ -102,12 +102,13 @@ public enum Daemon {
     }
 
     /// `vigild --seal`: seals every span that is sealable now, one bounded transaction at a time
-    /// (safe beside a running daemon); `progress` hears of each transaction.
-    public static func seal(config: VigilConfig, progress: (SealPass) -> Void) throws -> (pass: SealPass, totals: ChunkTotals) {
+    /// (safe beside a running daemon), then gives the freed space back if most of the file is free;
+    /// `progress` hears of each transaction.
+    public static func seal(config: VigilConfig, progress: (SealPass) -> Void) throws -> (pass: SealPass, totals: ChunkTotals, released: Int) {
         let writer = try openWriter(config)
         let pass = try writer.sealAll(progress: progress)
-        while try writer.releaseFreePages() > 0 {}
-        return (pass, writer.sealedTotals)
+        let released = try writer.compact()
+        return (pass, writer.sealedTotals, released)
     }
 
     static func openWriter(_ config: VigilConfig) throws -> StoreWriter {

@@ -96,7 +96,6 @@ public final class RollupService: Service, Sendable {
                 applyRetention()
                 // Another process (`vigild --seal`) may have sealed since the last look.
                 try? writer.reloadSealedTotals()
-                do { try writer.releaseFreePages() } catch { logger.warning("could not release free pages", metadata: ["error": "\(error)"]) }
             }
             var moreToSeal = false
             do {

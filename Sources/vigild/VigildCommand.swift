@@ -39,7 +39,7 @@ struct Vigild: AsyncParsableCommand {
     @Flag(name: .customLong("rebuild-rollups"), help: "Recompute minute and day rollups from the raw readings (and retention bases) with the daemon's kernels, then exit. Safe while vigild runs.")
     var rebuildRollups = false
 
-    @Flag(name: .long, help: "Seal every raw reading whose 6-hour span ended more than storage.seal_after ago (and whose rollups are done) into compressed chunks, then exit. Safe while vigild runs (which also seals on its own).")
+    @Flag(name: .long, help: "Seal every raw reading whose 6-hour span ended more than storage.seal_after ago (and whose rollups are done) into compressed chunks, and whole such days of minute rollups; then, if most of the file is free (after converting an old database), VACUUM it. Exit. Safe while vigild runs (which also seals on its own; a VACUUM holds its writes back while it copies).")
     var seal = false
 
     @Option(name: .long, help: "With --rebuild-rollups: first time to rebuild (epoch ms or RFC 3339; widened to its UTC day). Default: the beginning.")
@@ -81,7 +81,8 @@ struct Vigild: AsyncParsableCommand {
             }
             let perReading = result.totals.readings > 0 ? Double(result.totals.bytes) / Double(result.totals.readings) : 0
             print("sealed \(result.pass.readings) readings into \(result.pass.chunks) chunks (\(result.pass.merges) merged into existing ones) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s; "
-                  + "sealed history: \(result.totals.readings) readings in \(result.totals.chunks) chunks, \(result.totals.bytes) bytes (\(String(format: "%.3f", perReading)) bytes/reading)")
+                  + "sealed history: \(result.totals.readings) readings in \(result.totals.chunks) chunks, \(result.totals.bytes) bytes (\(String(format: "%.3f", perReading)) bytes/reading)"
+                  + (result.released > 0 ? "; gave \(result.released) free bytes back to the file system" : ""))
             return nil
         }
         if rebuildRollups {
