@@ -189,15 +189,14 @@ if zstd {
             try p.run()
             p.waitUntilExit()
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            // "3#vigil-bench-c…  :  35389440 ->  18123456 (x1.953),  250.1 MB/s, 1200.3 MB/s"
+            // zstd 1.5: "-3     87793448 (2.519) 192.78 MB/s  652.6 MB/s  name" (level, compressed bytes,
+            // ratio, compression and decompression speed of the input).
             let line = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last.map(String.init) ?? text
-            if let arrow = line.range(of: "->") {
-                let after = line[arrow.upperBound...].trimmingCharacters(in: .whitespaces)
-                let size = Double(after.prefix { $0.isNumber }) ?? 0
-                let speeds = line.components(separatedBy: ",").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
-                let mbs = speeds.compactMap { Double($0.components(separatedBy: " ").first ?? "") }
-                let enc = mbs.first.map { fmt($0 * 1e6 / 16 / 1e6, 1) } ?? "?", dec = mbs.dropFirst().first.map { fmt($0 * 1e6 / 16 / 1e6, 1) } ?? "?"
-                print("peer: zstd -\(level) on the raw ts + value columns: \(fmt(size / Double(totalReadings), 3)) bytes/reading, encode \(enc) M readings/s, decode \(dec) M readings/s")
+            let fields = line.split(separator: " ").map(String.init)
+            if fields.count >= 6, let size = Double(fields[1]), let enc = Double(fields[3]), let dec = Double(fields[5]) {
+                let input = Double(rawColumns.count) / Double(totalReadings)  // bytes per reading in the file
+                print("peer: zstd -\(level) on the raw ts + value columns: \(fmt(size / Double(totalReadings), 3)) bytes/reading, "
+                      + "encode \(fmt(enc * 1e6 / input / 1e6, 1)) M readings/s, decode \(fmt(dec * 1e6 / input / 1e6, 1)) M readings/s")
             } else {
                 print("peer: zstd -\(level): \(line)")
             }

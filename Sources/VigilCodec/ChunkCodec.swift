@@ -33,26 +33,26 @@ public struct ChunkCodecError: Error, Sendable, Equatable, CustomStringConvertib
     public static func malformed(_ what: String) -> ChunkCodecError { ChunkCodecError(description: "chunk malformed: \(what)") }
 }
 
-/// The sealed-chunk format: timestamps as delta-of-delta, values as decimal mantissas with a
-/// per-block predictor, sequence numbers as delta-of-delta, all Rice-coded in blocks of 128
+/// The sealed-chunk format: timestamps and sequence numbers as differences, values as decimal
+/// mantissas, each sequence with a per-block predictor, all Rice-coded in blocks of 128
 /// (`RiceBlocks`). Bit-exact: every double that goes in comes out with the same bits — values
 /// that are not short decimals (or are -0.0, subnormal, infinite, NaN, beyond 2^53) are stored
 /// whole as exceptions, and a chunk where most are goes plain (8 bytes a value).
 ///
 /// Layout (version 1), varints LEB128, signed ones zigzagged:
 /// ```
-/// u8 version · varint n · svarint t0 · [n ≥ 2: svarint Δt1 · stream(Δ²t, n − 2)]
-/// u8 valueMode: 0 decimal → u8 e · svarint m0 · stream(m residuals, n − 1; predictor per block)
-///                          · varint exceptions · (varint index gap · 8 bytes raw)*
+/// u8 version · varint n · svarint t0 · [n ≥ 2: predicted(Δt, n − 1)]
+/// u8 valueMode: 0 decimal → u8 e · predicted(m, n) · varint exceptions · (varint index gap · 8 bytes raw)*
 ///               1 plain   → n × 8 bytes
-/// u8 seqMode: 0 none, 1 all, 2 some → bitmap ⌈n/8⌉ · then for the p present:
-///             svarint s0 · [p ≥ 2: svarint Δs1 · stream(Δ²s, p − 2)]
-/// stream = varint byte length · Rice blocks
+/// u8 seqMode: 0 none, 1 all, 2 some → bitmap ⌈n/8⌉ · varint p · then for the p present:
+///             svarint s0 · [p ≥ 2: predicted(Δs, p − 1)]
+/// predicted(x, k) = svarint x0 · [k ≥ 2: varint byte length · Rice blocks of the residuals of x1…]
 /// ```
 /// A value `v` is the mantissa `m` of exponent `e` when `Double(m) / 10^e` has exactly `v`'s bits;
-/// `e` is chosen per chunk (the ALP idea, SIGMOD 2024). Value predictors, chosen per block by
-/// cost: 0 the previous mantissa, 1 the mean of the previous eight (noise around a slow level
-/// costs its own entropy, not the doubled variance of a difference), 2 linear extrapolation.
+/// `e` is chosen per chunk (the ALP idea, SIGMOD 2024). Predictors, chosen per block by cost: 0
+/// the previous value (for differences: delta-of-delta), 1 the mean of the previous eight (noise
+/// around a slow level costs its own entropy, not the doubled variance of a difference), 2 linear
+/// extrapolation.
 public enum ChunkCodec {
     static let version: UInt8 = 1
     static let maxExponent = 18
@@ -75,24 +75,27 @@ public enum ChunkCodec {
         return out
     }
 
-    /// First value, first difference, then Rice-coded differences of differences.
+    /// The first value, then the differences as a predicted sequence: the previous-difference
+    /// predictor makes them delta-of-delta (0 for a regular series), the mean of eight predicts
+    /// the interval of a jittered one (residual variance 2σ² instead of 6σ²).
     static func encodeIntegers(_ x: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
         guard let first = x.first else { return }
         Varint.append(signed: first, to: &out)
         guard x.count >= 2 else { return }
-        var delta = x[1] &- x[0]
-        Varint.append(signed: delta, to: &out)
-        guard x.count >= 3 else { return }
-        let dod = [UInt64](unsafeUninitializedCapacity: x.count - 2) { buf, initialized in
-            for i in 2..<x.count {
-                let d = x[i] &- x[i - 1]
-                buf[i - 2] = Varint.zigzag(d &- delta)
-                delta = d
-            }
-            initialized = x.count - 2
+        let deltas = [Int64](unsafeUninitializedCapacity: x.count - 1) { buf, initialized in
+            for i in 1..<x.count { buf[i - 1] = x[i] &- x[i - 1] }
+            initialized = x.count - 1
         }
-        var w = BitWriter(capacity: dod.count / 4)
-        dod.withUnsafeBufferPointer { RiceBlocks.write($0, into: &w) }
+        deltas.withUnsafeBufferPointer { encodePredicted($0, into: &out) }
+    }
+
+    /// `m[0]`, then (for two or more) the Rice-coded residuals of `m[1...]` against the cheapest
+    /// predictor of each block.
+    static func encodePredicted(_ m: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+        Varint.append(signed: m[0], to: &out)
+        guard m.count >= 2 else { return }
+        var w = BitWriter(capacity: m.count * 2)
+        encodeMantissaResiduals(m, into: &w)
         appendStream(w.finish(), to: &out)
     }
 
@@ -147,10 +150,7 @@ public enum ChunkCodec {
         if exceptions.count * 2 > n { return encodePlain(v, into: &out) }
         out.append(0)
         out.append(UInt8(e))
-        Varint.append(signed: m[0], to: &out)
-        var w = BitWriter(capacity: n * 2)
-        m.withUnsafeBufferPointer { encodeMantissaResiduals($0, into: &w) }
-        appendStream(w.finish(), to: &out)
+        m.withUnsafeBufferPointer { encodePredicted($0, into: &out) }
         Varint.append(UInt64(exceptions.count), to: &out)
         var last = 0
         for i in exceptions {
@@ -186,6 +186,15 @@ public enum ChunkCodec {
                     sum = sum &+ m[i] &- m[max(i - 8, 0)]
                 }
                 window = sum
+                // A run the previous value predicts exactly (regular timestamps, sequence numbers,
+                // a constant) is one zero byte.
+                var changes: UInt64 = 0
+                for j in 0..<count { changes |= s[j] }
+                if changes == 0 {
+                    RiceBlocks.writeBlock(UnsafeBufferPointer(rebasing: s[0..<count]), k: nil, predictor: 0, into: &w)
+                    start += count
+                    continue
+                }
                 // The predictor with the smallest residuals (the Rice cost grows with their sum),
                 // then the best parameter for it alone.
                 var predictor = 0
@@ -262,22 +271,65 @@ public enum ChunkCodec {
     static func decodeIntegers(_ c: inout ByteCursor, count n: Int, into x: UnsafeMutableBufferPointer<Int64>) throws(ChunkCodecError) {
         x[0] = try c.signed()
         guard n >= 2 else { return }
-        var delta = try c.signed()
-        x[1] = x[0] &+ delta
-        guard n >= 3 else { return }
+        // The differences land in x[1...], then a running sum turns them into values.
+        try decodePredicted(&c, count: n - 1, into: UnsafeMutableBufferPointer(rebasing: x[1...]))
+        var prev = x[0]
+        for i in 1..<n {
+            prev = prev &+ x[i]
+            x[i] = prev
+        }
+    }
+
+    /// Reads what `encodePredicted` wrote: `n` integers into `m`.
+    static func decodePredicted(_ c: inout ByteCursor, count n: Int, into m: UnsafeMutableBufferPointer<Int64>) throws(ChunkCodecError) {
+        m[0] = try c.signed()
+        guard n >= 2 else { return }
         let stream = try c.take(try c.count(max: Int.max))
         var r = BitReader(stream)
         var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
-        var i = 2
         try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
+            var window = m[0] &* 8
+            var i = 1
             while i < n {
                 let count = min(RiceBlocks.blockSize, n - i)
-                _ = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
-                var prev = x[i - 1]
-                for j in 0..<count {
-                    delta = delta &+ Varint.unzigzag(u[j])
-                    prev = prev &+ delta
-                    x[i + j] = prev
+                let (predictor, constant) = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
+                // Each loop keeps the newest values in registers: the chain is the predictor and
+                // one add, not a store and a reload.
+                var last = m[i - 1]
+                if constant && predictor == 0 && count >= 8 {
+                    // The previous value repeated (regular timestamps, sequence numbers).
+                    (m.baseAddress! + i).update(repeating: last, count: count)
+                    window = last &* 8
+                    i += count
+                    continue
+                }
+                switch predictor {
+                case 0:
+                    for j in 0..<count {
+                        let k = i + j
+                        last = last &+ Varint.unzigzag(u[j])
+                        m[k] = last
+                        window = window &+ last &- m[max(k - 8, 0)]
+                    }
+                case 1:
+                    for j in 0..<count {
+                        let k = i + j
+                        last = ((window &+ 4) >> 3) &+ Varint.unzigzag(u[j])
+                        m[k] = last
+                        window = window &+ last &- m[max(k - 8, 0)]
+                    }
+                case 2:
+                    var before = i >= 2 ? m[i - 2] : m[0]
+                    for j in 0..<count {
+                        let k = i + j
+                        let x = 2 &* last &- before &+ Varint.unzigzag(u[j])
+                        before = last
+                        last = x
+                        m[k] = x
+                        window = window &+ x &- m[max(k - 8, 0)]
+                    }
+                default:
+                    throw .malformed("predictor \(predictor)")
                 }
                 i += count
             }
@@ -296,57 +348,10 @@ public enum ChunkCodec {
         let e = Int(try c.byte())
         guard e <= maxExponent else { throw .malformed("exponent \(e)") }
         let scale = pow10[e]
-        let m0 = try c.signed()
-        let stream = try c.take(try c.count(max: Int.max))
-        var r = BitReader(stream)
         // The mantissas are decoded into the output's own memory (same size), then turned into
         // doubles in place: no buffer the size of the chunk to allocate and fault in.
-        try v.withMemoryRebound(to: Int64.self) { (m) throws(ChunkCodecError) in
-            m[0] = m0
-            var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
-            try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
-                var window = m[0] &* 8
-                var i = 1
-                while i < n {
-                    let count = min(RiceBlocks.blockSize, n - i)
-                    let predictor = try RiceBlocks.readBlock(count: count, from: &r, into: u.baseAddress!)
-                    // Each loop keeps the newest mantissas in registers: the chain is the predictor
-                    // and one add, not a store and a reload.
-                    var last = m[i - 1]
-                    switch predictor {
-                    case 0:
-                        for j in 0..<count {
-                            let k = i + j
-                            last = last &+ Varint.unzigzag(u[j])
-                            m[k] = last
-                            window = window &+ last &- m[max(k - 8, 0)]
-                        }
-                    case 1:
-                        for j in 0..<count {
-                            let k = i + j
-                            last = ((window &+ 4) >> 3) &+ Varint.unzigzag(u[j])
-                            m[k] = last
-                            window = window &+ last &- m[max(k - 8, 0)]
-                        }
-                    case 2:
-                        var before = i >= 2 ? m[i - 2] : m[0]
-                        for j in 0..<count {
-                            let k = i + j
-                            let x = 2 &* last &- before &+ Varint.unzigzag(u[j])
-                            before = last
-                            last = x
-                            m[k] = x
-                            window = window &+ x &- m[max(k - 8, 0)]
-                        }
-                    default:
-                        throw .malformed("predictor \(predictor)")
-                    }
-                    i += count
-                }
-            }
-        }
+        try v.withMemoryRebound(to: Int64.self) { (m) throws(ChunkCodecError) in try decodePredicted(&c, count: n, into: m) }
         for i in 0..<n { v[i] = Double(Int64(bitPattern: v[i].bitPattern)) / scale }
-        guard !r.overran else { throw .truncated }
         let exceptions = try c.count(max: n)
         var index = 0
         for _ in 0..<exceptions {

@@ -65,43 +65,36 @@ enum RiceBlocks {
         }
     }
 
-    /// Writes `u` as blocks with the cheapest `k` each and predictor 0.
-    static func write(_ u: UnsafeBufferPointer<UInt64>, into w: inout BitWriter) {
-        var start = 0
-        while start < u.count {
-            let block = UnsafeBufferPointer(rebasing: u[start..<min(u.count, start + blockSize)])
-            writeBlock(block, k: bestK(block)?.k, predictor: 0, into: &w)
-            start += blockSize
-        }
-    }
-
     /// `readBlock` for parameters above 32: a code may need two reads.
-    static func readBlockWide(count: Int, k: Int, predictor: UInt8, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> UInt8 {
+    static func readBlockWide(count: Int, k: Int, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) {
         for i in 0..<count {
             let q = r.peek().trailingZeroBitCount
             guard q <= escape else { throw .malformed("unary run of \(q) bits") }
             r.skip(q + 1)
             out[i] = q == escape ? r.read64() : (UInt64(q) << UInt64(k)) | r.read(k)
         }
-        return predictor
     }
 
-    /// Reads one block of `count` residuals into `out`; returns its predictor id.
+    /// Reads one block of `count` residuals into `out`; returns its predictor id and whether every
+    /// residual is zero.
     @inline(__always)
-    static func readBlock(count: Int, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> UInt8 {
+    static func readBlock(count: Int, from r: inout BitReader, into out: UnsafeMutablePointer<UInt64>) throws(ChunkCodecError) -> (predictor: UInt8, zero: Bool) {
         let header = r.read(8)
         let k = Int(header & 63)
         let predictor = UInt8(header >> 6)
         if header & 63 == zeroBlock {
             out.update(repeating: 0, count: count)
-            return predictor
+            return (predictor, true)
         }
         guard k <= maxK else { throw .malformed("rice parameter \(k)") }
         let mask = (UInt64(1) &<< UInt64(k)) &- 1
         // The common code (quotient < escape) fits in 25 + k ≤ 57 bits of a refilled window when
         // k ≤ 32; the window lives in a register and is refilled from memory only when a code may
         // not fit, so the per-value chain is a tzcnt, a shift and a subtraction.
-        guard k <= 32 else { return try readBlockWide(count: count, k: k, predictor: predictor, from: &r, into: out) }
+        guard k <= 32 else {
+            try readBlockWide(count: count, k: k, from: &r, into: out)
+            return (predictor, false)
+        }
         let longest = escape + 1 + k
         var window = r.peek()
         var left = 57
@@ -131,6 +124,6 @@ enum RiceBlocks {
             }
         }
         r.skip(used)
-        return predictor
+        return (predictor, false)
     }
 }
