@@ -92,6 +92,17 @@ import VigilCore
         #expect(late.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 >= 2 } == true, "\(text)")
         #expect(text.contains("vigil_rollup_lag_seconds"))
 
+        // The daemon seals on its own: the backfilled reading's 6-hour span ended long before
+        // `storage.seal_after` (1 h); once sealed, the API still answers the same.
+        try await Harness.waitUntil("the backfilled span sealed", seconds: 20) {
+            let (_, m) = try await Harness.get(daemon.baseURL + "/metrics")
+            let line = String(decoding: m, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("vigil_store_sealed_readings ") }
+            return line.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 >= 1 } == true
+        }
+        let rawAfter = try await Self.points(daemon, "pump-01", "temp", "raw")
+        #expect(rawAfter.contains { $0.ts == base - 86_400_000 && $0.mean == -4 })
+        #expect(Self.same(try await Self.points(daemon, "pump-01", "temp", "day"), Self.recompute(rawAfter, width: 86_400_000)))
+
         // The CLI prints the same rollups.
         let csv = try Harness.run(try Harness.product("vigil"), ["series", "pump-01", "temp", "--resolution", "minute", "--format", "csv",
                                                                   "--from", String(base), "--to", String(base + 600_000), "--url", daemon.baseURL])
