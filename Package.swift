@@ -102,7 +102,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vigil-bench-codec",
-            dependencies: ["VigilCodec", "VigilRollup", "CSQLite"],
+            dependencies: ["VigilCodec", "VigilRollup", "VigilCore"],
             path: "Benchmarks/codec",
             swiftSettings: strict
         ),
@@ -117,7 +117,7 @@ let package = Package(
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth"], swiftSettings: strict),
-        .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec"], swiftSettings: strict),
+        .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilCore"], swiftSettings: strict),

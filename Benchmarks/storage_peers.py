@@ -19,12 +19,10 @@ taking MQTT messages, rollups and health included, plus the sealing run).
 
 Usage: Benchmarks/storage_peers.py [--machines 20] [--days 2] [--bin .build/release] [--keep]
 """
-import argparse, json, os, pwd, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+import argparse, json, os, pwd, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.parse, urllib.request
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingest import free_port, proc_stats  # noqa: E402
 
 def wait_http(url, timeout=60):
     end = time.time() + timeout
@@ -37,16 +35,10 @@ def wait_http(url, timeout=60):
     raise RuntimeError(f"{url} did not answer")
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return proc_stats(pid)[0]
 
 def written_bytes(pid):
-    with open(f"/proc/{pid}/io") as f:
-        for line in f:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
+    return proc_stats(pid)[2]
 
 def du(path):
     total = 0

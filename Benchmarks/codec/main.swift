@@ -7,9 +7,9 @@
 // three decimals, 1 Hz), optionally with timestamp jitter, cut into chunks of one series-span.
 //   swift build -c release --product vigil-bench-codec -Xswiftc -target-cpu -Xswiftc native
 //   .build/release/vigil-bench-codec [--series 160] [--hours 24] [--chunk-hours 6] [--jitter-ms 0] [--rounds 5] [--no-zstd]
-import CSQLite
 import Foundation
 import VigilCodec
+import VigilCore
 import VigilRollup
 
 var seriesCount = 160, hours = 24, chunkHours = 6, jitter: Int64 = 0, rounds = 5, zstd = true
@@ -40,15 +40,7 @@ while let a = args.next() {
 
 // MARK: data: the simulator's model (firmware-sim/FleetModel.swift), series by series
 
-struct Rng {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func gaussian() -> Double { (-2 * log(max(unit(), .ulpOfOne))).squareRoot() * cos(2 * .pi * unit()) }
 }
@@ -60,7 +52,7 @@ var chunks: [[UInt8]] = []
 var rawColumns: [UInt8] = []  // ts + value, 16 bytes a reading, for the peers
 var totalReadings = 0
 do {
-    var rng = Rng(state: 11)
+    var rng = SplitMix64(seed: 11)
     let machines = (seriesCount + 7) / 8
     for m in 0..<machines {
         let phase = rng.unit() * 2 * .pi, offset = rng.unit() * 2 - 1

@@ -121,6 +121,21 @@ enum RawHistory {
     }
 }
 
+extension RawHistory {
+    /// Deletes every sealed chunk and sealed minute day of `series` (in the caller's transaction);
+    /// returns what went.
+    static func deleteSealed(_ db: SQLiteConnection, series: Int64) throws -> (chunks: ChunkTotals, minuteBuckets: Int) {
+        let ids = ChunkSpan.ids(series: series)
+        let range: [SQLiteValue] = [.int(ids.lowerBound), .int(ids.upperBound)]
+        let chunks = try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk WHERE id BETWEEN ? AND ?", range) {
+            ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
+        }[0]
+        let minuteBuckets = try db.query("SELECT coalesce(sum(buckets), 0) FROM minute_chunk WHERE id BETWEEN ? AND ?", range) { Int($0.int(0)) }[0]
+        for table in ["chunk_data", "chunk", "minute_chunk"] { try db.run("DELETE FROM \(table) WHERE id BETWEEN ? AND ?", range) }
+        return (chunks, minuteBuckets)
+    }
+}
+
 /// How much history is sealed (kept by the writer, for /metrics).
 public struct ChunkTotals: Sendable, Equatable {
     public var chunks = 0
@@ -160,6 +175,16 @@ public struct SealPass: Sendable, Equatable {
     public var delta = ChunkTotals()
     /// The pass stopped at its bound with more to seal.
     public var more = false
+
+    /// Adds up passes (`more` is the last one's).
+    public static func += (a: inout SealPass, b: SealPass) {
+        a.chunks += b.chunks
+        a.merges += b.merges
+        a.readings += b.readings
+        a.minuteBuckets += b.minuteBuckets
+        a.delta += b.delta
+        a.more = b.more
+    }
 }
 
 /// Moves readings whose span is past `sealAfter` and whose rollups are done from the row table

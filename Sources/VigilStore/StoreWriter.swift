@@ -228,11 +228,7 @@ extension StoreWriter {
         while true {
             let p = try sealPass(now: now)
             progress(p)
-            total.chunks += p.chunks
-            total.merges += p.merges
-            total.readings += p.readings
-            total.minuteBuckets += p.minuteBuckets
-            total.delta += p.delta
+            total += p
             if !p.more { return total }
         }
     }
@@ -285,18 +281,10 @@ extension StoreWriter {
                 for id in ids {
                     try s.db.run("DELETE FROM reading WHERE series_id = ?", [.int(id)])
                     removed.readings += s.db.changes
-                    let chunks = ChunkSpan.ids(series: id)
-                    let sealed = try s.db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk WHERE id BETWEEN ? AND ?",
-                                                [.int(chunks.lowerBound), .int(chunks.upperBound)]) {
-                        ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
-                    }[0]
-                    try s.db.run("DELETE FROM chunk_data WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
-                    try s.db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
-                    removed.readings += sealed.readings
-                    dropped += sealed
-                    removed.rollupRows += try s.db.query("SELECT coalesce(sum(buckets), 0) FROM minute_chunk WHERE id BETWEEN ? AND ?",
-                                                         [.int(chunks.lowerBound), .int(chunks.upperBound)]) { Int($0.int(0)) }[0]
-                    try s.db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
+                    let sealed = try RawHistory.deleteSealed(s.db, series: id)
+                    removed.readings += sealed.chunks.readings
+                    removed.rollupRows += sealed.minuteBuckets
+                    dropped += sealed.chunks
                     for table in ["rollup_minute", "rollup_day", "rollup_base"] {
                         try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
                         removed.rollupRows += s.db.changes

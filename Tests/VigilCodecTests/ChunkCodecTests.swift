@@ -1,47 +1,14 @@
+import Foundation
 import Testing
+import VigilCore
 @testable import VigilCodec
 
-/// A deterministic generator for the tests (SplitMix64).
-struct TestRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func gaussian() -> Double {
         let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
         let u2 = Double.random(in: 0..<1, using: &self)
-        return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
-}
-
-// Plain math without Foundation.
-func _log(_ x: Double) -> Double {
-    // ln via the exponent and a series on the mantissa in [1, 2): good to ~1e-12, enough for noise.
-    let e = Double(x.exponent)
-    let m = x.significand
-    let y = (m - 1) / (m + 1)
-    var term = y, sum = 0.0, k = 1.0
-    for _ in 0..<30 {
-        sum += term / k
-        term *= y * y
-        k += 2
-    }
-    return e * 0.6931471805599453 + 2 * sum
-}
-
-func _cos(_ x: Double) -> Double {
-    var x = x.truncatingRemainder(dividingBy: 2 * Double.pi)
-    if x > Double.pi { x -= 2 * Double.pi }
-    var term = 1.0, sum = 1.0
-    for k in 1..<20 {
-        term *= -x * x / Double((2 * k - 1) * (2 * k))
-        sum += term
-    }
-    return sum
 }
 
 func roundTrip(_ c: SeriesColumns, sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {
@@ -56,11 +23,11 @@ func roundTrip(_ c: SeriesColumns, sourceLocation: SourceLocation = #_sourceLoca
 
 /// Sensor-like data: 1 Hz (with jitter), a slow level plus Gaussian noise, three decimals.
 func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> SeriesColumns {
-    var rng = TestRNG(state: seed)
+    var rng = SplitMix64(seed: seed)
     var c = SeriesColumns()
     var t: Int64 = 1_764_000_000_000
     for i in 0..<n {
-        let level = 45 + 5 * _cos(Double(i) / 3600)
+        let level = 45 + 5 * cos(Double(i) / 3600)
         let v = ((level + noise * rng.gaussian()) * 1000).rounded() / 1000
         c.append(ts: t + (jitterMillis > 0 ? Int64.random(in: -jitterMillis...jitterMillis, using: &rng) : 0), value: v, seq: Int64(i + 1))
         t += 1000
@@ -90,7 +57,7 @@ func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> Se
                                   Double(bitPattern: 0x7FF8_0000_0000_0001), 1e308, 1e-308, 0.1, 0.2, 0.30000000000000004,
                                   9_007_199_254_740_993, 9_007_199_254_740_992, -9_007_199_254_740_992, 1e15 + 0.3, 123456.789012,
                                   .pi, -.pi, 1.0 / 3, 5e-324, 2.2250738585072009e-308]
-        var rng = TestRNG(state: 42)
+        var rng = SplitMix64(seed: 42)
         for trial in 0..<200 {
             let n = Int.random(in: 1...700, using: &rng)
             var c = SeriesColumns()
@@ -115,7 +82,7 @@ func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> Se
     }
 
     @Test func everyValueModeRoundTrips() throws {
-        var rng = TestRNG(state: 7)
+        var rng = SplitMix64(seed: 7)
         // Mostly not decimals: the plain mode.
         let noise = (0..<1_000).map { _ in Double.random(in: 0..<1, using: &rng) }
         let plain = try roundTrip(SeriesColumns(ts: Array(0..<1_000), values: noise, seq: Array(repeating: nil, count: 1_000)))
@@ -145,7 +112,7 @@ func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> Se
 
     @Test func damagedChunksThrowAndNeverCrash() throws {
         let good = ChunkCodec.encode(plantSeries(n: 2_000, jitterMillis: 5, noise: 0.3, seed: 5))
-        var rng = TestRNG(state: 9)
+        var rng = SplitMix64(seed: 9)
         var failures = 0
         for i in 0..<2_000 {
             var bad = good
@@ -162,7 +129,7 @@ func plantSeries(n: Int, jitterMillis: Int64, noise: Double, seed: UInt64) -> Se
 
 @Suite struct ColumnTableTests {
     @Test func tablesRoundTripBitExact() throws {
-        var rng = TestRNG(state: 3)
+        var rng = SplitMix64(seed: 3)
         for rows in [0, 1, 2, 3, 1440, 2000] {
             let ints: [[Int64]] = [(0..<rows).map { Int64($0) * 60_000 + 1_709_164_800_000 }, (0..<rows).map { _ in Int64.random(in: 1...60, using: &rng) }]
             let doubles: [[Double]] = [(0..<rows).map { _ in Double.random(in: -1e3...1e3, using: &rng) },

@@ -112,23 +112,31 @@ import VigilRollup
         }
     }
 
+    /// `perDay` readings `spacing` ms apart on each of `days` days from the leap day, rolled up and
+    /// sealed an hour after the last day; returns them and that time.
+    static func writeSealedDays(_ writer: StoreWriter, days: Int, perDay: Int, spacing: Int64) throws -> (truth: [Key: Double], now: Int64) {
+        let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
+        var truth: [Key: Double] = [:]
+        var readings: [Reading] = []
+        for d in 0..<days {
+            for i in 0..<perDay {
+                let ts = d0 + Int64(d) * day + Int64(i) * spacing
+                readings.append(Reading(machine: "m", sensor: "s", ts: ts, value: Double((d * perDay + i) % 113) / 8))
+            }
+        }
+        for r in readings { truth[Key(machine: "m", sensor: "s", ts: r.ts)] = r.value }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let now = d0 + Int64(days) * day + 3_600_000
+        _ = try writer.rollupAllDue(now: Self.far)  // the to-do marks carry the wall clock
+        _ = try writer.sealAll(now: now)
+        return (truth, now)
+    }
+
     @Test func retentionDeletesWholeChunksAndKeepsEveryRollup() async throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
         let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
-        var truth: [Key: Double] = [:]
-        var readings: [Reading] = []
-        for d in 0..<6 {
-            for i in 0..<400 {
-                let r = Reading(machine: "m", sensor: "s", ts: d0 + Int64(d) * day + Int64(i) * 211_000, value: Double((d * 400 + i) % 113) / 4)
-                readings.append(r)
-                truth[Key(machine: "m", sensor: "s", ts: r.ts)] = r.value
-            }
-        }
-        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
-        let now = d0 + 6 * day + 3_600_000
-        _ = try writer.rollupAllDue(now: Self.far)  // the to-do marks carry the wall clock
-        _ = try writer.sealAll(now: now)
+        let (truth, now) = try Self.writeSealedDays(writer, days: 6, perDay: 400, spacing: 211_000)
         let before = try Self.tableCounts(tmp.path)
         #expect(before.rows == 0 && before.chunks == 6 * 4)
         let pruned = try writer.applyRetention(rawDays: 2, minuteDays: 0, now: now)
@@ -150,19 +158,9 @@ import VigilRollup
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
         let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
-        var truth: [Key: Double] = [:]
-        var readings: [Reading] = []
-        for d in 0..<8 {
-            for i in 0..<500 {
-                let r = Reading(machine: "m", sensor: "s", ts: d0 + Int64(d) * day + Int64(i) * 167_000, value: Double((d * 500 + i) % 89) / 8)
-                readings.append(r)
-                truth[Key(machine: "m", sensor: "s", ts: r.ts)] = r.value
-            }
-        }
-        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
-        let now = d0 + 8 * day + 3_600_000
-        _ = try writer.rollupAllDue(now: Self.far)
-        _ = try writer.sealAll(now: now)
+        let sealed = try Self.writeSealedDays(writer, days: 8, perDay: 500, spacing: 167_000)
+        var truth = sealed.truth
+        let now = sealed.now
         #expect(try Self.minuteCounts(tmp.path).rows == 0)
         let reader = try StoreReader(path: tmp.path)
         let minutesBefore = try await RollupStoreTests.rollups(reader, "m", "s", .minute)
