@@ -228,6 +228,40 @@ public enum API {
         }
     }
 
+    /// Loss accounting from the devices' sequence numbers (`GET /api/v1/machines/{id}/quality`):
+    /// per sensor and summed over the machine.
+    public struct Quality: Codable, Sendable, Equatable {
+        public struct Counts: Codable, Sendable, Equatable {
+            /// Readings whose sequence numbers were skipped and have not arrived since.
+            public var missing: Int64 = 0
+            /// Readings whose sequence number had been seen already (redeliveries, replays).
+            public var duplicates: Int64 = 0
+            /// Readings that arrived after a higher number and filled a gap.
+            public var late: Int64 = 0
+            /// Times the device's counter began again (not loss).
+            public var restarts: Int64 = 0
+            public init() {}
+        }
+        public struct Sensor: Codable, Sendable, Equatable {
+            public var sensor: String
+            public var highestSeq: Int64?
+            public var counts: Counts
+            public init(sensor: String, highestSeq: Int64?, counts: Counts) {
+                self.sensor = sensor
+                self.highestSeq = highestSeq
+                self.counts = counts
+            }
+        }
+        public var machine: String
+        public var total: Counts
+        public var sensors: [Sensor]
+        public init(machine: String, total: Counts, sensors: [Sensor]) {
+            self.machine = machine
+            self.total = total
+            self.sensors = sensors
+        }
+    }
+
     /// What `DELETE /api/v1/machines/{id}` removed.
     public struct RemovedMachine: Codable, Sendable, Equatable {
         public var machine: String

@@ -51,6 +51,11 @@ struct APIRoutes: Sendable {
             response.setNextFrom(page.nextFrom)
             return response
         }
+        router.get("/api/v1/machines/:id/quality") { _, ctx in
+            let id = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
+            guard let q = try await reader.quality(machine: id) else { throw APIError.notFound("no machine \(id)") }
+            return q
+        }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
@@ -169,6 +174,14 @@ struct APIRoutes: Sendable {
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
+        let quality = try await reader.qualityByMachine()
+        for (name, help, value) in [("vigil_readings_missing", "Readings a device numbered (seq) that never arrived: gaps in its sequence not filled since.", \API.Quality.Counts.missing),
+                                    ("vigil_readings_duplicate_total", "Readings whose sequence number had arrived already (redeliveries, replays); stored once.", \.duplicates),
+                                    ("vigil_readings_late_total", "Readings that arrived after a higher sequence number and filled a gap.", \.late),
+                                    ("vigil_device_sequence_restarts_total", "Times a device's sequence numbers began again (not counted as loss).", \.restarts)] {
+            family(name, help, name.hasSuffix("_total") ? "counter" : "gauge",
+                   quality.map { ("{machine=\"\(Self.labelValue($0.machine))\"}", String($0.counts[keyPath: value])) })
+        }
         let sealed = rollups.sealed
         family("vigil_store_sealed_chunks", "Compressed chunks of sealed raw history (one per series and 6-hour span).", "gauge",
                [("", String(sealed.chunks))])

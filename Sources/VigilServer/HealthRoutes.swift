@@ -9,6 +9,7 @@ extension API.HealthPoint: ResponseEncodable {}
 extension API.ModelVersion: ResponseEncodable {}
 extension API.ActiveVersion: ResponseEncodable {}
 extension API.MaintenanceEvent: ResponseEncodable {}
+extension API.Quality: ResponseEncodable {}
 
 /// Health, model registry and maintenance routes (SPEC §6).
 struct HealthRoutes: Sendable {

@@ -116,6 +116,15 @@ enum Schema {
         CREATE TABLE chunk_data(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
         CREATE TABLE minute_chunk(id INTEGER PRIMARY KEY, buckets INTEGER NOT NULL, data BLOB NOT NULL);
         """,
+        // v7: loss accounting from the devices' sequence numbers, one `SequenceTracker` per series,
+        // written in the transaction of the readings it has seen (README, "Loss accounting").
+        """
+        CREATE TABLE series_quality(
+            series_id INTEGER PRIMARY KEY, highest INTEGER, highest_ts INTEGER NOT NULL,
+            missing INTEGER NOT NULL, duplicates INTEGER NOT NULL, late INTEGER NOT NULL, restarts INTEGER NOT NULL,
+            gaps TEXT NOT NULL
+        );
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -29,7 +29,7 @@ public final class StoreReader: Sendable {
 
     /// Runs `body` on the next lane, in one read snapshot: rows and chunks are never seen halfway
     /// through a sealing transaction (which would hide what it moves).
-    private func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         let lane = lanes[next.increment() % lanes.count]
         return try await withCheckedThrowingContinuation { cont in
             lane.queue.async { cont.resume(with: Result { try lane.db.snapshot { try body(lane.db) } }) }

@@ -24,6 +24,9 @@ public final class StoreWriter: Sendable {
         var rollups: RollupMaintenance
         var sealer: ChunkSealer
         var sealed: ChunkTotals
+        /// Loss accounting per series (every series that has sent a `seq`).
+        var sequences: [Int64: SequenceTracker]
+        let saveSequence: Statement
     }
 
     struct SeriesName: Hashable {
@@ -38,6 +41,8 @@ public final class StoreWriter: Sendable {
         public var quarantineEvicted = 0
         /// Readings whose minute had already been closable when they arrived.
         public var late = 0
+        /// Readings found missing by a jump in their series' sequence numbers.
+        public var missing = 0
     }
 
     /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
@@ -67,7 +72,9 @@ public final class StoreWriter: Sendable {
             quarantineRows: rows,
             rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis),
             sealer: ChunkSealer(db: db, sealAfter: sealAfterMillis),
-            sealed: try ChunkTotals.load(db)))
+            sealed: try ChunkTotals.load(db),
+            sequences: try SequenceSQL.load(db),
+            saveSequence: try db.statement(SequenceSQL.upsert)))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -79,7 +86,8 @@ public final class StoreWriter: Sendable {
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
-            try s.db.transaction {
+            var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
+            do { try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
                         let id: Int64
@@ -96,6 +104,10 @@ public final class StoreWriter: Sendable {
                         }
                         if r.ts > latest[id, default: .min] { latest[id] = r.ts }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
+                        if let seq = r.seq {
+                            if sequenced[id] == nil { sequenced[id] = .some(s.sequences[id]) }
+                            if case .gap(let n) = s.sequences[id, default: SequenceTracker()].observe(seq: seq, ts: r.ts) { outcome.missing += Int(n) }
+                        }
                         let ins = s.insertReading
                         ins.reset()
                         try ins.bind(.int(id), at: 1)
@@ -117,6 +129,7 @@ public final class StoreWriter: Sendable {
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
                 for (id, ts) in latest { try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)]) }
+                for id in sequenced.keys { try SequenceSQL.save(s.saveSequence, series: id, s.sequences[id]!) }
                 s.quarantineRows += outcome.quarantined
                 let excess = s.quarantineRows - quarantineLimit
                 if excess > 0 {
@@ -126,6 +139,10 @@ public final class StoreWriter: Sendable {
                     s.quarantineRows -= excess
                     outcome.quarantineEvicted = excess
                 }
+            } } catch {
+                // Rolled back: the batch will be offered again, so its readings were not seen.
+                for (id, old) in sequenced { s.sequences[id] = old }
+                throw error
             }
             // Committed: visible to the fleet overview.
             fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }))
@@ -290,6 +307,8 @@ extension StoreWriter {
                         removed.rollupRows += s.db.changes
                     }
                     try s.db.run("DELETE FROM rollup_dirty WHERE series_id = ?", [.int(id)])
+                    try s.db.run("DELETE FROM series_quality WHERE series_id = ?", [.int(id)])
+                    s.sequences[id] = nil
                 }
                 try s.db.run("DELETE FROM series WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM model WHERE machine = ?", [.text(machine)])

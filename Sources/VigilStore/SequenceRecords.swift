@@ -1,0 +1,81 @@
+public import VigilCore
+
+/// The `series_quality` table: each series' `SequenceTracker`, saved in the transaction of the
+/// readings it has seen, so loss accounting survives restarts exactly as the readings do.
+enum SequenceSQL {
+    static let upsert = "INSERT INTO series_quality(series_id, highest, highest_ts, missing, duplicates, late, restarts, gaps) "
+        + "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(series_id) DO UPDATE SET highest = ?2, highest_ts = ?3, "
+        + "missing = ?4, duplicates = ?5, late = ?6, restarts = ?7, gaps = ?8"
+
+    static let columns = "highest, highest_ts, missing, duplicates, late, restarts, gaps"
+
+    static func load(_ db: SQLiteConnection) throws -> [Int64: SequenceTracker] {
+        Dictionary(uniqueKeysWithValues: try db.query("SELECT series_id, \(columns) FROM series_quality") { ($0.int(0), tracker($0, from: 1)) })
+    }
+
+    static func tracker(_ s: Statement, from i: Int32) -> SequenceTracker {
+        SequenceTracker(highest: s.isNull(i) ? nil : s.int(i), highestTs: s.int(i + 1), missing: s.int(i + 2), duplicates: s.int(i + 3),
+                        late: s.int(i + 4), restarts: s.int(i + 5), gaps: SequenceTracker.gaps(fromText: s.text(i + 6)))
+    }
+
+    static func save(_ statement: Statement, series: Int64, _ t: SequenceTracker) throws {
+        statement.reset()
+        try statement.bind([.int(series), t.highest.map { .int($0) } ?? .null, .int(t.highestTs), .int(t.missing), .int(t.duplicates),
+                            .int(t.late), .int(t.restarts), .text(t.gapsText)])
+        _ = try statement.step()
+    }
+
+    static func counts(_ t: SequenceTracker) -> API.Quality.Counts {
+        var c = API.Quality.Counts()
+        c.missing = t.missing
+        c.duplicates = t.duplicates
+        c.late = t.late
+        c.restarts = t.restarts
+        return c
+    }
+}
+
+extension API.Quality.Counts {
+    static func += (a: inout API.Quality.Counts, b: API.Quality.Counts) {
+        a.missing += b.missing
+        a.duplicates += b.duplicates
+        a.late += b.late
+        a.restarts += b.restarts
+    }
+}
+
+extension StoreReader {
+    /// A machine's loss accounting per sensor (sensors that never sent a `seq` have none); nil
+    /// for an unknown machine.
+    public func quality(machine: String) async throws -> API.Quality? {
+        try await read { db in
+            let series = try db.query("SELECT id, sensor FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.int(0), $0.text(1)) }
+            guard !series.isEmpty else { return nil }
+            var out = API.Quality(machine: machine, total: .init(), sensors: [])
+            for (id, sensor) in series {
+                guard let t = try db.query("SELECT \(SequenceSQL.columns) FROM series_quality WHERE series_id = ?", [.int(id)], row: { SequenceSQL.tracker($0, from: 0) }).first else {
+                    continue
+                }
+                let c = SequenceSQL.counts(t)
+                out.sensors.append(.init(sensor: sensor, highestSeq: t.highest, counts: c))
+                out.total += c
+            }
+            return out
+        }
+    }
+
+    /// Every machine's summed loss accounting, for /metrics.
+    public func qualityByMachine() async throws -> [(machine: String, counts: API.Quality.Counts)] {
+        try await read { db in
+            try db.query("SELECT s.machine, sum(q.missing), sum(q.duplicates), sum(q.late), sum(q.restarts) FROM series_quality q "
+                         + "JOIN series s ON s.id = q.series_id GROUP BY s.machine ORDER BY s.machine") {
+                var c = API.Quality.Counts()
+                c.missing = $0.int(1)
+                c.duplicates = $0.int(2)
+                c.late = $0.int(3)
+                c.restarts = $0.int(4)
+                return (machine: $0.text(0), counts: c)
+            }
+        }
+    }
+}
