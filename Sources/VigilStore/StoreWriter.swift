@@ -87,6 +87,7 @@ public final class StoreWriter: Sendable {
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
+            var lastSequenced: Int64?
             do { try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
@@ -105,7 +106,8 @@ public final class StoreWriter: Sendable {
                         if r.ts > latest[id, default: .min] { latest[id] = r.ts }
                         if s.rollups.isLate(ts: r.ts, receivedAt: m.receivedAt) { outcome.late += 1 }
                         if let seq = r.seq {
-                            if sequenced[id] == nil { sequenced[id] = .some(s.sequences[id]) }
+                            if id != lastSequenced, sequenced[id] == nil { sequenced[id] = .some(s.sequences[id]) }
+                            lastSequenced = id
                             if case .gap(let n) = s.sequences[id, default: SequenceTracker()].observe(seq: seq, ts: r.ts) { outcome.missing += Int(n) }
                         }
                         let ins = s.insertReading
