@@ -8,13 +8,26 @@ public enum API {
         public var lastSeen: Int64
         public var health: Double?
         public var status: String?
+        /// Readings its devices numbered that never arrived (see `Quality`); 0 without `seq`.
+        public var missing: Int64
 
-        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: String? = nil) {
+        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: String? = nil, missing: Int64 = 0) {
             self.id = id
             self.sensors = sensors
             self.lastSeen = lastSeen
             self.health = health
             self.status = status
+            self.missing = missing
+        }
+
+        enum CodingKeys: String, CodingKey { case id, sensors, lastSeen, health, status, missing }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(id: try c.decode(String.self, forKey: .id), sensors: try c.decode([String].self, forKey: .sensors),
+                      lastSeen: try c.decode(Int64.self, forKey: .lastSeen), health: try c.decodeIfPresent(Double.self, forKey: .health),
+                      status: try c.decodeIfPresent(String.self, forKey: .status),
+                      missing: try c.decodeIfPresent(Int64.self, forKey: .missing) ?? 0)  // absent from older daemons
         }
 
         /// The fleet overview as JSON, written directly (same keys as the Codable form): with a
@@ -36,7 +49,7 @@ public enum API {
                 if let h = m.health, h.isFinite { out.append(contentsOf: h.description.utf8) } else { out.append(contentsOf: "null".utf8) }
                 out.append(contentsOf: #","status":"#.utf8)
                 if let st = m.status { API.appendJSONString(st, to: &out) } else { out.append(contentsOf: "null".utf8) }
-                out.append(UInt8(ascii: "}"))
+                out.append(contentsOf: ",\"missing\":\(m.missing)}".utf8)
             }
             out.append(UInt8(ascii: "]"))
             return out

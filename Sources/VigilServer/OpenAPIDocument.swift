@@ -23,7 +23,8 @@ enum OpenAPIDocument {
           "Error": {"type": "object", "required": ["error", "detail"], "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
           "Machine": {"type": "object", "required": ["id", "sensors", "lastSeen"], "properties": {
             "id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}}, "lastSeen": {"type": "integer"},
-            "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]}}},
+            "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]},
+            "missing": {"type": "integer", "description": "Readings its devices numbered (seq) that never arrived; see /api/v1/machines/{id}/quality."}}},
           "SeriesPoint": {"type": "object", "required": ["ts", "count", "mean", "min", "max", "sum", "stddev"], "properties": {
             "ts": {"type": "integer", "description": "Reading time, or bucket start (UTC)."}, "count": {"type": "integer"},
             "mean": {"type": ["number", "null"]}, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},

@@ -10,6 +10,7 @@ public final class FleetIndex: Sendable {
         var lastSeen: Int64 = 0
         var health: Double?
         var status: String?
+        var missing: Int64 = 0
     }
 
     private let machines = Mutex<(all: [String: Entry], generation: Int)>(([:], 0))
@@ -26,6 +27,10 @@ public final class FleetIndex: Sendable {
                                        row: { ($0.text(0), $0.double(1), $0.text(2)) }) where all[m] != nil {
             all[m]!.health = h
             all[m]!.status = st
+        }
+        for (m, missing) in try db.query("SELECT s.machine, sum(q.missing) FROM series_quality q JOIN series s ON s.id = q.series_id GROUP BY s.machine",
+                                         row: { ($0.text(0), $0.int(1)) }) where all[m] != nil {
+            all[m]!.missing = missing
         }
         machines.withLock { $0 = (all, $0.generation + 1) }
     }
@@ -44,6 +49,15 @@ public final class FleetIndex: Sendable {
                 e.lastSeen = max(e.lastSeen, ts)
                 m.all[key.machine] = e
             }
+        }
+    }
+
+    /// Committed loss accounting: the change of each machine's missing readings.
+    func noteMissing(_ change: [String: Int64]) {
+        guard change.values.contains(where: { $0 != 0 }) else { return }
+        machines.withLock { m in
+            for (machine, delta) in change where delta != 0 { m.all[machine]?.missing += delta }
+            m.generation += 1
         }
     }
 
@@ -86,7 +100,7 @@ public final class FleetIndex: Sendable {
         let (all, generation) = machines.withLock { ($0.all, $0.generation) }
         return (all.keys.sorted().map { id in
             let e = all[id]!
-            return API.Machine(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status)
+            return API.Machine(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status, missing: e.missing)
         }, generation)
     }
 }

@@ -148,6 +148,9 @@ public final class StoreWriter: Sendable {
             }
             // Committed: visible to the fleet overview.
             fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }))
+            var missingChange: [String: Int64] = [:]
+            for (id, old) in sequenced { missingChange[s.seriesNames[id]!.machine, default: 0] += s.sequences[id]!.missing - (old?.missing ?? 0) }
+            fleet.noteMissing(missingChange)
             return outcome
         }
     }

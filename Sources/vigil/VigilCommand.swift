@@ -41,13 +41,15 @@ struct Machines: AsyncParsableCommand {
 
     func run() async throws {
         let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self).worstFirst(\.health, \.id)
-        var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"])
+        // A loss column when any machine lost readings (always in JSON and CSV, for scripts).
+        let loss = connection.format != .table || machines.contains { $0.missing > 0 }
+        var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"] + (loss ? ["missing"] : []))
         for m in machines {
             out.rows.append([
                 .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null, m.status.map { .status($0) } ?? (connection.format == .table ? .status("commissioning") : .null),
                 connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
                 connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
-            ])
+            ] + (loss ? [.int(m.missing)] : []))
         }
         print(out.render(connection.format), terminator: "")
     }

@@ -46,6 +46,12 @@ import VigilCore
         #expect(try await Self.quality(daemon).total.missing == q.total.missing)
         let (_, metrics) = try await Harness.get(daemon.baseURL + "/metrics")
         #expect(String(decoding: metrics, as: UTF8.self).contains("vigil_readings_missing{machine=\"press-9\"} \(q.total.missing)"))
+        // The fleet overview and `vigil machines` carry it too (the table grows a column only when
+        // a machine lost readings).
+        let fleet = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(fleet.first { $0.id == "press-9" }?.missing == q.total.missing)
+        let table = try Harness.run(try Harness.product("vigil"), ["machines", "--url", daemon.baseURL])
+        #expect(table.status == 0 && table.stdout.contains("MISSING") && table.stdout.contains("\(q.total.missing)"), "\(table.stdout)")
         #expect(await daemon.terminate() == 0)
     }
 
