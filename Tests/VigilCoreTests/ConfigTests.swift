@@ -30,6 +30,21 @@ import Testing
         #expect(throws: TOMLError.self) { try TOML.parse("a = 1\na = 2") }
     }
 
+    @Test func sealAfterTakesSecondsOrADuration() throws {
+        #expect(try VigilConfig.load(fileText: "[storage]\nseal_after = 90\n", fileName: "f", environment: [:]).storageSealAfterSeconds == 90)
+        #expect(try VigilConfig.load(fileText: "[storage]\nseal_after = \"2h\"\n", fileName: "f", environment: [:]).storageSealAfterSeconds == 7200)
+        #expect(try VigilConfig.load(fileText: nil, fileName: "f", environment: ["VIGIL_STORAGE_SEAL_AFTER": "30m"]).storageSealAfterSeconds == 1800)
+        #expect(try VigilConfig.load(fileText: nil, fileName: "f", environment: [:]).storageSealAfterSeconds == 3600)
+        for bad in ["\"soon\"", "\"31d\"", "-5", "\"5x\""] {
+            do {
+                _ = try VigilConfig.load(fileText: "[storage]\nseal_after = \(bad)\n", fileName: "f", environment: [:])
+                Issue.record("\(bad) accepted")
+            } catch {
+                #expect(error.key == "storage.seal_after", "\(bad): \(error)")
+            }
+        }
+    }
+
     @Test func loadsFileThenEnvironment() throws {
         let c = try VigilConfig.load(
             fileText: "[mqtt]\nurl = \"mqtt://broker:1884\"\n[storage]\ndb = \"/tmp/x.sqlite\"\n",
