@@ -146,7 +146,7 @@ private extension Parser {
     }
 }
 
-private struct Parser {
+struct Parser {
     let bytes: [UInt8]
     var i: Int
     let end: Int
