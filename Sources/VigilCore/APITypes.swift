@@ -265,13 +265,27 @@ public enum API {
                 self.counts = counts
             }
         }
+        /// A minute in which readings went missing (all the machine's sensors together), as far as
+        /// the gaps' timestamps tell: the missing readings are placed evenly between the arrivals
+        /// around a gap, exact for a regular series.
+        public struct Minute: Codable, Sendable, Equatable {
+            public var ts: Int64
+            public var missing: Int64
+            public init(ts: Int64, missing: Int64) {
+                self.ts = ts
+                self.missing = missing
+            }
+        }
         public var machine: String
         public var total: Counts
         public var sensors: [Sensor]
-        public init(machine: String, total: Counts, sensors: [Sensor]) {
+        /// Minutes with missing readings in the asked range, oldest first.
+        public var minutes: [Minute]
+        public init(machine: String, total: Counts, sensors: [Sensor], minutes: [Minute] = []) {
             self.machine = machine
             self.total = total
             self.sensors = sensors
+            self.minutes = minutes
         }
     }
 

@@ -82,6 +82,36 @@ public struct SequenceTracker: Sendable, Equatable {
         return .restart
     }
 
+    /// Spreads `count` readings missing between two arrivals at `from` and `to` (both exclusive)
+    /// over the minutes they would have fallen in, assuming they were evenly spaced (exact for a
+    /// regular series): minute start → readings. Gaps over more than `maxMinutes` minutes go to the
+    /// minute of `to`.
+    public static func minutesOfGap(count: Int64, from: Int64, to: Int64, maxMinutes: Int64 = 100_000) -> [(minute: Int64, missing: Int64)] {
+        func minute(_ t: Int64) -> Int64 { let r = t % 60_000; return r < 0 ? t - r - 60_000 : t - r }
+        let span = to - from
+        guard count > 0 else { return [] }
+        guard span > 1, span / 60_000 <= maxMinutes else { return [(minute(to), count)] }
+        // The k-th missing reading (1…count) is at from + span·k/(count+1); count those before each
+        // minute's end, so the parts add up to exactly `count`.
+        func before(_ t: Int64) -> Int64 {  // how many k have from + span·k/(count+1) < t
+            guard t > from else { return 0 }
+            let num = (t - from).multipliedFullWidth(by: count + 1)
+            let (q, r) = span.dividingFullWidth(num)
+            return min(count, r == 0 ? q - 1 : q)
+        }
+        var out: [(minute: Int64, missing: Int64)] = []
+        var m = minute(from)
+        var counted: Int64 = 0
+        while m <= minute(to) && counted < count {
+            let upTo = before(min(m + 60_000, to))
+            if upTo > counted { out.append((m, upTo - counted)) }
+            counted = upTo
+            m += 60_000
+        }
+        if counted < count { out.append((minute(to), count - counted)) }
+        return out
+    }
+
     /// The open gaps as text (`"5-7,12-12"`), for storage.
     public var gapsText: String { gaps.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
 

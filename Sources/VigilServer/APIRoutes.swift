@@ -51,9 +51,11 @@ struct APIRoutes: Sendable {
             response.setNextFrom(page.nextFrom)
             return response
         }
-        router.get("/api/v1/machines/:id/quality") { _, ctx in
+        router.get("/api/v1/machines/:id/quality") { req, ctx in
             let id = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
-            guard let q = try await reader.quality(machine: id) else { throw APIError.notFound("no machine \(id)") }
+            let from = try queryTime(req.uri.queryParameters.get("from"), name: "from") ?? .min
+            let to = try queryTime(req.uri.queryParameters.get("to"), name: "to") ?? .max
+            guard let q = try await reader.quality(machine: id, from: from, to: to) else { throw APIError.notFound("no machine \(id)") }
             return q
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }

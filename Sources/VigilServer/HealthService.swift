@@ -191,9 +191,11 @@ public final class HealthService: Service, Sendable {
         anomaly.state = t.state.anomaly
         var history: [HealthHistoryRow] = []
         var last: HealthScore?
-        for (ts, row) in zip(features.times, features.rows) {
-            let s = reference.score(row)
+        for (i, (ts, row)) in zip(features.times, features.rows).enumerated() {
+            var s = reference.score(row)
             let a = anomaly.score(row)
+            // A minute whose numbered readings partly never arrived is scored on less than it seems.
+            if i < features.completeness.count { s.confidence *= features.completeness[i] }
             history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status.rawValue, confidence: s.confidence,
                                             modelVersion: t.version, anomaly: a.anomalyScore))
             // Drift of recent normal behaviour: only rows that were not in alarm count.

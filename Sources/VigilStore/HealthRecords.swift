@@ -8,6 +8,9 @@ public struct MinuteFeatures: Sendable, Equatable {
     public var sensors: [String]
     public var times: [Int64]
     public var rows: [[Double?]]
+    /// Per row, the share of the minute's numbered readings that arrived: readings in its rollups
+    /// over those plus the ones the loss accounting found missing (1 when none are missing).
+    public var completeness: [Double] = []
 }
 
 /// A model version as stored: its lineage and its exact body (JSON).
@@ -124,14 +127,24 @@ extension StoreWriter {
             guard after < through else { return out }
             // Each sensor's minutes (rows or sealed days), then one row per minute.
             var byMinute: [Int64: [Double?]] = [:]
+            var arrived: [Int64: Int] = [:], missing: [Int64: Int] = [:]
             for (sensor, id) in try db.query("SELECT sensor, id FROM series WHERE machine = ?", [.text(machine)], row: { ($0.text(0), $0.int(1)) }) {
                 guard let c = column[sensor] else { continue }
                 for b in try MinuteChunks.read(db, series: id, from: after + 1, to: through + 1, limit: nil) {
                     byMinute[b.start, default: [Double?](repeating: nil, count: names.count)][c] = b.stats.mean
+                    arrived[b.start, default: 0] += b.stats.count
+                }
+                for (minute, n) in try db.query("SELECT minute, missing FROM loss_minute WHERE series_id = ? AND minute > ? AND minute <= ? AND missing > 0",
+                                                [.int(id), .int(after), .int(through)], row: { ($0.int(0), Int($0.int(1))) }) {
+                    missing[minute, default: 0] += n
                 }
             }
             out.times = byMinute.keys.sorted()
             out.rows = out.times.map { byMinute[$0]! }
+            out.completeness = out.times.map { t in
+                let lost = missing[t] ?? 0
+                return lost == 0 ? 1 : Double(arrived[t] ?? 0) / Double((arrived[t] ?? 0) + lost)
+            }
             return out
         }
     }

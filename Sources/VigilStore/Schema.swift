@@ -117,13 +117,18 @@ enum Schema {
         CREATE TABLE minute_chunk(id INTEGER PRIMARY KEY, buckets INTEGER NOT NULL, data BLOB NOT NULL);
         """,
         // v7: loss accounting from the devices' sequence numbers, one `SequenceTracker` per series,
-        // written in the transaction of the readings it has seen (README, "Loss accounting").
+        // written in the transaction of the readings it has seen (README, "Loss accounting"), and
+        // the missing readings per minute they would have fallen in (`SequenceTracker.minutesOfGap`).
         """
         CREATE TABLE series_quality(
             series_id INTEGER PRIMARY KEY, highest INTEGER, highest_ts INTEGER NOT NULL,
             missing INTEGER NOT NULL, duplicates INTEGER NOT NULL, late INTEGER NOT NULL, restarts INTEGER NOT NULL,
             gaps TEXT NOT NULL
         );
+        CREATE TABLE loss_minute(
+            series_id INTEGER NOT NULL, minute INTEGER NOT NULL, missing INTEGER NOT NULL,
+            PRIMARY KEY(series_id, minute)
+        ) WITHOUT ROWID;
         """,
     ]
 

@@ -45,9 +45,10 @@ extension API.Quality.Counts {
 }
 
 extension StoreReader {
-    /// A machine's loss accounting per sensor (sensors that never sent a `seq` have none); nil
-    /// for an unknown machine.
-    public func quality(machine: String) async throws -> API.Quality? {
+    /// A machine's loss accounting per sensor (sensors that never sent a `seq` have none), and
+    /// the minutes in `[from, to)` with missing readings (at most `limit`, oldest first); nil for
+    /// an unknown machine.
+    public func quality(machine: String, from: Int64 = .min, to: Int64 = .max, limit: Int = 10_000) async throws -> API.Quality? {
         try await read { db in
             let series = try db.query("SELECT id, sensor FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.int(0), $0.text(1)) }
             guard !series.isEmpty else { return nil }
@@ -60,6 +61,14 @@ extension StoreReader {
                 out.sensors.append(.init(sensor: sensor, highestSeq: t.highest, counts: c))
                 out.total += c
             }
+            var minutes: [Int64: Int64] = [:]
+            for (id, _) in series {
+                for (minute, n) in try db.query("SELECT minute, missing FROM loss_minute WHERE series_id = ? AND minute >= ? AND minute < ? AND missing > 0",
+                                                [.int(id), .int(from), .int(to)], row: { ($0.int(0), $0.int(1)) }) {
+                    minutes[minute, default: 0] += n
+                }
+            }
+            out.minutes = minutes.keys.sorted().prefix(limit).map { API.Quality.Minute(ts: $0, missing: minutes[$0]!) }
             return out
         }
     }

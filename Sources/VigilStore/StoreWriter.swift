@@ -88,6 +88,7 @@ public final class StoreWriter: Sendable {
             var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
             var lastSequenced: Int64?
+            var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
             do { try s.db.transaction {
                 for m in messages {
                     for r in m.readings {
@@ -108,7 +109,18 @@ public final class StoreWriter: Sendable {
                         if let seq = r.seq {
                             if id != lastSequenced, sequenced[id] == nil { sequenced[id] = .some(s.sequences[id]) }
                             lastSequenced = id
-                            if case .gap(let n) = s.sequences[id, default: SequenceTracker()].observe(seq: seq, ts: r.ts) { outcome.missing += Int(n) }
+                            let previous = s.sequences[id]?.highestTs
+                            switch s.sequences[id, default: SequenceTracker()].observe(seq: seq, ts: r.ts) {
+                            case .gap(let n):
+                                outcome.missing += Int(n)
+                                for part in SequenceTracker.minutesOfGap(count: n, from: previous ?? r.ts, to: r.ts) {
+                                    lossByMinute[SeriesBucket(series: id, start: part.minute), default: 0] += part.missing
+                                }
+                            case .late:
+                                lossByMinute[SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts)), default: 0] -= 1
+                            default:
+                                break
+                            }
                         }
                         let ins = s.insertReading
                         ins.reset()
@@ -132,6 +144,11 @@ public final class StoreWriter: Sendable {
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
                 for (id, ts) in latest { try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)]) }
                 for id in sequenced.keys { try SequenceSQL.save(s.saveSequence, series: id, s.sequences[id]!) }
+                for (bucket, change) in lossByMinute where change != 0 {
+                    try s.db.run("INSERT INTO loss_minute(series_id, minute, missing) VALUES(?1, ?2, max(0, ?3)) "
+                                 + "ON CONFLICT(series_id, minute) DO UPDATE SET missing = max(0, missing + ?3)",
+                                 [.int(bucket.series), .int(bucket.start), .int(change)])
+                }
                 s.quarantineRows += outcome.quarantined
                 let excess = s.quarantineRows - quarantineLimit
                 if excess > 0 {
@@ -313,6 +330,7 @@ extension StoreWriter {
                     }
                     try s.db.run("DELETE FROM rollup_dirty WHERE series_id = ?", [.int(id)])
                     try s.db.run("DELETE FROM series_quality WHERE series_id = ?", [.int(id)])
+                    try s.db.run("DELETE FROM loss_minute WHERE series_id = ?", [.int(id)])
                     s.sequences[id] = nil
                 }
                 try s.db.run("DELETE FROM series WHERE machine = ?", [.text(machine)])

@@ -40,6 +40,7 @@ import VigilCore
         #expect(q.total.missing == Int64(310 - raw.count), "missing counts exactly what never arrived (\(raw.count) stored)")
         #expect(q.total.missing >= 100, "the broker dropped (\(q.total.missing))")
         #expect(q.total.restarts == 0)
+        #expect(q.minutes.reduce(0) { $0 + $1.missing } == q.total.missing, "the missing readings are placed in minutes")
         // The device restarts: its numbers begin again, newer in time. Not loss.
         try publish(1...5, base: base + 400_000)
         try await Harness.waitUntil("the restart seen", seconds: 20) { try await Self.quality(daemon).total.restarts == 1 }

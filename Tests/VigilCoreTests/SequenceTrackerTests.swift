@@ -51,3 +51,17 @@ import VigilCore
         #expect(SequenceTracker.gaps(fromText: "") == [])
     }
 }
+
+@Suite struct GapMinutesTests {
+    @Test func missingReadingsLandInTheMinutesTheyWouldHaveFallenIn() {
+        // 1 Hz: readings at 0…59 s of minute 0 arrived up to 29 s, then 150 s later: 30…149 s missing
+        // (120 readings: 30 in minute 0, 60 in minute 1, 30 in minute 2).
+        let parts = SequenceTracker.minutesOfGap(count: 120, from: 29_000, to: 150_000)
+        #expect(parts.map(\.minute) == [0, 60_000, 120_000])
+        #expect(parts.map(\.missing) == [30, 60, 30])
+        // Always exactly the count, whatever the spacing.
+        for (n, a, b) in [(1 as Int64, 0 as Int64, 5 as Int64), (7, 0, 1_000_000), (1_000, -90_000, 3_000), (3, 10, 10)] {
+            #expect(SequenceTracker.minutesOfGap(count: n, from: a, to: b).reduce(0) { $0 + $1.missing } == n)
+        }
+    }
+}
