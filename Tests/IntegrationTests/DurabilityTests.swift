@@ -5,6 +5,10 @@ import VigilCore
 /// No acknowledged reading is lost: not when vigild is killed with SIGKILL mid-stream, not when
 /// the broker restarts. The sender is the simulator's load mode (QoS 1, numbered readings).
 @Suite(.serialized) struct DurabilityTests {
+    /// These tests count and check rows in the `reading` table itself, so nothing may be sealed
+    /// into chunks under them (history two hours old would be, at some times of day).
+    static let rowsOnly = ["VIGIL_STORAGE_SEAL_AFTER": "30d"]
+
     /// Rows in the database, read with the sqlite3 CLI: `(count, distinct keys)`.
     func storedCount(_ db: String) throws -> (Int, Int) {
         let out = try Harness.run(try Harness.tool("sqlite3"),
@@ -27,7 +31,7 @@ import VigilCore
     /// Starts vigild again on `dataDir` (same database and persistent session) and expects every
     /// one of `total` readings, exactly once, once the simulator has finished.
     func restartAndExpectAll(_ broker: TestBroker, dataDir: String, sim: ChildProcess, total: Int) async throws {
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly)
         try await daemon.waitReady()
         #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
         let db = daemon.databasePath
@@ -38,7 +42,7 @@ import VigilCore
 
     /// vigild on `dataDir` in the middle of ingesting a `total`-reading QoS 1 load.
     func busyDaemon(_ broker: TestBroker, dataDir: String, total: Int) async throws -> (TestDaemon, ChildProcess) {
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir)
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly)
         try await daemon.waitReady()
         let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
         try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
@@ -94,7 +98,7 @@ import VigilCore
         try "".write(toFile: brokerDir + "/.keep", atomically: true, encoding: .utf8)
         try await broker.waitReady()
         let port = broker.port
-        let daemon = try TestDaemon(broker: broker)
+        let daemon = try TestDaemon(broker: broker, environment: Self.rowsOnly)
         try await daemon.waitReady()
         let sim = try startSim(broker)
         try await Harness.waitUntil("publishing under way") { try await readingsStored(daemon) > underWay }
