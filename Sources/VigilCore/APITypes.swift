@@ -253,7 +253,12 @@ public enum API {
             public var late: Int64 = 0
             /// Times the device's counter began again (not loss).
             public var restarts: Int64 = 0
-            public init() {}
+            public init(missing: Int64 = 0, duplicates: Int64 = 0, late: Int64 = 0, restarts: Int64 = 0) {
+                self.missing = missing
+                self.duplicates = duplicates
+                self.late = late
+                self.restarts = restarts
+            }
         }
         public struct Sensor: Codable, Sendable, Equatable {
             public var sensor: String

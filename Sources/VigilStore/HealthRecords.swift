@@ -134,10 +134,7 @@ extension StoreWriter {
                     byMinute[b.start, default: [Double?](repeating: nil, count: names.count)][c] = b.stats.mean
                     arrived[b.start, default: 0] += b.stats.count
                 }
-                for (minute, n) in try db.query("SELECT minute, missing FROM loss_minute WHERE series_id = ? AND minute > ? AND minute <= ? AND missing > 0",
-                                                [.int(id), .int(after), .int(through)], row: { ($0.int(0), Int($0.int(1))) }) {
-                    missing[minute, default: 0] += n
-                }
+                for (minute, n) in try SequenceSQL.lossMinutes(db, series: id, from: after + 1, to: through + 1) { missing[minute, default: 0] += Int(n) }
             }
             out.times = byMinute.keys.sorted()
             out.rows = out.times.map { byMinute[$0]! }

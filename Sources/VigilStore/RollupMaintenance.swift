@@ -34,6 +34,13 @@ struct RollupMaintenance {
                    [.int(series), .int(minute), .int(now)])
     }
 
+    /// Whether a minute of `series` in `[from, to)` still waits for a pass (the sealer leaves such
+    /// spans and days alone until their rollups are done).
+    static func hasPendingMinutes(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64) throws -> Bool {
+        try !db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
+                      [.int(series), .int(from), .int(to)]) { _ in true }.isEmpty
+    }
+
     /// A reading is late when its minute had already been closable on arrival.
     func isLate(ts: Int64, receivedAt: Int64) -> Bool {
         receivedAt - (BucketWidth.minute.start(of: ts) + Self.minute) >= flushDelay
@@ -193,10 +200,12 @@ struct RollupMaintenance {
                 try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
                 result.rawRows += db.changes
                 // Sealed spans end at or before the horizon (a day start): whole chunks go.
-                let chunks = ChunkSpan.ids(series: series).lowerBound...max(ChunkSpan.ids(series: series).lowerBound, ChunkSpan.id(series: series, start: rawBefore) - 1)
-                let gone = rawBefore <= 0 ? [] : try db.query("SELECT id, count, bytes FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)]) {
-                    (start: ChunkSpan.start(ofID: $0.int(0)), count: Int($0.int(1)), bytes: Int($0.int(2)))
-                }
+                let chunks = ChunkSpan.ids(series: series, below: ChunkSpan.id(series: series, start: rawBefore))
+                let gone = try chunks.map { ids in
+                    try db.query("SELECT id, count, bytes FROM chunk WHERE id BETWEEN ? AND ?", [.int(ids.lowerBound), .int(ids.upperBound)]) {
+                        (start: ChunkSpan.start(ofID: $0.int(0)), count: Int($0.int(1)), bytes: Int($0.int(2)))
+                    }
+                } ?? []
                 for c in gone {
                     try MinuteChunks.unseal(db, series: series, from: c.start, to: c.start + ChunkSpan.millis)
                     try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: c.start, end: c.start + ChunkSpan.millis)
@@ -205,7 +214,7 @@ struct RollupMaintenance {
                     result.chunks.readings += c.count
                     result.chunks.bytes += c.bytes
                 }
-                if !gone.isEmpty {
+                if let chunks, !gone.isEmpty {
                     try db.run("DELETE FROM chunk_data WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                     try db.run("DELETE FROM chunk WHERE id BETWEEN ? AND ?", [.int(chunks.lowerBound), .int(chunks.upperBound)])
                 }
@@ -213,16 +222,17 @@ struct RollupMaintenance {
             if let minutesBefore {
                 var days = Set(try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
                                             [.int(series), .int(minutesBefore)]) { $0.int(0) })
-                let sealed = ChunkSpan.ids(series: series).lowerBound...max(ChunkSpan.ids(series: series).lowerBound, MinuteChunks.id(series: series, day: minutesBefore) - 1)
-                let sealedDays = minutesBefore <= 0 ? [] : try db.query("SELECT id, buckets FROM minute_chunk WHERE id BETWEEN ? AND ?",
-                                                                         [.int(sealed.lowerBound), .int(sealed.upperBound)]) {
-                    (day: MinuteChunks.dayStart(ofID: $0.int(0)), buckets: Int($0.int(1)))
-                }
+                let sealed = ChunkSpan.ids(series: series, below: MinuteChunks.id(series: series, day: minutesBefore))
+                let sealedDays = try sealed.map { ids in
+                    try db.query("SELECT id, buckets FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(ids.lowerBound), .int(ids.upperBound)]) {
+                        (day: MinuteChunks.dayStart(ofID: $0.int(0)), buckets: Int($0.int(1)))
+                    }
+                } ?? []
                 days.formUnion(sealedDays.map(\.day))
                 for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
                 try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
                 result.minuteRows += db.changes
-                if !sealedDays.isEmpty {
+                if let sealed, !sealedDays.isEmpty {
                     try db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(sealed.lowerBound), .int(sealed.upperBound)])
                     result.minuteRows += sealedDays.reduce(0) { $0 + $1.buckets }
                 }

@@ -23,6 +23,12 @@ enum ChunkSpan {
     static func start(ofID id: Int64) -> Int64 { (id & 0xFFFF_FFFF) * hour }
 
     static func ids(series: Int64) -> ClosedRange<Int64> { (series << 32)...(series << 32 | 0xFFFF_FFFF) }
+
+    /// A series' ids below `id` (another id of the same series), nil when there are none.
+    static func ids(series: Int64, below id: Int64) -> ClosedRange<Int64>? {
+        let first = ids(series: series).lowerBound
+        return id > first ? first...(id - 1) : nil
+    }
 }
 
 /// The one reader of raw readings: a series' sealed chunks merged with its recent rows. Rows win
@@ -127,9 +133,7 @@ extension RawHistory {
     static func deleteSealed(_ db: SQLiteConnection, series: Int64) throws -> (chunks: ChunkTotals, minuteBuckets: Int) {
         let ids = ChunkSpan.ids(series: series)
         let range: [SQLiteValue] = [.int(ids.lowerBound), .int(ids.upperBound)]
-        let chunks = try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk WHERE id BETWEEN ? AND ?", range) {
-            ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
-        }[0]
+        let chunks = try ChunkTotals.load(db, ids: ids)
         let minuteBuckets = try db.query("SELECT coalesce(sum(buckets), 0) FROM minute_chunk WHERE id BETWEEN ? AND ?", range) { Int($0.int(0)) }[0]
         for table in ["chunk_data", "chunk", "minute_chunk"] { try db.run("DELETE FROM \(table) WHERE id BETWEEN ? AND ?", range) }
         return (chunks, minuteBuckets)
@@ -154,8 +158,10 @@ public struct ChunkTotals: Sendable, Equatable {
         a.bytes -= b.bytes
     }
 
-    static func load(_ db: SQLiteConnection) throws -> ChunkTotals {
-        try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk") {
+    /// The totals of the chunks with ids in `ids` (all of them by default).
+    static func load(_ db: SQLiteConnection, ids: ClosedRange<Int64> = .min ... .max) throws -> ChunkTotals {
+        try db.query("SELECT count(*), coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM chunk WHERE id BETWEEN ? AND ?",
+                     [.int(ids.lowerBound), .int(ids.upperBound)]) {
             ChunkTotals(chunks: Int($0.int(0)), readings: Int($0.int(1)), bytes: Int($0.int(2)))
         }.first ?? ChunkTotals()
     }
@@ -217,9 +223,7 @@ struct ChunkSealer {
                 guard start <= horizon - ChunkSpan.millis else { break }
                 from = start + ChunkSpan.millis
                 // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
-                let pending = try db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
-                                           [.int(series), .int(start), .int(from)]) { _ in true }
-                if !pending.isEmpty { continue }
+                if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: from) { continue }
                 try sealSpan(series: series, start: start, into: &pass)
                 if pass.readings >= maxReadings {
                     pass.more = true

@@ -121,9 +121,7 @@ enum MinuteChunks {
             let start = BucketWidth.day.start(of: first)
             guard start <= horizon - day else { break }
             from = start + day
-            let pending = try db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
-                                       [.int(series), .int(start), .int(from)]) { _ in true }
-            if !pending.isEmpty { continue }
+            if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: from) { continue }
             let buckets = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start",
                                        [.int(series), .int(start), .int(from)]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
             // A day sealed before and written since was unsealed first, so there is no chunk to merge.

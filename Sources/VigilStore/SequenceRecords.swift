@@ -26,12 +26,13 @@ enum SequenceSQL {
     }
 
     static func counts(_ t: SequenceTracker) -> API.Quality.Counts {
-        var c = API.Quality.Counts()
-        c.missing = t.missing
-        c.duplicates = t.duplicates
-        c.late = t.late
-        c.restarts = t.restarts
-        return c
+        API.Quality.Counts(missing: t.missing, duplicates: t.duplicates, late: t.late, restarts: t.restarts)
+    }
+
+    /// Missing readings of `series` per minute with a start in `[from, to)`, where any.
+    static func lossMinutes(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64) throws -> [(minute: Int64, missing: Int64)] {
+        try db.query("SELECT minute, missing FROM loss_minute WHERE series_id = ? AND minute >= ? AND minute < ? AND missing > 0",
+                     [.int(series), .int(from), .int(to)]) { (minute: $0.int(0), missing: $0.int(1)) }
     }
 }
 
@@ -53,20 +54,15 @@ extension StoreReader {
             let series = try db.query("SELECT id, sensor FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.int(0), $0.text(1)) }
             guard !series.isEmpty else { return nil }
             var out = API.Quality(machine: machine, total: .init(), sensors: [])
+            var minutes: [Int64: Int64] = [:]
             for (id, sensor) in series {
                 guard let t = try db.query("SELECT \(SequenceSQL.columns) FROM series_quality WHERE series_id = ?", [.int(id)], row: { SequenceSQL.tracker($0, from: 0) }).first else {
-                    continue
+                    continue  // never sent a seq: no loss accounting, no lost minutes
                 }
                 let c = SequenceSQL.counts(t)
                 out.sensors.append(.init(sensor: sensor, highestSeq: t.highest, counts: c))
                 out.total += c
-            }
-            var minutes: [Int64: Int64] = [:]
-            for (id, _) in series {
-                for (minute, n) in try db.query("SELECT minute, missing FROM loss_minute WHERE series_id = ? AND minute >= ? AND minute < ? AND missing > 0",
-                                                [.int(id), .int(from), .int(to)], row: { ($0.int(0), $0.int(1)) }) {
-                    minutes[minute, default: 0] += n
-                }
+                for (minute, n) in try SequenceSQL.lossMinutes(db, series: id, from: from, to: to) { minutes[minute, default: 0] += n }
             }
             out.minutes = minutes.keys.sorted().prefix(limit).map { API.Quality.Minute(ts: $0, missing: minutes[$0]!) }
             return out
@@ -78,12 +74,7 @@ extension StoreReader {
         try await read { db in
             try db.query("SELECT s.machine, sum(q.missing), sum(q.duplicates), sum(q.late), sum(q.restarts) FROM series_quality q "
                          + "JOIN series s ON s.id = q.series_id GROUP BY s.machine ORDER BY s.machine") {
-                var c = API.Quality.Counts()
-                c.missing = $0.int(1)
-                c.duplicates = $0.int(2)
-                c.late = $0.int(3)
-                c.restarts = $0.int(4)
-                return (machine: $0.text(0), counts: c)
+                (machine: $0.text(0), counts: API.Quality.Counts(missing: $0.int(1), duplicates: $0.int(2), late: $0.int(3), restarts: $0.int(4)))
             }
         }
     }
