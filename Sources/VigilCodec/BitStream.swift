@@ -95,15 +95,16 @@ struct BitReader {
     }
 }
 
-/// LEB128 varints and zigzag signs, for chunk headers.
-enum Varint {
+/// LEB128 varints (7 bits a byte, high bit = more) and zigzag signs: chunk headers, and the
+/// ingest journal's records.
+public enum Varint {
     @inline(__always)
     static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v &<< 1) ^ (v >> 63)) }
 
     @inline(__always)
     static func unzigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
 
-    static func append(_ v: UInt64, to out: inout [UInt8]) {
+    public static func append(_ v: UInt64, to out: inout [UInt8]) {
         var v = v
         while v >= 0x80 {
             out.append(UInt8(truncatingIfNeeded: v) | 0x80)

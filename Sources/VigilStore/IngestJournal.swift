@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilCodec
 
 /// One MQTT message's outcome as it travels to storage: its readings and its rejections.
 public struct IngestMessage: Sendable, Equatable {
@@ -46,14 +47,14 @@ public enum JournalCodec {
             refs.append(n)
             last = (key, n)
         }
-        putVarint(UInt64(order.count), &out)
+        Varint.append(UInt64(order.count), to: &out)
         for key in order {
             putString16(key.machine, &out)
             putString16(key.sensor, &out)
         }
         put(UInt32(m.readings.count), &out)
         for (r, ref) in zip(m.readings, refs) {
-            putVarint(UInt64(ref), &out)
+            Varint.append(UInt64(ref), to: &out)
             put(r.ts, &out)
             put(r.value.bitPattern, &out)
             if let seq = r.seq {
@@ -141,16 +142,6 @@ public enum JournalCodec {
     struct SeriesKey: Hashable {
         var machine: String
         var sensor: String
-    }
-
-    /// LEB128: 7 bits a byte, high bit = more.
-    static func putVarint(_ v: UInt64, _ out: inout [UInt8]) {
-        var v = v
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7F) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
     }
 
     static func putString16(_ s: String, _ out: inout [UInt8]) {
