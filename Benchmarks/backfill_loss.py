@@ -10,10 +10,10 @@ reports missing (`vigil_readings_missing`), and any "dropped" line from the brok
 
 Usage: Benchmarks/backfill_loss.py [--machines 20] [--days 2] [--format multi] [--bin .build/release]
 """
-import argparse, json, os, pwd, shutil, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, pwd, shutil, subprocess, sys, tempfile, time, types, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import free_port  # noqa: E402
+from ingest import Vigild, free_port  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,7 +25,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     work = tempfile.mkdtemp(prefix="vigil-backfill-")
     os.makedirs(work + "/mosquitto")
-    port, http = free_port(), free_port()
+    port = free_port()
     conf = open(root + "/config/mosquitto/local.conf").read().replace("@STATE@", work).replace("listener 1883", f"listener {port}")
     open(work + "/mosquitto.conf", "w").write(conf)
     try:
@@ -36,22 +36,12 @@ def main():
         pass
     broker = subprocess.Popen(["mosquitto", "-c", work + "/mosquitto.conf"], stdout=open(work + "/mosquitto.log", "w"), stderr=subprocess.STDOUT)
     time.sleep(0.5)
-    open(work + "/vigil.toml", "w").close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    vigild = subprocess.Popen([f"{a.bin}/vigild", "--config", work + "/vigil.toml", "--db", work + "/vigil.sqlite",
-                               "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(work + "/vigild.log", "w"))
-    base = f"http://127.0.0.1:{http}"
+    vigild = Vigild(a.bin, work, types.SimpleNamespace(port=port))  # all it needs of a broker is its port
     def get(path):
-        return json.load(urllib.request.urlopen(base + path, timeout=30))
+        return json.load(urllib.request.urlopen(vigild.base + path, timeout=30))
     try:
         deadline = time.time() + 30
-        while True:
-            try:
-                if get("/healthz")["mqttConnected"]:
-                    break
-            except OSError:
-                pass
+        while not get("/healthz")["mqttConnected"]:
             if time.time() > deadline:
                 raise SystemExit("vigild did not connect")
             time.sleep(0.2)
@@ -72,7 +62,7 @@ def main():
                 break
             time.sleep(1)
         drained = time.time() - t0
-        metrics = urllib.request.urlopen(base + "/metrics").read().decode()
+        metrics = urllib.request.urlopen(vigild.base + "/metrics").read().decode()
         missing = sum(int(float(l.split()[-1])) for l in metrics.splitlines() if l.startswith("vigil_readings_missing{"))
         drops = [l.strip() for l in open(work + "/mosquitto.log") if "dropped" in l]
         print(f"# backfill through config/mosquitto/local.conf: {a.machines} machines × 8 sensors × {a.days:g} days, vigil-sim --format {a.format}")
@@ -82,8 +72,7 @@ def main():
         if drops:
             print("\n".join(drops[:3]))
     finally:
-        vigild.terminate()
-        vigild.wait()
+        vigild.stop()
         broker.terminate()
         broker.wait()
         shutil.rmtree(work, ignore_errors=True)
