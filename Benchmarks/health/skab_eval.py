@@ -9,13 +9,17 @@ next to the trivial baselines and the published PCA T²+Q reference.
 
 Usage: Benchmarks/health/skab_eval.py [--bin .build/debug] [--data ../shared/benchmarks/skab]
 """
-import argparse, csv, glob, os, subprocess, tempfile
+import argparse, csv, glob, os, random, subprocess, tempfile
+from datetime import datetime, timedelta
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=".build/debug")
     ap.add_argument("--data", default=os.path.normpath(os.path.join(here, "../../../shared/benchmarks/skab")))
+    ap.add_argument("--transform", type=int, metavar="SEED",
+                    help="change units first: per file, every sensor x -> a*x + b (random a of either sign, "
+                         "|a| in 1e-3..1e3, b up to 1e4 sensor spreads), columns shuffled and renamed, time shifted")
     a = ap.parse_args()
     files = sorted(f for d in ("valve1", "valve2", "other") for f in glob.glob(os.path.join(a.data, d, "*.csv")))
     assert len(files) == 34, f"expected 34 labelled files under {a.data}, found {len(files)}"
@@ -27,11 +31,14 @@ def main():
         header, body = rows[0], rows[1:]
         sensors = [h.replace(" ", "_") for h in header[1:9]]
         labels = [float(r[9]) > 0.5 for r in body]
+        times, cells = [r[0] for r in body], [r[1:9] for r in body]
+        if a.transform is not None:
+            times, sensors, cells = transform(random.Random(f"{a.transform}:{os.path.relpath(path, a.data)}"), times, sensors, cells)
         inp, out = os.path.join(work, "in.csv"), os.path.join(work, "out.csv")
         with open(inp, "w") as f:
             f.write("timestamp," + ",".join(sensors) + "\n")
-            for r in body:
-                f.write(r[0] + "," + ",".join(r[1:9]) + "\n")
+            for t, r in zip(times, cells):
+                f.write(t + "," + ",".join(r) + "\n")
         subprocess.run([f"{a.bin}/vigil", "replay", "--machine", "skab", "--input", inp, "--output", out,
                         "--commission-rows", "400"], check=True)
         with open(out) as f:
@@ -53,6 +60,24 @@ def main():
     print(f"{'PCA T²+Q (published reference)':34s} {0.266:7.1%} {0.249:7.1%} {0.76:6.2f}")
     print(f"{'always alarm':34s} {1:7.1%} {0:7.1%} {2 * pos / (1 + pos):6.2f}")
     print(f"{'never alarm':34s} {0:7.1%} {1:7.1%} {0:6.2f}")
+
+def transform(rng, times, sensors, cells):
+    """A change of units, order, names and clock that must not change any alarm."""
+    p = len(sensors)
+    cols = [[float(r[j]) for r in cells] for j in range(p)]
+    out = []
+    for col in cols:
+        spread = (max(col) - min(col)) or 1.0
+        a = rng.choice([-1, 1]) * 10 ** rng.uniform(-3, 3)
+        b = rng.uniform(-1e4, 1e4) * spread * abs(a)
+        out.append([repr(a * x + b) for x in col])
+    order = list(range(p))
+    rng.shuffle(order)
+    names = [f"s{rng.randrange(10**6)}_{k}" for k in range(p)]
+    shift = timedelta(seconds=rng.randrange(-10**8, 10**8))
+    fmt = "%Y-%m-%d %H:%M:%S"
+    times = [(datetime.strptime(t, fmt) + shift).strftime(fmt) for t in times]
+    return times, names, [[out[j][i] for j in order] for i in range(len(times))]
 
 if __name__ == "__main__":
     main()

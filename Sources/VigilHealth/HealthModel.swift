@@ -1,23 +1,54 @@
 /// How a model is trained and how its statistic maps to health. Versioned with the model, so a
 /// rolled-back model scores exactly as it did.
 public struct HealthParameters: Codable, Sendable, Equatable {
-    /// Weight of the newest row in the per-sensor exponential smoothing of scaled inputs.
+    /// Weight of the newest row in the slow per-sensor exponential smoothing of scaled inputs.
     /// Smoothing the inputs (not the statistic) averages sensor noise out before the quadratic
     /// form, so drift stands out of a much lower noise floor.
-    public var smoothing: Double = 0.3
+    public var smoothing: Double = 0.07
+    /// Weight of the newest row in the fast smoothing: a sudden fault shows within a few rows
+    /// instead of waiting for the slow average.
+    public var fastSmoothing: Double = 0.5
     /// Extra shrinkage of the (already Ledoit–Wolf shrunk) covariance toward its scaled identity:
     /// a few hundred commissioning rows cannot pin down every correlation.
-    public var extraShrinkage: Double = 0.5
-    /// Health reaches the alarm edge (50) when the statistic is this many times the largest
+    public var extraShrinkage: Double = 0.6
+    /// Health reaches the alarm edge (50) when the slow statistic is this many times the largest
     /// value seen on the (smoothed) commissioning rows.
-    public var thresholdFactor: Double = 2.0
+    public var thresholdFactor: Double = 3.5
+    /// The same for the fast statistic: its peaks are noisier, so its edge is nearer its peak.
+    public var fastThresholdFactor: Double = 1.5
+    /// The window, as a share of the commissioning rows, over which a sensor's long-run spread is
+    /// measured (Bartlett-weighted autocovariances up to this lag). A sensor that wanders slowly
+    /// (a temperature) is judged against how far it wanders, not against its row-to-row noise.
+    public var spreadWindow: Double = 0.25
 
     public init() {}
 
-    public init(smoothing: Double, extraShrinkage: Double, thresholdFactor: Double) {
+    public init(smoothing: Double, fastSmoothing: Double = 0.5, extraShrinkage: Double, thresholdFactor: Double,
+                fastThresholdFactor: Double = 1.5, spreadWindow: Double = 0.25) {
         self.smoothing = smoothing
+        self.fastSmoothing = fastSmoothing
         self.extraShrinkage = extraShrinkage
         self.thresholdFactor = thresholdFactor
+        self.fastThresholdFactor = fastThresholdFactor
+        self.spreadWindow = spreadWindow
+    }
+
+    /// The parameters by name, as a model version's lineage lists them.
+    public var dictionary: [String: Double] {
+        ["smoothing": smoothing, "fastSmoothing": fastSmoothing, "extraShrinkage": extraShrinkage,
+         "thresholdFactor": thresholdFactor, "fastThresholdFactor": fastThresholdFactor, "spreadWindow": spreadWindow]
+    }
+
+    /// Models stored by `vigil-health-1` lack the fast horizon and the spread window; they decode
+    /// as what they were (one horizon, no long-run spread) and score exactly as before.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        smoothing = try c.decode(Double.self, forKey: .smoothing)
+        fastSmoothing = try c.decodeIfPresent(Double.self, forKey: .fastSmoothing) ?? smoothing
+        extraShrinkage = try c.decode(Double.self, forKey: .extraShrinkage)
+        thresholdFactor = try c.decode(Double.self, forKey: .thresholdFactor)
+        fastThresholdFactor = try c.decodeIfPresent(Double.self, forKey: .fastThresholdFactor) ?? thresholdFactor
+        spreadWindow = try c.decodeIfPresent(Double.self, forKey: .spreadWindow) ?? 0
     }
 }
 
@@ -25,16 +56,20 @@ public struct HealthParameters: Codable, Sendable, Equatable {
 /// (inverse shrinkage covariance) of the scaled rows, and the calibration of the Mahalanobis
 /// statistic T². Pure data: it scores identically wherever it is loaded.
 public struct HealthModel: Codable, Sendable, Equatable {
-    public static let codeVersion = "vigil-health-1"
+    public static let codeVersion = "vigil-health-2"
 
     public var sensors: [String]
     public var center: [Double]
+    /// Per-sensor spread in the sensor's own units; 0 for a sensor that was constant while
+    /// commissioning (see `HealthScorer.flatDeviation`).
     public var scale: [Double]
     public var mean: [Double]
     /// Row-major `sensors.count²`.
     public var precision: [Double]
-    /// T² at which health is 50 (the alarm edge).
+    /// Slow T² at which health is 50 (the alarm edge).
     public var threshold: Double
+    /// Fast T² at which health is 50; nil for models stored before the fast horizon existed.
+    public var fastThreshold: Double?
     public var parameters: HealthParameters
     public var trainingRows: Int
     /// The Ledoit–Wolf shrinkage intensity the data chose.
@@ -58,19 +93,26 @@ public struct HealthModel: Codable, Sendable, Equatable {
             throw TrainingError(description: "\(complete.count) complete rows; at least \(max(minimumRows, 2)) needed")
         }
         let n = complete.count
-        // Robust scaling with floors: a sensor that sat still while commissioning (a valve, a
-        // setpoint) must not turn its first movement into an infinite score.
-        var center = [Double](repeating: 0, count: p), scale = [Double](repeating: 1, count: p)
+        // Robust scaling in each sensor's own units, so that health does not depend on them: the
+        // largest of the robust spread, the plain spread and the resolution (a sensor that reads in
+        // steps and sat on one step most of the time), widened by the sensor's long-run spread when
+        // it wanders slowly. No floor relative to the level (that would depend on the zero point).
+        let window = min(n - 1, Int((Double(n) * parameters.spreadWindow).rounded(.down)))
+        var center = [Double](repeating: 0, count: p), scale = [Double](repeating: 0, count: p)
         for j in 0..<p {
             let col = complete.map { $0[j] }
             let med = median(col)
             let mad = 1.4826 * median(col.map { abs($0 - med) })
-            let avg = col.reduce(0, +) / Double(n)
-            let sd = (col.reduce(0) { $0 + ($1 - avg) * ($1 - avg) } / Double(n)).squareRoot()
             center[j] = med
-            scale[j] = max(mad, sd, 0.01 * max(abs(med), 1e-3))
+            // Flat: constant up to rounding (a minute mean of a constant reading can differ from
+            // it in its last bits, which must not become a spread of 1e-14).
+            let lo = col.min()!, hi = col.max()!
+            guard hi - lo > 1e-9 * max(abs(lo), abs(hi)) else { continue }
+            let (variance, longRun) = longRunVariance(col, window: window)
+            let spread = max(mad, variance.squareRoot(), resolution(col))
+            scale[j] = spread * max(1, longRun / max(variance, .leastNonzeroMagnitude)).squareRoot()
         }
-        let z = complete.map { r in (0..<p).map { (r[$0] - center[$0]) / scale[$0] } }
+        let z = complete.map { r in (0..<p).map { scale[$0] > 0 ? (r[$0] - center[$0]) / scale[$0] : 0 } } // flat: 0
         var mean = [Double](repeating: 0, count: p)
         for r in z { for j in 0..<p { mean[j] += r[j] } }
         for j in 0..<p { mean[j] /= Double(n) }
@@ -86,20 +128,72 @@ public struct HealthModel: Codable, Sendable, Equatable {
             throw TrainingError(description: "the covariance is singular (all sensors constant?)")
         }
         var model = HealthModel(sensors: sensors, center: center, scale: scale, mean: mean, precision: precision,
-                                threshold: 1, parameters: parameters, trainingRows: n, shrinkage: shrinkage)
+                                threshold: 1, fastThreshold: 1, parameters: parameters, trainingRows: n, shrinkage: shrinkage)
         // Calibrate on the commissioning rows, smoothed exactly as scoring will smooth them.
         // The first rows only start the smoothing (its memory is ≈ 1/smoothing rows): skip three
         // memories of them when there are enough rows.
         var state = HealthScorer(model: model)
         let usable = rows.filter { $0.count == p }
         let warmUp = usable.count > 60 ? min(usable.count / 4, Int((3 / max(parameters.smoothing, 0.01)).rounded(.up))) : 0
-        var peak = 0.0
+        var peak = (slow: 0.0, fast: 0.0)
         for (i, r) in usable.enumerated() {
-            let t2 = state.statistic(r)
-            if i >= warmUp { peak = max(peak, t2) }
+            let t = state.statistics(r)
+            if i >= warmUp { peak = (max(peak.slow, t.slow), max(peak.fast, t.fast)) }
         }
-        model.threshold = max(peak, Double(p) * 1e-3) * parameters.thresholdFactor
+        model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
+        model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
         return model
+    }
+
+    /// How far a sensor that was constant while commissioning counts as soon as it moves, in
+    /// spreads: it has no spread of its own to measure the move in, and a sensor that never moved
+    /// moving is news.
+    public static let flatDeviation = 6.0
+
+    /// `x` in spreads from the sensor's center (`flatDeviation` away for a flat sensor that moved;
+    /// a move within rounding of its value — a minute mean of a constant — is no move).
+    @inline(__always)
+    func standardized(_ x: Double, sensor j: Int) -> Double {
+        let d = x - center[j]
+        if scale[j] > 0 { return d / scale[j] }
+        return abs(d) <= 1e-9 * max(abs(x), abs(center[j])) ? 0 : (d > 0 ? Self.flatDeviation : -Self.flatDeviation)
+    }
+
+    /// The statistics over their alarm edges, the larger of the two (≥ 1 is an alarm).
+    public func severity(slow: Double, fast: Double) -> Double {
+        guard let fastThreshold else { return slow / threshold }
+        return max(slow / threshold, fast / fastThreshold)
+    }
+
+    /// The smallest step between two distinct values of `xs` (0 when there are fewer than two):
+    /// the resolution a stepped sensor reads in, in its own units.
+    static func resolution(_ xs: [Double]) -> Double {
+        let s = Set(xs).sorted()
+        guard s.count > 1 else { return 0 }
+        var step = Double.infinity
+        for i in 1..<s.count { step = min(step, s[i] - s[i - 1]) }
+        return step
+    }
+
+    /// The variance of `xs` and its long-run variance: Bartlett-weighted autocovariances up to lag
+    /// `window` (Newey–West). For white noise both agree; for a slowly wandering sensor the
+    /// long-run variance is much larger.
+    static func longRunVariance(_ xs: [Double], window: Int) -> (variance: Double, longRun: Double) {
+        let n = xs.count
+        guard n > 1 else { return (0, 0) }
+        let mean = xs.reduce(0, +) / Double(n)
+        let d = xs.map { $0 - mean }
+        func autocovariance(_ lag: Int) -> Double {
+            var s = 0.0
+            for i in lag..<n { s += d[i] * d[i - lag] }
+            return s / Double(n)
+        }
+        let variance = autocovariance(0)
+        var longRun = variance
+        if window > 0 {
+            for lag in 1...window { longRun += 2 * (1 - Double(lag) / Double(window + 1)) * autocovariance(lag) }
+        }
+        return (variance, longRun)
     }
 
     /// The Ledoit–Wolf (2004) shrinkage covariance toward `mu·I` and its intensity.

@@ -59,13 +59,16 @@ public struct HealthScore: Sendable, Equatable {
     public var confidence: Double
     /// Sensors pushing the statistic up, largest share first (shares of its positive parts).
     public var contributors: [Contributor]
-    /// The Mahalanobis statistic T² of the smoothed row.
-    public var statistic: Double
+    /// The Mahalanobis statistic over its alarm edge, on the horizon where it is larger
+    /// (`health = 100 · 2^−severity`; 1 = the alarm edge).
+    public var severity: Double
 }
 
-/// Scores a machine's rows causally: each row updates per-sensor smoothing of the scaled
-/// values, then the Mahalanobis statistic against the model maps to health. A silent sensor keeps
-/// its last smoothed value (silence never reads as a return to normal) and lowers confidence.
+/// Scores a machine's rows causally. Each row updates two exponential smoothings of the scaled
+/// values — a slow one (drift and wear stand out of the averaged noise) and a fast one (a sudden
+/// fault shows within a few rows) — and health follows whichever Mahalanobis statistic is further
+/// past its own alarm edge. A silent sensor keeps its last smoothed values (silence never reads as
+/// a return to normal) and lowers confidence.
 public struct HealthScorer: Sendable {
     public let model: HealthModel
     public var bands: HealthBands
@@ -75,6 +78,7 @@ public struct HealthScorer: Sendable {
     public var fullConfidenceRows: Int
     private(set) public var status: HealthStatus = .ok
     private var smoothed: [Double]
+    private var fast: [Double]
     private var silentFor: [Int]
     private var deviation: [Double]
     private var weighted: [Double]
@@ -88,6 +92,7 @@ public struct HealthScorer: Sendable {
         self.status = status
         let p = model.sensors.count
         smoothed = model.mean
+        fast = model.mean
         silentFor = [Int](repeating: Int.max / 2, count: p)
         deviation = [Double](repeating: 0, count: p)
         weighted = [Double](repeating: 0, count: p)
@@ -96,35 +101,53 @@ public struct HealthScorer: Sendable {
     /// What carries over between rows: persisted so a restart continues exactly where it stopped.
     public struct State: Codable, Sendable, Equatable {
         public var smoothed: [Double]
+        /// Absent in states saved before the fast horizon existed: it restarts from `smoothed`.
+        public var fast: [Double]?
         public var silentFor: [Int]
         public var status: HealthStatus
     }
 
     public var state: State {
-        get { State(smoothed: smoothed, silentFor: silentFor, status: status) }
+        get { State(smoothed: smoothed, fast: fast, silentFor: silentFor, status: status) }
         set {
             guard newValue.smoothed.count == smoothed.count, newValue.silentFor.count == silentFor.count else { return }
             smoothed = newValue.smoothed
+            fast = newValue.fast.flatMap { $0.count == smoothed.count ? $0 : nil } ?? newValue.smoothed
             silentFor = newValue.silentFor
             status = newValue.status
         }
     }
 
-    /// Updates the smoothing with `row` (one cell per model sensor, nil = missing) and returns T².
-    public mutating func statistic(_ row: [Double?]) -> Double {
+    /// Updates both smoothings with `row` (one cell per model sensor, nil = missing) and returns
+    /// the statistic of each horizon. Leaves `deviation`/`weighted` for the horizon further past
+    /// its alarm edge, for the contributors.
+    mutating func statistics(_ row: [Double?]) -> (slow: Double, fast: Double) {
         let p = model.sensors.count
-        let a = model.parameters.smoothing
+        let a = model.parameters.smoothing, b = model.parameters.fastSmoothing
         for j in 0..<p {
             if let x = row[j], x.isFinite {
-                let z = (x - model.center[j]) / model.scale[j]
+                let z = model.standardized(x, sensor: j)
                 // A sensor's first value starts its smoothing.
-                smoothed[j] = silentFor[j] >= Int.max / 2 ? z : a * z + (1 - a) * smoothed[j]
+                let first = silentFor[j] >= Int.max / 2
+                smoothed[j] = first ? z : a * z + (1 - a) * smoothed[j]
+                fast[j] = first ? z : b * z + (1 - b) * fast[j]
                 silentFor[j] = 0
             } else if silentFor[j] < Int.max / 2 {
                 silentFor[j] += 1
             }
-            deviation[j] = smoothed[j] - model.mean[j]
         }
+        let slowT2 = quadraticForm(smoothed)
+        guard let edge = model.fastThreshold else { return (slowT2, 0) }
+        let fastT2 = quadraticForm(fast)
+        // The contributors are those of the horizon that sets health.
+        if slowT2 / model.threshold >= fastT2 / edge { _ = quadraticForm(smoothed) }
+        return (slowT2, fastT2)
+    }
+
+    /// `(x − mean)ᵀ · precision · (x − mean)`, leaving the deviation and its weighted form.
+    private mutating func quadraticForm(_ x: [Double]) -> Double {
+        let p = model.sensors.count
+        for j in 0..<p { deviation[j] = x[j] - model.mean[j] }
         var t2 = 0.0
         model.precision.withUnsafeBufferPointer { prec in
             for i in 0..<p {
@@ -137,9 +160,15 @@ public struct HealthScorer: Sendable {
         return max(0, t2)
     }
 
+    /// Updates the smoothings with `row` and returns its severity: the statistic over its alarm
+    /// edge on the horizon where that is larger (≥ 1 is an alarm).
+    public mutating func severity(_ row: [Double?]) -> Double {
+        let t = statistics(row)
+        return model.severity(slow: t.slow, fast: t.fast)
+    }
+
     public mutating func score(_ row: [Double?]) -> HealthScore {
-        let t2 = statistic(row)
-        let r = t2 / model.threshold
+        let r = severity(row)
         let health = min(100, max(0, 100 * pow2(-r)))
         status = bands.status(health: health, current: status)
         let p = model.sensors.count
@@ -157,7 +186,7 @@ public struct HealthScorer: Sendable {
         let fresh = silentFor.reduce(0) { $0 + ($1 <= staleRows ? 1 : 0) }
         let confidence = Double(fresh) / Double(max(p, 1)) * min(1, Double(model.trainingRows) / Double(max(fullConfidenceRows, 1)))
         return HealthScore(health: health, anomalyScore: 1 - health / 100, status: status, confidence: confidence,
-                           contributors: contributors, statistic: t2)
+                           contributors: contributors, severity: r)
     }
 
     /// 2^x without Foundation, exact enough for a display value (|error| < 1e-12 relative).

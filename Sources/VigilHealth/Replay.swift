@@ -103,7 +103,7 @@ public enum Replay {
             let ts = input.timestamps[i]
             if i < firstScored {
                 // Commissioning rows warm the smoothing up; they get no score.
-                _ = scorer.statistic(row)
+                _ = scorer.severity(row)
                 out += "\(ts),,0,,commissioning,,\n"
                 continue
             }

@@ -44,10 +44,10 @@ public struct PageHinkley: Codable, Sendable, Equatable {
 
 /// The evaluation gate for a retrained anomaly model: both the active and the candidate model
 /// score the same held-out recent rows (normal rows the candidate did not train on), as they
-/// are and with a shift injected into one sensor at a time (`shiftSpreads` of the *active*
-/// model's robust spread of that sensor, the same shift for both). The candidate is promoted
-/// only if it raises no more false alarms on the normal rows and detects the injected shifts at
-/// least as often (within `tolerance`).
+/// are and with a shift injected into one sensor at a time (the same shift for both: the size
+/// that would put the *active* model's statistic at `shiftEdges` times its alarm edge). The
+/// candidate is promoted only if it raises no more false alarms on the normal rows and detects
+/// the injected shifts at least as often (within `tolerance`).
 public enum RetrainGate {
     public struct Decision: Sendable, Equatable {
         public var promote: Bool
@@ -55,11 +55,22 @@ public enum RetrainGate {
         public var metrics: [String: Double]
     }
 
-    /// Size of the injected shift in units of the active model's per-sensor scale.
-    public static let shiftSpreads = 6.0
+    /// How far past the active model's alarm edge an injected shift alone would take it.
+    public static let shiftEdges = 2.0
+
+    /// Per sensor, the shift (in the sensor's units) whose statistic alone is `shiftEdges` times
+    /// the active model's alarm edge; 0 for a flat sensor (it has no spread to shift by).
+    static func shifts(for model: HealthModel) -> [Double] {
+        let p = model.sensors.count
+        return (0..<p).map { j in
+            let weight = model.precision[j * p + j]
+            guard model.scale[j] > 0, weight > 0 else { return 0 }
+            return model.scale[j] * (shiftEdges * model.threshold / weight).squareRoot()
+        }
+    }
 
     public static func evaluate(active: HealthModel, candidate: HealthModel, heldOut: [[Double?]], tolerance: Double = 0.02) -> Decision {
-        let shifts = active.scale.map { $0 * shiftSpreads }
+        let shifts = shifts(for: active)
         let a = rates(active, heldOut, shifts: shifts), c = rates(candidate, heldOut, shifts: shifts)
         let metrics = ["heldOutRows": Double(heldOut.count),
                        "activeFalseAlarmRate": a.falseAlarm, "candidateFalseAlarmRate": c.falseAlarm,
@@ -86,12 +97,13 @@ public enum RetrainGate {
         let p = model.sensors.count
         func alarms(_ rows: [[Double?]]) -> [Bool] {
             var scorer = HealthScorer(model: model)
-            return rows.map { scorer.statistic($0) >= model.threshold }
+            return rows.map { scorer.severity($0) >= 1 }
         }
         let base = alarms(rows)
         let falseAlarm = Double(base.filter { $0 }.count) / Double(rows.count)
         var detected = 0, eligible = 0
-        for j in 0..<p {
+        // A sensor that was flat for the active model has no spread to shift by: not counted.
+        for j in 0..<p where shifts[j] > 0 {
             let shifted = alarms(rows.map { r -> [Double?] in
                 var s = r
                 s[j] = r[j].map { $0 + shifts[j] }

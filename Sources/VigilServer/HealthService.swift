@@ -199,7 +199,7 @@ public final class HealthService: Service, Sendable {
             history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status.rawValue, confidence: s.confidence,
                                             modelVersion: t.version, anomaly: a.anomalyScore))
             // Drift of recent normal behaviour: only rows that were not in alarm count.
-            if s.status != .alarm, t.state.drift.add(a.statistic / t.model.anomaly.threshold) { t.state.driftPending = true }
+            if s.status != .alarm, t.state.drift.add(a.severity) { t.state.driftPending = true }
             last = s
         }
         t.state.reference = reference.state
@@ -240,8 +240,8 @@ public final class HealthService: Service, Sendable {
         var reference = HealthScorer(model: model.reference, bands: settings.bands)
         var anomaly = HealthScorer(model: model.anomaly, bands: settings.bands)
         for r in rows {
-            _ = reference.statistic(r)
-            _ = anomaly.statistic(r)
+            _ = reference.severity(r)
+            _ = anomaly.severity(r)
         }
         return TrackerState(reference: reference.state, anomaly: anomaly.state, drift: settings.drift)
     }
@@ -356,7 +356,7 @@ public final class HealthService: Service, Sendable {
                                                              "model.trigger": "\(trigger)", "gate": "\(info.gateDecision): \(gate.reason)"])
         if gate.promote {
             var anomaly = HealthScorer(model: candidate, bands: settings.bands)
-            for r in features.rows.suffix(30) { _ = anomaly.statistic(r) }
+            for r in features.rows.suffix(30) { _ = anomaly.severity(r) }
             t.version = version
             t.model = pair
             t.trainedAt = now
@@ -373,10 +373,10 @@ public final class HealthService: Service, Sendable {
             version: 0, active: decision == "promoted", createdAt: now, trigger: trigger, parentVersion: parent,
             trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
             contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
-            parameters: ["smoothing": model.parameters.smoothing, "extraShrinkage": model.parameters.extraShrinkage,
-                         "thresholdFactor": model.parameters.thresholdFactor],
+            parameters: model.parameters.dictionary,
             codeVersion: HealthModel.codeVersion,
-            metrics: metrics.merging(["threshold": model.threshold, "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
+            metrics: metrics.merging(["threshold": model.threshold, "fastThreshold": model.fastThreshold ?? model.threshold,
+                                      "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
             gateDecision: decision, gateReason: reason)
     }
 

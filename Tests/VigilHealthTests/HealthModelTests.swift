@@ -93,7 +93,7 @@ func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Do
         let model = try HealthModel.train(sensors: table.sensors, rows: Array(table.rows[..<400]))
         var scorer = HealthScorer(model: model)
         let scores = table.rows.map { scorer.score($0) }
-        #expect(scores.allSatisfy { $0.health.isFinite && $0.statistic.isFinite })
+        #expect(scores.allSatisfy { $0.health.isFinite && $0.severity.isFinite })
         #expect(scores[599].status == .alarm && scores[599].contributors.first?.sensor == "pressure")
     }
 
