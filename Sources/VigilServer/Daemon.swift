@@ -57,7 +57,7 @@ public enum Daemon {
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet)
         api.register(on: router)
-        HealthRoutes(reader: reader, writer: writer, health: health, api: api).register(on: router)
+        HealthRoutes(reader: reader, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
         if config.httpReaderTokens.isEmpty && config.httpAdminTokens.isEmpty && !["127.0.0.1", "localhost", "::1"].contains(listen.host) {
             logger.warning("the API listens beyond loopback without access control; set http.admin_tokens / http.reader_tokens",

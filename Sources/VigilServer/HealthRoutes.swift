@@ -14,7 +14,6 @@ extension API.Quality: ResponseEncodable {}
 /// Health, model registry and maintenance routes (SPEC §6).
 struct HealthRoutes: Sendable {
     let reader: StoreReader
-    let writer: StoreWriter
     let health: HealthService
     let api: APIRoutes
 
@@ -68,26 +67,15 @@ struct HealthRoutes: Sendable {
         guard let raw = ctx.parameters.get("version"), let version = Int(raw), version > 0 else {
             throw APIError.badRequest("version must be a positive integer")
         }
-        let writer = self.writer
-        guard try await blocking({ try writer.activateModel(machine: id, version: version) }) else {
-            throw APIError.notFound("machine \(id) has no model version \(version)")
-        }
-        health.reload(machine: id)
-        return API.ActiveVersion(machine: id, version: version)
+        guard case .active(let v) = try await perform(.promote(version: version), machine: id) else { throw Self.unexpected }
+        return API.ActiveVersion(machine: id, version: v)
     }
 
     /// Back to the version the active one replaced (its parent).
     func rollback(_ ctx: BasicRequestContext) async throws -> API.ActiveVersion {
         let id = try machine(ctx)
-        let all = try await reader.models(machine: id)
-        guard let active = all.first(where: { $0.info.active }) else { throw APIError.notFound("machine \(id) has no active model") }
-        guard let parent = active.info.parentVersion else {
-            throw APIError(status: .conflict, error: "no_parent", detail: "version \(active.info.version) is the machine's first model; nothing to roll back to")
-        }
-        let writer = self.writer
-        _ = try await blocking { try writer.activateModel(machine: id, version: parent) }
-        health.reload(machine: id)
-        return API.ActiveVersion(machine: id, version: parent)
+        guard case .active(let v) = try await perform(.rollback, machine: id) else { throw Self.unexpected }
+        return API.ActiveVersion(machine: id, version: v)
     }
 
     struct MaintenanceBody: Decodable {
@@ -104,23 +92,35 @@ struct HealthRoutes: Sendable {
                 throw APIError.badRequest("body must be JSON {\"at\": epoch ms, \"note\": \"…\"} (both optional)")
             }
         }
-        guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
-        let event = API.MaintenanceEvent(machine: id, at: body.at ?? SystemClock.wallMillis(), note: body.note ?? "")
-        let writer = self.writer
-        try await blocking { try writer.recordMaintenance(machine: event.machine, at: event.at, note: event.note) }
-        health.reload(machine: id)
+        let command = HealthService.Command.maintenance(at: body.at ?? SystemClock.wallMillis(), note: body.note ?? "")
+        guard case .maintenance(let event) = try await perform(command, machine: id) else { throw Self.unexpected }
         return event
     }
-}
 
-extension HealthRoutes {
     /// Decommissions a machine (admin): its data, models and retained health topic are removed.
     func remove(_ ctx: BasicRequestContext) async throws -> API.RemovedMachine {
         let id = try machine(ctx)
-        let health = self.health
-        guard let removed = try await blocking({ try health.remove(machine: id) }) else { throw APIError.notFound("no machine \(id)") }
+        guard case .removed(let removed) = try await perform(.remove, machine: id) else { throw Self.unexpected }
         api.seriesCache.removeAll()  // a new series may reuse a removed one's id
         return removed
+    }
+
+    static let unexpected = APIError(status: .internalServerError, error: "internal", detail: "unexpected answer from the health service")
+
+    /// Hands the command to the health service (the one writer of a machine's health) and maps
+    /// its refusals to HTTP: 404 for what does not exist, 409 for what cannot be done.
+    func perform(_ command: HealthService.Command, machine id: String) async throws -> HealthService.Outcome {
+        do {
+            return try await health.perform(command, machine: id)
+        } catch {
+            switch error {
+            case .noMachine: throw APIError.notFound("no machine \(id)")
+            case .refused(.noSuchVersion(let v)): throw APIError.notFound("machine \(id) has no model version \(v)")
+            case .refused(.noActiveModel): throw APIError.notFound("machine \(id) has no active model")
+            case .refused(let refusal): throw APIError(status: .conflict, error: "no_parent", detail: refusal.description)
+            case .stopped: throw APIError(status: .serviceUnavailable, error: "shutting_down", detail: "the health service is stopping")
+            }
+        }
     }
 }
 

@@ -6,27 +6,22 @@ public import VigilMQTT
 import Dispatch
 import Foundation
 import Synchronization
-import VigilCore
+public import VigilCore
 import VigilRollup
 
-/// Scores every machine from its minute rollups, on its own thread, and retrains.
+/// Scores every machine from its minute rollups, on its own thread, and retrains: the one writer
+/// of every machine's health record, active version and maintenance state.
 ///
-/// Each tick (every `interval`), per machine:
-/// - **Commissioning.** A machine without a model (or with a maintenance event newer than every
-///   model's data) collects complete minute rows; at `commissionMinutes` a model is trained on
-///   exactly those rows, registered with its lineage and activated. It is both the health
-///   reference and the first anomaly model.
-/// - **Scoring.** Every minute whose rollups are final and not yet scored is scored in time order
-///   (causal): health, status and contributors from the reference, the anomaly score from the
-///   anomaly model. History, current health and the scorers' state are saved in one
-///   transaction, so a restart continues exactly where it stopped; each update is published
-///   retained on `vigil-out/health/<machine>`.
-/// - **Retraining.** A Page–Hinkley detector watches the anomaly statistic of rows not in
-///   alarm. When it fires, or `retrainMinutes` of data after the newest model, a candidate
-///   anomaly model is trained on the recent window's non-alarm rows and must pass the gate
-///   (`RetrainGate`) on held-out recent rows against the active one. Every candidate is
-///   registered with its decision; a promoted one becomes a new active version that keeps the
-///   parent's reference unchanged, so retraining never erases wear from health.
+/// The rules live in `MachineLifecycle` (VigilHealth, pure): each tick, per machine, the
+/// service tells the lifecycle what it found and carries out the actions it returns —
+/// commissioning (`commissionMinutes` complete minute rows, or the fleet reference of its type
+/// meanwhile), scoring every final minute once and in order (health, status and contributors from
+/// the reference, the anomaly score from the anomaly model; history, current health and scorer
+/// state in one transaction, published retained on `vigil-out/health/<machine>`), re-commissioning
+/// after maintenance, and retraining the anomaly model on drift or schedule through the gate
+/// (`RetrainGate`). Operators' commands (promote, rollback, maintenance, remove) are queued to the
+/// same thread (`perform`) and applied between machine updates, so a command is never overwritten
+/// by an update that read the machine before it; the caller is answered once it is applied.
 public final class HealthService: Service, Sendable {
     public struct Settings: Sendable {
         public var commissionMinutes = 1440
@@ -50,31 +45,65 @@ public final class HealthService: Service, Sendable {
         func type(of machine: String) -> String? {
             machineTypes.first { $0.pattern.hasSuffix("*") ? machine.hasPrefix($0.pattern.dropLast()) : machine == $0.pattern }?.type
         }
+
+        var rules: MachineLifecycle.Rules { .init(commissionMinutes: commissionMinutes, retrainMinutes: retrainMinutes) }
+    }
+
+    /// What an operator asks of a machine's health.
+    public enum Command: Sendable {
+        case promote(version: Int)
+        /// Back to the active version's parent.
+        case rollback
+        case maintenance(at: Int64, note: String)
+        /// Decommission: delete what is stored under the machine and clear its retained topic.
+        case remove
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case active(version: Int)
+        case maintenance(API.MaintenanceEvent)
+        case removed(API.RemovedMachine)
+    }
+
+    public enum CommandError: Error, Sendable, Equatable {
+        case noMachine
+        case refused(MachineLifecycle.Refusal)
+        case stopped
     }
 
     let writer: StoreWriter
     let publisher: MQTTClient?
     let settings: Settings
     let logger: Logger
-    private let cache = Mutex<[String: Tracker]>([:])
-    /// Held while one machine is updated, and by `remove`, so a removal never interleaves with
-    /// an update that would write the machine's health back.
-    private let updating = Mutex<Void>(())
+    /// Per machine, what is kept between ticks. Touched by the health thread only (a Mutex
+    /// because the class is shared; it is never contended).
+    private let machines = Mutex<[String: Machine]>([:])
+    private let inbox = Mutex<[Queued]>([])
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    /// A machine's active version, its scorers and drift detector.
-    struct Tracker: Sendable {
+    struct Queued: Sendable {
+        var machine: String
+        var command: Command
+        var reply: @Sendable (Result<Outcome, CommandError>) -> Void
+    }
+
+    /// A machine's lifecycle and, once it has one, its active version's scorers.
+    struct Machine: Sendable {
+        var lifecycle: MachineLifecycle
+        var scoring: Scoring?
+        /// The last `through` this machine was brought up to: until the next minute becomes
+        /// final there is nothing to do, and no query is made.
+        var checkedThrough: Int64 = .min
+    }
+
+    /// A loaded model version and its scorers' state.
+    struct Scoring: Sendable {
         var version: Int
         var model: MachineModel
         var trainedAt: Int64
         var state: TrackerState
-        /// The last `through` this machine was brought up to: until the next minute becomes
-        /// final there is nothing to do, and no query is made.
-        var checkedThrough: Int64 = .min
-        /// Scoring with its type's fleet reference until it has data enough of its own.
-        var fromFleet = false
     }
 
     /// What carries over between minutes (persisted as the machine's scorer state).
@@ -83,6 +112,8 @@ public final class HealthService: Service, Sendable {
         var anomaly: HealthScorer.State
         var drift: PageHinkley
         var driftPending = false
+        /// The version whose scorers these are (absent in states saved before it was recorded).
+        var version: Int?
     }
 
     public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger) {
@@ -98,8 +129,11 @@ public final class HealthService: Service, Sendable {
                 do { try self.tick(now: SystemClock.wallMillis()) } catch {
                     self.logger.error("health scoring failed; will retry", metadata: ["error": "\(error)"])
                 }
+                self.applyCommands()
                 _ = self.wake.wait(timeout: .now() + .milliseconds(Int(self.settings.interval * 1000)))
             }
+            // Nobody will apply what is still queued.
+            for q in self.inbox.withLock({ inbox in defer { inbox.removeAll() }; return inbox }) { q.reply(.failure(.stopped)) }
             self.done.signal()
         }
         try? await gracefulShutdown()
@@ -113,39 +147,102 @@ public final class HealthService: Service, Sendable {
         }
     }
 
-    /// Forget a machine's loaded model (after promote/rollback/maintenance) so the next tick
-    /// loads the active one.
-    public func reload(machine: String) {
-        _ = cache.withLock { $0.removeValue(forKey: machine) }
-        wake.signal()
+    /// Hands `command` to the health thread and answers once it has been applied, in order with
+    /// scoring (the thread applies commands between machine updates).
+    public func perform(_ command: Command, machine: String) async throws(CommandError) -> Outcome {
+        let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<Outcome, CommandError>, Never>) in
+            let queued = Queued(machine: machine, command: command, reply: { cont.resume(returning: $0) })
+            let accepted = inbox.withLock { inbox in
+                guard !stopping.load(ordering: .relaxed) else { return false }
+                inbox.append(queued)
+                return true
+            }
+            if accepted { wake.signal() } else { cont.resume(returning: .failure(.stopped)) }
+        }
+        return try result.get()
     }
 
-    /// Decommissions a machine: deletes what is stored under it (`StoreWriter.removeMachine`),
-    /// forgets its scorer and clears its retained health topic (an empty retained message).
-    func remove(machine: String) throws -> API.RemovedMachine? {
-        try updating.withLock { _ in
-            guard let removed = try writer.removeMachine(machine) else { return nil }
-            _ = cache.withLock { $0.removeValue(forKey: machine) }
-            _ = try? publisher?.publish(topic: Self.healthTopic(machine), payload: [], qos: 1, retain: true)
-            return removed
+    /// Applies the queued commands, oldest first. Called by the health thread only.
+    func applyCommands() {
+        while let q = inbox.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+            do {
+                q.reply(.success(try apply(q.command, machine: q.machine)))
+            } catch let error as CommandError {
+                q.reply(.failure(error))
+            } catch {
+                logger.error("health command failed", metadata: ["machine.id": "\(q.machine)", "error": "\(error)"])
+                q.reply(.failure(.stopped))
+            }
         }
+    }
+
+    /// Carries out one command on the calling thread: the health thread, or a test that drives the
+    /// service itself (nothing else may call it while the service runs).
+    func apply(_ command: Command, machine: String) throws -> Outcome {
+        if case .remove = command {
+            guard let removed = try writer.removeMachine(machine) else { throw CommandError.noMachine }
+            _ = machines.withLock { $0.removeValue(forKey: machine) }
+            _ = try? publisher?.publish(topic: Self.healthTopic(machine), payload: [], qos: 1, retain: true)
+            return .removed(removed)
+        }
+        guard writer.fleet.contains(machine) else { throw CommandError.noMachine }
+        var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
+        var m = try machines.withLock { $0[machine] } ?? load(&record)
+        let event: MachineLifecycle.Event
+        switch command {
+        case .promote(let version):
+            event = .promote(version: version, trigger: try writer.model(machine: machine, version: version).flatMap { ModelTrigger(rawValue: $0.info.trigger) })
+        case .rollback:
+            let parent = try record.activeVersion.flatMap { try writer.model(machine: machine, version: $0) }?.info.parentVersion
+            event = .rollback(parent: try parent.flatMap { p in
+                try writer.model(machine: machine, version: p).flatMap { ModelTrigger(rawValue: $0.info.trigger) }.map { .init(version: p, trigger: $0) }
+            })
+        case .maintenance(let at, _):
+            event = .maintenance(at: at)
+        case .remove:
+            preconditionFailure("handled above")
+        }
+        var outcome: Outcome?
+        for action in m.lifecycle.handle(event) {
+            switch action {
+            case .activate(let version):
+                _ = try writer.activateModel(machine: machine, version: version)
+                // Loaded afresh (and its smoothing warmed) by the next update.
+                m.scoring = nil
+                outcome = .active(version: version)
+            case .recordMaintenance(let at):
+                guard case .maintenance(_, let note) = command else { continue }
+                try writer.recordMaintenance(machine: machine, at: at, note: note)
+                outcome = .maintenance(API.MaintenanceEvent(machine: machine, at: at, note: note))
+            case .refuse(let refusal):
+                throw CommandError.refused(refusal)
+            default:
+                logger.error("unexpected lifecycle action for a command", metadata: ["action": "\(action)"])
+            }
+        }
+        m.checkedThrough = .min
+        let applied = m
+        machines.withLock { $0[machine] = applied }
+        wake.signal()
+        guard let outcome else { throw CommandError.stopped }
+        return outcome
     }
 
     static func healthTopic(_ machine: String) -> String { "vigil-out/health/" + machine }
 
-    /// One round over every machine. Public for tests, which drive time.
+    /// One round over every machine, with queued commands applied between machines. Public for
+    /// tests, which drive time.
     public func tick(now: Int64) throws {
         let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
         let pending = try writer.earliestPendingMinutes()
         for machine in writer.fleet.snapshot().map(\.id) {
+            applyCommands()
             // A minute is scored once, so only when every sensor's rollup of it is in: never past
             // a minute still waiting for its rollup (a backlog or backfill reduces series by series).
             let through = pending[machine].map { min(final, $0 - 60_000) } ?? final
             do {
-                try updating.withLock { _ in
-                    guard writer.fleet.contains(machine) else { return }  // removed meanwhile
-                    try update(machine: machine, through: through, now: now)
-                }
+                guard writer.fleet.contains(machine) else { continue }  // removed meanwhile
+                try update(machine: machine, through: through, now: now)
             } catch {
                 logger.error("health update failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
             }
@@ -153,37 +250,73 @@ public final class HealthService: Service, Sendable {
     }
 
     private func update(machine: String, through: Int64, now: Int64) throws {
-        if let cached = cache.withLock({ $0[machine] }), cached.checkedThrough == through { return }
+        if let cached = machines.withLock({ $0[machine] }), cached.checkedThrough == through { return }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
-        var tracker = try cache.withLock { $0[machine] } ?? load(&record)
-        // Commission when there is no model, or when a maintenance event is newer than every
-        // model's data (an operator's rollback to an older version is not undone).
-        let newestData = try writer.latestModelTrainFrom(machine: machine)
-        if tracker == nil || tracker!.fromFleet || (record.commissionFrom > 0 && (newestData ?? .min) < record.commissionFrom) {
-            if let fresh = try commission(&record, previous: tracker, through: through, now: now) {
-                tracker = fresh
-            } else if tracker == nil, let fleet = try fleetReference(&record, through: through, now: now) {
-                tracker = fleet
-            } else if tracker == nil {
-                try writer.saveHealth(record, history: [])
-                return
+        var m = try machines.withLock { $0[machine] } ?? load(&record)
+        if m.scoring == nil, let version = m.lifecycle.phase.version {
+            m.scoring = try loadScoring(version: version, &record)
+        }
+        var rows = 0
+        if m.lifecycle.needsCommissioningRows {
+            rows = try commissioningFeatures(record, through: through).complete
+            if m.lifecycle.phase == .commissioning { record.commissioningRows = rows }
+        }
+        var actions = m.lifecycle.handle(.tick(completeRows: rows, fleetReference: settings.type(of: machine) != nil))
+        while !actions.isEmpty {
+            let action = actions.removeFirst()
+            if let event = try carryOut(action, &m, &record, through: through, now: now) {
+                actions += m.lifecycle.handle(event)
             }
         }
-        guard var t = tracker else { return }
-        try score(&t, &record, through: through, now: now)
-        try retrainIfDue(&t, &record, now: now)
-        t.checkedThrough = through
-        cache.withLock { $0[machine] = t }
+        m.checkedThrough = through
+        let updated = m
+        machines.withLock { $0[machine] = updated }
     }
 
-    private func score(_ t: inout Tracker, _ record: inout MachineHealthRecord, through: Int64, now: Int64) throws {
+    /// Carries out what the lifecycle asked for during a tick; returns what came of it.
+    private func carryOut(_ action: MachineLifecycle.Action, _ m: inout Machine, _ record: inout MachineHealthRecord,
+                          through: Int64, now: Int64) throws -> MachineLifecycle.Event? {
+        switch action {
+        case .saveProgress:
+            try writer.saveHealth(record, history: [])
+            return nil
+        case .train(let trigger):
+            let trained: Scoring?
+            switch trigger {
+            case .commissioning, .maintenance: trained = try commission(&record, trigger: trigger, through: through, now: now)
+            case .fleetReference: trained = try fleetReference(&record, through: through, now: now)
+            case .drift, .schedule:
+                guard var scoring = m.scoring else { return .trainingFailed(trigger) }
+                defer { m.scoring = scoring }
+                return try retrain(&scoring, &record, trigger: trigger, now: now)
+            }
+            guard let trained else { return .trainingFailed(trigger) }
+            m.scoring = trained
+            let info = try writer.model(machine: record.machine, version: trained.version)?.info
+            return .registered(version: trained.version, trigger: trigger, decision: .promoted, trainFrom: info?.trainFrom ?? 0)
+        case .score(let version):
+            if m.scoring?.version != version { m.scoring = try loadScoring(version: version, &record) }
+            guard var scoring = m.scoring else { return nil }
+            let drift = try score(&scoring, &record, through: through, now: now)
+            m.scoring = scoring
+            guard let drift else { return nil }
+            let newest = try writer.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
+            return .scored(minutesSinceNewestModel: Int((record.scoredThrough - newest) / 60_000), drift: drift)
+        case .activate, .recordMaintenance, .refuse:
+            return nil  // answers to commands, applied in `apply`
+        }
+    }
+
+    /// Scores the final minutes not yet scored; nil when there were none, else whether the drift
+    /// detector fired on the way.
+    private func score(_ t: inout Scoring, _ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Bool? {
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.reference.sensors, after: record.scoredThrough, through: through)
         guard !features.times.isEmpty else {
             if record.activeVersion != t.version {
                 record.activeVersion = t.version
                 try writer.saveHealth(record, history: [])
             }
-            return
+            return nil
         }
         var reference = HealthScorer(model: t.model.reference, bands: settings.bands)
         reference.state = t.state.reference
@@ -191,6 +324,7 @@ public final class HealthService: Service, Sendable {
         anomaly.state = t.state.anomaly
         var history: [HealthHistoryRow] = []
         var last: HealthScore?
+        var drift = false
         for (i, (ts, row)) in zip(features.times, features.rows).enumerated() {
             var s = reference.score(row)
             let a = anomaly.score(row)
@@ -199,11 +333,12 @@ public final class HealthService: Service, Sendable {
             history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status.rawValue, confidence: s.confidence,
                                             modelVersion: t.version, anomaly: a.anomalyScore))
             // Drift of recent normal behaviour: only rows that were not in alarm count.
-            if s.status != .alarm, t.state.drift.add(a.severity) { t.state.driftPending = true }
+            if s.status != .alarm, t.state.drift.add(a.severity) { drift = true }
             last = s
         }
         t.state.reference = reference.state
         t.state.anomaly = anomaly.state
+        if drift { t.state.driftPending = true }
         if let last {
             record.health = last.health
             record.status = last.status.rawValue
@@ -216,52 +351,68 @@ public final class HealthService: Service, Sendable {
         record.scorerState = CanonicalJSON.encode(t.state)
         try writer.saveHealth(record, history: history)
         publish(record, trainedAt: t.trainedAt)
+        return drift
     }
 
-    /// Loads the active version of a machine and its scorers' state.
-    private func load(_ record: inout MachineHealthRecord) throws -> Tracker? {
-        guard let version = record.activeVersion,
-              let stored = try writer.model(machine: record.machine, version: version),
+    /// A machine as stored: its lifecycle and, when it has an active version, its scorers.
+    private func load(_ record: inout MachineHealthRecord) throws -> Machine {
+        var phase = MachineLifecycle.Phase.commissioning
+        var scoring: Scoring?
+        if let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version) {
+            phase = active.info.trigger == ModelTrigger.fleetReference.rawValue ? .fleetReference(version: version) : .active(version: version)
+            scoring = try loadScoring(version: version, &record)
+        }
+        let lifecycle = MachineLifecycle(phase: phase, commissionFrom: record.commissionFrom,
+                                         newestModelFrom: try writer.latestModelTrainFrom(machine: record.machine),
+                                         driftPending: scoring?.state.driftPending ?? false, rules: settings.rules)
+        return Machine(lifecycle: lifecycle, scoring: scoring)
+    }
+
+    /// Loads `version` and its scorers: the saved state when that version saved it, else warmed
+    /// on the half hour before the next minute to score (after a promote or rollback).
+    private func loadScoring(version: Int, _ record: inout MachineHealthRecord) throws -> Scoring? {
+        guard let stored = try writer.model(machine: record.machine, version: version),
               let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
         if let text = record.scorerState, let state = CanonicalJSON.decode(TrackerState.self, text),
+           state.version == version || (state.version == nil && record.activeVersion == version),
            state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
-            return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: state,
-                           fromFleet: stored.info.trigger == "fleet-reference")
+            return Scoring(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
         }
-        // Another version than the one that scored last (promote/rollback): warm its smoothing on
-        // the half hour before the next minute to score.
         let warm = try writer.minuteFeatures(machine: record.machine, sensors: model.reference.sensors,
                                              after: record.scoredThrough - 30 * 60_000, through: record.scoredThrough)
-        return Tracker(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, warm.rows),
-                       fromFleet: stored.info.trigger == "fleet-reference")
+        return Scoring(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, version: version, warm.rows))
     }
 
-    private func warmState(_ model: MachineModel, _ rows: [[Double?]]) -> TrackerState {
+    private func warmState(_ model: MachineModel, version: Int, _ rows: [[Double?]]) -> TrackerState {
         var reference = HealthScorer(model: model.reference, bands: settings.bands)
         var anomaly = HealthScorer(model: model.anomaly, bands: settings.bands)
         for r in rows {
             _ = reference.severity(r)
             _ = anomaly.severity(r)
         }
-        return TrackerState(reference: reference.state, anomaly: anomaly.state, drift: settings.drift)
+        return TrackerState(reference: reference.state, anomaly: anomaly.state, drift: settings.drift, version: version)
     }
 
-    /// Trains and activates a model once enough complete minute rows exist after the
-    /// commissioning start; otherwise records progress and returns nil.
-    private func commission(_ record: inout MachineHealthRecord, previous: Tracker?, through: Int64, now: Int64) throws -> Tracker? {
+    /// The minutes from the commissioning start, cut after the first `commissionMinutes` complete
+    /// rows (as `vigil replay --commission-rows` does: a backlog that arrives at once must not
+    /// teach the model its own later faults), and how many complete rows there are.
+    private func commissioningFeatures(_ record: MachineHealthRecord, through: Int64) throws -> (features: MinuteFeatures, complete: Int) {
         var features = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
-        var complete = 0
-        var end = 0
-        // The first `commissionMinutes` complete rows, as `vigil replay --commission-rows` does:
-        // a backlog that arrives at once must not teach the model its own later faults.
+        var complete = 0, end = 0
         while end < features.rows.count && complete < settings.commissionMinutes {
             if features.rows[end].allSatisfy({ $0 != nil }) { complete += 1 }
             end += 1
         }
-        record.commissioningRows = complete
-        guard complete >= settings.commissionMinutes, !features.sensors.isEmpty else { return nil }
         features.rows.removeSubrange(end...)
         features.times.removeSubrange(end...)
+        return (features, complete)
+    }
+
+    /// Trains, registers and activates a health reference on the commissioning rows (a first
+    /// model, one replacing a fleet reference, or one after maintenance); nil when training fails.
+    private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws -> Scoring? {
+        let (features, complete) = try commissioningFeatures(record, through: through)
+        guard complete >= settings.commissionMinutes, !features.sensors.isEmpty else { return nil }
         let model: HealthModel
         do {
             model = try HealthModel.train(sensors: features.sensors, rows: features.rows, parameters: settings.parameters,
@@ -270,31 +421,33 @@ public final class HealthService: Service, Sendable {
             logger.warning("commissioning failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
             return nil
         }
+        let first = record.activeVersion == nil
         let pair = MachineModel(reference: model, anomaly: model)
-        let own = previous == nil || previous!.fromFleet
-        let info = lineage(model, times: features.times, rows: features.rows, now: now,
-                           trigger: own ? "commissioning" : "maintenance", parent: record.activeVersion,
-                           metrics: ["completeRows": Double(complete)], decision: "promoted",
-                           reason: previous == nil ? "first model of the machine (commissioning)"
-                               : own ? "commissioned on its own data, replacing the fleet reference" : "health reference re-commissioned after maintenance")
+        let info = lineage(model, times: features.times, rows: features.rows, now: now, trigger: trigger, parent: record.activeVersion,
+                           metrics: ["completeRows": Double(complete)], decision: .promoted,
+                           reason: first ? "first model of the machine (commissioning)"
+                               : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
+                               : "health reference re-commissioned after maintenance")
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
-        logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)", "model.rows": "\(model.trainingRows)"])
+        logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
+                                                          "model.trigger": "\(trigger.rawValue)", "model.rows": "\(model.trainingRows)"])
         record.activeVersion = version
+        record.commissioningRows = complete
         // A first model scores from the minute after its data; a re-commissioned one continues.
-        if previous == nil { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
-        return Tracker(version: version, model: pair, trainedAt: now, state: warmState(pair, features.rows))
+        if first { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
+        return Scoring(version: version, model: pair, trainedAt: now, state: warmState(pair, version: version, features.rows))
     }
 
     /// A model from the commissioning data of the other machines of this machine's type, so it
     /// is scored from its first minute; nil without a type or without enough such data.
-    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Tracker? {
+    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Scoring? {
         guard let type = settings.type(of: record.machine) else { return nil }
         let own = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
         guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
         var times: [Int64] = [], rows: [[Double?]] = [], sources: [String] = []
         for other in writer.fleet.snapshot().map(\.id) where other != record.machine && settings.type(of: other) == type {
             guard let version = try writer.machineHealth(other)?.activeVersion, let active = try writer.model(machine: other, version: version),
-                  active.info.trigger != "fleet-reference" else { continue }
+                  active.info.trigger != ModelTrigger.fleetReference.rawValue else { continue }
             let f = try writer.minuteFeatures(machine: other, sensors: own.sensors, after: active.info.trainFrom - 1, through: active.info.trainTo)
             times += f.times
             rows += f.rows
@@ -308,22 +461,19 @@ public final class HealthService: Service, Sendable {
             return nil
         }
         let pair = MachineModel(reference: model, anomaly: model)
-        let info = lineage(model, times: times, rows: rows, now: now, trigger: "fleet-reference", parent: nil,
-                           metrics: ["sourceMachines": Double(sources.count)], decision: "promoted",
+        let info = lineage(model, times: times, rows: rows, now: now, trigger: .fleetReference, parent: nil,
+                           metrics: ["sourceMachines": Double(sources.count)], decision: .promoted,
                            reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
         logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
-        return Tracker(version: version, model: pair, trainedAt: now, state: warmState(pair, []), fromFleet: true)
+        return Scoring(version: version, model: pair, trainedAt: now, state: warmState(pair, version: version, []))
     }
 
-    /// Tries a retraining of the anomaly model when drift was detected or the schedule is due.
-    private func retrainIfDue(_ t: inout Tracker, _ record: inout MachineHealthRecord, now: Int64) throws {
-        let newest = try writer.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
-        let scheduled = settings.retrainMinutes > 0 && record.scoredThrough - newest >= Int64(settings.retrainMinutes) * 60_000
-        guard t.state.driftPending || scheduled else { return }
-        let trigger = t.state.driftPending ? "drift" : "schedule"
+    /// Trains a candidate anomaly model on the recent window's normal rows and registers it with
+    /// the gate's decision (activated when promoted).
+    private func retrain(_ t: inout Scoring, _ record: inout MachineHealthRecord, trigger: ModelTrigger, now: Int64) throws -> MachineLifecycle.Event {
         t.state.driftPending = false
         let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
@@ -332,11 +482,11 @@ public final class HealthService: Service, Sendable {
         let usable = zip(features.times, features.rows).filter { !alarms.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
         let split = usable.count * 4 / 5
         let minimumRows = max(30, settings.commissionMinutes / 2)
+        record.scorerState = CanonicalJSON.encode(t.state)
         guard split >= minimumRows, usable.count - split >= 10 else {
             logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)", "rows": "\(usable.count)"])
-            record.scorerState = CanonicalJSON.encode(t.state)
             try writer.saveHealth(record, history: [])
-            return
+            return .trainingFailed(trigger)
         }
         let train = Array(usable[..<split]), heldOut = usable[split...].map(\.1)
         let candidate: HealthModel
@@ -345,15 +495,17 @@ public final class HealthService: Service, Sendable {
                                               minimumRows: minimumRows)
         } catch {
             logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
-            return
+            try writer.saveHealth(record, history: [])
+            return .trainingFailed(trigger)
         }
         let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
+        let decision: GateDecision = gate.promote ? .promoted : .rejected
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
         let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), now: now, trigger: trigger, parent: t.version,
-                           metrics: gate.metrics, decision: gate.promote ? "promoted" : "rejected", reason: gate.reason)
+                           metrics: gate.metrics, decision: decision, reason: gate.reason)
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote)
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
-                                                             "model.trigger": "\(trigger)", "gate": "\(info.gateDecision): \(gate.reason)"])
+                                                             "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
         if gate.promote {
             var anomaly = HealthScorer(model: candidate, bands: settings.bands)
             for r in features.rows.suffix(30) { _ = anomaly.severity(r) }
@@ -361,23 +513,25 @@ public final class HealthService: Service, Sendable {
             t.model = pair
             t.trainedAt = now
             t.state.anomaly = anomaly.state
+            t.state.version = version
             record.activeVersion = version
+            record.scorerState = CanonicalJSON.encode(t.state)
         }
-        record.scorerState = CanonicalJSON.encode(t.state)
         try writer.saveHealth(record, history: [])
+        return .registered(version: version, trigger: trigger, decision: decision, trainFrom: info.trainFrom)
     }
 
-    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: String, parent: Int?,
-                         metrics: [String: Double], decision: String, reason: String) -> API.ModelVersion {
+    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: ModelTrigger, parent: Int?,
+                         metrics: [String: Double], decision: GateDecision, reason: String) -> API.ModelVersion {
         API.ModelVersion(
-            version: 0, active: decision == "promoted", createdAt: now, trigger: trigger, parentVersion: parent,
+            version: 0, active: decision == .promoted, createdAt: now, trigger: trigger.rawValue, parentVersion: parent,
             trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
             contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
             parameters: model.parameters.dictionary,
             codeVersion: HealthModel.codeVersion,
             metrics: metrics.merging(["threshold": model.threshold, "fastThreshold": model.fastThreshold ?? model.threshold,
                                       "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
-            gateDecision: decision, gateReason: reason)
+            gateDecision: decision.rawValue, gateReason: reason)
     }
 
     private func publish(_ record: MachineHealthRecord, trainedAt: Int64) {

@@ -165,8 +165,8 @@ import VigilStore
         let v1Body = try writer.models(machine: "m")[0].body
 
         // Maintenance at minute 100: the reference is re-commissioned from data after it.
-        try writer.recordMaintenance(machine: "m", at: Self.base + 100 * 60_000, note: "bearing replaced")
-        health.reload(machine: "m")
+        #expect(try health.apply(.maintenance(at: Self.base + 100 * 60_000, note: "bearing replaced"), machine: "m")
+                == .maintenance(.init(machine: "m", at: Self.base + 100 * 60_000, note: "bearing replaced")))
         try Self.ingest(writer, Self.readings(machine: "m", start: Self.base + 100 * 60_000, minutes: 80, seed: 4) { _ in 1 })
         try health.tick(now: Self.base + 190 * 60_000)
         var models = try writer.models(machine: "m")
@@ -176,8 +176,7 @@ import VigilStore
         #expect(models[1].info.contentSha256 != models[0].info.contentSha256)
 
         // Roll back (to the parent) and promote again.
-        #expect(try writer.activateModel(machine: "m", version: 1))
-        health.reload(machine: "m")
+        #expect(try health.apply(.rollback, machine: "m") == .active(version: 1))
         try health.tick(now: Self.base + 191 * 60_000)
         models = try writer.models(machine: "m")
         #expect(models[0].info.active && !models[1].info.active)
@@ -187,8 +186,10 @@ import VigilStore
         let original = try #require(CanonicalJSON.decode(MachineModel.self, v1Body)).reference
         let table = SensorTable(sensors: Self.sensors, timestamps: ["1", "2"], rows: [[7, 70, 5.4, 64], [9, 90, 5.8, 68]])
         #expect(try Replay.run(table, model: restored).csv == Replay.run(table, model: original).csv)
-        #expect(try !writer.activateModel(machine: "m", version: 9))
-        #expect(try writer.activateModel(machine: "m", version: 2))
+        #expect(throws: HealthService.CommandError.refused(.noSuchVersion(9))) { try health.apply(.promote(version: 9), machine: "m") }
+        #expect(throws: HealthService.CommandError.refused(.firstModel(1))) { try health.apply(.rollback, machine: "m") }
+        #expect(throws: HealthService.CommandError.noMachine) { try health.apply(.promote(version: 1), machine: "nobody") }
+        #expect(try health.apply(.promote(version: 2), machine: "m") == .active(version: 2))
     }
 }
 

@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import VigilCore
+
+/// An operator's promote, rollback and maintenance are never lost to the health loop: the health
+/// service is the one writer of a machine's health, so whatever the API answered is what the
+/// store holds afterwards, even while the daemon is busy scoring and retraining a fleet.
+@Suite(.serialized) struct HealthCommandOrderingTests {
+    static func post(_ url: String, body: String? = nil) async throws -> (Int, Data) {
+        var r = URLRequest(url: URL(string: url)!)
+        r.httpMethod = "POST"
+        if let body { r.httpBody = Data(body.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: r)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// What one machine's commands were answered with, in the order they were answered.
+    struct Answers: Sendable {
+        var machine: String
+        /// The active version after the last answered promote/rollback, and when it was answered.
+        var active: Int?
+        var activeAnsweredAt: Int64 = 0
+        /// Every maintenance event answered, in order.
+        var maintenance: [Int64] = []
+        var refused = 0
+    }
+
+    @Test func everyAnsweredCommandIsWhatTheStoreShowsAfterwards() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker, environment: [
+            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "30", "VIGIL_HEALTH_RETRAIN_HOURS": "1",
+        ])
+        try await daemon.waitReady()
+        // A day of four pumps published over ≈ 25 s: the daemon commissions, scores and retrains
+        // (hourly) all along while the commands arrive.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sim = try ChildProcess(try Harness.product("vigil-sim"), [
+            "--broker", broker.url, "--machines", "4", "--sensors", "4", "--format", "multi", "--seed", "11",
+            "--start", String(now / 60_000 * 60_000 - 25 * 3_600_000), "--duration", "24h", "--speedup", "3500", "--quiet",
+        ], stdout: dir + "/sim.log", stderr: dir + "/sim.log")
+        defer { sim.stop() }
+        let base = daemon.baseURL + "/api/v1/machines/"
+        var machines: [String] = []
+        try await Harness.waitUntil("four machines with two model versions each", seconds: 90) {
+            machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self).map(\.id)
+            for m in machines where try await Harness.getJSON(base + m + "/models", as: [API.ModelVersion].self).count < 2 { return false }
+            return machines.count == 4
+        }
+
+        // Per machine, 24 commands in a row (machines in parallel), each chosen by a fixed seed.
+        let answers = try await withThrowingTaskGroup(of: Answers.self) { group in
+            for (k, machine) in machines.enumerated() {
+                group.addTask {
+                    var rng = SplitMix64(seed: UInt64(k) + 1)
+                    var a = Answers(machine: machine)
+                    for i in 0..<24 {
+                        let versions = try await Harness.getJSON(base + machine + "/models", as: [API.ModelVersion].self).map(\.version)
+                        switch rng.next() % 3 {
+                        case 0:
+                            let v = versions[Int(rng.next() % UInt64(versions.count))]
+                            let (status, body) = try await Self.post(base + machine + "/models/\(v)/promote")
+                            #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
+                            a.active = try JSONDecoder().decode(API.ActiveVersion.self, from: body).version
+                            a.activeAnsweredAt = Int64(Date().timeIntervalSince1970 * 1000)
+                        case 1:
+                            let (status, body) = try await Self.post(base + machine + "/models/rollback")
+                            if status == 200 {
+                                a.active = try JSONDecoder().decode(API.ActiveVersion.self, from: body).version
+                                a.activeAnsweredAt = Int64(Date().timeIntervalSince1970 * 1000)
+                            } else {
+                                #expect(status == 409, "\(String(decoding: body, as: UTF8.self))")
+                                a.refused += 1
+                            }
+                        default:
+                            // In the future of the data, so no re-commissioning changes the active version.
+                            let at = now + 86_400_000 + Int64(i) * 60_000
+                            let (status, body) = try await Self.post(base + machine + "/maintenance", body: "{\"at\":\(at),\"note\":\"step \(i)\"}")
+                            #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
+                            a.maintenance.append(at)
+                        }
+                        try await Task.sleep(for: .milliseconds(Int(rng.next() % 60)))
+                    }
+                    return a
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dir + "/sim.log", encoding: .utf8)) ?? "")")
+        // Let the daemon finish scoring what was published (a few ticks).
+        try await Task.sleep(for: .seconds(12))
+
+        let sqlite = try Harness.tool("sqlite3")
+        for a in answers {
+            let models = try await Harness.getJSON(base + a.machine + "/models", as: [API.ModelVersion].self)
+            let active = try #require(models.first { $0.active }, "\(a.machine) has an active version")
+            #expect(models.filter(\.active).count == 1)
+            // The answered command wins, unless a retraining the gate promoted came after it.
+            let later = models.filter { $0.createdAt > a.activeAnsweredAt && $0.gateDecision == "promoted" }.max { $0.version < $1.version }
+            if let expected = later?.version ?? a.active {
+                #expect(active.version == expected, "\(a.machine): answered \(String(describing: a.active)), later promoted \(String(describing: later?.version)), store says \(active.version)")
+            }
+            let health = try await Harness.getJSON(base + a.machine + "/health", as: API.Health.self)
+            #expect(health.model?.version == active.version, "\(a.machine): /health scores with \(String(describing: health.model?.version)), /models says \(active.version)")
+            // Every answered maintenance event is stored, and the newest one rules re-commissioning.
+            let stored = try Harness.run(sqlite, [daemon.databasePath, "SELECT count(*) FROM maintenance WHERE machine = '\(a.machine)';",
+                                                  "SELECT commission_from FROM machine_health WHERE machine = '\(a.machine)';"])
+            #expect(stored.stdout.split(separator: "\n") == ["\(a.maintenance.count)", "\(a.maintenance.last ?? 0)"], "\(a.machine): \(stored.stdout)")
+        }
+        #expect(answers.map(\.maintenance.count).reduce(0, +) > 10 && answers.contains { $0.active != nil })
+        #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
+    }
+}
