@@ -30,7 +30,7 @@ let package = Package(
         // Pure logic: no I/O.
         .target(name: "VigilCore", swiftSettings: strict),
         .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
-        .target(name: "VigilHealth", swiftSettings: strict),
+        .target(name: "VigilHealth", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilCodec", swiftSettings: strict),
 
         // I/O adapters.
@@ -90,7 +90,7 @@ let package = Package(
 
         .executableTarget(
             name: "vigil-bench-health",
-            dependencies: ["VigilHealth"],
+            dependencies: ["VigilHealth", "VigilCore"],
             path: "Benchmarks/health-scoring",
             swiftSettings: strict
         ),
@@ -116,7 +116,7 @@ let package = Package(
 
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth"], swiftSettings: strict),
+        .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),

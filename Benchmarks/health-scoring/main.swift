@@ -5,6 +5,7 @@
 //
 // Run: swift build -c release --product vigil-bench-health && .build/release/vigil-bench-health [--rows 2000000]
 import Foundation
+import VigilCore
 import VigilHealth
 
 var rows = 2_000_000

@@ -10,7 +10,7 @@ and, on the 100 run-to-failure training engines, how health trends toward failur
 
 Usage: Benchmarks/health/cmapss_eval.py [--bin .build/debug] [--data ../shared/benchmarks/cmapss]
 """
-import argparse, csv, os, subprocess, tempfile
+import argparse, csv, os, random, subprocess, tempfile
 
 def rank(xs):
     order = sorted(range(len(xs)), key=lambda i: xs[i])
@@ -42,11 +42,26 @@ def units(path):
             out.setdefault(int(f[0]), []).append([float(x) for x in f[1:]])
     return out
 
+# The fleet's units: identity unless --transform gives every sensor x -> a*x + b (random a of either
+# sign, |a| in 1e-3..1e3, b up to 1e4 times the sensor's level), its columns shuffled and renamed,
+# and cycle numbers shifted. The same for every engine, as one gateway's configuration would be.
+UNITS = {"names": [f"s{i}" for i in range(1, 22)], "order": list(range(21)), "a": [1.0] * 21, "b": [0.0] * 21, "shift": 0}
+
+def set_units(seed):
+    rng = random.Random(seed)
+    UNITS["a"] = [rng.choice([-1, 1]) * 10 ** rng.uniform(-3, 3) for _ in range(21)]
+    UNITS["b"] = [rng.uniform(-1e4, 1e4) * abs(a) for a in UNITS["a"]]
+    rng.shuffle(UNITS["order"])
+    UNITS["names"] = [f"x{rng.randrange(10**6)}_{k}" for k in range(21)]
+    UNITS["shift"] = rng.randrange(10**6)
+
 def write(path, rows):
+    u = UNITS
     with open(path, "w") as f:
-        f.write("timestamp," + ",".join(f"s{i}" for i in range(1, 22)) + "\n")
+        f.write("timestamp," + ",".join(u["names"]) + "\n")
         for r in rows:
-            f.write(str(int(r[0])) + "," + ",".join(repr(x) for x in r[4:25]) + "\n")
+            cells = [u["a"][j] * r[4 + j] + u["b"][j] for j in range(21)]
+            f.write(str(int(r[0]) + u["shift"]) + "," + ",".join(repr(cells[j]) for j in u["order"]) + "\n")
 
 def replay(binary, work, name, rows, reference):
     inp, out = os.path.join(work, f"{name}.csv"), os.path.join(work, f"{name}.out.csv")
@@ -60,7 +75,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=".build/debug")
     ap.add_argument("--data", default=os.path.normpath(os.path.join(here, "../../../shared/benchmarks/cmapss")))
+    ap.add_argument("--transform", type=int, metavar="SEED", help="change the units, order, names and clock first (see UNITS)")
     a = ap.parse_args()
+    if a.transform is not None:
+        set_units(a.transform)
     train, test = units(os.path.join(a.data, "train_FD001.txt")), units(os.path.join(a.data, "test_FD001.txt"))
     rul = [float(x) for x in open(os.path.join(a.data, "RUL_FD001.txt")).read().split()]
     work = tempfile.mkdtemp(prefix="vigil-cmapss-")

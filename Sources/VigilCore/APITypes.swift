@@ -7,11 +7,11 @@ public enum API {
         /// Largest reading timestamp of any of its sensors.
         public var lastSeen: Int64
         public var health: Double?
-        public var status: String?
+        public var status: HealthStatus?
         /// Readings its devices numbered that never arrived (see `Quality`); 0 without `seq`.
         public var missing: Int64
 
-        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: String? = nil, missing: Int64 = 0) {
+        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: HealthStatus? = nil, missing: Int64 = 0) {
             self.id = id
             self.sensors = sensors
             self.lastSeen = lastSeen
@@ -26,7 +26,7 @@ public enum API {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(id: try c.decode(String.self, forKey: .id), sensors: try c.decode([String].self, forKey: .sensors),
                       lastSeen: try c.decode(Int64.self, forKey: .lastSeen), health: try c.decodeIfPresent(Double.self, forKey: .health),
-                      status: try c.decodeIfPresent(String.self, forKey: .status),
+                      status: try c.decodeIfPresent(HealthStatus.self, forKey: .status),
                       missing: try c.decodeIfPresent(Int64.self, forKey: .missing) ?? 0)  // absent from older daemons
         }
 
@@ -48,7 +48,7 @@ public enum API {
                 out.append(contentsOf: "],\"lastSeen\":\(m.lastSeen),\"health\":".utf8)
                 if let h = m.health, h.isFinite { out.append(contentsOf: h.description.utf8) } else { out.append(contentsOf: "null".utf8) }
                 out.append(contentsOf: #","status":"#.utf8)
-                if let st = m.status { API.appendJSONString(st, to: &out) } else { out.append(contentsOf: "null".utf8) }
+                if let st = m.status { API.appendJSONString(st.rawValue, to: &out) } else { out.append(contentsOf: "null".utf8) }
                 out.append(contentsOf: ",\"missing\":\(m.missing)}".utf8)
             }
             out.append(UInt8(ascii: "]"))
@@ -147,18 +147,9 @@ public enum API {
             }
         }
 
-        public struct Contributor: Codable, Sendable, Equatable {
-            public var sensor: String
-            public var share: Double
-            public init(sensor: String, share: Double) {
-                self.sensor = sensor
-                self.share = share
-            }
-        }
-
         public var machine: String
         public var health: Double?
-        public var status: String?
+        public var status: HealthStatus?
         public var confidence: Double
         public var updatedAt: Int64?
         public var model: ModelRef?
@@ -167,7 +158,7 @@ public enum API {
         public var commissioningRows: Int?
         public var commissioningNeeded: Int?
 
-        public init(machine: String, health: Double?, status: String?, confidence: Double, updatedAt: Int64?, model: ModelRef?,
+        public init(machine: String, health: Double?, status: HealthStatus?, confidence: Double, updatedAt: Int64?, model: ModelRef?,
                     contributors: [Contributor], commissioningRows: Int? = nil, commissioningNeeded: Int? = nil) {
             self.machine = machine
             self.health = health
@@ -185,8 +176,8 @@ public enum API {
     public struct HealthPoint: Codable, Sendable, Equatable {
         public var ts: Int64
         public var health: Double
-        public var status: String
-        public init(ts: Int64, health: Double, status: String) {
+        public var status: HealthStatus
+        public init(ts: Int64, health: Double, status: HealthStatus) {
             self.ts = ts
             self.health = health
             self.status = status
@@ -198,7 +189,7 @@ public enum API {
         public var version: Int
         public var active: Bool
         public var createdAt: Int64
-        public var trigger: String
+        public var trigger: ModelTrigger
         public var parentVersion: Int?
         public var trainFrom: Int64
         public var trainTo: Int64
@@ -208,12 +199,12 @@ public enum API {
         public var parameters: [String: Double]
         public var codeVersion: String
         public var metrics: [String: Double]
-        public var gateDecision: String
+        public var gateDecision: GateDecision
         public var gateReason: String
 
-        public init(version: Int, active: Bool, createdAt: Int64, trigger: String, parentVersion: Int?, trainFrom: Int64, trainTo: Int64,
+        public init(version: Int, active: Bool, createdAt: Int64, trigger: ModelTrigger, parentVersion: Int?, trainFrom: Int64, trainTo: Int64,
                     rowCount: Int, contentSha256: String, sensors: [String], parameters: [String: Double], codeVersion: String,
-                    metrics: [String: Double], gateDecision: String, gateReason: String) {
+                    metrics: [String: Double], gateDecision: GateDecision, gateReason: String) {
             self.version = version
             self.active = active
             self.createdAt = createdAt

@@ -1,3 +1,5 @@
+public import VigilCore
+
 /// Status bands on the health number (SPEC §5), with hysteresis: a worse band is entered as soon
 /// as health falls into it; a better one only once health is `hysteresis` above its edge, so the
 /// status does not flicker on a noisy edge. The alarm status agrees with the number: health at
@@ -28,23 +30,6 @@ public struct HealthBands: Codable, Sendable, Equatable {
         let b = band(health)
         if b >= current { return b }
         return min(current, band(health - hysteresis))
-    }
-}
-
-public enum HealthStatus: String, Codable, Sendable, Comparable, CaseIterable {
-    case ok, watch, warning, alarm
-
-    var severity: Int { HealthStatus.allCases.firstIndex(of: self)! }
-    public static func < (a: HealthStatus, b: HealthStatus) -> Bool { a.severity < b.severity }
-}
-
-public struct Contributor: Codable, Sendable, Equatable {
-    public var sensor: String
-    public var share: Double
-
-    public init(sensor: String, share: Double) {
-        self.sensor = sensor
-        self.share = share
     }
 }
 

@@ -1,25 +1,4 @@
-/// Why a model version exists. The raw values are what the registry stores and the API shows.
-public enum ModelTrigger: String, Codable, Sendable, CaseIterable {
-    /// The machine's first model, trained on its first complete minutes.
-    case commissioning
-    /// Trained on the commissioning data of the other machines of its type, so a new machine is
-    /// scored from its first minute.
-    case fleetReference = "fleet-reference"
-    /// The health reference re-commissioned on the minutes after a maintenance event.
-    case maintenance
-    /// A retrained anomaly model, because recent normal behaviour drifted.
-    case drift
-    /// A retrained anomaly model, because enough new data had come in since the newest model.
-    case schedule
-
-    /// Retraining triggers renew the anomaly model only; the others renew the health reference.
-    public var isRetraining: Bool { self == .drift || self == .schedule }
-}
-
-/// The evaluation gate's verdict on a model version (commissioned ones are promoted outright).
-public enum GateDecision: String, Codable, Sendable {
-    case promoted, rejected
-}
+public import VigilCore
 
 /// A machine's health lifecycle as a pure state machine: `handle(_:)` takes what happened and
 /// returns the actions to carry out, in order. The health service carries them out (training,

@@ -1,3 +1,5 @@
+import VigilCore
+
 /// A sensor table as `vigil replay` reads it: `timestamp,<sensor>,<sensor>…`, one row per time,
 /// an empty cell for a missing value. Timestamps pass through as text.
 public struct SensorTable: Sendable, Equatable {

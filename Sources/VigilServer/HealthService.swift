@@ -191,11 +191,11 @@ public final class HealthService: Service, Sendable {
         let event: MachineLifecycle.Event
         switch command {
         case .promote(let version):
-            event = .promote(version: version, trigger: try writer.model(machine: machine, version: version).flatMap { ModelTrigger(rawValue: $0.info.trigger) })
+            event = .promote(version: version, trigger: try writer.model(machine: machine, version: version).map(\.info.trigger))
         case .rollback:
             let parent = try record.activeVersion.flatMap { try writer.model(machine: machine, version: $0) }?.info.parentVersion
             event = .rollback(parent: try parent.flatMap { p in
-                try writer.model(machine: machine, version: p).flatMap { ModelTrigger(rawValue: $0.info.trigger) }.map { .init(version: p, trigger: $0) }
+                try writer.model(machine: machine, version: p).map { .init(version: p, trigger: $0.info.trigger) }
             })
         case .maintenance(let at, _):
             event = .maintenance(at: at)
@@ -330,7 +330,7 @@ public final class HealthService: Service, Sendable {
             let a = anomaly.score(row)
             // A minute whose numbered readings partly never arrived is scored on less than it seems.
             if i < features.completeness.count { s.confidence *= features.completeness[i] }
-            history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status.rawValue, confidence: s.confidence,
+            history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status, confidence: s.confidence,
                                             modelVersion: t.version, anomaly: a.anomalyScore))
             // Drift of recent normal behaviour: only rows that were not in alarm count.
             if s.status != .alarm, t.state.drift.add(a.severity) { drift = true }
@@ -341,9 +341,9 @@ public final class HealthService: Service, Sendable {
         if drift { t.state.driftPending = true }
         if let last {
             record.health = last.health
-            record.status = last.status.rawValue
+            record.status = last.status
             record.confidence = last.confidence
-            record.contributors = last.contributors.map { API.Health.Contributor(sensor: $0.sensor, share: $0.share) }
+            record.contributors = last.contributors
         }
         record.activeVersion = t.version
         record.scoredThrough = features.times.last!
@@ -359,7 +359,7 @@ public final class HealthService: Service, Sendable {
         var phase = MachineLifecycle.Phase.commissioning
         var scoring: Scoring?
         if let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version) {
-            phase = active.info.trigger == ModelTrigger.fleetReference.rawValue ? .fleetReference(version: version) : .active(version: version)
+            phase = active.info.trigger == .fleetReference ? .fleetReference(version: version) : .active(version: version)
             scoring = try loadScoring(version: version, &record)
         }
         let lifecycle = MachineLifecycle(phase: phase, commissionFrom: record.commissionFrom,
@@ -447,7 +447,7 @@ public final class HealthService: Service, Sendable {
         var times: [Int64] = [], rows: [[Double?]] = [], sources: [String] = []
         for other in writer.fleet.snapshot().map(\.id) where other != record.machine && settings.type(of: other) == type {
             guard let version = try writer.machineHealth(other)?.activeVersion, let active = try writer.model(machine: other, version: version),
-                  active.info.trigger != ModelTrigger.fleetReference.rawValue else { continue }
+                  active.info.trigger != .fleetReference else { continue }
             let f = try writer.minuteFeatures(machine: other, sensors: own.sensors, after: active.info.trainFrom - 1, through: active.info.trainTo)
             times += f.times
             rows += f.rows
@@ -524,14 +524,14 @@ public final class HealthService: Service, Sendable {
     private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: ModelTrigger, parent: Int?,
                          metrics: [String: Double], decision: GateDecision, reason: String) -> API.ModelVersion {
         API.ModelVersion(
-            version: 0, active: decision == .promoted, createdAt: now, trigger: trigger.rawValue, parentVersion: parent,
+            version: 0, active: decision == .promoted, createdAt: now, trigger: trigger, parentVersion: parent,
             trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
             contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
             parameters: model.parameters.dictionary,
             codeVersion: HealthModel.codeVersion,
             metrics: metrics.merging(["threshold": model.threshold, "fastThreshold": model.fastThreshold ?? model.threshold,
                                       "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
-            gateDecision: decision.rawValue, gateReason: reason)
+            gateDecision: decision, gateReason: reason)
     }
 
     private func publish(_ record: MachineHealthRecord, trainedAt: Int64) {

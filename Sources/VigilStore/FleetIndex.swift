@@ -9,7 +9,7 @@ public final class FleetIndex: Sendable {
         var sensors: [String] = []  // sorted
         var lastSeen: Int64 = 0
         var health: Double?
-        var status: String?
+        var status: HealthStatus?
         var missing: Int64 = 0
     }
 
@@ -24,7 +24,7 @@ public final class FleetIndex: Sendable {
             all[m]!.lastSeen = max(all[m]!.lastSeen, last)
         }
         for (m, h, st) in try db.query("SELECT machine, health, status FROM machine_health WHERE health IS NOT NULL AND status IS NOT NULL",
-                                       row: { ($0.text(0), $0.double(1), $0.text(2)) }) where all[m] != nil {
+                                       row: { ($0.text(0), $0.double(1), HealthStatus(stored: $0.text(2))) }) where all[m] != nil {
             all[m]!.health = h
             all[m]!.status = st
         }
@@ -61,7 +61,7 @@ public final class FleetIndex: Sendable {
         }
     }
 
-    func noteHealth(machine: String, health: Double?, status: String?) {
+    func noteHealth(machine: String, health: Double?, status: HealthStatus?) {
         machines.withLock { m in
             guard m.all[machine] != nil else { return }
             m.all[machine]!.health = health

@@ -33,10 +33,10 @@ public struct MachineHealthRecord: Sendable, Equatable {
     public var commissionFrom: Int64 = 0
     public var scoredThrough: Int64 = 0
     public var health: Double?
-    public var status: String?
+    public var status: HealthStatus?
     public var confidence: Double = 0
     public var updatedAt: Int64?
-    public var contributors: [API.Health.Contributor] = []
+    public var contributors: [Contributor] = []
     public var scorerState: String?
     public var commissioningRows = 0
 
@@ -46,12 +46,12 @@ public struct MachineHealthRecord: Sendable, Equatable {
 public struct HealthHistoryRow: Sendable, Equatable {
     public var ts: Int64
     public var health: Double
-    public var status: String
+    public var status: HealthStatus
     public var confidence: Double
     public var modelVersion: Int
     public var anomaly: Double
 
-    public init(ts: Int64, health: Double, status: String, confidence: Double, modelVersion: Int, anomaly: Double) {
+    public init(ts: Int64, health: Double, status: HealthStatus, confidence: Double, modelVersion: Int, anomaly: Double) {
         self.ts = ts
         self.health = health
         self.status = status
@@ -81,10 +81,10 @@ enum HealthSQL {
     static func model(_ s: Statement, active: Int?) -> ModelRecord {
         let version = Int(s.int(1))
         return ModelRecord(machine: s.text(0), info: API.ModelVersion(
-            version: version, active: version == active, createdAt: s.int(2), trigger: s.text(3),
+            version: version, active: version == active, createdAt: s.int(2), trigger: ModelTrigger(stored: s.text(3)),
             parentVersion: s.isNull(4) ? nil : Int(s.int(4)), trainFrom: s.int(5), trainTo: s.int(6), rowCount: Int(s.int(7)),
             contentSha256: s.text(8), sensors: CanonicalJSON.decode([String].self, s.text(9)) ?? [], parameters: CanonicalJSON.decode([String: Double].self, s.text(10)) ?? [:],
-            codeVersion: s.text(11), metrics: CanonicalJSON.decode([String: Double].self, s.text(12)) ?? [:], gateDecision: s.text(13), gateReason: s.text(14)),
+            codeVersion: s.text(11), metrics: CanonicalJSON.decode([String: Double].self, s.text(12)) ?? [:], gateDecision: GateDecision(stored: s.text(13)), gateReason: s.text(14)),
             body: s.text(15))
     }
 
@@ -96,10 +96,10 @@ enum HealthSQL {
             r.commissionFrom = s.int(1)
             r.scoredThrough = s.int(2)
             r.health = s.isNull(3) ? nil : s.double(3)
-            r.status = s.isNull(4) ? nil : s.text(4)
+            r.status = s.isNull(4) ? nil : HealthStatus(stored: s.text(4))
             r.confidence = s.double(5)
             r.updatedAt = s.isNull(6) ? nil : s.int(6)
-            r.contributors = CanonicalJSON.decode([API.Health.Contributor].self, s.text(7)) ?? []
+            r.contributors = CanonicalJSON.decode([Contributor].self, s.text(7)) ?? []
             r.scorerState = s.isNull(8) ? nil : s.text(8)
             r.commissioningRows = Int(s.int(9))
             return r
@@ -205,10 +205,10 @@ extension StoreWriter {
             try db.transaction {
                 let next = (try db.query("SELECT coalesce(max(version), 0) + 1 FROM model WHERE machine = ?", [.text(machine)]) { Int($0.int(0)) }.first) ?? 1
                 try db.run("INSERT INTO model(\(HealthSQL.modelColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
-                    .text(machine), .int(Int64(next)), .int(info.createdAt), .text(info.trigger), info.parentVersion.map { .int(Int64($0)) } ?? .null,
+                    .text(machine), .int(Int64(next)), .int(info.createdAt), .text(info.trigger.rawValue), info.parentVersion.map { .int(Int64($0)) } ?? .null,
                     .int(info.trainFrom), .int(info.trainTo), .int(Int64(info.rowCount)), .text(info.contentSha256),
                     .text(CanonicalJSON.encode(info.sensors)), .text(CanonicalJSON.encode(info.parameters)), .text(info.codeVersion),
-                    .text(CanonicalJSON.encode(info.metrics)), .text(info.gateDecision), .text(info.gateReason), .text(body),
+                    .text(CanonicalJSON.encode(info.metrics)), .text(info.gateDecision.rawValue), .text(info.gateReason), .text(body),
                 ])
                 if activate {
                     try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
@@ -239,7 +239,7 @@ extension StoreWriter {
             try db.transaction {
                 for h in history {
                     try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
-                               [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
+                               [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
                 }
                 try db.run("""
                     INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows)
@@ -247,7 +247,7 @@ extension StoreWriter {
                     health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, scorer_state=?10, commissioning_rows=?11
                     """, [
                     .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
-                    record.health.map { .double($0) } ?? .null, record.status.map { .text($0) } ?? .null, .double(record.confidence),
+                    record.health.map { .double($0) } ?? .null, record.status.map { .text($0.rawValue) } ?? .null, .double(record.confidence),
                     record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)),
                     record.scorerState.map { .text($0) } ?? .null, .int(Int64(record.commissioningRows)),
                 ])

@@ -101,7 +101,7 @@ public final class StoreReader: Sendable {
     public func healthHistory(machine: String, from: Int64, to: Int64, limit: Int) async throws -> [API.HealthPoint] {
         try await read { db in
             try db.query("SELECT ts, health, status FROM health_history WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
-                         [.text(machine), .int(from), .int(to), .int(Int64(limit))]) { API.HealthPoint(ts: $0.int(0), health: $0.double(1), status: $0.text(2)) }
+                         [.text(machine), .int(from), .int(to), .int(Int64(limit))]) { API.HealthPoint(ts: $0.int(0), health: $0.double(1), status: HealthStatus(stored: $0.text(2))) }
         }
     }
 

@@ -74,7 +74,7 @@ struct Export: AsyncParsableCommand {
             case .health:
                 try await client.pages("/api/v1/machines/\(id)/health/history", query: [], from: start, to: end,
                                        ts: { (p: API.HealthPoint) in p.ts }) { points in
-                    for p in points { emit([m.id, String(p.ts), number(p.health), p.status], quoted: [0, 3]) }
+                    for p in points { emit([m.id, String(p.ts), number(p.health), p.status.rawValue], quoted: [0, 3]) }
                 }
             }
         }

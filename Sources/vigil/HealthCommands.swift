@@ -27,7 +27,7 @@ struct Health: AsyncParsableCommand {
         var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
         for h in healths {
             let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
-            let status = h.status ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
+            let status = h.status?.rawValue ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
             out.rows.append([
                 .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
                 .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
@@ -74,9 +74,9 @@ struct Models: AsyncParsableCommand {
         for m in models {
             let time: (Int64) -> Rows.Cell = { connection.format == .table ? .text(Timestamp.rfc3339(millis: $0)) : .int($0) }
             out.rows.append([
-                .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger), m.parentVersion.map { .int(Int64($0)) } ?? .null,
+                .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger.rawValue), m.parentVersion.map { .int(Int64($0)) } ?? .null,
                 time(m.createdAt), time(m.trainFrom), time(m.trainTo), .int(Int64(m.rowCount)),
-                .text(connection.format == .table ? String(m.contentSha256.prefix(12)) : m.contentSha256), .text(m.gateDecision), .text(m.gateReason),
+                .text(connection.format == .table ? String(m.contentSha256.prefix(12)) : m.contentSha256), .text(m.gateDecision.rawValue), .text(m.gateReason),
             ])
         }
         print(out.render(connection.format), terminator: "")

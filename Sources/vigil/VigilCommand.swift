@@ -46,7 +46,7 @@ struct Machines: AsyncParsableCommand {
         var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"] + (loss ? ["missing"] : []))
         for m in machines {
             out.rows.append([
-                .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null, m.status.map { .status($0) } ?? (connection.format == .table ? .status("commissioning") : .null),
+                .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null, m.status.map { .status($0.rawValue) } ?? (connection.format == .table ? .status("commissioning") : .null),
                 connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
                 connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
             ] + (loss ? [.int(m.missing)] : []))

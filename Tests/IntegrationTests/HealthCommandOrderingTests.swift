@@ -101,7 +101,7 @@ import VigilCore
             let active = try #require(models.first { $0.active }, "\(a.machine) has an active version")
             #expect(models.filter(\.active).count == 1)
             // The answered command wins, unless a retraining the gate promoted came after it.
-            let later = models.filter { $0.createdAt > a.activeAnsweredAt && $0.gateDecision == "promoted" }.max { $0.version < $1.version }
+            let later = models.filter { $0.createdAt > a.activeAnsweredAt && $0.gateDecision == .promoted }.max { $0.version < $1.version }
             if let expected = later?.version ?? a.active {
                 #expect(active.version == expected, "\(a.machine): answered \(String(describing: a.active)), later promoted \(String(describing: later?.version)), store says \(active.version)")
             }

@@ -21,7 +21,7 @@ import VigilCore
 
     @Test func machinesJSONRoundTripsThroughJSONDecoder() throws {
         let machines = [
-            API.Machine(id: "plant1/line2/press7", sensors: ["temp", "vib"], lastSeen: 1_764_000_000_000, health: 87.25, status: "ok"),
+            API.Machine(id: "plant1/line2/press7", sensors: ["temp", "vib"], lastSeen: 1_764_000_000_000, health: 87.25, status: .ok),
             API.Machine(id: "odd\"id\\\u{1}", sensors: [], lastSeen: 0),
         ]
         let bytes = API.Machine.jsonArray(machines)

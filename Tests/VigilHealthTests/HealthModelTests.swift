@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 @testable import VigilHealth
 
 /// A deterministic generator for test tables (no dependency on VigilCore).

@@ -1,4 +1,5 @@
 import Testing
+import VigilCore
 @testable import VigilHealth
 
 /// The health lifecycle's rules, driven event by event without a store.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 @testable import VigilHealth
 
 /// Health must not depend on how a plant's gateways report a sensor: a per-sensor change of units

@@ -86,22 +86,22 @@ import VigilStore
         try health.tick(now: Self.base + 230 * 60_000)
         record = try #require(try writer.machineHealth("pump-01"))
         #expect(record.activeVersion == 1)
-        #expect(record.status == "alarm")
+        #expect(record.status == .alarm)
         #expect(record.contributors.first?.sensor == "current")
         let models = try writer.models(machine: "pump-01")
         #expect(models.count == 1)
         let v1 = models[0].info
-        #expect(v1.trigger == "commissioning" && v1.parentVersion == nil && v1.rowCount == 60)
+        #expect(v1.trigger == .commissioning && v1.parentVersion == nil && v1.rowCount == 60)
         #expect(v1.trainFrom == Self.base && v1.trainTo == Self.base + 59 * 60_000)
-        #expect(v1.contentSha256.count == 64 && v1.codeVersion == HealthModel.codeVersion && v1.gateDecision == "promoted")
+        #expect(v1.contentSha256.count == 64 && v1.codeVersion == HealthModel.codeVersion && v1.gateDecision == .promoted)
 
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
         let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
         // Scored from the minute after the commissioning data, every minute once, in order.
         #expect(history.first?.ts == Self.base + 60 * 60_000)
         #expect(history.count == 220 - 60)
-        #expect(history.prefix(85).allSatisfy { $0.status != "alarm" })
-        #expect(history.suffix(60).allSatisfy { $0.status == "alarm" && $0.health <= 55 })
+        #expect(history.prefix(85).allSatisfy { $0.status != .alarm })
+        #expect(history.suffix(60).allSatisfy { $0.status == .alarm && $0.health <= 55 })
     }
 
     @Test func aNewMachineOfATypeIsScoredFromItsFirstMinuteWithTheFleetReference() async throws {
@@ -118,17 +118,17 @@ import VigilStore
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 20, seed: 8))
         try health.tick(now: later + 30 * 60_000)
         var models = try writer.models(machine: "pump-02")
-        #expect(models.map(\.info.trigger) == ["fleet-reference"])
+        #expect(models.map(\.info.trigger) == [.fleetReference])
         #expect(models[0].info.trainFrom == Self.base && models[0].info.gateReason.contains("pump-01"))
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
         var history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
         #expect(history.first?.ts == later && history.count == 20)
-        #expect(history.allSatisfy { $0.status != "alarm" })
+        #expect(history.allSatisfy { $0.status != .alarm })
         // With 60 minutes of its own it is commissioned on them.
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 90, seed: 8))
         try health.tick(now: later + 100 * 60_000)
         models = try writer.models(machine: "pump-02")
-        #expect(models.map(\.info.trigger) == ["fleet-reference", "commissioning"] && models[1].info.active && models[1].info.parentVersion == 1)
+        #expect(models.map(\.info.trigger) == [.fleetReference, .commissioning] && models[1].info.active && models[1].info.parentVersion == 1)
         history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
         #expect(history.count == 90 && zip(history, history.dropFirst()).allSatisfy { $0.ts + 60_000 == $1.ts })
         // A machine without a type still waits for its own data.
@@ -171,7 +171,7 @@ import VigilStore
         try health.tick(now: Self.base + 190 * 60_000)
         var models = try writer.models(machine: "m")
         #expect(models.map(\.info.version) == [1, 2])
-        #expect(models[1].info.trigger == "maintenance" && models[1].info.parentVersion == 1 && models[1].info.active)
+        #expect(models[1].info.trigger == .maintenance && models[1].info.parentVersion == 1 && models[1].info.active)
         #expect(models[1].info.trainFrom == Self.base + 100 * 60_000)
         #expect(models[1].info.contentSha256 != models[0].info.contentSha256)
 
@@ -226,7 +226,7 @@ import VigilStore
             try health.tick(now: HealthServiceTests.base + Int64(chunk + 10) * 60_000 + 60_000)
         }
         let models = try writer.models(machine: "m")
-        let retrained = models.filter { $0.info.trigger == "drift" }
+        let retrained = models.filter { $0.info.trigger == .drift }
         #expect(!retrained.isEmpty, "no drift retraining: \(models.map(\.info))")
         for m in retrained {
             #expect(m.info.parentVersion != nil && !m.info.gateReason.isEmpty && m.info.metrics["heldOutRows"] != nil)
