@@ -29,6 +29,7 @@ let package = Package(
 
         // Pure logic: no I/O.
         .target(name: "VigilCore", swiftSettings: strict),
+        .target(name: "VigilAPI", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilHealth", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilCodec", swiftSettings: strict),
@@ -41,7 +42,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT",
+                "VigilCore", "VigilAPI", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -70,7 +71,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vigil",
-            dependencies: ["VigilCore", "VigilHealth", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VigilCore", "VigilAPI", "VigilHealth", "VigilCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -116,11 +117,12 @@ let package = Package(
 
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilAPITests", dependencies: ["VigilAPI", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilStore", "VigilServer"], swiftSettings: strict),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilAPI", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilAPI", "VigilStore", "VigilServer"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,7 @@
 public import Hummingbird
 import Foundation
 import Synchronization
+public import VigilAPI
 public import VigilCore
 import VigilRollup
 import VigilStore
@@ -56,7 +57,7 @@ struct APIRoutes: Sendable {
             let from = try queryTime(req.uri.queryParameters.get("from"), name: "from") ?? .min
             let to = try queryTime(req.uri.queryParameters.get("to"), name: "to") ?? .max
             guard let q = try await reader.quality(machine: id, from: from, to: to) else { throw APIError.notFound("no machine \(id)") }
-            return q
+            return API.Quality(q)
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/") { _, _ in
@@ -177,7 +178,7 @@ struct APIRoutes: Sendable {
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
                [("{tier=\"raw\"}", String(r.rawRowsPruned)), ("{tier=\"minute\"}", String(r.minuteRowsPruned))])
         let quality = try await reader.qualityByMachine()
-        for (name, help, value) in [("vigil_readings_missing", "Readings a device numbered (seq) that never arrived: gaps in its sequence not filled since.", \API.Quality.Counts.missing),
+        for (name, help, value) in [("vigil_readings_missing", "Readings a device numbered (seq) that never arrived: gaps in its sequence not filled since.", \LossCounts.missing),
                                     ("vigil_readings_duplicate_total", "Readings whose sequence number had arrived already (redeliveries, replays); stored once.", \.duplicates),
                                     ("vigil_readings_late_total", "Readings that arrived after a higher sequence number and filled a gap.", \.late),
                                     ("vigil_device_sequence_restarts_total", "Times a device's sequence numbers began again (not counted as loss).", \.restarts)] {
@@ -204,7 +205,7 @@ struct APIRoutes: Sendable {
         family("vigil_machine_health", "Machine health, 0-100 (100 = as healthy as its reference).", "gauge",
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })
         family("vigil_machine_status", "1 for the machine's current status.", "gauge",
-               scored.map { ("{machine=\"\(Self.labelValue($0.id))\",status=\"\($0.status!)\"}", "1") })
+               scored.map { ("{machine=\"\(Self.labelValue($0.id))\",status=\"\($0.status!.rawValue)\"}", "1") })
         let models = try await reader.modelSummary()
         family("vigil_machine_model_version", "The machine's active health model version (see GET /api/v1/machines/{id}/models).", "gauge",
                models.active.map { ("{machine=\"\(Self.labelValue($0.machine))\"}", String($0.version)) })
@@ -259,8 +260,8 @@ final class FleetBody: Sendable {
 
     func current(_ fleet: FleetIndex) -> ByteBuffer {
         if let c = cached.withLock({ $0 }), c.generation == fleet.generation { return c.body }
-        let (json, generation) = fleet.json()
-        let body = ByteBuffer(bytes: json)
+        let (list, generation) = fleet.snapshotWithGeneration()
+        let body = ByteBuffer(bytes: API.Machine.jsonArray(list.map(API.Machine.init)))
         cached.withLock { if ($0?.generation ?? -1) < generation { $0 = (generation, body) } }
         return body
     }

@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+public import VigilAPI
 public import VigilCore
 import VigilStore
 import VigilHealth
@@ -53,13 +54,13 @@ struct HealthRoutes: Sendable {
         guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
         let limit = try api.queryLimit(q.get("limit"), default: 10_000, max: 100_000)
         guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
-        return (try await reader.healthHistory(machine: id, from: from, to: to, limit: limit), limit)
+        return (try await reader.healthHistory(machine: id, from: from, to: to, limit: limit).map(API.HealthPoint.init), limit)
     }
 
     func models(_ ctx: BasicRequestContext) async throws -> [API.ModelVersion] {
         let id = try machine(ctx)
         guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
-        return try await reader.models(machine: id).map(\.info)
+        return try await reader.models(machine: id).map { API.ModelVersion($0.info) }
     }
 
     func promote(_ ctx: BasicRequestContext) async throws -> API.ActiveVersion {

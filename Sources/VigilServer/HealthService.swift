@@ -6,6 +6,7 @@ public import VigilMQTT
 import Dispatch
 import Foundation
 import Synchronization
+public import VigilAPI
 public import VigilCore
 import VigilRollup
 
@@ -183,7 +184,7 @@ public final class HealthService: Service, Sendable {
             guard let removed = try writer.removeMachine(machine) else { throw CommandError.noMachine }
             _ = machines.withLock { $0.removeValue(forKey: machine) }
             _ = try? publisher?.publish(topic: Self.healthTopic(machine), payload: [], qos: 1, retain: true)
-            return .removed(removed)
+            return .removed(API.RemovedMachine(removed))
         }
         guard writer.fleet.contains(machine) else { throw CommandError.noMachine }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
@@ -522,8 +523,8 @@ public final class HealthService: Service, Sendable {
     }
 
     private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: ModelTrigger, parent: Int?,
-                         metrics: [String: Double], decision: GateDecision, reason: String) -> API.ModelVersion {
-        API.ModelVersion(
+                         metrics: [String: Double], decision: GateDecision, reason: String) -> ModelInfo {
+        ModelInfo(
             version: 0, active: decision == .promoted, createdAt: now, trigger: trigger, parentVersion: parent,
             trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
             contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,

@@ -1,5 +1,6 @@
 import Hummingbird
 import Synchronization
+import VigilAPI
 import VigilCore
 import VigilRollup
 import VigilStore

@@ -82,25 +82,32 @@ public final class FleetIndex: Sendable {
     }
 
     /// Every machine, sorted by id.
-    public func snapshot() -> [API.Machine] {
+    public func snapshot() -> [MachineSummary] {
         snapshotWithGeneration().machines
     }
 
     /// Changes whenever the overview does.
     public var generation: Int { machines.withLock { $0.generation } }
 
-    /// `snapshot()` as the API's JSON, with the generation it shows. The HTTP layer renders it
-    /// once per change and shares the result (`FleetBody`), so a polled overview costs a lock.
-    public func json() -> (bytes: [UInt8], generation: Int) {
-        let (list, generation) = snapshotWithGeneration()
-        return (API.Machine.jsonArray(list), generation)
-    }
-
-    private func snapshotWithGeneration() -> (machines: [API.Machine], generation: Int) {
+    /// `snapshot()` with the generation it shows: the HTTP layer renders it once per change and
+    /// shares the result, so a polled overview costs a lock.
+    public func snapshotWithGeneration() -> (machines: [MachineSummary], generation: Int) {
         let (all, generation) = machines.withLock { ($0.all, $0.generation) }
         return (all.keys.sorted().map { id in
             let e = all[id]!
-            return API.Machine(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status, missing: e.missing)
+            return MachineSummary(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status, missing: e.missing)
         }, generation)
     }
+}
+
+/// A machine in the fleet overview.
+public struct MachineSummary: Sendable, Equatable {
+    public var id: String
+    public var sensors: [String]
+    /// Largest reading timestamp of any of its sensors.
+    public var lastSeen: Int64
+    public var health: Double?
+    public var status: HealthStatus?
+    /// Readings its devices numbered that never arrived.
+    public var missing: Int64
 }

@@ -25,8 +25,8 @@ enum SequenceSQL {
         _ = try statement.step()
     }
 
-    static func counts(_ t: SequenceTracker) -> API.Quality.Counts {
-        API.Quality.Counts(missing: t.missing, duplicates: t.duplicates, late: t.late, restarts: t.restarts)
+    static func counts(_ t: SequenceTracker) -> LossCounts {
+        LossCounts(missing: t.missing, duplicates: t.duplicates, late: t.late, restarts: t.restarts)
     }
 
     /// Missing readings of `series` per minute with a start in `[from, to)`, where any.
@@ -36,12 +36,24 @@ enum SequenceSQL {
     }
 }
 
-extension API.Quality.Counts {
-    static func += (a: inout API.Quality.Counts, b: API.Quality.Counts) {
-        a.missing += b.missing
-        a.duplicates += b.duplicates
-        a.late += b.late
-        a.restarts += b.restarts
+/// A machine's loss accounting as stored: per sensor that sent a `seq`, and the minutes with
+/// missing readings.
+public struct QualityReport: Sendable, Equatable {
+    public struct Sensor: Sendable, Equatable {
+        public var sensor: String
+        public var highestSeq: Int64?
+        public var counts: LossCounts
+    }
+
+    public var machine: String
+    public var total = LossCounts()
+    public var sensors: [Sensor] = []
+    /// Minutes with missing readings (all the machine's sensors together), oldest first.
+    public var minutes: [(ts: Int64, missing: Int64)] = []
+
+    public static func == (a: QualityReport, b: QualityReport) -> Bool {
+        a.machine == b.machine && a.total == b.total && a.sensors == b.sensors
+            && a.minutes.map(\.ts) == b.minutes.map(\.ts) && a.minutes.map(\.missing) == b.minutes.map(\.missing)
     }
 }
 
@@ -49,11 +61,11 @@ extension StoreReader {
     /// A machine's loss accounting per sensor (sensors that never sent a `seq` have none), and
     /// the minutes in `[from, to)` with missing readings (at most `limit`, oldest first); nil for
     /// an unknown machine.
-    public func quality(machine: String, from: Int64 = .min, to: Int64 = .max, limit: Int = 10_000) async throws -> API.Quality? {
+    public func quality(machine: String, from: Int64 = .min, to: Int64 = .max, limit: Int = 10_000) async throws -> QualityReport? {
         try await read { db in
             let series = try db.query("SELECT id, sensor FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.int(0), $0.text(1)) }
             guard !series.isEmpty else { return nil }
-            var out = API.Quality(machine: machine, total: .init(), sensors: [])
+            var out = QualityReport(machine: machine)
             var minutes: [Int64: Int64] = [:]
             for (id, sensor) in series {
                 guard let t = try db.query("SELECT \(SequenceSQL.columns) FROM series_quality WHERE series_id = ?", [.int(id)], row: { SequenceSQL.tracker($0, from: 0) }).first else {
@@ -64,17 +76,17 @@ extension StoreReader {
                 out.total += c
                 for (minute, n) in try SequenceSQL.lossMinutes(db, series: id, from: from, to: to) { minutes[minute, default: 0] += n }
             }
-            out.minutes = minutes.keys.sorted().prefix(limit).map { API.Quality.Minute(ts: $0, missing: minutes[$0]!) }
+            out.minutes = minutes.keys.sorted().prefix(limit).map { (ts: $0, missing: minutes[$0]!) }
             return out
         }
     }
 
     /// Every machine's summed loss accounting, for /metrics.
-    public func qualityByMachine() async throws -> [(machine: String, counts: API.Quality.Counts)] {
+    public func qualityByMachine() async throws -> [(machine: String, counts: LossCounts)] {
         try await read { db in
             try db.query("SELECT s.machine, sum(q.missing), sum(q.duplicates), sum(q.late), sum(q.restarts) FROM series_quality q "
                          + "JOIN series s ON s.id = q.series_id GROUP BY s.machine ORDER BY s.machine") {
-                (machine: $0.text(0), counts: API.Quality.Counts(missing: $0.int(1), duplicates: $0.int(2), late: $0.int(3), restarts: $0.int(4)))
+                (machine: $0.text(0), counts: LossCounts(missing: $0.int(1), duplicates: $0.int(2), late: $0.int(3), restarts: $0.int(4)))
             }
         }
     }

@@ -98,10 +98,13 @@ public final class StoreReader: Sendable {
         }
     }
 
-    public func healthHistory(machine: String, from: Int64, to: Int64, limit: Int) async throws -> [API.HealthPoint] {
+    public func healthHistory(machine: String, from: Int64, to: Int64, limit: Int) async throws -> [HealthHistoryRow] {
         try await read { db in
-            try db.query("SELECT ts, health, status FROM health_history WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
-                         [.text(machine), .int(from), .int(to), .int(Int64(limit))]) { API.HealthPoint(ts: $0.int(0), health: $0.double(1), status: HealthStatus(stored: $0.text(2))) }
+            try db.query("SELECT ts, health, status, confidence, model_version, anomaly FROM health_history WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+                         [.text(machine), .int(from), .int(to), .int(Int64(limit))]) {
+                HealthHistoryRow(ts: $0.int(0), health: $0.double(1), status: HealthStatus(stored: $0.text(2)), confidence: $0.double(3),
+                                 modelVersion: Int($0.int(4)), anomaly: $0.double(5))
+            }
         }
     }
 

@@ -301,18 +301,28 @@ extension StoreWriter {
 
 // MARK: decommissioning
 
+/// What decommissioning a machine deleted.
+public struct RemovedCounts: Sendable, Equatable {
+    public var machine: String
+    public var sensors = 0
+    public var readings = 0
+    public var rollupRows = 0
+    public var modelVersions = 0
+    public var healthPoints = 0
+}
+
 extension StoreWriter {
     /// Deletes a machine and everything stored under it — readings, rollups, health, model
     /// versions, maintenance events — in one transaction, and drops it from the fleet overview.
     /// Quarantine entries and reject counters stay (they record what arrived, not a machine).
     /// Returns nil when the machine is unknown. A device that keeps publishing comes back as a
     /// new machine.
-    public func removeMachine(_ machine: String) throws -> API.RemovedMachine? {
+    public func removeMachine(_ machine: String) throws -> RemovedCounts? {
         try state.withLock { s in
             let known = try s.db.query("SELECT 1 FROM series WHERE machine = ? UNION SELECT 1 FROM machine_health WHERE machine = ?",
                                        [.text(machine), .text(machine)]) { _ in true }
             guard !known.isEmpty else { return nil }
-            var removed = API.RemovedMachine(machine: machine)
+            var removed = RemovedCounts(machine: machine)
             var dropped = ChunkTotals()
             try s.db.transaction {
                 let ids = try s.db.query("SELECT id FROM series WHERE machine = ?", [.text(machine)]) { $0.int(0) }

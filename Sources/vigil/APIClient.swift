@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import VigilCLI
+import VigilAPI
 import VigilCore
 
 /// A small client for vigild's HTTP API with errors an operator can act on.

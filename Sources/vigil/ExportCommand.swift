@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilCLI
+import VigilAPI
 import VigilCore
 
 /// `vigil export`: rollups or health history of the whole fleet for hand-off, in a stable schema.

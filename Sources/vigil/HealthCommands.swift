@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilCLI
+import VigilAPI
 import VigilCore
 
 struct Health: AsyncParsableCommand {

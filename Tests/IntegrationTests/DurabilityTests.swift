@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// No acknowledged reading is lost: not when vigild is killed with SIGKILL mid-stream, not when

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// One reading's whole trip: device → real mosquitto → vigild → SQLite → HTTP API / vigil CLI.

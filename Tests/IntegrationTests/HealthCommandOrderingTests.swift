@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import VigilAPI
 import VigilCore
 
 /// An operator's promote, rollback and maintenance are never lost to the health loop: the health

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// Health end to end: a simulated fleet is commissioned and scored by the daemon; the API, the

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// Loss accounting end to end: a numbered stream through a broker that drops (a queue of 50

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import VigilAPI
 import VigilCore
 
 /// The API's contract: the OpenAPI document lists exactly the routes served and each answers;

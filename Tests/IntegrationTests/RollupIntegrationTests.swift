@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// The rollup engine end to end: a simulated fleet, replaced and late readings from

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// TLS with a CA the test makes (openssl), a password per client, and the shipped ACL: vigild

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAPI
 import VigilCore
 
 /// vigil-sim behaving like a messy real fleet: a dialect per machine, redelivered and reordered

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import VigilAPI
 import VigilCore
 import VigilHealth
 import VigilStore

@@ -1,4 +1,8 @@
+public import VigilCore
+
 /// JSON bodies of the HTTP API (SPEC §6), shared by `vigild` (encodes) and `vigil` (decodes).
+/// The store and the models keep their own types; the daemon maps them
+/// (`Sources/VigilServer/APIBodies.swift`). The health and loss vocabulary comes from VigilCore.
 /// Times are epoch milliseconds.
 public enum API {
     public struct Machine: Codable, Sendable, Equatable {
@@ -56,7 +60,6 @@ public enum API {
         }
     }
 
-    /// One series point: a raw reading (`count` 1) or a minute/day bucket.
     /// Appends `s` as a JSON string literal (quotes, backslashes and control characters escaped).
     static func appendJSONString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -77,6 +80,7 @@ public enum API {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// One series point: a raw reading (`count` 1) or a minute/day bucket.
     public struct SeriesPoint: Codable, Sendable, Equatable {
         public var ts: Int64
         public var count: Int
@@ -235,22 +239,7 @@ public enum API {
     /// Loss accounting from the devices' sequence numbers (`GET /api/v1/machines/{id}/quality`):
     /// per sensor and summed over the machine.
     public struct Quality: Codable, Sendable, Equatable {
-        public struct Counts: Codable, Sendable, Equatable {
-            /// Readings whose sequence numbers were skipped and have not arrived since.
-            public var missing: Int64 = 0
-            /// Readings whose sequence number had been seen already (redeliveries, replays).
-            public var duplicates: Int64 = 0
-            /// Readings that arrived after a higher number and filled a gap.
-            public var late: Int64 = 0
-            /// Times the device's counter began again (not loss).
-            public var restarts: Int64 = 0
-            public init(missing: Int64 = 0, duplicates: Int64 = 0, late: Int64 = 0, restarts: Int64 = 0) {
-                self.missing = missing
-                self.duplicates = duplicates
-                self.late = late
-                self.restarts = restarts
-            }
-        }
+        public typealias Counts = LossCounts
         public struct Sensor: Codable, Sendable, Equatable {
             public var sensor: String
             public var highestSeq: Int64?
