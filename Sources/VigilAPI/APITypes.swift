@@ -318,8 +318,22 @@ public enum API {
     }
 
     /// `GET /healthz`: the daemon's own state, not machine health.
+    /// `GET /healthz`: the daemon's own state (not machine health).
     public struct DaemonStatus: Codable, Sendable, Equatable {
+        /// Why the daemon is degraded: a code (`storage_failing`, `disk_low`, `mqtt_disconnected`,
+        /// `rollup_lag`) and a sentence.
+        public struct Reason: Codable, Sendable, Equatable {
+            public var reason: String
+            public var detail: String
+            public init(reason: String, detail: String) {
+                self.reason = reason
+                self.detail = detail
+            }
+        }
+
+        /// `ok`, or `degraded` with `reasons`.
         public var status: String
+        public var reasons: [Reason] = []
         public var mqttConnected: Bool
         public var messages: Int
         /// Readings made durable and acknowledged.
@@ -327,9 +341,17 @@ public enum API {
         /// Readings committed to SQLite (queryable).
         public var readingsStored: Int
         public var lastMessageAt: Int64?
+        /// Free bytes on the database's file system, and the bytes of the database, its WAL and
+        /// the ingest journal.
+        public var storageFreeBytes: Int64?
+        public var databaseBytes: Int64 = 0
 
-        public init(status: String, mqttConnected: Bool, messages: Int, readingsAccepted: Int, readingsStored: Int, lastMessageAt: Int64?) {
+        public init(status: String, reasons: [Reason] = [], mqttConnected: Bool, messages: Int, readingsAccepted: Int, readingsStored: Int,
+                    lastMessageAt: Int64?, storageFreeBytes: Int64? = nil, databaseBytes: Int64 = 0) {
             self.status = status
+            self.reasons = reasons
+            self.storageFreeBytes = storageFreeBytes
+            self.databaseBytes = databaseBytes
             self.mqttConnected = mqttConnected
             self.messages = messages
             self.readingsAccepted = readingsAccepted

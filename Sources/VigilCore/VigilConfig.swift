@@ -19,6 +19,8 @@ public struct VigilConfig: Sendable, Equatable {
     /// How long after a 6-hour span ends its readings stay rows (cheap late data) before they are
     /// sealed into a compressed chunk.
     public var storageSealAfterSeconds = 3600
+    /// Below this much free space on the database's file system the daemon says it is degraded.
+    public var storageMinFreeMB = 256
     // [http]
     public var httpListen = "127.0.0.1:8470"
     /// Bearer tokens; when any is set, the API needs one (reader: read routes; admin: all).
@@ -33,6 +35,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var ingestQuarantineMaxRows = 10_000
     // [rollup]
     public var rollupFlushDelaySeconds = 4
+    /// Rollups lagging more than this behind the newest data make the daemon say it is degraded.
+    public var rollupMaxLagSeconds = 300
     // [retention] (0 = forever)
     public var retentionRawDays = 0
     public var retentionMinuteDays = 0
@@ -104,6 +108,7 @@ public struct VigilConfig: Sendable, Equatable {
         "mqtt.keepalive_seconds": { c, v throws(ValueError) in c.mqttKeepAliveSeconds = try v.int(in: 5...3600) },
         "storage.db": { c, v throws(ValueError) in c.storageDB = try v.nonEmptyString() },
         "storage.seal_after": { c, v throws(ValueError) in c.storageSealAfterSeconds = try v.duration(in: 0...(30 * 86_400)) },
+        "storage.min_free_mb": { c, v throws(ValueError) in c.storageMinFreeMB = try v.int(in: 0...(1 << 30)) },
         "http.listen": { c, v throws(ValueError) in c.httpListen = try v.hostPort() },
         "http.reader_tokens": { c, v throws(ValueError) in c.httpReaderTokens = try v.tokens() },
         "http.admin_tokens": { c, v throws(ValueError) in c.httpAdminTokens = try v.tokens() },
@@ -113,6 +118,7 @@ public struct VigilConfig: Sendable, Equatable {
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
         "rollup.flush_delay_seconds": { c, v throws(ValueError) in c.rollupFlushDelaySeconds = try v.int(in: 0...3600) },
+        "rollup.max_lag_seconds": { c, v throws(ValueError) in c.rollupMaxLagSeconds = try v.int(in: 10...(30 * 86_400)) },
         "retention.raw_days": { c, v throws(ValueError) in c.retentionRawDays = try v.int(in: 0...36_500) },
         "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
         "health.commission_minutes": { c, v throws(ValueError) in c.healthCommissionMinutes = try v.int(in: 10...100_000) },

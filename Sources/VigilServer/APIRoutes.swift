@@ -34,6 +34,8 @@ struct APIRoutes: Sendable {
     let rollups: RollupService
     /// The fleet overview, kept in memory by the writer.
     let fleet: FleetIndex
+    /// The daemon's own condition, for /healthz and /metrics.
+    let condition: DaemonCondition
     let seriesCache = SeriesCache()
     let fleetBody = FleetBody()
 
@@ -72,11 +74,14 @@ struct APIRoutes: Sendable {
     func healthz() async throws -> API.DaemonStatus {
         _ = try await reader.rejectCounts()  // proves the database answers
         let last = metrics.lastMessageAt.load(ordering: .relaxed)
-        return API.DaemonStatus(status: "ok", mqttConnected: mqtt.isConnected,
-                          messages: metrics.messages.load(ordering: .relaxed),
-                          readingsAccepted: metrics.readingsAccepted.load(ordering: .relaxed),
-                          readingsStored: buffer.stats.appliedReadings,
-                          lastMessageAt: last == 0 ? nil : last)
+        let (facts, reasons) = condition.status()
+        return API.DaemonStatus(status: reasons.isEmpty ? "ok" : "degraded",
+                                reasons: reasons.map { API.DaemonStatus.Reason(reason: $0.reason.rawValue, detail: $0.detail) },
+                                mqttConnected: facts.mqttConnected,
+                                messages: metrics.messages.load(ordering: .relaxed),
+                                readingsAccepted: metrics.readingsAccepted.load(ordering: .relaxed),
+                                readingsStored: buffer.stats.appliedReadings,
+                                lastMessageAt: last == 0 ? nil : last, storageFreeBytes: facts.freeBytes, databaseBytes: facts.databaseBytes)
     }
 
     /// One page of a series; `nextFrom` is set when `limit` cut it short.
@@ -164,6 +169,12 @@ struct APIRoutes: Sendable {
                rejectSamples)
         family("vigil_storage_errors_total", "Failed journal writes and SQLite commits (each retried).", "counter", [("", String(errors))])
         family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
+        let (facts, reasons) = condition.status()
+        family("vigil_daemon_degraded", "1 for each reason the daemon is degraded now (see /healthz).", "gauge",
+               DegradedReason.allCases.map { r in ("{reason=\"\(r.rawValue)\"}", reasons.contains { $0.reason == r } ? "1" : "0") })
+        family("vigil_storage_free_bytes", "Free bytes on the file system holding the database.", "gauge",
+               facts.freeBytes.map { [("", String($0))] } ?? [])
+        family("vigil_storage_database_bytes", "Bytes of the database, its WAL and the ingest journal.", "gauge", [("", String(facts.databaseBytes))])
         family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
         let r = rollups.stats
         family("vigil_ingest_late_readings_total", "Readings that arrived after their minute's rollup could have closed (still stored and rolled up).",

@@ -46,16 +46,21 @@ public enum Daemon {
         let rollups = RollupService(writer: writer, metrics: metrics, rawDays: config.retentionRawDays,
                                     minuteDays: config.retentionMinuteDays, logger: logger)
 
+        let condition = DaemonCondition(
+            databasePath: config.storageDB,
+            limits: .init(minFreeBytes: Int64(config.storageMinFreeMB) << 20, maxRollupLagMillis: Int64(config.rollupMaxLagSeconds) * 1000),
+            metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups)
         let (httpRunningStream, httpRunning) = AsyncStream<Void>.makeStream()
         let systemd = SystemdService(
-            environment: environment, metrics: metrics, buffer: buffer, mqtt: client,
+            environment: environment, metrics: metrics, buffer: buffer, mqtt: client, condition: condition,
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
         let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
-        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet)
+        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet,
+                            condition: condition)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }

@@ -39,6 +39,7 @@ public final class Ingestor: Sendable {
         while true {
             do {
                 try buffer.append(entry)
+                metrics.journalRecovered()
                 metrics.readingsAccepted.add(decoded.readings.count, ordering: .relaxed)
                 if let first = decoded.rejections.first {
                     logger.debug("quarantined", metadata: ["mqtt.topic": "\(message.topic)", "reject.reason": "\(first.reason.rawValue)"])
@@ -46,6 +47,7 @@ public final class Ingestor: Sendable {
                 return
             } catch {
                 metrics.journalErrors.add(1, ordering: .relaxed)
+                metrics.journalFailed(error, now: SystemClock.wallMillis())
                 logger.error("ingest journal write failed; holding the message and retrying", metadata: [
                     "mqtt.topic": "\(message.topic)", "error": "\(error)",
                 ])

@@ -63,7 +63,9 @@ enum OpenAPIDocument {
             "payloadBase64": {"type": ["string", "null"]}, "reason": {"type": "string"}, "detail": {"type": "string"}}},
           "DaemonStatus": {"type": "object", "required": ["status", "mqttConnected", "messages", "readingsAccepted", "readingsStored"], "properties": {
             "status": {"type": "string"}, "mqttConnected": {"type": "boolean"}, "messages": {"type": "integer"}, "readingsAccepted": {"type": "integer"},
-            "readingsStored": {"type": "integer"}, "lastMessageAt": {"type": ["integer", "null"]}}}
+            "readingsStored": {"type": "integer"}, "lastMessageAt": {"type": ["integer", "null"]},
+            "reasons": {"type": "array", "items": {"type": "object", "required": ["reason", "detail"], "properties": {"reason": {"type": "string", "enum": ["storage_failing", "disk_low", "mqtt_disconnected", "rollup_lag"]}, "detail": {"type": "string"}}}},
+            "storageFreeBytes": {"type": ["integer", "null"]}, "databaseBytes": {"type": "integer"}}}
         }
       },
       "paths": {

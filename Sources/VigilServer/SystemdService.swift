@@ -15,16 +15,18 @@ public struct SystemdService: Service {
     let metrics: IngestMetrics
     let buffer: IngestBuffer
     let mqtt: MQTTClient
+    let condition: DaemonCondition
     let httpReady: @Sendable () async -> Void
     let logger: Logger
 
-    public init(environment: [String: String], metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient,
+    public init(environment: [String: String], metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient, condition: DaemonCondition,
                 httpReady: @escaping @Sendable () async -> Void, logger: Logger) {
         notifier = SystemdNotifier(environment: environment)
         watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
         self.metrics = metrics
         self.buffer = buffer
         self.mqtt = mqtt
+        self.condition = condition
         self.httpReady = httpReady
         self.logger = logger
     }
@@ -36,7 +38,7 @@ public struct SystemdService: Service {
         }
         await httpReady()
         var health = IngestHealth()
-        notifier.notify("READY=1\nSTATUS=\(health.status(buffer.stats, mqttConnected: mqtt.isConnected, messages: messages))")
+        notifier.notify("READY=1\nSTATUS=\(statusLine(&health))")
         logger.info("systemd notified READY=1", metadata: ["systemd.watchdog_seconds": "\(watchdogInterval.map { "\($0)" } ?? "off")"])
         let tick = min(watchdogInterval.map { $0 / 2 } ?? 5, 5)
         while !Task.isShuttingDownGracefully {
@@ -48,7 +50,7 @@ public struct SystemdService: Service {
             let stats = buffer.stats
             let connected = mqtt.isConnected
             let healthy = health.observe(stats, now: SystemClock.monotonicSeconds(), stallAfter: watchdogInterval ?? 30)
-            var message = "STATUS=\(health.status(stats, mqttConnected: connected, messages: messages))"
+            var message = "STATUS=\(statusLine(&health))"
             if watchdogInterval != nil {
                 if healthy {
                     message += "\nWATCHDOG=1"
@@ -62,6 +64,13 @@ public struct SystemdService: Service {
     }
 
     var messages: Int { metrics.messages.load(ordering: .relaxed) }
+
+    /// The live figures, led by `degraded: <reasons>; ` when the daemon is degraded (as /healthz).
+    func statusLine(_ health: inout IngestHealth) -> String {
+        let reasons = condition.status().reasons
+        let figures = health.status(buffer.stats, mqttConnected: mqtt.isConnected, messages: messages)
+        return reasons.isEmpty ? figures : "degraded: " + reasons.map(\.reason.rawValue).joined(separator: ", ") + "; " + figures
+    }
 }
 
 /// Decides whether ingestion is making progress: healthy while nothing waits for SQLite, or the

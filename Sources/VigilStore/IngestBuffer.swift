@@ -34,6 +34,10 @@ public final class IngestBuffer: Sendable {
         public var lateReadings = 0
         public var journalBytes = 0
         public var applyErrors = 0
+        /// Wall-clock ms of the first failure of the current run of failing commits (nil: none).
+        public var applyFailingSince: Int64?
+        /// The last commit error while commits are failing.
+        public var lastApplyError: String?
         /// Wall-clock seconds the applier spent in SQLite transactions.
         public var applySeconds = 0.0
 
@@ -198,12 +202,18 @@ public final class IngestBuffer: Sendable {
                     s.stats.appliedBatches += 1
                     s.stats.lateReadings += outcome.late
                     s.stats.applySeconds += dt
+                    s.stats.applyFailingSince = nil
+                    s.stats.lastApplyError = nil
                     // The batch is in SQLite: its journal segment can go.
                     try? Self.reset(&s.segments[taken.segment], generation: 0)
                 }
                 return false
             } catch {
-                state.withLock { $0.stats.applyErrors += 1 }
+                state.withLock { s in
+                    s.stats.applyErrors += 1
+                    s.stats.applyFailingSince = s.stats.applyFailingSince ?? SystemClock.wallMillis()
+                    s.stats.lastApplyError = "\(error)"
+                }
                 onApplyError(error)
                 usleep(delay)
                 delay = min(delay * 2, 2_000_000)
