@@ -26,6 +26,18 @@ public enum API {
 
         enum CodingKeys: String, CodingKey { case id, sensors, lastSeen, health, status, missing }
 
+        /// Writes `health` and `status` as null when absent, as `jsonArray` (the route) does, so the
+        /// CLI's `--format json` has the same keys as the API.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(sensors, forKey: .sensors)
+            try c.encode(lastSeen, forKey: .lastSeen)
+            try c.encode(health, forKey: .health)
+            try c.encode(status, forKey: .status)
+            try c.encode(missing, forKey: .missing)
+        }
+
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(id: try c.decode(String.self, forKey: .id), sensors: try c.decode([String].self, forKey: .sensors),

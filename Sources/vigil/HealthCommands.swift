@@ -25,17 +25,21 @@ struct Health: AsyncParsableCommand {
             healths.append(try await connection.client.get("/api/v1/machines/\(APIClient.segment(id))/health", as: API.Health.self))
         }
         healths = healths.worstFirst(\.health, \.machine)
-        var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
-        for h in healths {
-            let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
-            let status = h.status?.rawValue ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
-            out.rows.append([
-                .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
-                .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
-                h.updatedAt.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
-            ])
+        let rows = {
+            var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
+            for h in healths {
+                let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
+                let status = h.status?.rawValue ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
+                out.rows.append([
+                    .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
+                    .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
+                    h.updatedAt.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
+                ])
+            }
+            return out
         }
-        print(out.render(connection.format), terminator: "")
+        // One machine: the API's object, as GET …/health answers; all: an array of them.
+        if machine != nil, let one = healths.first { try connection.emit(one, rows: rows) } else { try connection.emit(healths, rows: rows) }
     }
 }
 
@@ -62,25 +66,27 @@ struct Models: AsyncParsableCommand {
         let base = "/api/v1/machines/\(APIClient.segment(machine))/models"
         if let promote {
             let v = try await connection.client.post("\(base)/\(promote)/promote", as: API.ActiveVersion.self)
-            print("\(machine): active model version \(v.version)")
+            try connection.say(v, "\(machine): active model version \(v.version)")
             return
         }
         if rollback {
             let v = try await connection.client.post("\(base)/rollback", as: API.ActiveVersion.self)
-            print("\(machine): rolled back to model version \(v.version)")
+            try connection.say(v, "\(machine): rolled back to model version \(v.version)")
             return
         }
         let models = try await connection.client.get(base, as: [API.ModelVersion].self)
-        var out = Rows(columns: ["version", "active", "trigger", "parent", "createdAt", "trainFrom", "trainTo", "rows", "sha256", "gate", "reason"])
-        for m in models {
-            let time: (Int64) -> Rows.Cell = { connection.format == .table ? .text(Timestamp.rfc3339(millis: $0)) : .int($0) }
-            out.rows.append([
-                .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger.rawValue), m.parentVersion.map { .int(Int64($0)) } ?? .null,
-                time(m.createdAt), time(m.trainFrom), time(m.trainTo), .int(Int64(m.rowCount)),
-                .text(connection.format == .table ? String(m.contentSha256.prefix(12)) : m.contentSha256), .text(m.gateDecision.rawValue), .text(m.gateReason),
-            ])
+        try connection.emit(models) {
+            var out = Rows(columns: ["version", "active", "trigger", "parent", "createdAt", "trainFrom", "trainTo", "rows", "sha256", "gate", "reason"])
+            for m in models {
+                let time: (Int64) -> Rows.Cell = { connection.format == .table ? .text(Timestamp.rfc3339(millis: $0)) : .int($0) }
+                out.rows.append([
+                    .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger.rawValue), m.parentVersion.map { .int(Int64($0)) } ?? .null,
+                    time(m.createdAt), time(m.trainFrom), time(m.trainTo), .int(Int64(m.rowCount)),
+                    .text(connection.format == .table ? String(m.contentSha256.prefix(12)) : m.contentSha256), .text(m.gateDecision.rawValue), .text(m.gateReason),
+                ])
+            }
+            return out
         }
-        print(out.render(connection.format), terminator: "")
     }
 }
 
@@ -112,7 +118,7 @@ struct Maintenance: AsyncParsableCommand {
             payload = try JSONSerialization.data(withJSONObject: ["note": note])
         }
         let event = try await connection.client.post("/api/v1/machines/\(APIClient.segment(machine))/maintenance", body: payload, as: API.MaintenanceEvent.self)
-        print("\(event.machine): maintenance recorded at \(Timestamp.rfc3339(millis: event.at)); the health reference re-commissions from data after it")
+        try connection.say(event, "\(event.machine): maintenance recorded at \(Timestamp.rfc3339(millis: event.at)); the health reference re-commissions from data after it")
     }
 }
 

@@ -6,7 +6,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, csv
 }
 
-/// Renders rows as an aligned table, CSV, or JSON (an array of objects, numbers as numbers).
+/// Renders rows as an aligned table or CSV. (`--format json` prints the API's own objects instead:
+/// `Connection.emit`.)
 struct Rows {
     enum Cell {
         case text(String)
@@ -25,14 +26,6 @@ struct Rows {
             }
         }
 
-        var json: Any {
-            switch self {
-            case .text(let s), .status(let s): s
-            case .int(let n): n
-            case .number(let d): d
-            case .null: NSNull()
-            }
-        }
     }
 
     var columns: [String]
@@ -73,9 +66,7 @@ struct Rows {
             return ([columns.joined(separator: ",")] + rows.map { $0.map { esc($0.plain) }.joined(separator: ",") })
                 .joined(separator: "\n") + "\n"
         case .json:
-            let objects = rows.map { r in Dictionary(uniqueKeysWithValues: zip(columns, r.map(\.json))) }
-            let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted])) ?? Data("[]".utf8)
-            return String(decoding: data, as: UTF8.self) + "\n"
+            preconditionFailure("JSON output is the API's own objects: see Connection.emit")
         }
     }
 }
@@ -121,4 +112,31 @@ func describeTime(_ ms: Int64, now: Int64 = Int64(Date().timeIntervalSince1970 *
     default: ago = "\(age / 86_400)d ago"
     }
     return "\(Timestamp.rfc3339(millis: ms)) (\(ago))"
+}
+
+extension Connection {
+    /// Prints `value` — what the API answered — as JSON with `--format json` (exactly the API's
+    /// objects: same keys and types, so a script can use either), else `rows()` as a table or CSV.
+    func emit<T: Encodable>(_ value: T, rows: () -> Rows) throws {
+        guard format == .json else {
+            print(rows().render(format), terminator: "")
+            return
+        }
+        try printJSON(value)
+    }
+
+    /// The API's answer to a command as JSON with `--format json`, else `sentence`.
+    func say<T: Encodable>(_ value: T, _ sentence: String) throws {
+        guard format == .json else {
+            print(sentence)
+            return
+        }
+        try printJSON(value)
+    }
+
+    private func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
 }

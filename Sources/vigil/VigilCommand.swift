@@ -42,17 +42,20 @@ struct Machines: AsyncParsableCommand {
 
     func run() async throws {
         let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self).worstFirst(\.health, \.id)
-        // A loss column when any machine lost readings (always in JSON and CSV, for scripts).
-        let loss = connection.format != .table || machines.contains { $0.missing > 0 }
-        var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"] + (loss ? ["missing"] : []))
-        for m in machines {
-            out.rows.append([
-                .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null, m.status.map { .status($0.rawValue) } ?? (connection.format == .table ? .status("commissioning") : .null),
-                connection.format == .json ? .text(m.sensors.joined(separator: ",")) : .text(m.sensors.joined(separator: " ")),
-                connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
-            ] + (loss ? [.int(m.missing)] : []))
+        try connection.emit(machines) {
+            // A loss column when any machine lost readings (always in CSV, for scripts).
+            let loss = connection.format != .table || machines.contains { $0.missing > 0 }
+            var out = Rows(columns: ["machine", "health", "status", "sensors", "lastSeen"] + (loss ? ["missing"] : []))
+            for m in machines {
+                out.rows.append([
+                    .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null,
+                    m.status.map { .status($0.rawValue) } ?? (connection.format == .table ? .status("commissioning") : .null),
+                    .text(m.sensors.joined(separator: " ")),
+                    connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
+                ] + (loss ? [.int(m.missing)] : []))
+            }
+            return out
         }
-        print(out.render(connection.format), terminator: "")
     }
 }
 
@@ -96,15 +99,17 @@ struct Series: AsyncParsableCommand {
         let path = "/api/v1/machines/\(APIClient.segment(machine))/sensors/\(APIClient.segment(sensor))/series"
         let (points, next) = try await connection.client.page(path, query: query, as: [API.SeriesPoint].self)
         let raw = resolution == "raw"
-        var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
-                                    : ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"])
-        for p in points {
-            let ts: Rows.Cell = connection.format == .table ? .text(Timestamp.rfc3339(millis: p.ts)) : .int(p.ts)
-            out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean)]
-                                : [.text(machine), .text(sensor), ts, .int(Int64(p.count)), .number(p.mean), .number(p.min),
-                                   .number(p.max), .number(p.sum), .number(p.stddev)])
+        try connection.emit(points) {
+            var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
+                                        : ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"])
+            for p in points {
+                let ts: Rows.Cell = connection.format == .table ? .text(Timestamp.rfc3339(millis: p.ts)) : .int(p.ts)
+                out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean)]
+                                    : [.text(machine), .text(sensor), ts, .int(Int64(p.count)), .number(p.mean), .number(p.min),
+                                       .number(p.max), .number(p.sum), .number(p.stddev)])
+            }
+            return out
         }
-        print(out.render(connection.format), terminator: "")
         if let next {
             FileHandle.standardError.write(Data("vigil: \(points.count) rows shown, more follow: add --from \(next)\n".utf8))
         }
@@ -121,16 +126,18 @@ struct Quarantine: AsyncParsableCommand {
 
     func run() async throws {
         let items = try await connection.client.get("/api/v1/quarantine", query: [("limit", String(limit))], as: [API.QuarantineItem].self)
-        var out = Rows(columns: ["receivedAt", "reason", "topic", "detail", "payload"])
-        for q in items {
-            let payload = q.payload ?? "base64:" + (q.payloadBase64 ?? "")
-            out.rows.append([
-                connection.format == .table ? .text(Timestamp.rfc3339(millis: q.receivedAt)) : .int(q.receivedAt),
-                .text(q.reason), .text(q.topic), .text(q.detail),
-                .text(connection.format == .table ? String(payload.prefix(60)).replacingOccurrences(of: "\n", with: "⏎") : payload),
-            ])
+        try connection.emit(items) {
+            var out = Rows(columns: ["receivedAt", "reason", "topic", "detail", "payload"])
+            for q in items {
+                let payload = q.payload ?? "base64:" + (q.payloadBase64 ?? "")
+                out.rows.append([
+                    connection.format == .table ? .text(Timestamp.rfc3339(millis: q.receivedAt)) : .int(q.receivedAt),
+                    .text(q.reason), .text(q.topic), .text(q.detail),
+                    .text(connection.format == .table ? String(payload.prefix(60)).replacingOccurrences(of: "\n", with: "⏎") : payload),
+                ])
+            }
+            return out
         }
-        print(out.render(connection.format), terminator: "")
     }
 }
 

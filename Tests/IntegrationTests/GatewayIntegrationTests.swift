@@ -26,11 +26,13 @@ import VigilCore
                                   ["series", "plant1/press7", "temp", "--resolution", "raw", "--format", "json", "--url", daemon.baseURL])
         #expect(cli.status == 0, "\(cli.stderr)")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [[String: Any]])
-        #expect(rows.count == 1)
-        #expect(rows.first?["machine"] as? String == "plant1/press7")
-        #expect(rows.first?["sensor"] as? String == "temp")
+        // `--format json` is the API's series point: a raw reading has count 1 and its value as mean.
+        #expect(rows.count == 1 && Set(rows[0].keys) == ["ts", "count", "mean", "min", "max", "sum", "stddev"], "\(rows)")
         #expect((rows.first?["ts"] as? NSNumber)?.int64Value == ts)
-        #expect((rows.first?["value"] as? NSNumber)?.doubleValue == 21.5)
+        #expect((rows.first?["count"] as? NSNumber)?.intValue == 1)
+        #expect((rows.first?["mean"] as? NSNumber)?.doubleValue == 21.5)
+        let table = try Harness.run(try Harness.product("vigil"), ["series", "plant1/press7", "temp", "--format", "csv", "--url", daemon.baseURL])
+        #expect(table.stdout == "machine,sensor,ts,value\nplant1/press7,temp,\(ts),21.5\n", "\(table.stdout)")
 
         // The same reading twice is stored once; a malformed payload does not stop ingestion.
         try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts),"value":21.5}"#)

@@ -64,6 +64,24 @@ import VigilCore
         #expect(csv.stdout.hasPrefix("version,active,trigger,parent"), "\(csv.stdout)")
         #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/nope/health").0 == 404)
 
+        // `--format json` prints the API's own objects: same keys, same types, field by field.
+        func sameJSON(_ cli: [String], _ route: String, _ what: String) async throws {
+            let out = try Harness.run(vigil, cli + ["--format", "json", "--url", daemon.baseURL])
+            #expect(out.status == 0, "\(what): \(out.stderr)")
+            func sorted(_ json: Any) -> Any {
+                guard let list = json as? [[String: Any]] else { return json }
+                return list.sorted { "\($0["id"] ?? $0["version"] ?? "")" < "\($1["id"] ?? $1["version"] ?? "")" }
+            }
+            let fromCLI = sorted(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)))
+            let fromAPI = sorted(try JSONSerialization.jsonObject(with: try await Harness.get(daemon.baseURL + route).1))
+            #expect(NSArray(array: [fromCLI]).isEqual(NSArray(array: [fromAPI])), "\(what): CLI \(fromCLI) vs API \(fromAPI)")
+        }
+        try await sameJSON(["machines"], "/api/v1/machines", "vigil machines")
+        try await sameJSON(["health", "pump-01"], "/api/v1/machines/pump-01/health", "vigil health pump-01")
+        try await sameJSON(["models", "pump-01"], "/api/v1/machines/pump-01/models", "vigil models pump-01")
+        try await sameJSON(["series", "pump-01", "temp", "--resolution", "minute"], "/api/v1/machines/pump-01/sensors/temp/series?resolution=minute",
+                           "vigil series --resolution minute")
+
         // Hand-off exports in their documented schema.
         let healthExport = try Harness.run(vigil, ["export", "--what", "health", "--format", "jsonl", "--url", daemon.baseURL])
         #expect(healthExport.status == 0, "\(healthExport.stderr)")
