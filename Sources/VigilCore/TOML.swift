@@ -1,4 +1,5 @@
-/// The TOML subset Vigil's config uses: `[section]` tables, `key = value` with basic/literal
+/// The TOML subset Vigil's config uses: `[section]` and `[a.b]` tables, `[[a.b]]` arrays of tables
+/// (their keys come out as `a.b[0].key`, `a.b[1].key`, …), `key = value` with basic/literal
 /// strings, integers, floats, booleans and single-line arrays of those, `#` comments.
 /// Errors carry the line number so a bad config names its line.
 public enum TOMLValue: Sendable, Equatable {
@@ -37,6 +38,7 @@ public enum TOML {
         var entries: [TOMLEntry] = []
         var section = ""
         var seen = Set<String>()
+        var tableCounts: [String: Int] = [:]
         var lineNo = 0
         for rawLine in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
             lineNo += 1
@@ -45,13 +47,26 @@ public enum TOML {
             if s.atEndOrComment { continue }
             if s.peek == UInt8(ascii: "[") {
                 s.i += 1
-                let name = try s.bareKey()
-                s.skipSpace()
-                guard s.peek == UInt8(ascii: "]") else { throw s.error("expected ']' after section name") }
-                s.i += 1
+                let array = s.peek == UInt8(ascii: "[")
+                if array { s.i += 1 }
+                var name = try s.bareKey()
+                while s.peek == UInt8(ascii: ".") {
+                    s.i += 1
+                    name += "." + (try s.bareKey())
+                }
+                for _ in 0..<(array ? 2 : 1) {
+                    guard s.peek == UInt8(ascii: "]") else { throw s.error(array ? "expected ']]' after table name" : "expected ']' after section name") }
+                    s.i += 1
+                }
                 s.skipSpace()
                 guard s.atEndOrComment else { throw s.error("unexpected text after section header") }
-                section = name
+                if array {
+                    let n = tableCounts[name, default: 0]
+                    tableCounts[name] = n + 1
+                    section = "\(name)[\(n)]"
+                } else {
+                    section = name
+                }
                 continue
             }
             let key = try s.bareKey()

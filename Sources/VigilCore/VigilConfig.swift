@@ -42,6 +42,11 @@ public struct VigilConfig: Sendable, Equatable {
     public var retentionMinuteDays = 0
     // [health]
     public var healthCommissionMinutes = 1440
+    // [notify]
+    /// `[[notify.webhook]]` tables: where events are POSTed.
+    public var notifyWebhooks: [Webhook] = []
+    /// A machine with no reading for this long is reported silent (0 = never).
+    public var notifySilentAfterSeconds = 900
     public var healthBandOK = 70
     public var healthBandWatch = 60
     public var healthBandAlarm = 50
@@ -121,6 +126,7 @@ public struct VigilConfig: Sendable, Equatable {
         "rollup.max_lag_seconds": { c, v throws(ValueError) in c.rollupMaxLagSeconds = try v.int(in: 10...(30 * 86_400)) },
         "retention.raw_days": { c, v throws(ValueError) in c.retentionRawDays = try v.int(in: 0...36_500) },
         "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
+        "notify.silent_after_seconds": { c, v throws(ValueError) in c.notifySilentAfterSeconds = try v.int(in: 0...(366 * 86_400)) },
         "health.commission_minutes": { c, v throws(ValueError) in c.healthCommissionMinutes = try v.int(in: 10...100_000) },
         "health.band_ok": { c, v throws(ValueError) in c.healthBandOK = try v.int(in: 2...100) },
         "health.band_watch": { c, v throws(ValueError) in c.healthBandWatch = try v.int(in: 1...99) },
@@ -154,6 +160,14 @@ public struct VigilConfig: Sendable, Equatable {
 
     /// Applies one setting.
     public mutating func set(_ key: String, _ value: TOMLValue, from source: Source) throws(Error) {
+        if key.hasPrefix(Webhook.prefix) {
+            do {
+                try Webhook.set(key, value, in: &notifyWebhooks)
+            } catch {
+                throw Error(source: source, key: key, message: error.message)
+            }
+            return
+        }
         guard let apply = Self.keys[key] else {
             throw Error(source: source, key: key, message: "unknown key (known: \(Self.knownKeys.joined(separator: ", ")))")
         }
@@ -189,6 +203,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// Rules that span keys. Minute rollups must outlive raw rows: a minute recomputed from raw
     /// after its day had absorbed it would count twice.
     public func validate() throws(Error) {
+        for (n, hook) in notifyWebhooks.enumerated() where hook.url.isEmpty {
+            throw Error(source: nil, key: "\(Webhook.prefix)\(n)].url", message: "every [[notify.webhook]] needs url = \"http(s)://…\"")
+        }
         if !(healthBandOK > healthBandWatch && healthBandWatch > healthBandAlarm) {
             throw Error(source: nil, key: "health.band_watch",
                         message: "band edges must fall: band_ok (\(healthBandOK)) > band_watch (\(healthBandWatch)) > band_alarm (\(healthBandAlarm))")
@@ -330,5 +347,61 @@ public struct HostPort: Sendable, Equatable {
         guard !h.isEmpty, let p = Int(s[s.index(after: colon)...]), (0...65535).contains(p) else { return nil }
         host = h
         port = p
+    }
+}
+
+/// One `[[notify.webhook]]`: every event (or those of `events`, for machines matching `machines`)
+/// is POSTed to `url` as JSON, with a bearer token and/or an HMAC-SHA256 signature when set.
+public struct Webhook: Sendable, Equatable {
+    static let prefix = "notify.webhook["
+
+    public var url = ""
+    public var bearerToken = ""
+    /// Signs each body: `X-Vigil-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+    public var secret = ""
+    /// Event kinds to send (empty: all).
+    public var events: [EventKind] = []
+    /// Machine ids or `prefix*` patterns (empty: all); daemon events go to every webhook.
+    public var machines: [String] = []
+
+    public init(url: String) { self.url = url }
+
+    /// Whether `event` is for this webhook.
+    public func wants(_ event: Event) -> Bool {
+        guard events.isEmpty || events.contains(event.kind) else { return false }
+        guard let machine = event.machine, !machines.isEmpty else { return true }
+        return machines.contains { $0.hasSuffix("*") ? machine.hasPrefix($0.dropLast()) : machine == $0 }
+    }
+
+    /// `notify.webhook[N].key`: tables come in order, so N is at most the count so far.
+    static func set(_ key: String, _ value: TOMLValue, in hooks: inout [Webhook]) throws(ValueError) {
+        let rest = key.dropFirst(prefix.count)
+        guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= hooks.count,
+              rest[rest.index(after: close)...].hasPrefix(".") else {
+            throw ValueError(message: "expected [[notify.webhook]] tables with keys url, bearer_token, secret, events, machines")
+        }
+        if n == hooks.count { hooks.append(Webhook(url: "")) }
+        switch rest[rest.index(close, offsetBy: 2)...] {
+        case "url":
+            let url = try value.nonEmptyString()
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ValueError(message: "'\(url)' is not an http:// or https:// URL") }
+            hooks[n].url = url
+        case "bearer_token": hooks[n].bearerToken = try value.string()
+        case "secret": hooks[n].secret = try value.string()
+        case "events":
+            guard case .array(let items) = value else { throw ValueError(message: "expected an array of event kinds") }
+            hooks[n].events = try items.map { item throws(ValueError) in
+                let name = try item.string()
+                guard let kind = EventKind(rawValue: name) else {
+                    throw ValueError(message: "'\(name)' is not an event kind (known: \(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return kind
+            }
+        case "machines":
+            guard case .array(let items) = value else { throw ValueError(message: "expected an array of machine ids or prefix* patterns") }
+            hooks[n].machines = try items.map { item throws(ValueError) in try item.nonEmptyString() }
+        default:
+            throw ValueError(message: "unknown key (known: url, bearer_token, secret, events, machines)")
+        }
     }
 }

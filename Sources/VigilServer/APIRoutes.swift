@@ -24,6 +24,7 @@ struct APIError: Error, HTTPResponseError {
 
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
+extension Event: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
 struct APIRoutes: Sendable {
@@ -36,6 +37,8 @@ struct APIRoutes: Sendable {
     let fleet: FleetIndex
     /// The daemon's own condition, for /healthz and /metrics.
     let condition: DaemonCondition
+    /// Notification delivery, for /metrics.
+    let notify: NotifyService?
     let seriesCache = SeriesCache()
     let fleetBody = FleetBody()
 
@@ -62,6 +65,23 @@ struct APIRoutes: Sendable {
             return API.Quality(q)
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
+        router.get("/api/v1/events") { req, ctx in
+            let q = req.uri.queryParameters
+            let limit = try queryLimit(q.get("limit"), default: 100, max: 10_000)
+            let before = try q.get("before").map { raw -> Int64 in
+                guard let id = Int64(raw), id > 0 else { throw APIError.badRequest("'before' must be an event id") }
+                return id
+            }
+            let machine = try q.get("machine").map { m -> String in
+                guard KeyRules.isValidMachine(m) else { throw APIError.badRequest("'machine' is not a valid machine id") }
+                return m
+            }
+            let events = try await reader.events(before: before, machine: machine, limit: limit)
+            var response = try events.response(from: req, context: ctx)
+            // Newest first: the next page is the events before the last one shown.
+            if events.count == limit, let last = events.last { response.headers[.init("X-Vigil-Next-Before")!] = String(last.id) }
+            return response
+        }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
         }
@@ -175,6 +195,13 @@ struct APIRoutes: Sendable {
         family("vigil_storage_free_bytes", "Free bytes on the file system holding the database.", "gauge",
                facts.freeBytes.map { [("", String($0))] } ?? [])
         family("vigil_storage_database_bytes", "Bytes of the database, its WAL and the ingest journal.", "gauge", [("", String(facts.databaseBytes))])
+        let sinks = notify?.stats ?? []
+        family("vigil_notify_delivered_total", "Events delivered (2xx) to a notification sink.", "counter",
+               sinks.map { ("{sink=\"\($0.name)\"}", String($0.delivered)) })
+        family("vigil_notify_failures_total", "Failed delivery attempts to a notification sink (each retried with backoff).", "counter",
+               sinks.map { ("{sink=\"\($0.name)\"}", String($0.failed)) })
+        family("vigil_notify_pending_events", "Events a notification sink has not acknowledged yet.", "gauge",
+               sinks.map { ("{sink=\"\($0.name)\"}", String($0.pending)) })
         family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
         let r = rollups.stats
         family("vigil_ingest_late_readings_total", "Readings that arrived after their minute's rollup could have closed (still stored and rolled up).",

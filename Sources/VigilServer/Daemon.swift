@@ -56,11 +56,12 @@ public enum Daemon {
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
         let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
+        let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition, logger: logger)
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet,
-                            condition: condition)
+                            condition: condition, notify: notify)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
@@ -79,7 +80,8 @@ public enum Daemon {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: rollups), .init(service: health), .init(service: systemd), .init(service: app)],
+            services: [.init(service: ingest), .init(service: rollups), .init(service: health), .init(service: notify),
+                       .init(service: systemd), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         return group

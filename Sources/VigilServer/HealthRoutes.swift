@@ -136,6 +136,7 @@ extension HealthService.Settings {
         finalAfterMillis = Int64(config.rollupFlushDelaySeconds) * 1000 + 2_000
         retrainMinutes = config.healthRetrainHours * 60
         retrainWindowMinutes = config.healthRetrainWindowMinutes
+        silentAfterMillis = Int64(config.notifySilentAfterSeconds) * 1000
         machineTypes = config.healthMachineTypes.map { entry in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             return (pattern: parts[0], type: parts[1])

@@ -41,6 +41,8 @@ public final class HealthService: Service, Sendable {
         /// scored from its first minute with a fleet reference — the commissioning data of the
         /// other machines of its type — until it has `commissionMinutes` of its own.
         public var machineTypes: [(pattern: String, type: String)] = []
+        /// A machine with no reading for this long is reported silent (`machine_silent`); 0 = never.
+        public var silentAfterMillis: Int64 = 900_000
         public init() {}
 
         func type(of machine: String) -> String? {
@@ -80,6 +82,8 @@ public final class HealthService: Service, Sendable {
     /// because the class is shared; it is never contended).
     private let machines = Mutex<[String: Machine]>([:])
     private let inbox = Mutex<[Queued]>([])
+    /// Per machine, whether it was last reported silent (loaded from the event log on first use).
+    private let presence = Mutex<[String: Bool]?>(nil)
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -207,7 +211,12 @@ public final class HealthService: Service, Sendable {
         for action in m.lifecycle.handle(event) {
             switch action {
             case .activate(let version):
-                _ = try writer.activateModel(machine: machine, version: version)
+                let rolledBack: Bool
+                if case .rollback = command { rolledBack = true } else { rolledBack = false }
+                let event = Event(at: SystemClock.wallMillis(), kind: rolledBack ? .modelRolledBack : .modelPromoted, machine: machine,
+                                  modelVersion: version,
+                                  detail: "\(machine): model version \(version) made active by an operator (\(rolledBack ? "rollback" : "promote"))")
+                _ = try writer.activateModel(machine: machine, version: version, events: [event])
                 // Loaded afresh (and its smoothing warmed) by the next update.
                 m.scoring = nil
                 outcome = .active(version: version)
@@ -236,6 +245,7 @@ public final class HealthService: Service, Sendable {
     public func tick(now: Int64) throws {
         let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
         let pending = try writer.earliestPendingMinutes()
+        try notePresence(now: now)
         for machine in writer.fleet.snapshot().map(\.id) {
             applyCommands()
             // A minute is scored once, so only when every sensor's rollup of it is in: never past
@@ -324,8 +334,10 @@ public final class HealthService: Service, Sendable {
         var anomaly = HealthScorer(model: t.model.anomaly, bands: settings.bands)
         anomaly.state = t.state.anomaly
         var history: [HealthHistoryRow] = []
+        var events: [Event] = []
         var last: HealthScore?
         var drift = false
+        var previous = record.status ?? .ok
         for (i, (ts, row)) in zip(features.times, features.rows).enumerated() {
             var s = reference.score(row)
             let a = anomaly.score(row)
@@ -335,6 +347,10 @@ public final class HealthService: Service, Sendable {
                                             modelVersion: t.version, anomaly: a.anomalyScore))
             // Drift of recent normal behaviour: only rows that were not in alarm count.
             if s.status != .alarm, t.state.drift.add(a.severity) { drift = true }
+            if s.status != previous {
+                events.append(Self.statusChange(record.machine, at: ts, from: previous, to: s, version: t.version))
+                previous = s.status
+            }
             last = s
         }
         t.state.reference = reference.state
@@ -350,7 +366,7 @@ public final class HealthService: Service, Sendable {
         record.scoredThrough = features.times.last!
         record.updatedAt = now
         record.scorerState = CanonicalJSON.encode(t.state)
-        try writer.saveHealth(record, history: history)
+        try writer.saveHealth(record, history: history, events: events)
         publish(record, trainedAt: t.trainedAt)
         return drift
     }
@@ -429,7 +445,8 @@ public final class HealthService: Service, Sendable {
                            reason: first ? "first model of the machine (commissioning)"
                                : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
                                : "health reference re-commissioned after maintenance")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
+                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
         logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                           "model.trigger": "\(trigger.rawValue)", "model.rows": "\(model.trainingRows)"])
         record.activeVersion = version
@@ -465,7 +482,8 @@ public final class HealthService: Service, Sendable {
         let info = lineage(model, times: times, rows: rows, now: now, trigger: .fleetReference, parent: nil,
                            metrics: ["sourceMachines": Double(sources.count)], decision: .promoted,
                            reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
+                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
         logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
@@ -504,7 +522,8 @@ public final class HealthService: Service, Sendable {
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
         let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), now: now, trigger: trigger, parent: t.version,
                            metrics: gate.metrics, decision: decision, reason: gate.reason)
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote)
+        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
+                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                              "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
         if gate.promote {
@@ -520,6 +539,38 @@ public final class HealthService: Service, Sendable {
         }
         try writer.saveHealth(record, history: [])
         return .registered(version: version, trigger: trigger, decision: decision, trainFrom: info.trainFrom)
+    }
+
+    /// The event for a status change at a scored minute.
+    static func statusChange(_ machine: String, at ts: Int64, from: HealthStatus, to s: HealthScore, version: Int) -> Event {
+        let why = s.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded())) %" }.joined(separator: ", ")
+        return Event(at: ts, kind: .statusChanged, machine: machine, status: s.status, previousStatus: from, health: s.health,
+                     contributors: s.contributors, modelVersion: version,
+                     detail: "\(machine): \(from.rawValue) → \(s.status.rawValue), health \(Replay.fixed(s.health, 1))" + (why.isEmpty ? "" : " (\(why))"))
+    }
+
+    /// The event for a registered model version (its `modelVersion` is set by the registry).
+    static func modelEvent(_ info: ModelInfo, machine: String, now: Int64) -> Event {
+        Event(at: now, kind: info.gateDecision == .promoted ? .modelPromoted : .modelRejected, machine: machine,
+              detail: "\(machine): \(info.trigger.rawValue) model \(info.gateDecision.rawValue): \(info.gateReason)")
+    }
+
+    /// Reports machines that went silent (no reading for `silentAfterMillis`) or came back.
+    private func notePresence(now: Int64) throws {
+        guard settings.silentAfterMillis > 0 else { return }
+        var known = try presence.withLock { $0 } ?? writer.silentMachines()
+        var events: [Event] = []
+        for m in writer.fleet.snapshot() {
+            let silent = now - m.lastSeen > settings.silentAfterMillis
+            guard silent != (known[m.id] ?? false) else { continue }
+            known[m.id] = silent
+            events.append(Event(at: silent ? now : m.lastSeen, kind: silent ? .machineSilent : .machineBack, machine: m.id,
+                                detail: silent ? "\(m.id): no reading since \(Timestamp.rfc3339(millis: m.lastSeen))"
+                                               : "\(m.id): reporting again"))
+        }
+        try writer.appendEvents(events)
+        let updated = known
+        presence.withLock { $0 = updated }
     }
 
     private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: ModelTrigger, parent: Int?,

@@ -240,7 +240,8 @@ extension StoreWriter {
 
     /// Stores a new version (its number is the next free one) and, if `activate`, makes it the
     /// active one. Returns the version.
-    public func registerModel(machine: String, info: ModelInfo, body: String, activate: Bool) throws -> Int {
+    /// `events` are appended in the same transaction; their `modelVersion` is set to the new version.
+    public func registerModel(machine: String, info: ModelInfo, body: String, activate: Bool, events: [Event] = []) throws -> Int {
         try withConnection { db in
             try db.transaction {
                 let next = (try db.query("SELECT coalesce(max(version), 0) + 1 FROM model WHERE machine = ?", [.text(machine)]) { Int($0.int(0)) }.first) ?? 1
@@ -254,13 +255,14 @@ extension StoreWriter {
                     try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
                                [.text(machine), .int(Int64(next))])
                 }
+                try EventSQL.append(db, events.map { var e = $0; e.modelVersion = next; return e })
                 return next
             }
         }
     }
 
     /// Makes `version` the active one; false if there is no such version.
-    public func activateModel(machine: String, version: Int) throws -> Bool {
+    public func activateModel(machine: String, version: Int, events: [Event] = []) throws -> Bool {
         try withConnection { db in
             try db.transaction {
                 guard try db.query("SELECT 1 FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(Int64(version))], row: { $0.int(0) }).first != nil else {
@@ -268,15 +270,17 @@ extension StoreWriter {
                 }
                 try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
                            [.text(machine), .int(Int64(version))])
+                try EventSQL.append(db, events)
                 return true
             }
         }
     }
 
     /// Saves scored minutes and the machine's current state in one transaction.
-    public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow]) throws {
+    public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event] = []) throws {
         try withConnection { db in
             try db.transaction {
+                try EventSQL.append(db, events)
                 for h in history {
                     try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
                                [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])

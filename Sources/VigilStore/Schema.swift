@@ -130,6 +130,17 @@ enum Schema {
             PRIMARY KEY(series_id, minute)
         ) WITHOUT ROWID;
         """,
+        // v8: what operators are told (`Event`), in the order it happened to the store, and per
+        // notification sink how far it has delivered (advanced only after the receiver's 2xx).
+        """
+        CREATE TABLE event(
+            id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, machine TEXT, body TEXT NOT NULL
+        );
+        CREATE INDEX event_machine ON event(machine, kind, id);
+        CREATE TABLE notify_cursor(
+            sink TEXT PRIMARY KEY, last_event INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -10,7 +10,7 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Ask a running vigild which machine needs you, and why.",
         discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. vigild unreachable), 2 usage error.",
-        subcommands: [Machines.self, Health.self, Series.self, Models.self, Maintenance.self, Remove.self, Quarantine.self, Export.self, ReplayCommand.self, CheckConfig.self])
+        subcommands: [Machines.self, Health.self, Series.self, Models.self, Maintenance.self, Remove.self, Quarantine.self, Events.self, Export.self, ReplayCommand.self, CheckConfig.self])
 
     static func main() async { await runMain() }
 }
@@ -134,6 +134,40 @@ struct Quarantine: AsyncParsableCommand {
                     connection.format == .table ? .text(Timestamp.rfc3339(millis: q.receivedAt)) : .int(q.receivedAt),
                     .text(q.reason), .text(q.topic), .text(q.detail),
                     .text(connection.format == .table ? String(payload.prefix(60)).replacingOccurrences(of: "\n", with: "⏎") : payload),
+                ])
+            }
+            return out
+        }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "What operators are told, newest first: status changes, machines gone silent or back, model changes, daemon degradation.")
+
+    @Option(help: "Only this machine's events.")
+    var machine: String?
+
+    @Option(help: "At most this many events.")
+    var limit: Int = 50
+
+    @OptionGroup var connection: Connection
+
+    func validate() throws {
+        if let machine, !KeyRules.isValidMachine(machine) { throw ValidationError("--machine '\(machine)' is not a valid machine id") }
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1…10000") }
+    }
+
+    func run() async throws {
+        var query = [("limit", String(limit))]
+        if let machine { query.append(("machine", machine)) }
+        let events = try await connection.client.get("/api/v1/events", query: query, as: [Event].self)
+        try connection.emit(events) {
+            var out = Rows(columns: ["id", "at", "kind", "machine", "status", "detail"])
+            for e in events {
+                out.rows.append([
+                    .int(e.id), connection.format == .table ? .text(Timestamp.rfc3339(millis: e.at)) : .int(e.at), .text(e.kind.rawValue),
+                    e.machine.map { .text($0) } ?? .null, e.status.map { .status($0.rawValue) } ?? .null, .text(e.detail),
                 ])
             }
             return out

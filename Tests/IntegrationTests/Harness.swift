@@ -189,23 +189,24 @@ final class TestDaemon {
     private let ownsDirectory: Bool
 
     /// `dataDirectory`: reuse a database across daemon runs (the caller removes it).
+    /// `config`: the TOML file's text (defaults when nil).
     init(broker: TestBroker, url: String? = nil, dataDirectory: String? = nil, environment: [String: String] = [:],
-         extraArguments: [String] = []) throws {
+         extraArguments: [String] = [], config: String? = nil) throws {
         httpPort = try Harness.freePort()
         ownsDirectory = dataDirectory == nil
         dir = try dataDirectory ?? Harness.tempDirectory()
         logPath = dir + "/vigild.log"
         process = try ChildProcess(
             try Harness.product("vigild"),
-            ["--config", try Self.emptyConfig(in: dir), "--mqtt-url", url ?? broker.url, "--db", dir + "/vigil.sqlite",
+            ["--config", try Self.config(config ?? "# defaults\n", in: dir), "--mqtt-url", url ?? broker.url, "--db", dir + "/vigil.sqlite",
              "--http", "127.0.0.1:\(httpPort)"] + extraArguments,
             environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIGIL_") }.merging(environment) { $1 },
             stdout: logPath, stderr: logPath)
     }
 
-    static func emptyConfig(in dir: String) throws -> String {
+    static func config(_ text: String, in dir: String) throws -> String {
         let path = dir + "/vigil.toml"
-        try "# defaults\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 

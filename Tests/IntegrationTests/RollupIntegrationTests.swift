@@ -114,7 +114,7 @@ import VigilCore
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
 
         // Offline rebuild from raw gives the same rollups.
-        let rebuild = try Harness.run(try Harness.product("vigild"), ["--config", try TestDaemon.emptyConfig(in: daemon.dir),
+        let rebuild = try Harness.run(try Harness.product("vigild"), ["--config", try TestDaemon.config("# defaults\n", in: daemon.dir),
                                                                        "--db", daemon.databasePath, "--rebuild-rollups"])
         #expect(rebuild.status == 0, "\(rebuild.stderr)")
         #expect(rebuild.stdout.contains("rebuilt rollups"), "\(rebuild.stdout)")

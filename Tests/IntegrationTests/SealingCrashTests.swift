@@ -39,7 +39,7 @@ import VigilStore
             try db.query("SELECT (SELECT count(*) FROM reading), (SELECT coalesce(sum(count), 0) FROM chunk)") { (Int($0.int(0)), Int($0.int(1))) }[0]
         }
         let vigild = try Harness.product("vigild")
-        let config = try TestDaemon.emptyConfig(in: dir)
+        let config = try TestDaemon.config("# defaults\n", in: dir)
         var rng = SplitMix64(seed: 5)
         var kills = 0, finished = false, midway = 0
         for _ in 0..<12 {

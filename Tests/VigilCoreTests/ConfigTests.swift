@@ -67,6 +67,48 @@ import Testing
         }
     }
 
+    @Test func webhooksAreArraysOfTables() throws {
+        let text = """
+            [notify]
+            silent_after_seconds = 60
+            [[notify.webhook]]
+            url = "https://alerts.example/hook"   # the operator's receiver
+            secret = "s3cret"
+            events = ["status_changed", "machine_silent"]
+            machines = ["pump-*", "press7"]
+            [[notify.webhook]]
+            url = "http://127.0.0.1:9000/all"
+            bearer_token = "t0ken"
+            """
+        let c = try VigilConfig.load(fileText: text, fileName: "v.toml", environment: [:])
+        #expect(c.notifySilentAfterSeconds == 60 && c.notifyWebhooks.count == 2)
+        let (a, b) = (c.notifyWebhooks[0], c.notifyWebhooks[1])
+        #expect(a.url == "https://alerts.example/hook" && a.secret == "s3cret" && a.events == [.statusChanged, .machineSilent])
+        #expect(b.bearerToken == "t0ken" && b.events.isEmpty && b.machines.isEmpty)
+        let alarm = Event(at: 0, kind: .statusChanged, machine: "pump-03", status: .alarm, detail: "")
+        #expect(a.wants(alarm) && !a.wants(Event(at: 0, kind: .statusChanged, machine: "fan-1", detail: "")))
+        #expect(!a.wants(Event(at: 0, kind: .modelPromoted, machine: "pump-03", detail: "")))
+        #expect(a.wants(Event(at: 0, kind: .machineSilent, machine: "press7", detail: "")))
+        #expect(b.wants(Event(at: 0, kind: .daemonDegraded, detail: "")))
+        // Errors name the table's key and line.
+        for (bad, key, line) in [("[[notify.webhook]]\nurl = \"ftp://x\"", "notify.webhook[0].url", 2),
+                                 ("[[notify.webhook]]\nurl = \"http://x\"\nevents = [\"alarm\"]", "notify.webhook[0].events", 3),
+                                 ("[[notify.webhook]]\nurl = \"http://x\"\nheaders = 1", "notify.webhook[0].headers", 3)] {
+            do {
+                _ = try VigilConfig.load(fileText: bad, fileName: "v.toml", environment: [:])
+                Issue.record("expected an error for \(bad)")
+            } catch {
+                #expect(error.key == key && error.source == .file("v.toml", line: line), "\(error)")
+            }
+        }
+        do {
+            _ = try VigilConfig.load(fileText: "[[notify.webhook]]\nsecret = \"s\"", fileName: "v.toml", environment: [:])
+            Issue.record("a webhook without url must be refused")
+        } catch {
+            #expect(error.key == "notify.webhook[0].url")
+        }
+    }
+
     @Test func badValuesAreErrors() {
         let bad: [String] = [
             "[mqtt]\nurl = \"http://x\"", "[mqtt]\nkeepalive_seconds = \"30\"", "[mqtt]\nkeepalive_seconds = 1",

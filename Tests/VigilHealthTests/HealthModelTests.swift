@@ -166,20 +166,6 @@ func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Do
     }
 }
 
-@Suite struct SHA256Tests {
-    @Test func standardVectors() {
-        func hash(_ s: String) -> String {
-            var h = SHA256()
-            h.update(s)
-            return h.hexDigest()
-        }
-        #expect(hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(hash(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
-    }
-}
-
 @Suite struct RetrainingTests {
     @Test func pageHinkleyFiresOnAShiftAndNotOnNoise() {
         var ph = PageHinkley(delta: 0.05, lambda: 10)

@@ -1,6 +1,6 @@
-/// SHA-256 (FIPS 180-4), for the content hash of a model's canonical training rows: lineage must
-/// say exactly which data a model learned from. Small and dependency-free; tested against the
-/// standard vectors.
+/// SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104): the content hash of a model's training rows
+/// (lineage must say exactly which data a model learned from) and the signature of notification
+/// bodies. Small and dependency-free; tested against the standard vectors.
 public struct SHA256: Sendable {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     private var buffer: [UInt8] = []
@@ -32,17 +32,38 @@ public struct SHA256: Sendable {
 
     public mutating func update(_ text: String) { update(text.utf8) }
 
-    public func hexDigest() -> String {
+    /// The 32-byte digest of what was updated so far.
+    public func digest() -> [UInt8] {
         var copy = self
         let bits = length &* 8
         copy.buffer.append(0x80)
         while copy.buffer.count % 64 != 56 { copy.buffer.append(0) }
         for i in (0..<8).reversed() { copy.buffer.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
         for start in stride(from: 0, to: copy.buffer.count, by: 64) { copy.compress(Array(copy.buffer[start..<start + 64])) }
-        let hex: [Character] = Array("0123456789abcdef")
+        return copy.h.flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> UInt32(24 - 8 * $0)) } }
+    }
+
+    public func hexDigest() -> String { Self.hex(digest()) }
+
+    /// HMAC-SHA256 of `message` under `key` (RFC 2104).
+    public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var k = key.count > 64 ? { var s = SHA256(); s.update(key); return s.digest() }() : key
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        var inner = SHA256()
+        inner.update(k.map { $0 ^ 0x36 })
+        inner.update(message)
+        var outer = SHA256()
+        outer.update(k.map { $0 ^ 0x5c })
+        outer.update(inner.digest())
+        return outer.digest()
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef")
         var out = ""
-        for word in copy.h {
-            for shift in stride(from: 28, through: 0, by: -4) { out.append(hex[Int((word >> UInt32(shift)) & 0xf)]) }
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
         }
         return out
     }
@@ -71,17 +92,4 @@ public struct SHA256: Sendable {
     }
 
     private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-}
-
-extension HealthModel {
-    /// SHA-256 of the canonical form of training rows: one line per row, the row's time, then
-    /// each sensor's value in shortest round-trip form (empty when missing), comma-separated.
-    public static func contentHash(sensors: [String], times: [Int64], rows: [[Double?]]) -> String {
-        var sha = SHA256()
-        sha.update("ts," + sensors.joined(separator: ",") + "\n")
-        for (t, r) in zip(times, rows) {
-            sha.update(String(t) + "," + r.map { $0.map { "\($0)" } ?? "" }.joined(separator: ",") + "\n")
-        }
-        return sha.hexDigest()
-    }
 }
