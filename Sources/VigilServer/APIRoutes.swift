@@ -239,7 +239,10 @@ struct APIRoutes: Sendable {
                            ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])
         family("vigil_series_cache_bytes", "Memory held by the series cache (bounded, least recently used evicted).", "gauge",
                [("", String(seriesCache.bytes))])
-        let scored = fleet.snapshot().filter { $0.health != nil && $0.status != nil }
+        let machines = fleet.snapshot()
+        family("vigil_machine_last_reading_timestamp_seconds", "Timestamp of the machine's newest reading (a silent machine: time() minus this grows).",
+               "gauge", machines.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String(Double($0.lastSeen) / 1000)) })
+        let scored = machines.filter { $0.health != nil && $0.status != nil }
         family("vigil_machine_health", "Machine health, 0-100 (100 = as healthy as its reference).", "gauge",
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })
         family("vigil_machine_status", "1 for the machine's current status.", "gauge",
