@@ -1,7 +1,10 @@
 /// The operator dashboard served at `/`: one self-contained page (no CDN, no external files).
 /// Fleet overview worst first with status colours and last-seen age; a machine view with health
-/// over time, its contributing sensors, model lineage, and minute/day sensor charts with min–max
-/// bands. It refreshes itself every 15 s and asks for a bearer token when the API wants one.
+/// over time (band edges, alarm periods, model changes and maintenance marked), its contributing
+/// sensors, model lineage, and minute/day sensor charts with min–max bands; time axes in local
+/// time, the value and time under the pointer; a machine that went quiet shows its last day of
+/// data. Admin actions (record maintenance, promote, roll back) use the token it keeps. It
+/// refreshes itself every 15 s and asks for a bearer token when the API wants one.
 enum Dashboard {
     static let html: String = #"""
     <!doctype html>
@@ -17,17 +20,22 @@ enum Dashboard {
     tr.m{cursor:pointer} tr.m:hover{background:#f0f4ff} tr.sel{background:#e4ecff}
     .st{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-size:12px}
     .ok{background:#2e8540}.watch{background:#b58900}.warning{background:#d96c00}.alarm{background:#c0392b}.none{background:#8a939c}
-    svg{width:100%;height:160px;background:#fafbfc;border:1px solid #eee;border-radius:4px}
-    .chart h3{margin:12px 0 4px;font-size:13px} .muted{color:#6b7480} select{margin-left:8px}
+    svg{width:100%;height:180px;background:#fafbfc;border:1px solid #eee;border-radius:4px}
+    .chart{position:relative} .chart h3{margin:12px 0 4px;font-size:13px} .muted{color:#6b7480} select{margin-left:8px}
+    #tip{position:fixed;pointer-events:none;background:#1d232bee;color:#fff;font-size:12px;padding:3px 7px;border-radius:4px;display:none;z-index:9}
+    .note{background:#fff6e0;border-left:3px solid #d9a400;padding:4px 8px;margin:6px 0}
+    button{font:inherit;font-size:12px;margin:4px 6px 0 0;padding:2px 8px;border:1px solid #b8c0cc;border-radius:4px;background:#fff;cursor:pointer}
+    button:hover{background:#eef3ff}
     </style></head><body>
     <header><h1>Vigil</h1><span id="summary">loading…</span></header>
     <main>
     <section><h2>Fleet</h2><table id="fleet"><thead><tr><th>machine</th><th>health</th><th>status</th><th>last seen</th></tr></thead><tbody></tbody></table></section>
-    <section id="detail"><h2 id="title">Select a machine</h2><div id="why" class="muted"></div>
-    <div class="chart"><h3>Health (per minute)</h3><svg id="health" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
+    <section id="detail"><h2 id="title">Select a machine</h2><div id="why" class="muted"></div><div id="quiet"></div>
+    <div id="actions"></div>
+    <div class="chart"><h3>Health (per minute) <span class="muted">— dashed: band edges 70 / 60 / 50; red: in alarm; marks: model versions (v, at the end of their training data) and maintenance (M)</span></h3><svg id="health" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>
     <div id="sensors"></div>
-    <h3>Model versions</h3><table id="models"><thead><tr><th>version</th><th>trigger</th><th>trained on</th><th>rows</th><th>gate</th></tr></thead><tbody></tbody></table>
-    </section></main>
+    <h3>Model versions</h3><table id="models"><thead><tr><th>version</th><th>trigger</th><th>trained on</th><th>rows</th><th>gate</th><th></th></tr></thead><tbody></tbody></table>
+    </section></main><div id="tip"></div>
     <script>
     let token = localStorage.getItem('vigilToken'), selected = null, resolution = 'minute';
     async function api(path) {
@@ -40,16 +48,53 @@ enum Dashboard {
     const age = ms => { const s = Math.round((Date.now() - ms) / 1000); return s < 120 ? s + ' s ago' : s < 7200 ? Math.round(s / 60) + ' min ago' : s < 172800 ? Math.round(s / 3600) + ' h ago' : Math.round(s / 86400) + ' d ago'; };
     const when = ms => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
     const badge = s => `<span class="st ${s || 'none'}">${s || 'commissioning'}</span>`;
-    function chart(svg, pts, lo, hi, color, band) {
-      if (!pts.length) { svg.innerHTML = '<text x="10" y="20" fill="#888">no data yet</text>'; return; }
-      const t0 = pts[0].ts, t1 = Math.max(pts[pts.length - 1].ts, t0 + 1);
-      if (lo === undefined) { lo = Math.min(...pts.map(p => band ? p.min : p.v)); hi = Math.max(...pts.map(p => band ? p.max : p.v)); if (hi === lo) { hi += 1; lo -= 1; } }
-      const x = t => ((t - t0) / (t1 - t0) * 590 + 5).toFixed(1), y = v => (155 - (v - lo) / (hi - lo) * 150).toFixed(1);
+    // Local-time axis ticks: the smallest step that gives at most six labels.
+    function ticks(t0, t1) {
+      const m = 60000, steps = [m, 2*m, 5*m, 10*m, 15*m, 30*m, 60*m, 120*m, 180*m, 360*m, 720*m, 1440*m, 2880*m, 10080*m];
+      const step = steps.find(s => (t1 - t0) / s <= 6) || steps[steps.length - 1];
+      const off = new Date(t0).getTimezoneOffset() * m, out = [];
+      for (let t = Math.ceil((t0 - off) / step) * step + off; t <= t1; t += step) out.push(t);
+      const long = t1 - t0 > 86400000;
+      return out.map(t => [t, new Date(t).toLocaleString([], long ? {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'} : {hour: '2-digit', minute: '2-digit'})]);
+    }
+    // A time chart: line (and min-max band), y labels, local-time x axis, optional band edges,
+    // shaded spans and vertical markers; the pointer shows the nearest point's time and value.
+    function chart(svg, pts, o) {
+      if (!pts.length) { svg.innerHTML = '<text x="10" y="20" fill="#888">no data in this range</text>'; svg.onmousemove = null; return; }
+      const t0 = o.from ?? pts[0].ts, t1 = Math.max(o.to ?? pts[pts.length - 1].ts, t0 + 60000);
+      let lo = o.lo, hi = o.hi;
+      if (lo === undefined) { lo = Math.min(...pts.map(p => o.band ? p.min : p.v)); hi = Math.max(...pts.map(p => o.band ? p.max : p.v)); if (hi === lo) { hi += 1; lo -= 1; } }
+      const L = 40, R = 595, x = t => (L + (t - t0) / (t1 - t0) * (R - L)).toFixed(1), y = v => (150 - (v - lo) / (hi - lo) * 142).toFixed(1);
       let out = '';
-      if (band) out += `<polygon fill="${color}33" points="${pts.map(p => x(p.ts) + ',' + y(p.max)).join(' ')} ${pts.slice().reverse().map(p => x(p.ts) + ',' + y(p.min)).join(' ')}"/>`;
-      out += `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts.map(p => x(p.ts) + ',' + y(p.v)).join(' ')}"/>`;
-      out += `<text x="6" y="12" font-size="10" fill="#666">${hi.toFixed(2)}</text><text x="6" y="156" font-size="10" fill="#666">${lo.toFixed(2)}</text>`;
+      for (const [a, b] of o.spans || []) out += `<rect x="${x(a)}" y="8" width="${Math.max(1, x(b) - x(a)).toFixed(1)}" height="142" fill="#c0392b22"/>`;
+      for (const e of o.edges || []) out += `<line x1="${L}" x2="${R}" y1="${y(e)}" y2="${y(e)}" stroke="#999" stroke-dasharray="4 3" stroke-width="0.7"/><text x="${R - 2}" y="${y(e) - 2}" font-size="9" fill="#888" text-anchor="end">${e}</text>`;
+      if (o.band) out += `<polygon fill="${o.color}33" points="${pts.map(p => x(p.ts) + ',' + y(p.max)).join(' ')} ${pts.slice().reverse().map(p => x(p.ts) + ',' + y(p.min)).join(' ')}"/>`;
+      out += `<polyline fill="none" stroke="${o.color}" stroke-width="1.5" points="${pts.map(p => x(p.ts) + ',' + y(p.v)).join(' ')}"/>`;
+      // A model's training ends the minute before it scores: marks just before the range sit on its edge.
+      for (const k of o.marks || []) if (k.ts >= t0 - 120000 && k.ts <= t1) { const at = x(Math.max(k.ts, t0));
+        out += `<line class="mark" x1="${at}" x2="${at}" y1="8" y2="150" stroke="${k.color}" stroke-width="1"/><text x="${+at + 2}" y="16" font-size="9" fill="${k.color}">${k.label}</text>`; }
+      out += `<text x="${L - 4}" y="12" font-size="10" fill="#666" text-anchor="end">${hi.toFixed(hi - lo < 10 ? 2 : 0)}</text><text x="${L - 4}" y="152" font-size="10" fill="#666" text-anchor="end">${lo.toFixed(hi - lo < 10 ? 2 : 0)}</text>`;
+      out += `<line x1="${L}" x2="${R}" y1="150" y2="150" stroke="#bbb"/>`;
+      for (const [t, label] of ticks(t0, t1)) out += `<line x1="${x(t)}" x2="${x(t)}" y1="150" y2="154" stroke="#999"/><text class="ax" x="${x(t)}" y="167" font-size="10" fill="#555" text-anchor="middle">${label}</text>`;
       svg.innerHTML = out;
+      const tip = document.getElementById('tip');
+      svg.onmousemove = e => {
+        const r = svg.getBoundingClientRect(), t = t0 + ((e.clientX - r.left) / r.width * 600 - L) / (R - L) * (t1 - t0);
+        let best = pts[0]; for (const p of pts) if (Math.abs(p.ts - t) < Math.abs(best.ts - t)) best = p;
+        tip.style.display = 'block'; tip.style.left = (e.clientX + 12) + 'px'; tip.style.top = (e.clientY + 12) + 'px';
+        tip.textContent = `${new Date(best.ts).toLocaleString()} · ${best.v.toFixed(2)}` + (o.band ? ` (min ${best.min.toFixed(2)}, max ${best.max.toFixed(2)})` : '') + (best.s ? ' · ' + best.s : '');
+      };
+      svg.onmouseleave = () => { tip.style.display = 'none'; };
+    }
+    // Admin actions: POST with the kept token, asking for an admin token when refused.
+    async function post(path, body) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await fetch(path, {method: 'POST', body: body ? JSON.stringify(body) : undefined, headers: token ? {Authorization: 'Bearer ' + token} : {}});
+        if ((r.status === 401 || r.status === 403) && attempt === 0) { token = prompt('This needs an admin token:'); if (!token) return; localStorage.setItem('vigilToken', token); continue; }
+        const answer = await r.json().catch(() => ({}));
+        if (!r.ok) { alert(`${path}: ${r.status} ${answer.detail || ''}`); return; }
+        refresh(); return answer;
+      }
     }
     async function fleet() {
       const ms = await api('/api/v1/machines');
@@ -67,19 +112,35 @@ enum Dashboard {
       const id = enc(m.id), h = await api(`/api/v1/machines/${id}/health`);
       document.getElementById('title').innerHTML = `${m.id} ${badge(h.status)} <span class="muted">${h.health == null ? `commissioning ${h.commissioningRows ?? 0}/${h.commissioningNeeded ?? '?'} minutes` : 'health ' + h.health.toFixed(1) + ' · confidence ' + (h.confidence * 100).toFixed(0) + ' %'}</span>`;
       document.getElementById('why').textContent = h.contributors.length ? 'Driven by: ' + h.contributors.map(c => `${c.sensor} ${(c.share * 100).toFixed(0)} %`).join(', ') + (h.model ? ` · model v${h.model.version}` : '') : '';
-      const hist = await api(`/api/v1/machines/${id}/health/history?from=${Date.now() - 86400000 * 3}`);
-      chart(document.getElementById('health'), hist.map(p => ({ts: p.ts, v: p.health})), 0, 100, '#2b6cd4');
+      // A machine that went quiet is shown as it was: its last day of data, not an empty "now".
+      const quiet = Date.now() - m.lastSeen > 7200000, end = quiet ? m.lastSeen + 60000 : Date.now();
+      document.getElementById('quiet').innerHTML = quiet ? `<div class="note">Quiet since ${new Date(m.lastSeen).toLocaleString()} (${age(m.lastSeen)}): showing its last data.</div>` : '';
+      const acts = document.getElementById('actions');
+      acts.innerHTML = '<button id="maint">Record maintenance…</button><button id="back">Roll back model</button>';
+      document.getElementById('maint').onclick = () => { const note = prompt(`Maintenance on ${m.id}: what was done?`); if (note !== null) post(`/api/v1/machines/${id}/maintenance`, {note}); };
+      document.getElementById('back').onclick = () => { if (confirm(`Roll ${m.id} back to the model its active one replaced?`)) post(`/api/v1/machines/${id}/models/rollback`); };
+      const from = end - 86400000 * 3;
+      const hist = await api(`/api/v1/machines/${id}/health/history?from=${from}&to=${end}`);
       const models = await api(`/api/v1/machines/${id}/models`);
+      const spans = []; let start = null;
+      for (const p of hist) { if (p.status === 'alarm' && start === null) start = p.ts; if (p.status !== 'alarm' && start !== null) { spans.push([start, p.ts]); start = null; } }
+      if (start !== null) spans.push([start, hist[hist.length - 1].ts + 60000]);
+      const marks = models.filter(v => v.gateDecision === 'promoted').map(v => ({ts: v.trainTo, label: 'v' + v.version, color: '#1b8a5a'}))
+        .concat(models.filter(v => v.trigger === 'maintenance').map(v => ({ts: v.trainFrom, label: 'M', color: '#b35c00'})));
+      const t0 = hist.length ? hist[0].ts : from;
+      chart(document.getElementById('health'), hist.map(p => ({ts: p.ts, v: p.health, s: p.status})),
+            {lo: 0, hi: 100, color: '#2b6cd4', edges: [70, 60, 50], spans, marks, from: t0, to: end});
       document.querySelector('#models tbody').innerHTML = models.slice().reverse().map(v =>
-        `<tr><td>${v.version}${v.active ? ' ●' : ''}</td><td>${v.trigger}</td><td>${when(v.trainFrom)} – ${when(v.trainTo)}</td><td>${v.rowCount}</td><td title="${v.gateReason}">${v.gateDecision}</td></tr>`).join('');
+        `<tr><td>${v.version}${v.active ? ' ●' : ''}</td><td>${v.trigger}</td><td>${when(v.trainFrom)} – ${when(v.trainTo)}</td><td>${v.rowCount}</td><td title="${v.gateReason}">${v.gateDecision}</td><td>${v.active ? '' : `<button data-v="${v.version}">promote</button>`}</td></tr>`).join('');
+      document.querySelectorAll('#models button').forEach(b => b.onclick = () => { if (confirm(`Make version ${b.dataset.v} active for ${m.id}?`)) post(`/api/v1/machines/${id}/models/${b.dataset.v}/promote`); });
       const box = document.getElementById('sensors');
       box.innerHTML = `<h3>Sensors <select id="res"><option value="minute">minute, last 24 h</option><option value="day">day, last 90 days</option></select></h3>` +
-        m.sensors.map(s => `<div class="chart"><h3>${s}</h3><svg data-s="${s}" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>`).join('');
+        m.sensors.map(s => `<div class="chart"><h3>${s}</h3><svg data-s="${s}" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>`).join('');
       const sel = document.getElementById('res'); sel.value = resolution; sel.onchange = () => { resolution = sel.value; refresh(); };
-      const from = Date.now() - (resolution === 'minute' ? 86400000 : 86400000 * 90);
+      const sfrom = end - (resolution === 'minute' ? 86400000 : 86400000 * 90);
       for (const svg of box.querySelectorAll('svg')) {
-        const pts = await api(`/api/v1/machines/${id}/sensors/${enc(svg.dataset.s)}/series?resolution=${resolution}&from=${from}&limit=100000`);
-        chart(svg, pts.map(p => ({ts: p.ts, v: p.mean, min: p.min, max: p.max})), undefined, undefined, '#6a3fb5', true);
+        const pts = await api(`/api/v1/machines/${id}/sensors/${enc(svg.dataset.s)}/series?resolution=${resolution}&from=${sfrom}&to=${end}&limit=100000`);
+        chart(svg, pts.map(p => ({ts: p.ts, v: p.mean, min: p.min, max: p.max})), {color: '#6a3fb5', band: true, from: pts.length ? pts[0].ts : sfrom, to: end});
       }
     }
     async function refresh() { try { await detail(await fleet()); } catch (e) { document.getElementById('summary').textContent = 'error: ' + e.message; } }

@@ -92,8 +92,14 @@ import VigilCore
         #expect(dom.status == 0, "\(dom.stderr)")
         #expect(dom.stdout.contains("<tr class=\"m sel\" data-id=\"pump-01\"><td>pump-01</td>"), "fleet table: \(dom.stdout.prefix(3000))")
         #expect(dom.stdout.contains("1 machines · 0 in alarm") || dom.stdout.contains("1 machines · 1 in alarm"))
-        let healthChart = dom.stdout.range(of: "<svg id=\"health\"").map { String(dom.stdout[$0.lowerBound...].prefix(400)) } ?? ""
-        #expect(healthChart.contains("<polyline"), "health chart: \(healthChart)")
+        let healthChart = dom.stdout.range(of: "<svg id=\"health\"").flatMap { r in
+            dom.stdout[r.lowerBound...].range(of: "</svg>").map { String(dom.stdout[r.lowerBound..<$0.upperBound]) } } ?? ""
+        #expect(healthChart.contains("<polyline"), "health chart: \(healthChart.prefix(400))")
+        // Band edges, a local-time axis with labels, and the first model version marked.
+        #expect(healthChart.components(separatedBy: "stroke-dasharray").count - 1 == 3, "three band edges")
+        #expect(healthChart.components(separatedBy: "class=\"ax\"").count - 1 >= 2, "time axis labels: \(healthChart.prefix(600))")
+        #expect(healthChart.contains("class=\"mark\"") && healthChart.contains(">v1</text>"), "model version marked")
+        #expect(dom.stdout.contains("Record maintenance") && dom.stdout.contains("Roll back model"), "admin actions on the page")
         #expect(dom.stdout.contains("data-s=\"temp\"") && dom.stdout.contains("<polygon"), "sensor chart with its min-max band")
         #expect(await daemon.terminate() == 0)
     }
