@@ -26,6 +26,7 @@ let package = Package(
         // System libraries (Debian: libmosquitto-dev, libsqlite3-dev).
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Pure logic: no I/O.
         .target(name: "VigilCore", swiftSettings: strict),
@@ -42,7 +43,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilAPI", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT",
+                "VigilCore", "VigilAPI", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -60,6 +60,7 @@ public enum Daemon {
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
+        router.add(middleware: GzipMiddleware())
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet,
                             condition: condition, notify: notify)
         api.register(on: router)

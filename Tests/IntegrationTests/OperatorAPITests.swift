@@ -79,6 +79,23 @@ import VigilCore
         }
         let (all, allNext) = try await Self.page(seriesURL + "?resolution=minute")
         #expect(!all.isEmpty && allNext == nil, "a complete answer has no next page")
+        // Large JSON answers are gzip-compressed for a client that accepts it, and only then.
+        let gzipCheck = """
+            import gzip, http.client, sys
+            def get(enc):
+                c = http.client.HTTPConnection("127.0.0.1", \(daemon.httpPort))
+                c.request("GET", "/api/v1/machines/pump-01/sensors/temp/series?resolution=minute", headers={"Accept-Encoding": enc} if enc else {})
+                r = c.getresponse()
+                return r.getheader("Content-Encoding"), r.read()
+            plain_enc, plain = get(None)
+            zipped_enc, zipped = get("br;q=1.0, gzip;q=0.8")
+            assert plain_enc is None and zipped_enc == "gzip", (plain_enc, zipped_enc)
+            assert gzip.decompress(zipped) == plain, "same JSON"
+            print(len(plain), len(zipped))
+            """
+        let gz = try Harness.run(try Harness.tool("python3"), ["-c", gzipCheck])
+        let sizes = gz.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(gz.status == 0 && sizes.count == 2 && sizes[1] * 3 < sizes[0], "gzip: \(gz.stdout) \(gz.stderr)")
 
         let (_, page) = try await Self.request(daemon.baseURL + "/")
         let html = String(decoding: page, as: UTF8.self)

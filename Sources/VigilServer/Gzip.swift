@@ -1,0 +1,77 @@
+import Foundation
+import CZlib
+import Hummingbird
+import NIOCore
+
+/// Compresses JSON answers larger than `minimumBytes` with gzip when the client accepts it
+/// (`Accept-Encoding: gzip`): a minute series or a long health history shrinks severalfold.
+struct GzipMiddleware<Context: RequestContext>: RouterMiddleware {
+    var minimumBytes = 1024
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        guard Self.acceptsGzip(request.headers[.acceptEncoding]), response.headers[.contentEncoding] == nil,
+              response.headers[.contentType]?.hasPrefix("application/json") == true else { return response }
+        let box = Collected()
+        try await response.body.write(CollectingWriter(box: box))
+        guard box.buffer.readableBytes >= minimumBytes, let zipped = Gzip.compress(box.buffer) else {
+            response.body = .init(byteBuffer: box.buffer)
+            return response
+        }
+        response.headers[.contentEncoding] = "gzip"
+        response.headers[.vary] = "Accept-Encoding"
+        response.headers[.contentLength] = nil
+        response.body = .init(byteBuffer: zipped)
+        return response
+    }
+
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { part in
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            return fields.first?.lowercased() == "gzip" && !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+        }
+    }
+}
+
+/// Where `CollectingWriter` leaves the body (the writer itself is consumed by `write`).
+private final class Collected: @unchecked Sendable {
+    // Safe: written by one `ResponseBody.write` at a time, read after it returned.
+    var buffer = ByteBuffer()
+}
+
+private struct CollectingWriter: ResponseBodyWriter {
+    let box: Collected
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var b = buffer
+        box.buffer.writeBuffer(&b)
+    }
+    mutating func write(contentsOf buffers: some Sequence<ByteBuffer>) async throws {
+        for b in buffers { try await write(b) }
+    }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+enum Gzip {
+    /// `input` as one gzip member (RFC 1952) at zlib's default level; nil if zlib fails.
+    static func compress(_ input: ByteBuffer) -> ByteBuffer? {
+        var stream = z_stream()
+        // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        defer { deflateEnd(&stream) }
+        var bytes = Array(input.readableBytesView)
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
+        let status: Int32 = bytes.withUnsafeMutableBufferPointer { inp in
+            out.withUnsafeMutableBufferPointer { outp in
+                stream.next_in = inp.baseAddress
+                stream.avail_in = UInt32(inp.count)
+                stream.next_out = outp.baseAddress
+                stream.avail_out = UInt32(outp.count)
+                return deflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END else { return nil }
+        return ByteBuffer(bytes: out[..<Int(stream.total_out)])
+    }
+}
