@@ -43,8 +43,13 @@ import VigilStore
         var rng = SplitMix64(seed: 5)
         var kills = 0, finished = false, midway = 0
         for _ in 0..<12 {
+            let sealedBefore = try placement().sealed
             let child = try ChildProcess(vigild, ["--config", config, "--db", path, "--seal"], stdout: dir + "/seal.log", stderr: dir + "/seal.log")
-            usleep(UInt32.random(in: 20_000...600_000, using: &rng))
+            // Kill it while it is sealing: once a transaction of this run has committed (however
+            // long the start took on a busy machine), a random moment later.
+            let deadline = Date().addingTimeInterval(20)
+            while child.exitStatus() == nil, try placement().sealed == sealedBefore, Date() < deadline { usleep(5_000) }
+            usleep(UInt32.random(in: 0...60_000, using: &rng))
             if child.exitStatus() != nil {
                 finished = true
                 #expect(child.wait() == 0)
