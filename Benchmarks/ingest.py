@@ -88,9 +88,9 @@ def load(binary, port, readings, batch):
                              "--batch", str(batch), "--machines", "25", "--sensors", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-def run_vigild(binary, workdir, readings, batch):
+def run_vigild(binary, workdir, readings, batch, durability="process"):
     broker = Broker(workdir)
-    d = Vigild(binary, workdir, broker)
+    d = Vigild(binary, workdir, broker, {"VIGIL_INGEST_DURABILITY": durability})
     url = d.base + "/healthz"
     def status():
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -114,11 +114,13 @@ def run_vigild(binary, workdir, readings, batch):
         time.sleep(0.01)
     elapsed = time.time() - t0
     cpu1, rss, w1 = proc_stats(d.proc.pid)
+    with urllib.request.urlopen(d.base + "/metrics", timeout=5) as r:
+        syncs = next((float(l.split()[1]) for l in r.read().decode().splitlines() if l.startswith("vigil_ingest_journal_syncs_total ")), 0)
     sim_out = sim.communicate()[0].strip()
     d.stop()
     db = sum(os.path.getsize(os.path.join(d.dir, f)) for f in os.listdir(d.dir) if f.startswith("vigil.sqlite"))
     broker.stop()
-    return dict(elapsed=elapsed, cpu=cpu1 - cpu0, rss=rss, written=w1 - w0, db=db, sim=sim_out)
+    return dict(elapsed=elapsed, cpu=cpu1 - cpu0, rss=rss, written=w1 - w0, db=db, sim=sim_out, syncs=syncs)
 
 def run_sub(binary, workdir, readings, batch):
     broker = Broker(workdir)
@@ -140,6 +142,8 @@ def main():
     ap.add_argument("--single-readings", type=int, default=200_000, help="readings for the batch=1 scenario")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 100, 1000])
     ap.add_argument("--bin", default=".build/release")
+    ap.add_argument("--durability", choices=["process", "power"], default="process",
+                    help="ingest.durability of the vigild under test (power: fdatasync before every PUBACK)")
     args = ap.parse_args()
     for tool in ("mosquitto", "mosquitto_sub"):
         if not shutil.which(tool):
@@ -149,16 +153,16 @@ def main():
         os.chown(workdir, pwd.getpwnam("mosquitto").pw_uid, -1)
     except (KeyError, PermissionError):
         pass
-    print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box")
+    print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box, ingest.durability = {args.durability}")
     print(f"{'batch':>6} {'readings':>9} {'vigild r/s':>11} {'sub r/s':>10} {'ratio':>6} {'cpu s':>6} {'cpu µs/r':>8} "
-          f"{'peak RSS':>9} {'disk B/r':>8} {'db B/r':>7}")
+          f"{'peak RSS':>9} {'disk B/r':>8} {'db B/r':>7} {'syncs/r':>8}")
     for b in args.batch:
         n = args.single_readings if b == 1 else args.readings
-        v = run_vigild(args.bin, workdir, n, b)
+        v = run_vigild(args.bin, workdir, n, b, args.durability)
         s = run_sub(args.bin, workdir, n, b)
         vr, sr = n / v["elapsed"], n / s
         print(f"{b:>6} {n:>9} {vr:>11,.0f} {sr:>10,.0f} {vr / sr:>6.2f} {v['cpu']:>6.2f} {v['cpu'] / n * 1e6:>8.2f} "
-              f"{v['rss'] / 2**20:>7.1f}Mi {v['written'] / n:>8.1f} {v['db'] / n:>7.1f}", flush=True)
+              f"{v['rss'] / 2**20:>7.1f}Mi {v['written'] / n:>8.1f} {v['db'] / n:>7.1f} {v['syncs'] / n:>8.3f}", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var httpTLSKey = ""
     // [ingest]
     public var ingestMaxPayloadBytes = 256 * 1024
+    /// When an acknowledged reading is safe: `process` (a crash or kill of vigild) or `power`
+    /// (also a power cut: the journal is synced before the PUBACK, SQLite commits are synced).
+    public var ingestDurability = Durability.process
     public var ingestMaxFutureSeconds = 600
     public var ingestQuarantineMaxRows = 10_000
     // [rollup]
@@ -119,6 +122,11 @@ public struct VigilConfig: Sendable, Equatable {
         "http.admin_tokens": { c, v throws(ValueError) in c.httpAdminTokens = try v.tokens() },
         "http.tls_certificate": { c, v throws(ValueError) in c.httpTLSCertificate = try v.string() },
         "http.tls_key": { c, v throws(ValueError) in c.httpTLSKey = try v.string() },
+        "ingest.durability": { c, v throws(ValueError) in
+            let text = try v.string()
+            guard let d = Durability(rawValue: text) else { throw ValueError(message: "'\(text)' is not process or power") }
+            c.ingestDurability = d
+        },
         "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },
@@ -404,4 +412,13 @@ public struct Webhook: Sendable, Equatable {
             throw ValueError(message: "unknown key (known: url, bearer_token, secret, events, machines)")
         }
     }
+}
+
+/// What a reading acknowledged to the broker survives (`ingest.durability`, docs/durability.md).
+public enum Durability: String, Sendable, CaseIterable {
+    /// A crash, `kill -9` or OOM kill of vigild: the journal write reaches the kernel before the PUBACK.
+    case process
+    /// Also a power cut or kernel panic: the journal is `fdatasync`ed before the PUBACK and SQLite
+    /// commits with `synchronous=FULL`.
+    case power
 }

@@ -187,6 +187,8 @@ struct APIRoutes: Sendable {
         let rejectSamples: [(String, String)] = persisted.sorted { $0.key < $1.key }.map { ("{reason=\"\($0.key)\"}", String($0.value)) }
         family("vigil_ingest_rejected_total", "Rejected readings or messages by reason (since the database was created).", "counter",
                rejectSamples)
+        family("vigil_ingest_journal_syncs_total", "fdatasync calls on the ingest journal (ingest.durability = power: one per message).",
+               "counter", [("", String(store.journalSyncs))])
         family("vigil_storage_errors_total", "Failed journal writes and SQLite commits (each retried).", "counter", [("", String(errors))])
         family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
         let (facts, reasons) = condition.status()

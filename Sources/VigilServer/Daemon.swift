@@ -25,7 +25,9 @@ public enum Daemon {
         let metrics = IngestMetrics()
         let decoder = PayloadDecoder(templates: config.mqttTopicTemplates, maxPayloadBytes: config.ingestMaxPayloadBytes,
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
-        let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer) { error in
+        var journal = IngestBuffer.Options()
+        journal.syncJournal = config.ingestDurability == .power
+        let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer, options: journal) { error in
             logger.error("storage commit failed; retrying (readings stay in the journal)", metadata: ["error": "\(error)"])
         }
         let recovered = try buffer.recover()
@@ -122,7 +124,7 @@ public enum Daemon {
     static func openWriter(_ config: VigilConfig) throws -> StoreWriter {
         try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                         rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000,
-                        sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000)
+                        sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000, syncCommits: config.ingestDurability == .power)
     }
 
     static func ensureParentDirectory(of path: String) throws {

@@ -23,6 +23,8 @@ public final class IngestBuffer: Sendable {
         public var flushInterval: Double = 0.05
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
+        /// `fdatasync` each journal record before `append` returns (power-loss durability).
+        public var syncJournal = false
         public init() {}
     }
 
@@ -34,6 +36,8 @@ public final class IngestBuffer: Sendable {
         public var lateReadings = 0
         public var journalBytes = 0
         public var applyErrors = 0
+        /// Journal `fdatasync` calls (power-loss durability: one per appended message).
+        public var journalSyncs = 0
         /// Wall-clock ms of the first failure of the current run of failing commits (nil: none).
         public var applyFailingSince: Int64?
         /// The last commit error while commits are failing.
@@ -77,6 +81,15 @@ public final class IngestBuffer: Sendable {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw StoreError("open journal \(path)", errno: errno) }
             segments.append(Segment(fd: fd, path: path))
+        }
+        // The segments' directory entries must survive a power cut too.
+        if options.syncJournal {
+            let dir = String(journalPrefix[..<(journalPrefix.lastIndex(of: "/") ?? journalPrefix.startIndex)])
+            let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if dfd >= 0 {
+                fsync(dfd)
+                close(dfd)
+            }
         }
         self.writer = writer
         self.options = options
@@ -125,6 +138,13 @@ public final class IngestBuffer: Sendable {
         }
         try state.withLock { (s: inout State) throws(StoreError) in
             try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
+            if options.syncJournal {
+                // On stable storage before the caller returns and the broker gets its PUBACK.
+                while fdatasync(s.segments[s.active].fd) != 0 {
+                    guard errno == EINTR else { throw StoreError("fdatasync \(s.segments[s.active].path)", errno: errno) }
+                }
+                s.stats.journalSyncs += 1
+            }
             s.segments[s.active].bytes += record.count
             s.pending.append(message)
             s.pendingReadings += message.readings.count

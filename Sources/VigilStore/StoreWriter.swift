@@ -49,11 +49,15 @@ public final class StoreWriter: Sendable {
     /// recomputed; readings arriving later than that after their minute are counted as late.
     /// `sealAfterMillis`: how long after a span ends its readings stay rows before they are sealed
     /// into a chunk. `clock` stamps the rollup to-do marks (tests pin it).
+    /// `syncCommits`: `synchronous=FULL`, each commit on stable storage before it returns (power-loss
+    /// durability: the ingest journal's segment is emptied only after its batch is committed).
     public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
-                sealAfterMillis: Int64 = 3_600_000, clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
+                sealAfterMillis: Int64 = 3_600_000, syncCommits: Bool = false,
+                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
         let db = try SQLiteConnection(path: path)
         try Schema.configure(db)
+        if syncCommits { try db.execute("PRAGMA synchronous=FULL") }
         try Schema.migrate(db)
         let rows = try db.query("SELECT count(*) FROM quarantine") { Int($0.int(0)) }.first ?? 0
         self.quarantineLimit = quarantineLimit

@@ -190,15 +190,17 @@ final class TestDaemon {
 
     /// `dataDirectory`: reuse a database across daemon runs (the caller removes it).
     /// `config`: the TOML file's text (defaults when nil).
+    /// `launcher`: a program that runs vigild (e.g. strace with its arguments), vigild's path last.
     init(broker: TestBroker, url: String? = nil, dataDirectory: String? = nil, environment: [String: String] = [:],
-         extraArguments: [String] = [], config: String? = nil) throws {
+         extraArguments: [String] = [], config: String? = nil, launcher: [String] = []) throws {
         httpPort = try Harness.freePort()
         ownsDirectory = dataDirectory == nil
         dir = try dataDirectory ?? Harness.tempDirectory()
         logPath = dir + "/vigild.log"
+        let vigild = try Harness.product("vigild")
         process = try ChildProcess(
-            try Harness.product("vigild"),
-            ["--config", try Self.config(config ?? "# defaults\n", in: dir), "--mqtt-url", url ?? broker.url, "--db", dir + "/vigil.sqlite",
+            launcher.first ?? vigild,
+            Array(launcher.dropFirst()) + (launcher.isEmpty ? [] : [vigild]) + ["--config", try Self.config(config ?? "# defaults\n", in: dir), "--mqtt-url", url ?? broker.url, "--db", dir + "/vigil.sqlite",
              "--http", "127.0.0.1:\(httpPort)"] + extraArguments,
             environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIGIL_") }.merging(environment) { $1 },
             stdout: logPath, stderr: logPath)

@@ -67,6 +67,17 @@ import Testing
         }
     }
 
+    @Test func durabilityIsProcessOrPower() throws {
+        #expect(try VigilConfig.load(fileText: nil, fileName: "-", environment: [:]).ingestDurability == .process)
+        #expect(try VigilConfig.load(fileText: "[ingest]\ndurability = \"power\"", fileName: "v.toml", environment: [:]).ingestDurability == .power)
+        do {
+            _ = try VigilConfig.load(fileText: nil, fileName: "-", environment: ["VIGIL_INGEST_DURABILITY": "disk"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.key == "ingest.durability" && error.description.contains("not process or power"))
+        }
+    }
+
     @Test func webhooksAreArraysOfTables() throws {
         let text = """
             [notify]
