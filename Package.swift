@@ -82,6 +82,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Fuzzing (scripts/fuzz): the targets, and a driver that is libFuzzer's entry point when
+        // built with -sanitize=fuzzer,address -D FUZZING and a corpus replayer otherwise.
+        .target(name: "VigilFuzzTargets", dependencies: ["VigilCore"], path: "Tests/Fuzz/Targets", swiftSettings: strict),
+        .executableTarget(name: "vigil-fuzz", dependencies: ["VigilFuzzTargets"], path: "Tests/Fuzz/Driver", swiftSettings: strict),
+
         // Benchmark programs (print figures; not tests).
         .executableTarget(
             name: "vigil-bench-decode",
@@ -117,7 +122,7 @@ let package = Package(
         ),
 
         // Tests mirror targets; IntegrationTests drive the built programs against a real broker.
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilFuzzTargets"], swiftSettings: strict),
         .testTarget(name: "VigilAPITests", dependencies: ["VigilAPI", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilHealthTests", dependencies: ["VigilHealth", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilCodecTests", dependencies: ["VigilCodec", "VigilCore"], swiftSettings: strict),

@@ -96,6 +96,7 @@ public enum TOML {
         let bytes: [UInt8]
         let line: Int
         var i = 0
+        var depth = 0
 
         init(bytes: [UInt8], line: Int) {
             self.bytes = bytes.last == 13 ? Array(bytes.dropLast()) : bytes
@@ -132,6 +133,11 @@ public enum TOML {
                 defer { i += 1 }
                 return .string(String(decoding: bytes[start..<i], as: UTF8.self))
             case UInt8(ascii: "["):
+                // Config arrays are flat; a bound keeps hostile nesting from exhausting the stack
+                // (found by the toml fuzz target).
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= 16 else { throw error("arrays nested deeper than 16") }
                 i += 1
                 var items: [TOMLValue] = []
                 while true {

@@ -82,8 +82,15 @@ public enum Timestamp {
         guard i == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offsetMinutes * 60)
-        return seconds * 1000 + Int64(millis)
+        let ms = seconds * 1000 + Int64(millis)
+        // An offset can carry the instant past year 9999 (or before year 0), which has no
+        // four-digit RFC 3339 form to print it back in (found by the timestamp fuzz target).
+        return rfc3339Range.contains(ms) ? ms : nil
     }
+
+    /// The instants RFC 3339's four-digit years can write: 0000-01-01 to 9999-12-31, UTC.
+    static let rfc3339Range = Int64(daysFromCivil(year: 0, month: 1, day: 1)) * 86_400_000
+        ... Int64(daysFromCivil(year: 9999, month: 12, day: 31)) * 86_400_000 + 86_399_999
 
     /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds.
     public static func rfc3339(millis: Int64) -> String {

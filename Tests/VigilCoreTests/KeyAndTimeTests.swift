@@ -2,6 +2,15 @@ import Testing
 @testable import VigilCore
 
 @Suite struct KeyRulesTests {
+    @Test func rfc3339InstantsBeyondFourDigitYearsAreRefused() {
+        // Found by the timestamp fuzz target: an offset carried 9999-12-31 into year 10000, which
+        // could not be printed back.
+        #expect(Timestamp.millis(rfc3339: "9999-12-31T23:59:59.999-23:59") == nil)
+        #expect(Timestamp.millis(rfc3339: "0000-01-01T00:00:00+00:01") == nil)
+        let last = Timestamp.millis(rfc3339: "9999-12-31T23:59:59.999Z")!
+        #expect(Timestamp.millis(rfc3339: Timestamp.rfc3339(millis: last)) == last)
+    }
+
     @Test(arguments: ["press7", "plant1/line2/press7", "a", "A-b_c.d:e", String(repeating: "x", count: 128)])
     func validMachines(_ id: String) { #expect(KeyRules.isValidMachine(id)) }
 
