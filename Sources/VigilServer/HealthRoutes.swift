@@ -120,6 +120,7 @@ struct HealthRoutes: Sendable {
             case .refused(.noActiveModel): throw APIError.notFound("machine \(id) has no active model")
             case .refused(let refusal): throw APIError(status: .conflict, error: "no_parent", detail: refusal.description)
             case .stopped: throw APIError(status: .serviceUnavailable, error: "shutting_down", detail: "the health service is stopping")
+            case .failed(let why): throw APIError(status: .internalServerError, error: "internal", detail: why)
             }
         }
     }

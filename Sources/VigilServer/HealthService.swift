@@ -71,7 +71,10 @@ public final class HealthService: Service, Sendable {
     public enum CommandError: Error, Sendable, Equatable {
         case noMachine
         case refused(MachineLifecycle.Refusal)
+        /// The service is stopping; the command was not applied.
         case stopped
+        /// Applying it failed (e.g. a storage error); nothing was changed.
+        case failed(String)
     }
 
     let writer: StoreWriter
@@ -176,7 +179,7 @@ public final class HealthService: Service, Sendable {
                 q.reply(.failure(error))
             } catch {
                 logger.error("health command failed", metadata: ["machine.id": "\(q.machine)", "error": "\(error)"])
-                q.reply(.failure(.stopped))
+                q.reply(.failure(.failed("\(error)")))
             }
         }
     }
@@ -234,7 +237,7 @@ public final class HealthService: Service, Sendable {
         let applied = m
         machines.withLock { $0[machine] = applied }
         wake.signal()
-        guard let outcome else { throw CommandError.stopped }
+        guard let outcome else { throw CommandError.failed("the lifecycle gave no answer to \(command)") }
         return outcome
     }
 
