@@ -50,6 +50,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var notifyWebhooks: [Webhook] = []
     /// A machine with no reading for this long is reported silent (0 = never).
     public var notifySilentAfterSeconds = 900
+    /// Events older than this many days are deleted once every webhook has them (0 = never).
+    public var notifyKeepDays = 365
     public var healthBandOK = 70
     public var healthBandWatch = 60
     public var healthBandAlarm = 50
@@ -134,6 +136,7 @@ public struct VigilConfig: Sendable, Equatable {
         "rollup.max_lag_seconds": { c, v throws(ValueError) in c.rollupMaxLagSeconds = try v.int(in: 10...(30 * 86_400)) },
         "retention.raw_days": { c, v throws(ValueError) in c.retentionRawDays = try v.int(in: 0...36_500) },
         "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
+        "notify.keep_days": { c, v throws(ValueError) in c.notifyKeepDays = try v.int(in: 0...36_500) },
         "notify.silent_after_seconds": { c, v throws(ValueError) in c.notifySilentAfterSeconds = try v.int(in: 0...(366 * 86_400)) },
         "health.commission_minutes": { c, v throws(ValueError) in c.healthCommissionMinutes = try v.int(in: 10...100_000) },
         "health.band_ok": { c, v throws(ValueError) in c.healthBandOK = try v.int(in: 2...100) },

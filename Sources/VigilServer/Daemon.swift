@@ -58,7 +58,8 @@ public enum Daemon {
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
         let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
-        let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition, logger: logger)
+        let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition,
+                                       keepDays: config.notifyKeepDays, logger: logger)
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))

@@ -46,8 +46,13 @@ public final class NotifyService: Service, Sendable {
 
     /// Loads (or starts at the newest event) each webhook's cursor, so a new webhook gets what
     /// happens from now on, not the whole history.
-    public init(writer: StoreWriter, webhooks: [Webhook], condition: DaemonCondition?, logger: Logger) throws {
+    /// Events are kept `keepDays` (0 = forever), and longer until every webhook has them.
+    let keepDays: Int
+    private let lastPrune = Atomic<Int64>(0)
+
+    public init(writer: StoreWriter, webhooks: [Webhook], condition: DaemonCondition?, keepDays: Int = 365, logger: Logger) throws {
         self.writer = writer
+        self.keepDays = keepDays
         self.condition = condition
         self.logger = logger
         let newest = try writer.lastEventID()
@@ -77,11 +82,22 @@ public final class NotifyService: Service, Sendable {
                 try noteCondition()
                 lastEvent.store(try writer.lastEventID(), ordering: .relaxed)
                 for i in sinks.withLock({ $0.indices }) { try await deliver(sink: i) }
+                try pruneHourly()
             } catch {
                 logger.error("notification pass failed; will retry", metadata: ["error": "\(error)"])
             }
             do { try await Task.sleep(for: .seconds(1)) } catch { break }
         }
+    }
+
+    /// Deletes events past `keepDays` that every sink has delivered, once an hour.
+    func pruneHourly() throws {
+        let now = SystemClock.wallMillis()
+        guard keepDays > 0, now - lastPrune.load(ordering: .relaxed) >= 3_600_000 else { return }
+        lastPrune.store(now, ordering: .relaxed)
+        let acknowledged = sinks.withLock { $0.map(\.cursor.lastEvent).min() } ?? .max
+        let pruned = try writer.pruneEvents(before: now - Int64(keepDays) * 86_400_000, acknowledged: acknowledged)
+        if pruned > 0 { logger.info("old events pruned", metadata: ["events": "\(pruned)"]) }
     }
 
     /// Appends `daemon_degraded` / `daemon_recovered` when the daemon's condition changes.

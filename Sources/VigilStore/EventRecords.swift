@@ -38,6 +38,15 @@ extension StoreWriter {
         try withConnection { db in try db.transaction { try EventSQL.append(db, events) } }
     }
 
+    /// Deletes events that happened before `before` and that every sink has acknowledged (ids up
+    /// to `acknowledged`); returns how many went.
+    public func pruneEvents(before: Int64, acknowledged: Int64) throws -> Int {
+        try withConnection { db in
+            try db.run("DELETE FROM event WHERE at < ? AND id <= ?", [.int(before), .int(acknowledged)])
+            return db.changes
+        }
+    }
+
     /// Up to `limit` events after `id`, oldest first (what a sink has still to deliver).
     public func events(after id: Int64, limit: Int) throws -> [Event] {
         try withConnection { db in
