@@ -443,13 +443,13 @@ public final class HealthService: Service, Sendable {
         }
         let first = record.activeVersion == nil
         let pair = MachineModel(reference: model, anomaly: model)
-        let info = lineage(model, times: features.times, rows: features.rows, now: now, trigger: trigger, parent: record.activeVersion,
+        let info = lineage(model, times: features.times, rows: features.rows, trigger: trigger, parent: record.activeVersion,
                            metrics: ["completeRows": Double(complete)], decision: .promoted,
                            reason: first ? "first model of the machine (commissioning)"
                                : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
                                : "health reference re-commissioned after maintenance")
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
-                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
+                                               events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                           "model.trigger": "\(trigger.rawValue)", "model.rows": "\(model.trainingRows)"])
         record.activeVersion = version
@@ -482,11 +482,11 @@ public final class HealthService: Service, Sendable {
             return nil
         }
         let pair = MachineModel(reference: model, anomaly: model)
-        let info = lineage(model, times: times, rows: rows, now: now, trigger: .fleetReference, parent: nil,
+        let info = lineage(model, times: times, rows: rows, trigger: .fleetReference, parent: nil,
                            metrics: ["sourceMachines": Double(sources.count)], decision: .promoted,
                            reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
-                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
+                                               events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
@@ -523,10 +523,10 @@ public final class HealthService: Service, Sendable {
         let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
         let decision: GateDecision = gate.promote ? .promoted : .rejected
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
-        let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), now: now, trigger: trigger, parent: t.version,
+        let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), trigger: trigger, parent: t.version,
                            metrics: gate.metrics, decision: decision, reason: gate.reason)
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
-                                               events: [Self.modelEvent(info, machine: record.machine, now: now)])
+                                               events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                              "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
         if gate.promote {
@@ -553,8 +553,8 @@ public final class HealthService: Service, Sendable {
     }
 
     /// The event for a registered model version (its `modelVersion` is set by the registry).
-    static func modelEvent(_ info: ModelInfo, machine: String, now: Int64) -> Event {
-        Event(at: now, kind: info.gateDecision == .promoted ? .modelPromoted : .modelRejected, machine: machine,
+    static func modelEvent(_ info: ModelInfo, machine: String) -> Event {
+        Event(at: info.createdAt, kind: info.gateDecision == .promoted ? .modelPromoted : .modelRejected, machine: machine,
               detail: "\(machine): \(info.trigger.rawValue) model \(info.gateDecision.rawValue): \(info.gateReason)")
     }
 
@@ -576,10 +576,12 @@ public final class HealthService: Service, Sendable {
         presence.withLock { $0 = updated }
     }
 
-    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], now: Int64, trigger: ModelTrigger, parent: Int?,
+    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], trigger: ModelTrigger, parent: Int?,
                          metrics: [String: Double], decision: GateDecision, reason: String) -> ModelInfo {
         ModelInfo(
-            version: 0, active: decision == .promoted, createdAt: now, trigger: trigger, parentVersion: parent,
+            // The wall clock at registration (not the tick's start): commands applied earlier in the same
+            // tick come before it in time too.
+            version: 0, active: decision == .promoted, createdAt: SystemClock.wallMillis(), trigger: trigger, parentVersion: parent,
             trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
             contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
             parameters: model.parameters.dictionary,
