@@ -65,8 +65,13 @@ public struct HealthScorer: Sendable {
     private var smoothed: [Double]
     private var fast: [Double]
     private var silentFor: [Int]
+    /// Scratch for the quadratic form.
     private var deviation: [Double]
-    private var weighted: [Double]
+    /// Each sensor's part of the last row's statistic on each horizon (they sum to its T²), and
+    /// whether the fast horizon set the severity: the contributors come from that one.
+    private var slowParts: [Double]
+    private var fastParts: [Double]
+    private var fastBinds = false
 
     public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
                 status: HealthStatus = .ok) {
@@ -80,7 +85,8 @@ public struct HealthScorer: Sendable {
         fast = model.mean
         silentFor = [Int](repeating: Int.max / 2, count: p)
         deviation = [Double](repeating: 0, count: p)
-        weighted = [Double](repeating: 0, count: p)
+        slowParts = [Double](repeating: 0, count: p)
+        fastParts = [Double](repeating: 0, count: p)
     }
 
     /// What carries over between rows: persisted so a restart continues exactly where it stopped.
@@ -104,8 +110,7 @@ public struct HealthScorer: Sendable {
     }
 
     /// Updates both smoothings with `row` (one cell per model sensor, nil = missing) and returns
-    /// the statistic of each horizon. Leaves `deviation`/`weighted` for the horizon further past
-    /// its alarm edge, for the contributors.
+    /// the statistic of each horizon, noting which one is further past its alarm edge.
     mutating func statistics(_ row: [Double?]) -> (slow: Double, fast: Double) {
         let p = model.sensors.count
         let a = model.parameters.smoothing, b = model.parameters.fastSmoothing
@@ -121,16 +126,18 @@ public struct HealthScorer: Sendable {
                 silentFor[j] += 1
             }
         }
-        let slowT2 = quadraticForm(smoothed)
-        guard let edge = model.fastThreshold else { return (slowT2, 0) }
-        let fastT2 = quadraticForm(fast)
-        // The contributors are those of the horizon that sets health.
-        if slowT2 / model.threshold >= fastT2 / edge { _ = quadraticForm(smoothed) }
+        let slowT2 = Self.quadraticForm(smoothed, model, deviation: &deviation, parts: &slowParts)
+        guard let edge = model.fastThreshold else {
+            fastBinds = false
+            return (slowT2, 0)
+        }
+        let fastT2 = Self.quadraticForm(fast, model, deviation: &deviation, parts: &fastParts)
+        fastBinds = fastT2 / edge > slowT2 / model.threshold
         return (slowT2, fastT2)
     }
 
-    /// `(x − mean)ᵀ · precision · (x − mean)`, leaving the deviation and its weighted form.
-    private mutating func quadraticForm(_ x: [Double]) -> Double {
+    /// `(x − mean)ᵀ · precision · (x − mean)`, with each sensor's part of it in `parts`.
+    private static func quadraticForm(_ x: [Double], _ model: HealthModel, deviation: inout [Double], parts: inout [Double]) -> Double {
         let p = model.sensors.count
         for j in 0..<p { deviation[j] = x[j] - model.mean[j] }
         var t2 = 0.0
@@ -138,8 +145,8 @@ public struct HealthScorer: Sendable {
             for i in 0..<p {
                 var s = 0.0
                 for j in 0..<p { s += prec[i * p + j] * deviation[j] }
-                weighted[i] = s
-                t2 += deviation[i] * s
+                parts[i] = deviation[i] * s
+                t2 += parts[i]
             }
         }
         return max(0, t2)
@@ -159,8 +166,9 @@ public struct HealthScorer: Sendable {
         let p = model.sensors.count
         var parts: [(Int, Double)] = []
         var total = 0.0
+        let horizon = fastBinds ? fastParts : slowParts
         for j in 0..<p {
-            let c = deviation[j] * weighted[j]
+            let c = horizon[j]
             if c > 0 {
                 parts.append((j, c))
                 total += c
