@@ -80,8 +80,10 @@ public final class NotifyService: Service, Sendable {
         while !Task.isShuttingDownGracefully {
             do {
                 try noteCondition()
-                lastEvent.store(try writer.lastEventID(), ordering: .relaxed)
-                for i in sinks.withLock({ $0.indices }) { try await deliver(sink: i) }
+                let indices = sinks.withLock { $0.indices }
+                // The newest id is only for the sinks' pending gauge: no writer round trip without sinks.
+                if !indices.isEmpty { lastEvent.store(try writer.lastEventID(), ordering: .relaxed) }
+                for i in indices { try await deliver(sink: i) }
                 try pruneHourly()
             } catch {
                 logger.error("notification pass failed; will retry", metadata: ["error": "\(error)"])
