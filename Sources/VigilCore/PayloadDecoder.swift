@@ -351,6 +351,9 @@ private final class Context {
                 }
             }
         }
+        if out.readings.isEmpty && out.rejections.isEmpty {
+            out.rejections.append(.init(.emptyPayload, "line protocol with only comments and blank lines"))
+        }
     }
 }
 

@@ -50,6 +50,7 @@ import Testing
         Case("lone surrogate", #"{"ts": "\ud800", "value": 1}"#, .malformedJSON),
         Case("raw control char", "{\"ts\": \"a\u{01}b\", \"value\": 1}", .malformedJSON),
         Case("comment in JSON", #"{"value": 1 /* c */}"#, .malformedJSON),
+        Case("only line-protocol comments", "# a = b\n# c d=1\n", .emptyPayload),  // found by scripts/fuzz in CI
         // Nesting.
         Case("deep arrays", String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000), .malformedJSON),
         Case("deep objects", String(repeating: #"{"a":"#, count: 5000) + "1" + String(repeating: "}", count: 5000), .malformedJSON),
