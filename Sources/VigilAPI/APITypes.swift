@@ -331,6 +331,30 @@ public enum API {
 
     /// `GET /healthz`: the daemon's own state, not machine health.
     /// `GET /healthz`: the daemon's own state (not machine health).
+    /// One sink's delivery of one stream (`GET /api/v1/upstream`, `vigil upstream status`).
+    public struct UpstreamLane: Codable, Sendable, Equatable {
+        public var sink: String
+        public var url: String
+        public var stream: UpstreamStream
+        /// The last change (or event id) the sink acknowledged.
+        public var cursor: Int64
+        /// Rows sent since the daemon started.
+        public var sentRows: Int
+        /// Failed inserts since the daemon started (each retried with backoff).
+        public var failures: Int
+        /// Changes not yet acknowledged (recounted every 10 s).
+        public var pendingRows: Int64
+        /// When the oldest of them happened (epoch ms).
+        public var oldestPendingAt: Int64?
+        public var lastError: String?
+
+        public init(sink: String, url: String, stream: UpstreamStream, cursor: Int64, sentRows: Int, failures: Int, pendingRows: Int64,
+                    oldestPendingAt: Int64?, lastError: String?) {
+            self.sink = sink; self.url = url; self.stream = stream; self.cursor = cursor; self.sentRows = sentRows
+            self.failures = failures; self.pendingRows = pendingRows; self.oldestPendingAt = oldestPendingAt; self.lastError = lastError
+        }
+    }
+
     public struct DaemonStatus: Codable, Sendable, Equatable {
         /// Why the daemon is degraded: a code (`storage_failing`, `disk_low`, `mqtt_disconnected`,
         /// `rollup_lag`) and a sentence.

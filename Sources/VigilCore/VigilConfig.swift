@@ -52,6 +52,16 @@ public struct VigilConfig: Sendable, Equatable {
     public var notifySilentAfterSeconds = 900
     /// Events older than this many days are deleted once every webhook has them (0 = never).
     public var notifyKeepDays = 365
+    // [upstream] (docs/scale-out.md)
+    /// This site's id, added to every row sent upstream.
+    public var upstreamSite = ""
+    /// `[[upstream.clickhouse]]` tables: the clusters the site streams into.
+    public var upstreamClickHouse: [ClickHouseSink] = []
+    /// An unsent upstream row older than this makes the daemon say it is degraded.
+    public var upstreamMaxLagSeconds = 900
+    /// What a new sink is sent of the past: rollups, health and maintenance of this many days
+    /// (day rollups, models and events: all that is kept).
+    public var upstreamBackfillDays = 7
     public var healthBandOK = 70
     public var healthBandWatch = 60
     public var healthBandAlarm = 50
@@ -138,6 +148,13 @@ public struct VigilConfig: Sendable, Equatable {
         "retention.minute_days": { c, v throws(ValueError) in c.retentionMinuteDays = try v.int(in: 0...36_500) },
         "notify.keep_days": { c, v throws(ValueError) in c.notifyKeepDays = try v.int(in: 0...36_500) },
         "notify.silent_after_seconds": { c, v throws(ValueError) in c.notifySilentAfterSeconds = try v.int(in: 0...(366 * 86_400)) },
+        "upstream.site": { c, v throws(ValueError) in
+            let site = try v.nonEmptyString()
+            guard KeyRules.isValidMachine(site) else { throw ValueError(message: "'\(site)' is not a valid id (letters, digits, '-', '_', '.', at most 64)") }
+            c.upstreamSite = site
+        },
+        "upstream.max_lag_seconds": { c, v throws(ValueError) in c.upstreamMaxLagSeconds = try v.int(in: 10...(30 * 86_400)) },
+        "upstream.backfill_days": { c, v throws(ValueError) in c.upstreamBackfillDays = try v.int(in: 0...36_500) },
         "health.commission_minutes": { c, v throws(ValueError) in c.healthCommissionMinutes = try v.int(in: 10...100_000) },
         "health.band_ok": { c, v throws(ValueError) in c.healthBandOK = try v.int(in: 2...100) },
         "health.band_watch": { c, v throws(ValueError) in c.healthBandWatch = try v.int(in: 1...99) },
@@ -174,6 +191,14 @@ public struct VigilConfig: Sendable, Equatable {
         if key.hasPrefix(Webhook.prefix) {
             do {
                 try Webhook.set(key, value, in: &notifyWebhooks)
+            } catch {
+                throw Error(source: source, key: key, message: error.message)
+            }
+            return
+        }
+        if key.hasPrefix(ClickHouseSink.prefix) {
+            do {
+                try ClickHouseSink.set(key, value, in: &upstreamClickHouse)
             } catch {
                 throw Error(source: source, key: key, message: error.message)
             }
@@ -217,6 +242,12 @@ public struct VigilConfig: Sendable, Equatable {
         for (n, hook) in notifyWebhooks.enumerated() where hook.url.isEmpty {
             throw Error(source: nil, key: "\(Webhook.prefix)\(n)].url", message: "every [[notify.webhook]] needs url = \"http(s)://…\"")
         }
+        for (n, sink) in upstreamClickHouse.enumerated() where sink.url.isEmpty {
+            throw Error(source: nil, key: "\(ClickHouseSink.prefix)\(n)].url", message: "every [[upstream.clickhouse]] needs url = \"http(s)://host:8123\"")
+        }
+        if !upstreamClickHouse.isEmpty && upstreamSite.isEmpty {
+            throw Error(source: nil, key: "upstream.site", message: "streaming upstream needs this site's id (upstream.site = \"plant-a\"), added to every row")
+        }
         if !(healthBandOK > healthBandWatch && healthBandWatch > healthBandAlarm) {
             throw Error(source: nil, key: "health.band_watch",
                         message: "band edges must fall: band_ok (\(healthBandOK)) > band_watch (\(healthBandWatch)) > band_alarm (\(healthBandAlarm))")
@@ -235,7 +266,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
     static func envKey(_ name: String) -> String? {
         let rest = name.dropFirst("VIGIL_".count).lowercased()
-        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health"] where rest.hasPrefix(section + "_") {
+        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health", "notify", "upstream"] where rest.hasPrefix(section + "_") {
             return section + "." + rest.dropFirst(section.count + 1)
         }
         return nil
@@ -413,6 +444,73 @@ public struct Webhook: Sendable, Equatable {
             hooks[n].machines = try items.map { item throws(ValueError) in try item.nonEmptyString() }
         default:
             throw ValueError(message: "unknown key (known: url, bearer_token, secret, events, machines)")
+        }
+    }
+}
+
+/// One `[[upstream.clickhouse]]`: a ClickHouse node (HTTP interface) that takes this site's
+/// streams into `database`'s tables (`vigil upstream schema clickhouse` prints them).
+public struct ClickHouseSink: Sendable, Equatable {
+    static let prefix = "upstream.clickhouse["
+
+    public var url = ""
+    public var database = "vigil"
+    public var user = "default"
+    public var password = ""
+    /// The environment variable that holds the password (keeps it out of the file).
+    public var passwordEnv = ""
+    public var tablePrefix = "vigil_"
+    public var streams: [UpstreamStream] = UpstreamStream.defaults
+    /// Rows per insert at most.
+    public var batchRows = 5_000
+
+    public init(url: String) { self.url = url }
+
+    /// The password to send: `password_env`'s variable when set, else `password`.
+    public func resolvedPassword(environment: [String: String]) -> String {
+        passwordEnv.isEmpty ? password : environment[passwordEnv] ?? ""
+    }
+
+    /// The name its cursors are kept under (a sink is its node and database).
+    public var cursorName: String { "clickhouse \(url) \(database)" }
+
+    static func set(_ key: String, _ value: TOMLValue, in sinks: inout [ClickHouseSink]) throws(ValueError) {
+        let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows"
+        let rest = key.dropFirst(prefix.count)
+        guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= sinks.count,
+              rest[rest.index(after: close)...].hasPrefix(".") else {
+            throw ValueError(message: "expected [[upstream.clickhouse]] tables with keys \(known)")
+        }
+        if n == sinks.count { sinks.append(ClickHouseSink(url: "")) }
+        let identifier: (String) -> Bool = { !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 } }
+        switch rest[rest.index(close, offsetBy: 2)...] {
+        case "url":
+            let url = try value.nonEmptyString()
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ValueError(message: "'\(url)' is not an http:// or https:// URL") }
+            sinks[n].url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        case "database":
+            let db = try value.nonEmptyString()
+            guard identifier(db) else { throw ValueError(message: "'\(db)' is not a database name (letters, digits, '_')") }
+            sinks[n].database = db
+        case "user": sinks[n].user = try value.nonEmptyString()
+        case "password": sinks[n].password = try value.string()
+        case "password_env": sinks[n].passwordEnv = try value.string()
+        case "table_prefix":
+            let p = try value.string()
+            guard p.isEmpty || identifier(p) else { throw ValueError(message: "'\(p)' is not a table name prefix (letters, digits, '_')") }
+            sinks[n].tablePrefix = p
+        case "streams":
+            guard case .array(let items) = value else { throw ValueError(message: "expected an array of streams") }
+            sinks[n].streams = try items.map { item throws(ValueError) in
+                let name = try item.string()
+                guard let stream = UpstreamStream(rawValue: name) else {
+                    throw ValueError(message: "'\(name)' is not a stream (known: \(UpstreamStream.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return stream
+            }
+        case "batch_rows": sinks[n].batchRows = try value.int(in: 1...1_000_000)
+        default:
+            throw ValueError(message: "unknown key (known: \(known))")
         }
     }
 }

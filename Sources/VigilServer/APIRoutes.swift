@@ -25,6 +25,7 @@ struct APIError: Error, HTTPResponseError {
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
 extension Event: ResponseEncodable {}
+extension API.UpstreamLane: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
 struct APIRoutes: Sendable {
@@ -39,6 +40,8 @@ struct APIRoutes: Sendable {
     let condition: DaemonCondition
     /// Notification delivery, for /metrics.
     let notify: NotifyService?
+    /// Upstream delivery, for /metrics and /api/v1/upstream (nil: no sink configured).
+    let upstream: UpstreamService?
     let seriesCache = SeriesCache()
     let fleetBody = FleetBody()
 
@@ -82,6 +85,7 @@ struct APIRoutes: Sendable {
             if events.count == limit, let last = events.last { response.headers[.init("X-Vigil-Next-Before")!] = String(last.id) }
             return response
         }
+        router.get("/api/v1/upstream") { req, ctx in try (upstream?.status ?? []).response(from: req, context: ctx) }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
         }
@@ -204,6 +208,17 @@ struct APIRoutes: Sendable {
                sinks.map { ("{sink=\"\($0.name)\"}", String($0.failed)) })
         family("vigil_notify_pending_events", "Events a notification sink has not acknowledged yet.", "gauge",
                sinks.map { ("{sink=\"\($0.name)\"}", String($0.pending)) })
+        let lanes = upstream?.status ?? []
+        let label: (API.UpstreamLane) -> String = { "{sink=\"\($0.sink)\",stream=\"\($0.stream.rawValue)\"}" }
+        family("vigil_upstream_rows_sent_total", "Rows an upstream sink acknowledged (2xx), per stream.", "counter",
+               lanes.map { (label($0), String($0.sentRows)) })
+        family("vigil_upstream_errors_total", "Failed inserts into an upstream sink (each retried with backoff).", "counter",
+               lanes.map { (label($0), String($0.failures)) })
+        family("vigil_upstream_pending_rows", "Changes an upstream sink has not acknowledged yet (recounted every 10 s).", "gauge",
+               lanes.map { (label($0), String($0.pendingRows)) })
+        let now = SystemClock.wallMillis()
+        family("vigil_upstream_oldest_pending_seconds", "Age of the oldest change an upstream sink has not acknowledged (0: none).", "gauge",
+               lanes.map { (label($0), String(Double(max(0, now - ($0.oldestPendingAt ?? now))) / 1000)) })
         family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
         let r = rollups.stats
         family("vigil_ingest_late_readings_total", "Readings that arrived after their minute's rollup could have closed (still stored and rolled up).",

@@ -48,10 +48,14 @@ public enum Daemon {
         let rollups = RollupService(writer: writer, metrics: metrics, rawDays: config.retentionRawDays,
                                     minuteDays: config.retentionMinuteDays, logger: logger)
 
+        let upstream = config.upstreamClickHouse.isEmpty ? nil : try UpstreamService(
+            writer: writer, reader: reader, site: config.upstreamSite, sinks: config.upstreamClickHouse,
+            backfillDays: config.upstreamBackfillDays, environment: environment, logger: logger)
         let condition = DaemonCondition(
             databasePath: config.storageDB,
-            limits: .init(minFreeBytes: Int64(config.storageMinFreeMB) << 20, maxRollupLagMillis: Int64(config.rollupMaxLagSeconds) * 1000),
-            metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups)
+            limits: .init(minFreeBytes: Int64(config.storageMinFreeMB) << 20, maxRollupLagMillis: Int64(config.rollupMaxLagSeconds) * 1000,
+                          maxUpstreamLagMillis: Int64(config.upstreamMaxLagSeconds) * 1000),
+            metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, upstream: upstream)
         let (httpRunningStream, httpRunning) = AsyncStream<Void>.makeStream()
         let systemd = SystemdService(
             environment: environment, metrics: metrics, buffer: buffer, mqtt: client, condition: condition,
@@ -65,7 +69,7 @@ public enum Daemon {
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         router.add(middleware: GzipMiddleware())
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet,
-                            condition: condition, notify: notify)
+                            condition: condition, notify: notify, upstream: upstream)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
@@ -83,9 +87,12 @@ public enum Daemon {
             },
             logger: logger)
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ingest), .init(service: rollups), .init(service: health), .init(service: notify)]
+        if let upstream { services.append(.init(service: upstream)) }
+        services += [.init(service: systemd), .init(service: app)]
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: rollups), .init(service: health), .init(service: notify),
-                       .init(service: systemd), .init(service: app)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         return group
@@ -125,7 +132,8 @@ public enum Daemon {
     static func openWriter(_ config: VigilConfig) throws -> StoreWriter {
         try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                         rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000,
-                        sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000, syncCommits: config.ingestDurability == .power)
+                        sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000, syncCommits: config.ingestDurability == .power,
+                        upstream: UpstreamService.streams(config.upstreamClickHouse))
     }
 
     static func ensureParentDirectory(of path: String) throws {

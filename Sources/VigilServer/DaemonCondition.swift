@@ -16,6 +16,9 @@ public enum DegradedReason: String, Sendable, CaseIterable {
     case mqttDisconnected = "mqtt_disconnected"
     /// Rollups lag behind the data by more than `rollup.max_lag_seconds`.
     case rollupLag = "rollup_lag"
+    /// A row waits to be sent upstream longer than `upstream.max_lag_seconds` (the cluster is
+    /// down, refusing or too slow; nothing is lost, the outbox resends).
+    case upstreamLag = "upstream_lag"
 }
 
 /// What the daemon's condition is judged from: gathered by `DaemonCondition.facts()`, judged by
@@ -28,9 +31,12 @@ public struct DaemonFacts: Sendable, Equatable {
     public var databaseBytes: Int64
     public var mqttConnected: Bool
     public var rollupLagMillis: Int64
+    /// How long the oldest row not yet acknowledged upstream has waited (0: none or no upstream).
+    public var upstreamLagMillis: Int64
 
     public init(storageFailingSince: Int64? = nil, lastStorageError: String? = nil, freeBytes: Int64? = nil, databaseBytes: Int64 = 0,
-                mqttConnected: Bool = true, rollupLagMillis: Int64 = 0) {
+                mqttConnected: Bool = true, rollupLagMillis: Int64 = 0, upstreamLagMillis: Int64 = 0) {
+        self.upstreamLagMillis = upstreamLagMillis
         self.storageFailingSince = storageFailingSince
         self.lastStorageError = lastStorageError
         self.freeBytes = freeBytes
@@ -44,8 +50,10 @@ public struct DaemonCondition: Sendable {
     public struct Limits: Sendable, Equatable {
         public var minFreeBytes: Int64
         public var maxRollupLagMillis: Int64
+        public var maxUpstreamLagMillis: Int64
 
-        public init(minFreeBytes: Int64 = 256 << 20, maxRollupLagMillis: Int64 = 300_000) {
+        public init(minFreeBytes: Int64 = 256 << 20, maxRollupLagMillis: Int64 = 300_000, maxUpstreamLagMillis: Int64 = 900_000) {
+            self.maxUpstreamLagMillis = maxUpstreamLagMillis
             self.minFreeBytes = minFreeBytes
             self.maxRollupLagMillis = maxRollupLagMillis
         }
@@ -65,6 +73,9 @@ public struct DaemonCondition: Sendable {
         if f.rollupLagMillis > limits.maxRollupLagMillis {
             out.append((.rollupLag, "rollups lag \(f.rollupLagMillis / 1000) s behind the data (rollup.max_lag_seconds = \(limits.maxRollupLagMillis / 1000))"))
         }
+        if f.upstreamLagMillis > limits.maxUpstreamLagMillis {
+            out.append((.upstreamLag, "the oldest row not yet sent upstream waits for \(f.upstreamLagMillis / 1000) s (upstream.max_lag_seconds = \(limits.maxUpstreamLagMillis / 1000)); nothing is lost, it is resent"))
+        }
         return out
     }
 
@@ -74,8 +85,11 @@ public struct DaemonCondition: Sendable {
     let buffer: IngestBuffer
     let mqtt: MQTTClient
     let rollups: RollupService
+    let upstream: UpstreamService?
 
-    init(databasePath: String, limits: Limits, metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient, rollups: RollupService) {
+    init(databasePath: String, limits: Limits, metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient, rollups: RollupService,
+         upstream: UpstreamService? = nil) {
+        self.upstream = upstream
         self.databasePath = databasePath
         self.limits = limits
         self.metrics = metrics
@@ -91,7 +105,8 @@ public struct DaemonCondition: Sendable {
         let since = [journal == 0 ? nil : journal, stats.applyFailingSince].compactMap { $0 }.min()
         return DaemonFacts(storageFailingSince: since, lastStorageError: since == nil ? nil : (metrics.lastJournalError ?? stats.lastApplyError),
                            freeBytes: Self.freeBytes(near: databasePath), databaseBytes: Self.databaseBytes(databasePath),
-                           mqttConnected: mqtt.isConnected, rollupLagMillis: rollups.stats.lagMillis)
+                           mqttConnected: mqtt.isConnected, rollupLagMillis: rollups.stats.lagMillis,
+                           upstreamLagMillis: upstream?.lagMillis ?? 0)
     }
 
     /// `/healthz`: the daemon's own state with the reasons it is degraded, if any.

@@ -255,6 +255,7 @@ extension StoreWriter {
                     try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
                                [.text(machine), .int(Int64(next))])
                 }
+                if upstream.contains(.model) { try UpstreamLog.noteModels(db, machine: machine, versions: activate ? nil : [next]) }
                 try EventSQL.append(db, events.map { var e = $0; e.modelVersion = next; return e })
                 return next
             }
@@ -270,6 +271,7 @@ extension StoreWriter {
                 }
                 try db.run("INSERT INTO machine_health(machine, active_version) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET active_version = ?2",
                            [.text(machine), .int(Int64(version))])
+                if upstream.contains(.model) { try UpstreamLog.noteModels(db, machine: machine, versions: nil) }
                 try EventSQL.append(db, events)
                 return true
             }
@@ -284,6 +286,7 @@ extension StoreWriter {
                 for h in history {
                     try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
                                [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
+                    if upstream.contains(.health) { try UpstreamLog.note(db, .health, machine: record.machine, t: h.ts) }
                 }
                 try db.run("""
                     INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows)
@@ -306,6 +309,7 @@ extension StoreWriter {
         try withConnection { db in
             try db.transaction {
                 try db.run("INSERT INTO maintenance(machine, at, note) VALUES(?,?,?)", [.text(machine), .int(at), .text(note)])
+                if upstream.contains(.maintenance) { try UpstreamLog.note(db, .maintenance, machine: machine, t: db.lastInsertRowID) }
                 try db.run("INSERT INTO machine_health(machine, commission_from) VALUES(?1, ?2) ON CONFLICT(machine) DO UPDATE SET commission_from = ?2, commissioning_rows = 0",
                            [.text(machine), .int(at)])
             }

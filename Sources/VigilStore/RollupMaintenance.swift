@@ -16,14 +16,17 @@ struct RollupMaintenance {
     let db: SQLiteConnection
     let flushDelay: Int64
     let maxWait: Int64 = 60_000
+    /// The rollup streams an upstream sink sends: their changed keys go to the change log.
+    let upstream: Set<UpstreamStream>
     private var raw = SeriesColumns()
 
     static let minute = BucketWidth.minute.rawValue
     static let day = BucketWidth.day.rawValue
 
-    init(db: SQLiteConnection, flushDelay: Int64) {
+    init(db: SQLiteConnection, flushDelay: Int64, upstream: Set<UpstreamStream> = []) {
         self.db = db
         self.flushDelay = flushDelay
+        self.upstream = upstream.intersection([.rollupMinute, .rollupDay])
     }
 
     // MARK: marking (inside the writer's transaction)
@@ -110,6 +113,8 @@ struct RollupMaintenance {
                        + "m2 = excluded.m2, min = excluded.min, max = excluded.max",
                        [.int(series), .int(start)] + Self.bindings(stats))
         }
+        let stream: UpstreamStream = table == "rollup_day" ? .rollupDay : .rollupMinute
+        if upstream.contains(stream) { try UpstreamLog.note(db, stream, series: series, t: start) }
     }
 
     // MARK: batch rebuild

@@ -141,6 +141,22 @@ enum Schema {
             sink TEXT PRIMARY KEY, last_event INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT
         );
         """,
+        // v9: the upstream outbox (docs/scale-out.md). `upstream_change` lists the keys whose rows
+        // changed, written in the transaction of the change (only for streams a sink sends); each
+        // sink's cursor per stream moves only after the cluster's 2xx. AUTOINCREMENT: a sequence
+        // never goes back (it is the rows' `rev` upstream), even after the log is pruned empty.
+        """
+        CREATE TABLE upstream_change(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, stream INTEGER NOT NULL,
+            series_id INTEGER NOT NULL DEFAULT 0, machine TEXT, t INTEGER NOT NULL, at INTEGER NOT NULL
+        );
+        CREATE INDEX upstream_change_stream ON upstream_change(stream, seq);
+        CREATE TABLE upstream_cursor(
+            sink TEXT NOT NULL, stream TEXT NOT NULL, last_seq INTEGER NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            PRIMARY KEY(sink, stream)
+        );
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

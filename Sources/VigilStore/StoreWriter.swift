@@ -12,6 +12,8 @@ public final class StoreWriter: Sendable {
     /// The fleet overview in memory, kept current after every commit.
     public let fleet: FleetIndex
     let clock: @Sendable () -> Int64
+    /// The streams upstream sinks send: changes to their rows are noted in the change log.
+    public let upstream: Set<UpstreamStream>
 
     struct State {
         let db: SQLiteConnection
@@ -52,9 +54,10 @@ public final class StoreWriter: Sendable {
     /// `syncCommits`: `synchronous=FULL`, each commit on stable storage before it returns (power-loss
     /// durability: the ingest journal's segment is emptied only after its batch is committed).
     public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
-                sealAfterMillis: Int64 = 3_600_000, syncCommits: Bool = false,
+                sealAfterMillis: Int64 = 3_600_000, syncCommits: Bool = false, upstream: Set<UpstreamStream> = [],
                 clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
+        self.upstream = upstream
         let db = try SQLiteConnection(path: path)
         try Schema.configure(db)
         if syncCommits { try db.execute("PRAGMA synchronous=FULL") }
@@ -74,7 +77,7 @@ public final class StoreWriter: Sendable {
             countReject: try db.statement(
                 "INSERT INTO reject_count(reason, n) VALUES(?1, ?2) ON CONFLICT(reason) DO UPDATE SET n = n + ?2"),
             quarantineRows: rows,
-            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis),
+            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis, upstream: upstream),
             sealer: ChunkSealer(db: db, sealAfter: sealAfterMillis),
             sealed: try ChunkTotals.load(db),
             sequences: try SequenceSQL.load(db),

@@ -1,0 +1,172 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import VigilCore
+public import VigilAPI
+public import VigilStore
+
+/// Streams this site's rollups, health points, model versions, maintenance and events into each
+/// `[[upstream.clickhouse]]` (docs/scale-out.md), from a durable outbox: per sink and stream a
+/// cursor in SQLite over the change log (or the event log), moved only after ClickHouse answered
+/// 2xx. A `kill -9`, a restart or an outage of hours loses nothing and resends at most the batch
+/// in flight, which the tables' replacing key absorbs. Runs beside ingestion and scoring and
+/// never waits on them (reads go through the read-only connections), nor they on it.
+public final class UpstreamService: Service, Sendable {
+    /// One sink's delivery of one stream.
+    struct Lane: Sendable {
+        let sink: Int
+        let stream: UpstreamStream
+        var cursor: UpstreamCursor
+        var nextAttempt: Double = 0
+        var sentRows = 0
+        var sentBatches = 0
+        var failed = 0
+        var backlog = UpstreamBacklog(rows: 0, oldestAt: nil)
+    }
+
+    let writer: StoreWriter
+    let reader: StoreReader
+    let site: String
+    let sinks: [ClickHouseSink]
+    let passwords: [String]
+    let logger: Logger
+    private let lanes: Mutex<[Lane]>
+    private let lastBacklog = Atomic<Int64>(0)
+
+    /// Starts (or resumes) every sink's lanes; a new sink is first sent `backfillDays` of history
+    /// (see `StoreWriter.startUpstream`).
+    public init(writer: StoreWriter, reader: StoreReader, site: String, sinks: [ClickHouseSink], backfillDays: Int,
+                environment: [String: String], logger: Logger) throws {
+        self.writer = writer
+        self.reader = reader
+        self.site = site
+        self.sinks = sinks
+        self.passwords = sinks.map { $0.resolvedPassword(environment: environment) }
+        self.logger = logger
+        let since = SystemClock.wallMillis() - Int64(backfillDays) * 86_400_000
+        var lanes: [Lane] = []
+        for (n, sink) in sinks.enumerated() {
+            for stream in sink.streams {
+                lanes.append(Lane(sink: n, stream: stream, cursor: try writer.startUpstream(sink: sink.cursorName, stream: stream, since: since)))
+            }
+        }
+        self.lanes = Mutex(lanes)
+    }
+
+    /// The streams some sink sends (the writer logs changes for these).
+    public static func streams(_ sinks: [ClickHouseSink]) -> Set<UpstreamStream> {
+        Set(sinks.flatMap(\.streams))
+    }
+
+    /// Each lane as `/metrics`, `/api/v1/upstream` and `vigil upstream status` show it.
+    public var status: [API.UpstreamLane] {
+        lanes.withLock { $0.map {
+            API.UpstreamLane(sink: "clickhouse[\($0.sink)]", url: sinks[$0.sink].url, stream: $0.stream, cursor: $0.cursor.lastSeq,
+                             sentRows: $0.sentRows, failures: $0.failed, pendingRows: $0.backlog.rows, oldestPendingAt: $0.backlog.oldestAt,
+                             lastError: $0.cursor.lastError)
+        } }
+    }
+
+    /// How long the oldest row no sink has acknowledged has waited (0: none), for `/healthz`.
+    public var lagMillis: Int64 {
+        let oldest = lanes.withLock { $0.compactMap(\.backlog.oldestAt).min() }
+        return oldest.map { max(0, SystemClock.wallMillis() - $0) } ?? 0
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            var busy = false
+            do {
+                let count = lanes.withLock { $0.count }
+                for i in 0..<count { busy = try await deliver(lane: i) || busy }
+                try await refreshBacklog()
+            } catch {
+                logger.error("upstream pass failed; will retry", metadata: ["error": "\(error)"])
+            }
+            // A full batch was sent: there is more, go on at once.
+            if busy { continue }
+            do { try await Task.sleep(for: .seconds(1)) } catch { break }
+        }
+    }
+
+    /// Sends lane `i`'s next batch; true when it was full (more is waiting).
+    private func deliver(lane i: Int) async throws -> Bool {
+        var lane = lanes.withLock { $0[i] }
+        guard SystemClock.monotonicSeconds() >= lane.nextAttempt else { return false }
+        let sink = sinks[lane.sink]
+        let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows)
+        guard batch.changes > 0 else { return false }
+        if !batch.rows.isEmpty, let error = await post(ClickHouse.rowBinary(batch.rows, site: site), stream: lane.stream, sink: lane.sink) {
+            lane.failed += 1
+            lane.cursor.failures += 1
+            lane.cursor.lastError = error
+            lane.nextAttempt = SystemClock.monotonicSeconds() + min(300, pow(2, Double(min(lane.cursor.failures, 12)) - 1))
+            logger.warning("upstream insert failed; will retry", metadata: [
+                "upstream.sink": "clickhouse[\(lane.sink)]", "upstream.stream": "\(lane.stream.rawValue)", "error": "\(error)",
+                "upstream.failures": "\(lane.cursor.failures)"])
+            try writer.setUpstreamCursor(sink: sink.cursorName, stream: lane.stream, lane.cursor)
+            let failed = lane
+            lanes.withLock { $0[i] = failed }
+            return false
+        }
+        if lane.cursor.failures > 0 {
+            logger.notice("upstream insert succeeded again", metadata: ["upstream.sink": "clickhouse[\(lane.sink)]", "upstream.stream": "\(lane.stream.rawValue)"])
+        }
+        lane.cursor = UpstreamCursor(lastSeq: batch.through)
+        lane.sentRows += batch.rows.count
+        lane.sentBatches += 1
+        let full = batch.changes >= sink.batchRows
+        lane.backlog = full ? UpstreamBacklog(rows: max(0, lane.backlog.rows - Int64(batch.changes)), oldestAt: lane.backlog.oldestAt)
+                            : UpstreamBacklog(rows: 0, oldestAt: nil)
+        try writer.setUpstreamCursor(sink: sink.cursorName, stream: lane.stream, lane.cursor)
+        let sent = lane
+        lanes.withLock { $0[i] = sent }
+        if lane.stream.usesChangeLog { try prune(lane.stream) }
+        return full
+    }
+
+    /// Forgets what every sink sending `stream` has acknowledged.
+    private func prune(_ stream: UpstreamStream) throws {
+        guard let least = lanes.withLock({ $0.filter { $0.stream == stream }.map(\.cursor.lastSeq).min() }) else { return }
+        try writer.pruneUpstreamChanges(stream: stream, through: least)
+    }
+
+    /// Recounts each lane's backlog every 10 s (a range count over the change log).
+    private func refreshBacklog() async throws {
+        let now = SystemClock.wallMillis()
+        guard now - lastBacklog.load(ordering: .relaxed) >= 10_000 else { return }
+        lastBacklog.store(now, ordering: .relaxed)
+        let snapshot = lanes.withLock { $0.map { ($0.stream, $0.cursor.lastSeq) } }
+        for (i, (stream, cursor)) in snapshot.enumerated() {
+            let backlog = try await reader.upstreamBacklog(stream: stream, after: cursor)
+            lanes.withLock { if $0[i].cursor.lastSeq == cursor { $0[i].backlog = backlog } }
+        }
+    }
+
+    /// POSTs one `INSERT … FORMAT RowBinary`; nil on 2xx, else what went wrong.
+    private func post(_ body: [UInt8], stream: UpstreamStream, sink n: Int) async -> String? {
+        let sink = sinks[n]
+        var components = URLComponents(string: sink.url + "/")
+        components?.queryItems = [URLQueryItem(name: "query", value: ClickHouse.insert(database: sink.database, prefix: sink.tablePrefix, stream: stream))]
+        guard let url = components?.url else { return "invalid URL" }
+        var request = URLRequest(url: url, timeoutInterval: 60)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body)
+        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        let credentials = Data("\(sink.user):\(passwords[n])".utf8).base64EncodedString()
+        request.setValue("Basic " + credentials, forHTTPHeaderField: "Authorization")
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            if (200..<300).contains(status) { return nil }
+            let text = String(decoding: data.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return "HTTP \(status): \(text)"
+        } catch {
+            return "\(error)"
+        }
+    }
+}

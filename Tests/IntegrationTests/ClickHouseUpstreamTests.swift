@@ -1,0 +1,199 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Glibc
+import Testing
+import VigilAPI
+import VigilCore
+
+/// Beyond one box: two sites, each a `vigild` with its own broker and simulated fleet (duplicate
+/// and reordered messages, and late readings that correct rollups already sent), stream into a
+/// two-shard ClickHouse cluster on loopback. One site's daemon is killed with SIGKILL mid-stream
+/// and one shard is down for a while; afterwards the cluster's `FINAL` rows equal each site's own
+/// API answers exactly (minute and day rollups, health points, model versions, maintenance),
+/// with no row missing and none doubled.
+@Suite(.serialized) struct ClickHouseUpstreamTests {
+    struct RollupRow: Decodable, Equatable { var ts: Int64; var count: Int; var mean: Double; var min: Double; var max: Double; var sum: Double; var stddev: Double }
+    struct HealthRow: Decodable, Equatable { var ts: Int64; var health: Double; var status: String }
+    struct ModelRow: Decodable, Equatable {
+        var model_version: Int; var active: Int; var trigger: String; var parent_version: Int?; var content_sha256: String; var gate_decision: String
+    }
+    struct KeyCount: Decodable { var n: Int; var keys: Int }
+
+    /// One site: broker, daemon (streaming to `node`), simulator.
+    final class Site {
+        let name: String
+        let broker: TestBroker
+        let dir: String
+        var daemon: TestDaemon
+        let config: String
+
+        init(name: String, node: TestClickHouseCluster.Node) async throws {
+            self.name = name
+            broker = try TestBroker()
+            try await broker.waitReady()
+            dir = try Harness.tempDirectory()
+            config = """
+                [health]
+                commission_minutes = 30
+                [rollup]
+                flush_delay_seconds = 1
+                [upstream]
+                site = "\(name)"
+                [[upstream.clickhouse]]
+                url = "\(node.url)"
+                user = "\(TestClickHouseCluster.user)"
+                password_env = "CLICKHOUSE_PASSWORD"
+                batch_rows = 500
+                """
+            daemon = try Self.start(broker: broker, dir: dir, config: config)
+            try await daemon.waitReady()
+        }
+
+        static func start(broker: TestBroker, dir: String, config: String) throws -> TestDaemon {
+            try TestDaemon(broker: broker, dataDirectory: dir, environment: ["CLICKHOUSE_PASSWORD": TestClickHouseCluster.password], config: config)
+        }
+
+        func restart() async throws {
+            daemon = try Self.start(broker: broker, dir: dir, config: config)
+            try await daemon.waitReady()
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    @Test(.enabled(if: TestClickHouseCluster.available, "clickhouse-server is not installed (scripts/deps --test installs it)"))
+    func twoSitesStreamIntoAShardedClusterThroughACrashAndAShardOutage() async throws {
+        let cluster = try TestClickHouseCluster(shards: 2)
+        let schema = try Harness.run(try Harness.product("vigil"), ["upstream", "schema", "clickhouse", "--cluster", "fleet", "--shards-by", "machine"])
+        #expect(schema.status == 0, "\(schema.stderr)")
+        try cluster.runOnEveryNode(schema.stdout)
+
+        // Site A streams through node 0, site B through node 1; both nodes hold the Distributed tables.
+        let a = try await Site(name: "plant-a", node: cluster.nodes[0])
+        let b = try await Site(name: "plant-b", node: cluster.nodes[1])
+        let start = SystemClock.wallMillis() / 60_000 * 60_000 - 3 * 3_600_000
+        func simulate(_ site: Site, seed: Int) throws -> ChildProcess {
+            try ChildProcess(try Harness.product("vigil-sim"), [
+                "fleet", "--broker", site.broker.url, "--machines", "8", "--sensors", "2", "--format", "mixed", "--seed", "\(seed)",
+                "--start", String(start), "--speedup", "700", "--duration", "3h", "--duplicates", "0.05", "--reorder", "0.05", "--quiet",
+            ], stdout: site.dir + "/sim.log", stderr: site.dir + "/sim.log")
+        }
+        let simA = try simulate(a, seed: 11), simB = try simulate(b, seed: 12)
+
+        // Mid-stream: site A's daemon dies without warning and comes back; shard 1 goes down for a while.
+        try await Task.sleep(for: .seconds(6))
+        a.daemon.kill9()
+        cluster.nodes[1].kill()
+        try await Task.sleep(for: .seconds(2))
+        try await a.restart()
+        try await Task.sleep(for: .seconds(6))
+        try cluster.nodes[1].start()
+        try await cluster.waitReady(cluster.nodes[1])
+        #expect(simA.wait() == 0, "\((try? String(contentsOfFile: a.dir + "/sim.log", encoding: .utf8)) ?? "")")
+        #expect(simB.wait() == 0, "\((try? String(contentsOfFile: b.dir + "/sim.log", encoding: .utf8)) ?? "")")
+
+        // Late readings into minutes whose rollups were sent long ago: the corrections must replace them.
+        let machinesA = try await Harness.getJSON(a.daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        let late = machinesA[0]
+        for k in 0..<3 {
+            try a.broker.publish(topic: "vigil/\(late.id)/\(late.sensors[0])", #"{"ts": \#(start + 600_000 + Int64(k) * 7_000), "value": \#(1000 + k)}"#)
+        }
+        // And a maintenance record (its own stream).
+        let (status, _) = try await post(a.daemon.baseURL + "/api/v1/machines/\(late.id)/maintenance", #"{"note": "bearing replaced"}"#)
+        #expect((200..<300).contains(status))
+
+        // Every site's own answers, once they stop changing, equal the cluster's FINAL rows.
+        for site in [a, b] {
+            var last: String? = "not compared yet"
+            let deadline = Date().addingTimeInterval(150)
+            while Date() < deadline {
+                do { last = try await mismatches(site, cluster) } catch { last = "\(error)" }
+                if last == nil { break }
+                try await Task.sleep(for: .seconds(1))
+            }
+            #expect(last == nil, "\(site.name) in the cluster differs from its own API: \(last ?? "")")
+        }
+        // The late readings are in the cluster's minute (count and max changed), not beside it.
+        let corrected = try cluster.rows("""
+            SELECT ts, count, mean, min, max, sum, stddev FROM vigil.vigil_rollup_minute FINAL
+            WHERE site = 'plant-a' AND machine = '\(late.id)' AND sensor = '\(late.sensors[0])' AND ts = \(start + 600_000)
+            """, via: cluster.nodes[0], as: RollupRow.self)
+        #expect(corrected.count == 1 && corrected.first!.max >= 1002, "\(corrected)")
+        // Both shards hold rows (the sharding key spreads the machines).
+        for node in cluster.nodes {
+            let local = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_rollup_minute_local")
+            #expect((Int(local.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "shard on \(node.httpPort) holds no rows")
+        }
+        let lanes = try await Harness.getJSON(a.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
+        #expect(Set(lanes.map(\.stream)) == Set(UpstreamStream.defaults))
+        // Site B's node was down: its inserts failed and were retried, and it says so.
+        let lanesB = try await Harness.getJSON(b.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
+        #expect(lanesB.contains { $0.failures > 0 }, "\(lanesB)")
+        let metrics = String(decoding: try await Harness.get(b.daemon.baseURL + "/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("vigil_upstream_rows_sent_total{sink=\"clickhouse[0]\",stream=\"rollup_minute\"}"))
+    }
+
+    func post(_ url: String, _ body: String) async throws -> (Int, Data) {
+        var req = URLRequest(url: URL(string: url)!)
+        req.httpMethod = "POST"
+        req.httpBody = Data(body.utf8)
+        req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (data, response) = try await URLSession.shared.data(for: req)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// The first difference between a site's API and the cluster (read through node 0's
+    /// Distributed tables), or nil when they agree on every row.
+    func mismatches(_ site: Site, _ cluster: TestClickHouseCluster) async throws -> String? {
+        let node = cluster.nodes[0]
+        let base = site.daemon.baseURL
+        let machines = try await Harness.getJSON(base + "/api/v1/machines", as: [API.Machine].self)
+        guard machines.count == 8 else { return "\(machines.count) machines" }
+        for table in ["rollup_minute", "rollup_day", "health", "model"] {
+            let key = table.hasPrefix("rollup") ? "machine, sensor, ts" : table == "health" ? "machine, ts" : "machine, model_version"
+            let counts = try cluster.rows("SELECT count() AS n, uniqExact(\(key)) AS keys FROM vigil.vigil_\(table) FINAL WHERE site = '\(site.name)'",
+                                          via: node, as: KeyCount.self)
+            guard let c = counts.first, c.n == c.keys else { return "\(table): a key appears twice under FINAL: \(counts)" }
+        }
+        for m in machines {
+            for sensor in m.sensors {
+                for (resolution, table) in [("minute", "rollup_minute"), ("day", "rollup_day")] {
+                    let api = try await Harness.getJSON(base + "/api/v1/machines/\(m.id)/sensors/\(sensor)/series?resolution=\(resolution)",
+                                                        as: [API.SeriesPoint].self)
+                    let ch = try cluster.rows("""
+                        SELECT ts, count, mean, min, max, sum, stddev FROM vigil.vigil_\(table) FINAL
+                        WHERE site = '\(site.name)' AND machine = '\(m.id)' AND sensor = '\(sensor)' ORDER BY ts
+                        """, via: node, as: RollupRow.self)
+                    let mine = api.map { RollupRow(ts: $0.ts, count: $0.count, mean: $0.mean, min: $0.min, max: $0.max, sum: $0.sum, stddev: $0.stddev) }
+                    if mine != ch {
+                        let diff = zip(mine, ch).first { $0 != $1 }.map { "\($0) vs \($1)" } ?? "\(mine.count) vs \(ch.count) rows"
+                        return "\(m.id)/\(sensor) \(resolution): \(diff)"
+                    }
+                }
+            }
+            let history = try await Harness.getJSON(base + "/api/v1/machines/\(m.id)/health/history?limit=10000", as: [API.HealthPoint].self)
+            let chHealth = try cluster.rows("SELECT ts, health, status FROM vigil.vigil_health FINAL WHERE site = '\(site.name)' AND machine = '\(m.id)' ORDER BY ts",
+                                            via: node, as: HealthRow.self)
+            if history.isEmpty { return "\(m.id): no health points yet" }
+            if history.map({ HealthRow(ts: $0.ts, health: $0.health, status: $0.status.rawValue) }) != chHealth {
+                return "\(m.id) health: \(history.count) points vs \(chHealth.count)"
+            }
+            let models = try await Harness.getJSON(base + "/api/v1/machines/\(m.id)/models", as: [API.ModelVersion].self)
+            let chModels = try cluster.rows("""
+                SELECT model_version, active, trigger, parent_version, content_sha256, gate_decision FROM vigil.vigil_model FINAL
+                WHERE site = '\(site.name)' AND machine = '\(m.id)' ORDER BY model_version
+                """, via: node, as: ModelRow.self)
+            let mine = models.sorted { $0.version < $1.version }.map {
+                ModelRow(model_version: $0.version, active: $0.active ? 1 : 0, trigger: $0.trigger.rawValue, parent_version: $0.parentVersion,
+                         content_sha256: $0.contentSha256, gate_decision: $0.gateDecision.rawValue)
+            }
+            if mine.isEmpty || mine != chModels { return "\(m.id) models: \(mine) vs \(chModels)" }
+        }
+        let maintenance = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_maintenance FINAL WHERE site = '\(site.name)'")
+        let expected = site.name == "plant-a" ? "1" : "0"
+        if maintenance.trimmingCharacters(in: .whitespacesAndNewlines) != expected { return "maintenance rows: \(maintenance)" }
+        return nil
+    }
+}
