@@ -462,7 +462,7 @@ public struct ClickHouseSink: Sendable, Equatable {
     public var tablePrefix = "vigil_"
     public var streams: [UpstreamStream] = UpstreamStream.defaults
     /// Rows per insert at most.
-    public var batchRows = 5_000
+    public var batchRows = 20_000
 
     public init(url: String) { self.url = url }
 

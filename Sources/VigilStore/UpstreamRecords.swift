@@ -164,6 +164,40 @@ extension StoreReader {
                 names[id] = n
                 return n
             }
+            // Rows are read a range at a time: a series' minutes of one UTC day (a sealed day is one
+            // chunk to decode, not one per row), a machine's health points between its first and
+            // last changed minute.
+            var minutes: [SeriesBucket: [Int64: BucketStats]] = [:]
+            if stream == .rollupMinute {
+                var spans: [SeriesBucket: (Int64, Int64)] = [:]
+                for key in order {
+                    let day = SeriesBucket(series: key.series, start: BucketWidth.day.start(of: key.t))
+                    let span = spans[day] ?? (key.t, key.t)
+                    spans[day] = (Swift.min(span.0, key.t), Swift.max(span.1, key.t))
+                }
+                for (day, span) in spans {
+                    let buckets = try MinuteChunks.read(db, series: day.series, from: span.0, to: span.1 + 60_000, limit: nil)
+                    minutes[day] = Dictionary(buckets.map { ($0.start, $0.stats) }) { a, _ in a }
+                }
+            }
+            var health: [String: [Int64: UpstreamRow.Health]] = [:]
+            if stream == .health {
+                var spans: [String: (Int64, Int64)] = [:]
+                for key in order {
+                    guard let m = key.machine else { continue }
+                    let span = spans[m] ?? (key.t, key.t)
+                    spans[m] = (Swift.min(span.0, key.t), Swift.max(span.1, key.t))
+                }
+                for (machine, span) in spans {
+                    let points = try db.query(
+                        "SELECT ts, health, status, confidence, model_version, anomaly FROM health_history WHERE machine = ? AND ts BETWEEN ? AND ?",
+                        [.text(machine), .int(span.0), .int(span.1)]) {
+                            UpstreamRow.Health(machine: machine, ts: $0.int(0), health: $0.double(1), status: HealthStatus(stored: $0.text(2)),
+                                               confidence: $0.double(3), modelVersion: Int($0.int(4)), anomaly: $0.double(5), rev: 0)
+                        }
+                    health[machine] = Dictionary(points.map { ($0.ts, $0) }) { a, _ in a }
+                }
+            }
             var active: [String: Int?] = [:]
             var rows: [UpstreamRow] = []
             rows.reserveCapacity(order.count)
@@ -174,7 +208,7 @@ extension StoreReader {
                     guard let (machine, sensor) = try name(key.series) else { continue }
                     let stats: BucketStats?
                     if stream == .rollupMinute {
-                        stats = try MinuteChunks.read(db, series: key.series, from: key.t, to: key.t + 60_000, limit: 1).first?.stats
+                        stats = minutes[SeriesBucket(series: key.series, start: BucketWidth.day.start(of: key.t))]?[key.t]
                     } else {
                         stats = try db.query("SELECT count, sum, mean, m2, min, max FROM rollup_day WHERE series_id = ? AND start = ?",
                                              [.int(key.series), .int(key.t)]) { RollupMaintenance.stats($0) }.first
@@ -183,11 +217,8 @@ extension StoreReader {
                     rows.append(.rollup(.init(machine: machine, sensor: sensor, ts: key.t, count: stats.count, mean: stats.mean, min: stats.min,
                                               max: stats.max, sum: stats.sum, stddev: stats.stddev, rev: rev)))
                 case .health:
-                    guard let machine = key.machine, let h = try db.query(
-                        "SELECT health, status, confidence, model_version, anomaly FROM health_history WHERE machine = ? AND ts = ?", [.text(machine), .int(key.t)], row: {
-                            UpstreamRow.Health(machine: machine, ts: key.t, health: $0.double(0), status: HealthStatus(stored: $0.text(1)),
-                                               confidence: $0.double(2), modelVersion: Int($0.int(3)), anomaly: $0.double(4), rev: rev)
-                        }).first else { continue }
+                    guard let machine = key.machine, var h = health[machine]?[key.t] else { continue }
+                    h.rev = rev
                     rows.append(.health(h))
                 case .model:
                     guard let machine = key.machine else { continue }

@@ -76,6 +76,62 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
     }
 
+    /// The shipped bridge configuration (config/mosquitto/bridge.conf, with the test's address,
+    /// CA and password put in): a site broker forwards vigild's retained health topics over TLS
+    /// with a password to a central broker, under the site's prefix, retained.
+    @Test func bridgeForwardsHealthToACentralBrokerOverTLS() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try makeCertificates(in: dir)
+        try sh("mosquitto_passwd", ["-c", "-b", "\(dir)/passwd", "plant-a", "bridge-secret"])
+        try sh("mosquitto_passwd", ["-b", "\(dir)/passwd", "operator", "operator-secret"])
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod("\(dir)/\(f)", 0o644) }
+        let central = try TestBroker(extraConfig: """
+            cafile \(dir)/ca.crt
+            certfile \(dir)/server.crt
+            keyfile \(dir)/server.key
+            password_file \(dir)/passwd
+            """, anonymous: false)
+        try await central.waitReady()
+
+        let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let shipped = try String(contentsOfFile: "/\(repo)/config/mosquitto/bridge.conf", encoding: .utf8)
+        let bridge = shipped.split(separator: "\n").map { line -> String in
+            if line.hasPrefix("address ") { return "address 127.0.0.1:\(central.port)" }
+            if line.hasPrefix("bridge_cafile ") { return "bridge_cafile \(dir)/ca.crt" }
+            if line.hasPrefix("remote_password ") { return "remote_password bridge-secret" }
+            return String(line)
+        }.joined(separator: "\n")
+        let site = try TestBroker(extraConfig: bridge)
+        try await site.waitReady()
+        let daemon = try TestDaemon(broker: site, environment: ["VIGIL_HEALTH_COMMISSION_MINUTES": "30", "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1"])
+        try await daemon.waitReady()
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 2 * 3_600_000
+        let sim = try Harness.run(try Harness.product("vigil-sim"), [
+            "--broker", site.url, "--machines", "2", "--sensors", "2", "--start", String(start), "--duration", "2h", "--speedup", "2000", "--quiet",
+        ])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        try await Harness.waitUntil("both machines scored", seconds: 60) {
+            try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self).filter { $0.health != nil }.count == 2
+        }
+        // Retained centrally: a client connecting now gets the current health of both machines.
+        var seen: [String: API.Health] = [:]
+        try await Harness.waitUntil("both machines' health at the central broker", seconds: 30) {
+            let out = try Harness.run(try Harness.tool("mosquitto_sub"), [
+                "-h", "127.0.0.1", "-p", "\(central.port)", "--cafile", "\(dir)/ca.crt", "-u", "operator", "-P", "operator-secret",
+                "-t", "sites/plant-a/vigil-out/health/#", "-v", "-W", "2", "--retained-only",
+            ])
+            for line in out.stdout.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                if parts.count == 2, let h = try? JSONDecoder().decode(API.Health.self, from: Data(parts[1].utf8)) { seen[String(parts[0])] = h }
+            }
+            return seen.count == 2
+        }
+        let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(Set(seen.keys) == Set(machines.map { "sites/plant-a/vigil-out/health/\($0.id)" }))
+        #expect(seen.values.allSatisfy { $0.status != nil })
+    }
+
     /// The API over HTTPS: with http.tls_certificate and http.tls_key the daemon answers only
     /// TLS, verified against the test's CA by a real client (curl); half a configuration or a
     /// file that does not load is a configuration error naming the key.
