@@ -55,7 +55,7 @@ import VigilCore
         var receiver = try startReceiver()
         try await Harness.waitUntil("receiver listening") { Harness.canConnect(port: port) }
         let daemon = try TestDaemon(broker: broker, environment: [
-            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "30", "VIGIL_NOTIFY_SILENT_AFTER_SECONDS": "20",
+            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "30",
         ], config: """
             [[notify.webhook]]
             url = "http://127.0.0.1:\(port)/vigil"

@@ -103,5 +103,8 @@ import Testing
         #expect(key("[upstream]\nsite = \"a\"\n[[upstream.clickhouse]]\nuser = \"u\"") == "upstream.clickhouse[0].url")
         #expect(key("[upstream]\nsite = \"a b\"") == "upstream.site")
         #expect(key("", env: ["VIGIL_UPSTREAM_MAX_LAG_SECONDS": "1"]) == "upstream.max_lag_seconds")
+        // [notify] and [upstream] keys are taken from the environment like every other section's.
+        let env = try VigilConfig.load(fileText: nil, fileName: "v.toml", environment: ["VIGIL_NOTIFY_SILENT_AFTER_SECONDS": "20", "VIGIL_UPSTREAM_SITE": "plant-b"])
+        #expect(env.notifySilentAfterSeconds == 20 && env.upstreamSite == "plant-b")
     }
 }
