@@ -463,6 +463,10 @@ public struct ClickHouseSink: Sendable, Equatable {
     public var streams: [UpstreamStream] = UpstreamStream.defaults
     /// Rows per insert at most.
     public var batchRows = 20_000
+    /// A stream with fewer rows than a full batch waiting is sent at most this often: fewer,
+    /// larger inserts (ClickHouse makes a part per insert; many sites inserting every second
+    /// keep it merging).
+    public var flushSeconds = 5
 
     public init(url: String) { self.url = url }
 
@@ -475,7 +479,7 @@ public struct ClickHouseSink: Sendable, Equatable {
     public var cursorName: String { "clickhouse \(url) \(database)" }
 
     static func set(_ key: String, _ value: TOMLValue, in sinks: inout [ClickHouseSink]) throws(ValueError) {
-        let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows"
+        let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows, flush_seconds"
         let rest = key.dropFirst(prefix.count)
         guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= sinks.count,
               rest[rest.index(after: close)...].hasPrefix(".") else {
@@ -509,6 +513,7 @@ public struct ClickHouseSink: Sendable, Equatable {
                 return stream
             }
         case "batch_rows": sinks[n].batchRows = try value.int(in: 1...1_000_000)
+        case "flush_seconds": sinks[n].flushSeconds = try value.int(in: 1...3600)
         default:
             throw ValueError(message: "unknown key (known: \(known))")
         }

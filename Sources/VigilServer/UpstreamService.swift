@@ -22,6 +22,9 @@ public final class UpstreamService: Service, Sendable {
         let stream: UpstreamStream
         var cursor: UpstreamCursor
         var nextAttempt: Double = 0
+        /// When the last insert went (monotonic seconds), and whether it was a full batch.
+        var lastSent: Double = 0
+        var full = false
         var sentRows = 0
         var sentBatches = 0
         var failed = 0
@@ -96,8 +99,9 @@ public final class UpstreamService: Service, Sendable {
     /// Sends lane `i`'s next batch; true when it was full (more is waiting).
     private func deliver(lane i: Int) async throws -> Bool {
         var lane = lanes.withLock { $0[i] }
-        guard SystemClock.monotonicSeconds() >= lane.nextAttempt else { return false }
         let sink = sinks[lane.sink]
+        let now = SystemClock.monotonicSeconds()
+        guard now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
         let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows)
         guard batch.changes > 0 else { return false }
         if !batch.rows.isEmpty, let error = await post(ClickHouse.rowBinary(batch.rows, site: site), stream: lane.stream, sink: lane.sink) {
@@ -116,10 +120,12 @@ public final class UpstreamService: Service, Sendable {
         if lane.cursor.failures > 0 {
             logger.notice("upstream insert succeeded again", metadata: ["upstream.sink": "clickhouse[\(lane.sink)]", "upstream.stream": "\(lane.stream.rawValue)"])
         }
+        let full = batch.changes >= sink.batchRows
         lane.cursor = UpstreamCursor(lastSeq: batch.through)
+        lane.lastSent = now
+        lane.full = full
         lane.sentRows += batch.rows.count
         lane.sentBatches += 1
-        let full = batch.changes >= sink.batchRows
         lane.backlog = full ? UpstreamBacklog(rows: max(0, lane.backlog.rows - Int64(batch.changes)), oldestAt: lane.backlog.oldestAt)
                             : UpstreamBacklog(rows: 0, oldestAt: nil)
         try writer.setUpstreamCursor(sink: sink.cursorName, stream: lane.stream, lane.cursor)

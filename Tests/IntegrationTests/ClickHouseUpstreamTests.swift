@@ -46,6 +46,7 @@ import VigilCore
                 user = "\(TestClickHouseCluster.user)"
                 password_env = "CLICKHOUSE_PASSWORD"
                 batch_rows = 500
+                flush_seconds = 1
                 """
             daemon = try Self.start(broker: broker, dir: dir, config: config)
             try await daemon.waitReady()
