@@ -19,6 +19,8 @@ public enum UpstreamStream: String, Sendable, CaseIterable, Codable {
     case maintenance
     /// The event log (`Event`): status changes, silence, model changes, degradation.
     case event
+    /// Rejected inputs with their reason (the quarantine), for counts across sites.
+    case quarantine
 
     /// The table's name without prefix (the contract's `vigil_<name>` with the default prefix).
     public var table: String { rawValue }
@@ -32,14 +34,16 @@ public enum UpstreamStream: String, Sendable, CaseIterable, Codable {
         case .model: 4
         case .maintenance: 5
         case .event: 6
+        case .quarantine: 7
         }
     }
 
-    /// Whether the stream is read from the change log (the event log has its own ids).
-    public var usesChangeLog: Bool { self != .event }
+    /// Whether the stream is read from the change log (the event log and the quarantine are
+    /// append-only with growing ids: their cursor is the id).
+    public var usesChangeLog: Bool { self != .event && self != .quarantine }
 
     /// What a sink sends unless its `streams` say otherwise.
-    public static let defaults: [UpstreamStream] = [.rollupMinute, .rollupDay, .health, .model, .maintenance, .event]
+    public static let defaults: [UpstreamStream] = [.rollupMinute, .rollupDay, .health, .model, .maintenance, .event, .quarantine]
 }
 
 /// One row of an upstream stream, as sent. Times are epoch milliseconds.
@@ -49,6 +53,7 @@ public enum UpstreamRow: Sendable, Equatable {
     case model(Model)
     case maintenance(Maintenance)
     case event(Event)
+    case quarantine(Quarantine)
 
     public struct Rollup: Sendable, Equatable {
         public var machine: String, sensor: String, ts: Int64
@@ -81,6 +86,13 @@ public enum UpstreamRow: Sendable, Equatable {
             self.parentVersion = parentVersion; self.trainFrom = trainFrom; self.trainTo = trainTo; self.rowCount = rowCount
             self.contentSha256 = contentSha256; self.codeVersion = codeVersion; self.gateDecision = gateDecision; self.gateReason = gateReason
             self.rev = rev
+        }
+    }
+
+    public struct Quarantine: Sendable, Equatable {
+        public var id: Int64, receivedAt: Int64, topic: String, reason: String, detail: String
+        public init(id: Int64, receivedAt: Int64, topic: String, reason: String, detail: String) {
+            self.id = id; self.receivedAt = receivedAt; self.topic = topic; self.reason = reason; self.detail = detail
         }
     }
 
@@ -135,6 +147,11 @@ public enum ClickHouse {
                                    ("status", "String"), ("health", "Nullable(Float64)"), ("model_version", "Nullable(UInt64)"),
                                    ("detail", "String")],
                          orderBy: "site, machine, id", partitionBy: nil, replacing: nil)
+        case .quarantine:
+            // `machine` is '' (a rejected input has no trustworthy machine); it is the sharding key.
+            return Table(columns: [("site", "String"), ("machine", "String"), ("id", "UInt64"), ("ts", "UInt64"), ("reason", "String"),
+                                   ("topic", "String"), ("detail", "String")],
+                         orderBy: "site, machine, id", partitionBy: month, replacing: nil)
         }
     }
 
@@ -202,6 +219,8 @@ public enum ClickHouse {
                 if let h = e.health, h.isFinite { w.out.append(0); w.double(h) } else { w.out.append(1) }
                 w.nullableUInt64(e.modelVersion.map(Int64.init))
                 w.string(e.detail)
+            case .quarantine(let q):
+                w.string(""); w.uint64(q.id); w.uint64(q.receivedAt); w.string(q.reason); w.string(q.topic); w.string(q.detail)
             }
         }
         return w.out

@@ -62,8 +62,10 @@ public enum Daemon {
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
         let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
+        var upstreamAcknowledged: (@Sendable () -> Int64?)?
+        if let upstream { upstreamAcknowledged = { upstream.acknowledged(.event) } }
         let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition,
-                                       keepDays: config.notifyKeepDays, logger: logger)
+                                       keepDays: config.notifyKeepDays, upstreamAcknowledged: upstreamAcknowledged, logger: logger)
 
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))

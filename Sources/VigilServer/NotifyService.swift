@@ -46,12 +46,17 @@ public final class NotifyService: Service, Sendable {
 
     /// Loads (or starts at the newest event) each webhook's cursor, so a new webhook gets what
     /// happens from now on, not the whole history.
-    /// Events are kept `keepDays` (0 = forever), and longer until every webhook has them.
+    /// Events are kept `keepDays` (0 = forever), and longer until every webhook and upstream sink has them.
     let keepDays: Int
     private let lastPrune = Atomic<Int64>(0)
 
-    public init(writer: StoreWriter, webhooks: [Webhook], condition: DaemonCondition?, keepDays: Int = 365, logger: Logger) throws {
+    /// The last event every upstream sink has (nil: none sends events): kept until then too.
+    let upstreamAcknowledged: (@Sendable () -> Int64?)?
+
+    public init(writer: StoreWriter, webhooks: [Webhook], condition: DaemonCondition?, keepDays: Int = 365,
+                upstreamAcknowledged: (@Sendable () -> Int64?)? = nil, logger: Logger) throws {
         self.writer = writer
+        self.upstreamAcknowledged = upstreamAcknowledged
         self.keepDays = keepDays
         self.condition = condition
         self.logger = logger
@@ -97,7 +102,7 @@ public final class NotifyService: Service, Sendable {
         let now = SystemClock.wallMillis()
         guard keepDays > 0, now - lastPrune.load(ordering: .relaxed) >= 3_600_000 else { return }
         lastPrune.store(now, ordering: .relaxed)
-        let acknowledged = sinks.withLock { $0.map(\.cursor.lastEvent).min() } ?? .max
+        let acknowledged = min(sinks.withLock { $0.map(\.cursor.lastEvent).min() } ?? .max, upstreamAcknowledged?() ?? .max)
         let pruned = try writer.pruneEvents(before: now - Int64(keepDays) * 86_400_000, acknowledged: acknowledged)
         if pruned > 0 { logger.info("old events pruned", metadata: ["events": "\(pruned)"]) }
     }

@@ -59,7 +59,7 @@ enum OpenAPIDocument {
             "minutes": {"type": "array", "description": "Minutes of [from, to) with missing readings (all sensors together; placed evenly between the arrivals around each gap), oldest first, at most 10000.", "items": {"type": "object", "required": ["ts", "missing"], "properties": {"ts": {"type": "integer"}, "missing": {"type": "integer"}}}}}},
           "MaintenanceEvent": {"type": "object", "required": ["machine", "at", "note"], "properties": {"machine": {"type": "string"}, "at": {"type": "integer"}, "note": {"type": "string"}}},
           "UpstreamLane": {"type": "object", "required": ["sink", "url", "stream", "cursor", "sentRows", "failures", "pendingRows"], "properties": {
-            "sink": {"type": "string"}, "url": {"type": "string"}, "stream": {"type": "string", "enum": ["rollup_minute", "rollup_day", "health", "model", "maintenance", "event"]},
+            "sink": {"type": "string"}, "url": {"type": "string"}, "stream": {"type": "string", "enum": ["rollup_minute", "rollup_day", "health", "model", "maintenance", "event", "quarantine"]},
             "cursor": {"type": "integer"}, "sentRows": {"type": "integer"}, "failures": {"type": "integer"}, "pendingRows": {"type": "integer"},
             "oldestPendingAt": {"type": ["integer", "null"]}, "lastError": {"type": ["string", "null"]}}},
           "Event": {"type": "object", "required": ["id", "at", "kind", "detail"], "properties": {

@@ -74,6 +74,11 @@ public final class UpstreamService: Service, Sendable {
         } }
     }
 
+    /// The least cursor of the sinks sending `stream` (nil: none sends it).
+    public func acknowledged(_ stream: UpstreamStream) -> Int64? {
+        lanes.withLock { $0.filter { $0.stream == stream }.map(\.cursor.lastSeq).min() }
+    }
+
     /// How long the oldest row no sink has acknowledged has waited (0: none), for `/healthz`.
     public var lagMillis: Int64 {
         let oldest = lanes.withLock { $0.compactMap(\.backlog.oldestAt).min() }
@@ -137,7 +142,7 @@ public final class UpstreamService: Service, Sendable {
 
     /// Forgets what every sink sending `stream` has acknowledged.
     private func prune(_ stream: UpstreamStream) throws {
-        guard let least = lanes.withLock({ $0.filter { $0.stream == stream }.map(\.cursor.lastSeq).min() }) else { return }
+        guard let least = acknowledged(stream) else { return }
         try writer.pruneUpstreamChanges(stream: stream, through: least)
     }
 

@@ -79,9 +79,10 @@ extension StoreWriter {
     public func startUpstream(sink: String, stream: UpstreamStream, since: Int64) throws -> UpstreamCursor {
         if let cursor = try upstreamCursor(sink: sink, stream: stream) { return cursor }
         let start: Int64
-        if stream == .event {
+        if let (table, time) = Self.idStreams[stream] {
             start = try withConnection { db in
-                try db.query("SELECT coalesce((SELECT min(id) FROM event WHERE at >= ?), (SELECT coalesce(max(id), 0) + 1 FROM event)) - 1", [.int(since)]) { $0.int(0) }.first ?? 0
+                try db.query("SELECT coalesce((SELECT min(id) FROM \(table) WHERE \(time) >= ?), (SELECT coalesce(max(id), 0) + 1 FROM \(table))) - 1",
+                             [.int(since)]) { $0.int(0) }.first ?? 0
             }
         } else {
             start = try withConnection { db in try db.query("SELECT seq FROM sqlite_sequence WHERE name = 'upstream_change'") { $0.int(0) }.first ?? 0 }
@@ -91,6 +92,9 @@ extension StoreWriter {
         try setUpstreamCursor(sink: sink, stream: stream, cursor)
         return cursor
     }
+
+    /// The streams whose cursor is a table's growing id, with the table and its time column.
+    static let idStreams: [UpstreamStream: (table: String, time: String)] = [.event: ("event", "at"), .quarantine: ("quarantine", "received_at")]
 
     private func backfill(_ stream: UpstreamStream, since: Int64) throws {
         switch stream {
@@ -113,7 +117,7 @@ extension StoreWriter {
             try copyKeys("SELECT 0, machine, version FROM model ORDER BY machine, version", stream)
         case .maintenance:
             try copyKeys("SELECT 0, machine, id FROM maintenance ORDER BY id", stream)
-        case .event:
+        case .event, .quarantine:
             break
         }
     }
@@ -146,6 +150,13 @@ extension StoreReader {
                     ($0.int(0), EventSQL.event($0))
                 }
                 return UpstreamBatch(rows: events.compactMap { $0.1.map(UpstreamRow.event) }, through: events.last?.0 ?? cursor, changes: events.count)
+            }
+            if stream == .quarantine {
+                let rows = try db.query("SELECT id, received_at, topic, reason, detail FROM quarantine WHERE id > ? ORDER BY id LIMIT ?",
+                                        [.int(cursor), .int(Int64(limit))]) {
+                    UpstreamRow.Quarantine(id: $0.int(0), receivedAt: $0.int(1), topic: $0.text(2), reason: $0.text(3), detail: $0.text(4))
+                }
+                return UpstreamBatch(rows: rows.map(UpstreamRow.quarantine), through: rows.last?.id ?? cursor, changes: rows.count)
             }
             struct Key: Hashable { var series: Int64; var machine: String?; var t: Int64 }
             var newest: [Key: Int64] = [:]
@@ -240,7 +251,7 @@ extension StoreReader {
                         UpstreamRow.Maintenance(machine: $0.text(0), id: key.t, at: $0.int(1), note: $0.text(2))
                     }).first else { continue }
                     rows.append(.maintenance(m))
-                case .event:
+                case .event, .quarantine:
                     break
                 }
             }
@@ -251,8 +262,8 @@ extension StoreReader {
     /// How much of `stream` is still to send after `cursor`, and since when.
     public func upstreamBacklog(stream: UpstreamStream, after cursor: Int64) async throws -> UpstreamBacklog {
         try await read { db in
-            if stream == .event {
-                return try db.query("SELECT count(*), min(at) FROM event WHERE id > ?", [.int(cursor)]) {
+            if let (table, time) = StoreWriter.idStreams[stream] {
+                return try db.query("SELECT count(*), min(\(time)) FROM \(table) WHERE id > ?", [.int(cursor)]) {
                     UpstreamBacklog(rows: $0.int(0), oldestAt: $0.isNull(1) ? nil : $0.int(1))
                 }.first ?? UpstreamBacklog(rows: 0, oldestAt: nil)
             }

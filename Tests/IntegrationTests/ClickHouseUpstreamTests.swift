@@ -101,7 +101,8 @@ import VigilCore
         for k in 0..<3 {
             try a.broker.publish(topic: "vigil/\(late.id)/\(late.sensors[0])", #"{"ts": \#(start + 600_000 + Int64(k) * 7_000), "value": \#(1000 + k)}"#)
         }
-        // And a maintenance record (its own stream).
+        // A malformed payload (the quarantine stream) and a maintenance record (its own stream).
+        try a.broker.publish(topic: "vigil/\(late.id)/\(late.sensors[0])", #"{"ts": 1, "value": "#)
         let (status, _) = try await post(a.daemon.baseURL + "/api/v1/machines/\(late.id)/maintenance", #"{"note": "bearing replaced"}"#)
         #expect((200..<300).contains(status))
 
@@ -195,6 +196,8 @@ import VigilCore
         let maintenance = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_maintenance FINAL WHERE site = '\(site.name)'")
         let expected = site.name == "plant-a" ? "1" : "0"
         if maintenance.trimmingCharacters(in: .whitespacesAndNewlines) != expected { return "maintenance rows: \(maintenance)" }
+        let quarantine = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_quarantine WHERE site = '\(site.name)' AND reason = 'malformed_json'")
+        if quarantine.trimmingCharacters(in: .whitespacesAndNewlines) != expected { return "quarantine rows: \(quarantine)" }
         return nil
     }
 }
