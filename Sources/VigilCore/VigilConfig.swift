@@ -278,6 +278,24 @@ struct ValueError: Swift.Error {
 }
 
 extension TOMLValue {
+    /// An array of the raw values of `E`'s cases; an unknown one is named with the known ones.
+    func caseArray<E: RawRepresentable & CaseIterable>(of what: String) throws(ValueError) -> [E] where E.RawValue == String {
+        guard case .array(let items) = self else { throw ValueError(message: "expected an array of \(what)s") }
+        return try items.map { item throws(ValueError) in
+            let name = try item.string()
+            guard let value = E(rawValue: name) else {
+                throw ValueError(message: "'\(name)' is not a known \(what) (known: \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return value
+        }
+    }
+
+    func httpURL() throws(ValueError) -> String {
+        let url = try nonEmptyString()
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ValueError(message: "'\(url)' is not an http:// or https:// URL") }
+        return url
+    }
+
     func string() throws(ValueError) -> String {
         guard case .string(let s) = self else { throw ValueError(message: "expected a string, got \(typeName)") }
         return s
@@ -392,6 +410,15 @@ public struct HostPort: Sendable, Equatable {
     }
 }
 
+/// `<prefix>N].field` of an array of tables: tables come in order, so N is at most `count` (N ==
+/// `count` starts the next table). Nil when the key is not of that form.
+func arrayTableEntry(_ key: String, prefix: String, count: Int) -> (index: Int, field: Substring)? {
+    let rest = key.dropFirst(prefix.count)
+    guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= count,
+          rest[rest.index(after: close)...].hasPrefix(".") else { return nil }
+    return (n, rest[rest.index(close, offsetBy: 2)...])
+}
+
 /// One `[[notify.webhook]]`: every event (or those of `events`, for machines matching `machines`)
 /// is POSTed to `url` as JSON, with a bearer token and/or an HMAC-SHA256 signature when set.
 public struct Webhook: Sendable, Equatable {
@@ -417,28 +444,15 @@ public struct Webhook: Sendable, Equatable {
 
     /// `notify.webhook[N].key`: tables come in order, so N is at most the count so far.
     static func set(_ key: String, _ value: TOMLValue, in hooks: inout [Webhook]) throws(ValueError) {
-        let rest = key.dropFirst(prefix.count)
-        guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= hooks.count,
-              rest[rest.index(after: close)...].hasPrefix(".") else {
+        guard let (n, field) = arrayTableEntry(key, prefix: prefix, count: hooks.count) else {
             throw ValueError(message: "expected [[notify.webhook]] tables with keys url, bearer_token, secret, events, machines")
         }
         if n == hooks.count { hooks.append(Webhook(url: "")) }
-        switch rest[rest.index(close, offsetBy: 2)...] {
-        case "url":
-            let url = try value.nonEmptyString()
-            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ValueError(message: "'\(url)' is not an http:// or https:// URL") }
-            hooks[n].url = url
+        switch field {
+        case "url": hooks[n].url = try value.httpURL()
         case "bearer_token": hooks[n].bearerToken = try value.string()
         case "secret": hooks[n].secret = try value.string()
-        case "events":
-            guard case .array(let items) = value else { throw ValueError(message: "expected an array of event kinds") }
-            hooks[n].events = try items.map { item throws(ValueError) in
-                let name = try item.string()
-                guard let kind = EventKind(rawValue: name) else {
-                    throw ValueError(message: "'\(name)' is not an event kind (known: \(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                return kind
-            }
+        case "events": hooks[n].events = try value.caseArray(of: "event kind")
         case "machines":
             guard case .array(let items) = value else { throw ValueError(message: "expected an array of machine ids or prefix* patterns") }
             hooks[n].machines = try items.map { item throws(ValueError) in try item.nonEmptyString() }
@@ -480,17 +494,14 @@ public struct ClickHouseSink: Sendable, Equatable {
 
     static func set(_ key: String, _ value: TOMLValue, in sinks: inout [ClickHouseSink]) throws(ValueError) {
         let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows, flush_seconds"
-        let rest = key.dropFirst(prefix.count)
-        guard let close = rest.firstIndex(of: "]"), let n = Int(rest[..<close]), n <= sinks.count,
-              rest[rest.index(after: close)...].hasPrefix(".") else {
+        guard let (n, field) = arrayTableEntry(key, prefix: prefix, count: sinks.count) else {
             throw ValueError(message: "expected [[upstream.clickhouse]] tables with keys \(known)")
         }
         if n == sinks.count { sinks.append(ClickHouseSink(url: "")) }
         let identifier: (String) -> Bool = { !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 } }
-        switch rest[rest.index(close, offsetBy: 2)...] {
+        switch field {
         case "url":
-            let url = try value.nonEmptyString()
-            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ValueError(message: "'\(url)' is not an http:// or https:// URL") }
+            let url = try value.httpURL()
             sinks[n].url = url.hasSuffix("/") ? String(url.dropLast()) : url
         case "database":
             let db = try value.nonEmptyString()
@@ -503,15 +514,7 @@ public struct ClickHouseSink: Sendable, Equatable {
             let p = try value.string()
             guard p.isEmpty || identifier(p) else { throw ValueError(message: "'\(p)' is not a table name prefix (letters, digits, '_')") }
             sinks[n].tablePrefix = p
-        case "streams":
-            guard case .array(let items) = value else { throw ValueError(message: "expected an array of streams") }
-            sinks[n].streams = try items.map { item throws(ValueError) in
-                let name = try item.string()
-                guard let stream = UpstreamStream(rawValue: name) else {
-                    throw ValueError(message: "'\(name)' is not a stream (known: \(UpstreamStream.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                return stream
-            }
+        case "streams": sinks[n].streams = try value.caseArray(of: "stream")
         case "batch_rows": sinks[n].batchRows = try value.int(in: 1...1_000_000)
         case "flush_seconds": sinks[n].flushSeconds = try value.int(in: 1...3600)
         default:
