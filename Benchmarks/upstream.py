@@ -10,10 +10,12 @@ rows/s of the drain, vigild CPU per row sent, and as the peer in the same run Cl
 bulk load of the same minute rows (one RowBinary POST of what it received, into an identical
 table): the sink's ceiling.
 
+Also: the bytes per minute row over the wire, RowBinary and gzipped (level 1, what vigild sends).
+
 Usage: Benchmarks/upstream.py [--runs 3] [--machines 50] [--sensors 4] [--hours 24] [--interval 5]
        [--batch-rows 5000] [--bin .build/release]
 """
-import argparse, base64, glob, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import argparse, glob, gzip, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import Broker, free_port, proc_stats, wait_port  # noqa: E402
@@ -152,11 +154,13 @@ def main():
             ch(port, "INSERT INTO vigil.peer FORMAT RowBinary", blob)
             peer = time.time() - p0
             r = dict(rows=total, seconds=elapsed, rows_per_s=total / elapsed, cpu_us_per_row=(cpu1 - cpu0) / total * 1e6,
-                     minute_rows=sent["rollup_minute"], peer_rows_per_s=final / peer, streams=sent)
+                     minute_rows=sent["rollup_minute"], peer_rows_per_s=final / peer, streams=sent,
+                     bytes_per_row=len(blob) / final, gzip_bytes_per_row=len(gzip.compress(blob, 1)) / final)
             results.append(r)
             print(f"run {run + 1}: {total} rows in {elapsed:.2f} s = {r['rows_per_s']:,.0f} rows/s; vigild CPU {cpu1 - cpu0:.2f} s "
                   f"= {r['cpu_us_per_row']:.1f} us/row; peer (ClickHouse bulk RowBinary load of the {final} minute rows): "
-                  f"{r['peer_rows_per_s']:,.0f} rows/s; {sent}", flush=True)
+                  f"{r['peer_rows_per_s']:,.0f} rows/s; minute rows {r['bytes_per_row']:.1f} bytes each in RowBinary, "
+                  f"{r['gzip_bytes_per_row']:.1f} gzipped (level 1, as sent); {sent}", flush=True)
         rate = [r["rows_per_s"] for r in results]
         cpu = [r["cpu_us_per_row"] for r in results]
         peer = [r["peer_rows_per_s"] for r in results]

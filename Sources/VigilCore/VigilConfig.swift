@@ -301,6 +301,11 @@ extension TOMLValue {
         return s
     }
 
+    func bool() throws(ValueError) -> Bool {
+        guard case .bool(let b) = self else { throw ValueError(message: "expected true or false, got a \(typeName)") }
+        return b
+    }
+
     func nonEmptyString() throws(ValueError) -> String {
         let s = try string()
         guard !s.isEmpty else { throw ValueError(message: "must not be empty") }
@@ -481,6 +486,9 @@ public struct ClickHouseSink: Sendable, Equatable {
     /// larger inserts (ClickHouse makes a part per insert; many sites inserting every second
     /// keep it merging).
     public var flushSeconds = 5
+    /// gzip the inserts (`Content-Encoding: gzip`, level 1): a few times fewer bytes over a
+    /// site's uplink for a little CPU.
+    public var compress = true
 
     public init(url: String) { self.url = url }
 
@@ -493,7 +501,7 @@ public struct ClickHouseSink: Sendable, Equatable {
     public var cursorName: String { "clickhouse \(url) \(database)" }
 
     static func set(_ key: String, _ value: TOMLValue, in sinks: inout [ClickHouseSink]) throws(ValueError) {
-        let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows, flush_seconds"
+        let known = "url, database, user, password, password_env, table_prefix, streams, batch_rows, flush_seconds, compress"
         guard let (n, field) = arrayTableEntry(key, prefix: prefix, count: sinks.count) else {
             throw ValueError(message: "expected [[upstream.clickhouse]] tables with keys \(known)")
         }
@@ -517,6 +525,7 @@ public struct ClickHouseSink: Sendable, Equatable {
         case "streams": sinks[n].streams = try value.caseArray(of: "stream")
         case "batch_rows": sinks[n].batchRows = try value.int(in: 1...1_000_000)
         case "flush_seconds": sinks[n].flushSeconds = try value.int(in: 1...3600)
+        case "compress": sinks[n].compress = try value.bool()
         default:
             throw ValueError(message: "unknown key (known: \(known))")
         }

@@ -55,12 +55,17 @@ private struct CollectingWriter: ResponseBodyWriter {
 enum Gzip {
     /// `input` as one gzip member (RFC 1952) at zlib's default level; nil if zlib fails.
     static func compress(_ input: ByteBuffer) -> ByteBuffer? {
+        compress(Array(input.readableBytesView)).map { ByteBuffer(bytes: $0) }
+    }
+
+    /// `bytes` as one gzip member at `level` (1 fastest … 9 smallest); nil if zlib fails.
+    static func compress(_ bytes: [UInt8], level: Int32 = Z_DEFAULT_COMPRESSION) -> [UInt8]? {
         var stream = z_stream()
         // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+        guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
                             ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
         defer { deflateEnd(&stream) }
-        var bytes = Array(input.readableBytesView)
+        var bytes = bytes
         var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
         let status: Int32 = bytes.withUnsafeMutableBufferPointer { inp in
             out.withUnsafeMutableBufferPointer { outp in
@@ -72,6 +77,7 @@ enum Gzip {
             }
         }
         guard status == Z_STREAM_END else { return nil }
-        return ByteBuffer(bytes: out[..<Int(stream.total_out)])
+        out.removeSubrange(Int(stream.total_out)...)
+        return out
     }
 }

@@ -166,8 +166,13 @@ public final class UpstreamService: Service, Sendable {
         guard let url = components?.url else { return "invalid URL" }
         var request = URLRequest(url: url, timeoutInterval: 60)
         request.httpMethod = "POST"
-        request.httpBody = Data(body)
         request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        if sink.compress, let gzipped = Gzip.compress(body, level: 1) {
+            request.httpBody = Data(gzipped)
+            request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+        } else {
+            request.httpBody = Data(body)
+        }
         let credentials = Data("\(sink.user):\(passwords[n])".utf8).base64EncodedString()
         request.setValue("Basic " + credentials, forHTTPHeaderField: "Authorization")
         do {

@@ -130,6 +130,11 @@ import VigilCore
         }
         let lanes = try await Harness.getJSON(a.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
         #expect(Set(lanes.map(\.stream)) == Set(UpstreamStream.defaults))
+        // `vigil upstream status` shows the same lanes (JSON: the API's objects).
+        let cli = try Harness.run(try Harness.product("vigil"), ["upstream", "status", "--format", "json", "--url", a.daemon.baseURL])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let cliLanes = try JSONDecoder().decode([API.UpstreamLane].self, from: Data(cli.stdout.utf8))
+        #expect(cliLanes.map(\.stream) == lanes.map(\.stream) && cliLanes.allSatisfy { $0.sink == "clickhouse[0]" && $0.failures == 0 })
         // Site B's node was down: its inserts failed and were retried, and it says so.
         let lanesB = try await Harness.getJSON(b.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
         #expect(lanesB.contains { $0.failures > 0 }, "\(lanesB)")
