@@ -59,9 +59,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var upstreamClickHouse: [ClickHouseSink] = []
     /// An unsent upstream row older than this makes the daemon say it is degraded.
     public var upstreamMaxLagSeconds = 900
-    /// What a new sink is sent of the past: rollups, health and maintenance of this many days
-    /// (day rollups, models and events: all that is kept).
-    public var upstreamBackfillDays = 7
+    /// What a new sink is sent of the past: minute rollups, health points and events of this
+    /// many days (day rollups, models and maintenance: all that is kept).
+    public var upstreamBackfillDays = 1
     public var healthBandOK = 70
     public var healthBandWatch = 60
     public var healthBandAlarm = 50

@@ -21,6 +21,8 @@ public final class UpstreamService: Service, Sendable {
         let sink: Int
         let stream: UpstreamStream
         var cursor: UpstreamCursor
+        /// False until its cursor exists (a new sink's lane starts in `run`).
+        var started: Bool
         var nextAttempt: Double = 0
         /// When the last insert went (monotonic seconds), and whether it was a full batch.
         var lastSent: Double = 0
@@ -40,8 +42,8 @@ public final class UpstreamService: Service, Sendable {
     private let lanes: Mutex<[Lane]>
     private let lastBacklog = Atomic<Int64>(0)
 
-    /// Starts (or resumes) every sink's lanes; a new sink is first sent `backfillDays` of history
-    /// (see `StoreWriter.startUpstream`).
+    /// Resumes every sink's lanes; a new sink's lanes start in `run`, first sending `backfillDays`
+    /// of history (see `StoreWriter.startUpstream`).
     public init(writer: StoreWriter, reader: StoreReader, site: String, sinks: [ClickHouseSink], backfillDays: Int,
                 environment: [String: String], logger: Logger) throws {
         self.writer = writer
@@ -50,14 +52,30 @@ public final class UpstreamService: Service, Sendable {
         self.sinks = sinks
         self.passwords = sinks.map { $0.resolvedPassword(environment: environment) }
         self.logger = logger
-        let since = SystemClock.wallMillis() - Int64(backfillDays) * 86_400_000
+        backfillSince = SystemClock.wallMillis() - Int64(backfillDays) * 86_400_000
         var lanes: [Lane] = []
         for (n, sink) in sinks.enumerated() {
             for stream in sink.streams {
-                lanes.append(Lane(sink: n, stream: stream, cursor: try writer.startUpstream(sink: sink.cursorName, stream: stream, since: since)))
+                // A new lane starts (and backfills) in `run`, after READY: a big backfill must not
+                // hold up the daemon's start. Until then its cursor is 0, which also keeps the log
+                // and the events it will need from being pruned.
+                let cursor = try writer.upstreamCursor(sink: sink.cursorName, stream: stream)
+                lanes.append(Lane(sink: n, stream: stream, cursor: cursor ?? UpstreamCursor(lastSeq: 0), started: cursor != nil))
             }
         }
         self.lanes = Mutex(lanes)
+    }
+
+    let backfillSince: Int64
+
+    /// Starts the lanes of new sinks: their cursor and the history they are sent first.
+    private func startNewLanes() throws {
+        for i in lanes.withLock({ Array($0.indices) }) where !lanes.withLock({ $0[i].started }) {
+            let (sink, stream) = lanes.withLock { (sinks[$0[i].sink], $0[i].stream) }
+            let cursor = try writer.startUpstream(sink: sink.cursorName, stream: stream, since: backfillSince)
+            lanes.withLock { $0[i].cursor = cursor; $0[i].started = true }
+            logger.info("upstream stream started", metadata: ["upstream.sink": "\(sink.url)", "upstream.stream": "\(stream.rawValue)"])
+        }
     }
 
     /// The streams some sink sends (the writer logs changes for these).
@@ -89,6 +107,7 @@ public final class UpstreamService: Service, Sendable {
         while !Task.isShuttingDownGracefully {
             var busy = false
             do {
+                try startNewLanes()
                 let count = lanes.withLock { $0.count }
                 for i in 0..<count { busy = try await deliver(lane: i) || busy }
                 try await refreshBacklog()
@@ -106,7 +125,7 @@ public final class UpstreamService: Service, Sendable {
         var lane = lanes.withLock { $0[i] }
         let sink = sinks[lane.sink]
         let now = SystemClock.monotonicSeconds()
-        guard now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
+        guard lane.started, now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
         let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows)
         guard batch.changes > 0 else { return false }
         if !batch.rows.isEmpty, let error = await post(ClickHouse.rowBinary(batch.rows, site: site), stream: lane.stream, sink: lane.sink) {
