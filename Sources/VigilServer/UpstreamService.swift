@@ -28,7 +28,6 @@ public final class UpstreamService: Service, Sendable {
         var lastSent: Double = 0
         var full = false
         var sentRows = 0
-        var sentBatches = 0
         var failed = 0
         var backlog = UpstreamBacklog(rows: 0, oldestAt: nil)
     }
@@ -39,6 +38,8 @@ public final class UpstreamService: Service, Sendable {
     let sinks: [ClickHouseSink]
     let passwords: [String]
     let logger: Logger
+    /// A new sink is first sent what changed since then (`upstream.backfill_days` ago).
+    let backfillSince: Int64
     private let lanes: Mutex<[Lane]>
     private let lastBacklog = Atomic<Int64>(0)
 
@@ -65,8 +66,6 @@ public final class UpstreamService: Service, Sendable {
         }
         self.lanes = Mutex(lanes)
     }
-
-    let backfillSince: Int64
 
     /// Starts the lanes of new sinks: their cursor and the history they are sent first.
     private func startNewLanes() throws {
@@ -127,7 +126,10 @@ public final class UpstreamService: Service, Sendable {
         let now = SystemClock.monotonicSeconds()
         guard lane.started, now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
         let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows)
-        guard batch.changes > 0 else { return false }
+        guard batch.changes > 0 else {
+            if lane.full { lanes.withLock { $0[i].full = false } }  // drained: back to flush_seconds
+            return false
+        }
         if !batch.rows.isEmpty, let error = await post(ClickHouse.rowBinary(batch.rows, site: site), stream: lane.stream, sink: lane.sink) {
             lane.failed += 1
             lane.cursor.failures += 1
@@ -149,7 +151,6 @@ public final class UpstreamService: Service, Sendable {
         lane.lastSent = now
         lane.full = full
         lane.sentRows += batch.rows.count
-        lane.sentBatches += 1
         lane.backlog = full ? UpstreamBacklog(rows: max(0, lane.backlog.rows - Int64(batch.changes)), oldestAt: lane.backlog.oldestAt)
                             : UpstreamBacklog(rows: 0, oldestAt: nil)
         try writer.setUpstreamCursor(sink: sink.cursorName, stream: lane.stream, lane.cursor)
