@@ -93,7 +93,7 @@ public final class NotifyService: Service, Sendable {
             } catch {
                 logger.error("notification pass failed; will retry", metadata: ["error": "\(error)"])
             }
-            do { try await Task.sleep(for: .seconds(1)) } catch { break }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { break }
         }
     }
 

@@ -43,7 +43,8 @@ public struct SystemdService: Service {
         let tick = min(watchdogInterval.map { $0 / 2 } ?? 5, 5)
         while !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: .milliseconds(Int(tick * 1000)))
+                // Woken by a graceful shutdown, so STOPPING=1 goes out and the services after this one stop at once.
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(tick * 1000))) }
             } catch {
                 break
             }

@@ -115,7 +115,7 @@ public final class UpstreamService: Service, Sendable {
             }
             // A full batch was sent: there is more, go on at once.
             if busy { continue }
-            do { try await Task.sleep(for: .seconds(1)) } catch { break }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { break }
         }
     }
 
