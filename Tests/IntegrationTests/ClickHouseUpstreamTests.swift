@@ -198,6 +198,13 @@ import VigilCore
             }
             if mine.isEmpty || mine != chModels { return "\(m.id) models: \(mine) vs \(chModels)" }
         }
+        // The event log: the same ids, kinds and machines, once each.
+        let events = try await Harness.getJSON(base + "/api/v1/events?limit=10000", as: [Event].self)
+        struct EventRow: Decodable, Equatable { var id: Int64; var kind: String; var machine: String }
+        let chEvents = try cluster.rows("SELECT id, kind, machine FROM vigil.vigil_event FINAL WHERE site = '\(site.name)' ORDER BY id",
+                                        via: node, as: EventRow.self)
+        let mineEvents = events.reversed().map { EventRow(id: $0.id, kind: $0.kind.rawValue, machine: $0.machine ?? "") }
+        if mineEvents != chEvents { return "events: \(mineEvents.count) vs \(chEvents.count) in the cluster" }
         let maintenance = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_maintenance FINAL WHERE site = '\(site.name)'")
         let expected = site.name == "plant-a" ? "1" : "0"
         if maintenance.trimmingCharacters(in: .whitespacesAndNewlines) != expected { return "maintenance rows: \(maintenance)" }
