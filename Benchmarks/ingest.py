@@ -88,9 +88,9 @@ def load(binary, port, readings, batch):
                              "--batch", str(batch), "--machines", "25", "--sensors", "4"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-def run_vigild(binary, workdir, readings, batch, durability="process"):
+def run_vigild(binary, workdir, readings, batch, durability="process", sessions=1):
     broker = Broker(workdir)
-    d = Vigild(binary, workdir, broker, {"VIGIL_INGEST_DURABILITY": durability})
+    d = Vigild(binary, workdir, broker, {"VIGIL_INGEST_DURABILITY": durability, "VIGIL_INGEST_SESSIONS": str(sessions)})
     url = d.base + "/healthz"
     def status():
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -144,6 +144,7 @@ def main():
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--durability", choices=["process", "power"], default="process",
                     help="ingest.durability of the vigild under test (power: fdatasync before every PUBACK)")
+    ap.add_argument("--sessions", type=int, default=1, help="ingest.sessions of the vigild under test (MQTT sessions sharing the subscription)")
     args = ap.parse_args()
     for tool in ("mosquitto", "mosquitto_sub"):
         if not shutil.which(tool):
@@ -153,12 +154,12 @@ def main():
         os.chown(workdir, pwd.getpwnam("mosquitto").pw_uid, -1)
     except (KeyError, PermissionError):
         pass
-    print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box, ingest.durability = {args.durability}")
+    print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box, ingest.durability = {args.durability}, ingest.sessions = {args.sessions}")
     print(f"{'batch':>6} {'readings':>9} {'vigild r/s':>11} {'sub r/s':>10} {'ratio':>6} {'cpu s':>6} {'cpu µs/r':>8} "
           f"{'peak RSS':>9} {'disk B/r':>8} {'db B/r':>7} {'syncs/r':>8}")
     for b in args.batch:
         n = args.single_readings if b == 1 else args.readings
-        v = run_vigild(args.bin, workdir, n, b, args.durability)
+        v = run_vigild(args.bin, workdir, n, b, args.durability, args.sessions)
         s = run_sub(args.bin, workdir, n, b)
         vr, sr = n / v["elapsed"], n / s
         print(f"{b:>6} {n:>9} {vr:>11,.0f} {sr:>10,.0f} {vr / sr:>6.2f} {v['cpu']:>6.2f} {v['cpu'] / n * 1e6:>8.2f} "

@@ -34,6 +34,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// When an acknowledged reading is safe: `process` (a crash or kill of vigild) or `power`
     /// (also a power cut: the journal is synced before the PUBACK, SQLite commits are synced).
     public var ingestDurability = Durability.process
+    /// MQTT sessions the gateway subscribes with (a shared subscription when more than one):
+    /// with `ingest.durability = "power"` their messages share journal syncs (group commit).
+    public var ingestSessions = 1
     public var ingestMaxFutureSeconds = 600
     public var ingestQuarantineMaxRows = 10_000
     // [rollup]
@@ -139,6 +142,7 @@ public struct VigilConfig: Sendable, Equatable {
             guard let d = Durability(rawValue: text) else { throw ValueError(message: "'\(text)' is not process or power") }
             c.ingestDurability = d
         },
+        "ingest.sessions": { c, v throws(ValueError) in c.ingestSessions = try v.int(in: 1...16) },
         "ingest.max_payload_bytes": { c, v throws(ValueError) in c.ingestMaxPayloadBytes = try v.int(in: 64...(16 << 20)) },
         "ingest.max_future_seconds": { c, v throws(ValueError) in c.ingestMaxFutureSeconds = try v.int(in: 0...(366 * 86_400)) },
         "ingest.quarantine_max_rows": { c, v throws(ValueError) in c.ingestQuarantineMaxRows = try v.int(in: 10...10_000_000) },

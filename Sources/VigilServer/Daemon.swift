@@ -33,18 +33,24 @@ public enum Daemon {
         let recovered = try buffer.recover()
         if recovered > 0 { logger.notice("recovered readings from the ingest journal", metadata: ["store.readings": "\(recovered)"]) }
         let ingestor = Ingestor(decoder: decoder, buffer: buffer, metrics: metrics, logger: logger)
-        let client = try MQTTClient(
-            .init(
-                host: broker.host, port: broker.port, clientID: config.mqttClientID, cleanSession: false,
-                username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
-                password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
-                caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
-                certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
-                keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
-                keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)),
-            onMessage: { ingestor.handle($0) },
-            onEvent: IngestService.logEvents(logger))
-        let ingest = IngestService(client: client, ingestor: ingestor, topics: config.subscriptionFilters, logger: logger)
+        // The first session also publishes (retained health) and is the one /healthz reports on.
+        let clients = try IngestService.clientIDs(config.mqttClientID, sessions: config.ingestSessions).map { id in
+            try MQTTClient(
+                .init(
+                    host: broker.host, port: broker.port, clientID: id, cleanSession: false,
+                    username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
+                    password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
+                    caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
+                    certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
+                    keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
+                    keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)),
+                onMessage: { ingestor.handle($0) },
+                onEvent: IngestService.logEvents(logger))
+        }
+        let client = clients[0]
+        let ingest = IngestService(clients: clients, ingestor: ingestor,
+                                   topics: IngestService.filters(config.subscriptionFilters, sessions: config.ingestSessions, clientID: config.mqttClientID),
+                                   logger: logger)
         let rollups = RollupService(writer: writer, metrics: metrics, rawDays: config.retentionRawDays,
                                     minuteDays: config.retentionMinuteDays, logger: logger)
 

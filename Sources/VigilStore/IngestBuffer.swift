@@ -23,7 +23,9 @@ public final class IngestBuffer: Sendable {
         public var flushInterval: Double = 0.05
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
-        /// `fdatasync` each journal record before `append` returns (power-loss durability).
+        /// Each journal record is on stable storage (`fdatasync`) before `append` returns
+        /// (power-loss durability). Concurrent appends (several MQTT sessions) share syncs:
+        /// group commit.
         public var syncJournal = false
         public init() {}
     }
@@ -36,7 +38,8 @@ public final class IngestBuffer: Sendable {
         public var lateReadings = 0
         public var journalBytes = 0
         public var applyErrors = 0
-        /// Journal `fdatasync` calls (power-loss durability: one per appended message).
+        /// Journal `fdatasync` calls (power-loss durability: at most one per appended message;
+        /// fewer when concurrent appends share one).
         public var journalSyncs = 0
         /// Wall-clock ms of the first failure of the current run of failing commits (nil: none).
         public var applyFailingSince: Int64?
@@ -52,6 +55,8 @@ public final class IngestBuffer: Sendable {
         let fd: Int32
         let path: String
         var bytes = 0
+        /// Written since its last `fdatasync` began.
+        var unsynced = false
     }
 
     struct State {
@@ -62,9 +67,19 @@ public final class IngestBuffer: Sendable {
         var generation: UInt64 = 0
         var stopping = false
         var stats = Stats()
+        /// Records written so far (the group commit's sequence).
+        var written: UInt64 = 0
+    }
+
+    /// Group commit: how many records are known to be on stable storage, and whether an append
+    /// is syncing for everyone right now.
+    struct SyncState {
+        var synced: UInt64 = 0
+        var syncing = false
     }
 
     private let state: Mutex<State>
+    private let syncState = Mutex(SyncState())
     private let writer: StoreWriter
     private let options: Options
     private let wakeApplier = DispatchSemaphore(value: 0)
@@ -136,20 +151,63 @@ public final class IngestBuffer: Sendable {
             wakeApplier.signal()
             _ = spaceAvailable.wait(timeout: .now() + .milliseconds(100))
         }
-        try state.withLock { (s: inout State) throws(StoreError) in
+        let seq = try state.withLock { (s: inout State) throws(StoreError) -> UInt64 in
             try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
-            if options.syncJournal {
-                // On stable storage before the caller returns and the broker gets its PUBACK.
-                while fdatasync(s.segments[s.active].fd) != 0 {
-                    guard errno == EINTR else { throw StoreError("fdatasync \(s.segments[s.active].path)", errno: errno) }
-                }
-                s.stats.journalSyncs += 1
-            }
             s.segments[s.active].bytes += record.count
+            s.segments[s.active].unsynced = true
+            s.written += 1
             s.pending.append(message)
             s.pendingReadings += message.readings.count
             s.stats.pendingReadings = s.pendingReadings
             if s.pendingReadings >= options.batchReadings { wakeApplier.signal() }
+            return s.written
+        }
+        // On stable storage before the caller returns and the broker gets its PUBACK. (If the
+        // applier commits the record to SQLite first, that commit is synced too: synchronous=FULL.)
+        if options.syncJournal { try syncThrough(seq) }
+    }
+
+    /// Returns once record `seq` is on stable storage. The first caller to find no sync running
+    /// syncs every segment written since the last sync began, for all records written until then;
+    /// the others wait for that (or the next) sync to cover theirs: one `fdatasync` for as many
+    /// concurrent appends as arrive during one.
+    private func syncThrough(_ seq: UInt64) throws(StoreError) {
+        enum Role { case done, lead, wait }
+        while true {
+            let role: Role = syncState.withLock { st in
+                if st.synced >= seq { return .done }
+                if st.syncing { return .wait }
+                st.syncing = true
+                return .lead
+            }
+            switch role {
+            case .done:
+                return
+            case .wait:
+                usleep(20)
+            case .lead:
+                let (target, dirty) = state.withLock { s -> (UInt64, [Segment]) in
+                    let dirty = s.segments.filter(\.unsynced)
+                    for k in s.segments.indices { s.segments[k].unsynced = false }
+                    return (s.written, dirty)
+                }
+                for seg in dirty {
+                    while fdatasync(seg.fd) != 0 {
+                        guard errno == EINTR else {
+                            let error = StoreError("fdatasync \(seg.path)", errno: errno)
+                            // Not synced: mark them again for whoever syncs next.
+                            state.withLock { s in for k in s.segments.indices where dirty.contains(where: { $0.fd == s.segments[k].fd }) { s.segments[k].unsynced = true } }
+                            syncState.withLock { $0.syncing = false }
+                            throw error
+                        }
+                    }
+                }
+                state.withLock { $0.stats.journalSyncs += dirty.count }
+                syncState.withLock { st in
+                    st.synced = max(st.synced, target)
+                    st.syncing = false
+                }
+            }
         }
     }
 

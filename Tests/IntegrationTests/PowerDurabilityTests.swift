@@ -10,47 +10,67 @@ import VigilCore
 @Suite(.serialized) struct PowerDurabilityTests {
     struct Ordering {
         var pubacks = 0
-        /// PUBACKs written while a journal segment had bytes written but not yet synced.
+        /// PUBACKs a thread sent while its last journal write had not been covered by a sync of
+        /// that segment that began after the write completed.
         var unsynced = 0
         var syncs = 0
+        var journalWrites = 0
     }
 
-    /// Reads an `strace -f -e trace=openat,write,sendto,fdatasync` log of vigild.
+    /// Reads an `strace -f -e trace=openat,write,sendto,fdatasync` log of vigild, thread by
+    /// thread (a PUBACK goes out on the thread whose message callback journaled the record; with
+    /// several sessions and group commit another thread's sync may cover it).
     static func ordering(_ trace: String) -> Ordering {
-        var journal = Set<Substring>(), dirty = Set<Substring>(), pendingSync: [Substring: Substring] = [:]
+        var journal = Set<Substring>()
+        var lastWrite: [Substring: (line: Int, fd: Substring)] = [:]   // per thread: its last journal write, completed at line
+        var pendingWrite: [Substring: Substring] = [:]
+        var pendingSync: [Substring: (line: Int, fd: Substring)] = [:]
+        var syncedFrom: [Substring: Int] = [:]   // per fd: the latest start line of a completed sync
         var o = Ordering()
         func fd(after call: String, in line: Substring) -> Substring? {
             guard let r = line.range(of: call + "(") else { return nil }
             return line[r.upperBound...].prefix { $0.isNumber }
         }
-        for line in trace.split(separator: "\n") {
+        func covered(_ pid: Substring) -> Bool {
+            guard let w = lastWrite[pid] else { return true }
+            return (syncedFrom[w.fd] ?? -1) > w.line
+        }
+        for (n, line) in trace.split(separator: "\n").enumerated() {
             let pid = line.prefix { $0.isNumber }
             if line.contains("openat("), line.contains("-ingest."), let eq = line.range(of: ") = ", options: .backwards) {
                 journal.insert(line[eq.upperBound...].prefix { $0.isNumber })
             } else if let f = fd(after: "fdatasync", in: line), journal.contains(f) {
-                if line.hasSuffix("= 0") { dirty.remove(f); o.syncs += 1 } else if line.contains("<unfinished") { pendingSync[pid] = f }
-            } else if line.contains("<... fdatasync resumed>"), line.hasSuffix("= 0"), let f = pendingSync.removeValue(forKey: pid) {
-                dirty.remove(f)
+                if line.hasSuffix("= 0") {
+                    syncedFrom[f] = max(syncedFrom[f] ?? -1, n)
+                    o.syncs += 1
+                } else if line.contains("<unfinished") {
+                    pendingSync[pid] = (n, f)
+                }
+            } else if line.contains("<... fdatasync resumed>"), line.hasSuffix("= 0"), let started = pendingSync.removeValue(forKey: pid) {
+                syncedFrom[started.fd] = max(syncedFrom[started.fd] ?? -1, started.line)
                 o.syncs += 1
+            } else if line.contains("<... write resumed>"), let f = pendingWrite.removeValue(forKey: pid) {
+                lastWrite[pid] = (n, f)
             } else if let f = fd(after: "write", in: line) ?? fd(after: "sendto", in: line) {
                 if journal.contains(f) {
-                    dirty.insert(f)
+                    o.journalWrites += 1
+                    if line.contains("<unfinished") { pendingWrite[pid] = f } else { lastWrite[pid] = (n, f) }
                 } else if line.contains(", \"@\\2\\0") || line.contains(", \"@\\2\\1") {  // MQTT PUBACK: 0x40 0x02 id
                     o.pubacks += 1
-                    if !dirty.isEmpty { o.unsynced += 1 }
+                    if !covered(pid) { o.unsynced += 1 }
                 }
             }
         }
         return o
     }
 
-    func run(durability: String) async throws -> (Ordering, String) {
+    func run(durability: String, sessions: Int = 1) async throws -> (Ordering, String) {
         let broker = try TestBroker()
         try await broker.waitReady()
         let dir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let trace = dir + "/strace.txt"
-        let daemon = try TestDaemon(broker: broker, environment: ["VIGIL_INGEST_DURABILITY": durability],
+        let daemon = try TestDaemon(broker: broker, environment: ["VIGIL_INGEST_DURABILITY": durability, "VIGIL_INGEST_SESSIONS": "\(sessions)"],
                                     launcher: [try Harness.tool("strace"), "-f", "-qq", "-s", "8", "-e", "trace=openat,write,sendto,fdatasync", "-o", trace])
         try await daemon.waitReady()
         let total = 400
@@ -77,5 +97,14 @@ import VigilCore
         // are only in the page cache.
         let (process, _) = try await run(durability: "process")
         #expect(process.pubacks >= 100 && process.unsynced > process.pubacks / 2 && process.syncs == 0, "\(process)")
+    }
+
+    /// Several MQTT sessions on a shared subscription: every PUBACK still follows a sync covering
+    /// its thread's record, and concurrent appends share syncs (group commit).
+    @Test func groupCommitAcrossSessionsStillSyncsBeforeEveryPuback() async throws {
+        let (power, metrics) = try await run(durability: "power", sessions: 4)
+        #expect(power.pubacks >= 100, "100 messages acknowledged: \(power)")
+        #expect(power.unsynced == 0, "\(power)")
+        #expect(metrics.contains("vigil_ingest_journal_syncs_total "))
     }
 }
