@@ -31,8 +31,8 @@ import VigilCore
 
     /// Starts vigild again on `dataDir` (same database and persistent session) and expects every
     /// one of `total` readings, exactly once, once the simulator has finished.
-    func restartAndExpectAll(_ broker: TestBroker, dataDir: String, sim: ChildProcess, total: Int) async throws {
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly)
+    func restartAndExpectAll(_ broker: TestBroker, dataDir: String, sim: ChildProcess, total: Int, sessions: Int = 1) async throws {
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly.merging(["VIGIL_INGEST_SESSIONS": "\(sessions)"]) { $1 })
         try await daemon.waitReady()
         #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
         let db = daemon.databasePath
@@ -42,28 +42,30 @@ import VigilCore
     }
 
     /// vigild on `dataDir` in the middle of ingesting a `total`-reading QoS 1 load.
-    func busyDaemon(_ broker: TestBroker, dataDir: String, total: Int) async throws -> (TestDaemon, ChildProcess) {
-        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly)
+    func busyDaemon(_ broker: TestBroker, dataDir: String, total: Int, sessions: Int = 1) async throws -> (TestDaemon, ChildProcess) {
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly.merging(["VIGIL_INGEST_SESSIONS": "\(sessions)"]) { $1 })
         try await daemon.waitReady()
         let sim = try startLoad(broker, readings: total, batch: 4, log: dataDir + "/sim.log")
         try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
         return (daemon, sim)
     }
 
-    @Test func killMinus9MidStreamLosesNothing() async throws {
+    /// With one MQTT session, and with three on a shared subscription (each redelivers its own
+    /// unacknowledged messages to the restarted daemon).
+    @Test(arguments: [1, 3]) func killMinus9MidStreamLosesNothing(sessions: Int) async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let total = 200_000 // ≈ 50,000 QoS 1 messages: seconds of work, so the kill lands mid-stream
-        let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total)
+        let (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total, sessions: sessions)
         // Kill the gateway while it is busy: some readings stored, most still coming.
         daemon.kill9()
         let (atKill, _) = try storedCount(daemon.databasePath)
         #expect(atKill > 0 && atKill < total, "killed at \(atKill) of \(total): the test needs a mid-stream kill")
 
-        // Restart on the same database and persistent session: the broker redelivers the rest.
-        try await restartAndExpectAll(broker, dataDir: dataDir, sim: sim, total: total)
+        // Restart on the same database and persistent session(s): the broker redelivers the rest.
+        try await restartAndExpectAll(broker, dataDir: dataDir, sim: sim, total: total, sessions: sessions)
     }
 
     @Test func sigtermUnderLoadExitsCleanlyAndKeepsEveryAcknowledgedReading() async throws {
