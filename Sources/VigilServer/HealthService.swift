@@ -564,11 +564,13 @@ public final class HealthService: Service, Sendable {
         var known = try presence.withLock { $0 } ?? writer.silentMachines()
         var events: [Event] = []
         for m in writer.fleet.snapshot() {
-            let silent = now - m.lastSeen > settings.silentAfterMillis
+            // Judged on when readings arrive, not on their timestamps (a device with a wrong clock,
+            // or history being backfilled, is not silent).
+            let silent = now - m.lastReceived > settings.silentAfterMillis
             guard silent != (known[m.id] ?? false) else { continue }
             known[m.id] = silent
-            events.append(Event(at: silent ? now : m.lastSeen, kind: silent ? .machineSilent : .machineBack, machine: m.id,
-                                detail: silent ? "\(m.id): no reading since \(Timestamp.rfc3339(millis: m.lastSeen))"
+            events.append(Event(at: silent ? now : m.lastReceived, kind: silent ? .machineSilent : .machineBack, machine: m.id,
+                                detail: silent ? "\(m.id): no reading received since \(Timestamp.rfc3339(millis: m.lastReceived))"
                                                : "\(m.id): reporting again"))
         }
         try writer.appendEvents(events)

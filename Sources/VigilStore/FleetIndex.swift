@@ -8,6 +8,8 @@ public final class FleetIndex: Sendable {
     struct Entry {
         var sensors: [String] = []  // sorted
         var lastSeen: Int64 = 0
+        /// When its latest reading was received (ms); after a restart, its data's last time.
+        var lastReceived: Int64 = 0
         var health: Double?
         var status: HealthStatus?
         var missing: Int64 = 0
@@ -22,6 +24,7 @@ public final class FleetIndex: Sendable {
         for (m, s, last) in try db.query("SELECT machine, sensor, last_ts FROM series ORDER BY machine, sensor", row: { ($0.text(0), $0.text(1), $0.int(2)) }) {
             all[m, default: Entry()].sensors.append(s)
             all[m]!.lastSeen = max(all[m]!.lastSeen, last)
+            all[m]!.lastReceived = all[m]!.lastSeen
         }
         for (m, h, st) in try db.query("SELECT machine, health, status FROM machine_health WHERE health IS NOT NULL AND status IS NOT NULL",
                                        row: { ($0.text(0), $0.double(1), HealthStatus(stored: $0.text(2))) }) where all[m] != nil {
@@ -35,8 +38,9 @@ public final class FleetIndex: Sendable {
         machines.withLock { $0 = (all, $0.generation + 1) }
     }
 
-    /// Committed readings: the largest timestamp per series of a batch.
-    func noteReadings(_ latest: [StoreWriter.SeriesName: Int64]) {
+    /// Committed readings: the largest timestamp per series of a batch, and per machine when
+    /// its latest reading was received.
+    func noteReadings(_ latest: [StoreWriter.SeriesName: Int64], received: [String: Int64]) {
         guard !latest.isEmpty else { return }
         machines.withLock { m in
             m.generation += 1
@@ -48,6 +52,11 @@ public final class FleetIndex: Sendable {
                 }
                 e.lastSeen = max(e.lastSeen, ts)
                 m.all[key.machine] = e
+            }
+            for (machine, at) in received {
+                guard var e = m.all[machine] else { continue }
+                e.lastReceived = max(e.lastReceived, at)
+                m.all[machine] = e
             }
         }
     }
@@ -95,7 +104,8 @@ public final class FleetIndex: Sendable {
         let (all, generation) = machines.withLock { ($0.all, $0.generation) }
         return (all.keys.sorted().map { id in
             let e = all[id]!
-            return MachineSummary(id: id, sensors: e.sensors, lastSeen: e.lastSeen, health: e.health, status: e.status, missing: e.missing)
+            return MachineSummary(id: id, sensors: e.sensors, lastSeen: e.lastSeen, lastReceived: e.lastReceived, health: e.health, status: e.status,
+                                  missing: e.missing)
         }, generation)
     }
 }
@@ -106,6 +116,9 @@ public struct MachineSummary: Sendable, Equatable {
     public var sensors: [String]
     /// Largest reading timestamp of any of its sensors.
     public var lastSeen: Int64
+    /// When its latest reading was received (ms; after a restart, `lastSeen` until one arrives):
+    /// what silence is judged on, so a device with a wrong clock or a backfill is not "silent".
+    public var lastReceived: Int64
     public var health: Double?
     public var status: HealthStatus?
     /// Readings its devices numbered that never arrived.

@@ -92,12 +92,18 @@ public final class StoreWriter: Sendable {
             var touched: Set<SeriesBucket> = []
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
+            var received: [String: Int64] = [:]  // machine → latest receipt in this batch
             var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
             var lastSequenced: Int64?
             var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
             do { try s.db.transaction {
                 for m in messages {
+                    var previous: String?
+                    for r in m.readings where r.machine != previous {
+                        previous = r.machine
+                        if m.receivedAt > received[r.machine, default: .min] { received[r.machine] = m.receivedAt }
+                    }
                     for r in m.readings {
                         let id: Int64
                         if let k = lastKey, k.machine == r.machine, k.sensor == r.sensor {
@@ -171,7 +177,7 @@ public final class StoreWriter: Sendable {
                 throw error
             }
             // Committed: visible to the fleet overview.
-            fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }))
+            fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }), received: received)
             var missingChange: [String: Int64] = [:]
             for (id, old) in sequenced { missingChange[s.seriesNames[id]!.machine, default: 0] += s.sequences[id]!.missing - (old?.missing ?? 0) }
             fleet.noteMissing(missingChange)

@@ -55,7 +55,7 @@ import VigilCore
         var receiver = try startReceiver()
         try await Harness.waitUntil("receiver listening") { Harness.canConnect(port: port) }
         let daemon = try TestDaemon(broker: broker, environment: [
-            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "30",
+            "VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "30", "VIGIL_NOTIFY_SILENT_AFTER_SECONDS": "10",
         ], config: """
             [[notify.webhook]]
             url = "http://127.0.0.1:\(port)/vigil"
@@ -86,6 +86,11 @@ import VigilCore
         try await Harness.waitUntil("failed deliveries counted", seconds: 30) {
             String(decoding: try await Harness.get(daemon.baseURL + "/metrics").1, as: UTF8.self)
                 .split(separator: "\n").contains { $0.hasPrefix("vigil_notify_failures_total{sink=\"webhook[0]\"} ") && !$0.hasSuffix(" 0") }
+        }
+        // Nothing more is published: 10 s later the machines are reported silent (judged on when
+        // readings arrive; their timestamps are hours old from the start).
+        try await Harness.waitUntil("the machines reported silent", seconds: 60) {
+            try await Harness.getJSON(daemon.baseURL + "/api/v1/events?limit=1000", as: [Event].self).filter { $0.kind == .machineSilent }.count >= 2
         }
         receiver = try startReceiver()
         defer { receiver.stop(signal: SIGKILL) }
