@@ -190,29 +190,22 @@ public struct VigilConfig: Sendable, Equatable {
         return mqttTopicTemplates.map(\.subscriptionFilter).filter { seen.insert($0).inserted }
     }
 
-    /// Applies one setting.
+    /// Applies one setting: a key of an array of tables (`[[notify.webhook]]`,
+    /// `[[upstream.clickhouse]]`) or of the key table. A bad value names the key.
     public mutating func set(_ key: String, _ value: TOMLValue, from source: Source) throws(Error) {
-        if key.hasPrefix(Webhook.prefix) {
-            do {
-                try Webhook.set(key, value, in: &notifyWebhooks)
-            } catch {
-                throw Error(source: source, key: key, message: error.message)
-            }
-            return
-        }
-        if key.hasPrefix(ClickHouseSink.prefix) {
-            do {
-                try ClickHouseSink.set(key, value, in: &upstreamClickHouse)
-            } catch {
-                throw Error(source: source, key: key, message: error.message)
-            }
-            return
-        }
-        guard let apply = Self.keys[key] else {
+        let isWebhook = key.hasPrefix(Webhook.prefix), isSink = key.hasPrefix(ClickHouseSink.prefix)
+        let apply = Self.keys[key]
+        guard isWebhook || isSink || apply != nil else {
             throw Error(source: source, key: key, message: "unknown key (known: \(Self.knownKeys.joined(separator: ", ")))")
         }
         do {
-            try apply(&self, value)
+            if isWebhook {
+                try Webhook.set(key, value, in: &notifyWebhooks)
+            } else if isSink {
+                try ClickHouseSink.set(key, value, in: &upstreamClickHouse)
+            } else {
+                try apply?(&self, value)
+            }
         } catch {
             throw Error(source: source, key: key, message: error.message)
         }
