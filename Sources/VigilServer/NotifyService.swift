@@ -127,6 +127,12 @@ public final class NotifyService: Service, Sendable {
         }
     }
 
+    /// Seconds before the next attempt after `failures` failures in a row: 1 s doubling to 5 min
+    /// (webhooks and upstream sinks alike).
+    static func retryDelay(failures: Int) -> Double {
+        min(300, pow(2, Double(min(failures, 12)) - 1))
+    }
+
     /// Sends what sink `i` has not acknowledged yet, in order, until the first failure.
     private func deliver(sink i: Int) async throws {
         var sink = sinks.withLock { $0[i] }
@@ -139,7 +145,7 @@ public final class NotifyService: Service, Sendable {
                     sink.failed += 1
                     sink.cursor.failures += 1
                     sink.cursor.lastError = error
-                    sink.nextAttempt = SystemClock.monotonicSeconds() + min(300, pow(2, Double(min(sink.cursor.failures, 12)) - 1))
+                    sink.nextAttempt = SystemClock.monotonicSeconds() + NotifyService.retryDelay(failures: sink.cursor.failures)
                     logger.warning("notification not delivered; will retry", metadata: [
                         "notify.sink": "\(sink.name)", "event.id": "\(event.id)", "error": "\(error)", "notify.failures": "\(sink.cursor.failures)"])
                     break

@@ -134,7 +134,7 @@ public final class UpstreamService: Service, Sendable {
             lane.failed += 1
             lane.cursor.failures += 1
             lane.cursor.lastError = error
-            lane.nextAttempt = SystemClock.monotonicSeconds() + min(300, pow(2, Double(min(lane.cursor.failures, 12)) - 1))
+            lane.nextAttempt = SystemClock.monotonicSeconds() + NotifyService.retryDelay(failures: lane.cursor.failures)
             logger.warning("upstream insert failed; will retry", metadata: [
                 "upstream.sink": "clickhouse[\(lane.sink)]", "upstream.stream": "\(lane.stream.rawValue)", "error": "\(error)",
                 "upstream.failures": "\(lane.cursor.failures)"])
