@@ -91,19 +91,9 @@ final class TestClickHouseCluster {
                 """.write(toFile: d + "/users.xml", atomically: true, encoding: .utf8)
             try node.start()
         }
-        for node in nodes { try await_(node) }
     }
 
-    /// Waits (synchronously, at most 30 s) until the node answers `SELECT 1`.
-    private func await_(_ node: Node) throws {
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if (try? Self.query(node.url, "SELECT 1")) == "1\n" { return }
-            usleep(100_000)
-        }
-        throw Harness.Failure("clickhouse-server on port \(node.httpPort) did not answer: \((try? String(contentsOfFile: node.dir + "/stdout.log", encoding: .utf8)) ?? "")")
-    }
-
+    /// Waits until `node` answers `SELECT 1` (each node after `init`, and after a restart).
     func waitReady(_ node: Node) async throws {
         try await Harness.waitUntil("clickhouse on port \(node.httpPort)", seconds: 30) { (try? Self.query(node.url, "SELECT 1")) == "1\n" }
     }

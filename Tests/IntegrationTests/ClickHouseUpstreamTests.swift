@@ -67,6 +67,7 @@ import VigilCore
     @Test(.enabled(if: TestClickHouseCluster.available, "clickhouse-server is not installed (scripts/deps --test installs it)"))
     func twoSitesStreamIntoAShardedClusterThroughACrashAndAShardOutage() async throws {
         let cluster = try TestClickHouseCluster(shards: 2)
+        for node in cluster.nodes { try await cluster.waitReady(node) }
         let schema = try Harness.run(try Harness.product("vigil"), ["upstream", "schema", "clickhouse", "--cluster", "fleet", "--shards-by", "machine"])
         #expect(schema.status == 0, "\(schema.stderr)")
         try cluster.runOnEveryNode(schema.stdout)

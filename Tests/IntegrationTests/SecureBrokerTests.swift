@@ -22,23 +22,30 @@ import VigilCore
                            "-CAcreateserial", "-days", "2", "-extfile", "\(dir)/san.ext", "-out", "\(dir)/server.crt"])
     }
 
-    @Test func tlsPasswordsAndACL() async throws {
-        let dir = try Harness.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try makeCertificates(in: dir)
-        try sh("mosquitto_passwd", ["-c", "-b", "\(dir)/passwd", "vigild", "gateway-secret"])
-        try sh("mosquitto_passwd", ["-b", "\(dir)/passwd", "pump-01", "device-secret"])
-        let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
-        try FileManager.default.copyItem(atPath: "/\(repo)/config/mosquitto/vigil.acl", toPath: "\(dir)/vigil.acl")
-        for f in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod("\(dir)/\(f)", 0o644) }
+    static let repo = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
 
-        let broker = try TestBroker(extraConfig: """
+    /// A broker in `dir` with TLS (a CA and certificate made there), a password per `users`
+    /// entry and `extraConfig`; every file in `dir` is made readable for mosquitto's own user.
+    func tlsBroker(in dir: String, users: [(String, String)], extraConfig: String = "") throws -> TestBroker {
+        try makeCertificates(in: dir)
+        for (n, (user, password)) in users.enumerated() {
+            try sh("mosquitto_passwd", (n == 0 ? ["-c"] : []) + ["-b", "\(dir)/passwd", user, password])
+        }
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod("\(dir)/\(f)", 0o644) }
+        return try TestBroker(extraConfig: """
             cafile \(dir)/ca.crt
             certfile \(dir)/server.crt
             keyfile \(dir)/server.key
             password_file \(dir)/passwd
-            acl_file \(dir)/vigil.acl
+            \(extraConfig)
             """, anonymous: false)
+    }
+
+    @Test func tlsPasswordsAndACL() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: "\(Self.repo)/config/mosquitto/vigil.acl", toPath: "\(dir)/vigil.acl")
+        let broker = try tlsBroker(in: dir, users: [("vigild", "gateway-secret"), ("pump-01", "device-secret")], extraConfig: "acl_file \(dir)/vigil.acl")
         try await broker.waitReady()
         let daemon = try TestDaemon(broker: broker, url: "mqtts://127.0.0.1:\(broker.port)", environment: [
             "VIGIL_MQTT_CA_FILE": "\(dir)/ca.crt", "VIGIL_MQTT_USERNAME": "vigild", "VIGIL_MQTT_PASSWORD": "gateway-secret",
@@ -82,20 +89,10 @@ import VigilCore
     @Test func bridgeForwardsHealthToACentralBrokerOverTLS() async throws {
         let dir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try makeCertificates(in: dir)
-        try sh("mosquitto_passwd", ["-c", "-b", "\(dir)/passwd", "plant-a", "bridge-secret"])
-        try sh("mosquitto_passwd", ["-b", "\(dir)/passwd", "operator", "operator-secret"])
-        for f in try FileManager.default.contentsOfDirectory(atPath: dir) { chmod("\(dir)/\(f)", 0o644) }
-        let central = try TestBroker(extraConfig: """
-            cafile \(dir)/ca.crt
-            certfile \(dir)/server.crt
-            keyfile \(dir)/server.key
-            password_file \(dir)/passwd
-            """, anonymous: false)
+        let central = try tlsBroker(in: dir, users: [("plant-a", "bridge-secret"), ("operator", "operator-secret")])
         try await central.waitReady()
 
-        let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
-        let shipped = try String(contentsOfFile: "/\(repo)/config/mosquitto/bridge.conf", encoding: .utf8)
+        let shipped = try String(contentsOfFile: "\(Self.repo)/config/mosquitto/bridge.conf", encoding: .utf8)
         let bridge = shipped.split(separator: "\n").map { line -> String in
             if line.hasPrefix("address ") { return "address 127.0.0.1:\(central.port)" }
             if line.hasPrefix("bridge_cafile ") { return "bridge_cafile \(dir)/ca.crt" }
