@@ -87,7 +87,17 @@ def main():
             get(f"{base}/api/v1/machines/{urllib.parse.quote(mach['id'], safe='')}/sensors/{mach['sensors'][0]}/series?resolution=minute")
             lat.append((time.time() - q) * 1000)
         lat.sort()
+        smaps = {}
+        for line in open(f"/proc/{vigild.pid}/smaps_rollup"):
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                smaps[k] = int(v.split()[0]) / 1024
+        mib = lambda name: metric(m, name) / 2**20
         rows.append(dict(minute=round((time.time() - t0) / 60, 2), rss_mb=int(st["VmRSS"].split()[0]) / 1024,
+                         anon_mb=smaps.get("Anonymous", 0), file_mb=smaps.get("Rss", 0) - smaps.get("Anonymous", 0),
+                         heap_in_use_mb=mib('vigil_process_heap_bytes{state="in_use"}'),
+                         heap_free_mb=mib('vigil_process_heap_bytes{state="free"}'),
+                         sqlite_mb=mib("vigil_sqlite_memory_bytes"), series_cache_mb=mib("vigil_series_cache_bytes"),
                          fds=len(os.listdir(f"/proc/{vigild.pid}/fd")), threads=int(st["Threads"]),
                          db_mb=size(db) / 2**20, wal_mb=size(db + "-wal") / 2**20,
                          journal_mb=(size(db + "-ingest.0") + size(db + "-ingest.1")) / 2**20,
@@ -109,6 +119,8 @@ def main():
     print(out.strip().splitlines()[-1] if out.strip() else "")
     print(f"readings accepted {health['readingsAccepted']}, stored {health['readingsStored']}, missing by seq {missing}")
     first, last = rows[0], rows[-1]
+    print("memory MiB first -> last: " + ", ".join(f"{k} {first[k]:.1f} -> {last[k]:.1f}" for k in
+          ("rss_mb", "anon_mb", "file_mb", "heap_in_use_mb", "heap_free_mb", "sqlite_mb", "series_cache_mb")))
     print(f"RSS {first['rss_mb']:.0f} -> {last['rss_mb']:.0f} MiB (max {max(r['rss_mb'] for r in rows):.0f}); fds {first['fds']} -> {last['fds']} "
           f"(max {max(r['fds'] for r in rows)}); threads {first['threads']} -> {last['threads']}; WAL max {max(r['wal_mb'] for r in rows):.1f} MiB; "
           f"query p99 max {max(r['query_p99_ms'] for r in rows):.1f} ms; rollup lag max {max(r['rollup_lag_s'] for r in rows):.1f} s")
@@ -116,9 +128,15 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(3, 2, figsize=(11, 8), sharex=True)
-        for (key, label), axis in zip([("rss_mb", "RSS (MiB)"), ("fds", "open fds"), ("db_mb", "database (MiB)"), ("wal_mb", "WAL (MiB)"),
-                                       ("query_p99_ms", "minute-series query p99 (ms)"), ("rollup_lag_s", "rollup lag (s)")], ax.flat):
+        fig, ax = plt.subplots(4, 2, figsize=(11, 10), sharex=True)
+        memory = ax.flat[0]
+        for key, label in [("rss_mb", "RSS"), ("anon_mb", "anonymous"), ("heap_in_use_mb", "malloc in use"),
+                           ("heap_free_mb", "malloc free (kept)"), ("sqlite_mb", "SQLite"), ("series_cache_mb", "series cache")]:
+            memory.plot([r["minute"] for r in rows], [r[key] for r in rows], label=label)
+        memory.set_title("memory (MiB)", fontsize=10)
+        memory.legend(fontsize=7, ncol=2)
+        for (key, label), axis in zip([("file_mb", "file-backed RSS (MiB)"), ("threads", "threads"), ("fds", "open fds"), ("db_mb", "database (MiB)"), ("wal_mb", "WAL (MiB)"),
+                                       ("query_p99_ms", "minute-series query p99 (ms)"), ("rollup_lag_s", "rollup lag (s)")], list(ax.flat)[1:]):
             axis.plot([r["minute"] for r in rows], [r[key] for r in rows])
             axis.set_title(label, fontsize=10)
         for axis in ax[-1]:

@@ -9,6 +9,7 @@ remaining life (RUL_FD001), next to the "age only" baseline (fewer cycles run = 
 and, on the 100 run-to-failure training engines, how health trends toward failure.
 
 Usage: Benchmarks/health/cmapss_eval.py [--bin .build/debug] [--data ../shared/benchmarks/cmapss]
+       [--transform SEED] [--parameters NAME=VALUE,...]
 """
 import argparse, csv, os, random, subprocess, tempfile
 
@@ -63,10 +64,11 @@ def write(path, rows):
             cells = [u["a"][j] * r[4 + j] + u["b"][j] for j in range(21)]
             f.write(str(int(r[0]) + u["shift"]) + "," + ",".join(repr(cells[j]) for j in u["order"]) + "\n")
 
-def replay(binary, work, name, rows, reference):
+def replay(binary, work, name, rows, reference, parameters=None):
     inp, out = os.path.join(work, f"{name}.csv"), os.path.join(work, f"{name}.out.csv")
     write(inp, rows)
-    subprocess.run([f"{binary}/vigil", "replay", "--machine", name, "--input", inp, "--output", out, "--reference", reference], check=True)
+    subprocess.run([f"{binary}/vigil", "replay", "--machine", name, "--input", inp, "--output", out, "--reference", reference]
+                   + (["--parameters", parameters] if parameters else []), check=True)
     with open(out) as f:
         return list(csv.DictReader(f))
 
@@ -76,26 +78,36 @@ def main():
     ap.add_argument("--bin", default=".build/debug")
     ap.add_argument("--data", default=os.path.normpath(os.path.join(here, "../../../shared/benchmarks/cmapss")))
     ap.add_argument("--transform", type=int, metavar="SEED", help="change the units, order, names and clock first (see UNITS)")
+    ap.add_argument("--parameters", metavar="NAME=VALUE,...", help="model parameters for vigil replay (default: the shipped ones)")
     a = ap.parse_args()
     if a.transform is not None:
         set_units(a.transform)
-    train, test = units(os.path.join(a.data, "train_FD001.txt")), units(os.path.join(a.data, "test_FD001.txt"))
-    rul = [float(x) for x in open(os.path.join(a.data, "RUL_FD001.txt")).read().split()]
+    r = evaluate(a.bin, a.data, a.parameters)
+    print(f"# C-MAPSS FD001: fleet reference = first 30 cycles of the 100 training engines; 100 test engines")
+    print(f"Spearman(health at last test cycle, true RUL): Vigil {r['rho']:.3f}   age-only baseline {r['rho_age']:.3f}")
+    print(f"training engines run to failure: median Spearman(health, -cycle) {r['trend']:.3f}; "
+          f"{r['alarmed']}/100 reach alarm before failure; median lead {r['lead']:.1%} of life")
+
+def evaluate(binary, data, parameters=None, training=True):
+    """Test engines: Spearman of last-cycle health against true RUL; with `training`, also the
+    100 run-to-failure engines' trends, alarms and lead times."""
+    train, test = units(os.path.join(data, "train_FD001.txt")), units(os.path.join(data, "test_FD001.txt"))
+    rul = [float(x) for x in open(os.path.join(data, "RUL_FD001.txt")).read().split()]
     work = tempfile.mkdtemp(prefix="vigil-cmapss-")
     reference = os.path.join(work, "reference.csv")
     write(reference, [r for u in sorted(train) for r in train[u][:30]])
 
     last_health, ages = [], []
     for u in sorted(test):
-        out = replay(a.bin, work, f"test{u}", test[u], reference)
+        out = replay(binary, work, f"test{u}", test[u], reference, parameters)
         last_health.append(float(out[-1]["health"]))
         ages.append(len(test[u]))
-    rho = spearman(last_health, rul[:len(last_health)])
-    rho_age = spearman([-x for x in ages], rul[:len(ages)])
-
+    result = {"rho": spearman(last_health, rul[:len(last_health)]), "rho_age": spearman([-x for x in ages], rul[:len(ages)])}
+    if not training:
+        return result
     trend, alarmed, lead = [], 0, []
     for u in sorted(train):
-        out = replay(a.bin, work, f"train{u}", train[u], reference)
+        out = replay(binary, work, f"train{u}", train[u], reference, parameters)
         h = [float(r["health"]) for r in out]
         trend.append(spearman(h, [-i for i in range(len(h))]))
         first_alarm = next((i for i, r in enumerate(out) if r["status"] == "alarm"), None)
@@ -103,10 +115,8 @@ def main():
             alarmed += 1
             lead.append((len(out) - first_alarm) / len(out))
     lead.sort()
-    print(f"# C-MAPSS FD001: fleet reference = first 30 cycles of the 100 training engines; 100 test engines")
-    print(f"Spearman(health at last test cycle, true RUL): Vigil {rho:.3f}   age-only baseline {rho_age:.3f}")
-    print(f"training engines run to failure: median Spearman(health, -cycle) {sorted(trend)[len(trend) // 2]:.3f}; "
-          f"{alarmed}/100 reach alarm before failure; median lead {lead[len(lead) // 2] if lead else 0:.1%} of life")
+    result.update(trend=sorted(trend)[len(trend) // 2], alarmed=alarmed, lead=lead[len(lead) // 2] if lead else 0)
+    return result
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,11 @@ to `timestamp,<sensor>…` (the label columns are dropped, never shown to the mo
 Reports pooled false-alarm rate FAR = FP/(FP+TN), missed-alarm rate MAR = FN/(FN+TP) and F1,
 next to the trivial baselines and the published PCA T²+Q reference.
 
+Also prints, from the same health column, the missed-alarm rate at a false-alarm rate of 10/15/20 %
+with any alarm edge (how far the model's trade-off is from a goal, whatever the edge).
+
 Usage: Benchmarks/health/skab_eval.py [--bin .build/debug] [--data ../shared/benchmarks/skab]
+       [--transform SEED] [--parameters NAME=VALUE,...] [--detail]
 """
 import argparse, csv, glob, os, random, subprocess, tempfile
 from datetime import datetime, timedelta
@@ -20,11 +24,35 @@ def main():
     ap.add_argument("--transform", type=int, metavar="SEED",
                     help="change units first: per file, every sensor x -> a*x + b (random a of either sign, "
                          "|a| in 1e-3..1e3, b up to 1e4 sensor spreads), columns shuffled and renamed, time shifted")
+    ap.add_argument("--parameters", metavar="NAME=VALUE,...", help="model parameters for vigil replay (default: the shipped ones)")
+    ap.add_argument("--detail", action="store_true", help="per-file counts and where the false alarms fall")
     a = ap.parse_args()
-    files = sorted(f for d in ("valve1", "valve2", "other") for f in glob.glob(os.path.join(a.data, d, "*.csv")))
-    assert len(files) == 34, f"expected 34 labelled files under {a.data}, found {len(files)}"
-    tp = fp = tn = fn = 0
+    r = evaluate(a.bin, a.data, a.transform, a.parameters)
+    tp, fp, tn, fn = r["tp"], r["fp"], r["tn"], r["fn"]
+    pos = (tp + fn) / (tp + fp + tn + fn)
+    print(f"# SKAB, 34 files, commissioning on the first 400 rows of each, {tp + fp + tn + fn} scored rows ({pos:.1%} anomalous)")
+    print(f"{'model':34s} {'FAR':>7s} {'MAR':>7s} {'F1':>6s}")
+    print(f"{'Vigil health model (vigil replay)':34s} {r['far']:7.1%} {r['mar']:7.1%} {r['f1']:6.2f}")
+    print(f"{'PCA T²+Q (published reference)':34s} {0.266:7.1%} {0.249:7.1%} {0.76:6.2f}")
+    print(f"{'always alarm':34s} {1:7.1%} {0:7.1%} {2 * pos / (1 + pos):6.2f}")
+    print(f"{'never alarm':34s} {0:7.1%} {1:7.1%} {0:6.2f}")
+    print("# the same health column with any alarm edge (alarm = health <= edge, no hysteresis):")
+    print("  " + "; ".join(f"FAR {far:.0%} -> MAR {mar:.1%} (edge {edge:.1f})" for far, (mar, edge) in r["frontier"].items()))
+    if a.detail:
+        print(f"{'file':14s} {'FA':>5s} {'normal':>6s} {'missed':>6s} {'anomalous':>9s}")
+        for name, c in r["files"]:
+            print(f"{name:14s} {c['fp']:5d} {c['fp'] + c['tn']:6d} {c['fn']:6d} {c['fn'] + c['tp']:9d}")
+        w = r["where"]
+        print(f"false-alarm rows: {w['before']} before the file's first anomaly, {w['soon']} within 50 rows after one ended, "
+              f"{w['later']} later")
+
+def evaluate(binary, data, transform_seed=None, parameters=None):
+    """Replays every labelled file; returns pooled counts, rates, the health column's FAR/MAR
+    frontier and per-file counts."""
+    files = sorted(f for d in ("valve1", "valve2", "other") for f in glob.glob(os.path.join(data, d, "*.csv")))
+    assert len(files) == 34, f"expected 34 labelled files under {data}, found {len(files)}"
     work = tempfile.mkdtemp(prefix="vigil-skab-")
+    health, label, per_file, where = [], [], [], {"before": 0, "soon": 0, "later": 0}
     for path in files:
         with open(path) as f:
             rows = list(csv.reader(f, delimiter=";"))
@@ -32,34 +60,40 @@ def main():
         sensors = [h.replace(" ", "_") for h in header[1:9]]
         labels = [float(r[9]) > 0.5 for r in body]
         times, cells = [r[0] for r in body], [r[1:9] for r in body]
-        if a.transform is not None:
-            times, sensors, cells = transform(random.Random(f"{a.transform}:{os.path.relpath(path, a.data)}"), times, sensors, cells)
+        if transform_seed is not None:
+            times, sensors, cells = transform(random.Random(f"{transform_seed}:{os.path.relpath(path, data)}"), times, sensors, cells)
         inp, out = os.path.join(work, "in.csv"), os.path.join(work, "out.csv")
         with open(inp, "w") as f:
             f.write("timestamp," + ",".join(sensors) + "\n")
             for t, r in zip(times, cells):
                 f.write(t + "," + ",".join(r) + "\n")
-        subprocess.run([f"{a.bin}/vigil", "replay", "--machine", "skab", "--input", inp, "--output", out,
-                        "--commission-rows", "400"], check=True)
+        subprocess.run([f"{binary}/vigil", "replay", "--machine", "skab", "--input", inp, "--output", out,
+                        "--commission-rows", "400"] + (["--parameters", parameters] if parameters else []), check=True)
         with open(out) as f:
             scored = list(csv.DictReader(f))
-        for row, label in zip(scored, labels):
+        c = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
+        last_anomaly = None
+        for i, (row, lab) in enumerate(zip(scored, labels)):
+            if lab:
+                last_anomaly = i
             if row["status"] == "commissioning":
                 continue
             alarm = row["alarm"] == "1"
-            tp += alarm and label
-            fp += alarm and not label
-            tn += (not alarm) and not label
-            fn += (not alarm) and label
-    far, mar = fp / (fp + tn), fn / (fn + tp)
-    f1 = 2 * tp / (2 * tp + fp + fn)
-    pos = (tp + fn) / (tp + fp + tn + fn)
-    print(f"# SKAB, 34 files, commissioning on the first 400 rows of each, {tp + fp + tn + fn} scored rows ({pos:.1%} anomalous)")
-    print(f"{'model':34s} {'FAR':>7s} {'MAR':>7s} {'F1':>6s}")
-    print(f"{'Vigil health model (vigil replay)':34s} {far:7.1%} {mar:7.1%} {f1:6.2f}")
-    print(f"{'PCA T²+Q (published reference)':34s} {0.266:7.1%} {0.249:7.1%} {0.76:6.2f}")
-    print(f"{'always alarm':34s} {1:7.1%} {0:7.1%} {2 * pos / (1 + pos):6.2f}")
-    print(f"{'never alarm':34s} {0:7.1%} {1:7.1%} {0:6.2f}")
+            c["tp" if alarm and lab else "fp" if alarm else "fn" if lab else "tn"] += 1
+            if alarm and not lab:
+                where["before" if last_anomaly is None else "soon" if i - last_anomaly <= 50 else "later"] += 1
+            health.append(float(row["health"]))
+            label.append(lab)
+        per_file.append((os.path.relpath(path, data)[:-4], c))
+    tp, fp, tn, fn = (sum(c[k] for _, c in per_file) for k in ("tp", "fp", "tn", "fn"))
+    normal = sorted(h for h, lab in zip(health, label) if not lab)
+    anomalous = sorted(h for h, lab in zip(health, label) if lab)
+    frontier = {}
+    for far in (0.10, 0.15, 0.20):
+        edge = normal[int(far * len(normal))]  # alarm = health <= edge: about `far` of the normal rows
+        frontier[far] = (sum(1 for h in anomalous if h > edge) / len(anomalous), edge)
+    return {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "far": fp / (fp + tn), "mar": fn / (fn + tp),
+            "f1": 2 * tp / (2 * tp + fp + fn), "frontier": frontier, "files": per_file, "where": where}
 
 def transform(rng, times, sensors, cells):
     """A change of units, order, names and clock that must not change any alarm."""

@@ -39,6 +39,38 @@ public struct HealthParameters: Codable, Sendable, Equatable {
          "thresholdFactor": thresholdFactor, "fastThresholdFactor": fastThresholdFactor, "spreadWindow": spreadWindow]
     }
 
+    /// Parameters changed by `name=value` assignments separated by commas (`vigil replay
+    /// --parameters smoothing=0.05,thresholdFactor=4`), the names as `dictionary` lists them.
+    public init(assignments: String) throws(ParameterError) {
+        self.init()
+        for assignment in assignments.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = assignment.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
+            guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
+                throw ParameterError(description: "'\(assignment)': expected name=number")
+            }
+            let unit: ClosedRange<Double> = 1e-6...1, positive: ClosedRange<Double> = 1e-6...1e6
+            let (path, range): (WritableKeyPath<HealthParameters, Double>, ClosedRange<Double>)
+            switch parts[0] {
+            case "smoothing": (path, range) = (\.smoothing, unit)
+            case "fastSmoothing": (path, range) = (\.fastSmoothing, unit)
+            case "extraShrinkage": (path, range) = (\.extraShrinkage, 0...1)
+            case "thresholdFactor": (path, range) = (\.thresholdFactor, positive)
+            case "fastThresholdFactor": (path, range) = (\.fastThresholdFactor, positive)
+            case "spreadWindow": (path, range) = (\.spreadWindow, 0...0.99)
+            default:
+                throw ParameterError(description: "unknown parameter '\(parts[0])' (known: \(HealthParameters().dictionary.keys.sorted().joined(separator: ", ")))")
+            }
+            guard range.contains(value) else {
+                throw ParameterError(description: "\(parts[0]) must be in \(range.lowerBound)...\(range.upperBound), not \(parts[1])")
+            }
+            self[keyPath: path] = value
+        }
+    }
+
+    public struct ParameterError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
     /// Models stored by `vigil-health-1` lack the fast horizon and the spread window; they decode
     /// as what they were (one horizon, no long-run spread) and score exactly as before.
     public init(from decoder: any Decoder) throws {

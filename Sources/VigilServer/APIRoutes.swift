@@ -256,6 +256,11 @@ struct APIRoutes: Sendable {
                            ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])
         family("vigil_series_cache_bytes", "Memory held by the series cache (bounded, least recently used evicted).", "gauge",
                [("", String(seriesCache.bytes))])
+        let memory = ProcessMemory.now()
+        family("vigil_process_heap_bytes", "Bytes of the C heap (glibc malloc): in use, and freed but kept by the allocator.", "gauge",
+               [("{state=\"in_use\"}", String(memory.heapInUse)), ("{state=\"free\"}", String(memory.heapFree))])
+        family("vigil_sqlite_memory_bytes", "Bytes SQLite holds (page caches of every connection, statements, schema).", "gauge",
+               [("", String(SQLiteConnection.memoryUsed))])
         let machines = fleet.snapshot()
         family("vigil_machine_last_reading_timestamp_seconds", "Timestamp of the machine's newest reading (a silent machine: time() minus this grows).",
                "gauge", machines.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String(Double($0.lastSeen) / 1000)) })

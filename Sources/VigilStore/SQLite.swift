@@ -175,3 +175,9 @@ public final class Statement {
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
 }
+
+extension SQLiteConnection {
+    /// Bytes SQLite has allocated process-wide now (page caches of every connection, statements,
+    /// schema); `/metrics` reports it so a growing process can be told from growing caches.
+    public static var memoryUsed: Int64 { sqlite3_memory_used() }
+}

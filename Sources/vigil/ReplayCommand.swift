@@ -36,6 +36,10 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Commission on this fleet reference instead (healthy rows of other machines of the same type; same columns).")
     var reference: String?
 
+    @Option(help: ArgumentHelp("Model parameters for the commissioned model, e.g. smoothing=0.05,thresholdFactor=4 (for evaluating a change offline).",
+                               valueName: "name=value,…"))
+    var parameters: String?
+
     func validate() throws {
         guard KeyRules.isValidMachine(machine) else { throw ValidationError("--machine: '\(machine)' is not a valid machine id") }
         if let commissionRows, commissionRows < 2 { throw ValidationError("--commission-rows must be at least 2") }
@@ -46,6 +50,11 @@ struct ReplayCommand: ParsableCommand {
         let table = try Self.table(input, flag: "--input")
         var options = Replay.Options()
         if let commissionRows { options.commissionRows = commissionRows }
+        if let parameters {
+            do { options.parameters = try HealthParameters(assignments: parameters) } catch {
+                throw ProgramError(.usage, "--parameters: \(error.description)")
+            }
+        }
         var saved: HealthModel?
         let modelPath = stateDir.map { "\($0)/\(machine.replacingOccurrences(of: "/", with: "%2F")).model.json" }
         if let modelPath, let data = FileManager.default.contents(atPath: modelPath) {

@@ -49,6 +49,27 @@ func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Do
         #expect(scores.allSatisfy { (0...100).contains($0.health) && abs($0.anomalyScore - (1 - $0.health / 100)) < 1e-12 })
     }
 
+    @Test func parametersFromAssignmentsNameWhatIsWrong() throws {
+        let p = try HealthParameters(assignments: "smoothing=0.05, thresholdFactor=4,")
+        var expected = HealthParameters()
+        expected.smoothing = 0.05
+        expected.thresholdFactor = 4
+        #expect(p == expected)
+        #expect(try HealthParameters(assignments: "") == HealthParameters())
+        for (bad, says) in [("smoothness=0.1", "unknown parameter 'smoothness'"), ("smoothing=0", "smoothing must be in"),
+                            ("extraShrinkage=1.5", "extraShrinkage must be in"), ("spreadWindow", "expected name=number"),
+                            ("thresholdFactor=nan", "expected name=number")] {
+            #expect(throws: HealthParameters.ParameterError.self) { try HealthParameters(assignments: bad) }
+            do { _ = try HealthParameters(assignments: bad) } catch { #expect(error.description.contains(says), "\(bad): \(error)") }
+        }
+        // The parameters reach the model: a higher edge factor gives a proportionally higher edge.
+        let table = pumpTable(rows: 600, seed: 3)
+        let base = try HealthModel.train(sensors: table.sensors, rows: table.rows, parameters: .init())
+        let wider = try HealthModel.train(sensors: table.sensors, rows: table.rows,
+                                          parameters: try HealthParameters(assignments: "thresholdFactor=7"))
+        #expect(abs(wider.threshold / base.threshold - 2) < 1e-12)
+    }
+
     @Test func alarmAlwaysAgreesWithTheNumberAndDoesNotFlicker() {
         let bands = HealthBands()
         var status = HealthStatus.ok
