@@ -32,7 +32,7 @@ struct APIRoutes: Sendable {
     let reader: StoreReader
     let metrics: IngestMetrics
     let buffer: IngestBuffer
-    let mqtt: MQTTClient
+    let mqtt: MQTTSessions
     let rollups: RollupService
     /// The fleet overview, kept in memory by the writer.
     let fleet: FleetIndex
@@ -194,7 +194,9 @@ struct APIRoutes: Sendable {
         family("vigil_ingest_journal_syncs_total", "fdatasync calls on the ingest journal (ingest.durability = power: one per message).",
                "counter", [("", String(store.journalSyncs))])
         family("vigil_storage_errors_total", "Failed journal writes and SQLite commits (each retried).", "counter", [("", String(errors))])
-        family("vigil_mqtt_connected", "1 while connected to the broker.", "gauge", [("", mqtt.isConnected ? "1" : "0")])
+        let sessions = mqtt.connected
+        family("vigil_mqtt_connected", "1 while every MQTT session is connected to the broker.", "gauge", [("", sessions == mqtt.count ? "1" : "0")])
+        family("vigil_mqtt_sessions_connected", "MQTT sessions connected (of ingest.sessions).", "gauge", [("", String(sessions))])
         let (facts, reasons) = condition.status()
         family("vigil_daemon_degraded", "1 for each reason the daemon is degraded now (see /healthz).", "gauge",
                DegradedReason.allCases.map { r in ("{reason=\"\(r.rawValue)\"}", reasons.contains { $0.reason == r } ? "1" : "0") })
@@ -219,7 +221,7 @@ struct APIRoutes: Sendable {
         let now = SystemClock.wallMillis()
         family("vigil_upstream_oldest_pending_seconds", "Age of the oldest change an upstream sink has not acknowledged (0: none).", "gauge",
                lanes.map { (label($0), String(Double(max(0, now - ($0.oldestPendingAt ?? now))) / 1000)) })
-        family("vigil_mqtt_reconnects_total", "Connection losses to the broker.", "counter", [("", String(mqtt.reconnects))])
+        family("vigil_mqtt_reconnects_total", "Connection losses to the broker (all sessions).", "counter", [("", String(mqtt.reconnects))])
         let r = rollups.stats
         family("vigil_ingest_late_readings_total", "Readings that arrived after their minute's rollup could have closed (still stored and rolled up).",
                "counter", [("", String(store.lateReadings))])

@@ -33,7 +33,7 @@ public enum Daemon {
         let recovered = try buffer.recover()
         if recovered > 0 { logger.notice("recovered readings from the ingest journal", metadata: ["store.readings": "\(recovered)"]) }
         let ingestor = Ingestor(decoder: decoder, buffer: buffer, metrics: metrics, logger: logger)
-        // The first session also publishes (retained health) and is the one /healthz reports on.
+        // The first session also publishes (retained health); /healthz reports on all of them.
         let clients = try IngestService.clientIDs(config.mqttClientID, sessions: config.ingestSessions).map { id in
             try MQTTClient(
                 .init(
@@ -47,7 +47,7 @@ public enum Daemon {
                 onMessage: { ingestor.handle($0) },
                 onEvent: IngestService.logEvents(logger))
         }
-        let client = clients[0]
+        let sessions = MQTTSessions(clients)
         let ingest = IngestService(clients: clients, ingestor: ingestor,
                                    topics: IngestService.filters(config.subscriptionFilters, sessions: config.ingestSessions, clientID: config.mqttClientID),
                                    logger: logger)
@@ -61,13 +61,13 @@ public enum Daemon {
             databasePath: config.storageDB,
             limits: .init(minFreeBytes: Int64(config.storageMinFreeMB) << 20, maxRollupLagMillis: Int64(config.rollupMaxLagSeconds) * 1000,
                           maxUpstreamLagMillis: Int64(config.upstreamMaxLagSeconds) * 1000),
-            metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, upstream: upstream)
+            metrics: metrics, buffer: buffer, mqtt: sessions, rollups: rollups, upstream: upstream)
         let (httpRunningStream, httpRunning) = AsyncStream<Void>.makeStream()
         let systemd = SystemdService(
-            environment: environment, metrics: metrics, buffer: buffer, mqtt: client, condition: condition,
+            environment: environment, metrics: metrics, buffer: buffer, mqtt: sessions, condition: condition,
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
-        let health = HealthService(writer: writer, publisher: client, settings: .init(config: config), logger: logger)
+        let health = HealthService(writer: writer, publisher: sessions.publisher, settings: .init(config: config), logger: logger)
         var upstreamAcknowledged: (@Sendable () -> Int64?)?
         if let upstream { upstreamAcknowledged = { upstream.acknowledged(.event) } }
         let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition,
@@ -76,7 +76,7 @@ public enum Daemon {
         let router = Router()
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         router.add(middleware: GzipMiddleware())
-        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: client, rollups: rollups, fleet: writer.fleet,
+        let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: sessions, rollups: rollups, fleet: writer.fleet,
                             condition: condition, notify: notify, upstream: upstream)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)

@@ -29,19 +29,24 @@ public struct DaemonFacts: Sendable, Equatable {
     public var lastStorageError: String?
     public var freeBytes: Int64?
     public var databaseBytes: Int64
-    public var mqttConnected: Bool
+    /// MQTT sessions connected to the broker, of `mqttSessions` (`ingest.sessions`).
+    public var mqttSessionsConnected: Int
+    public var mqttSessions: Int
+    /// Every session connected.
+    public var mqttConnected: Bool { mqttSessionsConnected == mqttSessions }
     public var rollupLagMillis: Int64
     /// How long the oldest row not yet acknowledged upstream has waited (0: none or no upstream).
     public var upstreamLagMillis: Int64
 
     public init(storageFailingSince: Int64? = nil, lastStorageError: String? = nil, freeBytes: Int64? = nil, databaseBytes: Int64 = 0,
-                mqttConnected: Bool = true, rollupLagMillis: Int64 = 0, upstreamLagMillis: Int64 = 0) {
+                mqttSessionsConnected: Int = 1, mqttSessions: Int = 1, rollupLagMillis: Int64 = 0, upstreamLagMillis: Int64 = 0) {
         self.upstreamLagMillis = upstreamLagMillis
         self.storageFailingSince = storageFailingSince
         self.lastStorageError = lastStorageError
         self.freeBytes = freeBytes
         self.databaseBytes = databaseBytes
-        self.mqttConnected = mqttConnected
+        self.mqttSessionsConnected = mqttSessionsConnected
+        self.mqttSessions = mqttSessions
         self.rollupLagMillis = rollupLagMillis
     }
 }
@@ -69,7 +74,12 @@ public struct DaemonCondition: Sendable {
         if let free = f.freeBytes, free < limits.minFreeBytes {
             out.append((.diskLow, "\(free >> 20) MB free on the database's file system (storage.min_free_mb = \(limits.minFreeBytes >> 20))"))
         }
-        if !f.mqttConnected { out.append((.mqttDisconnected, "not connected to the MQTT broker; nothing is being received")) }
+        if f.mqttSessionsConnected == 0 {
+            out.append((.mqttDisconnected, "not connected to the MQTT broker; nothing is being received"))
+        } else if !f.mqttConnected {
+            out.append((.mqttDisconnected, "\(f.mqttSessions - f.mqttSessionsConnected) of \(f.mqttSessions) MQTT sessions not connected "
+                        + "(ingest.sessions); the others keep receiving"))
+        }
         if f.rollupLagMillis > limits.maxRollupLagMillis {
             out.append((.rollupLag, "rollups lag \(f.rollupLagMillis / 1000) s behind the data (rollup.max_lag_seconds = \(limits.maxRollupLagMillis / 1000))"))
         }
@@ -83,11 +93,11 @@ public struct DaemonCondition: Sendable {
     let limits: Limits
     let metrics: IngestMetrics
     let buffer: IngestBuffer
-    let mqtt: MQTTClient
+    let mqtt: MQTTSessions
     let rollups: RollupService
     let upstream: UpstreamService?
 
-    init(databasePath: String, limits: Limits, metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient, rollups: RollupService,
+    init(databasePath: String, limits: Limits, metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTSessions, rollups: RollupService,
          upstream: UpstreamService? = nil) {
         self.upstream = upstream
         self.databasePath = databasePath
@@ -105,7 +115,7 @@ public struct DaemonCondition: Sendable {
         let since = [journal == 0 ? nil : journal, stats.applyFailingSince].compactMap { $0 }.min()
         return DaemonFacts(storageFailingSince: since, lastStorageError: since == nil ? nil : (metrics.lastJournalError ?? stats.lastApplyError),
                            freeBytes: Self.freeBytes(near: databasePath), databaseBytes: Self.databaseBytes(databasePath),
-                           mqttConnected: mqtt.isConnected, rollupLagMillis: rollups.stats.lagMillis,
+                           mqttSessionsConnected: mqtt.connected, mqttSessions: mqtt.count, rollupLagMillis: rollups.stats.lagMillis,
                            upstreamLagMillis: upstream?.lagMillis ?? 0)
     }
 

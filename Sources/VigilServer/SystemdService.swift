@@ -14,12 +14,12 @@ public struct SystemdService: Service {
     let watchdogInterval: Double?
     let metrics: IngestMetrics
     let buffer: IngestBuffer
-    let mqtt: MQTTClient
+    let mqtt: MQTTSessions
     let condition: DaemonCondition
     let httpReady: @Sendable () async -> Void
     let logger: Logger
 
-    public init(environment: [String: String], metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTClient, condition: DaemonCondition,
+    public init(environment: [String: String], metrics: IngestMetrics, buffer: IngestBuffer, mqtt: MQTTSessions, condition: DaemonCondition,
                 httpReady: @escaping @Sendable () async -> Void, logger: Logger) {
         notifier = SystemdNotifier(environment: environment)
         watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
@@ -49,7 +49,6 @@ public struct SystemdService: Service {
                 break
             }
             let stats = buffer.stats
-            let connected = mqtt.isConnected
             let healthy = health.observe(stats, now: SystemClock.monotonicSeconds(), stallAfter: watchdogInterval ?? 30)
             var message = "STATUS=\(statusLine(&health))"
             if watchdogInterval != nil {
@@ -69,7 +68,7 @@ public struct SystemdService: Service {
     /// The live figures, led by `degraded: <reasons>; ` when the daemon is degraded (as /healthz).
     func statusLine(_ health: inout IngestHealth) -> String {
         let reasons = condition.status().reasons
-        let figures = health.status(buffer.stats, mqttConnected: mqtt.isConnected, messages: messages)
+        let figures = health.status(buffer.stats, mqttSessions: (mqtt.connected, mqtt.count), messages: messages)
         return reasons.isEmpty ? figures : "degraded: " + reasons.map(\.reason.rawValue).joined(separator: ", ") + "; " + figures
     }
 }
@@ -94,7 +93,7 @@ public struct IngestHealth: Sendable {
         return now - lastProgress < stallAfter
     }
 
-    mutating func status(_ stats: IngestBuffer.Stats, mqttConnected: Bool, messages: Int) -> String {
+    mutating func status(_ stats: IngestBuffer.Stats, mqttSessions: (connected: Int, of: Int), messages: Int) -> String {
         let now = SystemClock.monotonicSeconds()
         if lastRateAt > 0, now > lastRateAt {
             rate = Double(stats.appliedReadings - rateBase) / (now - lastRateAt)
@@ -102,6 +101,7 @@ public struct IngestHealth: Sendable {
         rateBase = stats.appliedReadings
         lastRateAt = now
         return "\(Int(rate.rounded())) readings/s, \(stats.appliedReadings) stored, backlog \(stats.pendingReadings), "
-            + "\(messages) messages, MQTT \(mqttConnected ? "connected" : "disconnected")"
+            + "\(messages) messages, MQTT " + (mqttSessions.connected == mqttSessions.of ? "connected"
+                : mqttSessions.connected == 0 ? "disconnected" : "\(mqttSessions.connected) of \(mqttSessions.of) sessions connected")
     }
 }

@@ -5,7 +5,7 @@ import VigilCore
 
 /// The daemon says when it is degraded, and why: a full disk (storage writes failing, free space
 /// below `storage.min_free_mb`) and a lost broker show in /healthz and /metrics, and go away when
-/// the cause does, with no acknowledged reading lost.
+/// the cause does, with no acknowledged reading lost (with two MQTT sessions: /healthz follows both).
 @Suite(.serialized) struct DaemonDegradationTests {
     /// A small tmpfs needs root (CI and this machine run as root; elsewhere the test says so).
     static let canMount: Bool = getuid() == 0 && FileManager.default.fileExists(atPath: "/bin/mount")
@@ -27,7 +27,7 @@ import VigilCore
         let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=40m", "tmpfs", disk])
         try #require(mounted.status == 0, "mount: \(mounted.stderr)")
         let daemon = try TestDaemon(broker: broker, dataDirectory: disk, environment: [
-            "VIGIL_STORAGE_MIN_FREE_MB": "8", "VIGIL_STORAGE_SEAL_AFTER": "30d",
+            "VIGIL_STORAGE_MIN_FREE_MB": "8", "VIGIL_STORAGE_SEAL_AFTER": "30d", "VIGIL_INGEST_SESSIONS": "2",
         ])
         try await daemon.waitReady()
         var s = try await Self.status(daemon)
@@ -50,6 +50,7 @@ import VigilCore
         #expect(exposition.contains("vigil_daemon_degraded{reason=\"storage_failing\"} 1\n"))
         #expect(exposition.contains("vigil_daemon_degraded{reason=\"mqtt_disconnected\"} 0\n"))
         #expect(exposition.contains("vigil_storage_free_bytes "))
+        #expect(exposition.contains("vigil_mqtt_sessions_connected 2\n") && exposition.contains("vigil_mqtt_connected 1\n"))
 
         // Space back: everything arrives (the broker kept what was not acknowledged) and it is ok.
         try FileManager.default.removeItem(atPath: disk + "/ballast")
@@ -64,8 +65,11 @@ import VigilCore
         // The broker goes away: degraded with the reason, until it is back.
         broker.stop()
         try await Harness.waitUntil("/healthz degraded by the lost broker", seconds: 30) {
-            try await Self.status(daemon).reasons.map(\.reason) == ["mqtt_disconnected"]
+            s = try await Self.status(daemon)
+            return s.reasons.map(\.reason) == ["mqtt_disconnected"] && s.reasons[0].detail.hasPrefix("not connected")
         }
+        let (_, after) = try await Harness.get(daemon.baseURL + "/metrics")
+        #expect(String(decoding: after, as: UTF8.self).contains("vigil_mqtt_sessions_connected 0\n"))
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
     }
 }
