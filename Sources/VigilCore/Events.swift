@@ -14,6 +14,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case modelRolledBack = "model_rolled_back"
     /// A retrained candidate the gate refused.
     case modelRejected = "model_rejected"
+    /// An admin decommissioned a machine (`DELETE /api/v1/machines/{id}`, `vigil remove`): its
+    /// data is gone from this site, and an upstream cluster that keeps its history learns that it
+    /// left the fleet.
+    case machineRemoved = "machine_removed"
     /// The daemon became degraded (storage failing, disk low, MQTT down, rollups lagging).
     case daemonDegraded = "daemon_degraded"
     /// The daemon is well again.

@@ -63,7 +63,7 @@ enum OpenAPIDocument {
             "cursor": {"type": "integer"}, "sentRows": {"type": "integer"}, "failures": {"type": "integer"}, "pendingRows": {"type": "integer"},
             "oldestPendingAt": {"type": ["integer", "null"]}, "lastError": {"type": ["string", "null"]}}},
           "Event": {"type": "object", "required": ["id", "at", "kind", "detail"], "properties": {
-            "id": {"type": "integer"}, "at": {"type": "integer"}, "kind": {"type": "string", "enum": ["status_changed", "machine_silent", "machine_back", "model_promoted", "model_rolled_back", "model_rejected", "daemon_degraded", "daemon_recovered"]},
+            "id": {"type": "integer"}, "at": {"type": "integer"}, "kind": {"type": "string", "enum": ["status_changed", "machine_silent", "machine_back", "machine_removed", "model_promoted", "model_rolled_back", "model_rejected", "daemon_degraded", "daemon_recovered"]},
             "machine": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "watch", "warning", "alarm"]}, "previousStatus": {"type": "string", "enum": ["ok", "watch", "warning", "alarm"]},
             "health": {"type": "number"}, "contributors": {"type": "array", "items": {"type": "object", "properties": {"sensor": {"type": "string"}, "share": {"type": "number"}}}},
             "modelVersion": {"type": "integer"}, "detail": {"type": "string"}}},

@@ -326,7 +326,8 @@ public struct RemovedCounts: Sendable, Equatable {
 
 extension StoreWriter {
     /// Deletes a machine and everything stored under it — readings, rollups, health, model
-    /// versions, maintenance events — in one transaction, and drops it from the fleet overview.
+    /// versions, maintenance events — in one transaction that also records a `machine_removed`
+    /// event, and drops it from the fleet overview.
     /// Quarantine entries and reject counters stay (they record what arrived, not a machine).
     /// Returns nil when the machine is unknown. A device that keeps publishing comes back as a
     /// new machine.
@@ -363,6 +364,10 @@ extension StoreWriter {
                 removed.healthPoints = s.db.changes
                 try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
+                try EventSQL.append(s.db, [Event(at: clock(), kind: .machineRemoved, machine: machine, detail: """
+                    \(machine) decommissioned: \(removed.sensors) sensors, \(removed.readings) readings, \(removed.rollupRows) rollup rows, \
+                    \(removed.modelVersions) model versions and \(removed.healthPoints) health points deleted
+                    """)])
             }
             s.sealed -= dropped
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }

@@ -127,6 +127,10 @@ import VigilCore
         #expect(cleared.stdout.isEmpty, "retained health of a removed machine: \(cleared.stdout)")
         let (_, metricsAfter) = try await Harness.get(daemon.baseURL + "/metrics")
         #expect(!String(decoding: metricsAfter, as: UTF8.self).contains("machine=\"pump-01\""))
+        // The removal is an event of its own (notifications, `vigil events`, the upstream cluster).
+        let events = try await Harness.getJSON(daemon.baseURL + "/api/v1/events?machine=pump-01&limit=5", as: [Event].self)
+        let gone = try #require(events.first, "no event for the removed machine")
+        #expect(gone.kind == .machineRemoved && gone.detail.contains("4 sensors") && gone.detail.contains("model versions"), "\(gone)")
         let again = try Harness.run(vigil, ["remove", "pump-01", "--yes", "--url", daemon.baseURL])
         #expect(again.status == 1 && again.stderr.contains("404"), "\(again.stderr)")
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
