@@ -104,13 +104,7 @@ import VigilCore
 
         // Every site's own answers, once they stop changing, equal the cluster's FINAL rows.
         for site in [a, b] {
-            var last: String? = "not compared yet"
-            let deadline = Date().addingTimeInterval(150)
-            while Date() < deadline {
-                do { last = try await mismatches(site, cluster) } catch { last = "\(error)" }
-                if last == nil { break }
-                try await Task.sleep(for: .seconds(1))
-            }
+            let last = try await agreement(site, cluster, seconds: 150)
             #expect(last == nil, "\(site.name) in the cluster differs from its own API: \(last ?? "")")
         }
         // The late readings are in the cluster's minute (count and max changed), not beside it.
@@ -171,13 +165,7 @@ import VigilCore
 
         // The operator puts the table back (the schema is idempotent): everything arrives once.
         try cluster.runOnEveryNode(schema.stdout)
-        var last: String? = "not compared yet"
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            do { last = try await mismatches(site, cluster) } catch { last = "\(error)" }
-            if last == nil { break }
-            try await Task.sleep(for: .seconds(1))
-        }
+        let last = try await agreement(site, cluster, seconds: 120)
         #expect(last == nil, "the cluster differs from the site's API after the fix: \(last ?? "")")
         try await Harness.waitUntil("/healthz without upstream_lag", seconds: 30) {
             let s = try await Harness.getJSON(site.daemon.baseURL + "/healthz", as: API.DaemonStatus.self)
@@ -203,6 +191,18 @@ import VigilCore
         req.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let (data, response) = try await URLSession.shared.data(for: req)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// Compares the site with the cluster until they agree (nil) or `seconds` pass (the last difference).
+    func agreement(_ site: Site, _ cluster: TestClickHouseCluster, seconds: Double) async throws -> String? {
+        var last: String? = "not compared yet"
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            do { last = try await mismatches(site, cluster) } catch { last = "\(error)" }
+            if last == nil { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        return last
     }
 
     /// The first difference between a site's API and the cluster (read through node 0's
