@@ -11,7 +11,7 @@ A leak shows as a site whose bytes grow with the duration; a bounded cache or po
 Usage: Benchmarks/heap_profile.py [--minutes 10 25] [--machines 50] [--bin .build/release]
        (needs heaptrack: apt-get install heaptrack)
 """
-import argparse, collections, os, re, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+import argparse, collections, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time, urllib.parse, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import free_port, wait_port  # noqa: E402
@@ -44,20 +44,25 @@ def size(text):
     m = re.match(r"([\d.]+)([KMG]?)", text)
     return float(m.group(1)) * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
 
-def summary(path):
-    """Peak heap, and bytes alive at exit by the first Vigil frame of each stack."""
-    out = subprocess.run(["heaptrack_print", "-f", path, "-m", "0", "--print-leaks", "1", "--print-peaks", "0", "--print-allocators", "0",
+def summary(path, what):
+    """Peak heap, and by the first Vigil frame of each stack the bytes alive at the peak
+    (what="peak") or at exit (what="leaked")."""
+    out = subprocess.run(["heaptrack_print", "-f", path, "-m", "0", "--print-leaks", str(int(what == "leaked")),
+                          "--print-peaks", str(int(what == "peak")), "--print-allocators", "0",
                           "--print-temporary", "0", "--print-histogram", "0", "-n", "5000"], capture_output=True, text=True).stdout
     peak = re.search(r"peak heap memory consumption: ([\d.]+[KMG]?)", out)
+    phrase = "leaked over" if what == "leaked" else "peak memory consumed over"
+    section = out.split("MEMORY LEAKS" if what == "leaked" else "PEAK MEMORY CONSUMERS", 1)[-1]
     sites = collections.Counter()
-    for block in re.split(r"\n(?=[\d.]+[KMG]?B? leaked over)", out.split("MEMORY LEAKS", 1)[-1]):
-        m = re.match(r"\s*([\d.]+[KMG]?)B? leaked over", block)
+    for block in re.split(r"\n(?=[\d.]+[KMG]?B? " + phrase + ")", section):
+        m = re.match(r"\s*([\d.]+[KMG]?)B? " + phrase, block)
         if not m:
             continue
         frames = re.findall(r"^\s+(\$s\S+)", block, re.M)
-        vigil = [f for f in frames if "Vigil" in f]
+        # The first frame of Vigil's own code, else of a library above the standard library.
+        mine = [f for f in frames if "Vigil" in f] or [f for f in frames if not f.startswith("$ss")]
         library = "libsqlite3" if "libsqlite3" in block else "libmosquitto" if "libmosquitto" in block else None
-        sites[vigil[0] if vigil else library or (frames[0] if frames else "(runtime, no Swift frame)")] += size(m.group(1))
+        sites[mine[0] if mine else library or (frames[0] if frames else "(runtime, no Swift frame)")] += size(m.group(1))
     demangle = shutil.which("swift-demangle") or os.path.join(os.path.dirname(os.path.realpath(shutil.which("swift") or "/opt/swift/usr/bin/swift")), "swift-demangle")
     names = subprocess.run([demangle, "--simplified", "--compact"], input="\n".join(sites), capture_output=True, text=True).stdout.splitlines()
     readable = collections.Counter()
@@ -72,11 +77,15 @@ def main():
     ap.add_argument("--bin", default=".build/release")
     a = ap.parse_args()
     runs = [start(a.bin, m, a.machines, tempfile.mkdtemp(prefix=f"vigil-heap-{m:g}-")) for m in a.minutes]
+    rng = random.Random(1)
     while any(r["sim"].poll() is None for r in runs):
         for r in runs:
             if r["sim"].poll() is None:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{r['http']}/api/v1/machines/m-001/sensors/s1/series?resolution=minute", timeout=10).read()
+                try:  # a random machine's minute series, as the soak asks (the series cache fills)
+                    base = f"http://127.0.0.1:{r['http']}"
+                    machine = rng.choice(json.loads(urllib.request.urlopen(base + "/api/v1/machines", timeout=10).read()))
+                    urllib.request.urlopen(f"{base}/api/v1/machines/{urllib.parse.quote(machine['id'], safe='')}/sensors/"
+                                           f"{machine['sensors'][0]}/series?resolution=minute", timeout=10).read()
                 except Exception:
                     pass
             elif "stopped" not in r:
@@ -93,16 +102,18 @@ def main():
         r["daemon"].wait()
         r["broker"].terminate()
         r["broker"].wait()
-    results = [summary(f"{r['work']}/heap.zst") for r in runs]
     print(f"# vigild under heaptrack, {a.machines} machines x 8 sensors at 1 Hz")
-    print("peak heap: " + ", ".join(f"{m:g} min {p / 1e6:.2f} MB" for m, (p, _) in zip(a.minutes, results)))
-    print("alive at exit: " + ", ".join(f"{m:g} min {sum(s.values()) / 1e6:.2f} MB" for m, (_, s) in zip(a.minutes, results)))
-    top = collections.Counter()
-    for _, s in results:
-        top.update(s)
-    print(" ".join(f"{m:>8g} min" for m in a.minutes) + "   allocated under")
-    for site, _ in top.most_common(12):
-        print(" ".join(f"{s.get(site, 0) / 1e6:9.3f} MB" for _, s in results) + "   " + site)
+    for what, label in (("peak", "at the peak"), ("leaked", "still allocated at exit")):
+        results = [summary(f"{r['work']}/heap.zst", what) for r in runs]
+        if what == "peak":
+            print("peak heap: " + ", ".join(f"{m:g} min {p / 1e6:.2f} MB" for m, (p, _) in zip(a.minutes, results)))
+        print(f"{label}: " + ", ".join(f"{m:g} min {sum(s.values()) / 1e6:.2f} MB" for m, (_, s) in zip(a.minutes, results)))
+        top = collections.Counter()
+        for _, s in results:
+            top.update(s)
+        print(" ".join(f"{m:>8g} min" for m in a.minutes) + "   allocated under")
+        for site, _ in top.most_common(12):
+            print(" ".join(f"{s.get(site, 0) / 1e6:9.3f} MB" for _, s in results) + "   " + site)
 
 if __name__ == "__main__":
     main()
