@@ -75,10 +75,14 @@ struct RollupMaintenance {
         return RollupPass(minutes: due.count, days: days.count)
     }
 
-    /// Minutes waiting for a pass, and the age of the oldest change not yet in a rollup among
-    /// minutes that have ended (the rollup lag; about the flush delay when keeping up).
+    /// Minutes waiting for a pass, and the rollup lag: how long the longest-waiting change has
+    /// been waiting since its minute could first be rolled up — since the minute ended, or since
+    /// the change if it came later (a late reading). About the flush delay when keeping up; a
+    /// live minute's changes from its first seconds do not count as waiting while it is open.
     func backlog(now: Int64) throws -> (pending: Int, lagMillis: Int64) {
-        let row = try db.query("SELECT count(*), min(CASE WHEN minute + 60000 <= ?1 THEN first_mark END) FROM rollup_dirty", [.int(now)]) {
+        let row = try db.query("""
+            SELECT count(*), min(CASE WHEN minute + 60000 <= ?1 THEN max(first_mark, minute + 60000) END) FROM rollup_dirty
+            """, [.int(now)]) {
             (Int($0.int(0)), $0.isNull(1) ? nil : $0.int(1))
         }[0]
         return (row.0, row.1.map { max(0, now - $0) } ?? 0)

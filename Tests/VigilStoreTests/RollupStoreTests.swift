@@ -240,6 +240,23 @@ import VigilRollup
         #expect(try writer.rollupAllDue(now: Self.farFuture) == RollupPass(minutes: 1, days: 1))
     }
 
+    /// The soak saw a live stream report ≈ 55 s of lag right after every minute ended (the lag
+    /// was counted from the minute's first reading); it counts from when the minute could first
+    /// be rolled up.
+    @Test func rollupLagCountsFromWhenAMinuteCouldFirstBeRolledUp() throws {
+        let tmp = try TempDatabase()
+        let open = Self.leapDay, now = open + 30_000
+        let writer = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 5_000, clock: { now })
+        _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: open + 1, value: 1)],
+                                            rejections: [], topic: "t", payload: [], receivedAt: now)])
+        #expect(try writer.rollupBacklog(now: open + 50_000).lagMillis == 0)        // still open
+        #expect(try writer.rollupBacklog(now: open + 61_000).lagMillis == 1_000)    // ended a second ago
+        // A late reading into a minute that ended long ago waits from its arrival.
+        _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: open - 600_000, value: 1)],
+                                            rejections: [], topic: "t", payload: [], receivedAt: now)])
+        #expect(try writer.rollupBacklog(now: now + 7_000).lagMillis == 7_000)
+    }
+
     @Test func openMinutesWaitForTheFlushDelay() throws {
         let tmp = try TempDatabase()
         let open = Self.leapDay, now = open + 30_000 // the writes happen mid-minute
