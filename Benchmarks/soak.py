@@ -62,7 +62,9 @@ def main():
     sim = subprocess.Popen([f"{a.bin}/vigil-sim", "--broker", f"mqtt://127.0.0.1:{bport}", "--machines", str(a.machines),
                             "--sensors", str(a.sensors), "--interval", "1", "--format", "batch", "--duplicates", "0.01",
                             "--reorder", "0.01", "--seed", "3", "--life", "off", "--duration", f"{max(1, int(a.minutes))}m"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=open(os.path.join(work, "sim.log"), "w"), stderr=subprocess.STDOUT)
+    # (A file, not a pipe: read only at the end, a pipe fills after ≈ 2 hours of progress lines and
+    # the simulator blocks on it.)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)) or ".", exist_ok=True)
     rows, t0, last_restart = [], time.time(), time.time()
     rng = random.Random(1)
@@ -104,7 +106,8 @@ def main():
                          rollup_lag_s=metric(m, "vigil_rollup_lag_seconds"), query_p99_ms=lat[-1],
                          stored=metric(m, "vigil_ingest_readings_total")))
         print(rows[-1], flush=True)
-    out = sim.communicate()[0]
+    sim.wait()
+    out = open(os.path.join(work, "sim.log")).read()
     time.sleep(15)  # the last journal batch and rollups
     health = json.loads(get(base + "/healthz"))
     missing = sum(mm.get("missing", 0) for mm in json.loads(get(base + "/api/v1/machines")))
