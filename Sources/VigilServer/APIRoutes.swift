@@ -229,7 +229,7 @@ struct APIRoutes: Sendable {
                [("{width=\"minute\"}", String(r.minutesReduced)), ("{width=\"day\"}", String(r.daysReduced))])
         family("vigil_rollup_pending_minutes", "Minutes changed but not yet re-reduced (includes the open minute).", "gauge",
                [("", String(r.pendingMinutes))])
-        family("vigil_rollup_lag_seconds", "Age of the oldest change to an ended minute not yet in the rollups (about the flush delay when keeping up).",
+        family("vigil_rollup_lag_seconds", "How long the longest-waiting change has waited since its minute could be rolled up (the minute's end, or the change if later): about the flush delay when keeping up.",
                "gauge", [("", String(Double(r.lagMillis) / 1000))])
         family("vigil_rollup_errors_total", "Failed rollup passes and retention runs (each retried).", "counter", [("", String(r.errors))])
         family("vigil_retention_pruned_rows_total", "Rows removed by retention (their statistics stay in the rollups).", "counter",
