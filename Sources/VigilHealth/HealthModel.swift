@@ -33,10 +33,18 @@ public struct HealthParameters: Codable, Sendable, Equatable {
         self.spreadWindow = spreadWindow
     }
 
+    /// Every parameter: its name (as lineage and `--parameters` spell it), where it lives and the
+    /// values an assignment may give it.
+    static var fields: [(name: String, path: WritableKeyPath<HealthParameters, Double>, range: ClosedRange<Double>)] {
+        let unit: ClosedRange<Double> = 1e-6...1, positive: ClosedRange<Double> = 1e-6...1e6
+        return [("smoothing", \.smoothing, unit), ("fastSmoothing", \.fastSmoothing, unit), ("extraShrinkage", \.extraShrinkage, 0...1),
+                ("thresholdFactor", \.thresholdFactor, positive), ("fastThresholdFactor", \.fastThresholdFactor, positive),
+                ("spreadWindow", \.spreadWindow, 0...0.99)]
+    }
+
     /// The parameters by name, as a model version's lineage lists them.
     public var dictionary: [String: Double] {
-        ["smoothing": smoothing, "fastSmoothing": fastSmoothing, "extraShrinkage": extraShrinkage,
-         "thresholdFactor": thresholdFactor, "fastThresholdFactor": fastThresholdFactor, "spreadWindow": spreadWindow]
+        Dictionary(uniqueKeysWithValues: Self.fields.map { ($0.name, self[keyPath: $0.path]) })
     }
 
     /// Parameters changed by `name=value` assignments separated by commas (`vigil replay
@@ -48,22 +56,13 @@ public struct HealthParameters: Codable, Sendable, Equatable {
             guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
                 throw ParameterError(description: "'\(assignment)': expected name=number")
             }
-            let unit: ClosedRange<Double> = 1e-6...1, positive: ClosedRange<Double> = 1e-6...1e6
-            let (path, range): (WritableKeyPath<HealthParameters, Double>, ClosedRange<Double>)
-            switch parts[0] {
-            case "smoothing": (path, range) = (\.smoothing, unit)
-            case "fastSmoothing": (path, range) = (\.fastSmoothing, unit)
-            case "extraShrinkage": (path, range) = (\.extraShrinkage, 0...1)
-            case "thresholdFactor": (path, range) = (\.thresholdFactor, positive)
-            case "fastThresholdFactor": (path, range) = (\.fastThresholdFactor, positive)
-            case "spreadWindow": (path, range) = (\.spreadWindow, 0...0.99)
-            default:
-                throw ParameterError(description: "unknown parameter '\(parts[0])' (known: \(HealthParameters().dictionary.keys.sorted().joined(separator: ", ")))")
+            guard let field = Self.fields.first(where: { $0.name == parts[0] }) else {
+                throw ParameterError(description: "unknown parameter '\(parts[0])' (known: \(Self.fields.map(\.name).sorted().joined(separator: ", ")))")
             }
-            guard range.contains(value) else {
-                throw ParameterError(description: "\(parts[0]) must be in \(range.lowerBound)...\(range.upperBound), not \(parts[1])")
+            guard field.range.contains(value) else {
+                throw ParameterError(description: "\(parts[0]) must be in \(field.range.lowerBound)...\(field.range.upperBound), not \(parts[1])")
             }
-            self[keyPath: path] = value
+            self[keyPath: field.path] = value
         }
     }
 
