@@ -3,9 +3,10 @@
 
 Runs vigild (health on: commissioning after 10 minutes, hourly retraining) under `heaptrack` with
 a simulated plant (--machines x 8 sensors at 1 Hz, 1 % duplicates and reordering, a minute-series
-query every 3 s) once per duration in --minutes, all at the same time, each with its own broker
-and database; stops each with SIGTERM. For each run it prints the peak heap and the memory still
-allocated at exit, grouped by the first Vigil function on the allocating stack (or the library).
+query of a random machine every 3 s) once per duration in --minutes, all at the same time, each
+with its own broker and database; stops each with SIGTERM. For each run it prints the peak heap,
+and the bytes at that peak and still allocated at exit, grouped by the first Vigil function on the
+allocating stack (or the library).
 A leak shows as a site whose bytes grow with the duration; a bounded cache or pool does not.
 
 Usage: Benchmarks/heap_profile.py [--minutes 10 25] [--machines 50] [--bin .build/release]
@@ -36,9 +37,15 @@ def start(binary, minutes, machines, work):
                             "--life", "off", "--duration", f"{minutes}m"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return dict(minutes=minutes, work=work, broker=broker, daemon=daemon, sim=sim, http=http)
 
-def vigild_pid(run):
+def stop(run):
+    """SIGTERM to vigild (heaptrack's child) once its last journal batch and rollups are in."""
+    if run.get("stopped"):
+        return
+    time.sleep(10)
     out = subprocess.run(["pgrep", "-f", f"vigild --config {run['work']}/vigil.toml"], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out if int(p) != run["daemon"].pid]
+    for pid in (int(p) for p in out if int(p) != run["daemon"].pid):
+        os.kill(pid, signal.SIGTERM)
+    run["stopped"] = True
 
 def size(text):
     m = re.match(r"([\d.]+)([KMG]?)", text)
@@ -49,7 +56,7 @@ def summary(path, what):
     (what="peak") or at exit (what="leaked")."""
     out = subprocess.run(["heaptrack_print", "-f", path, "-m", "0", "--print-leaks", str(int(what == "leaked")),
                           "--print-peaks", str(int(what == "peak")), "--print-allocators", "0",
-                          "--print-temporary", "0", "--print-histogram", "0", "-n", "5000"], capture_output=True, text=True).stdout
+                          "--print-temporary", "0", "-n", "5000"], capture_output=True, text=True).stdout
     peak = re.search(r"peak heap memory consumption: ([\d.]+[KMG]?)", out)
     phrase = "leaked over" if what == "leaked" else "peak memory consumed over"
     section = out.split("MEMORY LEAKS" if what == "leaked" else "PEAK MEMORY CONSUMERS", 1)[-1]
@@ -88,17 +95,11 @@ def main():
                                            f"{machine['sensors'][0]}/series?resolution=minute", timeout=10).read()
                 except Exception:
                     pass
-            elif "stopped" not in r:
-                time.sleep(10)  # the last journal batch and rollups
-                for pid in vigild_pid(r):
-                    os.kill(pid, signal.SIGTERM)
-                r["stopped"] = True
+            else:
+                stop(r)
         time.sleep(3)
     for r in runs:
-        if "stopped" not in r:
-            time.sleep(10)
-            for pid in vigild_pid(r):
-                os.kill(pid, signal.SIGTERM)
+        stop(r)
         r["daemon"].wait()
         r["broker"].terminate()
         r["broker"].wait()

@@ -9,9 +9,12 @@ missed-alarm rate at 10/15/20 % false alarms with any edge, and C-MAPSS FD001's 
 
 Usage: Benchmarks/health/replica.py [--check] [--bin .build/release]   (needs numpy and scipy)
 """
-import argparse, csv, glob, os, subprocess, tempfile
+import argparse, csv, glob, os, subprocess, sys, tempfile
 import numpy as np
 from scipy.stats import spearmanr
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import skab_eval  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKAB = os.path.normpath(os.path.join(HERE, "../../../shared/benchmarks/skab"))
@@ -108,9 +111,7 @@ def skab(files, score, n0=400, hysteresis=5):
     al = np.concatenate([alarms(h, hysteresis=hysteresis) for h in H])
     H, Y = np.concatenate(H), np.concatenate(Y)
     far, mar = (al & ~Y).sum() / (~Y).sum(), (~al & Y).sum() / Y.sum()
-    normal = np.sort(H[~Y])
-    front = [((H > normal[int(t * len(normal))]) & Y).sum() / Y.sum() for t in (0.10, 0.15, 0.20)]
-    return far, mar, front
+    return far, mar, [mar for mar, _ in skab_eval.frontier(H.tolist(), Y.tolist()).values()]
 
 def cmapss(score_last):
     def units(path):

@@ -86,14 +86,19 @@ def evaluate(binary, data, transform_seed=None, parameters=None):
             label.append(lab)
         per_file.append((os.path.relpath(path, data)[:-4], c))
     tp, fp, tn, fn = (sum(c[k] for _, c in per_file) for k in ("tp", "fp", "tn", "fn"))
-    normal = sorted(h for h, lab in zip(health, label) if not lab)
-    anomalous = sorted(h for h, lab in zip(health, label) if lab)
-    frontier = {}
-    for far in (0.10, 0.15, 0.20):
-        edge = normal[int(far * len(normal))]  # alarm = health <= edge: about `far` of the normal rows
-        frontier[far] = (sum(1 for h in anomalous if h > edge) / len(anomalous), edge)
     return {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "far": fp / (fp + tn), "mar": fn / (fn + tp),
-            "f1": 2 * tp / (2 * tp + fp + fn), "frontier": frontier, "files": per_file, "where": where}
+            "f1": 2 * tp / (2 * tp + fp + fn), "frontier": frontier(health, label), "files": per_file, "where": where}
+
+def frontier(health, label, rates=(0.10, 0.15, 0.20)):
+    """For each false-alarm rate, the missed-alarm rate and the edge when alarm = health <= edge
+    (an edge that alarms about that share of the normal rows)."""
+    normal = sorted(h for h, lab in zip(health, label) if not lab)
+    anomalous = [h for h, lab in zip(health, label) if lab]
+    out = {}
+    for far in rates:
+        edge = normal[int(far * len(normal))]
+        out[far] = (sum(1 for h in anomalous if h > edge) / len(anomalous), edge)
+    return out
 
 def transform(rng, times, sensors, cells):
     """A change of units, order, names and clock that must not change any alarm."""
