@@ -18,6 +18,11 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     /// data is gone from this site, and an upstream cluster that keeps its history learns that it
     /// left the fleet.
     case machineRemoved = "machine_removed"
+    /// A sensor's fault opened (stuck, spike, dropout, out of range, drift, noise): the sensor is
+    /// left out of its machine's scoring until it recovers.
+    case sensorFault = "sensor_fault"
+    /// A faulty sensor behaves again.
+    case sensorRecovered = "sensor_recovered"
     /// The daemon became degraded (storage failing, disk low, MQTT down, rollups lagging).
     case daemonDegraded = "daemon_degraded"
     /// The daemon is well again.
@@ -37,12 +42,15 @@ public struct Event: Codable, Sendable, Equatable {
     public var health: Double?
     public var contributors: [Contributor]?
     public var modelVersion: Int?
+    /// For sensor events: the sensor and its fault (for `sensor_recovered`, the fault that closed).
+    public var sensor: String?
+    public var fault: SensorFault?
     /// A sentence for a person: what happened and why.
     public var detail: String
 
     public init(id: Int64 = 0, at: Int64, kind: EventKind, machine: String? = nil, status: HealthStatus? = nil,
                 previousStatus: HealthStatus? = nil, health: Double? = nil, contributors: [Contributor]? = nil,
-                modelVersion: Int? = nil, detail: String) {
+                modelVersion: Int? = nil, sensor: String? = nil, fault: SensorFault? = nil, detail: String) {
         self.id = id
         self.at = at
         self.kind = kind
@@ -52,6 +60,8 @@ public struct Event: Codable, Sendable, Equatable {
         self.health = health
         self.contributors = contributors
         self.modelVersion = modelVersion
+        self.sensor = sensor
+        self.fault = fault
         self.detail = detail
     }
 }

@@ -9,14 +9,18 @@ public enum HealthStatus: String, Codable, Sendable, Comparable, CaseIterable {
     public static func < (a: HealthStatus, b: HealthStatus) -> Bool { a.severity < b.severity }
 }
 
-/// A sensor that pushed a machine's statistic up, with its share of the push.
+/// A sensor that pushed a machine's statistic up, with its share of the push; or a sensor left
+/// out of the statistic because it is faulty (`sensorFault` set, `share` 0).
 public struct Contributor: Codable, Sendable, Equatable {
     public var sensor: String
     public var share: Double
+    /// The kind of the sensor's open fault: it was not scored.
+    public var sensorFault: SensorFaultKind?
 
-    public init(sensor: String, share: Double) {
+    public init(sensor: String, share: Double, sensorFault: SensorFaultKind? = nil) {
         self.sensor = sensor
         self.share = share
+        self.sensorFault = sensorFault
     }
 }
 

@@ -72,6 +72,10 @@ public struct HealthScorer: Sendable {
     private var slowParts: [Double]
     private var fastParts: [Double]
     private var fastBinds = false
+    /// Sensors left out of the statistic (faulty): their deviation is replaced by what the others
+    /// predict for them (their conditional mean), so the statistic is the others' own Mahalanobis
+    /// distance and the alarm edges stay valid.
+    private(set) public var excluded: [Int] = []
 
     public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
                 status: HealthStatus = .ok) {
@@ -126,20 +130,24 @@ public struct HealthScorer: Sendable {
                 silentFor[j] += 1
             }
         }
-        let slowT2 = Self.quadraticForm(smoothed, model, deviation: &deviation, parts: &slowParts)
+        let slowT2 = Self.quadraticForm(smoothed, model, excluded: excluded, deviation: &deviation, parts: &slowParts)
         guard let edge = model.fastThreshold else {
             fastBinds = false
             return (slowT2, 0)
         }
-        let fastT2 = Self.quadraticForm(fast, model, deviation: &deviation, parts: &fastParts)
+        let fastT2 = Self.quadraticForm(fast, model, excluded: excluded, deviation: &deviation, parts: &fastParts)
         fastBinds = fastT2 / edge > slowT2 / model.threshold
         return (slowT2, fastT2)
     }
 
-    /// `(x − mean)ᵀ · precision · (x − mean)`, with each sensor's part of it in `parts`.
-    private static func quadraticForm(_ x: [Double], _ model: HealthModel, deviation: inout [Double], parts: inout [Double]) -> Double {
+    /// `(x − mean)ᵀ · precision · (x − mean)`, with each sensor's part of it in `parts`; the
+    /// `excluded` sensors' deviations first set to their conditional mean given the others, which
+    /// makes their parts 0 and the statistic the marginal one of the others.
+    private static func quadraticForm(_ x: [Double], _ model: HealthModel, excluded: [Int], deviation: inout [Double],
+                                      parts: inout [Double]) -> Double {
         let p = model.sensors.count
         for j in 0..<p { deviation[j] = x[j] - model.mean[j] }
+        if !excluded.isEmpty { impute(excluded, model, deviation: &deviation) }
         var t2 = 0.0
         model.precision.withUnsafeBufferPointer { prec in
             for i in 0..<p {
@@ -150,6 +158,92 @@ public struct HealthScorer: Sendable {
             }
         }
         return max(0, t2)
+    }
+
+    /// Sets the deviations of `b` to `−P_BB⁻¹ P_BA d_A`, their conditional mean given the others.
+    static func impute(_ b: [Int], _ model: HealthModel, deviation d: inout [Double]) {
+        let p = model.sensors.count, m = b.count
+        guard m < p else {
+            for j in b { d[j] = 0 }
+            return
+        }
+        let inB = Set(b)
+        var pbb = [Double](repeating: 0, count: m * m)
+        var rhs = [Double](repeating: 0, count: m)
+        for (r, i) in b.enumerated() {
+            for (c, j) in b.enumerated() { pbb[r * m + c] = model.precision[i * p + j] }
+            var s = 0.0
+            for k in 0..<p where !inB.contains(k) { s += model.precision[i * p + k] * d[k] }
+            rhs[r] = -s
+        }
+        guard let inv = LinearAlgebra.inverseSPD(pbb, n: m) else {
+            for j in b { d[j] = 0 }
+            return
+        }
+        for (r, i) in b.enumerated() {
+            var s = 0.0
+            for c in 0..<m { s += inv[r * m + c] * rhs[c] }
+            d[i] = s
+        }
+    }
+
+    /// Leaves `sensors` (indices into the model's sensors) out of the statistic from the next row on.
+    public mutating func exclude(_ sensors: [Int]) {
+        excluded = sensors.filter { $0 >= 0 && $0 < model.sensors.count }.sorted()
+    }
+
+    /// A single sensor that alone explains the machine's slow deviation from its reference.
+    public struct Isolation: Sendable, Equatable {
+        public var sensor: Int
+        public var evidence: String
+    }
+
+    /// On the slow horizon (drift is slow): the sensor whose reconstruction from its siblings
+    /// removes most of the statistic — `((P d)_j)² / P_jj`, the part of T² that replacing sensor
+    /// j by what the others predict for it takes away — when that part is at least half the alarm
+    /// edge, at least `share` of the whole, and what remains is as normal as commissioning was.
+    /// A change several sensors agree on (a process fault, wear) leaves no single sensor
+    /// explaining it and returns nil. Sensors left out are not candidates, except `drifting` ones
+    /// (left out for a drift, whose smoothing still follows them): they are judged again.
+    public func isolation(drifting: Set<Int> = [], share: Double = 0.75) -> Isolation? {
+        let p = model.sensors.count
+        guard p >= 3 else { return nil }
+        var d = [Double](repeating: 0, count: p)
+        for j in 0..<p { d[j] = smoothed[j] - model.mean[j] }
+        let out = excluded.filter { !drifting.contains($0) }
+        let inB = Set(out)
+        if !out.isEmpty { Self.impute(out, model, deviation: &d) }
+        var pd = [Double](repeating: 0, count: p)
+        var t2 = 0.0
+        for i in 0..<p {
+            var s = 0.0
+            for k in 0..<p { s += model.precision[i * p + k] * d[k] }
+            pd[i] = s
+            t2 += d[i] * s
+        }
+        var best = -1, bestPart = 0.0
+        for j in 0..<p where !inB.contains(j) && silentFor[j] <= staleRows {
+            let pjj = model.precision[j * p + j]
+            guard pjj > 0 else { continue }
+            let part = pd[j] * pd[j] / pjj
+            if part > bestPart { best = j; bestPart = part }
+        }
+        let edge = model.threshold
+        let rest = t2 - bestPart
+        guard best >= 0, bestPart >= 0.5 * edge, bestPart >= share * t2, rest <= edge / max(model.parameters.thresholdFactor, 1) else {
+            return nil
+        }
+        // In the sensor's units: what it reads (smoothed) and what its siblings predict for it.
+        let pjj = model.precision[best * p + best]
+        let predicted = smoothed[best] - pd[best] / pjj
+        let scale = model.scale[best]
+        let reads = model.center[best] + scale * smoothed[best]
+        let expected = model.center[best] + scale * predicted
+        let sigma = scale / pjj.squareRoot()
+        let evidence = "reads \(SensorFaultDetector.number(reads)) where its siblings predict \(SensorFaultDetector.number(expected)) "
+            + "(\(Replay.fixed(abs(reads - expected) / max(sigma, 1e-300), 1)) of its commissioned spreads); "
+            + "the other sensors agree with commissioning"
+        return Isolation(sensor: best, evidence: evidence)
     }
 
     /// Updates the smoothings with `row` and returns its severity: the statistic over its alarm
@@ -177,7 +271,14 @@ public struct HealthScorer: Sendable {
         parts.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
         let contributors = total > 0 ? parts.prefix(3).map { Contributor(sensor: model.sensors[$0.0], share: $0.1 / total) } : []
         let fresh = silentFor.reduce(0) { $0 + ($1 <= staleRows ? 1 : 0) }
-        let confidence = Double(fresh) / Double(max(p, 1)) * min(1, Double(model.trainingRows) / Double(max(fullConfidenceRows, 1)))
+        var confidence = Double(fresh) / Double(max(p, 1)) * min(1, Double(model.trainingRows) / Double(max(fullConfidenceRows, 1)))
+        if !excluded.isEmpty {
+            // The share of the model's information (the precision's trace) that is missing.
+            var total = 0.0, missing = 0.0
+            for j in 0..<p { total += model.precision[j * p + j] }
+            for j in excluded { missing += model.precision[j * p + j] }
+            confidence *= max(0, 1 - missing / max(total, 1e-300))
+        }
         return HealthScore(health: health, anomalyScore: 1 - health / 100, status: status, confidence: confidence,
                            contributors: contributors, severity: r)
     }

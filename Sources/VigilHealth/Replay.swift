@@ -71,7 +71,7 @@ extension Substring {
 /// depends only on rows ≤ t (a model commissioned on the first N rows is used from row N on) —
 /// and deterministic: the same input gives the same bytes.
 public enum Replay {
-    public static let header = "timestamp,anomaly_score,alarm,health,status,model_version,contributors"
+    public static let header = "timestamp,anomaly_score,alarm,health,status,model_version,contributors,sensor_faults"
 
     public struct Options: Sendable {
         /// Commission on the input's own first N rows (ignored when a model is given).
@@ -79,26 +79,52 @@ public enum Replay {
         public var parameters = HealthParameters()
         public var bands = HealthBands()
         public var modelVersion = 1
+        /// Judge the sensors before the machine (`SensorFaultDetector`); off, every sensor is believed.
+        public var judgeSensors = true
+        public var detectorSettings = SensorFaultDetector.Settings()
 
         public init() {}
     }
 
+    public struct Result: Sendable {
+        public var csv: String
+        public var model: HealthModel
+        /// The sensors' profiles (nil when sensors were not judged).
+        public var detector: SensorFaultDetector?
+    }
+
     /// Scores `input` with `model` if given, else with a model commissioned on `reference` or on
-    /// the input's first `commissionRows` rows. Returns the CSV text and the model used.
-    public static func run(_ input: SensorTable, model given: HealthModel? = nil, reference: SensorTable? = nil,
-                           options: Options = .init()) throws(HealthModel.TrainingError) -> (csv: String, model: HealthModel) {
+    /// the input's first `commissionRows` rows; the sensors are judged with `detector`'s profiles
+    /// if given, else with profiles learned from the same rows as the model. Each row's
+    /// `sensor_faults` lists the sensors in fault at that row as `sensor:kind` joined by `;`.
+    public static func run(_ input: SensorTable, model given: HealthModel? = nil, detector givenDetector: SensorFaultDetector? = nil,
+                           reference: SensorTable? = nil, options: Options = .init()) throws(HealthModel.TrainingError) -> Result {
         let sensors = given?.sensors ?? input.sensors
         let rows = input.rows(for: sensors)
+        let times = Self.times(input.timestamps)
         var firstScored = 0
         let model: HealthModel
+        var learnedFrom: (rows: [[Double?]], times: [Int64]) = ([], [])
         if let given {
             model = given
         } else if let reference {
-            model = try HealthModel.train(sensors: sensors, rows: reference.rows(for: sensors), parameters: options.parameters)
+            let referenceRows = reference.rows(for: sensors)
+            model = try HealthModel.train(sensors: sensors, rows: referenceRows, parameters: options.parameters)
+            learnedFrom = (referenceRows, Self.times(reference.timestamps))
         } else {
             firstScored = min(options.commissionRows, rows.count)
             model = try HealthModel.train(sensors: sensors, rows: Array(rows[..<firstScored]), parameters: options.parameters)
+            learnedFrom = (Array(rows[..<firstScored]), Array(times[..<firstScored]))
         }
+        var detector: SensorFaultDetector?
+        if options.judgeSensors {
+            detector = givenDetector ?? SensorFaultDetector(sensors: sensors, commissioning: (0..<sensors.count).map { j in
+                var t: [Int64] = [], v: [Double] = []
+                for (i, r) in learnedFrom.rows.enumerated() { if let x = r[j] { t.append(learnedFrom.times[i]); v.append(x) } }
+                return (t, v)
+            }, settings: options.detectorSettings)
+        }
+        let step = times.count > 1 ? max(1, (times.last! - times.first!) / Int64(times.count - 1)) : 1_000
         var scorer = HealthScorer(model: model, bands: options.bands)
         var out = header + "\n"
         for (i, row) in rows.enumerated() {
@@ -106,14 +132,43 @@ public enum Replay {
             if i < firstScored {
                 // Commissioning rows warm the smoothing up; they get no score.
                 _ = scorer.severity(row)
-                out += "\(ts),,0,,commissioning,,\n"
+                out += "\(ts),,0,,commissioning,,,\n"
                 continue
             }
-            let s = scorer.score(row)
-            let contributors = s.contributors.map { "\($0.sensor):\(fixed($0.share, 3))" }.joined(separator: ";")
-            out += "\(ts),\(fixed(s.anomalyScore, 6)),\(s.status == .alarm ? 1 : 0),\(fixed(s.health, 2)),\(s.status.rawValue),\(options.modelVersion),\(contributors)\n"
+            let s: HealthScore
+            var faults = ""
+            if var d = detector {
+                for (j, x) in row.enumerated() {
+                    guard let x, let k = d.index(of: sensors[j]) else { continue }
+                    _ = d.observe(sensor: k, ts: times[i], value: x)
+                }
+                s = JudgedScoring.score(&scorer, row: row, from: times[i], to: times[i] + step, detector: &d).score
+                _ = d.advance(to: times[i])
+                faults = d.tracks.enumerated().compactMap { j, t in t.fault.map { "\(d.sensors[j]):\($0.kind.rawValue)" } }.joined(separator: ";")
+                detector = d
+            } else {
+                s = scorer.score(row)
+            }
+            let contributors = s.contributors.filter { $0.sensorFault == nil }.map { "\($0.sensor):\(fixed($0.share, 3))" }.joined(separator: ";")
+            out += "\(ts),\(fixed(s.anomalyScore, 6)),\(s.status == .alarm ? 1 : 0),\(fixed(s.health, 2)),\(s.status.rawValue),\(options.modelVersion),\(contributors),\(faults)\n"
         }
-        return (out, model)
+        return Result(csv: out, model: model, detector: detector)
+    }
+
+    /// Row times in epoch ms: epoch numbers or RFC 3339 (a space may stand for `T`); rows whose
+    /// time cannot be read are placed a second after the previous row.
+    static func times(_ texts: [String]) -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity(texts.count)
+        var previous: Int64 = 0
+        for t in texts {
+            var ms = Double(t).flatMap(Timestamp.millis(fromEpoch:)) ?? Timestamp.millis(rfc3339: t)
+                ?? Timestamp.millis(rfc3339: t + "Z") ?? previous + 1_000
+            if ms < previous { ms = previous }
+            out.append(ms)
+            previous = ms
+        }
+        return out
     }
 
     /// `x` with `digits` decimals, locale- and platform-independent.

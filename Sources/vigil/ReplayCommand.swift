@@ -10,12 +10,17 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Score a CSV of one machine's sensors offline with the production health model.",
         discussion: """
-            INPUT is `timestamp,<sensor>,<sensor>…` (an empty cell is a missing value). OUTPUT gets one \
-            row per input row: timestamp,anomaly_score,alarm,health,status,model_version,contributors \
-            (anomaly_score in [0,1]; contributors as sensor:share;…). Rows used for commissioning are \
-            written with status `commissioning` and no score. Causal (row t uses only rows ≤ t) and \
-            deterministic (the same input gives the same bytes). With --state-dir the commissioned \
-            model is saved as DIR/<machine>.model.json and later replays of the machine score with it.
+            INPUT is `timestamp,<sensor>,<sensor>…` (an empty cell is a missing value; timestamps in \
+            epoch s/ms or RFC 3339). OUTPUT gets one row per input row: \
+            timestamp,anomaly_score,alarm,health,status,model_version,contributors,sensor_faults \
+            (anomaly_score in [0,1]; contributors as sensor:share;…; sensor_faults the sensors in fault \
+            at that row as sensor:kind;…, kind one of stuck, spike, dropout, out_of_range, drift, noise). \
+            Each sensor is judged from its own behaviour on the commissioning rows, and a faulty sensor \
+            is left out of the score, as vigild does. Rows used for commissioning are written with status \
+            `commissioning` and no score. Causal (row t uses only rows ≤ t) and deterministic (the same \
+            input gives the same bytes). With --state-dir the commissioned model is saved as \
+            DIR/<machine>.model.json (the sensors' profiles as DIR/<machine>.sensors.json) and later \
+            replays of the machine score with it.
             """)
 
     @Option(help: "Machine id (names the saved model).")
@@ -40,6 +45,9 @@ struct ReplayCommand: ParsableCommand {
                                valueName: "name=value,…"))
     var parameters: String?
 
+    @Flag(name: .customLong("trust-sensors"), help: "Do not judge the sensors: score every reading as it is (the model before sensor-fault detection).")
+    var trustSensors = false
+
     func validate() throws {
         guard KeyRules.isValidMachine(machine) else { throw ValidationError("--machine: '\(machine)' is not a valid machine id") }
         if let commissionRows, commissionRows < 2 { throw ValidationError("--commission-rows must be at least 2") }
@@ -50,13 +58,21 @@ struct ReplayCommand: ParsableCommand {
         let table = try Self.table(input, flag: "--input")
         var options = Replay.Options()
         if let commissionRows { options.commissionRows = commissionRows }
+        options.judgeSensors = !trustSensors
         if let parameters {
             do { options.parameters = try HealthParameters(assignments: parameters) } catch {
                 throw ProgramError(.usage, "--parameters: \(error.description)")
             }
         }
         var saved: HealthModel?
+        var savedDetector: SensorFaultDetector?
         let modelPath = stateDir.map { "\($0)/\(machine.replacingOccurrences(of: "/", with: "%2F")).model.json" }
+        let detectorPath = stateDir.map { "\($0)/\(machine.replacingOccurrences(of: "/", with: "%2F")).sensors.json" }
+        if let detectorPath, let data = FileManager.default.contents(atPath: detectorPath) {
+            do { savedDetector = try JSONDecoder().decode(SensorFaultDetector.self, from: data) } catch {
+                throw ProgramError(.failure, "\(detectorPath): not a sensor profile file (\(error))")
+            }
+        }
         if let modelPath, let data = FileManager.default.contents(atPath: modelPath) {
             do { saved = try JSONDecoder().decode(HealthModel.self, from: data) } catch {
                 throw ProgramError(.failure, "\(modelPath): not a model file (\(error))")
@@ -66,9 +82,9 @@ struct ReplayCommand: ParsableCommand {
             }
         }
         let ref = try reference.map { try Self.table($0, flag: "--reference") }
-        let result: (csv: String, model: HealthModel)
+        let result: Replay.Result
         do {
-            result = try Replay.run(table, model: saved, reference: ref, options: options)
+            result = try Replay.run(table, model: saved, detector: savedDetector, reference: ref, options: options)
         } catch {
             throw ProgramError(.usage, "cannot commission machine \(machine): \(error.description)")
         }
@@ -77,6 +93,11 @@ struct ReplayCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try encoder.encode(result.model).write(to: URL(fileURLWithPath: modelPath))
+            if let detectorPath, let detector = result.detector {
+                // Profiles only: a later replay starts the sensors' running state afresh.
+                let fresh = SensorFaultDetector(sensors: detector.sensors, profiles: detector.profiles, settings: detector.settings)
+                try encoder.encode(fresh).write(to: URL(fileURLWithPath: detectorPath))
+            }
         }
         if output == "-" {
             FileHandle.standardOutput.write(Data(result.csv.utf8))

@@ -1,0 +1,43 @@
+/// The sensor-fault vocabulary, one type from the detector to the wire: the detectors in
+/// VigilHealth produce these, the store keeps them, events, the API, metrics and the CLI show
+/// their raw values.
+
+/// What is wrong with a sensor (not with its machine).
+public enum SensorFaultKind: String, Codable, Sendable, CaseIterable {
+    /// Its value froze (or moves far less than it ever did while commissioned) while its siblings move.
+    case stuck
+    /// Isolated readings far off their neighbours.
+    case spike
+    /// It stopped reporting while its machine still reports.
+    case dropout
+    /// A value it cannot read: outside its configured limits or far outside everything seen while
+    /// commissioned (a transmitter's rail or sentinel).
+    case outOfRange = "out_of_range"
+    /// It slowly left the relation it had with its siblings while they stayed consistent.
+    case drift
+    /// Its short-term variation jumped while its level did not.
+    case noise
+}
+
+/// Whether a sensor can be believed: `suspect` while evidence builds, `fault` once it is decided.
+public enum SensorState: String, Codable, Sendable, CaseIterable, Comparable {
+    case ok, suspect, fault
+
+    public static func < (a: SensorState, b: SensorState) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// An open (or just closed) sensor fault: its kind, when the faulty behaviour began (epoch ms,
+/// data time) and a sentence for a person saying what was seen against what is normal.
+public struct SensorFault: Codable, Sendable, Equatable {
+    public var kind: SensorFaultKind
+    public var since: Int64
+    public var evidence: String
+
+    public init(kind: SensorFaultKind, since: Int64, evidence: String) {
+        self.kind = kind
+        self.since = since
+        self.evidence = evidence
+    }
+}

@@ -1,0 +1,38 @@
+public import VigilCore
+
+/// Scoring with the sensors judged first: one scored row (a minute in the daemon, a table row in
+/// `vigil replay`) given the machine's sensor-fault detector.
+///
+/// A sensor in fault during the row is left out of the statistic (the model scores from the
+/// others, `HealthScorer.exclude`), its contributor shows the fault instead of a share, and
+/// confidence drops with the share of the model's information it carried. A sensor faulty from its
+/// raw readings (stuck, spike, dropout, out of range, noise) is not smoothed either, so its faulty
+/// values never linger in the machine's state; a drifting one still is (the detector needs to see
+/// whether it comes back). After scoring, the slow horizon's isolation tells the detector which
+/// single sensor, if any, explains the machine's deviation on its own (a drift candidate).
+public enum JudgedScoring {
+    public static func score(_ scorer: inout HealthScorer, row: [Double?], from: Int64, to: Int64,
+                             detector: inout SensorFaultDetector) -> (score: HealthScore, changes: [SensorFaultDetector.Change]) {
+        let names = scorer.model.sensors
+        var faulty: [Int] = []
+        var kinds: [Int: SensorFaultKind] = [:]
+        var drifting = Set<Int>()
+        var cells = row
+        for (d, kind) in detector.faulty(from: from, to: to) {
+            guard let j = names.firstIndex(of: detector.sensors[d]) else { continue }
+            faulty.append(j)
+            kinds[j] = kind
+            if kind == .drift { drifting.insert(j) } else if j < cells.count { cells[j] = nil }
+        }
+        scorer.exclude(faulty)
+        var s = scorer.score(cells)
+        for j in faulty.sorted() { s.contributors.append(Contributor(sensor: names[j], share: 0, sensorFault: kinds[j])) }
+        var isolation = scorer.isolation(drifting: drifting)
+        if let i = isolation {
+            // Back to the detector's numbering.
+            guard let d = detector.index(of: names[i.sensor]) else { return (s, []) }
+            isolation!.sensor = d
+        }
+        return (s, detector.noteIsolation(isolation, at: from))
+    }
+}

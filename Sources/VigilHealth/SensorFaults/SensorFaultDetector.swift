@@ -1,0 +1,375 @@
+public import VigilCore
+
+/// Judges a machine's sensors before the machine: fed every raw reading in time order (and, once a
+/// minute, which single sensor — if any — explains the machine's deviation from its siblings), it
+/// keeps each sensor `ok`, `suspect` or in `fault`, opening and closing faults with hysteresis, and
+/// returns what changed. Pure and deterministic: the daemon, `vigil replay` and the tests drive the
+/// same code.
+///
+/// Each detector works from the sensor's own `SensorProfile`:
+/// - `spike`: a reading further from the median of its seven neighbours than `spikeLimit`
+///   (a Hampel test, decided three readings later);
+/// - `stuck`: the value stays within two resolution steps for `stuckAfter` while a sibling moves;
+/// - `dropout`: no reading for `dropoutAfter` while a sibling keeps reporting regularly;
+/// - `out_of_range`: three readings in a row outside `validRange`;
+/// - `noise`: two windows in a row whose median step exceeds `roughnessLimit`;
+/// - `drift`: the machine-level isolation (`HealthScorer.isolation`) names the same sensor for
+///   `driftAfterRows` scored rows in a row.
+/// A fault closes once none of its evidence was seen for `clearAfter`; a change several sensors
+/// agree on is never a sensor fault (it is the machine's, and health alarms on it).
+public struct SensorFaultDetector: Codable, Sendable, Equatable {
+    public let sensors: [String]
+    /// Nil for a sensor that had too few commissioning readings to be judged.
+    public let profiles: [SensorProfile?]
+    public var settings: Settings
+    private(set) public var tracks: [Track]
+    /// Faults closed recently (kept `clearAfter`-ish so the scorer can leave them out of the
+    /// minutes they covered).
+    private(set) public var closed: [ClosedFault] = []
+    /// The newest reading time fed.
+    private(set) public var through: Int64 = .min
+
+    public struct Settings: Codable, Sendable, Equatable {
+        /// Scored rows in a row the isolation must name a sensor before it is a drift.
+        public var driftAfterRows = 60
+        /// Scored rows without being named before a drift closes.
+        public var driftClearRows = 30
+        public init() {}
+    }
+
+    public struct ClosedFault: Codable, Sendable, Equatable {
+        public var sensor: Int
+        public var fault: SensorFault
+        /// When its evidence was last seen, and when it closed.
+        public var evidenceUntil: Int64
+        public var until: Int64
+    }
+
+    /// One sensor's running state.
+    public struct Track: Codable, Sendable, Equatable {
+        public var lastSeen: Int64?
+        var previousSeen: Int64?
+        /// The last `2·neighbours + 1` readings (oldest first), for the spike test.
+        var recentTimes: [Int64] = []
+        var recentValues: [Double] = []
+        /// The current still run.
+        var stillFrom: Int64 = 0
+        var stillReadings = 0
+        var stillLow = 0.0, stillHigh = 0.0
+        /// Absolute steps of the current roughness window, and noisy windows in a row.
+        var steps: [Double] = []
+        var roughWindows = 0
+        var lastRoughness = 0.0
+        var lastValue: Double?
+        var outside = 0
+        var jumpedOut = false
+        /// When this sensor last had a reading far off its neighbours (a spike candidate), and the
+        /// candidate waiting for its siblings' verdict.
+        var lastOff: Int64 = .min / 2
+        var pendingSpike: SensorFault?
+        /// Scored rows in a row the isolation named this sensor, and rows since it last did.
+        var driftRows = 0
+        /// When the current naming streak began, and when the sensor last stepped by more than a
+        /// spike (a level shift: a drift is gradual).
+        var driftFrom: Int64 = 0
+        var lastShift: Int64 = .min / 2
+        /// The values of the current roughness window (its level).
+        var levels: [Double] = []
+        var rowsSinceDrift = Int.max / 2
+        var driftEvidence = ""
+        public var fault: SensorFault?
+        /// When the open fault's evidence was last seen.
+        var lastBad: Int64 = 0
+        public var suspect: SensorFaultKind?
+
+        public var state: SensorState { fault != nil ? .fault : suspect != nil ? .suspect : .ok }
+    }
+
+    /// A fault that opened or closed, decided at `at` (data time).
+    public struct Change: Sendable, Equatable {
+        public var sensor: String
+        public var opened: Bool
+        public var fault: SensorFault
+        public var at: Int64
+    }
+
+    public init(sensors: [String], profiles: [SensorProfile?], settings: Settings = .init()) {
+        precondition(sensors.count == profiles.count)
+        self.sensors = sensors
+        self.profiles = profiles
+        self.settings = settings
+        tracks = Array(repeating: Track(), count: sensors.count)
+    }
+
+    /// Learns every sensor's profile from its commissioning readings (`series[i]` in time order).
+    public init(sensors: [String], commissioning series: [(times: [Int64], values: [Double])], settings: Settings = .init()) {
+        self.init(sensors: sensors, profiles: series.map { SensorProfile.learn(times: $0.times, values: $0.values) }, settings: settings)
+    }
+
+    public func index(of sensor: String) -> Int? { sensors.firstIndex(of: sensor) }
+
+    /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
+    /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
+    /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
+    public func faulty(from: Int64, to: Int64) -> [(sensor: Int, kind: SensorFaultKind)] {
+        var out: [Int: SensorFaultKind] = [:]
+        for c in closed where c.fault.since < to && c.evidenceUntil >= from { out[c.sensor] = c.fault.kind }
+        for (j, t) in tracks.enumerated() {
+            guard let f = t.fault, f.since < to else { continue }
+            // A dropout's evidence is its silence, up to now.
+            if t.lastBad >= from || f.kind == .dropout { out[j] = f.kind }
+        }
+        return out.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    // MARK: raw readings
+
+    /// Feeds one reading (in time order across the machine's sensors; an older one is ignored).
+    public mutating func observe(sensor j: Int, ts: Int64, value: Double) -> [Change] {
+        guard j >= 0, j < tracks.count, value.isFinite, ts >= through else { return [] }
+        through = ts
+        guard let p = profiles[j] else {
+            tracks[j].previousSeen = tracks[j].lastSeen
+            tracks[j].lastSeen = ts
+            return []
+        }
+        var changes: [Change] = []
+        let previous = tracks[j].lastSeen
+        tracks[j].previousSeen = previous
+        tracks[j].lastSeen = ts
+
+        // Dropout of this sensor ends (evidence until it is back for `clearAfter`).
+        if let previous, ts - previous > p.dropoutAfter, tracks[j].fault?.kind == .dropout { tracks[j].lastBad = ts }
+        // Dropouts of siblings, judged on this sensor reporting regularly.
+        if let previous, ts - previous <= p.dropoutAfter {
+            for k in tracks.indices where k != j {
+                guard let q = profiles[k], let seen = tracks[k].lastSeen, previous >= seen else { continue }
+                let silent = ts - seen
+                if silent > q.dropoutAfter {
+                    if tracks[k].fault?.kind == .dropout {
+                        tracks[k].lastBad = ts
+                    } else {
+                        changes += open(k, .dropout, since: seen + q.cadence, at: ts, evidence:
+                            "no reading for \(Self.duration(silent)) while \(sensors[j]) reports; it never paused for more than \(Self.duration(q.longestGap)) while commissioned (every \(Self.duration(q.cadence)))")
+                    }
+                } else if tracks[k].fault == nil, silent * 2 > q.dropoutAfter {
+                    tracks[k].suspect = .dropout
+                }
+            }
+        }
+
+        var t = tracks[j]
+        var suspect: SensorFaultKind?
+        // Out of range: three in a row, entered at once (a rail or sentinel; a slow walk out of
+        // range is for drift and health to judge), while no sibling is outside its own range (a
+        // change several sensors share is the machine's).
+        if p.validRange.contains(value) {
+            t.outside = 0
+        } else {
+            if t.outside == 0 { t.jumpedOut = t.lastValue.map { abs(value - $0) > p.spikeLimit } ?? false }
+            t.outside += 1
+            suspect = .outOfRange
+            if t.fault?.kind == .outOfRange { t.lastBad = ts }
+        }
+        tracks[j] = t
+        if t.outside == 3, t.jumpedOut, tracks[j].fault?.kind != .outOfRange,
+           !tracks.indices.contains(where: { $0 != j && tracks[$0].outside > 0 }) {
+            changes += open(j, .outOfRange, since: tracks[j].recentTimes.suffix(2).first ?? ts, at: ts, evidence:
+                "reads \(Self.number(value)) (3 readings in a row); it read \(Self.number(p.low)) to \(Self.number(p.high)) while commissioned")
+        }
+        t = tracks[j]
+
+        // Spike: the reading `neighbours` back, against the median of the seven around it.
+        t.recentTimes.append(ts)
+        t.recentValues.append(value)
+        let width = 2 * SensorProfile.neighbours + 1
+        if t.recentValues.count > width {
+            t.recentTimes.removeFirst()
+            t.recentValues.removeFirst()
+        }
+        // A candidate from the previous reading is a spike unless a sibling strayed at the same
+        // time (a shock several sensors feel is the machine's).
+        if let pending = t.pendingSpike {
+            t.pendingSpike = nil
+            let window = Int64(SensorProfile.neighbours + 1) * p.cadence
+            let shared = tracks.indices.contains { k in k != j && abs(tracks[k].lastOff - pending.since) <= window }
+            if !shared, t.fault == nil || t.fault?.kind == .spike {
+                tracks[j] = t
+                if tracks[j].fault == nil { changes += open(j, .spike, since: pending.since, at: ts, evidence: pending.evidence) }
+                tracks[j].lastBad = ts
+                t = tracks[j]
+            }
+        }
+        if t.recentValues.count == width {
+            let c = SensorProfile.neighbours
+            var window = t.recentValues
+            let median = SensorProfile.median(&window)
+            let off = abs(t.recentValues[c] - median)
+            if off > p.spikeLimit, p.validRange.contains(t.recentValues[c]) || t.outside < 3 {
+                let at = t.recentTimes[c]
+                t.lastOff = at
+                t.pendingSpike = SensorFault(kind: .spike, since: at, evidence:
+                    "read \(Self.number(t.recentValues[c])) at \(Timestamp.rfc3339(millis: at)), \(Self.number(off)) off its neighbours (median \(Self.number(median))); it never strayed more than \(Self.number(p.localP999)) while commissioned")
+            }
+        }
+
+        // Stuck: the still run.
+        if t.stillReadings == 0 || max(t.stillHigh, value) - min(t.stillLow, value) > p.stillTolerance {
+            t.stillFrom = ts
+            t.stillReadings = 1
+            t.stillLow = value
+            t.stillHigh = value
+        } else {
+            t.stillLow = min(t.stillLow, value)
+            t.stillHigh = max(t.stillHigh, value)
+            t.stillReadings += 1
+        }
+        let still = ts - t.stillFrom
+        let frozen = still > p.stuckAfter && t.stillReadings > p.stuckAfterReadings
+        tracks[j] = t
+        if frozen {
+            if tracks[j].fault?.kind == .stuck {
+                tracks[j].lastBad = ts
+            } else if siblingMoves(besides: j, at: ts), tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+                changes += open(j, .stuck, since: t.stillFrom, at: ts, evidence:
+                    "unchanged at \(Self.number(value)) for \(Self.duration(still)) (\(t.stillReadings) readings) while its siblings move; it never stayed for more than \(Self.duration(p.longestStill)) while commissioned")
+            }
+        } else if still * 2 > p.stuckAfter, t.stillReadings * 2 > p.stuckAfterReadings {
+            suspect = suspect ?? .stuck
+        }
+        t = tracks[j]
+
+        // Noise: the median step of each window.
+        if let last = t.lastValue {
+            t.steps.append(abs(value - last))
+            if abs(value - last) > p.spikeLimit { t.lastShift = ts }
+        }
+        t.lastValue = value
+        t.levels.append(value)
+        if t.steps.count == SensorProfile.stepWindow {
+            t.lastRoughness = SensorProfile.median(&t.steps)
+            t.steps.removeAll(keepingCapacity: true)
+            // Rough at its usual level: a level that moved too is the process (or another fault).
+            let level = SensorProfile.median(&t.levels)
+            t.levels.removeAll(keepingCapacity: true)
+            let usual = (p.low - 0.25 * p.span)...(p.high + 0.25 * p.span)
+            t.roughWindows = t.lastRoughness > p.roughnessLimit && usual.contains(level) ? t.roughWindows + 1 : 0
+            tracks[j] = t
+            if t.roughWindows >= 1, tracks[j].fault?.kind == .noise { tracks[j].lastBad = ts }
+            if t.roughWindows == 2, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+                let since = ts - Int64(2 * SensorProfile.stepWindow) * p.cadence
+                changes += open(j, .noise, since: since, at: ts, evidence:
+                    "its median step is \(Self.number(t.lastRoughness)), \(Self.number(t.lastRoughness / max(p.roughness, p.quantum, 1e-300)))× what it was while commissioned (\(Self.number(p.roughness)), at most \(Self.number(p.roughnessMax)))")
+            }
+            t = tracks[j]
+        }
+        if t.roughWindows == 1 { suspect = suspect ?? .noise }
+        if t.driftRows > 0, t.fault == nil { suspect = suspect ?? .drift }
+        t.suspect = t.fault == nil ? suspect : nil
+        tracks[j] = t
+        changes += closeIfBehaved(j, at: ts)
+        return changes
+    }
+
+    /// Whether another judged sensor is moving (its still run is shorter than its own stuck limit)
+    /// and reporting: a machine that stopped has every sensor still, and none of them is stuck.
+    private func siblingMoves(besides j: Int, at ts: Int64) -> Bool {
+        var judged = 0
+        for k in tracks.indices where k != j {
+            guard let q = profiles[k], let seen = tracks[k].lastSeen else { continue }
+            judged += 1
+            if ts - seen <= q.dropoutAfter, ts - tracks[k].stillFrom <= q.stuckAfter, tracks[k].fault == nil { return true }
+        }
+        return judged == 0
+    }
+
+    // MARK: scored rows
+
+    /// After each scored row (a minute in the daemon): the sensor the machine-level isolation
+    /// names as alone explaining the deviation, or nil. `at` is the row's time.
+    public mutating func noteIsolation(_ culprit: HealthScorer.Isolation?, at: Int64) -> [Change] {
+        var changes: [Change] = []
+        for j in tracks.indices {
+            if let culprit, culprit.sensor == j, profiles[j] != nil {
+                if tracks[j].driftRows == 0 { tracks[j].driftFrom = at }
+                // A level shift during the streak (or just before it) makes it a step, not a drift.
+                if tracks[j].lastShift >= tracks[j].driftFrom - (at - tracks[j].driftFrom) / Int64(max(1, tracks[j].driftRows)) * Int64(settings.driftAfterRows) {
+                    tracks[j].driftRows = 0
+                    tracks[j].driftFrom = at
+                }
+                tracks[j].driftRows += 1
+                tracks[j].rowsSinceDrift = 0
+                tracks[j].driftEvidence = culprit.evidence
+                if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
+                if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+                    changes += open(j, .drift, since: at, at: at, evidence: culprit.evidence)
+                } else if tracks[j].fault == nil {
+                    tracks[j].suspect = .drift
+                }
+            } else {
+                tracks[j].driftRows = 0
+                tracks[j].rowsSinceDrift += 1
+                if tracks[j].suspect == .drift { tracks[j].suspect = nil }
+                if tracks[j].fault?.kind == .drift, tracks[j].rowsSinceDrift >= settings.driftClearRows {
+                    changes += close(j, at: at)
+                }
+            }
+        }
+        return changes
+    }
+
+    /// Moves time on without readings (a tick): closes faults whose evidence is gone.
+    public mutating func advance(to ts: Int64) -> [Change] {
+        var changes: [Change] = []
+        for j in tracks.indices { changes += closeIfBehaved(j, at: ts) }
+        closed.removeAll { ts - $0.until > 6 * 3_600_000 }
+        return changes
+    }
+
+    // MARK: opening and closing
+
+    private mutating func open(_ j: Int, _ kind: SensorFaultKind, since: Int64, at: Int64, evidence: String) -> [Change] {
+        var changes: [Change] = []
+        // A spike gives way to a lasting fault of another kind.
+        if let current = tracks[j].fault {
+            guard current.kind == .spike, kind != .spike else { return [] }
+            changes += close(j, at: at)
+        }
+        let fault = SensorFault(kind: kind, since: min(since, at), evidence: evidence)
+        tracks[j].fault = fault
+        tracks[j].suspect = nil
+        tracks[j].lastBad = at
+        changes.append(Change(sensor: sensors[j], opened: true, fault: fault, at: at))
+        return changes
+    }
+
+    private mutating func close(_ j: Int, at: Int64) -> [Change] {
+        guard let fault = tracks[j].fault else { return [] }
+        tracks[j].fault = nil
+        tracks[j].driftRows = 0
+        closed.append(ClosedFault(sensor: j, fault: fault, evidenceUntil: tracks[j].lastBad, until: at))
+        return [Change(sensor: sensors[j], opened: false, fault: fault, at: at)]
+    }
+
+    private mutating func closeIfBehaved(_ j: Int, at ts: Int64) -> [Change] {
+        guard let fault = tracks[j].fault, fault.kind != .drift, let p = profiles[j] else { return [] }
+        // A dropout closes only once the sensor is back; the others once their evidence is old.
+        if fault.kind == .dropout, let seen = tracks[j].lastSeen, ts - seen > p.dropoutAfter { return [] }
+        guard ts - tracks[j].lastBad >= p.clearAfter else { return [] }
+        return close(j, at: ts)
+    }
+
+    // MARK: text
+
+    static func number(_ x: Double) -> String {
+        let a = abs(x)
+        let digits = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : a >= 0.01 ? 4 : 6
+        return Replay.fixed(x, digits)
+    }
+
+    static func duration(_ ms: Int64) -> String {
+        if ms < 120_000 { return "\(Replay.fixed(Double(ms) / 1000, ms < 10_000 ? 1 : 0)) s" }
+        if ms < 7_200_000 { return "\(ms / 60_000) min" }
+        return "\(Replay.fixed(Double(ms) / 3_600_000, 1)) h"
+    }
+}

@@ -1,0 +1,143 @@
+/// What one sensor did while its machine was commissioned: how often it reported, its resolution,
+/// how far a reading strays from its neighbours, how long it ever stayed still, how rough its
+/// steps were and the values it read. Every threshold of the sensor-fault detectors is derived
+/// from these, in the sensor's own units — so no sensor is tuned by hand, and changing a sensor's
+/// units (an affine map) changes its profile the same way and leaves every decision unchanged.
+public struct SensorProfile: Codable, Sendable, Equatable {
+    /// Readings it was learned from.
+    public var readings: Int
+    /// Median interval between readings (ms).
+    public var cadence: Int64
+    /// The 99.9th percentile of the intervals (ms): how long the sensor may legitimately pause.
+    public var longestGap: Int64
+    /// The smallest step it ever made (its resolution), 0 when it never moved.
+    public var quantum: Double
+    /// The lowest and highest values it read.
+    public var low: Double
+    public var high: Double
+    /// Robust scale (1.4826 × median) of the distance of a reading from the median of the seven
+    /// readings around it, and that distance's 99.9th percentile.
+    public var localScale: Double
+    public var localP999: Double
+    /// The longest time (ms) and the most readings for which its value stayed within `stillTolerance`.
+    public var longestStill: Int64
+    public var longestStillReadings: Int
+    /// Over windows of `stepWindow` steps, the median absolute step: its median and largest value.
+    public var roughness: Double
+    public var roughnessMax: Double
+
+    public static let neighbours = 3
+    public static let stepWindow = 30
+
+    /// A sensor needs this many commissioning readings to be judged.
+    public static let minimumReadings = 60
+
+    /// Learns a profile from readings in time order; nil with too few.
+    public static func learn(times: [Int64], values: [Double]) -> SensorProfile? {
+        let n = min(times.count, values.count)
+        guard n >= minimumReadings else { return nil }
+        var gaps: [Int64] = []
+        gaps.reserveCapacity(n)
+        var steps: [Double] = []
+        steps.reserveCapacity(n)
+        var low = values[0], high = values[0]
+        for i in 1..<n {
+            if times[i] > times[i - 1] { gaps.append(times[i] - times[i - 1]) }
+            steps.append(abs(values[i] - values[i - 1]))
+            low = min(low, values[i])
+            high = max(high, values[i])
+        }
+        low = min(low, values[0])
+        high = max(high, values[0])
+        gaps.sort()
+        let cadence = gaps.isEmpty ? 1_000 : max(1, gaps[gaps.count / 2])
+        let longestGap = gaps.isEmpty ? cadence : gaps[min(gaps.count - 1, Int(Double(gaps.count) * 0.999))]
+        let magnitude = max(abs(low), abs(high), 1e-300)
+        let quantum = steps.filter { $0 > magnitude * 1e-12 }.min() ?? 0
+
+        var local: [Double] = []
+        local.reserveCapacity(n)
+        let k = neighbours
+        if n > 2 * k {
+            var window = [Double](repeating: 0, count: 2 * k + 1)
+            for c in k..<(n - k) {
+                for i in 0...(2 * k) { window[i] = values[c - k + i] }
+                local.append(abs(values[c] - Self.median(&window)))
+            }
+        }
+        local.sort()
+        let localScale = local.isEmpty ? 0 : 1.4826 * local[local.count / 2]
+        let localP999 = local.isEmpty ? 0 : local[min(local.count - 1, Int(Double(local.count) * 0.999))]
+
+        var profile = SensorProfile(readings: n, cadence: cadence, longestGap: longestGap, quantum: quantum, low: low, high: high,
+                                    localScale: localScale, localP999: localP999, longestStill: 0, longestStillReadings: 0,
+                                    roughness: 0, roughnessMax: 0)
+        // Stillness with the tolerance the detector will use.
+        let tolerance = profile.stillTolerance
+        var runStart = 0, runLow = values[0], runHigh = values[0]
+        for i in 1..<n {
+            let lo = min(runLow, values[i]), hi = max(runHigh, values[i])
+            if hi - lo <= tolerance {
+                runLow = lo
+                runHigh = hi
+                profile.longestStill = max(profile.longestStill, times[i] - times[runStart])
+                profile.longestStillReadings = max(profile.longestStillReadings, i - runStart + 1)
+            } else {
+                runStart = i
+                runLow = values[i]
+                runHigh = values[i]
+            }
+        }
+        // Roughness per window of steps.
+        var medians: [Double] = []
+        var w = 0
+        while w + stepWindow <= steps.count {
+            var chunk = Array(steps[w..<(w + stepWindow)])
+            medians.append(Self.median(&chunk))
+            w += stepWindow
+        }
+        if !medians.isEmpty {
+            medians.sort()
+            profile.roughness = medians[medians.count / 2]
+            profile.roughnessMax = medians.last!
+        }
+        return profile
+    }
+
+    // MARK: thresholds, all in the sensor's own units or its own time scale
+
+    /// Two resolution steps: a value wobbling by one step is still frozen.
+    public var stillTolerance: Double { max(2 * quantum, max(abs(low), abs(high)) * 1e-9) }
+    var span: Double { high - low }
+
+    /// A reading this far from the median of its neighbours is a spike.
+    public var spikeLimit: Double { max(8 * localScale, 2 * localP999, 4 * quantum, 0.02 * span, max(abs(low), abs(high)) * 1e-9) }
+
+    /// Frozen this long (and for this many readings) is stuck.
+    public var stuckAfter: Int64 { max(3 * longestStill, 20 * cadence) }
+    public var stuckAfterReadings: Int { max(3 * longestStillReadings, 10) }
+
+    /// Silent this long while its machine reports is a dropout: beyond any pause it made while
+    /// commissioned, within ten intervals or five minutes.
+    public var dropoutAfter: Int64 { min(max(3 * cadence, 2 * longestGap), max(10 * cadence, 300_000)) }
+
+    /// Values this far outside what it read while commissioned are impossible for it: a whole
+    /// commissioned span (at least ten local scales) beyond either end.
+    public var validRange: ClosedRange<Double> {
+        let margin = max(span, 10 * localScale, 10 * quantum, max(abs(low), abs(high)) * 1e-6)
+        return (low - margin)...(high + margin)
+    }
+
+    /// A window whose median step exceeds this is noisy.
+    public var roughnessLimit: Double { max(3 * roughness, 1.5 * roughnessMax, 2 * quantum, 0.01 * span) }
+
+    /// A fault closes after the sensor behaved this long.
+    public var clearAfter: Int64 { max(30 * cadence, 600_000) }
+
+    /// The median of `values` (reordered in place).
+    static func median(_ values: inout [Double]) -> Double {
+        values.sort()
+        let n = values.count
+        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
+    }
+}
