@@ -14,17 +14,21 @@ public enum API {
         public var status: HealthStatus?
         /// Readings its devices numbered that never arrived (see `Quality`); 0 without `seq`.
         public var missing: Int64
+        /// Its sensors in fault (`GET /api/v1/machines/{id}/sensors`).
+        public var faultySensors: Int
 
-        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: HealthStatus? = nil, missing: Int64 = 0) {
+        public init(id: String, sensors: [String], lastSeen: Int64, health: Double? = nil, status: HealthStatus? = nil, missing: Int64 = 0,
+                    faultySensors: Int = 0) {
             self.id = id
             self.sensors = sensors
             self.lastSeen = lastSeen
             self.health = health
             self.status = status
             self.missing = missing
+            self.faultySensors = faultySensors
         }
 
-        enum CodingKeys: String, CodingKey { case id, sensors, lastSeen, health, status, missing }
+        enum CodingKeys: String, CodingKey { case id, sensors, lastSeen, health, status, missing, faultySensors }
 
         /// Writes `health` and `status` as null when absent, as `jsonArray` (the route) does, so the
         /// CLI's `--format json` has the same keys as the API.
@@ -36,6 +40,7 @@ public enum API {
             try c.encode(health, forKey: .health)
             try c.encode(status, forKey: .status)
             try c.encode(missing, forKey: .missing)
+            try c.encode(faultySensors, forKey: .faultySensors)
         }
 
         public init(from decoder: any Decoder) throws {
@@ -43,7 +48,8 @@ public enum API {
             self.init(id: try c.decode(String.self, forKey: .id), sensors: try c.decode([String].self, forKey: .sensors),
                       lastSeen: try c.decode(Int64.self, forKey: .lastSeen), health: try c.decodeIfPresent(Double.self, forKey: .health),
                       status: try c.decodeIfPresent(HealthStatus.self, forKey: .status),
-                      missing: try c.decodeIfPresent(Int64.self, forKey: .missing) ?? 0)  // absent from older daemons
+                      missing: try c.decodeIfPresent(Int64.self, forKey: .missing) ?? 0,  // absent from older daemons
+                      faultySensors: try c.decodeIfPresent(Int.self, forKey: .faultySensors) ?? 0)
         }
 
         /// The fleet overview as JSON, written directly (same keys as the Codable form): with a
@@ -65,10 +71,41 @@ public enum API {
                 if let h = m.health, h.isFinite { out.append(contentsOf: h.description.utf8) } else { out.append(contentsOf: "null".utf8) }
                 out.append(contentsOf: #","status":"#.utf8)
                 if let st = m.status { API.appendJSONString(st.rawValue, to: &out) } else { out.append(contentsOf: "null".utf8) }
-                out.append(contentsOf: ",\"missing\":\(m.missing)}".utf8)
+                out.append(contentsOf: ",\"missing\":\(m.missing),\"faultySensors\":\(m.faultySensors)}".utf8)
             }
             out.append(UInt8(ascii: "]"))
             return out
+        }
+    }
+
+    /// A sensor as its machine's sensor-fault detector judges it (`GET /api/v1/machines/{id}/sensors`).
+    public struct SensorStatus: Codable, Sendable, Equatable {
+        public var sensor: String
+        /// `ok`, `suspect` or `fault`; `ok` also for a sensor not judged yet (before commissioning).
+        public var state: SensorState
+        public var fault: SensorFault?
+        public var lastSeen: Int64?
+        /// Its usual interval between readings, learned while commissioned (null before).
+        public var cadenceMs: Int64?
+
+        public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
+            self.sensor = sensor
+            self.state = state
+            self.fault = fault
+            self.lastSeen = lastSeen
+            self.cadenceMs = cadenceMs
+        }
+
+        enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs }
+
+        /// Writes absent values as null: every object has every key.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(sensor, forKey: .sensor)
+            try c.encode(state, forKey: .state)
+            try c.encode(fault, forKey: .fault)
+            try c.encode(lastSeen, forKey: .lastSeen)
+            try c.encode(cadenceMs, forKey: .cadenceMs)
         }
     }
 

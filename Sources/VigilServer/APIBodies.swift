@@ -6,7 +6,7 @@ import VigilStore
 
 extension API.Machine {
     init(_ m: MachineSummary) {
-        self.init(id: m.id, sensors: m.sensors, lastSeen: m.lastSeen, health: m.health, status: m.status, missing: m.missing)
+        self.init(id: m.id, sensors: m.sensors, lastSeen: m.lastSeen, health: m.health, status: m.status, missing: m.missing, faultySensors: m.faultySensors)
     }
 }
 

@@ -25,6 +25,7 @@ struct APIError: Error, HTTPResponseError {
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
 extension Event: ResponseEncodable {}
+extension API.SensorStatus: ResponseEncodable {}
 extension API.UpstreamLane: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
@@ -67,6 +68,12 @@ struct APIRoutes: Sendable {
             guard let q = try await reader.quality(machine: id, from: from, to: to) else { throw APIError.notFound("no machine \(id)") }
             return API.Quality(q)
         }
+        router.get("/api/v1/machines/:id/sensors") { req, ctx in
+            let id = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
+            guard let sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
+            return try sensors.map { API.SensorStatus(sensor: $0.sensor, state: $0.state, fault: $0.fault, lastSeen: $0.lastSeen, cadenceMs: $0.cadenceMs) }
+                .response(from: req, context: ctx)
+        }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/api/v1/events") { req, ctx in
             let q = req.uri.queryParameters
@@ -79,7 +86,13 @@ struct APIRoutes: Sendable {
                 guard KeyRules.isValidMachine(m) else { throw APIError.badRequest("'machine' is not a valid machine id") }
                 return m
             }
-            let events = try await reader.events(before: before, machine: machine, limit: limit)
+            let kind = try q.get("kind").map { k -> EventKind in
+                guard let kind = EventKind(rawValue: k) else {
+                    throw APIError.badRequest("'kind' must be one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return kind
+            }
+            let events = try await reader.events(before: before, machine: machine, kind: kind, limit: limit)
             var response = try events.response(from: req, context: ctx)
             // Newest first: the next page is the events before the last one shown.
             if events.count == limit, let last = events.last { response.headers[.init("X-Vigil-Next-Before")!] = String(last.id) }
@@ -271,6 +284,12 @@ struct APIRoutes: Sendable {
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\"}", String($0.health!)) })
         family("vigil_machine_status", "1 for the machine's current status.", "gauge",
                scored.map { ("{machine=\"\(Self.labelValue($0.id))\",status=\"\($0.status!.rawValue)\"}", "1") })
+        let faults = try await reader.openSensorFaults()
+        family("vigil_sensor_fault", "1 while a sensor's fault is open, by kind (see GET /api/v1/machines/{id}/sensors).", "gauge",
+               faults.map { ("{machine=\"\(Self.labelValue($0.machine))\",sensor=\"\(Self.labelValue($0.sensor))\",kind=\"\($0.kind.rawValue)\"}", "1") })
+        let opened = try await reader.sensorFaultCounts()
+        family("vigil_sensor_faults_total", "Sensor faults opened, by kind (counted from the event log, so pruned events no longer count).", "counter",
+               SensorFaultKind.allCases.map { ("{kind=\"\($0.rawValue)\"}", String(opened[$0] ?? 0)) })
         let models = try await reader.modelSummary()
         family("vigil_machine_model_version", "The machine's active health model version (see GET /api/v1/machines/{id}/models).", "gauge",
                models.active.map { ("{machine=\"\(Self.labelValue($0.machine))\"}", String($0.version)) })

@@ -43,6 +43,9 @@ public final class HealthService: Service, Sendable {
         public var machineTypes: [(pattern: String, type: String)] = []
         /// A machine with no reading for this long is reported silent (`machine_silent`); 0 = never.
         public var silentAfterMillis: Int64 = 900_000
+        /// The most data the sensor judge takes in one step (a backlog is judged in steps, and
+        /// scoring waits for it).
+        public var judgeStepMillis: Int64 = 6 * 3_600_000
         public init() {}
 
         func type(of machine: String) -> String? {
@@ -101,6 +104,8 @@ public final class HealthService: Service, Sendable {
     struct Machine: Sendable {
         var lifecycle: MachineLifecycle
         var scoring: Scoring?
+        /// Its sensors' judge, once they were profiled (after its own commissioning).
+        var detector: SensorFaultDetector?
         /// The last `through` this machine was brought up to: until the next minute becomes
         /// final there is nothing to do, and no query is made.
         var checkedThrough: Int64 = .min
@@ -188,7 +193,9 @@ public final class HealthService: Service, Sendable {
     /// service itself (nothing else may call it while the service runs).
     func apply(_ command: Command, machine: String) throws -> Outcome {
         if case .remove = command {
+            let sensors = writer.fleet.snapshot().first { $0.id == machine }?.sensors ?? []
             guard let removed = try writer.removeMachine(machine) else { throw CommandError.noMachine }
+            for sensor in sensors { _ = try? publisher?.publish(topic: Self.sensorTopic(machine, sensor), payload: [], qos: 1, retain: true) }
             _ = machines.withLock { $0.removeValue(forKey: machine) }
             _ = try? publisher?.publish(topic: Self.healthTopic(machine), payload: [], qos: 1, retain: true)
             return .removed(API.RemovedMachine(removed))
@@ -270,6 +277,11 @@ public final class HealthService: Service, Sendable {
         if m.scoring == nil, let version = m.lifecycle.phase.version {
             m.scoring = try loadScoring(version: version, &record)
         }
+        var through = through
+        if m.scoring != nil, let judged = try judgeSensors(&m, &record, now: now) {
+            // Score only minutes whose readings were all judged (a backlog is judged in steps).
+            through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
+        }
         var rows = 0
         if m.lifecycle.needsCommissioningRows {
             rows = try commissioningFeatures(record, through: through).complete
@@ -311,7 +323,7 @@ public final class HealthService: Service, Sendable {
         case .score(let version):
             if m.scoring?.version != version { m.scoring = try loadScoring(version: version, &record) }
             guard var scoring = m.scoring else { return nil }
-            let drift = try score(&scoring, &record, through: through, now: now)
+            let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now)
             m.scoring = scoring
             guard let drift else { return nil }
             let newest = try writer.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
@@ -323,7 +335,8 @@ public final class HealthService: Service, Sendable {
 
     /// Scores the final minutes not yet scored; nil when there were none, else whether the drift
     /// detector fired on the way.
-    private func score(_ t: inout Scoring, _ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Bool? {
+    private func score(_ t: inout Scoring, _ record: inout MachineHealthRecord, detector: inout SensorFaultDetector?,
+                       through: Int64, now: Int64) throws -> Bool? {
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.reference.sensors, after: record.scoredThrough, through: through)
         guard !features.times.isEmpty else {
             if record.activeVersion != t.version {
@@ -341,8 +354,20 @@ public final class HealthService: Service, Sendable {
         var last: HealthScore?
         var drift = false
         var previous = record.status ?? .ok
+        var sensorChanges: [SensorFaultDetector.Change] = []
         for (i, (ts, row)) in zip(features.times, features.rows).enumerated() {
-            var s = reference.score(row)
+            var s: HealthScore
+            if var d = detector {
+                // Faulty sensors are left out of both scorers; the judge hears which sensor, if
+                // any, alone explains the minute (a drift candidate).
+                let judged = JudgedScoring.score(&reference, row: row, from: ts, to: ts + 60_000, detector: &d)
+                s = judged.score
+                sensorChanges += judged.changes
+                detector = d
+                anomaly.exclude(reference.excluded.compactMap { anomaly.model.sensors.firstIndex(of: reference.model.sensors[$0]) })
+            } else {
+                s = reference.score(row)
+            }
             let a = anomaly.score(row)
             // A minute whose numbered readings partly never arrived is scored on less than it seems.
             if i < features.completeness.count { s.confidence *= features.completeness[i] }
@@ -369,7 +394,14 @@ public final class HealthService: Service, Sendable {
         record.scoredThrough = features.times.last!
         record.updatedAt = now
         record.scorerState = CanonicalJSON.encode(t.state)
-        try writer.saveHealth(record, history: history, events: events)
+        var conditions: [SensorConditionRecord]?
+        if let d = detector {
+            events += sensorChanges.map { Self.sensorEvent(record.machine, $0) }
+            record.sensorDetector = CanonicalJSON.encode(d)
+            if !sensorChanges.isEmpty { conditions = Self.conditions(d) }
+        }
+        try writer.saveHealth(record, history: history, events: events, sensors: conditions)
+        if let conditions { publishSensors(record.machine, conditions) }
         publish(record, trainedAt: t.trainedAt)
         return drift
     }
@@ -500,7 +532,9 @@ public final class HealthService: Service, Sendable {
         let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
         // Never learn from rows that were in alarm.
+        // …nor from a faulty sensor's readings.
         let alarms = try writer.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
+            .union(writer.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
         let usable = zip(features.times, features.rows).filter { !alarms.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
         let split = usable.count * 4 / 5
         let minimumRows = max(30, settings.commissionMinutes / 2)
@@ -542,6 +576,81 @@ public final class HealthService: Service, Sendable {
         }
         try writer.saveHealth(record, history: [])
         return .registered(version: version, trigger: trigger, decision: decision, trainFrom: info.trainFrom)
+    }
+
+    /// Feeds the machine's sensor judge the readings that arrived since it last looked (up to a few
+    /// seconds ago, at most `judgeStepMillis` of data at once), profiling the sensors first if
+    /// they are not yet; saves what changed. Returns how far the judge has seen, nil when the
+    /// machine's sensors cannot be judged yet.
+    private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, now: Int64) throws -> Int64? {
+        if m.detector == nil {
+            m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
+        }
+        guard var d = m.detector else { return nil }
+        let before = Self.conditions(d)
+        let upTo = min(now - 5_000, d.through + settings.judgeStepMillis)
+        var changes: [SensorFaultDetector.Change] = []
+        for r in try writer.rawReadings(machine: record.machine, after: d.through, through: upTo) {
+            guard let j = d.index(of: r.sensor) else { continue }
+            changes += d.observe(sensor: j, ts: r.ts, value: r.value)
+        }
+        changes += d.advance(to: max(d.through, upTo))
+        m.detector = d
+        let after = Self.conditions(d)
+        record.sensorDetector = CanonicalJSON.encode(d)
+        try writer.saveHealth(record, history: [], events: changes.map { Self.sensorEvent(record.machine, $0) }, sensors: after)
+        if after != before { publishSensors(record.machine, after.filter { !before.contains($0) }) }
+        return max(d.through, upTo)
+    }
+
+    /// Learns the sensors' profiles from the machine's own commissioning readings (the window of
+    /// its active health reference when that was commissioned on its own data, else the day before
+    /// its last scored minute); nil while it has no such data (a fleet reference).
+    private func profileSensors(_ record: MachineHealthRecord) throws -> SensorFaultDetector? {
+        guard let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version)?.info,
+              active.trigger != .fleetReference else { return nil }
+        let window = active.trigger == .commissioning || active.trigger == .maintenance
+            ? (from: active.trainFrom, to: active.trainTo + 60_000) : (from: record.scoredThrough - 86_400_000, to: record.scoredThrough + 60_000)
+        let readings = try writer.rawReadings(machine: record.machine, after: window.from - 1, through: window.to - 1)
+        let sensors = Array(Set(readings.map(\.sensor))).sorted()
+        guard !sensors.isEmpty else { return nil }
+        var series = [(times: [Int64], values: [Double])](repeating: ([], []), count: sensors.count)
+        let index = Dictionary(uniqueKeysWithValues: sensors.enumerated().map { ($1, $0) })
+        for r in readings {
+            series[index[r.sensor]!].times.append(r.ts)
+            series[index[r.sensor]!].values.append(r.value)
+        }
+        var d = SensorFaultDetector(sensors: sensors, commissioning: series)
+        // Judged from the end of what it learned from.
+        _ = d.advance(to: window.to - 1)
+        logger.notice("sensors profiled", metadata: ["machine.id": "\(record.machine)", "sensors": "\(sensors.count)",
+                                                     "judged": "\(d.profiles.compactMap { $0 }.count)", "readings": "\(readings.count)"])
+        return d
+    }
+
+    static func conditions(_ d: SensorFaultDetector) -> [SensorConditionRecord] {
+        d.sensors.enumerated().map { j, sensor in
+            SensorConditionRecord(sensor: sensor, state: d.tracks[j].state, fault: d.tracks[j].fault, lastSeen: d.tracks[j].lastSeen,
+                                  cadenceMs: d.profiles[j]?.cadence)
+        }
+    }
+
+    /// The event for a sensor fault that opened or closed.
+    static func sensorEvent(_ machine: String, _ c: SensorFaultDetector.Change) -> Event {
+        Event(at: c.at, kind: c.opened ? .sensorFault : .sensorRecovered, machine: machine, sensor: c.sensor, fault: c.fault,
+              detail: c.opened ? "\(machine): sensor \(c.sensor) \(c.fault.kind.rawValue): \(c.fault.evidence)"
+                               : "\(machine): sensor \(c.sensor) behaves again (\(c.fault.kind.rawValue) since \(Timestamp.rfc3339(millis: c.fault.since)))")
+    }
+
+    static func sensorTopic(_ machine: String, _ sensor: String) -> String { "vigil-out/sensors/\(machine)/\(sensor)" }
+
+    private func publishSensors(_ machine: String, _ conditions: [SensorConditionRecord]) {
+        guard let publisher else { return }
+        for c in conditions {
+            let body = API.SensorStatus(sensor: c.sensor, state: c.state, fault: c.fault, lastSeen: c.lastSeen, cadenceMs: c.cadenceMs)
+            guard let data = try? JSONEncoder().encode(body) else { continue }
+            _ = try? publisher.publish(topic: Self.sensorTopic(machine, c.sensor), payload: Array(data), qos: 1, retain: true)
+        }
     }
 
     /// The event for a status change at a scored minute.

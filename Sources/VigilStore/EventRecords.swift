@@ -89,15 +89,19 @@ extension StoreWriter {
 }
 
 extension StoreReader {
-    /// Events newest first: those with an id below `before` (all when nil), of one machine when
-    /// given, at most `limit`.
-    public func events(before: Int64?, machine: String?, limit: Int) async throws -> [Event] {
+    /// Events newest first: those with an id below `before` (all when nil), of one machine and
+    /// of one kind when given, at most `limit`.
+    public func events(before: Int64?, machine: String?, kind: EventKind? = nil, limit: Int) async throws -> [Event] {
         try await read { db in
             var sql = "SELECT id, body FROM event WHERE id < ?"
             var args: [SQLiteValue] = [.int(before ?? .max)]
             if let machine {
                 sql += " AND machine = ?"
                 args.append(.text(machine))
+            }
+            if let kind {
+                sql += " AND kind = ?"
+                args.append(.text(kind.rawValue))
             }
             return try db.query(sql + " ORDER BY id DESC LIMIT ?", args + [.int(Int64(limit))]) { EventSQL.event($0) }.compactMap { $0 }
         }

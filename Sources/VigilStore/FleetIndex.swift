@@ -13,6 +13,7 @@ public final class FleetIndex: Sendable {
         var health: Double?
         var status: HealthStatus?
         var missing: Int64 = 0
+        var faultySensors = 0
     }
 
     private let machines = Mutex<(all: [String: Entry], generation: Int)>(([:], 0))
@@ -30,6 +31,10 @@ public final class FleetIndex: Sendable {
                                        row: { ($0.text(0), $0.double(1), HealthStatus(stored: $0.text(2))) }) where all[m] != nil {
             all[m]!.health = h
             all[m]!.status = st
+        }
+        for (m, n) in try db.query("SELECT machine, count(*) FROM sensor_condition WHERE state = 'fault' GROUP BY machine",
+                                   row: { ($0.text(0), Int($0.int(1))) }) where all[m] != nil {
+            all[m]!.faultySensors = n
         }
         for (m, missing) in try db.query("SELECT s.machine, sum(q.missing) FROM series_quality q JOIN series s ON s.id = q.series_id GROUP BY s.machine",
                                          row: { ($0.text(0), $0.int(1)) }) where all[m] != nil {
@@ -79,6 +84,14 @@ public final class FleetIndex: Sendable {
         }
     }
 
+    func noteSensorFaults(machine: String, count: Int) {
+        machines.withLock { m in
+            guard m.all[machine] != nil, m.all[machine]!.faultySensors != count else { return }
+            m.all[machine]!.faultySensors = count
+            m.generation += 1
+        }
+    }
+
     func remove(machine: String) {
         machines.withLock { m in
             guard m.all.removeValue(forKey: machine) != nil else { return }
@@ -105,7 +118,7 @@ public final class FleetIndex: Sendable {
         return (all.keys.sorted().map { id in
             let e = all[id]!
             return MachineSummary(id: id, sensors: e.sensors, lastSeen: e.lastSeen, lastReceived: e.lastReceived, health: e.health, status: e.status,
-                                  missing: e.missing)
+                                  missing: e.missing, faultySensors: e.faultySensors)
         }, generation)
     }
 }
@@ -123,4 +136,6 @@ public struct MachineSummary: Sendable, Equatable {
     public var status: HealthStatus?
     /// Readings its devices numbered that never arrived.
     public var missing: Int64
+    /// Its sensors in fault.
+    public var faultySensors: Int
 }

@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilCodec
 import Foundation
 import VigilRollup
 
@@ -79,6 +80,9 @@ public struct MachineHealthRecord: Sendable, Equatable {
     public var contributors: [Contributor] = []
     public var scorerState: String?
     public var commissioningRows = 0
+    /// The sensor-fault detector (profiles and running state) as canonical JSON; nil until the
+    /// machine's sensors were profiled.
+    public var sensorDetector: String?
 
     public init(machine: String) { self.machine = machine }
 }
@@ -98,6 +102,23 @@ public struct HealthHistoryRow: Sendable, Equatable {
         self.confidence = confidence
         self.modelVersion = modelVersion
         self.anomaly = anomaly
+    }
+}
+
+/// A judged sensor's current state as `sensor_condition` keeps it.
+public struct SensorConditionRecord: Sendable, Equatable {
+    public var sensor: String
+    public var state: SensorState
+    public var fault: SensorFault?
+    public var lastSeen: Int64?
+    public var cadenceMs: Int64?
+
+    public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
+        self.sensor = sensor
+        self.state = state
+        self.fault = fault
+        self.lastSeen = lastSeen
+        self.cadenceMs = cadenceMs
     }
 }
 
@@ -129,7 +150,7 @@ enum HealthSQL {
     }
 
     static func machineHealth(_ db: SQLiteConnection, _ machine: String) throws -> MachineHealthRecord? {
-        try db.query("SELECT active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows FROM machine_health WHERE machine = ?",
+        try db.query("SELECT active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows, sensor_detector FROM machine_health WHERE machine = ?",
                      [.text(machine)]) { s in
             var r = MachineHealthRecord(machine: machine)
             r.activeVersion = s.isNull(0) ? nil : Int(s.int(0))
@@ -142,6 +163,7 @@ enum HealthSQL {
             r.contributors = CanonicalJSON.decode([Contributor].self, s.text(7)) ?? []
             r.scorerState = s.isNull(8) ? nil : s.text(8)
             r.commissioningRows = Int(s.int(9))
+            r.sensorDetector = s.isNull(10) ? nil : s.text(10)
             return r
         }.first
     }
@@ -279,28 +301,77 @@ extension StoreWriter {
     }
 
     /// Saves scored minutes and the machine's current state in one transaction.
-    public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event] = []) throws {
+    public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event] = [],
+                           sensors: [SensorConditionRecord]? = nil) throws {
         try withConnection { db in
             try db.transaction {
                 try EventSQL.append(db, events)
+                for c in sensors ?? [] {
+                    try db.run("INSERT OR REPLACE INTO sensor_condition(machine, sensor, state, fault, last_seen, cadence_ms) VALUES(?,?,?,?,?,?)",
+                               [.text(record.machine), .text(c.sensor), .text(c.state.rawValue), c.fault.map { .text(CanonicalJSON.encode($0)) } ?? .null,
+                                c.lastSeen.map { .int($0) } ?? .null, c.cadenceMs.map { .int($0) } ?? .null])
+                }
                 for h in history {
                     try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
                                [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
                     if upstream.contains(.health) { try UpstreamLog.note(db, .health, machine: record.machine, t: h.ts) }
                 }
                 try db.run("""
-                    INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows)
-                    VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(machine) DO UPDATE SET active_version=?2, commission_from=?3, scored_through=?4,
-                    health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, scorer_state=?10, commissioning_rows=?11
+                    INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows, sensor_detector)
+                    VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(machine) DO UPDATE SET active_version=?2, commission_from=?3, scored_through=?4,
+                    health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, scorer_state=?10, commissioning_rows=?11, sensor_detector=?12
                     """, [
                     .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
                     record.health.map { .double($0) } ?? .null, record.status.map { .text($0.rawValue) } ?? .null, .double(record.confidence),
                     record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)),
                     record.scorerState.map { .text($0) } ?? .null, .int(Int64(record.commissioningRows)),
+                    record.sensorDetector.map { .text($0) } ?? .null,
                 ])
             }
         }
         fleet.noteHealth(machine: record.machine, health: record.health, status: record.status)
+        if let sensors { fleet.noteSensorFaults(machine: record.machine, count: sensors.filter { $0.state == .fault }.count) }
+    }
+
+    /// Every reading of `machine`'s sensors with a time in `(after, through]`, in time order
+    /// (readings of one time in sensor order): what the sensor-fault detector is fed.
+    public func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
+        guard after < through else { return [] }
+        return try withConnection { db in
+            var out: [(sensor: String, ts: Int64, value: Double)] = []
+            for (sensor, id) in try db.query("SELECT sensor, id FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)], row: { ($0.text(0), $0.int(1)) }) {
+                var c = SeriesColumns()
+                try RawHistory.read(db, series: id, from: after + 1, to: through + 1, withSeq: false, into: &c)
+                for i in 0..<c.count { out.append((sensor, c.ts[i], c.values[i])) }
+            }
+            // Stable: one time's readings stay in sensor order.
+            return out.enumerated().sorted { ($0.element.ts, $0.offset) < ($1.element.ts, $1.offset) }.map(\.element)
+        }
+    }
+
+    /// The minutes in `(after, through]` during which any of `machine`'s sensors was in fault,
+    /// from the event log (a retraining window must not learn from faulty readings).
+    public func sensorFaultMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
+        try withConnection { db in
+            let events = try db.query("SELECT id, body FROM event WHERE machine = ? AND kind IN ('sensor_fault', 'sensor_recovered') ORDER BY id",
+                                      [.text(machine)]) { EventSQL.event($0) }.compactMap { $0 }
+            var open: [String: Int64] = [:]
+            var spans: [(Int64, Int64)] = []
+            for e in events {
+                guard let sensor = e.sensor, let fault = e.fault else { continue }
+                if e.kind == .sensorFault { open[sensor] = fault.since } else if let from = open.removeValue(forKey: sensor) { spans.append((from, e.at)) }
+            }
+            spans += open.values.map { ($0, through) }
+            var minutes = Set<Int64>()
+            for (from, to) in spans where to > after && from <= through {
+                var m = max(from, after + 1) / 60_000 * 60_000
+                while m <= min(to, through) {
+                    minutes.insert(m)
+                    m += 60_000
+                }
+            }
+            return minutes
+        }
     }
 
     /// Records a maintenance event: the machine's health reference is re-commissioned from data

@@ -157,6 +157,17 @@ enum Schema {
             PRIMARY KEY(sink, stream)
         );
         """,
+        // v10: sensor faults (docs/health.md "Sensor faults"). `sensor_condition` is each judged
+        // sensor's current state for the API and metrics; `machine_health.sensor_detector` the
+        // detector's profiles and running state, so a restart continues where it stopped.
+        """
+        CREATE TABLE sensor_condition(
+            machine TEXT NOT NULL, sensor TEXT NOT NULL, state TEXT NOT NULL, fault TEXT,
+            last_seen INTEGER, cadence_ms INTEGER,
+            PRIMARY KEY(machine, sensor)
+        ) WITHOUT ROWID;
+        ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -86,6 +86,46 @@ public final class StoreReader: Sendable {
         ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
     }
 
+    /// Every sensor of `machine` with its judged state (sensors not judged yet are `ok` with no
+    /// cadence) and its latest reading time; nil if the machine has no series.
+    public func sensorConditions(machine: String) async throws -> [SensorConditionRecord]? {
+        try await read { db in
+            let series = try db.query("SELECT sensor, last_ts FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.text(0), $0.int(1)) }
+            guard !series.isEmpty else { return nil }
+            var judged: [String: SensorConditionRecord] = [:]
+            for c in try db.query("SELECT sensor, state, fault, cadence_ms FROM sensor_condition WHERE machine = ?", [.text(machine)], row: { s in
+                SensorConditionRecord(sensor: s.text(0), state: SensorState(rawValue: s.text(1)) ?? .fault,
+                                      fault: s.isNull(2) ? nil : CanonicalJSON.decode(SensorFault.self, s.text(2)),
+                                      lastSeen: nil, cadenceMs: s.isNull(3) ? nil : s.int(3))
+            }) { judged[c.sensor] = c }
+            return series.map { sensor, last in
+                var c = judged[sensor] ?? SensorConditionRecord(sensor: sensor, state: .ok, fault: nil, lastSeen: nil, cadenceMs: nil)
+                c.lastSeen = last
+                return c
+            }
+        }
+    }
+
+    /// Open sensor faults of the whole fleet (for /metrics).
+    public func openSensorFaults() async throws -> [(machine: String, sensor: String, kind: SensorFaultKind)] {
+        try await read { db in
+            try db.query("SELECT machine, sensor, fault FROM sensor_condition WHERE state = 'fault' ORDER BY machine, sensor") { s in
+                (s.text(0), s.text(1), CanonicalJSON.decode(SensorFault.self, s.text(2))?.kind ?? .stuck)
+            }
+        }
+    }
+
+    /// Sensor faults opened so far, by kind (for /metrics; from the event log).
+    public func sensorFaultCounts() async throws -> [SensorFaultKind: Int64] {
+        try await read { db in
+            var out: [SensorFaultKind: Int64] = [:]
+            for body in try db.query("SELECT body FROM event WHERE kind = 'sensor_fault'", row: { $0.text(0) }) {
+                if let kind = CanonicalJSON.decode(Event.self, body)?.fault?.kind { out[kind, default: 0] += 1 }
+            }
+            return out
+        }
+    }
+
     /// A machine's current health state; nil if the machine has no series.
     public func health(machine: String) async throws -> (record: MachineHealthRecord, trainedAt: Int64?)? {
         try await read { db in

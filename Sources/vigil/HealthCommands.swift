@@ -28,7 +28,9 @@ struct Health: AsyncParsableCommand {
         let rows = {
             var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
             for h in healths {
-                let contributors = h.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded()))%" }.joined(separator: ", ")
+                let contributors = h.contributors.map { c in
+                    c.sensorFault.map { "\(c.sensor) sensor fault (\($0.rawValue))" } ?? "\(c.sensor) \(Int((c.share * 100).rounded()))%"
+                }.joined(separator: ", ")
                 let status = h.status?.rawValue ?? "commissioning \(h.commissioningRows ?? 0)/\(h.commissioningNeeded ?? 0)"
                 out.rows.append([
                     .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
@@ -40,6 +42,38 @@ struct Health: AsyncParsableCommand {
         }
         // One machine: the API's object, as GET …/health answers; all: an array of them.
         if machine != nil, let one = healths.first { try connection.emit(one, rows: rows) } else { try connection.emit(healths, rows: rows) }
+    }
+}
+
+struct Sensors: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Whether a machine's sensors can be believed: ok, suspect or fault (stuck, spike, dropout, out_of_range, drift, noise) with the evidence.",
+        discussion: "A faulty sensor is left out of the machine's health until it behaves again. --format json prints the API's objects (GET /api/v1/machines/{id}/sensors).")
+
+    @Argument(help: "Machine id.")
+    var machine: String
+
+    @OptionGroup var connection: Connection
+
+    func validate() throws {
+        guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
+    }
+
+    func run() async throws {
+        let sensors = try await connection.client.get("/api/v1/machines/\(APIClient.segment(machine))/sensors", as: [API.SensorStatus].self)
+        try connection.emit(sensors) {
+            var out = Rows(columns: ["sensor", "state", "kind", "since", "evidence", "lastSeen", "cadenceMs"])
+            for s in sensors {
+                out.rows.append([
+                    .text(s.sensor), .status(s.state.rawValue), s.fault.map { .text($0.kind.rawValue) } ?? .null,
+                    s.fault.map { connection.format == .table ? .text(describeTime($0.since)) : .int($0.since) } ?? .null,
+                    s.fault.map { .text($0.evidence) } ?? .null,
+                    s.lastSeen.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
+                    s.cadenceMs.map { .int($0) } ?? .null,
+                ])
+            }
+            return out
+        }
     }
 }
 

@@ -48,7 +48,7 @@ extension StoreWriter {
         }
         let reader = try StoreReader(path: tmp.path)
         // The in-memory fleet overview, and a new writer loading it from disk, agree.
-        #expect(writer.fleet.snapshot() == [MachineSummary(id: "m", sensors: ["s"], lastSeen: 946_684_805_000, lastReceived: 0, health: nil, status: nil, missing: 0)])
+        #expect(writer.fleet.snapshot() == [MachineSummary(id: "m", sensors: ["s"], lastSeen: 946_684_805_000, lastReceived: 0, health: nil, status: nil, missing: 0, faultySensors: 0)])
         // (Receipt times live in memory: a reloaded index starts them at the data's last time.)
         #expect(try StoreWriter(path: tmp.path).fleet.snapshot() == writer.fleet.snapshot().map { var m = $0; m.lastReceived = m.lastSeen; return m })
         _ = try writer.write([Reading(machine: "a/b", sensor: "z", ts: 1, value: 1), Reading(machine: "m", sensor: "a", ts: 2, value: 2)], rejections: [],

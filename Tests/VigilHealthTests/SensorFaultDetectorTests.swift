@@ -1,0 +1,145 @@
+import Testing
+import Foundation
+import VigilCore
+@testable import VigilHealth
+
+/// The sensor judge on synthetic machines: four correlated sensors at 10 s driven by one load,
+/// commissioned on a day, then one sensor broken in each way — and a process fault that moves
+/// several sensors together, which must never be called a sensor fault.
+@Suite struct SensorFaultDetectorTests {
+    static let sensors = ["current", "flow", "pressure", "temp"]
+    static let step: Int64 = 10_000
+
+    /// The machine's healthy readings at sample `i` (deterministic noise).
+    static func healthy(_ i: Int, _ rng: inout SplitMix64) -> [Double] {
+        let load = 0.6 + 0.3 * sin(Double(i) * 2 * .pi / 2880)
+        func n() -> Double { Double.random(in: -1...1, using: &rng) + Double.random(in: -1...1, using: &rng) }
+        let v = [8 + 22 * load + 0.3 * n(), 40 + 80 * load + 1.5 * n(), 3.5 + 2.5 * load + 0.05 * n(), 45 + 10 * load + 0.2 * n()]
+        return v.map { ($0 * 1000).rounded() / 1000 }
+    }
+
+    static func commissioned(_ transform: (Int, Double) -> Double = { _, x in x }, names: [String] = sensors) -> (SensorFaultDetector, SplitMix64) {
+        var rng = SplitMix64(seed: 42)
+        var series = [(times: [Int64], values: [Double])](repeating: ([], []), count: names.count)
+        for i in 0..<8640 {
+            for (j, x) in healthy(i, &rng).enumerated() {
+                series[j].times.append(Int64(i) * step)
+                series[j].values.append(transform(j, x))
+            }
+        }
+        var d = SensorFaultDetector(sensors: names, commissioning: series)
+        _ = d.advance(to: 8640 * step)
+        return (d, rng)
+    }
+
+    /// Runs `samples` more samples through the detector with `fault` applied (nil = no reading);
+    /// returns the changes.
+    static func run(_ d: inout SensorFaultDetector, _ rng: inout SplitMix64, samples: Int,
+                    fault: (Int, Int, Double) -> Double? = { _, _, x in x }) -> [SensorFaultDetector.Change] {
+        var changes: [SensorFaultDetector.Change] = []
+        for k in 0..<samples {
+            let i = 8640 + k
+            for (j, x) in healthy(i, &rng).enumerated() {
+                if let v = fault(k, j, x) { changes += d.observe(sensor: j, ts: Int64(i) * step, value: v) }
+            }
+            changes += d.advance(to: Int64(i) * step)
+        }
+        return changes
+    }
+
+    @Test func healthyDataOpensNoFault() {
+        var (d, rng) = Self.commissioned()
+        let changes = Self.run(&d, &rng, samples: 8640)
+        #expect(changes.isEmpty, "\(changes)")
+    }
+
+    @Test func stuckSensorIsFoundAndClears() {
+        var (d, rng) = Self.commissioned()
+        var frozen: Double?
+        let changes = Self.run(&d, &rng, samples: 720) { k, j, x in
+            guard j == 3, (100..<460).contains(k) else { return x }
+            if frozen == nil { frozen = x }
+            return frozen
+        }
+        let opened = changes.filter(\.opened)
+        #expect(opened.map(\.sensor) == ["temp"])
+        #expect(opened.first?.fault.kind == .stuck)
+        // Within 15 minutes of the freeze.
+        #expect((opened.first?.at ?? .max) - (8640 + 100) * Self.step <= 900_000)
+        #expect(changes.contains { !$0.opened && $0.sensor == "temp" }, "clears once it moves again")
+    }
+
+    @Test func spikeDropoutAndRailAreFound() {
+        for (kind, fault) in [
+            (SensorFaultKind.spike, { (k: Int, j: Int, x: Double) -> Double? in j == 1 && k == 200 ? x * 3 + 10 : x }),
+            (.dropout, { (k: Int, j: Int, x: Double) -> Double? in j == 2 && (200..<400).contains(k) ? nil : x }),
+            (.outOfRange, { (k: Int, j: Int, x: Double) -> Double? in j == 0 && (200..<300).contains(k) ? -9999 : x }),
+        ] {
+            var (d, rng) = Self.commissioned()
+            let opened = Self.run(&d, &rng, samples: 600, fault: fault).filter(\.opened)
+            #expect(opened.first?.fault.kind == kind, "\(kind): \(opened)")
+            #expect(opened.count == 1, "\(kind): \(opened)")
+            #expect((opened.first?.at ?? .max) - (8640 + 200) * Self.step <= 300_000, "\(kind) latency")
+        }
+    }
+
+    @Test func noisySensorIsFound() {
+        var (d, rng) = Self.commissioned()
+        var noise = SplitMix64(seed: 9)
+        let opened = Self.run(&d, &rng, samples: 600) { k, j, x in
+            j == 3 && k >= 200 ? x + 3 * Double.random(in: -1...1, using: &noise) : x
+        }.filter(\.opened)
+        // Its first rough readings may look like spikes; the lasting fault is noise, on temp alone.
+        #expect(opened.last?.fault.kind == .noise, "\(opened)")
+        #expect(Set(opened.map(\.sensor)) == ["temp"])
+    }
+
+    @Test func aProcessFaultIsNotASensorFault() {
+        // A clogged intake: flow and pressure fall, current rises, all at once and for an hour.
+        var (d, rng) = Self.commissioned()
+        let changes = Self.run(&d, &rng, samples: 720) { k, j, x in
+            guard (200..<560).contains(k) else { return x }
+            return [x * 1.15, x * 0.6, x * 0.7, x][j]
+        }
+        #expect(changes.isEmpty, "\(changes)")
+    }
+
+    @Test func decisionsDoNotDependOnUnitsOrOrder() {
+        // Per-sensor affine changes of units and a different order of sensors give the same faults.
+        let scale = [1.0, -3.6, 100_000, 1.8], shift = [0.0, 500, -2e5, 32]
+        let names = Self.sensors.reversed().map { $0 + "_x" }
+        func faulted(_ k: Int, _ j: Int, _ x: Double) -> Double? { j == 1 && k == 150 ? x * 3 + 10 : j == 3 && (300..<500).contains(k) ? 47.0 : x }
+        var (a, rngA) = Self.commissioned()
+        let plain = Self.run(&a, &rngA, samples: 700, fault: faulted).map { "\($0.opened) \($0.sensor) \($0.fault.kind) \($0.at)" }
+        var (b, rngB) = Self.commissioned({ j, x in x * scale[j] + shift[j] }, names: Self.sensors)
+        let units = Self.run(&b, &rngB, samples: 700) { k, j, x in faulted(k, j, x).map { $0 * scale[j] + shift[j] } }
+            .map { "\($0.opened) \($0.sensor) \($0.fault.kind) \($0.at)" }
+        #expect(plain == units)
+        #expect(!plain.isEmpty)
+        _ = names
+    }
+
+    @Test func aFaultySensorIsLeftOutOfTheScoreAndNeverAlarmsTheMachine() throws {
+        var rng = SplitMix64(seed: 3)
+        var rows: [[Double?]] = []
+        for i in 0..<600 { rows.append(Self.healthy(i * 6, &rng).map { $0 }) }
+        let model = try HealthModel.train(sensors: Self.sensors, rows: rows)
+        var plain = HealthScorer(model: model)
+        var judged = HealthScorer(model: model)
+        var detector = SensorFaultDetector(sensors: Self.sensors, profiles: Array(repeating: nil, count: 4))
+        var worstPlain = 100.0, worstJudged = 100.0
+        for i in 600..<900 {
+            var row: [Double?] = Self.healthy(i * 6, &rng).map { $0 }
+            row[3] = row[3]! + 40  // temp reads far off (a broken sensor)
+            worstPlain = min(worstPlain, plain.score(row).health)
+            judged.exclude([3])
+            let s = judged.score(row)
+            worstJudged = min(worstJudged, s.health)
+            #expect(s.contributors.allSatisfy { $0.sensor != "temp" })
+            #expect(s.confidence < 1)
+        }
+        #expect(worstPlain < 50, "unjudged, the broken sensor alarms the machine")
+        #expect(worstJudged > 60, "left out, it does not (\(worstJudged))")
+        _ = detector.advance(to: 0)
+    }
+}
