@@ -277,11 +277,6 @@ public final class HealthService: Service, Sendable {
         if m.scoring == nil, let version = m.lifecycle.phase.version {
             m.scoring = try loadScoring(version: version, &record)
         }
-        var through = through
-        if m.scoring != nil, let judged = try judgeSensors(&m, &record, now: now) {
-            // Score only minutes whose readings were all judged (a backlog is judged in steps).
-            through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
-        }
         var rows = 0
         if m.lifecycle.needsCommissioningRows {
             rows = try commissioningFeatures(record, through: through).complete
@@ -323,6 +318,12 @@ public final class HealthService: Service, Sendable {
         case .score(let version):
             if m.scoring?.version != version { m.scoring = try loadScoring(version: version, &record) }
             guard var scoring = m.scoring else { return nil }
+            // The sensors are judged first; only minutes whose readings were all judged are scored
+            // (a backlog is judged in steps).
+            var through = through
+            if let judged = try judgeSensors(&m, &record, now: now) {
+                through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
+            }
             let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now)
             m.scoring = scoring
             guard let drift else { return nil }

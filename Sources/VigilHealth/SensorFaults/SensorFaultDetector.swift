@@ -320,6 +320,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     /// Moves time on without readings (a tick): closes faults whose evidence is gone.
     public mutating func advance(to ts: Int64) -> [Change] {
+        through = max(through, ts)
         var changes: [Change] = []
         for j in tracks.indices { changes += closeIfBehaved(j, at: ts) }
         closed.removeAll { ts - $0.until > 6 * 3_600_000 }
