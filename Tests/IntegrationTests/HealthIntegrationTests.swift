@@ -157,7 +157,7 @@ import VigilCore
         let outA = try String(contentsOfFile: dir + "/a.csv", encoding: .utf8)
         #expect(outA == (try String(contentsOfFile: dir + "/b.csv", encoding: .utf8)))
         let lines = outA.split(separator: "\n")
-        #expect(lines.count == 601 && lines[0] == "timestamp,anomaly_score,alarm,health,status,model_version,contributors")
+        #expect(lines.count == 601 && lines[0] == "timestamp,anomaly_score,alarm,health,status,model_version,contributors,sensor_faults")
         let last = lines[600].split(separator: ",", omittingEmptySubsequences: false)
         #expect(last[2] == "1" && last[4] == "alarm" && last[5] == "1" && last[6].hasPrefix("current:"), "\(lines[600])")
         #expect(FileManager.default.fileExists(atPath: dir + "/state/plant1%2Fpump7.model.json"))

@@ -154,10 +154,18 @@ func pumpTable(rows: Int, seed: UInt64, fault: (Int) -> (sensor: Int, offset: Do
             let part = try Replay.run(prefix).csv.split(separator: "\n")
             #expect(part == Array(lines[..<(k + 1)]), "prefix \(k) differs")
         }
-        #expect(lines[1] == "1700000000,,0,,commissioning,,")
+        #expect(lines[1] == "1700000000,,0,,commissioning,,,")
         #expect(lines[0] == Substring(Replay.header))
+        // temp jumps 12 (far beyond anything it read while commissioned) from row 700 while nothing
+        // else moves: a sensor fault, left out of the score — the machine is not alarmed, and the
+        // sensor_faults column says why.
         let last = lines[1000].split(separator: ",", omittingEmptySubsequences: false)
-        #expect(last[2] == "1" && last[4] == "alarm" && last[6].hasPrefix("temp:"))
+        #expect(last[2] == "0" && last[7] == "temp:out_of_range", "\(lines[1000])")
+        // Believed, the same sensor alarms the machine with temp as the cause.
+        var trusting = Replay.Options()
+        trusting.judgeSensors = false
+        let believed = try Replay.run(table, options: trusting).csv.split(separator: "\n")[1000].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(believed[2] == "1" && believed[4] == "alarm" && believed[6].hasPrefix("temp:") && believed[7].isEmpty)
     }
 
     @Test func referenceCommissioningScoresFromTheFirstRow() throws {
