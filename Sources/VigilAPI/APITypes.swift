@@ -78,36 +78,9 @@ public enum API {
         }
     }
 
-    /// A sensor as its machine's sensor-fault detector judges it (`GET /api/v1/machines/{id}/sensors`).
-    public struct SensorStatus: Codable, Sendable, Equatable {
-        public var sensor: String
-        /// `ok`, `suspect` or `fault`; `ok` also for a sensor not judged yet (before commissioning).
-        public var state: SensorState
-        public var fault: SensorFault?
-        public var lastSeen: Int64?
-        /// Its usual interval between readings, learned while commissioned (null before).
-        public var cadenceMs: Int64?
-
-        public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
-            self.sensor = sensor
-            self.state = state
-            self.fault = fault
-            self.lastSeen = lastSeen
-            self.cadenceMs = cadenceMs
-        }
-
-        enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs }
-
-        /// Writes absent values as null: every object has every key.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(sensor, forKey: .sensor)
-            try c.encode(state, forKey: .state)
-            try c.encode(fault, forKey: .fault)
-            try c.encode(lastSeen, forKey: .lastSeen)
-            try c.encode(cadenceMs, forKey: .cadenceMs)
-        }
-    }
+    /// A sensor as its machine's sensor-fault detector judges it (`GET /api/v1/machines/{id}/sensors`):
+    /// the vocabulary's own type, which writes every key.
+    public typealias SensorStatus = SensorCondition
 
     /// Appends `s` as a JSON string literal (quotes, backslashes and control characters escaped).
     static func appendJSONString(_ s: String, to out: inout [UInt8]) {

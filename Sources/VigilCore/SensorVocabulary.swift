@@ -20,12 +20,8 @@ public enum SensorFaultKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// Whether a sensor can be believed: `suspect` while evidence builds, `fault` once it is decided.
-public enum SensorState: String, Codable, Sendable, CaseIterable, Comparable {
+public enum SensorState: String, Codable, Sendable, CaseIterable {
     case ok, suspect, fault
-
-    public static func < (a: SensorState, b: SensorState) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
 }
 
 /// An open (or just closed) sensor fault: its kind, when the faulty behaviour began (epoch ms,
@@ -39,5 +35,38 @@ public struct SensorFault: Codable, Sendable, Equatable {
         self.kind = kind
         self.since = since
         self.evidence = evidence
+    }
+}
+
+/// A sensor as its machine's judge sees it: what the store keeps (`sensor_condition`), the
+/// sensors route answers (`API.SensorStatus`) and `vigil-out/sensors/<machine>/<sensor>` retains.
+public struct SensorCondition: Codable, Sendable, Equatable {
+    public var sensor: String
+    /// `ok`, `suspect` or `fault`; `ok` also for a sensor not judged yet (before commissioning).
+    public var state: SensorState
+    public var fault: SensorFault?
+    /// Its newest reading (the store derives it from the series, so it does not keep it here).
+    public var lastSeen: Int64?
+    /// Its usual interval between readings, learned while commissioned (nil before).
+    public var cadenceMs: Int64?
+
+    public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
+        self.sensor = sensor
+        self.state = state
+        self.fault = fault
+        self.lastSeen = lastSeen
+        self.cadenceMs = cadenceMs
+    }
+
+    enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs }
+
+    /// Writes absent values as null: every object has every key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sensor, forKey: .sensor)
+        try c.encode(state, forKey: .state)
+        try c.encode(fault, forKey: .fault)
+        try c.encode(lastSeen, forKey: .lastSeen)
+        try c.encode(cadenceMs, forKey: .cadenceMs)
     }
 }

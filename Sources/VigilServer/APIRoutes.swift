@@ -25,7 +25,7 @@ struct APIError: Error, HTTPResponseError {
 extension API.QuarantineItem: ResponseEncodable {}
 extension API.DaemonStatus: ResponseEncodable {}
 extension Event: ResponseEncodable {}
-extension API.SensorStatus: ResponseEncodable {}
+extension SensorCondition: ResponseEncodable {}
 extension API.UpstreamLane: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
@@ -71,8 +71,7 @@ struct APIRoutes: Sendable {
         router.get("/api/v1/machines/:id/sensors") { req, ctx in
             let id = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
             guard let sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
-            return try sensors.map { API.SensorStatus(sensor: $0.sensor, state: $0.state, fault: $0.fault, lastSeen: $0.lastSeen, cadenceMs: $0.cadenceMs) }
-                .response(from: req, context: ctx)
+            return try sensors.response(from: req, context: ctx)
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/api/v1/events") { req, ctx in

@@ -395,14 +395,14 @@ public final class HealthService: Service, Sendable {
         record.scoredThrough = features.times.last!
         record.updatedAt = now
         record.scorerState = CanonicalJSON.encode(t.state)
-        var conditions: [SensorConditionRecord]?
+        var conditions: [SensorCondition]?
         if let d = detector {
             events += sensorChanges.map { Self.sensorEvent(record.machine, $0) }
             record.sensorDetector = CanonicalJSON.encode(d)
             if !sensorChanges.isEmpty { conditions = Self.conditions(d) }
         }
         try writer.saveHealth(record, history: history, events: events, sensors: conditions)
-        if let conditions { publishSensors(record.machine, conditions) }
+        if let conditions, let d = detector { publishSensors(record.machine, conditions, d) }
         publish(record, trainedAt: t.trainedAt)
         return drift
     }
@@ -584,11 +584,12 @@ public final class HealthService: Service, Sendable {
     /// they are not yet; saves what changed. Returns how far the judge has seen, nil when the
     /// machine's sensors cannot be judged yet.
     private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, now: Int64) throws -> Int64? {
+        // Nil right after loading or profiling: the sensors' state is written once then.
+        let before = m.detector.map(Self.conditions)
         if m.detector == nil {
             m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
         }
         guard var d = m.detector else { return nil }
-        let before = Self.conditions(d)
         let upTo = min(now - 5_000, d.through + settings.judgeStepMillis)
         var changes: [SensorFaultDetector.Change] = []
         for r in try writer.rawReadings(machine: record.machine, after: d.through, through: upTo) {
@@ -599,8 +600,10 @@ public final class HealthService: Service, Sendable {
         m.detector = d
         let after = Self.conditions(d)
         record.sensorDetector = CanonicalJSON.encode(d)
-        try writer.saveHealth(record, history: [], events: changes.map { Self.sensorEvent(record.machine, $0) }, sensors: after)
-        if after != before { publishSensors(record.machine, after.filter { !before.contains($0) }) }
+        let changed = after.filter { before?.contains($0) != true }
+        try writer.saveHealth(record, history: [], events: changes.map { Self.sensorEvent(record.machine, $0) },
+                              sensors: changed.isEmpty ? nil : after)
+        publishSensors(record.machine, changed, d)
         return max(d.through, upTo)
     }
 
@@ -629,10 +632,11 @@ public final class HealthService: Service, Sendable {
         return d
     }
 
-    static func conditions(_ d: SensorFaultDetector) -> [SensorConditionRecord] {
+    /// Each sensor's state as the store keeps it (without its newest reading, which the store
+    /// has with the series: a state that only moves on is not a change).
+    static func conditions(_ d: SensorFaultDetector) -> [SensorCondition] {
         d.sensors.enumerated().map { j, sensor in
-            SensorConditionRecord(sensor: sensor, state: d.tracks[j].state, fault: d.tracks[j].fault, lastSeen: d.tracks[j].lastSeen,
-                                  cadenceMs: d.profiles[j]?.cadence)
+            SensorCondition(sensor: sensor, state: d.tracks[j].state, fault: d.tracks[j].fault, lastSeen: nil, cadenceMs: d.profiles[j]?.cadence)
         }
     }
 
@@ -645,11 +649,12 @@ public final class HealthService: Service, Sendable {
 
     static func sensorTopic(_ machine: String, _ sensor: String) -> String { "vigil-out/sensors/\(machine)/\(sensor)" }
 
-    private func publishSensors(_ machine: String, _ conditions: [SensorConditionRecord]) {
+    /// Retains the changed sensors' states, with their newest reading as the judge saw it.
+    private func publishSensors(_ machine: String, _ conditions: [SensorCondition], _ d: SensorFaultDetector) {
         guard let publisher else { return }
-        for c in conditions {
-            let body = API.SensorStatus(sensor: c.sensor, state: c.state, fault: c.fault, lastSeen: c.lastSeen, cadenceMs: c.cadenceMs)
-            guard let data = try? JSONEncoder().encode(body) else { continue }
+        for var c in conditions {
+            c.lastSeen = d.index(of: c.sensor).flatMap { d.tracks[$0].lastSeen }
+            guard let data = try? JSONEncoder().encode(c) else { continue }
             _ = try? publisher.publish(topic: Self.sensorTopic(machine, c.sensor), payload: Array(data), qos: 1, retain: true)
         }
     }

@@ -105,23 +105,6 @@ public struct HealthHistoryRow: Sendable, Equatable {
     }
 }
 
-/// A judged sensor's current state as `sensor_condition` keeps it.
-public struct SensorConditionRecord: Sendable, Equatable {
-    public var sensor: String
-    public var state: SensorState
-    public var fault: SensorFault?
-    public var lastSeen: Int64?
-    public var cadenceMs: Int64?
-
-    public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
-        self.sensor = sensor
-        self.state = state
-        self.fault = fault
-        self.lastSeen = lastSeen
-        self.cadenceMs = cadenceMs
-    }
-}
-
 /// Canonical JSON for what the store keeps as text (model bodies, scorer states, lineage
 /// fields): sorted keys, so the same value always gives the same bytes.
 public enum CanonicalJSON {
@@ -302,14 +285,14 @@ extension StoreWriter {
 
     /// Saves scored minutes and the machine's current state in one transaction.
     public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event] = [],
-                           sensors: [SensorConditionRecord]? = nil) throws {
+                           sensors: [SensorCondition]? = nil) throws {
         try withConnection { db in
             try db.transaction {
                 try EventSQL.append(db, events)
                 for c in sensors ?? [] {
-                    try db.run("INSERT OR REPLACE INTO sensor_condition(machine, sensor, state, fault, last_seen, cadence_ms) VALUES(?,?,?,?,?,?)",
+                    try db.run("INSERT OR REPLACE INTO sensor_condition(machine, sensor, state, fault, cadence_ms) VALUES(?,?,?,?,?)",
                                [.text(record.machine), .text(c.sensor), .text(c.state.rawValue), c.fault.map { .text(CanonicalJSON.encode($0)) } ?? .null,
-                                c.lastSeen.map { .int($0) } ?? .null, c.cadenceMs.map { .int($0) } ?? .null])
+                                c.cadenceMs.map { .int($0) } ?? .null])
                 }
                 for h in history {
                     try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",

@@ -162,8 +162,7 @@ enum Schema {
         // detector's profiles and running state, so a restart continues where it stopped.
         """
         CREATE TABLE sensor_condition(
-            machine TEXT NOT NULL, sensor TEXT NOT NULL, state TEXT NOT NULL, fault TEXT,
-            last_seen INTEGER, cadence_ms INTEGER,
+            machine TEXT NOT NULL, sensor TEXT NOT NULL, state TEXT NOT NULL, fault TEXT, cadence_ms INTEGER,
             PRIMARY KEY(machine, sensor)
         ) WITHOUT ROWID;
         ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;

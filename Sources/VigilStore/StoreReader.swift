@@ -88,18 +88,18 @@ public final class StoreReader: Sendable {
 
     /// Every sensor of `machine` with its judged state (sensors not judged yet are `ok` with no
     /// cadence) and its latest reading time; nil if the machine has no series.
-    public func sensorConditions(machine: String) async throws -> [SensorConditionRecord]? {
+    public func sensorConditions(machine: String) async throws -> [SensorCondition]? {
         try await read { db in
             let series = try db.query("SELECT sensor, last_ts FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)]) { ($0.text(0), $0.int(1)) }
             guard !series.isEmpty else { return nil }
-            var judged: [String: SensorConditionRecord] = [:]
+            var judged: [String: SensorCondition] = [:]
             for c in try db.query("SELECT sensor, state, fault, cadence_ms FROM sensor_condition WHERE machine = ?", [.text(machine)], row: { s in
-                SensorConditionRecord(sensor: s.text(0), state: SensorState(rawValue: s.text(1)) ?? .fault,
+                SensorCondition(sensor: s.text(0), state: SensorState(rawValue: s.text(1)) ?? .fault,
                                       fault: s.isNull(2) ? nil : CanonicalJSON.decode(SensorFault.self, s.text(2)),
                                       lastSeen: nil, cadenceMs: s.isNull(3) ? nil : s.int(3))
             }) { judged[c.sensor] = c }
             return series.map { sensor, last in
-                var c = judged[sensor] ?? SensorConditionRecord(sensor: sensor, state: .ok, fault: nil, lastSeen: nil, cadenceMs: nil)
+                var c = judged[sensor] ?? SensorCondition(sensor: sensor, state: .ok, fault: nil, lastSeen: nil, cadenceMs: nil)
                 c.lastSeen = last
                 return c
             }
