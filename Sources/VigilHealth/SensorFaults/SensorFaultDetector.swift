@@ -48,14 +48,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// One sensor's running state.
     public struct Track: Codable, Sendable, Equatable {
         public var lastSeen: Int64?
-        var previousSeen: Int64?
         /// The last `2·neighbours + 1` readings (oldest first), for the spike test.
         var recentTimes: [Int64] = []
         var recentValues: [Double] = []
-        /// The current still run.
-        var stillFrom: Int64 = 0
-        var stillReadings = 0
-        var stillLow = 0.0, stillHigh = 0.0
+        var still = SensorProfile.StillRun()
         /// Absolute steps of the current roughness window, and noisy windows in a row.
         var steps: [Double] = []
         var roughWindows = 0
@@ -76,7 +72,6 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// The values of the current roughness window (its level).
         var levels: [Double] = []
         var rowsSinceDrift = Int.max / 2
-        var driftEvidence = ""
         public var fault: SensorFault?
         /// When the open fault's evidence was last seen.
         var lastBad: Int64 = 0
@@ -128,15 +123,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     public mutating func observe(sensor j: Int, ts: Int64, value: Double) -> [Change] {
         guard j >= 0, j < tracks.count, value.isFinite, ts >= through else { return [] }
         through = ts
-        guard let p = profiles[j] else {
-            tracks[j].previousSeen = tracks[j].lastSeen
-            tracks[j].lastSeen = ts
-            return []
-        }
-        var changes: [Change] = []
         let previous = tracks[j].lastSeen
-        tracks[j].previousSeen = previous
         tracks[j].lastSeen = ts
+        guard let p = profiles[j] else { return [] }
+        var changes: [Change] = []
 
         // Dropout of this sensor ends (evidence until it is back for `clearAfter`).
         if let previous, ts - previous > p.dropoutAfter, tracks[j].fault?.kind == .dropout { tracks[j].lastBad = ts }
@@ -214,27 +204,18 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         }
 
         // Stuck: the still run.
-        if t.stillReadings == 0 || max(t.stillHigh, value) - min(t.stillLow, value) > p.stillTolerance {
-            t.stillFrom = ts
-            t.stillReadings = 1
-            t.stillLow = value
-            t.stillHigh = value
-        } else {
-            t.stillLow = min(t.stillLow, value)
-            t.stillHigh = max(t.stillHigh, value)
-            t.stillReadings += 1
-        }
-        let still = ts - t.stillFrom
-        let frozen = still > p.stuckAfter && t.stillReadings > p.stuckAfterReadings
+        t.still.add(ts: ts, value: value, tolerance: p.stillTolerance)
+        let still = ts - t.still.from
+        let frozen = still > p.stuckAfter && t.still.readings > p.stuckAfterReadings
         tracks[j] = t
         if frozen {
             if tracks[j].fault?.kind == .stuck {
                 tracks[j].lastBad = ts
             } else if siblingMoves(besides: j, at: ts), tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
-                changes += open(j, .stuck, since: t.stillFrom, at: ts, evidence:
-                    "unchanged at \(Self.number(value)) for \(Self.duration(still)) (\(t.stillReadings) readings) while its siblings move; it never stayed for more than \(Self.duration(p.longestStill)) while commissioned")
+                changes += open(j, .stuck, since: t.still.from, at: ts, evidence:
+                    "unchanged at \(Self.number(value)) for \(Self.duration(still)) (\(t.still.readings) readings) while its siblings move; it never stayed for more than \(Self.duration(p.longestStill)) while commissioned")
             }
-        } else if still * 2 > p.stuckAfter, t.stillReadings * 2 > p.stuckAfterReadings {
+        } else if still * 2 > p.stuckAfter, t.still.readings * 2 > p.stuckAfterReadings {
             suspect = suspect ?? .stuck
         }
         t = tracks[j]
@@ -278,7 +259,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         for k in tracks.indices where k != j {
             guard let q = profiles[k], let seen = tracks[k].lastSeen else { continue }
             judged += 1
-            if ts - seen <= q.dropoutAfter, ts - tracks[k].stillFrom <= q.stuckAfter, tracks[k].fault == nil { return true }
+            if ts - seen <= q.dropoutAfter, ts - tracks[k].still.from <= q.stuckAfter, tracks[k].fault == nil { return true }
         }
         return judged == 0
     }
@@ -299,7 +280,6 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
                 }
                 tracks[j].driftRows += 1
                 tracks[j].rowsSinceDrift = 0
-                tracks[j].driftEvidence = culprit.evidence
                 if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
                 if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
                     changes += open(j, .drift, since: at, at: at, evidence: culprit.evidence)

@@ -47,8 +47,6 @@ public struct SensorProfile: Codable, Sendable, Equatable {
             low = min(low, values[i])
             high = max(high, values[i])
         }
-        low = min(low, values[0])
-        high = max(high, values[0])
         gaps.sort()
         let cadence = gaps.isEmpty ? 1_000 : max(1, gaps[gaps.count / 2])
         let longestGap = gaps.isEmpty ? cadence : gaps[min(gaps.count - 1, Int(Double(gaps.count) * 0.999))]
@@ -73,20 +71,11 @@ public struct SensorProfile: Codable, Sendable, Equatable {
                                     localScale: localScale, localP999: localP999, longestStill: 0, longestStillReadings: 0,
                                     roughness: 0, roughnessMax: 0)
         // Stillness with the tolerance the detector will use.
-        let tolerance = profile.stillTolerance
-        var runStart = 0, runLow = values[0], runHigh = values[0]
-        for i in 1..<n {
-            let lo = min(runLow, values[i]), hi = max(runHigh, values[i])
-            if hi - lo <= tolerance {
-                runLow = lo
-                runHigh = hi
-                profile.longestStill = max(profile.longestStill, times[i] - times[runStart])
-                profile.longestStillReadings = max(profile.longestStillReadings, i - runStart + 1)
-            } else {
-                runStart = i
-                runLow = values[i]
-                runHigh = values[i]
-            }
+        var run = StillRun()
+        for i in 0..<n {
+            run.add(ts: times[i], value: values[i], tolerance: profile.stillTolerance)
+            profile.longestStill = max(profile.longestStill, times[i] - run.from)
+            profile.longestStillReadings = max(profile.longestStillReadings, run.readings)
         }
         // Roughness per window of steps.
         var medians: [Double] = []
@@ -133,6 +122,25 @@ public struct SensorProfile: Codable, Sendable, Equatable {
 
     /// A fault closes after the sensor behaved this long.
     public var clearAfter: Int64 { max(30 * cadence, 600_000) }
+
+    /// A run of readings whose values stay within a tolerance of each other: how long a sensor
+    /// stays still (learned while commissioned, watched for `stuck`).
+    struct StillRun: Codable, Sendable, Equatable {
+        var from: Int64 = 0
+        var readings = 0
+        var low = 0.0, high = 0.0
+
+        /// Extends the run with a reading, or starts a new one at it.
+        mutating func add(ts: Int64, value: Double, tolerance: Double) {
+            if readings == 0 || max(high, value) - min(low, value) > tolerance {
+                self = StillRun(from: ts, readings: 1, low: value, high: value)
+            } else {
+                low = min(low, value)
+                high = max(high, value)
+                readings += 1
+            }
+        }
+    }
 
     /// The median of `values` (reordered in place).
     static func median(_ values: inout [Double]) -> Double {
