@@ -98,7 +98,7 @@ let package = Package(
 
         .executableTarget(
             name: "vigil-bench-health",
-            dependencies: ["VigilHealth", "VigilCore"],
+            dependencies: ["VigilHealth", "VigilCore", "VigilRollup"],
             path: "Benchmarks/health-scoring",
             swiftSettings: strict
         ),

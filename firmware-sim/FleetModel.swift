@@ -28,6 +28,25 @@ struct SimMachine {
     var wear: WearPath?
     var faults: [Fault] = []
 
+    /// Readings are rounded to this step.
+    static let resolution = 0.001
+
+    /// A sensor's reading-to-reading noise (σ, with the load's own jitter), the range its healthy
+    /// values cover over the load cycle, and its transmitter's full scale (a rail value).
+    static func scale(of sensor: String) -> (noise: Double, range: Double, fullScale: Double) {
+        switch sensor {
+        case "temp": (0.2, 20, 150)
+        case "vib": (0.2, 2.2, 50)
+        case "current": (1.1, 20, 100)
+        case "pressure": (0.14, 2.2, 16)
+        case "flow": (4.3, 70, 500)
+        case "rpm": (3.6, 36, 3000)
+        case "bearing_temp": (0.3, 25, 150)
+        case "ambient": (0.1, 8, 60)
+        default: (1, 4, 100)
+        }
+    }
+
     init(index: Int, sensorCount: Int, seed: UInt64) {
         id = "\(Self.kinds[index % Self.kinds.count])-\(index + 1 < 10 ? "0" : "")\(index + 1)"
         sensors = (0..<sensorCount).map { $0 < Self.sensorNames.count ? Self.sensorNames[$0] : "aux\($0)" }
@@ -56,7 +75,7 @@ struct SimMachine {
             default: v0
             }
             for i in faults.indices where v != nil { v = faults[i].apply(sensor: name, ts: ts, value: v!) }
-            if let v { out.append((name, (v * 1000).rounded() / 1000)) }
+            if let v { out.append((name, (v / Self.resolution).rounded() * Self.resolution)) }
         }
         return out
     }

@@ -102,10 +102,10 @@ struct Fleet: ParsableCommand {
     @Option(help: "Wear: each machine's life to failure is drawn from this range (e.g. 10d-40d), or 'off'. A failed machine is silent for 4 h, then repaired with a new life.")
     var life: String = "10d-40d"
 
-    @Option(help: "Injected faults per machine per day (spike, stuck, drift, dropout, process); 0 = none.")
+    @Option(help: "Injected faults per machine per day, one at a time: sensor faults (spike, spike_burst, stuck, stuck_wobble, rail, drift, calibration, noise, dropout) and process faults (several sensors at once); 0 = none.")
     var faults: Double = 0
 
-    @Option(help: "Write the ground truth (hourly wear, failures, repairs, faults) to this JSON-lines file. Never sent over MQTT.")
+    @Option(help: "Write the ground truth (hourly wear, failures, repairs, faults with the sensor-fault kind to expect) to this JSON-lines file. Never sent over MQTT.")
     var labels: String?
 
     @Flag(help: "Print nothing but the final summary.")
@@ -172,11 +172,12 @@ struct Fleet: ParsableCommand {
         for i in fleet.indices {
             if let lifeRange { fleet[i].wear = WearPath(lifeRange: lifeRange, seed: seed &+ 0x5EED &+ UInt64(i) &* 7919) }
             fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart, to: simEnd ?? simStart + 365 * 86_400_000,
-                                             ratePerDay: faults, rng: &faultRNG)
+                                             ratePerDay: faults, interval: interval, rng: &faultRNG)
             if skew > 0 { truth?.write([("type", LabelWriter.text("skew")), ("machine", LabelWriter.text(fleet[i].id)), ("ms", String(skews[i]))]) }
             for f in fleet[i].faults {
                 truth?.write([("type", LabelWriter.text("fault")), ("kind", LabelWriter.text(f.kind.rawValue)), ("machine", LabelWriter.text(fleet[i].id)),
-                               ("sensor", LabelWriter.text(f.sensor)), ("start", String(f.start)), ("end", String(f.end))])
+                               ("sensor", LabelWriter.text(f.sensor)), ("start", String(f.start)), ("end", String(f.end)),
+                               ("expect", f.kind.expected.map(LabelWriter.text) ?? "null")])
             }
         }
         if !quiet {

@@ -3,10 +3,14 @@
 // peer in the same run: numpy computing only the statistic for all rows at once (vectorised,
 // not causal, no contributors) on the same rows.
 //
+// Then the sensor-fault detector's cost per raw reading, beside the minute-rollup kernel's on the
+// same readings.
+//
 // Run: swift build -c release --product vigil-bench-health && .build/release/vigil-bench-health [--rows 2000000]
 import Foundation
 import VigilCore
 import VigilHealth
+import VigilRollup
 
 var rows = 2_000_000
 var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -84,4 +88,50 @@ if p.terminationStatus == 0, let t = Double(out.trimmingCharacters(in: .whitespa
     print(String(format: "numpy, statistic only, vectorised batch    %10.0f rows/s  (%.2f µs/row)", Double(rows) / t, t / Double(rows) * 1e6))
 } else {
     print("numpy peer skipped (pip install numpy)")
+}
+
+// MARK: sensor-fault detector: cost per raw reading, beside the rollup kernel's
+
+// The same table as raw readings at 1 Hz (8 per row, in time order), judged by the production
+// detector with profiles learned from the first 1,000 rows; the peer is the minute-rollup kernel
+// (SIMD and scalar) over the same readings, one series at a time as the rollup service runs it.
+let readingRows = min(rows, 1_000_000)
+let learnRows = 1_000
+var detector = SensorFaultDetector(sensors: sensors, commissioning: (0..<8).map { j in
+    ((0..<learnRows).map { Int64($0) * 1000 }, (0..<learnRows).map { table[$0][j]! })
+})
+var opened = 0
+let d0 = DispatchTime.now().uptimeNanoseconds
+for t in 0..<readingRows {
+    let ts = Int64(t) * 1000
+    for j in 0..<8 { opened += detector.observe(sensor: j, ts: ts, value: table[t][j]!).count }
+    if t % 60 == 59 { opened += detector.advance(to: ts).count }
+}
+let detectorSeconds = Double(DispatchTime.now().uptimeNanoseconds - d0) / 1e9
+let judged = Double(readingRows * 8)
+print("# sensor-fault detector: \(readingRows * 8) raw readings (8 sensors at 1 Hz), one core")
+print(String(format: "Vigil SensorFaultDetector.observe          %10.0f readings/s  (%.0f ns/reading, %d changes)",
+             judged / detectorSeconds, detectorSeconds / judged * 1e9, opened))
+let columnTimes = (0..<readingRows).map { Int64($0) * 1000 }
+let columns = (0..<8).map { j in (0..<readingRows).map { table[$0][j]! } }
+for simd in [true, false] {
+    var buckets: [Bucket] = []
+    buckets.reserveCapacity(readingRows / 60 + 2)
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let r0 = DispatchTime.now().uptimeNanoseconds
+        for column in columns {
+            buckets.removeAll(keepingCapacity: true)
+            columnTimes.withUnsafeBufferPointer { ts in
+                column.withUnsafeBufferPointer { vs in
+                    if simd { RollupKernel.rollup(ts: ts, values: vs, width: .minute, into: &buckets) } else {
+                        RollupKernel.rollupScalar(ts: ts, values: vs, width: .minute, into: &buckets)
+                    }
+                }
+            }
+        }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - r0) / 1e9)
+    }
+    print((simd ? "minute rollup kernel (SIMD), same readings  " : "minute rollup kernel (scalar), same readings")
+          + String(format: "%10.0f readings/s  (%.1f ns/reading)", judged / best, best / judged * 1e9))
 }

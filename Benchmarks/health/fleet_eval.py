@@ -9,10 +9,22 @@ each machine's first life (from the start to its first failure):
 - false alarms: alarm episodes that began while the machine's true wear was below 0.1 (the
   first ≈ 40 % of its life) and outside any injected fault (+1 h after it), per 100 machine-days
   of scored time;
-- faults: injected faults during which an alarm episode began (detections, not false alarms);
+- process faults: injected process faults during which health reached `alarm`; sensor faults
+  (injected into one sensor) during which an alarm episode began at true wear < 0.1 (a sensor
+  fault must never take a machine to `alarm`);
 - retraining: model versions created by drift/schedule, and whether health still fell with wear.
 
-Usage: Benchmarks/health/fleet_eval.py [--machines 10] [--days 30] [--seed 7] [--bin .build/release]
+Then it judges the sensor-fault detector over the whole month (after each machine's commissioning
+day, outside the hours a failed machine is down), from the `sensor_fault` events:
+- found: an injected sensor fault for which a fault of the right sensor and kind (`expect` in the
+  labels) opened within the allowed latency from its start (spike and rail 1 min, dropout 5 min,
+  stuck and noise 15 min, drift and calibration steps before the fault ends); late, wrong-kind
+  and missed ones are listed apart;
+- false: sensor faults that opened outside every injected fault of that sensor (from its start to
+  an hour after its end), per 100 sensor-days;
+- process faults called a sensor fault: any sensor fault opening on the machine during one.
+
+Usage: Benchmarks/health/fleet_eval.py [--machines 20] [--days 30] [--seed 7] [--faults 0.5] [--bin .build/release]
 """
 import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
 
@@ -23,13 +35,89 @@ def get(url):
     with urllib.request.urlopen(url, timeout=30) as r:
         return json.loads(r.read())
 
+# How long after an injected fault starts a report of its kind still counts as found in time (ms;
+# None: before the fault ends).
+LATENCY = {"spike": 60_000, "out_of_range": 60_000, "dropout": 300_000, "stuck": 900_000, "noise": 900_000, "drift": None}
+
+
+def events(base, machine, kind):
+    out, before = [], None
+    while True:
+        page = get(f"{base}/events?kind={kind}&machine={machine}&limit=10000" + (f"&before={before}" if before else ""))
+        out += page
+        if len(page) < 10000:
+            return out
+        before = page[-1]["id"]
+
+
+def sensor_faults(base, truth, machines, start, end):
+    """The sensor-fault detector against the labels, over the whole month."""
+    commissioned = start + 86_400_000
+    found, late, wrong, missed, false, sensor_days = {}, [], [], [], [], 0.0
+    process, process_called = 0, []
+    latencies = {}
+    for m in machines:
+        # When the machine was down (failure → repair + 1 h): nothing to judge.
+        down, failed = [], None
+        for t in sorted((t for t in truth if t.get("machine") == m and t["type"] in ("failure", "maintenance")), key=lambda t: t["ts"]):
+            if t["type"] == "failure":
+                failed = t["ts"]
+            elif failed is not None:
+                down.append((failed, t["ts"] + 3_600_000))
+                failed = None
+        if failed is not None:
+            down.append((failed, end))
+        sensor_days += 8 * ((end - commissioned) - sum(min(b, end) - max(a, commissioned) for a, b in down if b > commissioned)) / 86_400_000
+        opened = [e for e in events(base, m, "sensor_fault")]
+        faults = [t for t in truth if t["type"] == "fault" and t["machine"] == m]
+        eligible = [t for t in faults if t["start"] >= commissioned and t["end"] <= end
+                    and not any(a < t["end"] + 3_600_000 and t["start"] < b for a, b in down)]
+        for t in eligible:
+            if t["expect"] is None:
+                process += 1
+                called = [e for e in opened if t["start"] <= e["at"] < t["end"] + 1_800_000]
+                if called:
+                    process_called.append(f'{m} {t["start"]}: ' + ", ".join(f'{e["sensor"]}:{e["fault"]["kind"]}' for e in called))
+                continue
+            kind, limit = t["expect"], LATENCY[t["expect"]]
+            mine = [e for e in opened if e["sensor"] == t["sensor"] and t["start"] - 60_000 <= e["at"] < t["end"] + 3_600_000]
+            right = [e for e in mine if e["fault"]["kind"] == kind]
+            label = f'{m} {t["sensor"]} {t["kind"]}'
+            if right and (right[-1]["at"] <= t["end"] if limit is None else min(e["at"] for e in right) - t["start"] <= limit):
+                found.setdefault(t["kind"], []).append(label)
+                latencies.setdefault(t["kind"], []).append(max(0, min(e["at"] for e in right) - t["start"]) / 1000)
+            elif right:
+                late.append(f'{label} after {(min(e["at"] for e in right) - t["start"]) / 60_000:.0f} min')
+            elif mine:
+                wrong.append(f'{label} as {",".join(sorted({e["fault"]["kind"] for e in mine}))}')
+            else:
+                missed.append(label)
+        for e in opened:
+            if e["at"] < commissioned or any(a <= e["at"] < b for a, b in down):
+                continue
+            if not any(t["start"] - 60_000 <= e["at"] < t["end"] + 3_600_000 and (t["expect"] is None or t["sensor"] == e["sensor"]) for t in faults):
+                false.append(f'{m} {e["sensor"]}:{e["fault"]["kind"]} at {time.strftime("%m-%d %H:%M", time.gmtime(e["at"] / 1000))}')
+    print("\n# sensor faults (after each machine's commissioning day, outside downtime)")
+    kinds = sorted({t["kind"] for t in truth if t["type"] == "fault" and t["expect"] is not None})
+    total = lambda k: len(found.get(k, [])) + sum(1 for x in late + wrong + missed if x.split(" ")[2] == k)
+    print(f"{'injected kind':14s} {'found':>9s} {'median latency':>15s} {'slowest':>9s}")
+    for k in kinds:
+        lat = sorted(latencies.get(k, []))
+        print(f"{k:14s} {len(found.get(k, [])):>4d} / {total(k):<3d} {(f'{lat[len(lat) // 2]:.0f} s' if lat else '-'):>15s} {(f'{lat[-1]:.0f} s' if lat else '-'):>9s}")
+    n_found = sum(len(v) for v in found.values())
+    n_all = n_found + len(late) + len(wrong) + len(missed)
+    print(f"found in time: {n_found}/{n_all}; late: {late}; as another kind: {wrong}; missed: {missed}")
+    print(f"false sensor faults: {len(false)} in {sensor_days:.0f} sensor-days = {100 * len(false) / max(sensor_days, 1e-9):.2f} per 100 sensor-days {false}")
+    print(f"process faults called a sensor fault: {len(process_called)}/{process} {process_called}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--machines", type=int, default=10)
+    ap.add_argument("--machines", type=int, default=20)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--life", default="8d-25d")
-    ap.add_argument("--faults", default="0.3")
+    ap.add_argument("--faults", default="0.5")
     ap.add_argument("--bin", default=".build/release")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-fleet-")
@@ -50,12 +138,12 @@ def main():
         machines = sorted({t["machine"] for t in truth if "machine" in t} | {m["id"] for m in get(f"{base}/machines")})
         end = start + a.days * 86_400_000
         first_failure = {m: min((t["ts"] for t in truth if t["type"] == "failure" and t["machine"] == m), default=None) for m in machines}
-        # Wait until every machine is scored up to its first failure (or the end).
+        # Wait until every machine is scored to the end (less a failed machine's downtime).
         deadline = time.time() + 1800
         while True:
             done = 0
             for m in machines:
-                target = min(first_failure[m] or end, end) - 30 * 60_000
+                target = end - 5 * 3_600_000
                 if get(f"{base}/machines/{m}/health/history?from={target}&limit=1"):
                     done += 1
             if done == len(machines):
@@ -66,7 +154,8 @@ def main():
             time.sleep(5)
         pipeline_s = time.time() - t0
 
-        leads, reached, false_alarms, machine_days, fault_hits, faults_total, retrains = [], 0, 0, 0.0, 0, 0, {}
+        leads, reached, false_alarms, machine_days, retrains = [], 0, 0, 0.0, {}
+        process_total, process_alarmed, sensor_total, sensor_alarmed = 0, 0, 0, []
         trend = []
         rows = []
         for m in machines:
@@ -74,7 +163,8 @@ def main():
             stop = fail or end
             hist = [h for h in get(f"{base}/machines/{m}/health/history?limit=100000") if h["ts"] < stop]
             wear = sorted((t["ts"], t["wear"]) for t in truth if t["type"] == "wear" and t["machine"] == m and t["ts"] < stop)
-            faults = [(t["start"], t["end"] + 3_600_000) for t in truth if t["type"] == "fault" and t["machine"] == m and t["start"] < stop]
+            faults = [t for t in truth if t["type"] == "fault" and t["machine"] == m and t["start"] < stop]
+            process = [(t["start"], t["end"] + 3_600_000) for t in faults if t["expect"] is None]
             def wear_at(ts):
                 w = 0.0
                 for t, v in wear:
@@ -92,11 +182,18 @@ def main():
                 continue
             machine_days += (hist[-1]["ts"] - hist[0]["ts"]) / 86_400_000
             episodes = [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
-            fa = [e for e in episodes if wear_at(e) < 0.1 and not any(s <= e < f for s, f in faults)]
+            fa = [e for e in episodes if wear_at(e) < 0.1 and not any(s <= e < f for s, f in process)]
             false_alarms += len(fa)
-            for s, f in faults:
-                faults_total += 1
-                fault_hits += any(s <= e < f for e in episodes)
+            for t in faults:
+                if t["start"] < hist[0]["ts"]:
+                    continue  # during commissioning
+                if t["expect"] is None:
+                    process_total += 1
+                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] <= h["ts"] < t["end"] + 600_000)
+                else:
+                    sensor_total += 1
+                    sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes
+                                       if t["start"] <= e < t["end"] + 600_000 and wear_at(e) < 0.1][:1]
             first_alarm = next((h["ts"] for h in hist if h["status"] == "alarm" and wear_at(h["ts"]) >= 0.1), None)
             lead = None
             if fail is not None:
@@ -120,9 +217,11 @@ def main():
         median = leads[len(leads) // 2] if leads else 0
         print(f"failures: {failures}; reached alarm before failing: {reached}/{failures}; median lead {median:.1%} of life")
         print(f"false alarms: {false_alarms} in {machine_days:.0f} scored machine-days = {100 * false_alarms / max(machine_days, 1e-9):.2f} per 100 machine-days")
-        print(f"injected faults with an alarm episode during them: {fault_hits}/{faults_total}")
+        print(f"process faults during which health reached alarm: {process_alarmed}/{process_total}")
+        print(f"sensor faults during which an alarm episode began at wear < 0.1: {len(sensor_alarmed)}/{sensor_total} {sensor_alarmed or ''}")
         fell = sum(1 for e, l in trend if l < e)
         print(f"retraining candidates (trigger and gate decision): {dict(sorted(retrains.items())) or 'none'}; health lower in the last day than the first day of the first life: {fell}/{len(trend)} machines")
+        sensor_faults(base, truth, machines, start, end)
     finally:
         d.stop()
         broker.stop()

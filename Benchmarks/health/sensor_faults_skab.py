@@ -10,7 +10,8 @@ the production detector and scorer.
 3. Faults injected into the real series (stuck, stuck with a one-step wobble, spike, spike burst,
    dropout, rail value, drift, noise) at random points of normal rows after commissioning, one
    per replay, on a random sensor: found when a fault of the right sensor and kind opens between
-   the injection's start and its end (+ the allowed latency), with the latency.
+   the injection's start and its end (+ the allowed latency), with the latency. Each injection
+   goes into the next file (in turn) whose normal rows after commissioning hold it.
 
 Usage: Benchmarks/health/sensor_faults_skab.py [--data ../shared/benchmarks/skab] [--bin .build/release]
        [--injections 6] [--seed 1]
@@ -137,12 +138,17 @@ def main():
     candidates = [free] + files
     for kind in KINDS:
         for n in range(a.injections):
-            path = candidates[(n * 7 + KINDS.index(kind)) % len(candidates)] if n else free
-            sensors, times, cells, labels = read(path)
             length = LENGTH[kind]
-            # A normal stretch after commissioning that holds the fault and its latency.
-            ok = [i for i in range(600, len(cells) - length - 60)
-                  if not any(labels[i - 200:i + length + 60])]
+            # A file with a normal stretch after commissioning (and a minute of settling) that
+            # holds the fault and its latency, at least 60 rows clear of a labelled anomaly.
+            first = (n * 7 + KINDS.index(kind)) % len(candidates) if n else 0
+            for k in range(len(candidates)):
+                path = candidates[(first + k) % len(candidates)] if n else free
+                sensors, times, cells, labels = read(path)
+                ok = [i for i in range(460, len(cells) - length - LATENCY[kind])
+                      if not any(labels[i - 60:i + length + LATENCY[kind]])]
+                if ok:
+                    break
             if not ok:
                 continue
             start = rng.choice(ok)

@@ -1,9 +1,11 @@
 /// The operator dashboard served at `/`: one self-contained page (no CDN, no external files).
 /// Fleet overview worst first with status colours and last-seen age; a machine view with health
 /// over time (band edges, alarm periods, model changes and maintenance marked), its contributing
-/// sensors, model lineage, and minute/day sensor charts with min–max bands; time axes in local
+/// sensors, model lineage, and minute/day sensor charts with min–max bands, each sensor's state
+/// and its sensor faults shaded with their kind (a machine with a faulty sensor is flagged in the
+/// fleet list apart from its health status, which a sensor fault alone never moves); time axes in local
 /// time, the value and time under the pointer; a machine that went quiet shows its last day of
-/// data. Admin actions (record maintenance, promote, roll back) use the token it keeps. It
+/// data; `/#<machine>` opens that machine. Admin actions (record maintenance, promote, roll back) use the token it keeps. It
 /// refreshes itself every 15 s and asks for a bearer token when the API wants one.
 enum Dashboard {
     static let html: String = #"""
@@ -20,6 +22,7 @@ enum Dashboard {
     tr.m{cursor:pointer} tr.m:hover{background:#f0f4ff} tr.sel{background:#e4ecff}
     .st{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-size:12px}
     .ok{background:#2e8540}.watch{background:#b58900}.warning{background:#d96c00}.alarm{background:#c0392b}.none{background:#8a939c}
+    .fault{background:#7b4fa6}.suspect{background:#a58cc0}
     svg{width:100%;height:180px;background:#fafbfc;border:1px solid #eee;border-radius:4px}
     .chart{position:relative} .chart h3{margin:12px 0 4px;font-size:13px} .muted{color:#6b7480} select{margin-left:8px}
     #tip{position:fixed;pointer-events:none;background:#1d232bee;color:#fff;font-size:12px;padding:3px 7px;border-radius:4px;display:none;z-index:9}
@@ -29,7 +32,7 @@ enum Dashboard {
     </style></head><body>
     <header><h1>Vigil</h1><span id="summary">loading…</span></header>
     <main>
-    <section><h2>Fleet</h2><table id="fleet"><thead><tr><th>machine</th><th>health</th><th>status</th><th>last seen</th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Fleet</h2><table id="fleet"><thead><tr><th>machine</th><th>health</th><th>status</th><th>sensors</th><th>last seen</th></tr></thead><tbody></tbody></table></section>
     <section id="detail"><h2 id="title">Select a machine</h2><div id="why" class="muted"></div><div id="quiet"></div>
     <div id="actions"></div>
     <div class="chart"><h3>Health (per minute) <span class="muted">— dashed: band edges 70 / 60 / 50; red: in alarm; marks: model versions (v, at the end of their training data) and maintenance (M)</span></h3><svg id="health" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>
@@ -37,7 +40,8 @@ enum Dashboard {
     <h3>Model versions</h3><table id="models"><thead><tr><th>version</th><th>trigger</th><th>trained on</th><th>rows</th><th>gate</th><th></th></tr></thead><tbody></tbody></table>
     </section></main><div id="tip"></div>
     <script>
-    let token = localStorage.getItem('vigilToken'), selected = null, resolution = 'minute';
+    // The selected machine is in the address (`/#pump-01`), so a link opens it.
+    let token = localStorage.getItem('vigilToken'), selected = decodeURIComponent(location.hash.slice(1)) || null, resolution = 'minute';
     async function api(path) {
       const r = await fetch(path, {headers: token ? {Authorization: 'Bearer ' + token} : {}});
       if (r.status === 401) { token = prompt('This Vigil needs an access token:'); if (token) localStorage.setItem('vigilToken', token); throw new Error('unauthorized'); }
@@ -67,6 +71,8 @@ enum Dashboard {
       const L = 40, R = 595, x = t => (L + (t - t0) / (t1 - t0) * (R - L)).toFixed(1), y = v => (150 - (v - lo) / (hi - lo) * 142).toFixed(1);
       let out = '';
       for (const [a, b] of o.spans || []) out += `<rect x="${x(a)}" y="8" width="${Math.max(1, x(b) - x(a)).toFixed(1)}" height="142" fill="#c0392b22"/>`;
+      for (const [a, b, kind] of o.faults || []) if (b >= t0 && a <= t1) { const xa = x(Math.max(a, t0)), xb = x(Math.min(b, t1));
+        out += `<rect class="fault" x="${xa}" y="8" width="${Math.max(2, xb - xa).toFixed(1)}" height="142" fill="#7b4fa633"/><text x="${+xa + 2}" y="26" font-size="9" fill="#7b4fa6">${kind}</text>`; }
       for (const e of o.edges || []) out += `<line x1="${L}" x2="${R}" y1="${y(e)}" y2="${y(e)}" stroke="#999" stroke-dasharray="4 3" stroke-width="0.7"/><text x="${R - 2}" y="${y(e) - 2}" font-size="9" fill="#888" text-anchor="end">${e}</text>`;
       if (o.band) out += `<polygon fill="${o.color}33" points="${pts.map(p => x(p.ts) + ',' + y(p.max)).join(' ')} ${pts.slice().reverse().map(p => x(p.ts) + ',' + y(p.min)).join(' ')}"/>`;
       out += `<polyline fill="none" stroke="${o.color}" stroke-width="1.5" points="${pts.map(p => x(p.ts) + ',' + y(p.v)).join(' ')}"/>`;
@@ -99,19 +105,19 @@ enum Dashboard {
     async function fleet() {
       const ms = await api('/api/v1/machines');
       ms.sort((a, b) => (a.health ?? 1e9) - (b.health ?? 1e9) || a.id.localeCompare(b.id));
-      const alarms = ms.filter(m => m.status === 'alarm').length;
-      document.getElementById('summary').textContent = `${ms.length} machines · ${alarms} in alarm · updated ${new Date().toLocaleTimeString()}`;
+      const alarms = ms.filter(m => m.status === 'alarm').length, faulty = ms.filter(m => m.faultySensors > 0).length;
+      document.getElementById('summary').textContent = `${ms.length} machines · ${alarms} in alarm · ${faulty} with a sensor fault · updated ${new Date().toLocaleTimeString()}`;
       document.querySelector('#fleet tbody').innerHTML = ms.map(m =>
-        `<tr class="m${m.id === selected ? ' sel' : ''}" data-id="${m.id}"><td>${m.id}</td><td>${m.health == null ? '–' : m.health.toFixed(1)}</td><td>${badge(m.status)}</td><td>${age(m.lastSeen)}</td></tr>`).join('');
-      document.querySelectorAll('tr.m').forEach(tr => tr.onclick = () => { selected = tr.dataset.id; refresh(); });
-      if (!selected && ms.length) { selected = ms[0].id; }
+        `<tr class="m${m.id === selected ? ' sel' : ''}" data-id="${m.id}"><td>${m.id}</td><td>${m.health == null ? '–' : m.health.toFixed(1)}</td><td>${badge(m.status)}</td><td>${m.faultySensors ? `<span class="st fault">${m.faultySensors} sensor fault${m.faultySensors > 1 ? 's' : ''}</span>` : ''}</td><td>${age(m.lastSeen)}</td></tr>`).join('');
+      document.querySelectorAll('tr.m').forEach(tr => tr.onclick = () => { selected = tr.dataset.id; history.replaceState(null, '', '#' + enc(selected)); refresh(); });
+      if (!ms.some(m => m.id === selected) && ms.length) { selected = ms[0].id; }
       return ms;
     }
     async function detail(machines) {
       const m = machines.find(m => m.id === selected); if (!m) return;
       const id = enc(m.id), h = await api(`/api/v1/machines/${id}/health`);
       document.getElementById('title').innerHTML = `${m.id} ${badge(h.status)} <span class="muted">${h.health == null ? `commissioning ${h.commissioningRows ?? 0}/${h.commissioningNeeded ?? '?'} minutes` : 'health ' + h.health.toFixed(1) + ' · confidence ' + (h.confidence * 100).toFixed(0) + ' %'}</span>`;
-      document.getElementById('why').textContent = h.contributors.length ? 'Driven by: ' + h.contributors.map(c => `${c.sensor} ${(c.share * 100).toFixed(0)} %`).join(', ') + (h.model ? ` · model v${h.model.version}` : '') : '';
+      document.getElementById('why').textContent = h.contributors.length ? 'Driven by: ' + h.contributors.map(c => c.sensorFault ? `${c.sensor} (sensor fault: ${c.sensorFault.replace('_', ' ')}, left out)` : `${c.sensor} ${(c.share * 100).toFixed(0)} %`).join(', ') + (h.model ? ` · model v${h.model.version}` : '') : '';
       // A machine that went quiet is shown as it was: its last day of data, not an empty "now".
       const quiet = Date.now() - m.lastSeen > 7200000, end = quiet ? m.lastSeen + 60000 : Date.now();
       document.getElementById('quiet').innerHTML = quiet ? `<div class="note">Quiet since ${new Date(m.lastSeen).toLocaleString()} (${age(m.lastSeen)}): showing its last data.</div>` : '';
@@ -133,14 +139,24 @@ enum Dashboard {
       document.querySelector('#models tbody').innerHTML = models.slice().reverse().map(v =>
         `<tr><td>${v.version}${v.active ? ' ●' : ''}</td><td>${v.trigger}</td><td>${when(v.trainFrom)} – ${when(v.trainTo)}</td><td>${v.rowCount}</td><td title="${v.gateReason}">${v.gateDecision}</td><td>${v.active ? '' : `<button data-v="${v.version}">promote</button>`}</td></tr>`).join('');
       document.querySelectorAll('#models button').forEach(b => b.onclick = () => { if (confirm(`Make version ${b.dataset.v} active for ${m.id}?`)) post(`/api/v1/machines/${id}/models/${b.dataset.v}/promote`); });
+      // Each sensor's state, and its faults (opened, and closed by a recovery) shaded on its chart.
+      const states = Object.fromEntries((await api(`/api/v1/machines/${id}/sensors`)).map(c => [c.sensor, c]));
+      const opened = await api(`/api/v1/events?machine=${id}&kind=sensor_fault&limit=1000`);
+      const recovered = await api(`/api/v1/events?machine=${id}&kind=sensor_recovered&limit=1000`);
+      const faultSpans = s => opened.filter(e => e.sensor === s).map(e => {
+        const r = recovered.find(r => r.sensor === s && r.fault.since === e.fault.since && r.fault.kind === e.fault.kind);
+        return [e.fault.since, r ? r.at : end, e.fault.kind.replace('_', ' ')]; });
+      const state = c => !c ? '' : c.fault ? ` <span class="st fault">sensor fault: ${c.fault.kind.replace('_', ' ')}</span> <span class="muted">since ${new Date(c.fault.since).toLocaleString()} — ${c.fault.evidence}</span>`
+        : c.state === 'suspect' ? ' <span class="st suspect">suspect</span>' : '';
       const box = document.getElementById('sensors');
-      box.innerHTML = `<h3>Sensors <select id="res"><option value="minute">minute, last 24 h</option><option value="day">day, last 90 days</option></select></h3>` +
-        m.sensors.map(s => `<div class="chart"><h3>${s}</h3><svg data-s="${s}" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>`).join('');
+      box.innerHTML = `<h3>Sensors <select id="res"><option value="minute">minute, last 24 h</option><option value="day">day, last 90 days</option></select> <span class="muted">— purple: sensor faults (left out of health)</span></h3>` +
+        m.sensors.map(s => `<div class="chart"><h3>${s}${state(states[s])}</h3><svg data-s="${s}" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>`).join('');
       const sel = document.getElementById('res'); sel.value = resolution; sel.onchange = () => { resolution = sel.value; refresh(); };
       const sfrom = end - (resolution === 'minute' ? 86400000 : 86400000 * 90);
       for (const svg of box.querySelectorAll('svg')) {
         const pts = await api(`/api/v1/machines/${id}/sensors/${enc(svg.dataset.s)}/series?resolution=${resolution}&from=${sfrom}&to=${end}&limit=100000`);
-        chart(svg, pts.map(p => ({ts: p.ts, v: p.mean, min: p.min, max: p.max})), {color: '#6a3fb5', band: true, from: pts.length ? pts[0].ts : sfrom, to: end});
+        chart(svg, pts.map(p => ({ts: p.ts, v: p.mean, min: p.min, max: p.max})), {color: '#6a3fb5', band: true, from: pts.length ? pts[0].ts : sfrom, to: end,
+              faults: faultSpans(svg.dataset.s)});
       }
     }
     async function refresh() { try { await detail(await fleet()); } catch (e) { document.getElementById('summary').textContent = 'error: ' + e.message; } }

@@ -109,6 +109,9 @@ public final class HealthService: Service, Sendable {
         /// The last `through` this machine was brought up to: until the next minute becomes
         /// final there is nothing to do, and no query is made.
         var checkedThrough: Int64 = .min
+        /// Set when the sensor judge stopped short of `checkedThrough` (a backlog is judged, and
+        /// so scored, in steps): the machine is worked on again at once.
+        var behind = false
     }
 
     /// A loaded model version and its scorers' state.
@@ -139,11 +142,13 @@ public final class HealthService: Service, Sendable {
     public func run() async throws {
         DispatchQueue(label: "vigil.health").async {
             while !self.stopping.load(ordering: .relaxed) {
-                do { try self.tick(now: SystemClock.wallMillis()) } catch {
+                var behind = false
+                do { behind = try self.tick(now: SystemClock.wallMillis()) } catch {
                     self.logger.error("health scoring failed; will retry", metadata: ["error": "\(error)"])
                 }
                 self.applyCommands()
-                _ = self.wake.wait(timeout: .now() + .milliseconds(Int(self.settings.interval * 1000)))
+                // A backlog is worked through without pausing.
+                if !behind { _ = self.wake.wait(timeout: .now() + .milliseconds(Int(self.settings.interval * 1000))) }
             }
             // Nobody will apply what is still queued.
             for q in self.inbox.withLock({ inbox in defer { inbox.removeAll() }; return inbox }) { q.reply(.failure(.stopped)) }
@@ -250,12 +255,15 @@ public final class HealthService: Service, Sendable {
 
     static func healthTopic(_ machine: String) -> String { "vigil-out/health/" + machine }
 
-    /// One round over every machine, with queued commands applied between machines. Public for
+    /// One round over every machine, with queued commands applied between machines; returns
+    /// whether a machine has more to do at once (a backlog being judged in steps). Public for
     /// tests, which drive time.
-    public func tick(now: Int64) throws {
+    @discardableResult
+    public func tick(now: Int64) throws -> Bool {
         let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
         let pending = try writer.earliestPendingMinutes()
         try notePresence(now: now)
+        var behind = false
         for machine in writer.fleet.snapshot().map(\.id) {
             applyCommands()
             // A minute is scored once, so only when every sensor's rollup of it is in: never past
@@ -263,15 +271,17 @@ public final class HealthService: Service, Sendable {
             let through = pending[machine].map { min(final, $0 - 60_000) } ?? final
             do {
                 guard writer.fleet.contains(machine) else { continue }  // removed meanwhile
-                try update(machine: machine, through: through, now: now)
+                behind = try update(machine: machine, through: through, now: now) || behind
             } catch {
                 logger.error("health update failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
             }
         }
+        return behind
     }
 
-    private func update(machine: String, through: Int64, now: Int64) throws {
-        if let cached = machines.withLock({ $0[machine] }), cached.checkedThrough == through { return }
+    /// Brings a machine up to `through`; returns whether it stopped short (more to do at once).
+    private func update(machine: String, through: Int64, now: Int64) throws -> Bool {
+        if let cached = machines.withLock({ $0[machine] }), cached.checkedThrough == through, !cached.behind { return false }
         var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var m = try machines.withLock { $0[machine] } ?? load(&record)
         if m.scoring == nil, let version = m.lifecycle.phase.version {
@@ -292,6 +302,7 @@ public final class HealthService: Service, Sendable {
         m.checkedThrough = through
         let updated = m
         machines.withLock { $0[machine] = updated }
+        return m.behind
     }
 
     /// Carries out what the lifecycle asked for during a tick; returns what came of it.
@@ -321,7 +332,9 @@ public final class HealthService: Service, Sendable {
             // The sensors are judged first; only minutes whose readings were all judged are scored
             // (a backlog is judged in steps).
             var through = through
+            m.behind = false
             if let judged = try judgeSensors(&m, &record, now: now) {
+                m.behind = BucketWidth.minute.start(of: judged + 1) - 60_000 < through
                 through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
             }
             let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now)

@@ -127,5 +127,16 @@ import VigilCore
         #expect(sub.status == 0, "\(sub.stderr)")
         let retained = try JSONDecoder().decode(API.SensorStatus.self, from: Data(sub.stdout.utf8))
         #expect(retained.sensor == "temp" && retained.state == .ok)
+
+        // The dashboard shades each fault on its sensor's chart, with its kind.
+        let dom = try Harness.run(try Harness.tool("chromium"), ["--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + daemon.dir + "/chromium",
+                                                                 "--virtual-time-budget=20000", "--dump-dom", daemon.baseURL + "/#pump-01"])
+        #expect(dom.status == 0, "\(dom.stderr)")
+        func chart(_ sensor: String) -> String {
+            dom.stdout.range(of: "<svg data-s=\"\(sensor)\"").flatMap { r in
+                dom.stdout[r.lowerBound...].range(of: "</svg>").map { String(dom.stdout[r.lowerBound..<$0.upperBound]) } } ?? ""
+        }
+        #expect(chart("temp").contains("<rect class=\"fault\"") && chart("temp").contains(">stuck</text>"), "temp: \(chart("temp").prefix(600))")
+        #expect(chart("pressure").contains(">dropout</text>") && !chart("current").contains("class=\"fault\""))
     }
 }

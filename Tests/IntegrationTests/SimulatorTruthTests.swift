@@ -11,6 +11,9 @@ import Testing
         var wear: Double?
         var start: Int64?
         var end: Int64?
+        var kind: String?
+        var sensor: String?
+        var expect: String?
     }
 
     @Test func labelsAreDeterministicAndWearIsMonotoneBetweenRepairs() async throws {
@@ -46,7 +49,17 @@ import Testing
                 if v < last { #expect(v < 0.05, "\(m): wear fell from \(last) to \(v) without a repair") }
                 last = v
             }
-            for f in mine where f.type == "fault" { #expect(f.start! >= start && f.start! < end && f.end! > f.start!) }
+            let faults = mine.filter { $0.type == "fault" }.sorted { $0.start! < $1.start! }
+            for f in faults {
+                #expect(f.start! >= start && f.start! < end && f.end! > f.start!)
+                // Each fault names the sensor-fault kind to expect; a process fault is none.
+                let expected: [String: String?] = ["spike": "spike", "spike_burst": "spike", "stuck": "stuck", "stuck_wobble": "stuck",
+                                                   "rail": "out_of_range", "drift": "drift", "calibration": "drift", "noise": "noise",
+                                                   "dropout": "dropout", "process": nil]
+                #expect(expected[f.kind!] == .some(f.expect), "\(f.kind!) expects \(f.expect ?? "nil")")
+            }
+            // One at a time.
+            #expect(zip(faults, faults.dropFirst()).allSatisfy { $0.end! <= $1.start! })
         }
     }
 }

@@ -72,6 +72,28 @@ import VigilStore
         #expect(try #require(try writer.machineHealth("pump-01")).confidence > 0.99 * 60 / 1440, "full rows: confidence is not cut by missing sensors")
     }
 
+    /// A backlog longer than one judge step (the sensors are judged before their minutes are
+    /// scored) is worked through in consecutive steps without waiting for the clock, not one step
+    /// per wall-clock minute.
+    @Test func aBacklogIsJudgedAndScoredInStepsWithoutWaiting() async throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        var settings = HealthService.Settings()
+        settings.commissionMinutes = 60
+        settings.judgeStepMillis = 20 * 60_000
+        let health = HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 70, seed: 2))
+        let now = Self.base + 400 * 60_000
+        try health.tick(now: now)  // commissioned on 60, sensors profiled
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base + 70 * 60_000, minutes: 300, seed: 3))
+        var ticks = 0
+        while try health.tick(now: now) { ticks += 1 }
+        #expect(ticks >= 300 / 20 - 1, "one step of 20 minutes per tick: \(ticks)")
+        let scored = try #require(try writer.machineHealth("pump-01")).scoredThrough
+        #expect(scored == Self.base + 369 * 60_000, "every minute scored within the same wall-clock minute")
+        #expect(try health.tick(now: now) == false)
+    }
+
     @Test func commissionsScoresAndExplainsAFault() async throws {
         let dir = try TempDir()
         let writer = try StoreWriter(path: dir.path + "/v.sqlite")

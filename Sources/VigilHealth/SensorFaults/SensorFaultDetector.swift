@@ -139,7 +139,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
                     if tracks[k].fault?.kind == .dropout {
                         tracks[k].lastBad = ts
                     } else {
-                        changes += open(k, .dropout, since: seen + q.cadence, at: ts, evidence:
+                        changes += Self.open(&tracks[k], &closed, k, sensors[k], .dropout, since: seen + q.cadence, at: ts, evidence:
                             "no reading for \(Self.duration(silent)) while \(sensors[j]) reports; it never paused for more than \(Self.duration(q.longestGap)) while commissioned (every \(Self.duration(q.cadence)))")
                     }
                 } else if tracks[k].fault == nil, silent * 2 > q.dropoutAfter {
@@ -148,7 +148,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             }
         }
 
-        var t = tracks[j]
+        // The sensor's track is taken out while it is judged (and put back at the end), so its
+        // buffers are never shared and never copied; its siblings are only read.
+        var t = Track()
+        swap(&t, &tracks[j])
+        let name = sensors[j]
         var suspect: SensorFaultKind?
         // Out of range: three in a row, entered at once (a rail or sentinel; a slow walk out of
         // range is for drift and health to judge), while no sibling is outside its own range (a
@@ -161,13 +165,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             suspect = .outOfRange
             if t.fault?.kind == .outOfRange { t.lastBad = ts }
         }
-        tracks[j] = t
-        if t.outside == 3, t.jumpedOut, tracks[j].fault?.kind != .outOfRange,
+        if t.outside == 3, t.jumpedOut, t.fault?.kind != .outOfRange,
            !tracks.indices.contains(where: { $0 != j && tracks[$0].outside > 0 }) {
-            changes += open(j, .outOfRange, since: tracks[j].recentTimes.suffix(2).first ?? ts, at: ts, evidence:
+            changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.recentTimes.suffix(2).first ?? ts, at: ts, evidence:
                 "reads \(Self.number(value)) (3 readings in a row); it read \(Self.number(p.low)) to \(Self.number(p.high)) while commissioned")
         }
-        t = tracks[j]
 
         // Spike: the reading `neighbours` back, against the median of the seven around it.
         t.recentTimes.append(ts)
@@ -184,18 +186,17 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             let window = Int64(SensorProfile.neighbours + 1) * p.cadence
             let shared = tracks.indices.contains { k in k != j && abs(tracks[k].lastOff - pending.since) <= window }
             if !shared, t.fault == nil || t.fault?.kind == .spike {
-                tracks[j] = t
-                if tracks[j].fault == nil { changes += open(j, .spike, since: pending.since, at: ts, evidence: pending.evidence) }
-                tracks[j].lastBad = ts
-                t = tracks[j]
+                if t.fault == nil { changes += Self.open(&t, &closed, j, name, .spike, since: pending.since, at: ts, evidence: pending.evidence) }
+                t.lastBad = ts
             }
         }
-        if t.recentValues.count == width {
-            let c = SensorProfile.neighbours
-            var window = t.recentValues
-            let median = SensorProfile.median(&window)
+        // Only a reading further than the limit from more than half the window can be that far
+        // from its median (the median's side holds more than half), so most readings need no median.
+        let c = SensorProfile.neighbours, limit = p.spikeLimit
+        if t.recentValues.count == width, t.recentValues.reduce(0, { $0 + (abs($1 - t.recentValues[c]) > limit ? 1 : 0) }) > c {
+            let median = SensorProfile.median(of: t.recentValues)
             let off = abs(t.recentValues[c] - median)
-            if off > p.spikeLimit, p.validRange.contains(t.recentValues[c]) || t.outside < 3 {
+            if off > limit, p.validRange.contains(t.recentValues[c]) || t.outside < 3 {
                 let at = t.recentTimes[c]
                 t.lastOff = at
                 t.pendingSpike = SensorFault(kind: .spike, since: at, evidence:
@@ -206,19 +207,16 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         // Stuck: the still run.
         t.still.add(ts: ts, value: value, tolerance: p.stillTolerance)
         let still = ts - t.still.from
-        let frozen = still > p.stuckAfter && t.still.readings > p.stuckAfterReadings
-        tracks[j] = t
-        if frozen {
-            if tracks[j].fault?.kind == .stuck {
-                tracks[j].lastBad = ts
-            } else if siblingMoves(besides: j, at: ts), tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
-                changes += open(j, .stuck, since: t.still.from, at: ts, evidence:
+        if still > p.stuckAfter && t.still.readings > p.stuckAfterReadings {
+            if t.fault?.kind == .stuck {
+                t.lastBad = ts
+            } else if t.fault == nil || t.fault?.kind == .spike, siblingMoves(besides: j, at: ts) {
+                changes += Self.open(&t, &closed, j, name, .stuck, since: t.still.from, at: ts, evidence:
                     "unchanged at \(Self.number(value)) for \(Self.duration(still)) (\(t.still.readings) readings) while its siblings move; it never stayed for more than \(Self.duration(p.longestStill)) while commissioned")
             }
         } else if still * 2 > p.stuckAfter, t.still.readings * 2 > p.stuckAfterReadings {
             suspect = suspect ?? .stuck
         }
-        t = tracks[j]
 
         // Noise: the median step of each window.
         if let last = t.lastValue {
@@ -235,14 +233,12 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             t.levels.removeAll(keepingCapacity: true)
             let usual = (p.low - 0.25 * p.span)...(p.high + 0.25 * p.span)
             t.roughWindows = t.lastRoughness > p.roughnessLimit && usual.contains(level) ? t.roughWindows + 1 : 0
-            tracks[j] = t
-            if t.roughWindows >= 1, tracks[j].fault?.kind == .noise { tracks[j].lastBad = ts }
-            if t.roughWindows == 2, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+            if t.roughWindows >= 1, t.fault?.kind == .noise { t.lastBad = ts }
+            if t.roughWindows == 2, t.fault == nil || t.fault?.kind == .spike {
                 let since = ts - Int64(2 * SensorProfile.stepWindow) * p.cadence
-                changes += open(j, .noise, since: since, at: ts, evidence:
+                changes += Self.open(&t, &closed, j, name, .noise, since: since, at: ts, evidence:
                     "its median step is \(Self.number(t.lastRoughness)), \(Self.number(t.lastRoughness / max(p.roughness, p.quantum, 1e-300)))× what it was while commissioned (\(Self.number(p.roughness)), at most \(Self.number(p.roughnessMax)))")
             }
-            t = tracks[j]
         }
         if t.roughWindows == 1 { suspect = suspect ?? .noise }
         if t.driftRows > 0, t.fault == nil { suspect = suspect ?? .drift }
@@ -282,7 +278,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
                 tracks[j].rowsSinceDrift = 0
                 if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
                 if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
-                    changes += open(j, .drift, since: at, at: at, evidence: culprit.evidence)
+                    changes += Self.open(&tracks[j], &closed, j, sensors[j], .drift, since: at, at: at, evidence: culprit.evidence)
                 } else if tracks[j].fault == nil {
                     tracks[j].suspect = .drift
                 }
@@ -291,7 +287,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
                 tracks[j].rowsSinceDrift += 1
                 if tracks[j].suspect == .drift { tracks[j].suspect = nil }
                 if tracks[j].fault?.kind == .drift, tracks[j].rowsSinceDrift >= settings.driftClearRows {
-                    changes += close(j, at: at)
+                    changes += Self.close(&tracks[j], &closed, j, sensors[j], at: at)
                 }
             }
         }
@@ -309,27 +305,29 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     // MARK: opening and closing
 
-    private mutating func open(_ j: Int, _ kind: SensorFaultKind, since: Int64, at: Int64, evidence: String) -> [Change] {
+    /// Opens a fault of `kind` on a sensor's track (`j`, `name`): a spike gives way to a lasting
+    /// fault of another kind; any other open fault stays.
+    private static func open(_ track: inout Track, _ closed: inout [ClosedFault], _ j: Int, _ name: String, _ kind: SensorFaultKind,
+                             since: Int64, at: Int64, evidence: String) -> [Change] {
         var changes: [Change] = []
-        // A spike gives way to a lasting fault of another kind.
-        if let current = tracks[j].fault {
+        if let current = track.fault {
             guard current.kind == .spike, kind != .spike else { return [] }
-            changes += close(j, at: at)
+            changes += close(&track, &closed, j, name, at: at)
         }
         let fault = SensorFault(kind: kind, since: min(since, at), evidence: evidence)
-        tracks[j].fault = fault
-        tracks[j].suspect = nil
-        tracks[j].lastBad = at
-        changes.append(Change(sensor: sensors[j], opened: true, fault: fault, at: at))
+        track.fault = fault
+        track.suspect = nil
+        track.lastBad = at
+        changes.append(Change(sensor: name, opened: true, fault: fault, at: at))
         return changes
     }
 
-    private mutating func close(_ j: Int, at: Int64) -> [Change] {
-        guard let fault = tracks[j].fault else { return [] }
-        tracks[j].fault = nil
-        tracks[j].driftRows = 0
-        closed.append(ClosedFault(sensor: j, fault: fault, evidenceUntil: tracks[j].lastBad, until: at))
-        return [Change(sensor: sensors[j], opened: false, fault: fault, at: at)]
+    private static func close(_ track: inout Track, _ closed: inout [ClosedFault], _ j: Int, _ name: String, at: Int64) -> [Change] {
+        guard let fault = track.fault else { return [] }
+        track.fault = nil
+        track.driftRows = 0
+        closed.append(ClosedFault(sensor: j, fault: fault, evidenceUntil: track.lastBad, until: at))
+        return [Change(sensor: name, opened: false, fault: fault, at: at)]
     }
 
     private mutating func closeIfBehaved(_ j: Int, at ts: Int64) -> [Change] {
@@ -337,7 +335,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         // A dropout closes only once the sensor is back; the others once their evidence is old.
         if fault.kind == .dropout, let seen = tracks[j].lastSeen, ts - seen > p.dropoutAfter { return [] }
         guard ts - tracks[j].lastBad >= p.clearAfter else { return [] }
-        return close(j, at: ts)
+        return Self.close(&tracks[j], &closed, j, sensors[j], at: ts)
     }
 
     // MARK: text

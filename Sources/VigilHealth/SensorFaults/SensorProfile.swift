@@ -142,10 +142,37 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         }
     }
 
+    /// The median of a few values, sorted in a scratch buffer on the stack.
+    static func median(of values: [Double]) -> Double {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: values.count) { scratch in
+            var buffer = scratch
+            _ = buffer.initialize(fromContentsOf: values)
+            return middle(&buffer)
+        }
+    }
+
     /// The median of `values` (reordered in place).
     static func median(_ values: inout [Double]) -> Double {
-        values.sort()
-        let n = values.count
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
+        values.withUnsafeMutableBufferPointer { middle(&$0) }
+    }
+
+    /// Sorts a short buffer by insertion (the windows here hold 7 or 30 values, where the
+    /// standard library's sort costs more than the comparisons) and returns its middle.
+    private static func middle(_ b: inout UnsafeMutableBufferPointer<Double>) -> Double {
+        let n = b.count
+        if n > 64 {
+            b.sort()
+        } else {
+            for i in 1..<max(n, 1) {
+                let x = b[i]
+                var k = i
+                while k > 0 && b[k - 1] > x {
+                    b[k] = b[k - 1]
+                    k -= 1
+                }
+                b[k] = x
+            }
+        }
+        return n % 2 == 1 ? b[n / 2] : (b[n / 2 - 1] + b[n / 2]) / 2
     }
 }
