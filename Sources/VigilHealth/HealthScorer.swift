@@ -187,32 +187,49 @@ public struct HealthScorer: Sendable {
         }
     }
 
+    /// The slow horizon's deviation from the reference, per sensor (standardised units), with the
+    /// sensors left out (but not `drifting` ones) replaced by what the others predict for them.
+    public func slowDeviation(drifting: Set<Int> = []) -> [Double] {
+        let p = model.sensors.count
+        var d = [Double](repeating: 0, count: p)
+        for j in 0..<p { d[j] = smoothed[j] - model.mean[j] }
+        let out = excluded.filter { !drifting.contains($0) }
+        if !out.isEmpty { Self.impute(out, model, deviation: &d) }
+        return d
+    }
+
     /// Leaves `sensors` (indices into the model's sensors) out of the statistic from the next row on.
     public mutating func exclude(_ sensors: [Int]) {
         excluded = sensors.filter { $0 >= 0 && $0 < model.sensors.count }.sorted()
     }
 
-    /// A single sensor that alone explains the machine's slow deviation from its reference.
+    /// The sensor that explains most of the machine's slow deviation from its reference, and
+    /// whether it does so alone.
     public struct Isolation: Sendable, Equatable {
         public var sensor: Int
+        /// True: replacing it by what its siblings predict leaves the machine as normal as
+        /// commissioning (a drift candidate). False: its siblings moved with it — the machine
+        /// changed (wear, a process fault), and the sensor is not to blame.
+        public var alone: Bool
         public var evidence: String
     }
 
-    /// On the slow horizon (drift is slow): the sensor whose reconstruction from its siblings
-    /// removes most of the statistic — `((P d)_j)² / P_jj`, the part of T² that replacing sensor
-    /// j by what the others predict for it takes away — when that part is at least half the alarm
-    /// edge, at least `share` of the whole, and what remains is as normal as commissioning was.
-    /// A change several sensors agree on (a process fault, wear) leaves no single sensor
-    /// explaining it and returns nil. Sensors left out are not candidates, except `drifting` ones
+    /// On the slow horizon (drift is slow), of the deviation from the reference or, given a
+    /// `baseline` (a slow deviation from before), of its change since: the sensor whose
+    /// reconstruction from its siblings removes most of the statistic — `((P d)_j)² / P_jj`, the
+    /// part of T² that replacing sensor j by what the others predict for it takes away — when that
+    /// part is at least half the alarm edge, at least `share` of the whole, and what remains is
+    /// as normal as commissioning was (`alone`). When what remains is not (several sensors moved
+    /// together: a process fault, wear) that sensor is returned with `alone` false; nil when no
+    /// sensor stands out. Measured from a baseline, a machine already off its reference (worn)
+    /// can still tell a sensor that starts drifting on its own from one that moves with it. Sensors left out are not candidates, except `drifting` ones
     /// (left out for a drift, whose smoothing still follows them): they are judged again.
-    public func isolation(drifting: Set<Int> = [], share: Double = 0.75) -> Isolation? {
+    public func isolation(drifting: Set<Int> = [], since baseline: [Double]? = nil, part minimumPart: Double = 0.5, share: Double = 0.75) -> Isolation? {
         let p = model.sensors.count
         guard p >= 3 else { return nil }
-        var d = [Double](repeating: 0, count: p)
-        for j in 0..<p { d[j] = smoothed[j] - model.mean[j] }
-        let out = excluded.filter { !drifting.contains($0) }
-        let inB = Set(out)
-        if !out.isEmpty { Self.impute(out, model, deviation: &d) }
+        var d = slowDeviation(drifting: drifting)
+        if let baseline, baseline.count == p { for j in 0..<p { d[j] -= baseline[j] } }
+        let inB = Set(excluded.filter { !drifting.contains($0) })
         var pd = [Double](repeating: 0, count: p)
         var t2 = 0.0
         for i in 0..<p {
@@ -230,9 +247,11 @@ public struct HealthScorer: Sendable {
         }
         let edge = model.threshold
         let rest = t2 - bestPart
-        guard best >= 0, bestPart >= 0.5 * edge, bestPart >= share * t2, rest <= edge / max(model.parameters.thresholdFactor, 1) else {
-            return nil
+        guard best >= 0, bestPart >= minimumPart * edge else { return nil }
+        guard rest <= edge / max(model.parameters.thresholdFactor, 1) else {
+            return Isolation(sensor: best, alone: false, evidence: "its siblings moved with it")
         }
+        guard bestPart >= share * t2 else { return nil }
         // In the sensor's units: what it reads (smoothed) and what its siblings predict for it.
         let pjj = model.precision[best * p + best]
         let predicted = smoothed[best] - pd[best] / pjj
@@ -242,8 +261,8 @@ public struct HealthScorer: Sendable {
         let sigma = scale / pjj.squareRoot()
         let evidence = "reads \(SensorFaultDetector.number(reads)) where its siblings predict \(SensorFaultDetector.number(expected)) "
             + "(\(Replay.fixed(abs(reads - expected) / max(sigma, 1e-300), 1)) of its commissioned spreads); "
-            + "the other sensors agree with commissioning"
-        return Isolation(sensor: best, evidence: evidence)
+            + (baseline == nil ? "the other sensors agree with commissioning" : "the other sensors did not change")
+        return Isolation(sensor: best, alone: true, evidence: evidence)
     }
 
     /// Updates the smoothings with `row` and returns its severity: the statistic over its alarm

@@ -9,7 +9,8 @@ public import VigilCore
 /// raw readings (stuck, spike, dropout, out of range, noise) is not smoothed either, so its faulty
 /// values never linger in the machine's state; a drifting one still is (the detector needs to see
 /// whether it comes back). After scoring, the slow horizon's isolation tells the detector which
-/// single sensor, if any, explains the machine's deviation on its own (a drift candidate).
+/// single sensor, if any, explains the change of the machine's deviation since the detector's
+/// baseline on its own (a drift candidate).
 public enum JudgedScoring {
     public static func score(_ scorer: inout HealthScorer, row: [Double?], from: Int64, to: Int64,
                              detector: inout SensorFaultDetector) -> (score: HealthScore, changes: [SensorFaultDetector.Change]) {
@@ -27,12 +28,19 @@ public enum JudgedScoring {
         scorer.exclude(faulty)
         var s = scorer.score(cells)
         for j in faulty.sorted() { s.contributors.append(Contributor(sensor: names[j], share: 0, sensorFault: kinds[j])) }
-        var isolation = scorer.isolation(drifting: drifting)
+        // Judged on the change since the baseline (in the scorer's numbering), which moves on while
+        // no drift is being judged.
+        let deviation = scorer.slowDeviation(drifting: drifting)
+        let baseline = detector.baseline(for: names, count: deviation.count)
+        var isolation = scorer.isolation(drifting: drifting, since: baseline, part: baseline == nil ? 0.5 : detector.settings.driftPart,
+                                         share: baseline == nil ? 0.75 : detector.settings.driftShare)
         if let i = isolation {
             // Back to the detector's numbering.
             guard let d = detector.index(of: names[i.sensor]) else { return (s, []) }
             isolation!.sensor = d
         }
-        return (s, detector.noteIsolation(isolation, at: from))
+        let changes = detector.noteIsolation(isolation, at: from)
+        detector.noteDeviation(deviation, sensors: names)
+        return (s, changes)
     }
 }

@@ -11,10 +11,11 @@ public import VigilCore
 ///   (a Hampel test, decided three readings later);
 /// - `stuck`: the value stays within two resolution steps for `stuckAfter` while a sibling moves;
 /// - `dropout`: no reading for `dropoutAfter` while a sibling keeps reporting regularly;
-/// - `out_of_range`: three readings in a row outside `validRange`;
+/// - `out_of_range`: more readings in a row outside `validRange` than a spike window holds,
+///   entered at once and alone;
 /// - `noise`: two windows in a row whose median step exceeds `roughnessLimit`;
-/// - `drift`: the machine-level isolation (`HealthScorer.isolation`) names the same sensor for
-///   `driftAfterRows` scored rows in a row.
+/// - `drift`: the machine-level isolation (`HealthScorer.isolation`) names the same sensor alone
+///   for `driftAfterRows` scored rows (withdrawn when its siblings turn out to move with it).
 /// A fault closes once none of its evidence was seen for `clearAfter`; a change several sensors
 /// agree on is never a sensor fault (it is the machine's, and health alarms on it).
 public struct SensorFaultDetector: Codable, Sendable, Equatable {
@@ -28,12 +29,24 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     private(set) public var closed: [ClosedFault] = []
     /// The newest reading time fed.
     private(set) public var through: Int64 = .min
+    /// The machine's slow deviation from its reference, followed over `baselineRows` scored rows
+    /// (standardised, per sensor by name), frozen while a drift is being judged.
+    private(set) public var baselineDeviation: [String: Double] = [:]
 
     public struct Settings: Codable, Sendable, Equatable {
         /// Scored rows in a row the isolation must name a sensor before it is a drift.
         public var driftAfterRows = 60
         /// Scored rows without being named before a drift closes.
         public var driftClearRows = 30
+        /// Unnamed rows a drift streak survives.
+        public var driftGapRows = 5
+        /// Rows over which the baseline a drift is measured from follows the machine's slow
+        /// deviation (a slow change — wear — moves the baseline with it; a drift outruns it).
+        public var baselineRows = 240
+        /// The change since the baseline that names a sensor: its part of the statistic (a share
+        /// of the alarm edge) and of the whole change.
+        public var driftPart = 0.1
+        public var driftShare = 0.5
         public init() {}
     }
 
@@ -58,6 +71,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         var lastRoughness = 0.0
         var lastValue: Double?
         var outside = 0
+        var outsideFrom: Int64 = 0
         var jumpedOut = false
         /// When this sensor last had a reading far off its neighbours (a spike candidate), and the
         /// candidate waiting for its siblings' verdict.
@@ -72,6 +86,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// The values of the current roughness window (its level).
         var levels: [Double] = []
         var rowsSinceDrift = Int.max / 2
+        /// Unnamed rows since the streak's last naming.
+        var driftGap = 0
+        /// Its siblings were found moving with it (the machine's change): no drift is claimed
+        /// until it stops standing out.
+        var followed = false
         public var fault: SensorFault?
         /// When the open fault's evidence was last seen.
         var lastBad: Int64 = 0
@@ -87,6 +106,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         public var fault: SensorFault
         public var at: Int64
     }
+
+    /// Readings in a row outside the valid range before it is `out_of_range`: one more than a
+    /// spike window holds.
+    static let outsideReadings = 2 * SensorProfile.neighbours + 2
 
     public init(sensors: [String], profiles: [SensorProfile?], settings: Settings = .init()) {
         precondition(sensors.count == profiles.count)
@@ -154,21 +177,27 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         swap(&t, &tracks[j])
         let name = sensors[j]
         var suspect: SensorFaultKind?
-        // Out of range: three in a row, entered at once (a rail or sentinel; a slow walk out of
-        // range is for drift and health to judge), while no sibling is outside its own range (a
-        // change several sensors share is the machine's).
+        // Out of range: longer than a spike window in a row (a shorter excursion is a spike burst),
+        // entered at once (a rail or sentinel; a slow walk out of range is for drift and health to
+        // judge), alone: no sibling outside its own range or stepping at the same time (a change
+        // several sensors share is the machine's).
         if p.validRange.contains(value) {
             t.outside = 0
         } else {
-            if t.outside == 0 { t.jumpedOut = t.lastValue.map { abs(value - $0) > p.spikeLimit } ?? false }
+            if t.outside == 0 {
+                t.jumpedOut = t.lastValue.map { abs(value - $0) > p.spikeLimit } ?? false
+                t.outsideFrom = ts
+            }
             t.outside += 1
             suspect = .outOfRange
             if t.fault?.kind == .outOfRange { t.lastBad = ts }
         }
-        if t.outside == 3, t.jumpedOut, t.fault?.kind != .outOfRange,
-           !tracks.indices.contains(where: { $0 != j && tracks[$0].outside > 0 }) {
-            changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.recentTimes.suffix(2).first ?? ts, at: ts, evidence:
-                "reads \(Self.number(value)) (3 readings in a row); it read \(Self.number(p.low)) to \(Self.number(p.high)) while commissioned")
+        if t.outside == Self.outsideReadings, t.jumpedOut, t.fault?.kind != .outOfRange,
+           !tracks.indices.contains(where: { k in
+               k != j && (tracks[k].outside > 0 || abs(tracks[k].lastShift - t.outsideFrom) <= Int64(SensorProfile.neighbours + 1) * p.cadence)
+           }) {
+            changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.outsideFrom, at: ts, evidence:
+                "reads \(Self.number(value)) (\(t.outside) readings in a row); it read \(Self.number(p.low)) to \(Self.number(p.high)) while commissioned")
         }
 
         // Spike: the reading `neighbours` back, against the median of the seven around it.
@@ -196,7 +225,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if t.recentValues.count == width, t.recentValues.reduce(0, { $0 + (abs($1 - t.recentValues[c]) > limit ? 1 : 0) }) > c {
             let median = SensorProfile.median(of: t.recentValues)
             let off = abs(t.recentValues[c] - median)
-            if off > limit, p.validRange.contains(t.recentValues[c]) || t.outside < 3 {
+            if off > limit, p.validRange.contains(t.recentValues[c]) || t.outside < Self.outsideReadings {
                 let at = t.recentTimes[c]
                 t.lastOff = at
                 t.pendingSpike = SensorFault(kind: .spike, since: at, evidence:
@@ -263,35 +292,70 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     // MARK: scored rows
 
     /// After each scored row (a minute in the daemon): the sensor the machine-level isolation
-    /// names as alone explaining the deviation, or nil. `at` is the row's time.
+    /// names as explaining most of the deviation (alone, or with its siblings following), or nil.
+    /// `at` is the row's time.
+    ///
+    /// A drift opens once the same sensor was named alone for `driftAfterRows` rows (a gap of up
+    /// to `driftGapRows` unnamed rows does not break the streak; a level shift of the sensor does:
+    /// a step is not a drift). When its siblings are found moving with it, the machine changed
+    /// (wear, a process fault): a drift claimed on it is withdrawn, and none is claimed again until
+    /// it stopped standing out for `driftClearRows` · 4 rows.
     public mutating func noteIsolation(_ culprit: HealthScorer.Isolation?, at: Int64) -> [Change] {
         var changes: [Change] = []
         for j in tracks.indices {
-            if let culprit, culprit.sensor == j, profiles[j] != nil {
-                if tracks[j].driftRows == 0 { tracks[j].driftFrom = at }
-                // A level shift during the streak (or just before it) makes it a step, not a drift.
-                if tracks[j].lastShift >= tracks[j].driftFrom - (at - tracks[j].driftFrom) / Int64(max(1, tracks[j].driftRows)) * Int64(settings.driftAfterRows) {
-                    tracks[j].driftRows = 0
-                    tracks[j].driftFrom = at
-                }
-                tracks[j].driftRows += 1
-                tracks[j].rowsSinceDrift = 0
-                if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
-                if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
-                    changes += Self.open(&tracks[j], &closed, j, sensors[j], .drift, since: at, at: at, evidence: culprit.evidence)
-                } else if tracks[j].fault == nil {
-                    tracks[j].suspect = .drift
-                }
-            } else {
-                tracks[j].driftRows = 0
+            guard let culprit, culprit.sensor == j, profiles[j] != nil else {
                 tracks[j].rowsSinceDrift += 1
-                if tracks[j].suspect == .drift { tracks[j].suspect = nil }
+                tracks[j].driftGap += 1
+                if tracks[j].driftGap > settings.driftGapRows {
+                    tracks[j].driftRows = 0
+                    if tracks[j].suspect == .drift { tracks[j].suspect = nil }
+                }
+                if tracks[j].followed, tracks[j].rowsSinceDrift >= 4 * settings.driftClearRows { tracks[j].followed = false }
                 if tracks[j].fault?.kind == .drift, tracks[j].rowsSinceDrift >= settings.driftClearRows {
                     changes += Self.close(&tracks[j], &closed, j, sensors[j], at: at)
                 }
+                continue
+            }
+            tracks[j].rowsSinceDrift = 0
+            tracks[j].driftGap = 0
+            guard culprit.alone, !tracks[j].followed else {
+                // The machine's change, not the sensor's.
+                if !culprit.alone { tracks[j].followed = true }
+                tracks[j].driftRows = 0
+                if tracks[j].suspect == .drift { tracks[j].suspect = nil }
+                if tracks[j].fault?.kind == .drift { changes += Self.close(&tracks[j], &closed, j, sensors[j], at: at) }
+                continue
+            }
+            if tracks[j].driftRows == 0 { tracks[j].driftFrom = at }
+            // A level shift during the streak (or just before it) makes it a step, not a drift.
+            if tracks[j].lastShift >= tracks[j].driftFrom - (at - tracks[j].driftFrom) / Int64(max(1, tracks[j].driftRows)) * Int64(settings.driftAfterRows) {
+                tracks[j].driftRows = 0
+                tracks[j].driftFrom = at
+            }
+            tracks[j].driftRows += 1
+            if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
+            if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+                changes += Self.open(&tracks[j], &closed, j, sensors[j], .drift, since: tracks[j].driftFrom, at: at, evidence: culprit.evidence)
+            } else if tracks[j].fault == nil {
+                tracks[j].suspect = .drift
             }
         }
         return changes
+    }
+
+    /// The baseline in a scorer's sensor order, nil before the first scored row.
+    public func baseline(for names: [String], count: Int) -> [Double]? {
+        guard !baselineDeviation.isEmpty, names.count == count else { return nil }
+        return names.map { baselineDeviation[$0] ?? 0 }
+    }
+
+    /// After each scored row: moves the baseline toward the machine's slow deviation, unless a
+    /// drift is being judged (a streak or an open drift), which is measured from before it began.
+    public mutating func noteDeviation(_ deviation: [Double], sensors names: [String]) {
+        guard names.count == deviation.count,
+              !tracks.contains(where: { $0.driftRows > 0 || $0.fault?.kind == .drift }) else { return }
+        let a = baselineDeviation.isEmpty ? 1 : 1 / Double(max(1, settings.baselineRows))
+        for (name, x) in zip(names, deviation) { baselineDeviation[name, default: x] += a * (x - (baselineDeviation[name] ?? x)) }
     }
 
     /// Moves time on without readings (a tick): closes faults whose evidence is gone.
