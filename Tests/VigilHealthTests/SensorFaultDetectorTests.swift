@@ -142,4 +142,36 @@ import VigilCore
         #expect(worstJudged > 60, "left out, it does not (\(worstJudged))")
         _ = detector.advance(to: 0)
     }
+
+    /// Minute rows through `vigil replay`'s path (commissioned on the first day), with `change`
+    /// applied from the second day on; the sensor faults each row reports.
+    static func replayMinutes(days: Int, _ change: (Int, Int, Double) -> Double) throws -> [String] {
+        var rng = SplitMix64(seed: 5)
+        var table = SensorTable(sensors: sensors, timestamps: [], rows: [])
+        for m in 0..<(days * 1440) {
+            // Minute means of the healthy machine (its noise averaged over six readings).
+            var sums = [Double](repeating: 0, count: 4)
+            for k in 0..<6 { for (j, x) in healthy(m * 6 + k, &rng).enumerated() { sums[j] += x / 6 } }
+            table.timestamps.append(String(1_767_225_600_000 + Int64(m) * 60_000))
+            table.rows.append(sums.enumerated().map { j, x in m < 1440 ? x : change(m - 1440, j, x) })
+        }
+        var options = Replay.Options()
+        options.commissionRows = 1440
+        let csv = try Replay.run(table, options: options).csv
+        return csv.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false).last ?? "") }
+    }
+
+    @Test func aSensorDriftingFromItsSiblingsIsADriftAndSlowWearIsNot() throws {
+        // Pressure drifts away from what load predicts for it, by a whole commissioned range in 6 h.
+        let drift = try Self.replayMinutes(days: 2) { m, j, x in j == 2 && (300..<660).contains(m) ? x + 2.5 * Double(m - 300) / 360 : x }
+        let during = drift[(1440 + 300)..<(1440 + 660)]
+        #expect(during.contains { $0.contains("pressure:drift") }, "found before the drift ends")
+        #expect(Set(drift.flatMap { $0.split(separator: ";") }) == ["pressure:drift"], "\(Set(drift))")
+        // Wear over three days: temperature and current rise together, slowly, accelerating.
+        let wear = try Self.replayMinutes(days: 4) { m, j, x in
+            let w = pow(Double(m) / 4320, 2.5)
+            return j == 3 ? x + 6 * w : j == 0 ? x + 1 * w : x
+        }
+        #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
+    }
 }

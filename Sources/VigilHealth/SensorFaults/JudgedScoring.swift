@@ -40,7 +40,7 @@ public enum JudgedScoring {
             isolation!.sensor = d
         }
         let changes = detector.noteIsolation(isolation, at: from)
-        detector.noteDeviation(deviation, sensors: names)
+        detector.noteDeviation(deviation, sensors: names, at: from)
         return (s, changes)
     }
 }

@@ -15,7 +15,7 @@ public import VigilCore
 ///   entered at once and alone;
 /// - `noise`: two windows in a row whose median step exceeds `roughnessLimit`;
 /// - `drift`: the machine-level isolation (`HealthScorer.isolation`) names the same sensor alone
-///   for `driftAfterRows` scored rows (withdrawn when its siblings turn out to move with it).
+///   for `driftAfter` (withdrawn when its siblings turn out to move with it).
 /// A fault closes once none of its evidence was seen for `clearAfter`; a change several sensors
 /// agree on is never a sensor fault (it is the machine's, and health alarms on it).
 public struct SensorFaultDetector: Codable, Sendable, Equatable {
@@ -29,20 +29,24 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     private(set) public var closed: [ClosedFault] = []
     /// The newest reading time fed.
     private(set) public var through: Int64 = .min
-    /// The machine's slow deviation from its reference, followed over `baselineRows` scored rows
-    /// (standardised, per sensor by name), frozen while a drift is being judged.
+    /// The machine's slow deviation from its reference, followed over `baselineTime`
+    /// (standardised, per sensor by name), held while a drift is being judged; and the time of
+    /// the scored row it last followed.
     private(set) public var baselineDeviation: [String: Double] = [:]
+    private(set) public var baselineAt: Int64 = .min
 
     public struct Settings: Codable, Sendable, Equatable {
-        /// Scored rows in a row the isolation must name a sensor before it is a drift.
-        public var driftAfterRows = 60
-        /// Scored rows without being named before a drift closes.
-        public var driftClearRows = 30
-        /// Unnamed rows a drift streak survives.
-        public var driftGapRows = 5
-        /// Rows over which the baseline a drift is measured from follows the machine's slow
-        /// deviation (a slow change — wear — moves the baseline with it; a drift outruns it).
-        public var baselineRows = 240
+        /// How long (ms) the isolation must name a sensor alone before it is a drift: a drift is
+        /// slow, so it is judged in time, whatever the rows' spacing.
+        public var driftAfter: Int64 = 3_600_000
+        /// Unnamed for this long, a drift closes.
+        public var driftClear: Int64 = 1_800_000
+        /// A naming streak survives a gap this long.
+        public var driftGap: Int64 = 300_000
+        /// The time constant (ms) with which the baseline a drift is measured from follows the
+        /// machine's slow deviation (a slow change — wear — moves the baseline with it; a drift
+        /// outruns it).
+        public var baselineTime: Int64 = 4 * 3_600_000
         /// The change since the baseline that names a sensor: its part of the statistic (a share
         /// of the alarm edge) and of the whole change.
         public var driftPart = 0.1
@@ -77,17 +81,15 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// candidate waiting for its siblings' verdict.
         var lastOff: Int64 = .min / 2
         var pendingSpike: SensorFault?
-        /// Scored rows in a row the isolation named this sensor, and rows since it last did.
-        var driftRows = 0
-        /// When the current naming streak began, and when the sensor last stepped by more than a
-        /// spike (a level shift: a drift is gradual).
+        /// Whether a naming streak is on, when it began, and when the sensor last stepped by more
+        /// than a spike (a level shift: a drift is gradual).
+        var drifting = false
         var driftFrom: Int64 = 0
         var lastShift: Int64 = .min / 2
         /// The values of the current roughness window (its level).
         var levels: [Double] = []
-        var rowsSinceDrift = Int.max / 2
-        /// Unnamed rows since the streak's last naming.
-        var driftGap = 0
+        /// When the isolation last named it (alone or not).
+        var lastNamed: Int64 = .min / 2
         /// Its siblings were found moving with it (the machine's change): no drift is claimed
         /// until it stops standing out.
         var followed = false
@@ -270,7 +272,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             }
         }
         if t.roughWindows == 1 { suspect = suspect ?? .noise }
-        if t.driftRows > 0, t.fault == nil { suspect = suspect ?? .drift }
+        if t.drifting, t.fault == nil { suspect = suspect ?? .drift }
         t.suspect = t.fault == nil ? suspect : nil
         tracks[j] = t
         changes += closeIfBehaved(j, at: ts)
@@ -292,49 +294,46 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     // MARK: scored rows
 
     /// After each scored row (a minute in the daemon): the sensor the machine-level isolation
-    /// names as explaining most of the deviation (alone, or with its siblings following), or nil.
-    /// `at` is the row's time.
+    /// names as explaining most of the change since the baseline (alone, or with its siblings
+    /// following), or nil. `at` is the row's time.
     ///
-    /// A drift opens once the same sensor was named alone for `driftAfterRows` rows (a gap of up
-    /// to `driftGapRows` unnamed rows does not break the streak; a level shift of the sensor does:
-    /// a step is not a drift). When its siblings are found moving with it, the machine changed
-    /// (wear, a process fault): a drift claimed on it is withdrawn, and none is claimed again until
-    /// it stopped standing out for `driftClearRows` · 4 rows.
+    /// A drift opens once the same sensor was named alone for `driftAfter` (gaps up to `driftGap`
+    /// do not break the streak; a level shift of the sensor restarts it: a step is not a drift).
+    /// When its siblings are found moving with it, the machine changed (wear, a process fault): a
+    /// drift claimed on it is withdrawn, and none is claimed again until it stopped standing out
+    /// for four times `driftClear`.
     public mutating func noteIsolation(_ culprit: HealthScorer.Isolation?, at: Int64) -> [Change] {
         var changes: [Change] = []
         for j in tracks.indices {
             guard let culprit, culprit.sensor == j, profiles[j] != nil else {
-                tracks[j].rowsSinceDrift += 1
-                tracks[j].driftGap += 1
-                if tracks[j].driftGap > settings.driftGapRows {
-                    tracks[j].driftRows = 0
+                let unnamed = at - tracks[j].lastNamed
+                if unnamed > settings.driftGap {
+                    tracks[j].drifting = false
                     if tracks[j].suspect == .drift { tracks[j].suspect = nil }
                 }
-                if tracks[j].followed, tracks[j].rowsSinceDrift >= 4 * settings.driftClearRows { tracks[j].followed = false }
-                if tracks[j].fault?.kind == .drift, tracks[j].rowsSinceDrift >= settings.driftClearRows {
+                if tracks[j].followed, unnamed >= 4 * settings.driftClear { tracks[j].followed = false }
+                if tracks[j].fault?.kind == .drift, unnamed >= settings.driftClear {
                     changes += Self.close(&tracks[j], &closed, j, sensors[j], at: at)
                 }
                 continue
             }
-            tracks[j].rowsSinceDrift = 0
-            tracks[j].driftGap = 0
+            tracks[j].lastNamed = at
             guard culprit.alone, !tracks[j].followed else {
                 // The machine's change, not the sensor's.
                 if !culprit.alone { tracks[j].followed = true }
-                tracks[j].driftRows = 0
+                tracks[j].drifting = false
                 if tracks[j].suspect == .drift { tracks[j].suspect = nil }
                 if tracks[j].fault?.kind == .drift { changes += Self.close(&tracks[j], &closed, j, sensors[j], at: at) }
                 continue
             }
-            if tracks[j].driftRows == 0 { tracks[j].driftFrom = at }
-            // A level shift during the streak (or just before it) makes it a step, not a drift.
-            if tracks[j].lastShift >= tracks[j].driftFrom - (at - tracks[j].driftFrom) / Int64(max(1, tracks[j].driftRows)) * Int64(settings.driftAfterRows) {
-                tracks[j].driftRows = 0
+            // A level shift during the streak, or within `driftAfter` before it, makes it a step
+            // (not yet a drift): the streak starts again.
+            if !tracks[j].drifting || tracks[j].lastShift >= tracks[j].driftFrom - settings.driftAfter {
+                tracks[j].drifting = true
                 tracks[j].driftFrom = at
             }
-            tracks[j].driftRows += 1
             if tracks[j].fault?.kind == .drift { tracks[j].lastBad = max(tracks[j].lastBad, at) }
-            if tracks[j].driftRows == settings.driftAfterRows, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
+            if at - tracks[j].driftFrom >= settings.driftAfter, tracks[j].fault == nil || tracks[j].fault?.kind == .spike {
                 changes += Self.open(&tracks[j], &closed, j, sensors[j], .drift, since: tracks[j].driftFrom, at: at, evidence: culprit.evidence)
             } else if tracks[j].fault == nil {
                 tracks[j].suspect = .drift
@@ -351,11 +350,14 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     /// After each scored row: moves the baseline toward the machine's slow deviation, unless a
     /// drift is being judged (a streak or an open drift), which is measured from before it began.
-    public mutating func noteDeviation(_ deviation: [Double], sensors names: [String]) {
+    public mutating func noteDeviation(_ deviation: [Double], sensors names: [String], at: Int64) {
         guard names.count == deviation.count,
-              !tracks.contains(where: { $0.driftRows > 0 || $0.fault?.kind == .drift }) else { return }
-        let a = baselineDeviation.isEmpty ? 1 : 1 / Double(max(1, settings.baselineRows))
+              !tracks.contains(where: { $0.drifting || $0.fault?.kind == .drift }) else { return }
+        // A first-order follower over time: the weight of this row grows with the time since the last.
+        let dt = baselineDeviation.isEmpty ? 0 : Double(max(0, at - baselineAt)), tau = Double(max(1, settings.baselineTime))
+        let a = baselineDeviation.isEmpty ? 1 : dt / (tau + dt)
         for (name, x) in zip(names, deviation) { baselineDeviation[name, default: x] += a * (x - (baselineDeviation[name] ?? x)) }
+        baselineAt = at
     }
 
     /// Moves time on without readings (a tick): closes faults whose evidence is gone.
@@ -389,7 +391,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     private static func close(_ track: inout Track, _ closed: inout [ClosedFault], _ j: Int, _ name: String, at: Int64) -> [Change] {
         guard let fault = track.fault else { return [] }
         track.fault = nil
-        track.driftRows = 0
+        track.drifting = false
         closed.append(ClosedFault(sensor: j, fault: fault, evidenceUntil: track.lastBad, until: at))
         return [Change(sensor: name, opened: false, fault: fault, at: at)]
     }
