@@ -6,6 +6,18 @@ public import VigilCore
 /// when to commission, when a fleet reference is used, when maintenance re-commissions, when to
 /// retrain, what an operator may promote or roll back — is tested without SQLite.
 public struct MachineLifecycle: Sendable, Equatable {
+    /// Where commissioning data ends: after the first `minutes` complete rows (as `vigil replay
+    /// --commission-rows` does: a backlog that arrives at once must not teach the model its own
+    /// later faults); the end index and the complete rows before it.
+    public static func commissioningCut(_ rows: [[Double?]], minutes: Int) -> (end: Int, complete: Int) {
+        var complete = 0, end = 0
+        while end < rows.count && complete < minutes {
+            if rows[end].allSatisfy({ $0 != nil }) { complete += 1 }
+            end += 1
+        }
+        return (end, complete)
+    }
+
     public enum Phase: Sendable, Equatable {
         /// No model yet: collecting the first complete minute rows.
         case commissioning

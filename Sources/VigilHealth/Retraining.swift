@@ -49,6 +49,18 @@ public struct PageHinkley: Codable, Sendable, Equatable {
 /// candidate is promoted only if it raises no more false alarms on the normal rows and detects
 /// the injected shifts at least as often (within `tolerance`).
 public enum RetrainGate {
+    /// The rows a candidate learns from and is judged on: complete minutes not in `excluding`
+    /// (minutes in alarm, minutes with a faulty sensor), in time order, the first four fifths to
+    /// train and the last fifth held out; nil with fewer than `minimumRows` to train or 10 to
+    /// hold out.
+    public static func window(times: [Int64], rows: [[Double?]], excluding: Set<Int64>, minimumRows: Int)
+        -> (train: [(ts: Int64, row: [Double?])], heldOut: [[Double?]])? {
+        let usable = zip(times, rows).filter { !excluding.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
+        let split = usable.count * 4 / 5
+        guard split >= minimumRows, usable.count - split >= 10 else { return nil }
+        return (usable[..<split].map { (ts: $0.0, row: $0.1) }, usable[split...].map(\.1))
+    }
+
     public struct Decision: Sendable, Equatable {
         public var promote: Bool
         public var reason: String

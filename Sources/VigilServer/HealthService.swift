@@ -103,7 +103,7 @@ public final class HealthService: Service, Sendable {
     /// A machine's lifecycle and, once it has one, its active version's scorers.
     struct Machine: Sendable {
         var lifecycle: MachineLifecycle
-        var scoring: Scoring?
+        var scoring: MachineScorers?
         /// Its sensors' judge, once they were profiled (after its own commissioning).
         var detector: SensorFaultDetector?
         /// The last `through` this machine was brought up to: until the next minute becomes
@@ -112,24 +112,6 @@ public final class HealthService: Service, Sendable {
         /// Set when the sensor judge stopped short of `checkedThrough` (a backlog is judged, and
         /// so scored, in steps): the machine is worked on again at once.
         var behind = false
-    }
-
-    /// A loaded model version and its scorers' state.
-    struct Scoring: Sendable {
-        var version: Int
-        var model: MachineModel
-        var trainedAt: Int64
-        var state: TrackerState
-    }
-
-    /// What carries over between minutes (persisted as the machine's scorer state).
-    struct TrackerState: Codable, Sendable {
-        var reference: HealthScorer.State
-        var anomaly: HealthScorer.State
-        var drift: PageHinkley
-        var driftPending = false
-        /// The version whose scorers these are (absent in states saved before it was recorded).
-        var version: Int?
     }
 
     public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger) {
@@ -313,7 +295,7 @@ public final class HealthService: Service, Sendable {
             try writer.saveHealth(record, history: [])
             return nil
         case .train(let trigger):
-            let trained: Scoring?
+            let trained: MachineScorers?
             switch trigger {
             case .commissioning, .maintenance: trained = try commission(&record, trigger: trigger, through: through, now: now)
             case .fleetReference: trained = try fleetReference(&record, through: through, now: now)
@@ -348,8 +330,8 @@ public final class HealthService: Service, Sendable {
     }
 
     /// Scores the final minutes not yet scored; nil when there were none, else whether the drift
-    /// detector fired on the way.
-    private func score(_ t: inout Scoring, _ record: inout MachineHealthRecord, detector: inout SensorFaultDetector?,
+    /// detector fired on the way. Saves and publishes what came of them.
+    private func score(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, detector: inout SensorFaultDetector?,
                        through: Int64, now: Int64) throws -> Bool? {
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.reference.sensors, after: record.scoredThrough, through: through)
         guard !features.times.isEmpty else {
@@ -359,46 +341,14 @@ public final class HealthService: Service, Sendable {
             }
             return nil
         }
-        var reference = HealthScorer(model: t.model.reference, bands: settings.bands)
-        reference.state = t.state.reference
-        var anomaly = HealthScorer(model: t.model.anomaly, bands: settings.bands)
-        anomaly.state = t.state.anomaly
-        var history: [HealthHistoryRow] = []
-        var events: [Event] = []
-        var last: HealthScore?
-        var drift = false
-        var previous = record.status ?? .ok
-        var sensorChanges: [SensorFaultDetector.Change] = []
-        for (i, (ts, row)) in zip(features.times, features.rows).enumerated() {
-            var s: HealthScore
-            if var d = detector {
-                // Faulty sensors are left out of both scorers; the judge hears which sensor, if
-                // any, alone explains the minute (a drift candidate).
-                let judged = JudgedScoring.score(&reference, row: row, from: ts, to: ts + 60_000, detector: &d)
-                s = judged.score
-                sensorChanges += judged.changes
-                detector = d
-                anomaly.exclude(reference.excluded.compactMap { anomaly.model.sensors.firstIndex(of: reference.model.sensors[$0]) })
-            } else {
-                s = reference.score(row)
-            }
-            let a = anomaly.score(row)
-            // A minute whose numbered readings partly never arrived is scored on less than it seems.
-            if i < features.completeness.count { s.confidence *= features.completeness[i] }
-            history.append(HealthHistoryRow(ts: ts, health: s.health, status: s.status, confidence: s.confidence,
-                                            modelVersion: t.version, anomaly: a.anomalyScore))
-            // Drift of recent normal behaviour: only rows that were not in alarm count.
-            if s.status != .alarm, t.state.drift.add(a.severity) { drift = true }
-            if s.status != previous {
-                events.append(Self.statusChange(record.machine, at: ts, from: previous, to: s, version: t.version))
-                previous = s.status
-            }
-            last = s
+        let scored = t.score(times: features.times, rows: features.rows, completeness: features.completeness,
+                             previous: record.status ?? .ok, detector: &detector, bands: settings.bands)
+        let history = scored.minutes.map {
+            HealthHistoryRow(ts: $0.ts, health: $0.score.health, status: $0.score.status, confidence: $0.score.confidence,
+                             modelVersion: t.version, anomaly: $0.anomaly)
         }
-        t.state.reference = reference.state
-        t.state.anomaly = anomaly.state
-        if drift { t.state.driftPending = true }
-        if let last {
+        var events = scored.statusChanges.map { HealthEvents.statusChange(record.machine, at: $0.ts, from: $0.from, to: $0.to, version: t.version) }
+        if let last = scored.minutes.last?.score {
             record.health = last.health
             record.status = last.status
             record.confidence = last.confidence
@@ -410,20 +360,20 @@ public final class HealthService: Service, Sendable {
         record.scorerState = CanonicalJSON.encode(t.state)
         var conditions: [SensorCondition]?
         if let d = detector {
-            events += sensorChanges.map { Self.sensorEvent(record.machine, $0) }
+            events += scored.sensorChanges.map { HealthEvents.sensor(record.machine, $0) }
             record.sensorDetector = CanonicalJSON.encode(d)
-            if !sensorChanges.isEmpty { conditions = Self.conditions(d) }
+            if !scored.sensorChanges.isEmpty { conditions = d.conditions }
         }
         try writer.saveHealth(record, history: history, events: events, sensors: conditions)
         if let conditions, let d = detector { publishSensors(record.machine, conditions, d) }
         publish(record, trainedAt: t.trainedAt)
-        return drift
+        return scored.drift
     }
 
     /// A machine as stored: its lifecycle and, when it has an active version, its scorers.
     private func load(_ record: inout MachineHealthRecord) throws -> Machine {
         var phase = MachineLifecycle.Phase.commissioning
-        var scoring: Scoring?
+        var scoring: MachineScorers?
         if let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version) {
             phase = active.info.trigger == .fleetReference ? .fleetReference(version: version) : .active(version: version)
             scoring = try loadScoring(version: version, &record)
@@ -436,27 +386,20 @@ public final class HealthService: Service, Sendable {
 
     /// Loads `version` and its scorers: the saved state when that version saved it, else warmed
     /// on the half hour before the next minute to score (after a promote or rollback).
-    private func loadScoring(version: Int, _ record: inout MachineHealthRecord) throws -> Scoring? {
+    private func loadScoring(version: Int, _ record: inout MachineHealthRecord) throws -> MachineScorers? {
         guard let stored = try writer.model(machine: record.machine, version: version),
               let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
-        if let text = record.scorerState, let state = CanonicalJSON.decode(TrackerState.self, text),
-           state.version == version || (state.version == nil && record.activeVersion == version),
-           state.reference.smoothed.count == model.reference.sensors.count, state.anomaly.smoothed.count == model.anomaly.sensors.count {
-            return Scoring(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
+        if let text = record.scorerState, let state = CanonicalJSON.decode(MachineScorers.State.self, text),
+           state.fits(model, version: version, activeVersion: record.activeVersion) {
+            return MachineScorers(version: version, model: model, trainedAt: stored.info.createdAt, state: state)
         }
         let warm = try writer.minuteFeatures(machine: record.machine, sensors: model.reference.sensors,
                                              after: record.scoredThrough - 30 * 60_000, through: record.scoredThrough)
-        return Scoring(version: version, model: model, trainedAt: stored.info.createdAt, state: warmState(model, version: version, warm.rows))
+        return scorers(model, version: version, trainedAt: stored.info.createdAt, warmedOn: warm.rows)
     }
 
-    private func warmState(_ model: MachineModel, version: Int, _ rows: [[Double?]]) -> TrackerState {
-        var reference = HealthScorer(model: model.reference, bands: settings.bands)
-        var anomaly = HealthScorer(model: model.anomaly, bands: settings.bands)
-        for r in rows {
-            _ = reference.severity(r)
-            _ = anomaly.severity(r)
-        }
-        return TrackerState(reference: reference.state, anomaly: anomaly.state, drift: settings.drift, version: version)
+    private func scorers(_ model: MachineModel, version: Int, trainedAt: Int64, warmedOn rows: [[Double?]]) -> MachineScorers {
+        MachineScorers(version: version, model: model, trainedAt: trainedAt, warmedOn: rows, bands: settings.bands, drift: settings.drift)
     }
 
     /// The minutes from the commissioning start, cut after the first `commissionMinutes` complete
@@ -464,11 +407,7 @@ public final class HealthService: Service, Sendable {
     /// teach the model its own later faults), and how many complete rows there are.
     private func commissioningFeatures(_ record: MachineHealthRecord, through: Int64) throws -> (features: MinuteFeatures, complete: Int) {
         var features = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
-        var complete = 0, end = 0
-        while end < features.rows.count && complete < settings.commissionMinutes {
-            if features.rows[end].allSatisfy({ $0 != nil }) { complete += 1 }
-            end += 1
-        }
+        let (end, complete) = MachineLifecycle.commissioningCut(features.rows, minutes: settings.commissionMinutes)
         features.rows.removeSubrange(end...)
         features.times.removeSubrange(end...)
         return (features, complete)
@@ -476,7 +415,7 @@ public final class HealthService: Service, Sendable {
 
     /// Trains, registers and activates a health reference on the commissioning rows (a first
     /// model, one replacing a fleet reference, or one after maintenance); nil when training fails.
-    private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws -> Scoring? {
+    private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws -> MachineScorers? {
         let (features, complete) = try commissioningFeatures(record, through: through)
         guard complete >= settings.commissionMinutes, !features.sensors.isEmpty else { return nil }
         let model: HealthModel
@@ -502,12 +441,12 @@ public final class HealthService: Service, Sendable {
         record.commissioningRows = complete
         // A first model scores from the minute after its data; a re-commissioned one continues.
         if first { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
-        return Scoring(version: version, model: pair, trainedAt: now, state: warmState(pair, version: version, features.rows))
+        return scorers(pair, version: version, trainedAt: now, warmedOn: features.rows)
     }
 
     /// A model from the commissioning data of the other machines of this machine's type, so it
     /// is scored from its first minute; nil without a type or without enough such data.
-    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> Scoring? {
+    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> MachineScorers? {
         guard let type = settings.type(of: record.machine) else { return nil }
         let own = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
         guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
@@ -536,12 +475,12 @@ public final class HealthService: Service, Sendable {
         logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
-        return Scoring(version: version, model: pair, trainedAt: now, state: warmState(pair, version: version, []))
+        return scorers(pair, version: version, trainedAt: now, warmedOn: [])
     }
 
     /// Trains a candidate anomaly model on the recent window's normal rows and registers it with
     /// the gate's decision (activated when promoted).
-    private func retrain(_ t: inout Scoring, _ record: inout MachineHealthRecord, trigger: ModelTrigger, now: Int64) throws -> MachineLifecycle.Event {
+    private func retrain(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, trigger: ModelTrigger, now: Int64) throws -> MachineLifecycle.Event {
         t.state.driftPending = false
         let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
@@ -549,19 +488,16 @@ public final class HealthService: Service, Sendable {
         // …nor from a faulty sensor's readings.
         let alarms = try writer.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
             .union(writer.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
-        let usable = zip(features.times, features.rows).filter { !alarms.contains($0.0) && $0.1.allSatisfy { $0 != nil } }
-        let split = usable.count * 4 / 5
         let minimumRows = max(30, settings.commissionMinutes / 2)
         record.scorerState = CanonicalJSON.encode(t.state)
-        guard split >= minimumRows, usable.count - split >= 10 else {
-            logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)", "rows": "\(usable.count)"])
+        guard let (train, heldOut) = RetrainGate.window(times: features.times, rows: features.rows, excluding: alarms, minimumRows: minimumRows) else {
+            logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)"])
             try writer.saveHealth(record, history: [])
             return .trainingFailed(trigger)
         }
-        let train = Array(usable[..<split]), heldOut = usable[split...].map(\.1)
         let candidate: HealthModel
         do {
-            candidate = try HealthModel.train(sensors: t.model.anomaly.sensors, rows: train.map(\.1), parameters: settings.parameters,
+            candidate = try HealthModel.train(sensors: t.model.anomaly.sensors, rows: train.map(\.row), parameters: settings.parameters,
                                               minimumRows: minimumRows)
         } catch {
             logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
@@ -571,20 +507,14 @@ public final class HealthService: Service, Sendable {
         let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
         let decision: GateDecision = gate.promote ? .promoted : .rejected
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
-        let info = lineage(candidate, times: train.map(\.0), rows: train.map(\.1), trigger: trigger, parent: t.version,
+        let info = lineage(candidate, times: train.map(\.ts), rows: train.map(\.row), trigger: trigger, parent: t.version,
                            metrics: gate.metrics, decision: decision, reason: gate.reason)
         let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
                                                events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                              "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
         if gate.promote {
-            var anomaly = HealthScorer(model: candidate, bands: settings.bands)
-            for r in features.rows.suffix(30) { _ = anomaly.severity(r) }
-            t.version = version
-            t.model = pair
-            t.trainedAt = now
-            t.state.anomaly = anomaly.state
-            t.state.version = version
+            t.promote(anomaly: candidate, version: version, trainedAt: now, warmedOn: Array(features.rows.suffix(30)), bands: settings.bands)
             record.activeVersion = version
             record.scorerState = CanonicalJSON.encode(t.state)
         }
@@ -598,23 +528,18 @@ public final class HealthService: Service, Sendable {
     /// machine's sensors cannot be judged yet.
     private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, now: Int64) throws -> Int64? {
         // Nil right after loading or profiling: the sensors' state is written once then.
-        let before = m.detector.map(Self.conditions)
+        let before = m.detector?.conditions
         if m.detector == nil {
             m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
         }
         guard var d = m.detector else { return nil }
         let upTo = min(now - 5_000, d.through + settings.judgeStepMillis)
-        var changes: [SensorFaultDetector.Change] = []
-        for r in try writer.rawReadings(machine: record.machine, after: d.through, through: upTo) {
-            guard let j = d.index(of: r.sensor) else { continue }
-            changes += d.observe(sensor: j, ts: r.ts, value: r.value)
-        }
-        changes += d.advance(to: max(d.through, upTo))
+        let changes = d.judge(try writer.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
-        let after = Self.conditions(d)
+        let after = d.conditions
         record.sensorDetector = CanonicalJSON.encode(d)
         let changed = after.filter { before?.contains($0) != true }
-        try writer.saveHealth(record, history: [], events: changes.map { Self.sensorEvent(record.machine, $0) },
+        try writer.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
                               sensors: changed.isEmpty ? nil : after)
         publishSensors(record.machine, changed, d)
         return max(d.through, upTo)
@@ -629,35 +554,12 @@ public final class HealthService: Service, Sendable {
         let window = active.trigger == .commissioning || active.trigger == .maintenance
             ? (from: active.trainFrom, to: active.trainTo + 60_000) : (from: record.scoredThrough - 86_400_000, to: record.scoredThrough + 60_000)
         let readings = try writer.rawReadings(machine: record.machine, after: window.from - 1, through: window.to - 1)
-        let sensors = Array(Set(readings.map(\.sensor))).sorted()
-        guard !sensors.isEmpty else { return nil }
-        var series = [(times: [Int64], values: [Double])](repeating: ([], []), count: sensors.count)
-        let index = Dictionary(uniqueKeysWithValues: sensors.enumerated().map { ($1, $0) })
-        for r in readings {
-            series[index[r.sensor]!].times.append(r.ts)
-            series[index[r.sensor]!].values.append(r.value)
-        }
-        var d = SensorFaultDetector(sensors: sensors, commissioning: series)
+        guard !readings.isEmpty else { return nil }
         // Judged from the end of what it learned from.
-        _ = d.advance(to: window.to - 1)
-        logger.notice("sensors profiled", metadata: ["machine.id": "\(record.machine)", "sensors": "\(sensors.count)",
+        let d = SensorFaultDetector(commissioning: readings, judgedFrom: window.to - 1)
+        logger.notice("sensors profiled", metadata: ["machine.id": "\(record.machine)", "sensors": "\(d.sensors.count)",
                                                      "judged": "\(d.profiles.compactMap { $0 }.count)", "readings": "\(readings.count)"])
         return d
-    }
-
-    /// Each sensor's state as the store keeps it (without its newest reading, which the store
-    /// has with the series: a state that only moves on is not a change).
-    static func conditions(_ d: SensorFaultDetector) -> [SensorCondition] {
-        d.sensors.enumerated().map { j, sensor in
-            SensorCondition(sensor: sensor, state: d.tracks[j].state, fault: d.tracks[j].fault, lastSeen: nil, cadenceMs: d.profiles[j]?.cadence)
-        }
-    }
-
-    /// The event for a sensor fault that opened or closed.
-    static func sensorEvent(_ machine: String, _ c: SensorFaultDetector.Change) -> Event {
-        Event(at: c.at, kind: c.opened ? .sensorFault : .sensorRecovered, machine: machine, sensor: c.sensor, fault: c.fault,
-              detail: c.opened ? "\(machine): sensor \(c.sensor) \(c.fault.kind.rawValue): \(c.fault.evidence)"
-                               : "\(machine): sensor \(c.sensor) behaves again (\(c.fault.kind.rawValue) since \(Timestamp.rfc3339(millis: c.fault.since)))")
     }
 
     static func sensorTopic(_ machine: String, _ sensor: String) -> String { "vigil-out/sensors/\(machine)/\(sensor)" }
@@ -670,14 +572,6 @@ public final class HealthService: Service, Sendable {
             guard let data = try? JSONEncoder().encode(c) else { continue }
             _ = try? publisher.publish(topic: Self.sensorTopic(machine, c.sensor), payload: Array(data), qos: 1, retain: true)
         }
-    }
-
-    /// The event for a status change at a scored minute.
-    static func statusChange(_ machine: String, at ts: Int64, from: HealthStatus, to s: HealthScore, version: Int) -> Event {
-        let why = s.contributors.map { "\($0.sensor) \(Int(($0.share * 100).rounded())) %" }.joined(separator: ", ")
-        return Event(at: ts, kind: .statusChanged, machine: machine, status: s.status, previousStatus: from, health: s.health,
-                     contributors: s.contributors, modelVersion: version,
-                     detail: "\(machine): \(from.rawValue) → \(s.status.rawValue), health \(Replay.fixed(s.health, 1))" + (why.isEmpty ? "" : " (\(why))"))
     }
 
     /// The event for a registered model version (its `modelVersion` is set by the registry).

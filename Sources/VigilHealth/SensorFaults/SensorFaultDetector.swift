@@ -128,6 +128,39 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     public func index(of sensor: String) -> Int? { sensors.firstIndex(of: sensor) }
 
+    /// Learns the profiles of every sensor in `readings` (a machine's commissioning readings, in
+    /// time order), judged from `from` on.
+    public init(commissioning readings: [(sensor: String, ts: Int64, value: Double)], judgedFrom from: Int64, settings: Settings = .init()) {
+        let sensors = Array(Set(readings.map(\.sensor))).sorted()
+        let index = Dictionary(uniqueKeysWithValues: sensors.enumerated().map { ($1, $0) })
+        var series = [(times: [Int64], values: [Double])](repeating: ([], []), count: sensors.count)
+        for r in readings {
+            series[index[r.sensor]!].times.append(r.ts)
+            series[index[r.sensor]!].values.append(r.value)
+        }
+        self.init(sensors: sensors, commissioning: series, settings: settings)
+        _ = advance(to: from)
+    }
+
+    /// Feeds a machine's raw readings (in time order) and moves time on to `through`; returns
+    /// what changed.
+    public mutating func judge(_ readings: [(sensor: String, ts: Int64, value: Double)], through: Int64) -> [Change] {
+        var changes: [Change] = []
+        for r in readings {
+            guard let j = index(of: r.sensor) else { continue }
+            changes += observe(sensor: j, ts: r.ts, value: r.value)
+        }
+        return changes + advance(to: max(self.through, through))
+    }
+
+    /// Each sensor's state as the store keeps it (without its newest reading, which the store has
+    /// with the series: a state that only moves on is not a change).
+    public var conditions: [SensorCondition] {
+        sensors.enumerated().map { j, sensor in
+            SensorCondition(sensor: sensor, state: tracks[j].state, fault: tracks[j].fault, lastSeen: nil, cadenceMs: profiles[j]?.cadence)
+        }
+    }
+
     /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
     /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
     /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
