@@ -80,7 +80,11 @@ public final class HealthService: Service, Sendable {
         case failed(String)
     }
 
+    /// The rest of the store: the fleet, what health reads (minute features, raw readings),
+    /// events that are not a machine's health, and removing a machine.
     let writer: StoreWriter
+    /// The health tables: only this service writes them.
+    let registry: HealthRegistry
     let publisher: MQTTClient?
     let settings: Settings
     let logger: Logger
@@ -114,8 +118,13 @@ public final class HealthService: Service, Sendable {
         var behind = false
     }
 
+    /// Takes the store's health registry: one health service per store.
     public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger) {
+        guard let registry = writer.healthRegistry() else {
+            preconditionFailure("the store's health registry is already held by another health service")
+        }
         self.writer = writer
+        self.registry = registry
         self.publisher = publisher
         self.settings = settings
         self.logger = logger
@@ -188,16 +197,16 @@ public final class HealthService: Service, Sendable {
             return .removed(API.RemovedMachine(removed))
         }
         guard writer.fleet.contains(machine) else { throw CommandError.noMachine }
-        var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
+        var record = try registry.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var m = try machines.withLock { $0[machine] } ?? load(&record)
         let event: MachineLifecycle.Event
         switch command {
         case .promote(let version):
-            event = .promote(version: version, trigger: try writer.model(machine: machine, version: version).map(\.info.trigger))
+            event = .promote(version: version, trigger: try registry.model(machine: machine, version: version).map(\.info.trigger))
         case .rollback:
-            let parent = try record.activeVersion.flatMap { try writer.model(machine: machine, version: $0) }?.info.parentVersion
+            let parent = try record.activeVersion.flatMap { try registry.model(machine: machine, version: $0) }?.info.parentVersion
             event = .rollback(parent: try parent.flatMap { p in
-                try writer.model(machine: machine, version: p).map { .init(version: p, trigger: $0.info.trigger) }
+                try registry.model(machine: machine, version: p).map { .init(version: p, trigger: $0.info.trigger) }
             })
         case .maintenance(let at, _):
             event = .maintenance(at: at)
@@ -213,13 +222,13 @@ public final class HealthService: Service, Sendable {
                 let event = Event(at: SystemClock.wallMillis(), kind: rolledBack ? .modelRolledBack : .modelPromoted, machine: machine,
                                   modelVersion: version,
                                   detail: "\(machine): model version \(version) made active by an operator (\(rolledBack ? "rollback" : "promote"))")
-                _ = try writer.activateModel(machine: machine, version: version, events: [event])
+                _ = try registry.activateModel(machine: machine, version: version, events: [event])
                 // Loaded afresh (and its smoothing warmed) by the next update.
                 m.scoring = nil
                 outcome = .active(version: version)
             case .recordMaintenance(let at):
                 guard case .maintenance(_, let note) = command else { continue }
-                try writer.recordMaintenance(machine: machine, at: at, note: note)
+                try registry.recordMaintenance(machine: machine, at: at, note: note)
                 outcome = .maintenance(API.MaintenanceEvent(machine: machine, at: at, note: note))
             case .refuse(let refusal):
                 throw CommandError.refused(refusal)
@@ -264,7 +273,7 @@ public final class HealthService: Service, Sendable {
     /// Brings a machine up to `through`; returns whether it stopped short (more to do at once).
     private func update(machine: String, through: Int64, now: Int64) throws -> Bool {
         if let cached = machines.withLock({ $0[machine] }), cached.checkedThrough == through, !cached.behind { return false }
-        var record = try writer.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
+        var record = try registry.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var m = try machines.withLock { $0[machine] } ?? load(&record)
         if m.scoring == nil, let version = m.lifecycle.phase.version {
             m.scoring = try loadScoring(version: version, &record)
@@ -292,7 +301,7 @@ public final class HealthService: Service, Sendable {
                           through: Int64, now: Int64) throws -> MachineLifecycle.Event? {
         switch action {
         case .saveProgress:
-            try writer.saveHealth(record, history: [])
+            try registry.saveHealth(record, history: [])
             return nil
         case .train(let trigger):
             let trained: MachineScorers?
@@ -306,7 +315,7 @@ public final class HealthService: Service, Sendable {
             }
             guard let trained else { return .trainingFailed(trigger) }
             m.scoring = trained
-            let info = try writer.model(machine: record.machine, version: trained.version)?.info
+            let info = try registry.model(machine: record.machine, version: trained.version)?.info
             return .registered(version: trained.version, trigger: trigger, decision: .promoted, trainFrom: info?.trainFrom ?? 0)
         case .score(let version):
             if m.scoring?.version != version { m.scoring = try loadScoring(version: version, &record) }
@@ -322,7 +331,7 @@ public final class HealthService: Service, Sendable {
             let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now)
             m.scoring = scoring
             guard let drift else { return nil }
-            let newest = try writer.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
+            let newest = try registry.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
             return .scored(minutesSinceNewestModel: Int((record.scoredThrough - newest) / 60_000), drift: drift)
         case .activate, .recordMaintenance, .refuse:
             return nil  // answers to commands, applied in `apply`
@@ -337,7 +346,7 @@ public final class HealthService: Service, Sendable {
         guard !features.times.isEmpty else {
             if record.activeVersion != t.version {
                 record.activeVersion = t.version
-                try writer.saveHealth(record, history: [])
+                try registry.saveHealth(record, history: [])
             }
             return nil
         }
@@ -364,7 +373,7 @@ public final class HealthService: Service, Sendable {
             record.sensorDetector = CanonicalJSON.encode(d)
             if !scored.sensorChanges.isEmpty { conditions = d.conditions }
         }
-        try writer.saveHealth(record, history: history, events: events, sensors: conditions)
+        try registry.saveHealth(record, history: history, events: events, sensors: conditions)
         if let conditions, let d = detector { publishSensors(record.machine, conditions, d) }
         publish(record, trainedAt: t.trainedAt)
         return scored.drift
@@ -374,12 +383,12 @@ public final class HealthService: Service, Sendable {
     private func load(_ record: inout MachineHealthRecord) throws -> Machine {
         var phase = MachineLifecycle.Phase.commissioning
         var scoring: MachineScorers?
-        if let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version) {
+        if let version = record.activeVersion, let active = try registry.model(machine: record.machine, version: version) {
             phase = active.info.trigger == .fleetReference ? .fleetReference(version: version) : .active(version: version)
             scoring = try loadScoring(version: version, &record)
         }
         let lifecycle = MachineLifecycle(phase: phase, commissionFrom: record.commissionFrom,
-                                         newestModelFrom: try writer.latestModelTrainFrom(machine: record.machine),
+                                         newestModelFrom: try registry.latestModelTrainFrom(machine: record.machine),
                                          driftPending: scoring?.state.driftPending ?? false, rules: settings.rules)
         return Machine(lifecycle: lifecycle, scoring: scoring)
     }
@@ -387,7 +396,7 @@ public final class HealthService: Service, Sendable {
     /// Loads `version` and its scorers: the saved state when that version saved it, else warmed
     /// on the half hour before the next minute to score (after a promote or rollback).
     private func loadScoring(version: Int, _ record: inout MachineHealthRecord) throws -> MachineScorers? {
-        guard let stored = try writer.model(machine: record.machine, version: version),
+        guard let stored = try registry.model(machine: record.machine, version: version),
               let model = CanonicalJSON.decode(MachineModel.self, stored.body) else { return nil }
         if let text = record.scorerState, let state = CanonicalJSON.decode(MachineScorers.State.self, text),
            state.fits(model, version: version, activeVersion: record.activeVersion) {
@@ -433,7 +442,7 @@ public final class HealthService: Service, Sendable {
                            reason: first ? "first model of the machine (commissioning)"
                                : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
                                : "health reference re-commissioned after maintenance")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
+        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
                                                events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                           "model.trigger": "\(trigger.rawValue)", "model.rows": "\(model.trainingRows)"])
@@ -452,7 +461,7 @@ public final class HealthService: Service, Sendable {
         guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
         var times: [Int64] = [], rows: [[Double?]] = [], sources: [String] = []
         for other in writer.fleet.snapshot().map(\.id) where other != record.machine && settings.type(of: other) == type {
-            guard let version = try writer.machineHealth(other)?.activeVersion, let active = try writer.model(machine: other, version: version),
+            guard let version = try registry.machineHealth(other)?.activeVersion, let active = try registry.model(machine: other, version: version),
                   active.info.trigger != .fleetReference else { continue }
             let f = try writer.minuteFeatures(machine: other, sensors: own.sensors, after: active.info.trainFrom - 1, through: active.info.trainTo)
             times += f.times
@@ -470,7 +479,7 @@ public final class HealthService: Service, Sendable {
         let info = lineage(model, times: times, rows: rows, trigger: .fleetReference, parent: nil,
                            metrics: ["sourceMachines": Double(sources.count)], decision: .promoted,
                            reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
+        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
                                                events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
         record.activeVersion = version
@@ -486,13 +495,13 @@ public final class HealthService: Service, Sendable {
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
         // Never learn from rows that were in alarm.
         // …nor from a faulty sensor's readings.
-        let alarms = try writer.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
-            .union(writer.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
+        let alarms = try registry.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
+            .union(registry.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
         let minimumRows = max(30, settings.commissionMinutes / 2)
         record.scorerState = CanonicalJSON.encode(t.state)
         guard let (train, heldOut) = RetrainGate.window(times: features.times, rows: features.rows, excluding: alarms, minimumRows: minimumRows) else {
             logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)"])
-            try writer.saveHealth(record, history: [])
+            try registry.saveHealth(record, history: [])
             return .trainingFailed(trigger)
         }
         let candidate: HealthModel
@@ -501,7 +510,7 @@ public final class HealthService: Service, Sendable {
                                               minimumRows: minimumRows)
         } catch {
             logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
-            try writer.saveHealth(record, history: [])
+            try registry.saveHealth(record, history: [])
             return .trainingFailed(trigger)
         }
         let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
@@ -509,7 +518,7 @@ public final class HealthService: Service, Sendable {
         let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
         let info = lineage(candidate, times: train.map(\.ts), rows: train.map(\.row), trigger: trigger, parent: t.version,
                            metrics: gate.metrics, decision: decision, reason: gate.reason)
-        let version = try writer.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
+        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
                                                events: [Self.modelEvent(info, machine: record.machine)])
         logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
                                                              "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
@@ -518,7 +527,7 @@ public final class HealthService: Service, Sendable {
             record.activeVersion = version
             record.scorerState = CanonicalJSON.encode(t.state)
         }
-        try writer.saveHealth(record, history: [])
+        try registry.saveHealth(record, history: [])
         return .registered(version: version, trigger: trigger, decision: decision, trainFrom: info.trainFrom)
     }
 
@@ -539,7 +548,7 @@ public final class HealthService: Service, Sendable {
         let after = d.conditions
         record.sensorDetector = CanonicalJSON.encode(d)
         let changed = after.filter { before?.contains($0) != true }
-        try writer.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
+        try registry.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
                               sensors: changed.isEmpty ? nil : after)
         publishSensors(record.machine, changed, d)
         return max(d.through, upTo)
@@ -549,7 +558,7 @@ public final class HealthService: Service, Sendable {
     /// its active health reference when that was commissioned on its own data, else the day before
     /// its last scored minute); nil while it has no such data (a fleet reference).
     private func profileSensors(_ record: MachineHealthRecord) throws -> SensorFaultDetector? {
-        guard let version = record.activeVersion, let active = try writer.model(machine: record.machine, version: version)?.info,
+        guard let version = record.activeVersion, let active = try registry.model(machine: record.machine, version: version)?.info,
               active.trigger != .fleetReference else { return nil }
         let window = active.trigger == .commissioning || active.trigger == .maintenance
             ? (from: active.trainFrom, to: active.trainTo + 60_000) : (from: record.scoredThrough - 86_400_000, to: record.scoredThrough + 60_000)

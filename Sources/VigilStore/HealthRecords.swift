@@ -2,6 +2,7 @@ public import VigilCore
 import VigilCodec
 import Foundation
 import VigilRollup
+import Synchronization
 
 /// One machine's minute features: the minute means of its sensors, a row per minute, a cell per
 /// sensor (nil where the sensor had no reading in that minute).
@@ -157,9 +158,13 @@ enum HealthSQL {
     }
 }
 
-// MARK: writes (the single writer connection)
+// MARK: what health reads of the rest of the store (the writer connection)
 
 extension StoreWriter {
+    /// The health registry, the first time it is asked for; nil after (one writer of health).
+    public func healthRegistry() -> HealthRegistry? {
+        healthRegistryTaken.exchange(true, ordering: .relaxed) ? nil : HealthRegistry(writer: self)
+    }
 
     /// Minute means of `machine`'s sensors (all of them, sorted, when `sensors` is nil) for
     /// minutes in `(after, through]`, oldest first.
@@ -202,6 +207,39 @@ extension StoreWriter {
             })
         }
     }
+
+    /// Every reading of `machine`'s sensors with a time in `(after, through]`, in time order
+    /// (readings of one time in sensor order): what the sensor-fault detector is fed.
+    public func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
+        guard after < through else { return [] }
+        return try withConnection { db in
+            var out: [(sensor: String, ts: Int64, value: Double)] = []
+            for (sensor, id) in try db.query("SELECT sensor, id FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)], row: { ($0.text(0), $0.int(1)) }) {
+                var c = SeriesColumns()
+                try RawHistory.read(db, series: id, from: after + 1, to: through + 1, withSeq: false, into: &c)
+                for i in 0..<c.count { out.append((sensor, c.ts[i], c.values[i])) }
+            }
+            // Stable: one time's readings stay in sensor order.
+            return out.enumerated().sorted { ($0.element.ts, $0.offset) < ($1.element.ts, $1.offset) }.map(\.element)
+        }
+    }
+}
+
+// MARK: the health registry (health tables, one writer)
+
+/// The health tables — each machine's health, its scored history, its model versions, its
+/// maintenance and its sensors' conditions — through the store's writer connection. The store
+/// hands out one (`StoreWriter.healthRegistry()`), which the health service holds: so one writer
+/// of a machine's health holds by construction, not by convention.
+public struct HealthRegistry: Sendable {
+    let writer: StoreWriter
+
+    func withConnection<T>(_ body: @Sendable (SQLiteConnection) throws -> T) throws -> T { try writer.withConnection(body) }
+    var upstream: Set<UpstreamStream> { writer.upstream }
+    var fleet: FleetIndex { writer.fleet }
+}
+
+extension HealthRegistry {
 
     /// The newest start of any model's training data (nil: no model yet).
     public func latestModelTrainFrom(machine: String) throws -> Int64? {
@@ -314,22 +352,6 @@ extension StoreWriter {
         }
         fleet.noteHealth(machine: record.machine, health: record.health, status: record.status)
         if let sensors { fleet.noteSensorFaults(machine: record.machine, count: sensors.filter { $0.state == .fault }.count) }
-    }
-
-    /// Every reading of `machine`'s sensors with a time in `(after, through]`, in time order
-    /// (readings of one time in sensor order): what the sensor-fault detector is fed.
-    public func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
-        guard after < through else { return [] }
-        return try withConnection { db in
-            var out: [(sensor: String, ts: Int64, value: Double)] = []
-            for (sensor, id) in try db.query("SELECT sensor, id FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)], row: { ($0.text(0), $0.int(1)) }) {
-                var c = SeriesColumns()
-                try RawHistory.read(db, series: id, from: after + 1, to: through + 1, withSeq: false, into: &c)
-                for i in 0..<c.count { out.append((sensor, c.ts[i], c.values[i])) }
-            }
-            // Stable: one time's readings stay in sensor order.
-            return out.enumerated().sorted { ($0.element.ts, $0.offset) < ($1.element.ts, $1.offset) }.map(\.element)
-        }
     }
 
     /// The minutes in `(after, through]` during which any of `machine`'s sensors was in fault,

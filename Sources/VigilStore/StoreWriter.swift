@@ -14,6 +14,8 @@ public final class StoreWriter: Sendable {
     let clock: @Sendable () -> Int64
     /// The streams upstream sinks send: changes to their rows are noted in the change log.
     public let upstream: Set<UpstreamStream>
+    /// Whether the health registry was handed out (it is, once).
+    let healthRegistryTaken = Atomic<Bool>(false)
 
     struct State {
         let db: SQLiteConnection

@@ -61,7 +61,7 @@ import VigilStore
         _ = try writer.rollupPass(now: SystemClock.wallMillis() + 86_400_000, limit: 50)
         #expect(try writer.earliestPendingMinutes()["pump-01"] != nil)
         try health.tick(now: Self.base + 200 * 60_000)
-        let scoredBefore = try #require(try writer.machineHealth("pump-01")).scoredThrough
+        let scoredBefore = try #require(try health.registry.machineHealth("pump-01")).scoredThrough
         #expect(scoredBefore < Self.base + 70 * 60_000, "nothing past the first pending minute")
         _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
         #expect(try writer.earliestPendingMinutes()["pump-01"] == nil)
@@ -69,7 +69,18 @@ import VigilStore
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
         let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
         #expect(history.map(\.ts) == (60..<170).map { Self.base + Int64($0) * 60_000 }, "every minute scored once, in order")
-        #expect(try #require(try writer.machineHealth("pump-01")).confidence > 0.99 * 60 / 1440, "full rows: confidence is not cut by missing sensors")
+        #expect(try #require(try health.registry.machineHealth("pump-01")).confidence > 0.99 * 60 / 1440, "full rows: confidence is not cut by missing sensors")
+    }
+
+    /// The health tables have one writer by construction: the store hands its health registry to
+    /// the first health service and to nobody after.
+    @Test func theHealthRegistryIsHandedOutOnce() throws {
+        let dir = try TempDir()
+        let writer = try StoreWriter(path: dir.path + "/v.sqlite")
+        _ = Self.service(writer)
+        #expect(writer.healthRegistry() == nil)
+        let other = try StoreWriter(path: dir.path + "/w.sqlite")
+        #expect(other.healthRegistry() != nil && other.healthRegistry() == nil)
     }
 
     /// A backlog longer than one judge step (the sensors are judged before their minutes are
@@ -89,7 +100,7 @@ import VigilStore
         var ticks = 0
         while try health.tick(now: now) { ticks += 1 }
         #expect(ticks >= 300 / 20 - 1, "one step of 20 minutes per tick: \(ticks)")
-        let scored = try #require(try writer.machineHealth("pump-01")).scoredThrough
+        let scored = try #require(try health.registry.machineHealth("pump-01")).scoredThrough
         #expect(scored == Self.base + 369 * 60_000, "every minute scored within the same wall-clock minute")
         #expect(try health.tick(now: now) == false)
     }
@@ -101,17 +112,17 @@ import VigilStore
         // 40 minutes: not enough to commission.
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 40, seed: 1))
         try health.tick(now: Self.base + 50 * 60_000)
-        var record = try #require(try writer.machineHealth("pump-01"))
+        var record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == nil && record.health == nil && record.commissioningRows > 30)
 
         // Three hours more; the current rises by 3 A from minute 150 on.
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 220, seed: 1) { $0 >= 150 ? 3 : 0 })
         try health.tick(now: Self.base + 230 * 60_000)
-        record = try #require(try writer.machineHealth("pump-01"))
+        record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == 1)
         #expect(record.status == .alarm)
         #expect(record.contributors.first?.sensor == "current")
-        let models = try writer.models(machine: "pump-01")
+        let models = try health.registry.models(machine: "pump-01")
         #expect(models.count == 1)
         let v1 = models[0].info
         #expect(v1.trigger == .commissioning && v1.parentVersion == nil && v1.rowCount == 60)
@@ -140,7 +151,7 @@ import VigilStore
         let later = Self.base + 120 * 60_000
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 20, seed: 8))
         try health.tick(now: later + 30 * 60_000)
-        var models = try writer.models(machine: "pump-02")
+        var models = try health.registry.models(machine: "pump-02")
         #expect(models.map(\.info.trigger) == [.fleetReference])
         #expect(models[0].info.trainFrom == Self.base && models[0].info.gateReason.contains("pump-01"))
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
@@ -150,14 +161,14 @@ import VigilStore
         // With 60 minutes of its own it is commissioned on them.
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 90, seed: 8))
         try health.tick(now: later + 100 * 60_000)
-        models = try writer.models(machine: "pump-02")
+        models = try health.registry.models(machine: "pump-02")
         #expect(models.map(\.info.trigger) == [.fleetReference, .commissioning] && models[1].info.active && models[1].info.parentVersion == 1)
         history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
         #expect(history.count == 90 && zip(history, history.dropFirst()).allSatisfy { $0.ts + 60_000 == $1.ts })
         // A machine without a type still waits for its own data.
         try Self.ingest(writer, Self.readings(machine: "fan-01", start: later, minutes: 20, seed: 9))
         try health.tick(now: later + 101 * 60_000)
-        #expect(try writer.models(machine: "fan-01").isEmpty)
+        #expect(try health.registry.models(machine: "fan-01").isEmpty)
     }
 
     @Test func aRestartContinuesExactlyAsIfItHadNotHappened() async throws {
@@ -167,10 +178,14 @@ import VigilStore
         let a = try StoreWriter(path: dir.path + "/a.sqlite")
         try Self.ingest(a, messages)
         try Self.service(a).tick(now: Self.base + 210 * 60_000)
-        // ... and one that stops halfway and is replaced by a new instance (a restart).
+        // ... and one that stops halfway and is replaced by a new instance (a restart: the store
+        // is opened again, and the new service takes its health registry).
+        do {
+            let b = try StoreWriter(path: dir.path + "/b.sqlite")
+            try Self.ingest(b, Array(messages[..<130]))
+            try Self.service(b).tick(now: Self.base + 131 * 60_000)
+        }
         let b = try StoreWriter(path: dir.path + "/b.sqlite")
-        try Self.ingest(b, Array(messages[..<130]))
-        try Self.service(b).tick(now: Self.base + 131 * 60_000)
         try Self.ingest(b, Array(messages[130...]))
         try Self.service(b).tick(now: Self.base + 210 * 60_000)
         let ra = try StoreReader(path: dir.path + "/a.sqlite"), rb = try StoreReader(path: dir.path + "/b.sqlite")
@@ -185,14 +200,14 @@ import VigilStore
         let health = Self.service(writer)
         try Self.ingest(writer, Self.readings(machine: "m", start: Self.base, minutes: 100, seed: 3))
         try health.tick(now: Self.base + 110 * 60_000)
-        let v1Body = try writer.models(machine: "m")[0].body
+        let v1Body = try health.registry.models(machine: "m")[0].body
 
         // Maintenance at minute 100: the reference is re-commissioned from data after it.
         #expect(try health.apply(.maintenance(at: Self.base + 100 * 60_000, note: "bearing replaced"), machine: "m")
                 == .maintenance(.init(machine: "m", at: Self.base + 100 * 60_000, note: "bearing replaced")))
         try Self.ingest(writer, Self.readings(machine: "m", start: Self.base + 100 * 60_000, minutes: 80, seed: 4) { _ in 1 })
         try health.tick(now: Self.base + 190 * 60_000)
-        var models = try writer.models(machine: "m")
+        var models = try health.registry.models(machine: "m")
         #expect(models.map(\.info.version) == [1, 2])
         #expect(models[1].info.trigger == .maintenance && models[1].info.parentVersion == 1 && models[1].info.active)
         #expect(models[1].info.trainFrom == Self.base + 100 * 60_000)
@@ -201,7 +216,7 @@ import VigilStore
         // Roll back (to the parent) and promote again.
         #expect(try health.apply(.rollback, machine: "m") == .active(version: 1))
         try health.tick(now: Self.base + 191 * 60_000)
-        models = try writer.models(machine: "m")
+        models = try health.registry.models(machine: "m")
         #expect(models[0].info.active && !models[1].info.active)
         // The rolled-back version is byte-identical and scores as it did.
         #expect(models[0].body == v1Body)
@@ -248,7 +263,7 @@ import VigilStore
             try HealthServiceTests.ingest(writer, Array(messages[chunk..<min(chunk + 10, messages.count)]))
             try health.tick(now: HealthServiceTests.base + Int64(chunk + 10) * 60_000 + 60_000)
         }
-        let models = try writer.models(machine: "m")
+        let models = try health.registry.models(machine: "m")
         let retrained = models.filter { $0.info.trigger == .drift }
         #expect(!retrained.isEmpty, "no drift retraining: \(models.map(\.info))")
         for m in retrained {

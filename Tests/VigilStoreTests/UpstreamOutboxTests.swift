@@ -67,7 +67,7 @@ import VigilCore
             let plain = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 0)
             try plain.write(Self.readings(0..<4), rejections: [], topic: "", payload: [], receivedAt: Self.t0)
             _ = try plain.rollupAllDue(now: SystemClock.wallMillis() + 3_600_000)
-            try plain.recordMaintenance(machine: "m1", at: Self.t0, note: "bearing")
+            try plain.healthRegistry()!.recordMaintenance(machine: "m1", at: Self.t0, note: "bearing")
         }
         let reader = try StoreReader(path: tmp.path)
         // Without a sink nothing was noted.
