@@ -48,7 +48,7 @@ import VigilCore
         defer { sim.stop() }
         let base = daemon.baseURL + "/api/v1/machines/"
         var machines: [String] = []
-        try await Harness.waitUntil("four machines with two model versions each", seconds: 90) {
+        try await Harness.waitUntil("four machines with two model versions each", seconds: 180) {
             machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self).map(\.id)
             for m in machines where try await Harness.getJSON(base + m + "/models", as: [API.ModelVersion].self).count < 2 { return false }
             return machines.count == 4
