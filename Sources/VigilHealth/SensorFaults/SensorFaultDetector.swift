@@ -46,7 +46,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// The time constant (ms) with which the baseline a drift is measured from follows the
         /// machine's slow deviation (a slow change — wear — moves the baseline with it; a drift
         /// outruns it).
-        public var baselineTime: Int64 = 4 * 3_600_000
+        public var baselineTime: Int64 = 8 * 3_600_000
         /// The change since the baseline that names a sensor: its part of the statistic (a share
         /// of the alarm edge) and of the whole change.
         public var driftPart = 0.1
