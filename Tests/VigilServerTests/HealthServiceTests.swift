@@ -43,6 +43,11 @@ import VigilStore
         return HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
     }
 
+    /// Ticks until no machine has more to do at once (a backlog is judged and scored in steps).
+    static func settle(_ health: HealthService, now: Int64) throws {
+        while try health.tick(now: now) {}
+    }
+
     static func ingest(_ writer: StoreWriter, _ messages: [IngestMessage]) throws {
         _ = try writer.write(messages)
         _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
@@ -55,17 +60,17 @@ import VigilStore
         let writer = try StoreWriter(path: dir.path + "/v.sqlite")
         let health = Self.service(writer)
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 70, seed: 2))
-        try health.tick(now: Self.base + 80 * 60_000)  // commissioned on 60, scored 61-70
+        try Self.settle(health, now: Self.base + 80 * 60_000)  // commissioned on 60, scored 61-70
         _ = try writer.write(Self.readings(machine: "pump-01", start: Self.base + 70 * 60_000, minutes: 100, seed: 3))
         // One small pass: the first series' new minutes are rolled up, the others still pending.
         _ = try writer.rollupPass(now: SystemClock.wallMillis() + 86_400_000, limit: 50)
         #expect(try writer.earliestPendingMinutes()["pump-01"] != nil)
-        try health.tick(now: Self.base + 200 * 60_000)
+        try Self.settle(health, now: Self.base + 200 * 60_000)
         let scoredBefore = try #require(try health.registry.machineHealth("pump-01")).scoredThrough
         #expect(scoredBefore < Self.base + 70 * 60_000, "nothing past the first pending minute")
         _ = try writer.rollupAllDue(now: SystemClock.wallMillis() + 86_400_000)
         #expect(try writer.earliestPendingMinutes()["pump-01"] == nil)
-        try health.tick(now: Self.base + 200 * 60_000)
+        try Self.settle(health, now: Self.base + 200 * 60_000)
         let reader = try StoreReader(path: dir.path + "/v.sqlite")
         let history = try await reader.healthHistory(machine: "pump-01", from: 0, to: .max, limit: 1000)
         #expect(history.map(\.ts) == (60..<170).map { Self.base + Int64($0) * 60_000 }, "every minute scored once, in order")
@@ -111,13 +116,13 @@ import VigilStore
         let health = Self.service(writer)
         // 40 minutes: not enough to commission.
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 40, seed: 1))
-        try health.tick(now: Self.base + 50 * 60_000)
+        try Self.settle(health, now: Self.base + 50 * 60_000)
         var record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == nil && record.health == nil && record.commissioningRows > 30)
 
         // Three hours more; the current rises by 3 A from minute 150 on.
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 220, seed: 1) { $0 >= 150 ? 3 : 0 })
-        try health.tick(now: Self.base + 230 * 60_000)
+        try Self.settle(health, now: Self.base + 230 * 60_000)
         record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == 1)
         #expect(record.status == .alarm)
@@ -146,11 +151,11 @@ import VigilStore
         settings.machineTypes = [(pattern: "pump-*", type: "pump")]
         let health = HealthService(writer: writer, publisher: nil, settings: settings, logger: Logger(label: "test"))
         try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 120, seed: 7))
-        try health.tick(now: Self.base + 130 * 60_000)
+        try Self.settle(health, now: Self.base + 130 * 60_000)
         // pump-02 arrives with 20 minutes: scored at once with the fleet reference.
         let later = Self.base + 120 * 60_000
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 20, seed: 8))
-        try health.tick(now: later + 30 * 60_000)
+        try Self.settle(health, now: later + 30 * 60_000)
         var models = try health.registry.models(machine: "pump-02")
         #expect(models.map(\.info.trigger) == [.fleetReference])
         #expect(models[0].info.trainFrom == Self.base && models[0].info.gateReason.contains("pump-01"))
@@ -160,14 +165,14 @@ import VigilStore
         #expect(history.allSatisfy { $0.status != .alarm })
         // With 60 minutes of its own it is commissioned on them.
         try Self.ingest(writer, Self.readings(machine: "pump-02", start: later, minutes: 90, seed: 8))
-        try health.tick(now: later + 100 * 60_000)
+        try Self.settle(health, now: later + 100 * 60_000)
         models = try health.registry.models(machine: "pump-02")
         #expect(models.map(\.info.trigger) == [.fleetReference, .commissioning] && models[1].info.active && models[1].info.parentVersion == 1)
         history = try await reader.healthHistory(machine: "pump-02", from: 0, to: .max, limit: 1000)
         #expect(history.count == 90 && zip(history, history.dropFirst()).allSatisfy { $0.ts + 60_000 == $1.ts })
         // A machine without a type still waits for its own data.
         try Self.ingest(writer, Self.readings(machine: "fan-01", start: later, minutes: 20, seed: 9))
-        try health.tick(now: later + 101 * 60_000)
+        try Self.settle(health, now: later + 101 * 60_000)
         #expect(try health.registry.models(machine: "fan-01").isEmpty)
     }
 
@@ -177,17 +182,17 @@ import VigilStore
         // One service scoring everything in one go...
         let a = try StoreWriter(path: dir.path + "/a.sqlite")
         try Self.ingest(a, messages)
-        try Self.service(a).tick(now: Self.base + 210 * 60_000)
+        try Self.settle(Self.service(a), now: Self.base + 210 * 60_000)
         // ... and one that stops halfway and is replaced by a new instance (a restart: the store
         // is opened again, and the new service takes its health registry).
         do {
             let b = try StoreWriter(path: dir.path + "/b.sqlite")
             try Self.ingest(b, Array(messages[..<130]))
-            try Self.service(b).tick(now: Self.base + 131 * 60_000)
+            try Self.settle(Self.service(b), now: Self.base + 131 * 60_000)
         }
         let b = try StoreWriter(path: dir.path + "/b.sqlite")
         try Self.ingest(b, Array(messages[130...]))
-        try Self.service(b).tick(now: Self.base + 210 * 60_000)
+        try Self.settle(Self.service(b), now: Self.base + 210 * 60_000)
         let ra = try StoreReader(path: dir.path + "/a.sqlite"), rb = try StoreReader(path: dir.path + "/b.sqlite")
         let ha = try await ra.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
         let hb = try await rb.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
@@ -199,14 +204,14 @@ import VigilStore
         let writer = try StoreWriter(path: dir.path + "/v.sqlite")
         let health = Self.service(writer)
         try Self.ingest(writer, Self.readings(machine: "m", start: Self.base, minutes: 100, seed: 3))
-        try health.tick(now: Self.base + 110 * 60_000)
+        try Self.settle(health, now: Self.base + 110 * 60_000)
         let v1Body = try health.registry.models(machine: "m")[0].body
 
         // Maintenance at minute 100: the reference is re-commissioned from data after it.
         #expect(try health.apply(.maintenance(at: Self.base + 100 * 60_000, note: "bearing replaced"), machine: "m")
                 == .maintenance(.init(machine: "m", at: Self.base + 100 * 60_000, note: "bearing replaced")))
         try Self.ingest(writer, Self.readings(machine: "m", start: Self.base + 100 * 60_000, minutes: 80, seed: 4) { _ in 1 })
-        try health.tick(now: Self.base + 190 * 60_000)
+        try Self.settle(health, now: Self.base + 190 * 60_000)
         var models = try health.registry.models(machine: "m")
         #expect(models.map(\.info.version) == [1, 2])
         #expect(models[1].info.trigger == .maintenance && models[1].info.parentVersion == 1 && models[1].info.active)
@@ -215,7 +220,7 @@ import VigilStore
 
         // Roll back (to the parent) and promote again.
         #expect(try health.apply(.rollback, machine: "m") == .active(version: 1))
-        try health.tick(now: Self.base + 191 * 60_000)
+        try Self.settle(health, now: Self.base + 191 * 60_000)
         models = try health.registry.models(machine: "m")
         #expect(models[0].info.active && !models[1].info.active)
         // The rolled-back version is byte-identical and scores as it did.
@@ -261,7 +266,7 @@ import VigilStore
         // Minute by minute (well, ten at a time), as a running daemon sees it.
         for chunk in stride(from: 0, to: messages.count, by: 10) {
             try HealthServiceTests.ingest(writer, Array(messages[chunk..<min(chunk + 10, messages.count)]))
-            try health.tick(now: HealthServiceTests.base + Int64(chunk + 10) * 60_000 + 60_000)
+            try HealthServiceTests.settle(health, now: HealthServiceTests.base + Int64(chunk + 10) * 60_000 + 60_000)
         }
         let models = try health.registry.models(machine: "m")
         let retrained = models.filter { $0.info.trigger == .drift }
