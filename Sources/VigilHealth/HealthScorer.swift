@@ -218,12 +218,13 @@ public struct HealthScorer: Sendable {
     /// `baseline` (a slow deviation from before), of its change since: the sensor whose
     /// reconstruction from its siblings removes most of the statistic — `((P d)_j)² / P_jj`, the
     /// part of T² that replacing sensor j by what the others predict for it takes away — when that
-    /// part is at least half the alarm edge, at least `share` of the whole, and what remains is
-    /// as normal as commissioning was (`alone`). When what remains is not (several sensors moved
-    /// together: a process fault, wear) that sensor is returned with `alone` false; nil when no
-    /// sensor stands out. Measured from a baseline, a machine already off its reference (worn)
-    /// can still tell a sensor that starts drifting on its own from one that moves with it. Sensors left out are not candidates, except `drifting` ones
-    /// (left out for a drift, whose smoothing still follows them): they are judged again.
+    /// part is at least `minimumPart` of the alarm edge and `share` of the whole, and what remains
+    /// is as normal as commissioning was (`alone`). When what remains is not (several sensors
+    /// moved together: a process fault, wear) that sensor is returned with `alone` false; nil when
+    /// no sensor stands out. Measured from a baseline, a machine already off its reference (worn)
+    /// can still tell a sensor that starts drifting on its own from one that moves with it.
+    /// Sensors left out are not candidates, except `drifting` ones (left out for a drift, whose
+    /// smoothing still follows them): they are judged again.
     public func isolation(drifting: Set<Int> = [], since baseline: [Double]? = nil, part minimumPart: Double = 0.5, share: Double = 0.75) -> Isolation? {
         let p = model.sensors.count
         guard p >= 3 else { return nil }
