@@ -548,11 +548,15 @@ public final class HealthService: Service, Sendable {
         let changes = d.judge(try writer.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
         let after = d.conditions
-        record.sensorDetector = CanonicalJSON.encode(d)
         let changed = after.filter { before?.contains($0) != true }
-        try registry.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
-                              sensors: changed.isEmpty ? nil : after)
-        publishSensors(record.machine, changed, d)
+        // Saved now only when something changed; otherwise with the minutes it lets be scored (a
+        // restart re-judges an unsaved stretch from the readings, to the same verdicts).
+        if !changes.isEmpty || !changed.isEmpty {
+            record.sensorDetector = CanonicalJSON.encode(d)
+            try registry.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
+                                  sensors: changed.isEmpty ? nil : after)
+            publishSensors(record.machine, changed, d)
+        }
         return max(d.through, upTo)
     }
 
