@@ -326,7 +326,7 @@ public final class HealthService: Service, Sendable {
             // (a backlog is judged in steps).
             var through = through
             m.behind = false
-            if let judged = try judgeSensors(&m, &record, now: now) {
+            if let judged = try judgeSensors(&m, &record, scorable: through, now: now) {
                 m.behind = BucketWidth.minute.start(of: judged + 1) - 60_000 < through
                 through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
             }
@@ -536,15 +536,18 @@ public final class HealthService: Service, Sendable {
     /// Feeds the machine's sensor judge the readings that arrived since it last looked (up to a few
     /// seconds ago, at most `judgeStepMillis` of data at once), profiling the sensors first if
     /// they are not yet; saves what changed. Returns how far the judge has seen, nil when the
-    /// machine's sensors cannot be judged yet.
-    private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, now: Int64) throws -> Int64? {
+    /// machine's sensors cannot be judged yet. While a backlog is still being stored (the last
+    /// minute whose rollups are all in, `scorable`, lies well behind now) it judges no further than
+    /// that minute, so readings still on their way are judged when they are in, not skipped.
+    private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, scorable: Int64, now: Int64) throws -> Int64? {
         // Nil right after loading or profiling: the sensors' state is written once then.
         let before = m.detector?.conditions
         if m.detector == nil {
             m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
         }
         guard var d = m.detector else { return nil }
-        let upTo = min(now - 5_000, d.through + settings.judgeStepMillis)
+        let arrived = now - scorable > 10 * 60_000 ? scorable + 59_999 : now - 5_000
+        let upTo = min(arrived, d.through + settings.judgeStepMillis)
         let changes = d.judge(try writer.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
         let after = d.conditions
