@@ -214,7 +214,7 @@ public struct HealthScorer: Sendable {
         public var evidence: String
     }
 
-    /// On the slow horizon (drift is slow), of the deviation from the reference or, given a
+    /// On the slow horizon (drift is slow), of `deviation` (`slowDeviation(drifting:)`) or, given a
     /// `baseline` (a slow deviation from before), of its change since: the sensor whose
     /// reconstruction from its siblings removes most of the statistic — `((P d)_j)² / P_jj`, the
     /// part of T² that replacing sensor j by what the others predict for it takes away — when that
@@ -225,10 +225,11 @@ public struct HealthScorer: Sendable {
     /// can still tell a sensor that starts drifting on its own from one that moves with it.
     /// Sensors left out are not candidates, except `drifting` ones (left out for a drift, whose
     /// smoothing still follows them): they are judged again.
-    public func isolation(drifting: Set<Int> = [], since baseline: [Double]? = nil, part minimumPart: Double = 0.5, share: Double = 0.75) -> Isolation? {
+    public func isolation(of deviation: [Double], drifting: Set<Int> = [], since baseline: [Double]? = nil,
+                          part minimumPart: Double = 0.5, share: Double = 0.75) -> Isolation? {
         let p = model.sensors.count
-        guard p >= 3 else { return nil }
-        var d = slowDeviation(drifting: drifting)
+        guard p >= 3, deviation.count == p else { return nil }
+        var d = deviation
         if let baseline, baseline.count == p { for j in 0..<p { d[j] -= baseline[j] } }
         let inB = Set(excluded.filter { !drifting.contains($0) })
         var pd = [Double](repeating: 0, count: p)

@@ -327,8 +327,10 @@ public final class HealthService: Service, Sendable {
             var through = through
             m.behind = false
             if let judged = try judgeSensors(&m, &record, scorable: through, now: now) {
-                m.behind = BucketWidth.minute.start(of: judged + 1) - 60_000 < through
-                through = min(through, BucketWidth.minute.start(of: judged + 1) - 60_000)
+                // The last minute whose readings were all judged.
+                let judgedMinute = BucketWidth.minute.start(of: judged + 1) - 60_000
+                m.behind = judgedMinute < through
+                through = min(through, judgedMinute)
             }
             let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now)
             m.scoring = scoring

@@ -31,8 +31,8 @@ public enum JudgedScoring {
         // Judged on the change since the baseline (in the scorer's numbering), which moves on while
         // no drift is being judged.
         let deviation = scorer.slowDeviation(drifting: drifting)
-        let baseline = detector.baseline(for: names, count: deviation.count)
-        var isolation = scorer.isolation(drifting: drifting, since: baseline, part: baseline == nil ? 0.5 : detector.settings.driftPart,
+        let baseline = detector.baseline(for: names)
+        var isolation = scorer.isolation(of: deviation, drifting: drifting, since: baseline, part: baseline == nil ? 0.5 : detector.settings.driftPart,
                                          share: baseline == nil ? 0.75 : detector.settings.driftShare)
         if let i = isolation {
             // Back to the detector's numbering.

@@ -376,8 +376,8 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     }
 
     /// The baseline in a scorer's sensor order, nil before the first scored row.
-    public func baseline(for names: [String], count: Int) -> [Double]? {
-        guard !baselineDeviation.isEmpty, names.count == count else { return nil }
+    public func baseline(for names: [String]) -> [Double]? {
+        guard !baselineDeviation.isEmpty else { return nil }
         return names.map { baselineDeviation[$0] ?? 0 }
     }
 
