@@ -211,43 +211,7 @@ public enum API {
     }
 
     /// A model version with its lineage.
-    public struct ModelVersion: Codable, Sendable, Equatable {
-        public var version: Int
-        public var active: Bool
-        public var createdAt: Int64
-        public var trigger: ModelTrigger
-        public var parentVersion: Int?
-        public var trainFrom: Int64
-        public var trainTo: Int64
-        public var rowCount: Int
-        public var contentSha256: String
-        public var sensors: [String]
-        public var parameters: [String: Double]
-        public var codeVersion: String
-        public var metrics: [String: Double]
-        public var gateDecision: GateDecision
-        public var gateReason: String
-
-        public init(version: Int, active: Bool, createdAt: Int64, trigger: ModelTrigger, parentVersion: Int?, trainFrom: Int64, trainTo: Int64,
-                    rowCount: Int, contentSha256: String, sensors: [String], parameters: [String: Double], codeVersion: String,
-                    metrics: [String: Double], gateDecision: GateDecision, gateReason: String) {
-            self.version = version
-            self.active = active
-            self.createdAt = createdAt
-            self.trigger = trigger
-            self.parentVersion = parentVersion
-            self.trainFrom = trainFrom
-            self.trainTo = trainTo
-            self.rowCount = rowCount
-            self.contentSha256 = contentSha256
-            self.sensors = sensors
-            self.parameters = parameters
-            self.codeVersion = codeVersion
-            self.metrics = metrics
-            self.gateDecision = gateDecision
-            self.gateReason = gateReason
-        }
-    }
+    public typealias ModelVersion = ModelLineage
 
     public struct ActiveVersion: Codable, Sendable, Equatable {
         public var machine: String

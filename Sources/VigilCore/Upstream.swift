@@ -75,17 +75,11 @@ public enum UpstreamRow: Sendable, Equatable {
         }
     }
 
+    /// A model version's lineage (the ClickHouse table leaves out its sensors, parameters and metrics).
     public struct Model: Sendable, Equatable {
-        public var machine: String, version: Int, active: Bool, createdAt: Int64, trigger: ModelTrigger, parentVersion: Int?
-        public var trainFrom: Int64, trainTo: Int64, rowCount: Int, contentSha256: String, codeVersion: String
-        public var gateDecision: GateDecision, gateReason: String
-        public var rev: Int64
-        public init(machine: String, version: Int, active: Bool, createdAt: Int64, trigger: ModelTrigger, parentVersion: Int?, trainFrom: Int64,
-                    trainTo: Int64, rowCount: Int, contentSha256: String, codeVersion: String, gateDecision: GateDecision, gateReason: String, rev: Int64) {
-            self.machine = machine; self.version = version; self.active = active; self.createdAt = createdAt; self.trigger = trigger
-            self.parentVersion = parentVersion; self.trainFrom = trainFrom; self.trainTo = trainTo; self.rowCount = rowCount
-            self.contentSha256 = contentSha256; self.codeVersion = codeVersion; self.gateDecision = gateDecision; self.gateReason = gateReason
-            self.rev = rev
+        public var machine: String, lineage: ModelLineage, rev: Int64
+        public init(machine: String, lineage: ModelLineage, rev: Int64) {
+            self.machine = machine; self.lineage = lineage; self.rev = rev
         }
     }
 
@@ -206,12 +200,13 @@ public enum ClickHouse {
             case .health(let h):
                 w.string(h.machine); w.uint64(h.ts); w.double(h.health); w.string(h.status.rawValue)
                 w.double(h.confidence); w.uint64(Int64(h.modelVersion)); w.double(h.anomaly); w.uint64(h.rev)
-            case .model(let m):
-                w.string(m.machine); w.uint64(Int64(m.version)); w.uint64(m.createdAt); w.out.append(m.active ? 1 : 0)
+            case .model(let row):
+                let m = row.lineage
+                w.string(row.machine); w.uint64(Int64(m.version)); w.uint64(m.createdAt); w.out.append(m.active ? 1 : 0)
                 w.string(m.trigger.rawValue); w.nullableUInt64(m.parentVersion.map(Int64.init))
                 w.uint64(m.trainFrom); w.uint64(m.trainTo); w.uint64(Int64(m.rowCount))
                 w.string(m.contentSha256); w.string(m.codeVersion); w.string(m.gateDecision.rawValue); w.string(m.gateReason)
-                w.uint64(m.rev)
+                w.uint64(row.rev)
             case .maintenance(let m):
                 w.string(m.machine); w.uint64(m.id); w.uint64(m.at); w.string(m.note)
             case .event(let e):

@@ -18,4 +18,34 @@ public enum HealthEvents {
               detail: c.opened ? "\(machine): sensor \(c.sensor) \(c.fault.kind.rawValue): \(c.fault.evidence)"
                                : "\(machine): sensor \(c.sensor) behaves again (\(c.fault.kind.rawValue) since \(Timestamp.rfc3339(millis: c.fault.since)))")
     }
+
+    /// A registered model version (its `modelVersion` is set by the registry).
+    public static func model(_ lineage: ModelLineage, machine: String) -> Event {
+        Event(at: lineage.createdAt, kind: lineage.gateDecision == .promoted ? .modelPromoted : .modelRejected, machine: machine,
+              detail: "\(machine): \(lineage.trigger.rawValue) model \(lineage.gateDecision.rawValue): \(lineage.gateReason)")
+    }
+
+    /// A version an operator made active.
+    public static func activated(_ machine: String, version: Int, rolledBack: Bool, at: Int64) -> Event {
+        Event(at: at, kind: rolledBack ? .modelRolledBack : .modelPromoted, machine: machine, modelVersion: version,
+              detail: "\(machine): model version \(version) made active by an operator (\(rolledBack ? "rollback" : "promote"))")
+    }
+
+    /// Machines that went silent (nothing received for `silentAfter` ms) or came back, from when
+    /// each last received a reading — not its readings' timestamps: a device with a wrong clock,
+    /// or history being backfilled, is not silent. `known` (whether each was last reported
+    /// silent) is brought up to date.
+    public static func presence(lastReceived: [(machine: String, at: Int64)], known: inout [String: Bool], now: Int64,
+                                silentAfter: Int64) -> [Event] {
+        var events: [Event] = []
+        for (machine, received) in lastReceived {
+            let silent = now - received > silentAfter
+            guard silent != (known[machine] ?? false) else { continue }
+            known[machine] = silent
+            events.append(Event(at: silent ? now : received, kind: silent ? .machineSilent : .machineBack, machine: machine,
+                                detail: silent ? "\(machine): no reading received since \(Timestamp.rfc3339(millis: received))"
+                                               : "\(machine): reporting again"))
+        }
+        return events
+    }
 }

@@ -16,14 +16,6 @@ extension API.HealthPoint {
     }
 }
 
-extension API.ModelVersion {
-    init(_ i: ModelInfo) {
-        self.init(version: i.version, active: i.active, createdAt: i.createdAt, trigger: i.trigger, parentVersion: i.parentVersion,
-                  trainFrom: i.trainFrom, trainTo: i.trainTo, rowCount: i.rowCount, contentSha256: i.contentSha256, sensors: i.sensors,
-                  parameters: i.parameters, codeVersion: i.codeVersion, metrics: i.metrics, gateDecision: i.gateDecision, gateReason: i.gateReason)
-    }
-}
-
 extension API.Quality {
     init(_ q: QualityReport) {
         self.init(machine: q.machine, total: q.total,

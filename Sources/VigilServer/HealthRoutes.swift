@@ -60,7 +60,7 @@ struct HealthRoutes: Sendable {
     func models(_ ctx: BasicRequestContext) async throws -> [API.ModelVersion] {
         let id = try machine(ctx)
         guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
-        return try await reader.models(machine: id).map { API.ModelVersion($0.info) }
+        return try await reader.models(machine: id).map(\.info)
     }
 
     func promote(_ ctx: BasicRequestContext) async throws -> API.ActiveVersion {

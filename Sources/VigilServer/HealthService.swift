@@ -221,10 +221,8 @@ public final class HealthService: Service, Sendable {
             case .activate(let version):
                 let rolledBack: Bool
                 if case .rollback = command { rolledBack = true } else { rolledBack = false }
-                let event = Event(at: SystemClock.wallMillis(), kind: rolledBack ? .modelRolledBack : .modelPromoted, machine: machine,
-                                  modelVersion: version,
-                                  detail: "\(machine): model version \(version) made active by an operator (\(rolledBack ? "rollback" : "promote"))")
-                _ = try registry.activateModel(machine: machine, version: version, events: [event])
+                _ = try registry.activateModel(machine: machine, version: version,
+                                               events: [HealthEvents.activated(machine, version: version, rolledBack: rolledBack, at: SystemClock.wallMillis())])
                 // Loaded afresh (and its smoothing warmed) by the next update.
                 m.scoring = nil
                 outcome = .active(version: version)
@@ -430,31 +428,17 @@ public final class HealthService: Service, Sendable {
     /// model, one replacing a fleet reference, or one after maintenance); nil when training fails.
     private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws -> MachineScorers? {
         let (features, complete) = try commissioningFeatures(record, through: through)
-        guard complete >= settings.commissionMinutes, !features.sensors.isEmpty else { return nil }
-        let model: HealthModel
-        do {
-            model = try HealthModel.train(sensors: features.sensors, rows: features.rows, parameters: settings.parameters,
-                                          minimumRows: settings.commissionMinutes)
-        } catch {
-            logger.warning("commissioning failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
-            return nil
-        }
-        let first = record.activeVersion == nil
-        let pair = MachineModel(reference: model, anomaly: model)
-        let info = lineage(model, times: features.times, rows: features.rows, trigger: trigger, parent: record.activeVersion,
-                           metrics: ["completeRows": Double(complete)], decision: .promoted,
-                           reason: first ? "first model of the machine (commissioning)"
-                               : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
-                               : "health reference re-commissioned after maintenance")
-        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
-                                               events: [Self.modelEvent(info, machine: record.machine)])
-        logger.notice("machine commissioned", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
-                                                          "model.trigger": "\(trigger.rawValue)", "model.rows": "\(model.trainingRows)"])
+        let parent = record.activeVersion
+        guard let (version, trained) = try register(record.machine, { () throws(ModelTraining.Failure) in
+            try ModelTraining.commission(sensors: features.sensors, times: features.times, rows: features.rows, completeRows: complete,
+                                         trigger: trigger, parent: parent, parameters: settings.parameters,
+                                         minimumRows: settings.commissionMinutes, at: SystemClock.wallMillis())
+        }) else { return nil }
         record.activeVersion = version
         record.commissioningRows = complete
         // A first model scores from the minute after its data; a re-commissioned one continues.
-        if first { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
-        return scorers(pair, version: version, trainedAt: now, warmedOn: features.rows)
+        if parent == nil { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
+        return scorers(trained.model, version: version, trainedAt: now, warmedOn: features.rows)
     }
 
     /// A model from the commissioning data of the other machines of this machine's type, so it
@@ -472,67 +456,56 @@ public final class HealthService: Service, Sendable {
             rows += f.rows
             sources.append(other)
         }
-        guard rows.filter({ $0.allSatisfy { $0 != nil } }).count >= settings.commissionMinutes else { return nil }
-        let model: HealthModel
-        do {
-            model = try HealthModel.train(sensors: own.sensors, rows: rows, parameters: settings.parameters, minimumRows: settings.commissionMinutes)
-        } catch {
-            return nil
-        }
-        let pair = MachineModel(reference: model, anomaly: model)
-        let info = lineage(model, times: times, rows: rows, trigger: .fleetReference, parent: nil,
-                           metrics: ["sourceMachines": Double(sources.count)], decision: .promoted,
-                           reason: "fleet reference of type \(type) from the commissioning data of \(sources.joined(separator: ", "))")
-        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: true,
-                                               events: [Self.modelEvent(info, machine: record.machine)])
-        logger.notice("machine scored with its fleet reference", metadata: ["machine.id": "\(record.machine)", "machine.type": "\(type)", "model.version": "\(version)"])
+        guard let (version, trained) = try register(record.machine, { () throws(ModelTraining.Failure) in
+            try ModelTraining.fleetReference(type: type, sensors: own.sensors, times: times, rows: rows, sources: sources,
+                                             parameters: settings.parameters, minimumRows: settings.commissionMinutes, at: SystemClock.wallMillis())
+        }) else { return nil }
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
-        return scorers(pair, version: version, trainedAt: now, warmedOn: [])
+        return scorers(trained.model, version: version, trainedAt: now, warmedOn: [])
     }
 
-    /// Trains a candidate anomaly model on the recent window's normal rows and registers it with
-    /// the gate's decision (activated when promoted).
+    /// Trains a candidate anomaly model on the recent window's normal rows (never rows in alarm,
+    /// nor a faulty sensor's) and registers it with the gate's decision (activated when promoted).
     private func retrain(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, trigger: ModelTrigger, now: Int64) throws -> MachineLifecycle.Event {
         t.state.driftPending = false
         let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
         let features = try writer.minuteFeatures(machine: record.machine, sensors: t.model.anomaly.sensors, after: from, through: record.scoredThrough)
-        // Never learn from rows that were in alarm.
-        // …nor from a faulty sensor's readings.
-        let alarms = try registry.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
+        let excluded = try registry.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
             .union(registry.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
-        let minimumRows = max(30, settings.commissionMinutes / 2)
+        let active = t
         record.scorerState = CanonicalJSON.encode(t.state)
-        guard let (train, heldOut) = RetrainGate.window(times: features.times, rows: features.rows, excluding: alarms, minimumRows: minimumRows) else {
-            logger.info("retraining skipped: too few normal rows", metadata: ["machine.id": "\(record.machine)"])
+        guard let (version, candidate) = try register(record.machine, { () throws(ModelTraining.Failure) in
+            try ModelTraining.retrain(active: active.model, activeVersion: active.version, trigger: trigger, times: features.times,
+                                      rows: features.rows, excluding: excluded, parameters: settings.parameters,
+                                      minimumRows: max(30, settings.commissionMinutes / 2), at: SystemClock.wallMillis())
+        }) else {
             try registry.saveHealth(record, history: [])
             return .trainingFailed(trigger)
         }
-        let candidate: HealthModel
-        do {
-            candidate = try HealthModel.train(sensors: t.model.anomaly.sensors, rows: train.map(\.row), parameters: settings.parameters,
-                                              minimumRows: minimumRows)
-        } catch {
-            logger.warning("retraining failed", metadata: ["machine.id": "\(record.machine)", "error": "\(error)"])
-            try registry.saveHealth(record, history: [])
-            return .trainingFailed(trigger)
-        }
-        let gate = RetrainGate.evaluate(active: t.model.anomaly, candidate: candidate, heldOut: heldOut)
-        let decision: GateDecision = gate.promote ? .promoted : .rejected
-        let pair = MachineModel(reference: t.model.reference, anomaly: candidate)
-        let info = lineage(candidate, times: train.map(\.ts), rows: train.map(\.row), trigger: trigger, parent: t.version,
-                           metrics: gate.metrics, decision: decision, reason: gate.reason)
-        let version = try registry.registerModel(machine: record.machine, info: info, body: CanonicalJSON.encode(pair), activate: gate.promote,
-                                               events: [Self.modelEvent(info, machine: record.machine)])
-        logger.notice("anomaly model retrained", metadata: ["machine.id": "\(record.machine)", "model.version": "\(version)",
-                                                             "model.trigger": "\(trigger.rawValue)", "gate": "\(decision.rawValue): \(gate.reason)"])
-        if gate.promote {
-            t.promote(anomaly: candidate, version: version, trainedAt: now, warmedOn: Array(features.rows.suffix(30)), bands: settings.bands)
+        if candidate.activate {
+            t.promote(anomaly: candidate.model.anomaly, version: version, trainedAt: now, warmedOn: Array(features.rows.suffix(30)), bands: settings.bands)
             record.activeVersion = version
             record.scorerState = CanonicalJSON.encode(t.state)
         }
         try registry.saveHealth(record, history: [])
-        return .registered(version: version, trigger: trigger, decision: decision, trainFrom: info.trainFrom)
+        return .registered(version: version, trigger: trigger, decision: candidate.lineage.gateDecision, trainFrom: candidate.lineage.trainFrom)
+    }
+
+    /// Trains a version and registers it (activated when it is to be) with its event; nil (logged)
+    /// when training fails.
+    private func register(_ machine: String, _ train: () throws(ModelTraining.Failure) -> ModelTraining.Version) throws -> (Int, ModelTraining.Version)? {
+        let trained: ModelTraining.Version
+        do { trained = try train() } catch {
+            logger.warning("training failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
+            return nil
+        }
+        let l = trained.lineage
+        let version = try registry.registerModel(machine: machine, info: l, body: CanonicalJSON.encode(trained.model), activate: trained.activate,
+                                                 events: [HealthEvents.model(l, machine: machine)])
+        logger.notice("model registered", metadata: ["machine.id": "\(machine)", "model.version": "\(version)", "model.trigger": "\(l.trigger.rawValue)",
+                                                     "model.rows": "\(l.rowCount)", "gate": "\(l.gateDecision.rawValue): \(l.gateReason)"])
+        return (version, trained)
     }
 
     /// Feeds the machine's sensor judge the readings that arrived since it last looked (up to a few
@@ -594,45 +567,14 @@ public final class HealthService: Service, Sendable {
         }
     }
 
-    /// The event for a registered model version (its `modelVersion` is set by the registry).
-    static func modelEvent(_ info: ModelInfo, machine: String) -> Event {
-        Event(at: info.createdAt, kind: info.gateDecision == .promoted ? .modelPromoted : .modelRejected, machine: machine,
-              detail: "\(machine): \(info.trigger.rawValue) model \(info.gateDecision.rawValue): \(info.gateReason)")
-    }
-
     /// Reports machines that went silent (no reading for `silentAfterMillis`) or came back.
     private func notePresence(now: Int64) throws {
         guard settings.silentAfterMillis > 0 else { return }
         var known = try presence.withLock { $0 } ?? writer.silentMachines()
-        var events: [Event] = []
-        for m in writer.fleet.snapshot() {
-            // Judged on when readings arrive, not on their timestamps (a device with a wrong clock,
-            // or history being backfilled, is not silent).
-            let silent = now - m.lastReceived > settings.silentAfterMillis
-            guard silent != (known[m.id] ?? false) else { continue }
-            known[m.id] = silent
-            events.append(Event(at: silent ? now : m.lastReceived, kind: silent ? .machineSilent : .machineBack, machine: m.id,
-                                detail: silent ? "\(m.id): no reading received since \(Timestamp.rfc3339(millis: m.lastReceived))"
-                                               : "\(m.id): reporting again"))
-        }
-        try writer.appendEvents(events)
+        try writer.appendEvents(HealthEvents.presence(lastReceived: writer.fleet.snapshot().map { ($0.id, $0.lastReceived) }, known: &known,
+                                                      now: now, silentAfter: settings.silentAfterMillis))
         let updated = known
         presence.withLock { $0 = updated }
-    }
-
-    private func lineage(_ model: HealthModel, times: [Int64], rows: [[Double?]], trigger: ModelTrigger, parent: Int?,
-                         metrics: [String: Double], decision: GateDecision, reason: String) -> ModelInfo {
-        ModelInfo(
-            // The wall clock at registration (not the tick's start): commands applied earlier in the same
-            // tick come before it in time too.
-            version: 0, active: decision == .promoted, createdAt: SystemClock.wallMillis(), trigger: trigger, parentVersion: parent,
-            trainFrom: times.first ?? 0, trainTo: times.last ?? 0, rowCount: model.trainingRows,
-            contentSha256: HealthModel.contentHash(sensors: model.sensors, times: times, rows: rows), sensors: model.sensors,
-            parameters: model.parameters.dictionary,
-            codeVersion: HealthModel.codeVersion,
-            metrics: metrics.merging(["threshold": model.threshold, "fastThreshold": model.fastThreshold ?? model.threshold,
-                                      "ledoitWolfShrinkage": model.shrinkage]) { a, _ in a },
-            gateDecision: decision, gateReason: reason)
     }
 
     private func publish(_ record: MachineHealthRecord, trainedAt: Int64) {

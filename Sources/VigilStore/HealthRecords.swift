@@ -15,53 +15,13 @@ public struct MinuteFeatures: Sendable, Equatable {
     public var completeness: [Double] = []
 }
 
-/// A model version's lineage as the registry keeps it.
-public struct ModelInfo: Sendable, Equatable {
-    public var version: Int
-    public var active: Bool
-    public var createdAt: Int64
-    public var trigger: ModelTrigger
-    public var parentVersion: Int?
-    public var trainFrom: Int64
-    public var trainTo: Int64
-    public var rowCount: Int
-    /// SHA-256 of the canonical training rows.
-    public var contentSha256: String
-    public var sensors: [String]
-    public var parameters: [String: Double]
-    public var codeVersion: String
-    public var metrics: [String: Double]
-    public var gateDecision: GateDecision
-    public var gateReason: String
-
-    public init(version: Int, active: Bool, createdAt: Int64, trigger: ModelTrigger, parentVersion: Int?, trainFrom: Int64, trainTo: Int64,
-                rowCount: Int, contentSha256: String, sensors: [String], parameters: [String: Double], codeVersion: String,
-                metrics: [String: Double], gateDecision: GateDecision, gateReason: String) {
-        self.version = version
-        self.active = active
-        self.createdAt = createdAt
-        self.trigger = trigger
-        self.parentVersion = parentVersion
-        self.trainFrom = trainFrom
-        self.trainTo = trainTo
-        self.rowCount = rowCount
-        self.contentSha256 = contentSha256
-        self.sensors = sensors
-        self.parameters = parameters
-        self.codeVersion = codeVersion
-        self.metrics = metrics
-        self.gateDecision = gateDecision
-        self.gateReason = gateReason
-    }
-}
-
 /// A model version as stored: its lineage and its exact body (JSON).
 public struct ModelRecord: Sendable, Equatable {
     public var machine: String
-    public var info: ModelInfo
+    public var info: ModelLineage
     public var body: String
 
-    public init(machine: String, info: ModelInfo, body: String) {
+    public init(machine: String, info: ModelLineage, body: String) {
         self.machine = machine
         self.info = info
         self.body = body
@@ -125,7 +85,7 @@ enum HealthSQL {
 
     static func model(_ s: Statement, active: Int?) -> ModelRecord {
         let version = Int(s.int(1))
-        return ModelRecord(machine: s.text(0), info: ModelInfo(
+        return ModelRecord(machine: s.text(0), info: ModelLineage(
             version: version, active: version == active, createdAt: s.int(2), trigger: ModelTrigger(stored: s.text(3)),
             parentVersion: s.isNull(4) ? nil : Int(s.int(4)), trainFrom: s.int(5), trainTo: s.int(6), rowCount: Int(s.int(7)),
             contentSha256: s.text(8), sensors: CanonicalJSON.decode([String].self, s.text(9)) ?? [], parameters: CanonicalJSON.decode([String: Double].self, s.text(10)) ?? [:],
@@ -284,7 +244,7 @@ extension HealthRegistry {
     /// Stores a new version (its number is the next free one) and, if `activate`, makes it the
     /// active one. Returns the version.
     /// `events` are appended in the same transaction; their `modelVersion` is set to the new version.
-    public func registerModel(machine: String, info: ModelInfo, body: String, activate: Bool, events: [Event] = []) throws -> Int {
+    public func registerModel(machine: String, info: ModelLineage, body: String, activate: Bool, events: [Event] = []) throws -> Int {
         try withConnection { db in
             try db.transaction {
                 let next = (try db.query("SELECT coalesce(max(version), 0) + 1 FROM model WHERE machine = ?", [.text(machine)]) { Int($0.int(0)) }.first) ?? 1

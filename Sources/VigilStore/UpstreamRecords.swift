@@ -241,11 +241,7 @@ extension StoreReader {
                     guard let m = try db.query("SELECT \(HealthSQL.modelColumns) FROM model WHERE machine = ? AND version = ?", [.text(machine), .int(key.t)], row: {
                         HealthSQL.model($0, active: active[machine] ?? nil)
                     }).first else { continue }
-                    let i = m.info
-                    rows.append(.model(.init(machine: machine, version: i.version, active: i.active, createdAt: i.createdAt, trigger: i.trigger,
-                                             parentVersion: i.parentVersion, trainFrom: i.trainFrom, trainTo: i.trainTo, rowCount: i.rowCount,
-                                             contentSha256: i.contentSha256, codeVersion: i.codeVersion, gateDecision: i.gateDecision,
-                                             gateReason: i.gateReason, rev: rev)))
+                    rows.append(.model(.init(machine: machine, lineage: m.info, rev: rev)))
                 case .maintenance:
                     guard let m = try db.query("SELECT machine, at, note FROM maintenance WHERE id = ?", [.int(key.t)], row: {
                         UpstreamRow.Maintenance(machine: $0.text(0), id: key.t, at: $0.int(1), note: $0.text(2))

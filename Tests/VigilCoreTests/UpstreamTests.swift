@@ -30,9 +30,10 @@ import Testing
             .rollupMinute: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_764_000_000_000, count: 6, mean: 0.1 + 0.2, min: -0.0, max: 1e300, sum: 5e-324, stddev: 0.5, rev: 7)),
             .rollupDay: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_763_942_400_000, count: 86_400, mean: 1, min: 0, max: 2, sum: 86_400, stddev: 1, rev: 3)),
             .health: .health(.init(machine: "m1", ts: 1, health: 99.5, status: .watch, confidence: 0.9, modelVersion: 2, anomaly: 0.3, rev: 8)),
-            .model: .model(.init(machine: "m1", version: 2, active: true, createdAt: 3, trigger: .drift, parentVersion: nil, trainFrom: 1, trainTo: 2,
-                                 rowCount: 30, contentSha256: String(repeating: "a", count: 64), codeVersion: "vigil-health-2", gateDecision: .promoted,
-                                 gateReason: "é \"quoted\"", rev: 9)),
+            .model: .model(.init(machine: "m1", lineage: ModelLineage(
+                version: 2, active: true, createdAt: 3, trigger: .drift, parentVersion: nil, trainFrom: 1, trainTo: 2, rowCount: 30,
+                contentSha256: String(repeating: "a", count: 64), sensors: ["temp"], parameters: [:], codeVersion: "vigil-health-2",
+                metrics: [:], gateDecision: .promoted, gateReason: "é \"quoted\""), rev: 9)),
             .maintenance: .maintenance(.init(machine: "m1", id: 4, at: 5, note: String(repeating: "n", count: 300))),
             .event: .event(Event(id: 3, at: 4, kind: .statusChanged, machine: "m1", status: .alarm, health: 20, modelVersion: 1, detail: "d")),
             .quarantine: .quarantine(.init(id: 5, receivedAt: 6, topic: "vigil/m1/temp", reason: "malformed_json", detail: "unexpected end")),
