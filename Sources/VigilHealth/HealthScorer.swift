@@ -267,6 +267,16 @@ public struct HealthScorer: Sendable {
         return Isolation(sensor: best, alone: true, evidence: evidence)
     }
 
+    /// What the reference predicts for sensor `j`'s change given the others' (`change`, scaled; its
+    /// own cell ignored): its conditional mean shift, `−Σₖ≠ⱼ P_jk·change_k / P_jj`.
+    public func predictedChange(of j: Int, given change: [Double]) -> Double {
+        let p = model.sensors.count
+        guard j >= 0, j < p, change.count == p, model.precision[j * p + j] > 0 else { return 0 }
+        var s = 0.0
+        for k in 0..<p where k != j { s += model.precision[j * p + k] * change[k] }
+        return -s / model.precision[j * p + j]
+    }
+
     /// Updates the smoothings with `row` and returns its severity: the statistic over its alarm
     /// edge on the horizon where that is larger (≥ 1 is an alarm).
     public mutating func severity(_ row: [Double?]) -> Double {

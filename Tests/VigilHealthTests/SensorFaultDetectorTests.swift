@@ -144,8 +144,8 @@ import VigilCore
     }
 
     /// Minute rows through `vigil replay`'s path (commissioned on the first day), with `change`
-    /// applied from the second day on; the sensor faults each row reports.
-    static func replayMinutes(days: Int, _ change: (Int, Int, Double) -> Double) throws -> [String] {
+    /// applied from the second day on; each row's status and the sensor faults it reports.
+    static func replayMinutes(days: Int, _ change: (Int, Int, Double) -> Double) throws -> [(status: String, faults: String)] {
         var rng = SplitMix64(seed: 5)
         var table = SensorTable(sensors: sensors, timestamps: [], rows: [])
         for m in 0..<(days * 1440) {
@@ -158,20 +158,28 @@ import VigilCore
         var options = Replay.Options()
         options.commissionRows = 1440
         let csv = try Replay.run(table, options: options).csv
-        return csv.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false).last ?? "") }
+        return csv.split(separator: "\n").dropFirst().map {
+            let cells = $0.split(separator: ",", omittingEmptySubsequences: false)
+            return (String(cells[4]), String(cells.last ?? ""))
+        }
     }
 
     @Test func aSensorDriftingFromItsSiblingsIsADriftAndSlowWearIsNot() throws {
-        // Pressure drifts away from what load predicts for it, by a whole commissioned range in 6 h.
-        let drift = try Self.replayMinutes(days: 2) { m, j, x in j == 2 && (300..<660).contains(m) ? x + 2.5 * Double(m - 300) / 360 : x }
+        // Pressure drifts away from what load predicts for it, by a whole commissioned range in 6 h
+        // (and stays there).
+        let rows = try Self.replayMinutes(days: 2) { m, j, x in j == 2 && m >= 300 ? x + 2.5 * Double(min(m, 660) - 300) / 360 : x }
+        let drift = rows.map(\.faults)
         let during = drift[(1440 + 300)..<(1440 + 660)]
         #expect(during.contains { $0.contains("pressure:drift") }, "found before the drift ends")
         #expect(Set(drift.flatMap { $0.split(separator: ";") }) == ["pressure:drift"], "\(Set(drift))")
+        // Left out of health while it is judged and once it is found: never an alarm.
+        let alarms = rows.indices.filter { rows[$0].status == "alarm" }.map { $0 - 1440 }
+        #expect(alarms.isEmpty, "alarm at minutes \(alarms.prefix(5)) of the drifting day")
         // Wear over three days: temperature and current rise together, slowly, accelerating.
         let wear = try Self.replayMinutes(days: 4) { m, j, x in
             let w = pow(Double(m) / 4320, 2.5)
             return j == 3 ? x + 6 * w : j == 0 ? x + 1 * w : x
-        }
+        }.map(\.faults)
         #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
     }
 }

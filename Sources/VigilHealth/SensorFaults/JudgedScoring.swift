@@ -8,7 +8,8 @@ public import VigilCore
 /// confidence drops with the share of the model's information it carried. A sensor faulty from its
 /// raw readings (stuck, spike, dropout, out of range, noise) is not smoothed either, so its faulty
 /// values never linger in the machine's state; a drifting one still is (the detector needs to see
-/// whether it comes back). After scoring, the slow horizon's isolation tells the detector which
+/// whether it comes back); so is a sensor that crept away from its siblings while a drift is judged
+/// on it (`SensorFaultDetector.driftSuspects`). After scoring, the slow horizon's isolation tells the detector which
 /// single sensor, if any, explains the change of the machine's deviation since the detector's
 /// baseline on its own (a drift candidate).
 public enum JudgedScoring {
@@ -25,9 +26,14 @@ public enum JudgedScoring {
             kinds[j] = kind
             if kind == .drift { drifting.insert(j) } else if j < cells.count { cells[j] = nil }
         }
+        for d in detector.driftSuspects {
+            guard let j = names.firstIndex(of: detector.sensors[d]), kinds[j] == nil else { continue }
+            faulty.append(j)
+            drifting.insert(j)
+        }
         scorer.exclude(faulty)
         var s = scorer.score(cells)
-        for j in faulty.sorted() { s.contributors.append(Contributor(sensor: names[j], share: 0, sensorFault: kinds[j])) }
+        for j in faulty.sorted() where kinds[j] != nil { s.contributors.append(Contributor(sensor: names[j], share: 0, sensorFault: kinds[j])) }
         // Judged on the change since the baseline (in the scorer's numbering), which moves on while
         // no drift is being judged.
         let deviation = scorer.slowDeviation(drifting: drifting)
@@ -40,7 +46,7 @@ public enum JudgedScoring {
             isolation!.sensor = d
         }
         let changes = detector.noteIsolation(isolation, at: from)
-        detector.noteDeviation(deviation, sensors: names, at: from)
+        detector.noteDeviation(deviation, sensors: names, at: from) { scorer.predictedChange(of: $0, given: $1) }
         return (s, changes)
     }
 }

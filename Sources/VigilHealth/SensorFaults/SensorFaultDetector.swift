@@ -86,6 +86,9 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         var drifting = false
         var driftFrom: Int64 = 0
         var lastShift: Int64 = .min / 2
+        /// The streak began with (or met) a level shift: the sensor stepped rather than crept
+        /// (optional only so that detectors saved before it existed still load).
+        var stepped: Bool?
         /// The values of the current roughness window (its level).
         var levels: [Double] = []
         /// When the isolation last named it (alone or not).
@@ -164,13 +167,23 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
     /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
     /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
+    /// Sensors a drift is being judged on that crept away from their siblings (named alone, no
+    /// level shift: not yet decided). Health leaves them out meanwhile, so a sensor that turns out
+    /// to be drifting never takes its machine to alarm, and one its siblings turn out to follow
+    /// (the machine changing) counts again at once. A sensor that stepped is not held: a sudden
+    /// change of one sensor may be the machine's, and health alarms on it until it is decided.
+    public var driftSuspects: [Int] {
+        tracks.indices.filter { tracks[$0].drifting && tracks[$0].stepped != true && tracks[$0].fault == nil }
+    }
+
     public func faulty(from: Int64, to: Int64) -> [(sensor: Int, kind: SensorFaultKind)] {
         var out: [Int: SensorFaultKind] = [:]
         for c in closed where c.fault.since < to && c.evidenceUntil >= from { out[c.sensor] = c.fault.kind }
         for (j, t) in tracks.enumerated() {
             guard let f = t.fault, f.since < to else { continue }
-            // A dropout's evidence is its silence, up to now.
-            if t.lastBad >= from || f.kind == .dropout { out[j] = f.kind }
+            // A dropout's evidence is its silence, up to now; a drift's is the isolation naming it
+            // after each row, which the next row's start is always past: both hold while open.
+            if t.lastBad >= from || f.kind == .dropout || f.kind == .drift { out[j] = f.kind }
         }
         return out.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
@@ -362,6 +375,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             // A level shift during the streak, or within `driftAfter` before it, makes it a step
             // (not yet a drift): the streak starts again.
             if !tracks[j].drifting || tracks[j].lastShift >= tracks[j].driftFrom - settings.driftAfter {
+                tracks[j].stepped = (tracks[j].drifting && tracks[j].stepped == true) || tracks[j].lastShift >= at - settings.driftAfter
                 tracks[j].drifting = true
                 tracks[j].driftFrom = at
             }
@@ -381,16 +395,31 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         return names.map { baselineDeviation[$0] ?? 0 }
     }
 
-    /// After each scored row: moves the baseline toward the machine's slow deviation, unless a
-    /// drift is being judged (a streak or an open drift), which is measured from before it began.
-    public mutating func noteDeviation(_ deviation: [Double], sensors names: [String], at: Int64) {
-        guard names.count == deviation.count,
-              !tracks.contains(where: { $0.drifting || $0.fault?.kind == .drift }) else { return }
+    /// After each scored row: moves the baseline toward the machine's slow deviation. A sensor a
+    /// drift is being judged on (a streak or an open drift) is measured from before it began: its
+    /// baseline moves only by what its siblings' moves predict for it (`predicted(sensor, change)`,
+    /// in the order of `names`), so the machine's own slow changes meanwhile — its operating point,
+    /// wear — are not taken for the sensor's, nor for its siblings moving with it.
+    public mutating func noteDeviation(_ deviation: [Double], sensors names: [String], at: Int64,
+                                       predicted: (_ sensor: Int, _ change: [Double]) -> Double) {
+        guard names.count == deviation.count else { return }
+        defer { baselineAt = at }
+        guard !baselineDeviation.isEmpty else {
+            for (name, x) in zip(names, deviation) { baselineDeviation[name] = x }
+            return
+        }
         // A first-order follower over time: the weight of this row grows with the time since the last.
-        let dt = baselineDeviation.isEmpty ? 0 : Double(max(0, at - baselineAt)), tau = Double(max(1, settings.baselineTime))
-        let a = baselineDeviation.isEmpty ? 1 : dt / (tau + dt)
-        for (name, x) in zip(names, deviation) { baselineDeviation[name, default: x] += a * (x - (baselineDeviation[name] ?? x)) }
-        baselineAt = at
+        let dt = Double(max(0, at - baselineAt)), tau = Double(max(1, settings.baselineTime))
+        let a = dt / (tau + dt)
+        let judged = names.indices.filter { i in
+            index(of: names[i]).map { tracks[$0].drifting || tracks[$0].fault?.kind == .drift } ?? false
+        }
+        var change = names.indices.map { i in
+            judged.contains(i) ? 0 : a * (deviation[i] - (baselineDeviation[names[i]] ?? deviation[i]))
+        }
+        let carried = judged.map { predicted($0, change) }
+        for (i, c) in zip(judged, carried) { change[i] = c }
+        for (name, c) in zip(names, change) { baselineDeviation[name, default: 0] += c }
     }
 
     /// Moves time on without readings (a tick): closes faults whose evidence is gone.

@@ -1,0 +1,65 @@
+import Testing
+import VigilCore
+@testable import VigilHealth
+
+@Suite struct ModelTrainingTests {
+    func minutes(_ table: SensorTable, from start: Int64 = 1_700_000_000_000) -> [Int64] {
+        (0..<Int64(table.rows.count)).map { start + $0 * 60_000 }
+    }
+
+    @Test func commissioningGivesAPromotedReferenceWithItsLineage() throws {
+        let table = pumpTable(rows: 200, seed: 3)
+        let times = minutes(table)
+        let first = try ModelTraining.commission(sensors: table.sensors, times: times, rows: table.rows, completeRows: 200, trigger: .commissioning,
+                                                 parent: nil, parameters: .init(), minimumRows: 120, at: 42)
+        #expect(first.activate && first.model.reference == first.model.anomaly)
+        let l = first.lineage
+        #expect(l.trigger == .commissioning && l.parentVersion == nil && l.createdAt == 42 && l.gateDecision == .promoted)
+        #expect(l.trainFrom == times.first && l.trainTo == times.last && l.rowCount == 200 && l.sensors == table.sensors)
+        #expect(l.gateReason == "first model of the machine (commissioning)" && l.metrics["completeRows"] == 200)
+        #expect(l.contentSha256 == HealthModel.contentHash(sensors: table.sensors, times: times, rows: table.rows))
+        // After maintenance: a child of the active version.
+        let again = try ModelTraining.commission(sensors: table.sensors, times: times, rows: table.rows, completeRows: 200, trigger: .maintenance,
+                                                 parent: 3, parameters: .init(), minimumRows: 120, at: 43)
+        #expect(again.lineage.parentVersion == 3 && again.lineage.gateReason.contains("after maintenance"))
+        // Too few complete minutes: refused, naming both counts.
+        #expect(throws: ModelTraining.Failure.self) {
+            try ModelTraining.commission(sensors: table.sensors, times: times, rows: table.rows, completeRows: 100, trigger: .commissioning,
+                                         parent: nil, parameters: .init(), minimumRows: 120, at: 42)
+        }
+    }
+
+    @Test func aRetrainedCandidateKeepsTheReferenceAndCarriesTheGatesVerdict() throws {
+        let old = pumpTable(rows: 400, seed: 11)
+        let active = try ModelTraining.commission(sensors: old.sensors, times: minutes(old), rows: old.rows, completeRows: 400,
+                                                  trigger: .commissioning, parent: nil, parameters: .init(), minimumRows: 120, at: 1)
+        // The plant moved to a new operating point.
+        var recent = pumpTable(rows: 600, seed: 12)
+        for i in 0..<recent.rows.count { recent.rows[i][2] = recent.rows[i][2].map { $0 + 1.5 } }
+        let times = minutes(recent, from: 1_800_000_000_000)
+        let candidate = try ModelTraining.retrain(active: active.model, activeVersion: 4, trigger: .drift, times: times, rows: recent.rows,
+                                                  excluding: [], parameters: .init(), minimumRows: 120, at: 2)
+        #expect(candidate.activate && candidate.lineage.parentVersion == 4 && candidate.lineage.trigger == .drift)
+        #expect(candidate.model.reference == active.model.reference && candidate.model.anomaly != active.model.anomaly)
+        // It learned from the first four fifths only, never from excluded minutes.
+        #expect(candidate.lineage.trainFrom == times[0] && candidate.lineage.trainTo == times[479] && candidate.lineage.rowCount == 480)
+        let excluded = Set(times[0..<100])
+        let without = try ModelTraining.retrain(active: active.model, activeVersion: 4, trigger: .schedule, times: times, rows: recent.rows,
+                                                excluding: excluded, parameters: .init(), minimumRows: 120, at: 2)
+        #expect(without.lineage.trainFrom == times[100] && without.lineage.rowCount == 400)
+        // Nothing left to learn from: refused.
+        #expect(throws: ModelTraining.Failure.self) {
+            try ModelTraining.retrain(active: active.model, activeVersion: 4, trigger: .drift, times: times, rows: recent.rows,
+                                      excluding: Set(times), parameters: .init(), minimumRows: 120, at: 2)
+        }
+    }
+
+    @Test func presenceIsReportedOnceWhenAMachineFallsSilentAndWhenItIsBack() {
+        var known: [String: Bool] = [:]
+        let silent = HealthEvents.presence(lastReceived: [("a", 0), ("b", 950_000)], known: &known, now: 1_000_000, silentAfter: 900_000)
+        #expect(silent.map(\.kind) == [.machineSilent] && silent.first?.machine == "a" && silent.first?.at == 1_000_000)
+        #expect(HealthEvents.presence(lastReceived: [("a", 0), ("b", 950_000)], known: &known, now: 1_100_000, silentAfter: 900_000).isEmpty)
+        let back = HealthEvents.presence(lastReceived: [("a", 1_150_000), ("b", 950_000)], known: &known, now: 1_200_000, silentAfter: 900_000)
+        #expect(back.map(\.kind) == [.machineBack] && back.first?.at == 1_150_000 && known["a"] == false)
+    }
+}
