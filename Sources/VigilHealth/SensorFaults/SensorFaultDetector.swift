@@ -167,13 +167,18 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
     /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
     /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
-    /// Sensors a drift is being judged on that crept away from their siblings (named alone, no
-    /// level shift: not yet decided). Health leaves them out meanwhile, so a sensor that turns out
-    /// to be drifting never takes its machine to alarm, and one its siblings turn out to follow
-    /// (the machine changing) counts again at once. A sensor that stepped is not held: a sudden
-    /// change of one sensor may be the machine's, and health alarms on it until it is decided.
+    /// Sensors a drift is being judged on that have crept away from their siblings for a quarter
+    /// of `driftAfter` (named alone all along, no level shift: not yet decided). Health leaves them
+    /// out meanwhile, so a sensor that turns out to be drifting never takes its machine to alarm,
+    /// and one its siblings turn out to follow (the machine changing) counts again at once. Not
+    /// held: a sensor that stepped, or stood out alone for minutes only — a sudden or brief change
+    /// of one sensor may be the machine's (a valve closing shows on one instrument), and health
+    /// alarms on it until it is decided.
     public var driftSuspects: [Int] {
-        tracks.indices.filter { tracks[$0].drifting && tracks[$0].stepped != true && tracks[$0].fault == nil }
+        tracks.indices.filter { j in
+            let t = tracks[j]
+            return t.drifting && t.stepped != true && t.fault == nil && t.lastNamed - t.driftFrom >= settings.driftAfter / 4
+        }
     }
 
     public func faulty(from: Int64, to: Int64) -> [(sensor: Int, kind: SensorFaultKind)] {
