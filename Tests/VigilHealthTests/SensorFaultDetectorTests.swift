@@ -182,4 +182,19 @@ import VigilCore
         }.map(\.faults)
         #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
     }
+
+    @Test func aDriftingSensorThatSticksIsReportedStuck() throws {
+        // Pressure drifts for 6 h, then freezes at its last value: what its raw readings show
+        // replaces the slow horizon's verdict.
+        var frozen: Double?
+        let rows = try Self.replayMinutes(days: 2) { m, j, x in
+            guard j == 2, m >= 300 else { return x }
+            if m >= 700 { return frozen! }
+            let v = x + 2.5 * Double(min(m, 660) - 300) / 360
+            if m == 699 { frozen = v }
+            return v
+        }.map(\.faults)
+        #expect(rows[(1440 + 600)..<(1440 + 700)].contains { $0 == "pressure:drift" })
+        #expect(rows[(1440 + 700)...].contains { $0 == "pressure:stuck" }, "\(Set(rows[(1440 + 700)...]))")
+    }
 }

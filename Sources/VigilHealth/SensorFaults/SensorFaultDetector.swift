@@ -102,6 +102,9 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         public var suspect: SensorFaultKind?
 
         public var state: SensorState { fault != nil ? .fault : suspect != nil ? .suspect : .ok }
+
+        /// No fault, or one a fault its raw readings show replaces (see `open`).
+        var yieldsToRawFault: Bool { fault.map { $0.kind == .spike || $0.kind == .drift } ?? true }
     }
 
     /// A fault that opened or closed, decided at `at` (data time).
@@ -292,7 +295,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if still > p.stuckAfter && t.still.readings > p.stuckAfterReadings {
             if t.fault?.kind == .stuck {
                 t.lastBad = ts
-            } else if t.fault == nil || t.fault?.kind == .spike, siblingMoves(besides: j, at: ts) {
+            } else if t.yieldsToRawFault, siblingMoves(besides: j, at: ts) {
                 changes += Self.open(&t, &closed, j, name, .stuck, since: t.still.from, at: ts, evidence:
                     "unchanged at \(Self.number(value)) for \(Self.duration(still)) (\(t.still.readings) readings) while its siblings move; it never stayed for more than \(Self.duration(p.longestStill)) while commissioned")
             }
@@ -316,7 +319,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             let usual = (p.low - 0.25 * p.span)...(p.high + 0.25 * p.span)
             t.roughWindows = t.lastRoughness > p.roughnessLimit && usual.contains(level) ? t.roughWindows + 1 : 0
             if t.roughWindows >= 1, t.fault?.kind == .noise { t.lastBad = ts }
-            if t.roughWindows == 2, t.fault == nil || t.fault?.kind == .spike {
+            if t.roughWindows == 2, t.yieldsToRawFault {
                 let since = ts - Int64(2 * SensorProfile.stepWindow) * p.cadence
                 changes += Self.open(&t, &closed, j, name, .noise, since: since, at: ts, evidence:
                     "its median step is \(Self.number(t.lastRoughness)), \(Self.number(t.lastRoughness / max(p.roughness, p.quantum, 1e-300)))× what it was while commissioned (\(Self.number(p.roughness)), at most \(Self.number(p.roughnessMax)))")
@@ -439,12 +442,13 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     // MARK: opening and closing
 
     /// Opens a fault of `kind` on a sensor's track (`j`, `name`): a spike gives way to a lasting
-    /// fault of another kind; any other open fault stays.
+    /// fault of another kind, and a drift (a verdict on the slow horizon) to one its raw readings
+    /// show (stuck, dropout, out of range, noise); any other open fault stays.
     private static func open(_ track: inout Track, _ closed: inout [ClosedFault], _ j: Int, _ name: String, _ kind: SensorFaultKind,
                              since: Int64, at: Int64, evidence: String) -> [Change] {
         var changes: [Change] = []
         if let current = track.fault {
-            guard current.kind == .spike, kind != .spike else { return [] }
+            guard current.kind == .spike && kind != .spike || current.kind == .drift && kind != .spike && kind != .drift else { return [] }
             changes += close(&track, &closed, j, name, at: at)
         }
         let fault = SensorFault(kind: kind, since: min(since, at), evidence: evidence)
