@@ -32,6 +32,24 @@ public struct MachineLifecycle: Sendable, Equatable {
             case .fleetReference(let v), .active(let v): v
             }
         }
+
+        /// The phase of a machine whose active version is `active` (nil: none yet).
+        public init(active: ModelLineage?) {
+            guard let active else { self = .commissioning; return }
+            self = active.trigger == .fleetReference ? .fleetReference(version: active.version) : .active(version: active.version)
+        }
+    }
+
+    /// The readings a machine's sensors are profiled on (`from` ..< `to`, ms): the window its
+    /// active health reference learned from when that was commissioned on its own data, else the
+    /// day before its last scored minute; nil while it is scored with a fleet reference (it has no
+    /// commissioning of its own yet).
+    public static func sensorProfileWindow(active: ModelLineage, scoredThrough: Int64) -> (from: Int64, to: Int64)? {
+        switch active.trigger {
+        case .fleetReference: nil
+        case .commissioning, .maintenance: (active.trainFrom, active.trainTo + 60_000)
+        case .drift, .schedule: (scoredThrough - 86_400_000, scoredThrough + 60_000)
+        }
     }
 
     public struct Rules: Sendable, Equatable {

@@ -383,13 +383,9 @@ public final class HealthService: Service, Sendable {
 
     /// A machine as stored: its lifecycle and, when it has an active version, its scorers.
     private func load(_ record: inout MachineHealthRecord) throws -> Machine {
-        var phase = MachineLifecycle.Phase.commissioning
-        var scoring: MachineScorers?
-        if let version = record.activeVersion, let active = try registry.model(machine: record.machine, version: version) {
-            phase = active.info.trigger == .fleetReference ? .fleetReference(version: version) : .active(version: version)
-            scoring = try loadScoring(version: version, &record)
-        }
-        let lifecycle = MachineLifecycle(phase: phase, commissionFrom: record.commissionFrom,
+        let active = try record.activeVersion.flatMap { try registry.model(machine: record.machine, version: $0)?.info }
+        let scoring = try active.flatMap { try loadScoring(version: $0.version, &record) }
+        let lifecycle = MachineLifecycle(phase: .init(active: active), commissionFrom: record.commissionFrom,
                                          newestModelFrom: try registry.latestModelTrainFrom(machine: record.machine),
                                          driftPending: scoring?.state.driftPending ?? false, rules: settings.rules)
         return Machine(lifecycle: lifecycle, scoring: scoring)
@@ -508,12 +504,10 @@ public final class HealthService: Service, Sendable {
         return (version, trained)
     }
 
-    /// Feeds the machine's sensor judge the readings that arrived since it last looked (up to a few
-    /// seconds ago, at most `judgeStepMillis` of data at once), profiling the sensors first if
-    /// they are not yet; saves what changed. Returns how far the judge has seen, nil when the
-    /// machine's sensors cannot be judged yet. While a backlog is still being stored (the last
-    /// minute whose rollups are all in, `scorable`, lies well behind now) it judges no further than
-    /// that minute, so readings still on their way are judged when they are in, not skipped.
+    /// Feeds the machine's sensor judge its next step of readings (`SensorFaultDetector.nextStep`:
+    /// at most `judgeStepMillis`, never past what is stored), profiling the sensors first if they
+    /// are not yet; saves what changed. Returns how far the judge has seen, nil when the machine's
+    /// sensors cannot be judged yet.
     private func judgeSensors(_ m: inout Machine, _ record: inout MachineHealthRecord, scorable: Int64, now: Int64) throws -> Int64? {
         // Nil right after loading or profiling: the sensors' state is written once then.
         let before = m.detector?.conditions
@@ -521,8 +515,7 @@ public final class HealthService: Service, Sendable {
             m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
         }
         guard var d = m.detector else { return nil }
-        let arrived = now - scorable > 10 * 60_000 ? scorable + 59_999 : now - 5_000
-        let upTo = min(arrived, d.through + settings.judgeStepMillis)
+        let upTo = d.nextStep(stored: scorable, now: now, stepMillis: settings.judgeStepMillis)
         let changes = d.judge(try writer.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
         let after = d.conditions
@@ -538,14 +531,11 @@ public final class HealthService: Service, Sendable {
         return max(d.through, upTo)
     }
 
-    /// Learns the sensors' profiles from the machine's own commissioning readings (the window of
-    /// its active health reference when that was commissioned on its own data, else the day before
-    /// its last scored minute); nil while it has no such data (a fleet reference).
+    /// Learns the sensors' profiles from the machine's own commissioning readings
+    /// (`MachineLifecycle.sensorProfileWindow`); nil while it has none (a fleet reference).
     private func profileSensors(_ record: MachineHealthRecord) throws -> SensorFaultDetector? {
         guard let version = record.activeVersion, let active = try registry.model(machine: record.machine, version: version)?.info,
-              active.trigger != .fleetReference else { return nil }
-        let window = active.trigger == .commissioning || active.trigger == .maintenance
-            ? (from: active.trainFrom, to: active.trainTo + 60_000) : (from: record.scoredThrough - 86_400_000, to: record.scoredThrough + 60_000)
+              let window = MachineLifecycle.sensorProfileWindow(active: active, scoredThrough: record.scoredThrough) else { return nil }
         let readings = try writer.rawReadings(machine: record.machine, after: window.from - 1, through: window.to - 1)
         guard !readings.isEmpty else { return nil }
         // Judged from the end of what it learned from.

@@ -63,3 +63,33 @@ import VigilCore
         #expect(back.map(\.kind) == [.machineBack] && back.first?.at == 1_150_000 && known["a"] == false)
     }
 }
+
+@Suite struct HealthWindowsTests {
+    func lineage(_ trigger: ModelTrigger, version: Int = 3) -> ModelLineage {
+        ModelLineage(version: version, active: true, createdAt: 0, trigger: trigger, parentVersion: nil, trainFrom: 1_000_000, trainTo: 2_000_000,
+                     rowCount: 10, contentSha256: "", sensors: [], parameters: [:], codeVersion: "", metrics: [:], gateDecision: .promoted, gateReason: "")
+    }
+
+    @Test func sensorsAreProfiledOnTheMachinesOwnCommissioning() {
+        #expect(MachineLifecycle.sensorProfileWindow(active: lineage(.commissioning), scoredThrough: 9_000_000)! == (1_000_000, 2_060_000))
+        #expect(MachineLifecycle.sensorProfileWindow(active: lineage(.maintenance), scoredThrough: 9_000_000)! == (1_000_000, 2_060_000))
+        // A retrained version learned from recent rows: the day before the last scored minute.
+        #expect(MachineLifecycle.sensorProfileWindow(active: lineage(.drift), scoredThrough: 90_000_000)! == (3_600_000, 90_060_000))
+        // A fleet reference is not the machine's own behaviour.
+        #expect(MachineLifecycle.sensorProfileWindow(active: lineage(.fleetReference), scoredThrough: 9_000_000) == nil)
+        #expect(MachineLifecycle.Phase(active: lineage(.fleetReference)) == .fleetReference(version: 3))
+        #expect(MachineLifecycle.Phase(active: lineage(.schedule, version: 5)) == .active(version: 5))
+        #expect(MachineLifecycle.Phase(active: nil) == .commissioning)
+    }
+
+    @Test func theJudgeStepsThroughABacklogNoFurtherThanWhatIsStored() {
+        var d = SensorFaultDetector(sensors: ["a"], profiles: [nil])
+        _ = d.advance(to: 1_000_000)
+        // Live: up to 5 s ago.
+        #expect(d.nextStep(stored: 1_020_000, now: 1_030_000, stepMillis: 3_600_000) == 1_025_000)
+        // A step at most.
+        #expect(d.nextStep(stored: 9_000_000, now: 9_010_000, stepMillis: 3_600_000) == 4_600_000)
+        // A backlog still being stored: no further than its last complete minute.
+        #expect(d.nextStep(stored: 1_200_000, now: 9_000_000, stepMillis: 3_600_000) == 1_259_999)
+    }
+}

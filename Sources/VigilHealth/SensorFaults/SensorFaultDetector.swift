@@ -134,6 +134,15 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     public func index(of sensor: String) -> Int? { sensors.firstIndex(of: sensor) }
 
+    /// How far to judge next: up to `stepMillis` of data past what was judged, never past a few
+    /// seconds ago — nor, while a backlog is still being stored (the last minute whose rollups are
+    /// all in, `stored`, lies over 10 minutes behind `now`), past that minute, so readings still
+    /// on their way are judged when they are in, not skipped.
+    public func nextStep(stored: Int64, now: Int64, stepMillis: Int64) -> Int64 {
+        let arrived = now - stored > 10 * 60_000 ? stored + 59_999 : now - 5_000
+        return min(arrived, through + stepMillis)
+    }
+
     /// Learns the profiles of every sensor in `readings` (a machine's commissioning readings, in
     /// time order), judged from `from` on.
     public init(commissioning readings: [(sensor: String, ts: Int64, value: Double)], judgedFrom from: Int64, settings: Settings = .init()) {
