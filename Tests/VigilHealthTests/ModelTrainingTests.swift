@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VigilCore
 @testable import VigilHealth
@@ -91,5 +92,24 @@ import VigilCore
         #expect(d.nextStep(stored: 9_000_000, now: 9_010_000, stepMillis: 3_600_000) == 4_600_000)
         // A backlog still being stored: no further than its last complete minute.
         #expect(d.nextStep(stored: 1_200_000, now: 9_000_000, stepMillis: 3_600_000) == 1_259_999)
+    }
+}
+
+@Suite struct SensorProfileTailTests {
+    @Test func theNaturalLogarithmIsAccurate() {
+        for x in [1e-300, 0.001, 0.5, 1, 2, 2.718281828459045, 400, 8640, 86400, 1e300] {
+            #expect(abs(SensorProfile.ln(x) - Foundation.log(x)) <= 1e-13 * max(1, abs(Foundation.log(x))), "\(x)")
+        }
+    }
+
+    @Test func aShortCommissioningWidensTheSpikeLimitAndADayDoesNot() throws {
+        var rng = SplitMix64(seed: 9)
+        func profile(_ n: Int, every ms: Int64) throws -> SensorProfile {
+            let values = (0..<n).map { _ in 10 + Double.random(in: -1...1, using: &rng) }
+            return try #require(SensorProfile.learn(times: (0..<Int64(n)).map { $0 * ms }, values: values))
+        }
+        #expect(try profile(8640, every: 10_000).tailGrowth == 1)
+        let short = try profile(400, every: 1_000)
+        #expect(abs(short.tailGrowth - (Foundation.log(86_400.0) / Foundation.log(400.0)).squareRoot()) < 1e-12)
     }
 }
