@@ -16,6 +16,8 @@ public enum ModelTraining {
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
+        /// Not enough data yet (the usual case while a machine is new): nothing went wrong.
+        public var tooFewRows = false
     }
 
     /// A health reference commissioned on a machine's first complete minutes (`rows`, cut by
@@ -24,7 +26,7 @@ public enum ModelTraining {
     /// after maintenance. `at`: when it is registered.
     public static func commission(sensors: [String], times: [Int64], rows: [[Double?]], completeRows: Int, trigger: ModelTrigger,
                                   parent: Int?, parameters: HealthParameters, minimumRows: Int, at: Int64) throws(Failure) -> Version {
-        guard completeRows >= minimumRows else { throw Failure(description: "\(completeRows) complete minutes, \(minimumRows) needed") }
+        guard completeRows >= minimumRows else { throw Failure(description: "\(completeRows) complete minutes, \(minimumRows) needed", tooFewRows: true) }
         let model = try train(sensors: sensors, rows: rows, parameters: parameters, minimumRows: minimumRows)
         let reason = parent == nil ? "first model of the machine (commissioning)"
             : trigger == .commissioning ? "commissioned on its own data, replacing the fleet reference"
@@ -39,7 +41,7 @@ public enum ModelTraining {
     public static func fleetReference(type: String, sensors: [String], times: [Int64], rows: [[Double?]], sources: [String],
                                       parameters: HealthParameters, minimumRows: Int, at: Int64) throws(Failure) -> Version {
         let complete = rows.filter { $0.allSatisfy { $0 != nil } }.count
-        guard complete >= minimumRows else { throw Failure(description: "\(complete) complete minutes of type \(type), \(minimumRows) needed") }
+        guard complete >= minimumRows else { throw Failure(description: "\(complete) complete minutes of type \(type), \(minimumRows) needed", tooFewRows: true) }
         let model = try train(sensors: sensors, rows: rows, parameters: parameters, minimumRows: minimumRows)
         return Version(model: MachineModel(reference: model, anomaly: model),
                        lineage: lineage(model, times: times, rows: rows, trigger: .fleetReference, parent: nil,
@@ -54,7 +56,7 @@ public enum ModelTraining {
     public static func retrain(active: MachineModel, activeVersion: Int, trigger: ModelTrigger, times: [Int64], rows: [[Double?]],
                                excluding: Set<Int64>, parameters: HealthParameters, minimumRows: Int, at: Int64) throws(Failure) -> Version {
         guard let (train, heldOut) = RetrainGate.window(times: times, rows: rows, excluding: excluding, minimumRows: minimumRows) else {
-            throw Failure(description: "too few normal rows")
+            throw Failure(description: "too few normal rows", tooFewRows: true)
         }
         let candidate = try Self.train(sensors: active.anomaly.sensors, rows: train.map(\.row), parameters: parameters, minimumRows: minimumRows)
         let gate = RetrainGate.evaluate(active: active.anomaly, candidate: candidate, heldOut: heldOut)

@@ -493,7 +493,8 @@ public final class HealthService: Service, Sendable {
     private func register(_ machine: String, _ train: () throws(ModelTraining.Failure) -> ModelTraining.Version) throws -> (Int, ModelTraining.Version)? {
         let trained: ModelTraining.Version
         do { trained = try train() } catch {
-            logger.warning("training failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
+            // Too few rows is the usual state of a new machine (tried every tick): not a warning.
+            logger.log(level: error.tooFewRows ? .debug : .warning, "no model trained", metadata: ["machine.id": "\(machine)", "reason": "\(error)"])
             return nil
         }
         let l = trained.lineage

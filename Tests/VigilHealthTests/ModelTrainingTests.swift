@@ -23,11 +23,19 @@ import VigilCore
         let again = try ModelTraining.commission(sensors: table.sensors, times: times, rows: table.rows, completeRows: 200, trigger: .maintenance,
                                                  parent: 3, parameters: .init(), minimumRows: 120, at: 43)
         #expect(again.lineage.parentVersion == 3 && again.lineage.gateReason.contains("after maintenance"))
-        // Too few complete minutes: refused, naming both counts.
-        #expect(throws: ModelTraining.Failure.self) {
+        // Too few complete minutes: refused, naming both counts (the usual state of a new machine).
+        let refused = #expect(throws: ModelTraining.Failure.self) {
             try ModelTraining.commission(sensors: table.sensors, times: times, rows: table.rows, completeRows: 100, trigger: .commissioning,
                                          parent: nil, parameters: .init(), minimumRows: 120, at: 42)
         }
+        #expect(refused?.tooFewRows == true && refused?.description == "100 complete minutes, 120 needed")
+        // Rows that cannot be learned from (a sensor that never reported): a real failure.
+        let blank = table.rows.map { r in r.enumerated().map { $0.offset == 0 ? nil : $0.element } }
+        let failed = #expect(throws: ModelTraining.Failure.self) {
+            try ModelTraining.commission(sensors: table.sensors, times: times, rows: blank, completeRows: 200, trigger: .commissioning,
+                                         parent: nil, parameters: .init(), minimumRows: 120, at: 42)
+        }
+        #expect(failed?.tooFewRows == false)
     }
 
     @Test func aRetrainedCandidateKeepsTheReferenceAndCarriesTheGatesVerdict() throws {

@@ -8,10 +8,11 @@ public import VigilCore
 /// confidence drops with the share of the model's information it carried. A sensor faulty from its
 /// raw readings (stuck, spike, dropout, out of range, noise) is not smoothed either, so its faulty
 /// values never linger in the machine's state; a drifting one still is (the detector needs to see
-/// whether it comes back); so is a sensor that crept away from its siblings while a drift is judged
-/// on it (`SensorFaultDetector.driftSuspects`). After scoring, the slow horizon's isolation tells the detector which
-/// single sensor, if any, explains the change of the machine's deviation since the detector's
-/// baseline on its own (a drift candidate).
+/// whether it comes back); so is a sensor that crept away from its siblings while a drift is
+/// judged on it (`SensorFaultDetector.driftSuspects`, no contributor: it is not decided yet). After
+/// scoring, the slow horizon's isolation tells the detector which single sensor, if any, explains
+/// the change of the machine's deviation since the detector's baseline on its own (a drift
+/// candidate).
 public enum JudgedScoring {
     public static func score(_ scorer: inout HealthScorer, row: [Double?], from: Int64, to: Int64,
                              detector: inout SensorFaultDetector) -> (score: HealthScore, changes: [SensorFaultDetector.Change]) {

@@ -176,16 +176,14 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         }
     }
 
-    /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
-    /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
-    /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
     /// Sensors a drift is being judged on that have crept away from their siblings for a twelfth
-    /// of `driftAfter` — 5 minutes — (named alone all along, no level shift: not yet decided). Health leaves them
-    /// out meanwhile, so a sensor that turns out to be drifting never takes its machine to alarm,
-    /// and one its siblings turn out to follow (the machine changing) counts again at once. Not
-    /// held: a sensor that stepped, or stood out alone for a few minutes only — a sudden or brief
-    /// change of one sensor may be the machine's (a valve closing shows on one SKAB instrument:
-    /// holding at once took SKAB's F1 from 0.80 to 0.78), and health alarms on it until it is decided.
+    /// of `driftAfter` (5 minutes; named alone all along, no level shift: not yet decided).
+    /// Health leaves them out meanwhile, so a sensor that turns out to be drifting never takes its
+    /// machine to alarm, and one its siblings turn out to follow (the machine changing) counts
+    /// again at once. Not held: a sensor that stepped, or stood out alone for a few minutes only —
+    /// a sudden or brief change of one sensor may be the machine's (a valve closing shows on one
+    /// SKAB instrument: holding at once took SKAB's F1 from 0.80 to 0.78) — health alarms on it
+    /// until it is decided.
     public var driftSuspects: [Int] {
         tracks.indices.filter { j in
             let t = tracks[j]
@@ -193,6 +191,9 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         }
     }
 
+    /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
+    /// evidence (from its start to the last time it was seen) overlaps it. A sensor that behaves
+    /// again is scored again while its fault waits to close; a spike leaves out only its own rows.
     public func faulty(from: Int64, to: Int64) -> [(sensor: Int, kind: SensorFaultKind)] {
         var out: [Int: SensorFaultKind] = [:]
         for c in closed where c.fault.since < to && c.evidenceUntil >= from { out[c.sensor] = c.fault.kind }
