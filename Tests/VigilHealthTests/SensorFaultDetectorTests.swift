@@ -83,6 +83,27 @@ import VigilCore
         }
     }
 
+    @Test func aSensorLeapingOutOfRangeOnAMachineOffItsRangesIsNotARail() {
+        // Current leaps far out of its range and jumps about there, on a machine whose temperature
+        // left its commissioned values earlier (a process fault on a worn machine): not a
+        // sensor's out_of_range …
+        var (d, rng) = Self.commissioned()
+        var noise = SplitMix64(seed: 4)
+        let offRange = Self.run(&d, &rng, samples: 400) { k, j, x in
+            j == 3 && k >= 100 ? x + 4 : j == 0 && k >= 200 ? 60 + 10 * Double.random(in: -1...1, using: &noise) : x
+        }.filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(offRange.isEmpty, "\(offRange)")
+        // … while a rail on the same machine is; and leaping about on a machine as commissioned is.
+        (d, rng) = Self.commissioned()
+        let rail = Self.run(&d, &rng, samples: 400) { k, j, x in j == 3 && k >= 100 ? x + 4 : j == 0 && k >= 200 ? -9999 : x }
+            .filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(rail.map(\.sensor) == ["current"], "\(rail)")
+        (d, rng) = Self.commissioned()
+        let alone = Self.run(&d, &rng, samples: 400) { k, j, x in j == 0 && k >= 200 ? 60 + 10 * Double.random(in: -1...1, using: &noise) : x }
+            .filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(alone.map(\.sensor) == ["current"], "\(alone)")
+    }
+
     @Test func noisySensorIsFound() {
         var (d, rng) = Self.commissioned()
         var noise = SplitMix64(seed: 9)

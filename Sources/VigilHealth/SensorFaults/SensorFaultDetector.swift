@@ -261,7 +261,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if t.outside == Self.outsideReadings, t.jumpedOut, t.fault?.kind != .outOfRange,
            !tracks.indices.contains(where: { k in
                k != j && (tracks[k].outside > 0 || abs(tracks[k].lastShift - t.outsideFrom) <= Int64(SensorProfile.neighbours + 1) * p.cadence)
-           }) {
+           }),
+           // A rail or sentinel holds its value; a sensor leaping about out there is believed only
+           // on a machine whose other sensors read as commissioned (a process fault roughening a
+           // worn machine's vibration leaves its range too, while its siblings have left theirs).
+           t.still.from >= t.outsideFrom && t.still.readings >= t.outside - 1 || siblingsAsCommissioned(besides: j) {
             changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.outsideFrom, at: ts, evidence:
                 "reads \(Self.number(value)) (\(t.outside) readings in a row); it read \(Self.number(p.low)) to \(Self.number(p.high)) while commissioned")
         }
@@ -341,6 +345,15 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         tracks[j] = t
         changes += closeIfBehaved(j, at: ts)
         return changes
+    }
+
+    /// Whether every other judged sensor last read within its commissioned values (widened by a
+    /// quarter of their span, as the noise test's usual level).
+    private func siblingsAsCommissioned(besides j: Int) -> Bool {
+        tracks.indices.allSatisfy { k in
+            guard k != j, let q = profiles[k], let x = tracks[k].lastValue else { return true }
+            return (q.low - 0.25 * q.span)...(q.high + 0.25 * q.span) ~= x
+        }
     }
 
     /// Whether another judged sensor is moving (its still run is shorter than its own stuck limit)
