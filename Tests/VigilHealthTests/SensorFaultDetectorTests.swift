@@ -104,6 +104,25 @@ import VigilCore
         #expect(alone.map(\.sensor) == ["current"], "\(alone)")
     }
 
+    @Test func aSensorThatCreptToTheEdgeAndCrossesItInItsNoiseDidNotJumpOut() {
+        // Current creeps (a worn machine) to just inside the edge of its valid range, turns rough
+        // and its noise carries it across: not a rail …
+        var (d, rng) = Self.commissioned()
+        var noise = SplitMix64(seed: 6)
+        let crept = Self.run(&d, &rng, samples: 500) { k, j, x in
+            guard j == 0, k >= 100 else { return x }
+            return k < 300 ? x + Double(k - 100) / 200 * (40 - x) : 44 + 4 * Double.random(in: -1...1, using: &noise)
+        }.filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(crept.isEmpty, "\(crept)")
+        // … while a leap from there by more than its whole commissioned span is.
+        (d, rng) = Self.commissioned()
+        let leapt = Self.run(&d, &rng, samples: 500) { k, j, x in
+            guard j == 0, k >= 100 else { return x }
+            return k < 300 ? x + Double(k - 100) / 200 * (40 - x) : 100
+        }.filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(leapt.map(\.sensor) == ["current"], "\(leapt)")
+    }
+
     @Test func noisySensorIsFound() {
         var (d, rng) = Self.commissioned()
         var noise = SplitMix64(seed: 9)

@@ -251,7 +251,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             t.outside = 0
         } else {
             if t.outside == 0 {
-                t.jumpedOut = t.lastValue.map { abs(value - $0) > p.spikeLimit } ?? false
+                // From its usual values, or by more than their whole span: a sensor that crept to the
+                // edge (a worn machine's vibration) and crosses it in its noise did not jump out.
+                t.jumpedOut = t.lastValue.map { last in
+                    abs(value - last) > p.spikeLimit && (p.usual ~= last || abs(value - last) > p.span)
+                } ?? false
                 t.outsideFrom = ts
             }
             t.outside += 1
@@ -330,8 +334,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             // Rough at its usual level: a level that moved too is the process (or another fault).
             let level = SensorProfile.median(&t.levels)
             t.levels.removeAll(keepingCapacity: true)
-            let usual = (p.low - 0.25 * p.span)...(p.high + 0.25 * p.span)
-            t.roughWindows = t.lastRoughness > p.roughnessLimit && usual.contains(level) ? t.roughWindows + 1 : 0
+            t.roughWindows = t.lastRoughness > p.roughnessLimit && p.usual ~= level ? t.roughWindows + 1 : 0
             if t.roughWindows >= 1, t.fault?.kind == .noise { t.lastBad = ts }
             if t.roughWindows == 2, t.yieldsToRawFault {
                 let since = ts - Int64(2 * SensorProfile.stepWindow) * p.cadence
@@ -347,12 +350,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         return changes
     }
 
-    /// Whether every other judged sensor last read within its commissioned values (widened by a
-    /// quarter of their span, as the noise test's usual level).
+    /// Whether every other judged sensor last read one of its usual values.
     private func siblingsAsCommissioned(besides j: Int) -> Bool {
         tracks.indices.allSatisfy { k in
             guard k != j, let q = profiles[k], let x = tracks[k].lastValue else { return true }
-            return (q.low - 0.25 * q.span)...(q.high + 0.25 * q.span) ~= x
+            return q.usual ~= x
         }
     }
 

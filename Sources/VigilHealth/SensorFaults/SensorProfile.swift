@@ -142,6 +142,9 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         return (low - margin)...(high + margin)
     }
 
+    /// Its usual values: what it read while commissioned, widened by a quarter of that span.
+    public var usual: ClosedRange<Double> { (low - 0.25 * span)...(high + 0.25 * span) }
+
     /// A window whose median step exceeds this is noisy.
     public var roughnessLimit: Double { max(3 * roughness, 1.5 * roughnessMax, 2 * quantum, 0.01 * span) }
 
