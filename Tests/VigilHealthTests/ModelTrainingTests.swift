@@ -119,5 +119,10 @@ import VigilCore
         #expect(try profile(8640, every: 10_000).tailGrowth == 1)
         let short = try profile(400, every: 1_000)
         #expect(abs(short.tailGrowth - (Foundation.log(86_400.0) / Foundation.log(400.0)).squareRoot()) < 1e-12)
+        // A profile saved before the growth was kept works it out to the same value.
+        var saved = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(short)) as? [String: Any])
+        #expect(saved.removeValue(forKey: "learnedTailGrowth") != nil)
+        let old = try JSONDecoder().decode(SensorProfile.self, from: JSONSerialization.data(withJSONObject: saved))
+        #expect(old.tailGrowth == short.tailGrowth && old.spikeLimit == short.spikeLimit)
     }
 }

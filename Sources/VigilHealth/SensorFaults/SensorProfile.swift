@@ -25,6 +25,9 @@ public struct SensorProfile: Codable, Sendable, Equatable {
     /// Over windows of `stepWindow` steps, the median absolute step: its median and largest value.
     public var roughness: Double
     public var roughnessMax: Double
+    /// `tailGrowth`, worked out once when learned (the spike limit is read for every reading); nil
+    /// in profiles saved before it existed, which work it out when asked.
+    var learnedTailGrowth: Double?
 
     public static let neighbours = 3
     public static let stepWindow = 30
@@ -70,6 +73,7 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         var profile = SensorProfile(readings: n, cadence: cadence, longestGap: longestGap, quantum: quantum, low: low, high: high,
                                     localScale: localScale, localP999: localP999, longestStill: 0, longestStillReadings: 0,
                                     roughness: 0, roughnessMax: 0)
+        profile.learnedTailGrowth = tailGrowth(cadence: cadence, readings: n)
         // Stillness with the tolerance the detector will use.
         var run = StillRun()
         for i in 0..<n {
@@ -110,9 +114,11 @@ public struct SensorProfile: Codable, Sendable, Equatable {
     /// so √(ln(readings a day) / ln(readings seen)) — 1 for a sensor commissioned on a day or more
     /// (the daemon's default), 1.4 for SKAB's 400 one-second rows, whose 99.9th percentile is the
     /// second-largest stray of 6.7 minutes and made single genuine strays of a day read as spikes.
-    var tailGrowth: Double {
+    var tailGrowth: Double { learnedTailGrowth ?? Self.tailGrowth(cadence: cadence, readings: readings) }
+
+    static func tailGrowth(cadence: Int64, readings: Int) -> Double {
         let perDay = Double(86_400_000 / max(cadence, 1)), seen = Double(max(readings, 2))
-        return perDay > seen ? (Self.ln(perDay) / Self.ln(seen)).squareRoot() : 1
+        return perDay > seen ? (ln(perDay) / ln(seen)).squareRoot() : 1
     }
 
     /// The natural logarithm of a positive finite `x` (to ~1e-15; the module does without Foundation):
