@@ -268,13 +268,12 @@ public struct HealthScorer: Sendable {
     }
 
     /// What the reference predicts for sensor `j`'s change given the others' (`change`, scaled; its
-    /// own cell ignored): its conditional mean shift, `−Σₖ≠ⱼ P_jk·change_k / P_jj`.
+    /// own cell ignored): its conditional mean shift, as `impute` fills a left-out sensor.
     public func predictedChange(of j: Int, given change: [Double]) -> Double {
-        let p = model.sensors.count
-        guard j >= 0, j < p, change.count == p, model.precision[j * p + j] > 0 else { return 0 }
-        var s = 0.0
-        for k in 0..<p where k != j { s += model.precision[j * p + k] * change[k] }
-        return -s / model.precision[j * p + j]
+        guard j >= 0, j < model.sensors.count, change.count == model.sensors.count else { return 0 }
+        var d = change
+        Self.impute([j], model, deviation: &d)
+        return d[j]
     }
 
     /// Updates the smoothings with `row` and returns its severity: the statistic over its alarm
