@@ -304,7 +304,7 @@ public final class HealthService: Service, Sendable {
             try registry.saveHealth(record, history: [])
             return nil
         case .train(let trigger):
-            let trained: MachineScorers?
+            let trained: (scorers: MachineScorers, lineage: ModelLineage)?
             switch trigger {
             case .commissioning, .maintenance: trained = try commission(&record, trigger: trigger, through: through, now: now)
             case .fleetReference: trained = try fleetReference(&record, through: through, now: now)
@@ -314,9 +314,8 @@ public final class HealthService: Service, Sendable {
                 return try retrain(&scoring, &record, trigger: trigger, now: now)
             }
             guard let trained else { return .trainingFailed(trigger) }
-            m.scoring = trained
-            let info = try registry.model(machine: record.machine, version: trained.version)?.info
-            return .registered(version: trained.version, trigger: trigger, decision: .promoted, trainFrom: info?.trainFrom ?? 0)
+            m.scoring = trained.scorers
+            return .registered(version: trained.scorers.version, trigger: trigger, decision: .promoted, trainFrom: trained.lineage.trainFrom)
         case .score(let version):
             if m.scoring?.version != version { m.scoring = try loadScoring(version: version, &record) }
             guard var scoring = m.scoring else { return nil }
@@ -422,7 +421,8 @@ public final class HealthService: Service, Sendable {
 
     /// Trains, registers and activates a health reference on the commissioning rows (a first
     /// model, one replacing a fleet reference, or one after maintenance); nil when training fails.
-    private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws -> MachineScorers? {
+    private func commission(_ record: inout MachineHealthRecord, trigger: ModelTrigger, through: Int64, now: Int64) throws
+        -> (scorers: MachineScorers, lineage: ModelLineage)? {
         let (features, complete) = try commissioningFeatures(record, through: through)
         let parent = record.activeVersion
         guard let (version, trained) = try register(record.machine, { () throws(ModelTraining.Failure) in
@@ -434,12 +434,13 @@ public final class HealthService: Service, Sendable {
         record.commissioningRows = complete
         // A first model scores from the minute after its data; a re-commissioned one continues.
         if parent == nil { record.scoredThrough = max(record.scoredThrough, features.times.last!) }
-        return scorers(trained.model, version: version, trainedAt: now, warmedOn: features.rows)
+        return (scorers(trained.model, version: version, trainedAt: now, warmedOn: features.rows), trained.lineage)
     }
 
     /// A model from the commissioning data of the other machines of this machine's type, so it
     /// is scored from its first minute; nil without a type or without enough such data.
-    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws -> MachineScorers? {
+    private func fleetReference(_ record: inout MachineHealthRecord, through: Int64, now: Int64) throws
+        -> (scorers: MachineScorers, lineage: ModelLineage)? {
         guard let type = settings.type(of: record.machine) else { return nil }
         let own = try writer.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
         guard let firstMinute = own.times.first, !own.sensors.isEmpty else { return nil }
@@ -458,7 +459,7 @@ public final class HealthService: Service, Sendable {
         }) else { return nil }
         record.activeVersion = version
         record.scoredThrough = firstMinute - 1  // from its very first minute
-        return scorers(trained.model, version: version, trainedAt: now, warmedOn: [])
+        return (scorers(trained.model, version: version, trainedAt: now, warmedOn: []), trained.lineage)
     }
 
     /// Trains a candidate anomaly model on the recent window's normal rows (never rows in alarm,
