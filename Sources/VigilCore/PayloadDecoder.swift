@@ -14,6 +14,12 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case malformedJSON = "malformed_json"
     case malformedLineProtocol = "malformed_line_protocol"
     case unknownFormat = "unknown_format"
+    /// Sparkplug B (docs/sparkplug.md): a payload that is not a valid protobuf `Payload`.
+    case malformedSparkplug = "malformed_sparkplug"
+    /// A Sparkplug metric of a type that is not a reading (String, Bytes, DataSet, Template, arrays…).
+    case unsupportedDatatype = "unsupported_datatype"
+    /// A Sparkplug metric no birth named: kept here until the edge node's rebirth resolves it.
+    case unknownAlias = "unknown_alias"
 }
 
 /// One rejected reading or message, with a human-readable detail.
@@ -92,6 +98,15 @@ public struct PayloadDecoder: Sendable {
         // ASCII fast path; otherwise let the standard library validate.
         if bytes.allSatisfy({ $0 < 0x80 }) { return true }
         return String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// Why a reading decoded elsewhere (Sparkplug) is not acceptable, by the rules every dialect
+    /// follows: valid ids, a finite value, a timestamp in the accepted window.
+    public func check(machine: String, sensor: String, ts: Int64, value: Double, receivedAt: Int64) -> Rejection? {
+        guard KeyRules.isValidMachine(machine) else { return .init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid") }
+        guard KeyRules.isValidSensor(sensor) else { return .init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid") }
+        guard value.isFinite else { return .init(.notFinite, "\(sensor): value \(value) is not finite") }
+        return checkTime(ts, receivedAt: receivedAt)
     }
 
     /// Validates a timestamp in milliseconds against the accepted window.

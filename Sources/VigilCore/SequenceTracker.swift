@@ -9,7 +9,7 @@
 /// counter began again) when it is newer — a restart is never loss. Numbers below the first one
 /// ever seen that arrive later count as duplicates. Pure state, no I/O: the store
 /// keeps one per series and persists it with the readings.
-public struct SequenceTracker: Sendable, Equatable {
+public struct SequenceTracker: Sendable, Equatable, Codable {
     /// The highest sequence number seen since the last restart, and its reading's timestamp.
     public private(set) var highest: Int64?
     public private(set) var highestTs: Int64 = .min
