@@ -329,6 +329,43 @@ public enum API {
         }
     }
 
+    /// One Sparkplug B edge node's session (`GET /api/v1/sparkplug/nodes`, docs/sparkplug.md).
+    public struct SparkplugNode: Codable, Sendable, Equatable {
+        public struct Device: Codable, Sendable, Equatable {
+            public var device: String
+            public var machine: String
+            public var online: Bool
+            public init(device: String, machine: String, online: Bool) {
+                self.device = device; self.machine = machine; self.online = online
+            }
+        }
+        public var group: String
+        public var edge: String
+        /// The machine of the node's own metrics.
+        public var machine: String
+        public var online: Bool
+        public var bdSeq: Int64?
+        public var lastMessageAt: Int64
+        /// Loss accounting of the node's messages by their `seq` (messages, not readings).
+        public var messages: LossCounts
+        public var births: Int
+        public var deaths: Int
+        /// NDEATHs whose bdSeq was not the session's (an earlier connection's Will): ignored.
+        public var staleDeaths: Int
+        public var rebirthRequests: Int
+        public var unknownAliases: Int
+        public var nullMetrics: Int
+        public var devices: [Device]
+
+        public init(group: String, edge: String, machine: String, online: Bool, bdSeq: Int64?, lastMessageAt: Int64, messages: LossCounts,
+                    births: Int, deaths: Int, staleDeaths: Int, rebirthRequests: Int, unknownAliases: Int, nullMetrics: Int, devices: [Device]) {
+            self.group = group; self.edge = edge; self.machine = machine; self.online = online; self.bdSeq = bdSeq
+            self.lastMessageAt = lastMessageAt; self.messages = messages; self.births = births; self.deaths = deaths
+            self.staleDeaths = staleDeaths; self.rebirthRequests = rebirthRequests; self.unknownAliases = unknownAliases
+            self.nullMetrics = nullMetrics; self.devices = devices
+        }
+    }
+
     public struct DaemonStatus: Codable, Sendable, Equatable {
         /// Why the daemon is degraded: a code (`storage_failing`, `disk_low`, `mqtt_disconnected`,
         /// `rollup_lag`) and a sentence.

@@ -49,6 +49,12 @@ public struct SensorCondition: Codable, Sendable, Equatable {
     public var lastSeen: Int64?
     /// Its usual interval between readings, learned while commissioned (nil before).
     public var cadenceMs: Int64?
+    /// What is known of it beside its readings: engineering unit, description and valid range
+    /// (from a Sparkplug birth's `engUnit`, `engLow`, `engHigh`); nil when nothing says.
+    public var unit: String?
+    public var description: String?
+    public var min: Double?
+    public var max: Double?
 
     public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
         self.sensor = sensor
@@ -58,7 +64,7 @@ public struct SensorCondition: Codable, Sendable, Equatable {
         self.cadenceMs = cadenceMs
     }
 
-    enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs }
+    enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs, unit, description, min, max }
 
     /// Writes absent values as null: every object has every key.
     public func encode(to encoder: any Encoder) throws {
@@ -68,5 +74,9 @@ public struct SensorCondition: Codable, Sendable, Equatable {
         try c.encode(fault, forKey: .fault)
         try c.encode(lastSeen, forKey: .lastSeen)
         try c.encode(cadenceMs, forKey: .cadenceMs)
+        try c.encode(unit, forKey: .unit)
+        try c.encode(description, forKey: .description)
+        try c.encode(min, forKey: .min)
+        try c.encode(max, forKey: .max)
     }
 }

@@ -73,6 +73,17 @@ public struct VigilConfig: Sendable, Equatable {
     public var healthRetrainWindowMinutes = 2880
     /// `pattern=type` (pattern: a machine id or `prefix*`).
     public var healthMachineTypes: [String] = []
+    // [sparkplug] (docs/sparkplug.md)
+    /// Be a Sparkplug B primary host beside the other dialects.
+    public var sparkplugEnabled = false
+    /// Sparkplug groups to subscribe to; empty = all (`spBv1.0/#`).
+    public var sparkplugGroups: [String] = []
+    public var sparkplugHostID = "vigil"
+    public var sparkplugMachine = SparkplugMachineTemplate.default
+    public var sparkplugRebirthMinIntervalSeconds = 10
+    public var sparkplugReorderTimeoutSeconds = 5
+    /// DateTime metrics become readings (epoch milliseconds as the value).
+    public var sparkplugDateTimeReadings = false
 
     public init() {}
 
@@ -179,7 +190,47 @@ public struct VigilConfig: Sendable, Equatable {
             }
             c.healthMachineTypes = out
         },
+        "sparkplug.enabled": { c, v throws(ValueError) in c.sparkplugEnabled = try v.bool() },
+        "sparkplug.groups": { c, v throws(ValueError) in
+            let groups = try v.stringArray()
+            for g in groups { try topicLevel(g) }
+            c.sparkplugGroups = groups
+        },
+        "sparkplug.host_id": { c, v throws(ValueError) in c.sparkplugHostID = try topicLevel(try v.nonEmptyString()) },
+        "sparkplug.machine": { c, v throws(ValueError) in
+            let text = try v.nonEmptyString()
+            do { c.sparkplugMachine = try SparkplugMachineTemplate(text) } catch { throw ValueError(message: "\(error)") }
+        },
+        "sparkplug.rebirth_min_interval": { c, v throws(ValueError) in c.sparkplugRebirthMinIntervalSeconds = try v.duration(in: 1...86_400) },
+        "sparkplug.reorder_timeout": { c, v throws(ValueError) in c.sparkplugReorderTimeoutSeconds = try v.duration(in: 1...3600) },
+        "sparkplug.datetime_readings": { c, v throws(ValueError) in c.sparkplugDateTimeReadings = try v.bool() },
     ]
+
+    /// A Sparkplug id that is one MQTT topic level.
+    @discardableResult
+    static func topicLevel(_ s: String) throws(ValueError) -> String {
+        guard !s.isEmpty, !s.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" }) else {
+            throw ValueError(message: "'\(s)' must be one MQTT topic level (no '/', '+' or '#')")
+        }
+        return s
+    }
+
+    /// The Sparkplug host's settings from `[sparkplug]` and `ingest.max_future_seconds`.
+    public var sparkplugHost: SparkplugHost.Settings {
+        var s = SparkplugHost.Settings()
+        s.machine = sparkplugMachine
+        s.rebirthMinIntervalMillis = Int64(sparkplugRebirthMinIntervalSeconds) * 1000
+        s.reorderTimeoutMillis = Int64(sparkplugReorderTimeoutSeconds) * 1000
+        s.dateTimeReadings = sparkplugDateTimeReadings
+        s.maxFutureMillis = Int64(ingestMaxFutureSeconds) * 1000
+        return s
+    }
+
+    /// What the Sparkplug host subscribes to: every group or the configured ones, and its own STATE.
+    public var sparkplugFilters: [String] {
+        let ns = SparkplugTopic.namespace
+        return (sparkplugGroups.isEmpty ? ["\(ns)/#"] : sparkplugGroups.map { "\(ns)/\($0)/#" }) + [SparkplugTopic.state(hostID: sparkplugHostID)]
+    }
 
     public static var knownKeys: [String] { keys.keys.sorted() }
 
@@ -263,7 +314,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
     static func envKey(_ name: String) -> String? {
         let rest = name.dropFirst("VIGIL_".count).lowercased()
-        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health", "notify", "upstream"] where rest.hasPrefix(section + "_") {
+        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health", "notify", "upstream", "sparkplug"] where rest.hasPrefix(section + "_") {
             return section + "." + rest.dropFirst(section.count + 1)
         }
         return nil

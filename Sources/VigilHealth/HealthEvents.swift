@@ -31,20 +31,24 @@ public enum HealthEvents {
               detail: "\(machine): model version \(version) made active by an operator (\(rolledBack ? "rollback" : "promote"))")
     }
 
-    /// Machines that went silent (nothing received for `silentAfter` ms) or came back, from when
-    /// each last received a reading — not its readings' timestamps: a device with a wrong clock,
-    /// or history being backfilled, is not silent. `known` (whether each was last reported
-    /// silent) is brought up to date.
-    public static func presence(lastReceived: [(machine: String, at: Int64)], known: inout [String: Bool], now: Int64,
-                                silentAfter: Int64) -> [Event] {
+    /// Machines that went silent (nothing received for `silentAfter` ms; 0 = never by time) or
+    /// came back, from when each last received a reading — not its readings' timestamps: a device
+    /// with a wrong clock, or history being backfilled, is not silent. A machine in `offline` (a
+    /// Sparkplug death certificate, with its reason) is silent at once, whatever it last sent.
+    /// `known` (whether each was last reported silent) is brought up to date.
+    public static func presence(lastReceived: [(machine: String, at: Int64)], offline: [String: String] = [:], known: inout [String: Bool],
+                                now: Int64, silentAfter: Int64) -> [Event] {
         var events: [Event] = []
         for (machine, received) in lastReceived {
-            let silent = now - received > silentAfter
+            let reason = offline[machine]
+            let silent = reason != nil || (silentAfter > 0 && now - received > silentAfter)
             guard silent != (known[machine] ?? false) else { continue }
             known[machine] = silent
+            let detail = if let reason { "\(machine): offline: \(reason)" }
+                else if silent { "\(machine): no reading received since \(Timestamp.rfc3339(millis: received))" }
+                else { "\(machine): reporting again" }
             events.append(Event(at: silent ? now : received, kind: silent ? .machineSilent : .machineBack, machine: machine,
-                                detail: silent ? "\(machine): no reading received since \(Timestamp.rfc3339(millis: received))"
-                                               : "\(machine): reporting again"))
+                                detail: detail))
         }
         return events
     }

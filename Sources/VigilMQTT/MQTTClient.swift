@@ -31,11 +31,27 @@ public final class MQTTClient: Sendable {
         public var keepAliveSeconds: Int32
         /// QoS 1/2 messages in flight at once when publishing.
         public var maxInflight: UInt32
+        /// The message the broker publishes for this client when its connection is lost.
+        public var will: Will?
+
+        public struct Will: Sendable {
+            public var topic: String
+            public var payload: [UInt8]
+            public var qos: Int32
+            public var retain: Bool
+            public init(topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) {
+                self.topic = topic
+                self.payload = payload
+                self.qos = qos
+                self.retain = retain
+            }
+        }
 
         public init(host: String, port: Int, clientID: String? = nil, cleanSession: Bool = true,
                     username: String? = nil, password: String? = nil, caFile: String? = nil,
                     certFile: String? = nil, keyFile: String? = nil, keepAliveSeconds: Int32 = 30,
-                    maxInflight: UInt32 = 100) {
+                    maxInflight: UInt32 = 100, will: Will? = nil) {
+            self.will = will
             self.host = host
             self.port = port
             self.clientID = clientID
@@ -104,6 +120,12 @@ public final class MQTTClient: Sendable {
         mosquitto_max_inflight_messages_set(m, options.maxInflight)
         if let u = options.username {
             try mosquittoCall("mosquitto_username_pw_set", mosquitto_username_pw_set(m, u, options.password))
+        }
+        if let will = options.will {
+            let rc = will.payload.withUnsafeBytes { buf in
+                mosquitto_will_set(m, will.topic, Int32(buf.count), buf.baseAddress, will.qos, will.retain)
+            }
+            try mosquittoCall("mosquitto_will_set(\(will.topic))", rc)
         }
         if let ca = options.caFile {
             try mosquittoCall("mosquitto_tls_set(\(ca))", mosquitto_tls_set(m, ca, nil, options.certFile, options.keyFile, nil))

@@ -27,6 +27,7 @@ extension API.DaemonStatus: ResponseEncodable {}
 extension Event: ResponseEncodable {}
 extension SensorCondition: ResponseEncodable {}
 extension API.UpstreamLane: ResponseEncodable {}
+extension API.SparkplugNode: ResponseEncodable {}
 
 /// The daemon's HTTP routes.
 struct APIRoutes: Sendable {
@@ -43,6 +44,8 @@ struct APIRoutes: Sendable {
     let notify: NotifyService?
     /// Upstream delivery, for /metrics and /api/v1/upstream (nil: no sink configured).
     let upstream: UpstreamService?
+    /// The Sparkplug B host, for /metrics and /api/v1/sparkplug/nodes (nil: not enabled).
+    let sparkplug: SparkplugService?
     let seriesCache = SeriesCache()
     let fleetBody = FleetBody()
 
@@ -97,6 +100,7 @@ struct APIRoutes: Sendable {
             if events.count == limit, let last = events.last { response.headers[.init("X-Vigil-Next-Before")!] = String(last.id) }
             return response
         }
+        router.get("/api/v1/sparkplug/nodes") { req, ctx in try (sparkplug?.nodes() ?? []).response(from: req, context: ctx) }
         router.get("/api/v1/upstream") { req, ctx in try (upstream?.status ?? []).response(from: req, context: ctx) }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
@@ -270,6 +274,7 @@ struct APIRoutes: Sendable {
                            ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])
         family("vigil_series_cache_bytes", "Memory held by the series cache (bounded, least recently used evicted).", "gauge",
                [("", String(seriesCache.bytes))])
+        for (name, help, type, samples) in sparkplug?.metricFamilies() ?? [] { family(name, help, type, samples) }
         let memory = ProcessMemory.now()
         family("vigil_process_heap_bytes", "Bytes of the C heap (glibc malloc): in use, and freed but kept by the allocator.", "gauge",
                [("{state=\"in_use\"}", String(memory.heapInUse)), ("{state=\"free\"}", String(memory.heapFree))])

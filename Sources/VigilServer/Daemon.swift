@@ -32,22 +32,30 @@ public enum Daemon {
         }
         let recovered = try buffer.recover()
         if recovered > 0 { logger.notice("recovered readings from the ingest journal", metadata: ["store.readings": "\(recovered)"]) }
-        let ingestor = Ingestor(decoder: decoder, buffer: buffer, metrics: metrics, logger: logger)
+        let ingestor = Ingestor(decoder: decoder, buffer: buffer, metrics: metrics, logger: logger, leavesSparkplug: config.sparkplugEnabled)
         // The first session also publishes (retained health); /healthz reports on all of them.
-        let clients = try IngestService.clientIDs(config.mqttClientID, sessions: config.ingestSessions).map { id in
-            try MQTTClient(
-                .init(
-                    host: broker.host, port: broker.port, clientID: id, cleanSession: false,
-                    username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
-                    password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
-                    caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
-                    certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
-                    keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
-                    keepAliveSeconds: Int32(config.mqttKeepAliveSeconds)),
-                onMessage: { ingestor.handle($0) },
-                onEvent: IngestService.logEvents(logger))
+        func options(_ id: String, will: MQTTClient.Options.Will? = nil) -> MQTTClient.Options {
+            .init(host: broker.host, port: broker.port, clientID: id, cleanSession: false,
+                  username: config.mqttUsername.isEmpty ? nil : config.mqttUsername,
+                  password: config.mqttPassword.isEmpty ? nil : config.mqttPassword,
+                  caFile: broker.scheme == "mqtts" ? (config.mqttCAFile.isEmpty ? "/etc/ssl/certs/ca-certificates.crt" : config.mqttCAFile) : nil,
+                  certFile: config.mqttCertFile.isEmpty ? nil : config.mqttCertFile,
+                  keyFile: config.mqttKeyFile.isEmpty ? nil : config.mqttKeyFile,
+                  keepAliveSeconds: Int32(config.mqttKeepAliveSeconds), will: will)
         }
-        let sessions = MQTTSessions(clients)
+        let clients = try IngestService.clientIDs(config.mqttClientID, sessions: config.ingestSessions).map { id in
+            try MQTTClient(options(id), onMessage: { ingestor.handle($0) }, onEvent: IngestService.logEvents(logger))
+        }
+        // The Sparkplug host has a session of its own (its Will is its STATE), after the gateway's.
+        let sparkplug = config.sparkplugEnabled ? try SparkplugService(config: config, ingestor: ingestor, writer: writer, logger: logger) : nil
+        var sparkplugClients: [MQTTClient] = []
+        if let host = sparkplug {
+            let client = try MQTTClient(options(config.mqttClientID + "-sparkplug", will: host.will),
+                                        onMessage: { host.handle($0) }, onEvent: { host.connectionChanged($0) })
+            host.attach(client)
+            sparkplugClients = [client]
+        }
+        let sessions = MQTTSessions(clients + sparkplugClients)
         let ingest = IngestService(clients: clients, ingestor: ingestor,
                                    topics: IngestService.filters(config.subscriptionFilters, sessions: config.ingestSessions, clientID: config.mqttClientID),
                                    logger: logger)
@@ -67,7 +75,9 @@ public enum Daemon {
             environment: environment, metrics: metrics, buffer: buffer, mqtt: sessions, condition: condition,
             httpReady: { for await _ in httpRunningStream { break } }, logger: logger)
 
-        let health = HealthService(writer: writer, publisher: sessions.publisher, settings: .init(config: config), logger: logger)
+        let health = HealthService(writer: writer, publisher: sessions.publisher, settings: .init(config: config), logger: logger,
+                                   offline: { sparkplug?.offlineMachines() ?? [:] })
+        sparkplug?.whenOffline { health.nudge() }
         var upstreamAcknowledged: (@Sendable () -> Int64?)?
         if let upstream { upstreamAcknowledged = { upstream.acknowledged(.event) } }
         let notify = try NotifyService(writer: writer, webhooks: config.notifyWebhooks, condition: condition,
@@ -77,7 +87,7 @@ public enum Daemon {
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         router.add(middleware: GzipMiddleware())
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: sessions, rollups: rollups, fleet: writer.fleet,
-                            condition: condition, notify: notify, upstream: upstream)
+                            condition: condition, notify: notify, upstream: upstream, sparkplug: sparkplug)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
@@ -96,7 +106,10 @@ public enum Daemon {
             logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: ingest), .init(service: rollups), .init(service: health), .init(service: notify)]
+            .init(service: ingest)]
+        // After the gateway: started once its journal runs, stopped before the journal is flushed.
+        if let sparkplug { services.append(.init(service: sparkplug)) }
+        services += [.init(service: rollups), .init(service: health), .init(service: notify)]
         if let upstream { services.append(.init(service: upstream)) }
         services += [.init(service: systemd), .init(service: app)]
         let group = ServiceGroup(configuration: .init(

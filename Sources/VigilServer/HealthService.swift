@@ -120,8 +120,13 @@ public final class HealthService: Service, Sendable {
         var behind = false
     }
 
+    /// Machines offline by a death certificate (the Sparkplug host's), with the reason.
+    let offline: @Sendable () -> [String: String]
+
     /// Takes the store's health registry: one health service per store.
-    public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger) {
+    public init(writer: StoreWriter, publisher: MQTTClient?, settings: Settings, logger: Logger,
+                offline: @escaping @Sendable () -> [String: String] = { [:] }) {
+        self.offline = offline
         guard let registry = writer.healthRegistry() else {
             preconditionFailure("the store's health registry is already held by another health service")
         }
@@ -559,12 +564,16 @@ public final class HealthService: Service, Sendable {
         }
     }
 
+    /// Something changed that the next tick should see now (a death certificate).
+    public func nudge() { wake.signal() }
+
     /// Reports machines that went silent (no reading for `silentAfterMillis`) or came back.
     private func notePresence(now: Int64) throws {
-        guard settings.silentAfterMillis > 0 else { return }
+        let offline = offline()
+        guard settings.silentAfterMillis > 0 || !offline.isEmpty || presence.withLock({ $0?.values.contains(true) == true }) else { return }
         var known = try presence.withLock { $0 } ?? writer.silentMachines()
-        try writer.appendEvents(HealthEvents.presence(lastReceived: writer.fleet.snapshot().map { ($0.id, $0.lastReceived) }, known: &known,
-                                                      now: now, silentAfter: settings.silentAfterMillis))
+        try writer.appendEvents(HealthEvents.presence(lastReceived: writer.fleet.snapshot().map { ($0.id, $0.lastReceived) }, offline: offline,
+                                                      known: &known, now: now, silentAfter: settings.silentAfterMillis))
         let updated = known
         presence.withLock { $0 = updated }
     }

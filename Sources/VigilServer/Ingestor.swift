@@ -19,9 +19,12 @@ public final class Ingestor: Sendable {
     let buffer: IngestBuffer
     let metrics: IngestMetrics
     let logger: Logger
+    /// Topics of the Sparkplug namespace are the Sparkplug host's (`[sparkplug] enabled`): skipped here.
+    let leavesSparkplug: Bool
     private let stopping = Atomic<Bool>(false)
 
-    public init(decoder: PayloadDecoder, buffer: IngestBuffer, metrics: IngestMetrics, logger: Logger) {
+    public init(decoder: PayloadDecoder, buffer: IngestBuffer, metrics: IngestMetrics, logger: Logger, leavesSparkplug: Bool = false) {
+        self.leavesSparkplug = leavesSparkplug
         self.decoder = decoder
         self.buffer = buffer
         self.metrics = metrics
@@ -29,27 +32,33 @@ public final class Ingestor: Sendable {
     }
 
     public func handle(_ message: MQTTMessage) {
+        if leavesSparkplug && message.topic.hasPrefix(SparkplugTopic.namespace + "/") { return }
         let now = SystemClock.wallMillis()
         metrics.messages.add(1, ordering: .relaxed)
         metrics.lastMessageAt.store(now, ordering: .relaxed)
         let decoded = decoder.decode(topic: message.topic, payload: message.payload, receivedAt: now)
-        let entry = IngestMessage(readings: decoded.readings, rejections: decoded.rejections, topic: message.topic,
-                                  payload: message.payload, receivedAt: now)
+        journal(IngestMessage(readings: decoded.readings, rejections: decoded.rejections, topic: message.topic,
+                              payload: message.payload, receivedAt: now))
+    }
+
+    /// Makes one message's readings and rejections durable before returning (the PUBACK follows);
+    /// while the journal cannot be written it waits and retries, never dropping.
+    func journal(_ entry: IngestMessage) {
         var delayMicros: UInt32 = 50_000
         while true {
             do {
                 try buffer.append(entry)
                 metrics.journalRecovered()
-                metrics.readingsAccepted.add(decoded.readings.count, ordering: .relaxed)
-                if let first = decoded.rejections.first {
-                    logger.debug("quarantined", metadata: ["mqtt.topic": "\(message.topic)", "reject.reason": "\(first.reason.rawValue)"])
+                metrics.readingsAccepted.add(entry.readings.count, ordering: .relaxed)
+                if let first = entry.rejections.first {
+                    logger.debug("quarantined", metadata: ["mqtt.topic": "\(entry.topic)", "reject.reason": "\(first.reason.rawValue)"])
                 }
                 return
             } catch {
                 metrics.journalErrors.add(1, ordering: .relaxed)
                 metrics.journalFailed(error, now: SystemClock.wallMillis())
                 logger.error("ingest journal write failed; holding the message and retrying", metadata: [
-                    "mqtt.topic": "\(message.topic)", "error": "\(error)",
+                    "mqtt.topic": "\(entry.topic)", "error": "\(error)",
                 ])
                 if stopping.load(ordering: .relaxed) && delayMicros >= 1_000_000 {
                     // Shutting down with the journal still failing: exit without returning, so no

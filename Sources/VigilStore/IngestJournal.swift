@@ -9,8 +9,12 @@ public struct IngestMessage: Sendable, Equatable {
     public var topic: String
     public var payloadHead: [UInt8]
     public var receivedAt: Int64
+    /// false for a backfill (Sparkplug's `is_historical`): its readings are stored, but receiving
+    /// them is no news of the machine (its presence is judged on live readings only).
+    public var live = true
 
-    public init(readings: [Reading], rejections: [Rejection], topic: String, payload: [UInt8], receivedAt: Int64) {
+    public init(readings: [Reading], rejections: [Rejection], topic: String, payload: [UInt8], receivedAt: Int64, live: Bool = true) {
+        self.live = live
         self.readings = readings
         self.rejections = rejections
         self.topic = rejections.isEmpty ? "" : String(decoding: topic.utf8.prefix(1024), as: UTF8.self)
@@ -23,7 +27,8 @@ public struct IngestMessage: Sendable, Equatable {
 /// `[u32 length][u32 FNV-1a of body][body]`, body = receivedAt i64; the message's distinct series
 /// (count varint, then machine u16+bytes, sensor u16+bytes each); reading count u32, readings
 /// (series index varint, ts i64, value bits u64, seq flag u8 [+ i64]); rejection count u32, and
-/// if any: topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each.
+/// if any: topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each;
+/// then, for a message that is not live only, a flags byte (1 = backfill).
 /// A reading costs 18–26 bytes: a batch names its series once. Pure: no I/O, tested directly.
 public enum JournalCodec {
     public static func encode(_ m: IngestMessage, into out: inout [UInt8]) {
@@ -76,6 +81,7 @@ public enum JournalCodec {
                 putString16(String(decoding: j.detail.utf8.prefix(4000), as: UTF8.self), &out)
             }
         }
+        if !m.live { out.append(1) }
         let bodyLength = out.count - start - 8
         let sum = fnv1a(out[(start + 8)...])
         withUnsafeBytes(of: UInt32(bodyLength).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
@@ -91,14 +97,14 @@ public enum JournalCodec {
             var r = Reader(bytes: bytes, i: offset)
             guard let length = r.u32(), let sum = r.u32(), offset + 8 + Int(length) <= bytes.count,
                   fnv1a(bytes[(offset + 8)..<(offset + 8 + Int(length))]) == sum,
-                  let m = decodeBody(&r), r.i == offset + 8 + Int(length) else { break }
+                  let m = decodeBody(&r, end: offset + 8 + Int(length)), r.i == offset + 8 + Int(length) else { break }
             messages.append(m)
             offset = r.i
         }
         return (messages, offset)
     }
 
-    static func decodeBody(_ r: inout Reader) -> IngestMessage? {
+    static func decodeBody(_ r: inout Reader, end: Int) -> IngestMessage? {
         guard let receivedAt = r.i64(), let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
         var series: [SeriesKey] = []
         for _ in 0..<seriesCount {
@@ -132,7 +138,12 @@ public enum JournalCodec {
                 rejections.append(Rejection(reason, detail))
             }
         }
-        return IngestMessage(readings: readings, rejections: rejections, topic: topic, payload: head, receivedAt: receivedAt)
+        var live = true
+        if r.i < end {
+            guard let flags = r.u8() else { return nil }
+            live = flags & 1 == 0
+        }
+        return IngestMessage(readings: readings, rejections: rejections, topic: topic, payload: head, receivedAt: receivedAt, live: live)
     }
 
     static func put<T: FixedWidthInteger>(_ v: T, _ out: inout [UInt8]) {

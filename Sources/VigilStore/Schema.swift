@@ -167,6 +167,20 @@ enum Schema {
         ) WITHOUT ROWID;
         ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;
         """,
+        // v11: Sparkplug B host sessions (docs/sparkplug.md), one per edge node as canonical JSON
+        // (`SparkplugHost.Node`: births' aliases, seq, bdSeq, loss counts), and what is known of a
+        // sensor beside its readings (a birth's engineering unit and range; `source` says who said it).
+        """
+        CREATE TABLE sparkplug_node(
+            grp TEXT NOT NULL, edge TEXT NOT NULL, state TEXT NOT NULL, updated_at INTEGER NOT NULL,
+            PRIMARY KEY(grp, edge)
+        ) WITHOUT ROWID;
+        CREATE TABLE sensor_metadata(
+            machine TEXT NOT NULL, sensor TEXT NOT NULL, unit TEXT, description TEXT, min REAL, max REAL,
+            source TEXT NOT NULL, updated_at INTEGER NOT NULL,
+            PRIMARY KEY(machine, sensor)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

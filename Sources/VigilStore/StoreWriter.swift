@@ -102,7 +102,7 @@ public final class StoreWriter: Sendable {
             do { try s.db.transaction {
                 for m in messages {
                     var previous: String?
-                    for r in m.readings where r.machine != previous {
+                    for r in m.readings where m.live && r.machine != previous {
                         previous = r.machine
                         if m.receivedAt > received[r.machine, default: .min] { received[r.machine] = m.receivedAt }
                     }

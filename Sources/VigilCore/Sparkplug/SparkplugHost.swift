@@ -124,6 +124,8 @@ public struct SparkplugHost: Sendable {
         public var sensors: [SensorInfo] = []
         public var actions: [Action] = []
         public var nulls = 0
+
+        public init() {}
     }
 
     public var settings: Settings
