@@ -192,7 +192,7 @@ public struct VigilConfig: Sendable, Equatable {
         },
         "sparkplug.enabled": { c, v throws(ValueError) in c.sparkplugEnabled = try v.bool() },
         "sparkplug.groups": { c, v throws(ValueError) in
-            let groups = try v.stringArray()
+            let groups = try v.stringArray(mayBeEmpty: true)
             for g in groups { try topicLevel(g) }
             c.sparkplugGroups = groups
         },
@@ -381,11 +381,11 @@ extension TOMLValue {
         return v
     }
 
-    func stringArray() throws(ValueError) -> [String] {
+    func stringArray(mayBeEmpty: Bool = false) throws(ValueError) -> [String] {
         guard case .array(let items) = self else { throw ValueError(message: "expected an array of strings, got \(typeName)") }
         var out: [String] = []
         for item in items { out.append(try item.nonEmptyString()) }
-        guard !out.isEmpty else { throw ValueError(message: "must not be empty") }
+        guard mayBeEmpty || !out.isEmpty else { throw ValueError(message: "must not be empty") }
         return out
     }
 

@@ -30,10 +30,23 @@ enum OpenAPIDocument {
             "kind": {"type": "string", "enum": ["stuck", "spike", "dropout", "out_of_range", "drift", "noise"]},
             "since": {"type": "integer", "description": "When the faulty behaviour began (epoch ms, data time)."},
             "evidence": {"type": "string", "description": "What was seen, against what the sensor did while commissioned."}}},
-          "SensorStatus": {"type": "object", "required": ["sensor", "state", "fault", "lastSeen", "cadenceMs"], "properties": {
+          "SensorStatus": {"type": "object", "required": ["sensor", "state", "fault", "lastSeen", "cadenceMs", "unit", "description", "min", "max"], "properties": {
             "sensor": {"type": "string"}, "state": {"type": "string", "enum": ["ok", "suspect", "fault"]},
             "fault": {"oneOf": [{"$ref": "#/components/schemas/SensorFault"}, {"type": "null"}]},
-            "lastSeen": {"type": ["integer", "null"]}, "cadenceMs": {"type": ["integer", "null"], "description": "Its usual interval, learned while commissioned; null before."}}},
+            "lastSeen": {"type": ["integer", "null"]}, "cadenceMs": {"type": ["integer", "null"], "description": "Its usual interval, learned while commissioned; null before."},
+            "unit": {"type": ["string", "null"], "description": "Engineering unit (a Sparkplug birth's engUnit); null when nothing says."},
+            "description": {"type": ["string", "null"]},
+            "min": {"type": ["number", "null"], "description": "Low end of its valid range (engLow)."},
+            "max": {"type": ["number", "null"], "description": "High end of its valid range (engHigh)."}}},
+          "SparkplugNode": {"type": "object", "required": ["group", "edge", "machine", "online", "lastMessageAt", "messages", "births", "deaths", "staleDeaths", "rebirthRequests", "unknownAliases", "nullMetrics", "devices"], "properties": {
+            "group": {"type": "string"}, "edge": {"type": "string"}, "machine": {"type": "string", "description": "The machine of the node's own metrics."},
+            "online": {"type": "boolean"}, "bdSeq": {"type": ["integer", "null"]}, "lastMessageAt": {"type": "integer"},
+            "messages": {"type": "object", "description": "Loss accounting of the node's messages by seq: missing, duplicates, late, restarts (births).", "properties": {
+              "missing": {"type": "integer"}, "duplicates": {"type": "integer"}, "late": {"type": "integer"}, "restarts": {"type": "integer"}}},
+            "births": {"type": "integer"}, "deaths": {"type": "integer"}, "staleDeaths": {"type": "integer"}, "rebirthRequests": {"type": "integer"},
+            "unknownAliases": {"type": "integer"}, "nullMetrics": {"type": "integer"},
+            "devices": {"type": "array", "items": {"type": "object", "required": ["device", "machine", "online"], "properties": {
+              "device": {"type": "string"}, "machine": {"type": "string"}, "online": {"type": "boolean"}}}}}},
           "SeriesPoint": {"type": "object", "required": ["ts", "count", "mean", "min", "max", "sum", "stddev"], "properties": {
             "ts": {"type": "integer", "description": "Reading time, or bucket start (UTC)."}, "count": {"type": "integer"},
             "mean": {"type": ["number", "null"]}, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
@@ -99,6 +112,7 @@ enum OpenAPIDocument {
         "/api/v1/machines/{id}/quality": {"get": {"summary": "Loss accounting from the devices' sequence numbers: missing, duplicate and late readings and counter restarts, per sensor and in total, and the minutes with missing readings", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}], "responses": {"200": {"description": "Quality", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Quality"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/sensors": {"get": {"summary": "Every sensor of a machine as its sensor-fault detector judges it: ok, suspect or fault (kind, since, evidence), last reading, learned cadence", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Sensors", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SensorStatus"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/events": {"get": {"summary": "What operators are told (status changes, silence, model changes, daemon degradation), newest first; a full page carries X-Vigil-Next-Before", "parameters": [{"$ref": "#/components/parameters/limit"}, {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "Only events with a smaller id"}, {"name": "machine", "in": "query", "schema": {"type": "string"}}, {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["status_changed", "machine_silent", "machine_back", "machine_removed", "model_promoted", "model_rolled_back", "model_rejected", "daemon_degraded", "daemon_recovered", "sensor_fault", "sensor_recovered"]}}], "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/sparkplug/nodes": {"get": {"summary": "Sparkplug B edge nodes (with [sparkplug] enabled): online state, bdSeq, message loss by seq, births, deaths, rebirth requests, unknown aliases, devices (empty when disabled)", "responses": {"200": {"description": "Nodes", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SparkplugNode"}}}}}}}},
         "/api/v1/upstream": {"get": {"summary": "Streaming to the central cluster: per sink and stream the acknowledged cursor, rows sent, failures and what is pending (empty without [[upstream.clickhouse]])", "responses": {"200": {"description": "Lanes", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/UpstreamLane"}}}}}}}},
         "/api/v1/quarantine": {"get": {"summary": "Rejected inputs, newest first", "parameters": [{"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Entries", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/QuarantineItem"}}}}}}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},

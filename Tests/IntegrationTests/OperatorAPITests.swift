@@ -13,7 +13,7 @@ import VigilCore
         "GET /api/v1/machines", "GET /api/v1/machines/{id}/health", "GET /api/v1/machines/{id}/health/history",
         "GET /api/v1/machines/{id}/sensors/{sensor}/series", "GET /api/v1/machines/{id}/models",
         "POST /api/v1/machines/{id}/models/{version}/promote", "POST /api/v1/machines/{id}/models/rollback",
-        "POST /api/v1/machines/{id}/maintenance", "GET /api/v1/machines/{id}/quality", "GET /api/v1/machines/{id}/sensors", "GET /api/v1/quarantine", "GET /api/v1/events", "GET /api/v1/upstream", "GET /api/v1/openapi.json",
+        "POST /api/v1/machines/{id}/maintenance", "GET /api/v1/machines/{id}/quality", "GET /api/v1/machines/{id}/sensors", "GET /api/v1/quarantine", "GET /api/v1/events", "GET /api/v1/upstream", "GET /api/v1/sparkplug/nodes", "GET /api/v1/openapi.json",
         "GET /metrics", "GET /healthz", "GET /", "DELETE /api/v1/machines/{id}",
     ]
 

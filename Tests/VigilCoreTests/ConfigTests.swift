@@ -120,6 +120,30 @@ import Testing
         }
     }
 
+    @Test func sparkplugSection() throws {
+        let c = try VigilConfig.load(fileText: """
+            [sparkplug]
+            enabled = true
+            groups = ["Plant A", "line2"]
+            host_id = "vigil-1"
+            machine = "{edge}/{device}"
+            rebirth_min_interval = "30s"
+            """, fileName: "f", environment: ["VIGIL_SPARKPLUG_DATETIME_READINGS": "true"])
+        #expect(c.sparkplugEnabled && c.sparkplugDateTimeReadings && c.sparkplugRebirthMinIntervalSeconds == 30)
+        #expect(c.sparkplugFilters == ["spBv1.0/Plant A/#", "spBv1.0/line2/#", "spBv1.0/STATE/vigil-1"])
+        #expect(c.sparkplugHost.machine.machine(group: "g", edge: "e", device: "d") == "e/d")
+        #expect(try VigilConfig.load(fileText: nil, fileName: "f", environment: [:]).sparkplugFilters == ["spBv1.0/#", "spBv1.0/STATE/vigil"])
+        for (key, bad) in [("host_id", "\"a/b\""), ("groups", "[\"x/#\"]"), ("machine", "\"{group}/{device}\""), ("machine", "\"{edge}/{line}\""),
+                           ("rebirth_min_interval", "0"), ("enabled", "\"yes\"")] {
+            do {
+                _ = try VigilConfig.load(fileText: "[sparkplug]\n\(key) = \(bad)\n", fileName: "f", environment: [:])
+                Issue.record("sparkplug.\(key) = \(bad) was accepted")
+            } catch {
+                #expect(error.key == "sparkplug.\(key)", "\(error)")
+            }
+        }
+    }
+
     @Test func badValuesAreErrors() {
         let bad: [String] = [
             "[mqtt]\nurl = \"http://x\"", "[mqtt]\nkeepalive_seconds = \"30\"", "[mqtt]\nkeepalive_seconds = 1",

@@ -8,7 +8,7 @@ import VigilFuzzTargets
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz/corpus")
 
-    @Test(arguments: ["payload", "topic", "timestamp", "toml"])
+    @Test(arguments: ["payload", "topic", "timestamp", "toml", "sparkplug"])
     func corpusPasses(target name: String) throws {
         let target = try #require(FuzzTargets.all[name])
         let dir = Self.corpus.appendingPathComponent(name)

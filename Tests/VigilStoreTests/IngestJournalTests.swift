@@ -25,6 +25,22 @@ import VigilCore
         #expect(decoded[0].topic.isEmpty)  // only kept for quarantine
     }
 
+    /// A backfill (Sparkplug `is_historical`) keeps its flag through the journal, with or without
+    /// rejections, beside live messages.
+    @Test func backfillFlagRoundTrips() {
+        let backfill = IngestMessage(readings: [Reading(machine: "g/e/d", sensor: "t", ts: 1_764_000_000_000, value: 1)], rejections: [],
+                                     topic: "spBv1.0/g/DDATA/e/d", payload: [], receivedAt: 1_764_000_000_500, live: false)
+        var rejected = backfill
+        rejected.rejections = [Rejection(.unknownAlias, "alias 7")]
+        rejected.topic = "spBv1.0/g/DDATA/e/d"
+        var bytes: [UInt8] = []
+        for m in [backfill, Self.messages[0], rejected] { JournalCodec.encode(m, into: &bytes) }
+        let (decoded, consumed) = JournalCodec.decode(bytes)
+        #expect(consumed == bytes.count)
+        #expect(decoded.map(\.live) == [false, true, false])
+        #expect(decoded[2].rejections == rejected.rejections)
+    }
+
     @Test func tornOrCorruptTailStopsDecoding() {
         var bytes: [UInt8] = []
         for m in Self.messages { JournalCodec.encode(m, into: &bytes) }

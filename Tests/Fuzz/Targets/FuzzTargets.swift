@@ -7,8 +7,39 @@ import VigilCore
 /// `FuzzCorpusTests` on every test run.
 public enum FuzzTargets {
     public static let all: [String: @Sendable ([UInt8]) -> Void] = [
-        "payload": payload, "topic": topic, "timestamp": timestamp, "toml": toml,
+        "payload": payload, "topic": topic, "timestamp": timestamp, "toml": toml, "sparkplug": sparkplug,
     ]
+
+    static let sparkplugTopics = ["spBv1.0/g/NBIRTH/e", "spBv1.0/g/DBIRTH/e/d", "spBv1.0/g/DDATA/e/d", "spBv1.0/g/NDATA/e",
+                                  "spBv1.0/g/NDEATH/e", "spBv1.0/g/DDEATH/e/d", "spBv1.0/g/DDATA/e/other device"]
+
+    /// Sparkplug B messages to one host, split at each `0xFF 0xFE` pair; each message's first byte
+    /// picks its topic. Births, data and deaths in any order and any bytes: nothing traps, and every
+    /// reading has valid keys and a finite value.
+    public static func sparkplug(_ data: [UInt8]) {
+        var host = SparkplugHost()
+        var now: Int64 = 1_764_000_000_000
+        var start = 0
+        var i = 0
+        while i <= data.count {
+            if i == data.count || (i + 1 < data.count && data[i] == 0xFF && data[i + 1] == 0xFE) {
+                let message = Array(data[start..<i])
+                if let first = message.first {
+                    let o = host.receive(topic: sparkplugTopics[Int(first) % sparkplugTopics.count], payload: Array(message.dropFirst()), receivedAt: now)
+                    for r in o.live.readings + o.historical {
+                        precondition(r.value.isFinite, "a reading's value must be finite")
+                        precondition(KeyRules.isValidMachine(r.machine) && KeyRules.isValidSensor(r.sensor), "decoded keys must be valid")
+                    }
+                }
+                now += 700
+                _ = host.tick(now: now)
+                start = i + 2
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+    }
 
     static let topics = ["vigil/m1/temp", "vigil/m1", "vigil/plant1/line2/press7/temp", "vigil/m1/batch", "vigil/+/temp", "", "vigil/m1/temp/extra"]
     static let decoder = PayloadDecoder()
