@@ -8,7 +8,12 @@ run it measures the broker's own ceiling: `mosquitto_sub -q 1` alone receiving t
 It reports readings/s, the ratio to mosquitto_sub, vigild's CPU seconds and peak RSS, and the
 bytes vigild wrote to disk per reading (/proc/PID/io write_bytes: WAL + checkpoints).
 
-Usage: Benchmarks/ingest.py [--readings N] [--batch B …] [--bin .build/release]
+With `--format sparkplug` the same load goes as Sparkplug B (`vigil-sim load --format sparkplug`:
+one edge node, a device per machine, DDATA of B alias-only Double metrics) into a vigild with
+`[sparkplug] enabled`; `--format json sparkplug` runs both side by side. Sparkplug needs B ≥ 4
+(the 4 sensors of a device share a message); the births' 100 readings count too.
+
+Usage: Benchmarks/ingest.py [--readings N] [--batch B …] [--format json|sparkplug …] [--bin .build/release]
 """
 import argparse, json, os, pwd, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -83,14 +88,26 @@ class Vigild:
         self.proc.terminate()
         self.proc.wait()
 
-def load(binary, port, readings, batch):
+MACHINES, SENSORS = 25, 4
+
+def load(binary, port, readings, batch, fmt="json"):
     return subprocess.Popen([f"{binary}/vigil-sim", "load", "--broker", f"mqtt://127.0.0.1:{port}", "--readings", str(readings),
-                             "--batch", str(batch), "--machines", "25", "--sensors", "4"],
+                             "--batch", str(batch), "--machines", str(MACHINES), "--sensors", str(SENSORS), "--format", fmt],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-def run_vigild(binary, workdir, readings, batch, durability="process", sessions=1):
+def expected(readings, batch, fmt):
+    """(readings stored, messages published) of a load."""
+    if fmt == "json":
+        return readings, (readings + batch - 1) // batch
+    per = max(1, batch // SENSORS) * SENSORS
+    return readings + MACHINES * SENSORS, (readings + per - 1) // per + 1 + MACHINES
+
+def run_vigild(binary, workdir, readings, batch, durability="process", sessions=1, fmt="json"):
     broker = Broker(workdir)
-    d = Vigild(binary, workdir, broker, {"VIGIL_INGEST_DURABILITY": durability, "VIGIL_INGEST_SESSIONS": str(sessions)})
+    env = {"VIGIL_INGEST_DURABILITY": durability, "VIGIL_INGEST_SESSIONS": str(sessions)}
+    if fmt == "sparkplug":
+        env["VIGIL_SPARKPLUG_ENABLED"] = "true"
+    d = Vigild(binary, workdir, broker, env)
     url = d.base + "/healthz"
     def status():
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -107,8 +124,9 @@ def run_vigild(binary, workdir, readings, batch, durability="process", sessions=
         time.sleep(0.05)
     cpu0, _, w0 = proc_stats(d.proc.pid)
     t0 = time.time()
-    sim = load(binary, broker.port, readings, batch)
-    while status()["readingsStored"] < readings:
+    sim = load(binary, broker.port, readings, batch, fmt)
+    target = expected(readings, batch, fmt)[0]
+    while status()["readingsStored"] < target:
         if time.time() - t0 > 600:
             raise RuntimeError("timed out")
         time.sleep(0.01)
@@ -122,14 +140,15 @@ def run_vigild(binary, workdir, readings, batch, durability="process", sessions=
     broker.stop()
     return dict(elapsed=elapsed, cpu=cpu1 - cpu0, rss=rss, written=w1 - w0, db=db, sim=sim_out, syncs=syncs)
 
-def run_sub(binary, workdir, readings, batch):
+def run_sub(binary, workdir, readings, batch, fmt="json"):
     broker = Broker(workdir)
-    messages = (readings + batch - 1) // batch
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-q", "1", "-t", "vigil/#", "-C", str(messages),
+    messages = expected(readings, batch, fmt)[1]
+    topic = "vigil/#" if fmt == "json" else "spBv1.0/#"
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-q", "1", "-t", topic, "-C", str(messages),
                             "-i", "bench-sub", "-c"], stdout=subprocess.DEVNULL)
     time.sleep(0.5)
     t0 = time.time()
-    sim = load(binary, broker.port, readings, batch)
+    sim = load(binary, broker.port, readings, batch, fmt)
     sub.wait()
     elapsed = time.time() - t0
     sim.communicate()
@@ -145,6 +164,7 @@ def main():
     ap.add_argument("--durability", choices=["process", "power"], default="process",
                     help="ingest.durability of the vigild under test (power: fdatasync before every PUBACK)")
     ap.add_argument("--sessions", type=int, default=1, help="ingest.sessions of the vigild under test (MQTT sessions sharing the subscription)")
+    ap.add_argument("--format", nargs="+", choices=["json", "sparkplug"], default=["json"], help="payload dialects to run (in this order, per batch)")
     args = ap.parse_args()
     for tool in ("mosquitto", "mosquitto_sub"):
         if not shutil.which(tool):
@@ -155,14 +175,15 @@ def main():
     except (KeyError, PermissionError):
         pass
     print(f"# ingest benchmark: {os.cpu_count()} cores, broker + vigild + publisher on one box, ingest.durability = {args.durability}, ingest.sessions = {args.sessions}")
-    print(f"{'batch':>6} {'readings':>9} {'vigild r/s':>11} {'sub r/s':>10} {'ratio':>6} {'cpu s':>6} {'cpu µs/r':>8} "
+    print(f"{'format':>9} {'batch':>6} {'readings':>9} {'vigild r/s':>11} {'sub r/s':>10} {'ratio':>6} {'cpu s':>6} {'cpu µs/r':>8} "
           f"{'peak RSS':>9} {'disk B/r':>8} {'db B/r':>7} {'syncs/r':>8}")
     for b in args.batch:
+      for fmt in args.format:
         n = args.single_readings if b == 1 else args.readings
-        v = run_vigild(args.bin, workdir, n, b, args.durability, args.sessions)
-        s = run_sub(args.bin, workdir, n, b)
+        v = run_vigild(args.bin, workdir, n, b, args.durability, args.sessions, fmt)
+        s = run_sub(args.bin, workdir, n, b, fmt)
         vr, sr = n / v["elapsed"], n / s
-        print(f"{b:>6} {n:>9} {vr:>11,.0f} {sr:>10,.0f} {vr / sr:>6.2f} {v['cpu']:>6.2f} {v['cpu'] / n * 1e6:>8.2f} "
+        print(f"{fmt:>9} {b:>6} {n:>9} {vr:>11,.0f} {sr:>10,.0f} {vr / sr:>6.2f} {v['cpu']:>6.2f} {v['cpu'] / n * 1e6:>8.2f} "
               f"{v['rss'] / 2**20:>7.1f}Mi {v['written'] / n:>8.1f} {v['db'] / n:>7.1f} {v['syncs'] / n:>8.3f}", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -44,13 +44,15 @@ final class Publisher {
         }
     }
 
-    func send(_ m: EncodedMessage) {
+    func send(_ m: EncodedMessage) { send(topic: m.topic, payload: Array(m.payload.utf8), readings: m.readings) }
+
+    func send(topic: String, payload: [UInt8], readings count: Int) {
         while client.inflightCount >= maxInflight && !stopRequested.load(ordering: .relaxed) { usleep(200) }
         while true {
             do {
-                try client.publish(topic: m.topic, payload: Array(m.payload.utf8), qos: 1)
+                try client.publish(topic: topic, payload: payload, qos: 1)
                 messages += 1
-                readings += m.readings
+                readings += count
                 return
             } catch {
                 // Broker gone: keep the message and retry (the store-and-forward of real firmware).

@@ -235,7 +235,12 @@ struct Fleet: ParsableCommand {
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish a fixed number of readings as fast as possible (ingest benchmarks).",
-        discussion: "Readings go round-robin over machines × sensors as JSON batch arrays on vigil/<machine>/<sensor>, one second apart per series, ending now.")
+        discussion: """
+            Readings go round-robin over machines × sensors as JSON batch arrays on vigil/<machine>/<sensor>, one second apart per series, ending now.
+            With --format sparkplug: one Sparkplug B edge node (group bench, node load) with a device per machine; an NBIRTH and a DBIRTH per \
+            device (aliases, Double metrics s0…), then DDATA of --batch alias-only metrics each (every sensor of the device, --batch / --sensors \
+            timestamps), QoS 1, seq wrapping at 256. The births' values count as readings.
+            """)
 
     @OptionGroup var broker: BrokerOptions
 
@@ -254,8 +259,12 @@ struct Load: ParsableCommand {
     @Option(help: "Target readings per second (default: as fast as the broker acknowledges).")
     var rate: Double?
 
+    @Option(help: "Payload dialect: json (batch arrays) or sparkplug (Sparkplug B DDATA).")
+    var format: String = "json"
+
     func validate() throws {
         guard readings >= 1, batch >= 1, machines >= 1, sensors >= 1 else { throw ValidationError("--readings, --batch, --machines and --sensors must be >= 1") }
+        guard ["json", "sparkplug"].contains(format) else { throw ValidationError("--format must be json or sparkplug") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be > 0") }
     }
 
@@ -268,7 +277,10 @@ struct Load: ParsableCommand {
         let t0 = SystemClock.monotonicSeconds()
         var sent = 0
         var step = 0
-        while sent < readings && !stopRequested.load(ordering: .relaxed) {
+        if format == "sparkplug" {
+            sparkplug(publisher, startTs: startTs, t0: t0)
+        }
+        while format == "json" && sent < readings && !stopRequested.load(ordering: .relaxed) {
             for s in 0..<series where sent < readings {
                 let machine = "load-\(s / sensors)"
                 let sensor = "s\(s % sensors)"
@@ -289,6 +301,47 @@ struct Load: ParsableCommand {
               + "\(Int(Double(publisher.readings) / dt)) readings/s, \(Int(Double(publisher.messages) / dt)) messages/s"
               + (acked ? ", all acknowledged" : ", some NOT acknowledged"))
         if !acked { throw ProgramError(.failure, "broker did not acknowledge every message") }
+    }
+}
+
+extension Load {
+    /// The Sparkplug B load: births, then DDATA of `batch` alias-only Double metrics per message.
+    func sparkplug(_ publisher: Publisher, startTs: Int64, t0: Double) {
+        let ns = "\(SparkplugTopic.namespace)/bench"
+        var seq: UInt64 = 0
+        func next() -> UInt64 { defer { seq = (seq + 1) % 256 }; return seq }
+        let now = UInt64(SystemClock.wallMillis())
+        publisher.send(topic: "\(ns)/NBIRTH/load", payload: Sparkplug.Payload(timestamp: now, metrics: [
+            .init(name: "bdSeq", datatype: .int64, value: .long(0)),
+            .init(name: "Node Control/Rebirth", datatype: .boolean, value: .boolean(false)),
+        ], seq: next()).encoded(), readings: 0)
+        for m in 0..<machines {
+            let metrics = (0..<sensors).map { s in
+                Sparkplug.Metric(name: "s\(s)", alias: UInt64(s), timestamp: UInt64(startTs - 1000), datatype: .double, value: .double(0))
+            }
+            publisher.send(topic: "\(ns)/DBIRTH/load/load-\(m)", payload: Sparkplug.Payload(timestamp: now, metrics: metrics, seq: next()).encoded(),
+                           readings: sensors)
+        }
+        let perMessage = max(1, batch / sensors)  // timestamps per message
+        var sent = 0
+        var step = 0
+        while sent < readings && !stopRequested.load(ordering: .relaxed) {
+            for m in 0..<machines where sent < readings {
+                var metrics: [Sparkplug.Metric] = []
+                metrics.reserveCapacity(perMessage * sensors)
+                for k in 0..<perMessage {
+                    let ts = UInt64(startTs + Int64(step + k) * 1000)
+                    for s in 0..<sensors where sent + metrics.count < readings {
+                        metrics.append(.init(alias: UInt64(s), timestamp: ts, value: .double(Double((step + k) % 1000) / 10)))
+                    }
+                }
+                publisher.send(topic: "\(ns)/DDATA/load/load-\(m)", payload: Sparkplug.Payload(timestamp: UInt64(SystemClock.wallMillis()), metrics: metrics,
+                                                                                             seq: next()).encoded(), readings: metrics.count)
+                sent += metrics.count
+                if let rate { sleepSeconds(t0 + Double(sent) / rate - SystemClock.monotonicSeconds()) }
+            }
+            step += perMessage
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 // Decode benchmark: the gateway's CPU work per reading, without broker or disk.
 // Decodes a 1000-reading JSON batch (the `vigil-sim load` shape) with PayloadDecoder, encodes
 // the result as a journal record, and decodes the same bytes with Foundation's
-// JSONSerialization as a peer. Run: swift run -c release vigil-bench-decode
+// JSONSerialization as a peer; then a Sparkplug B DDATA of 100 metrics through the protobuf
+// decoder and the host (Benchmarks/sparkplug_peer.py decodes the same bytes with upb, Google's C
+// protobuf runtime, and swift-protobuf). Run: swift run -c release vigil-bench-decode
 import Foundation
 import VigilCore
 import VigilStore
@@ -47,4 +49,34 @@ measure("JournalCodec encode", readings: n, rounds: rounds) {
 let data = Data(bytes)
 measure("peer: JSONSerialization parse only", readings: n, rounds: rounds) {
     ((try? JSONSerialization.jsonObject(with: data)) as? [Any])?.count ?? 0
+}
+
+// Sparkplug B (docs/sparkplug.md): a DDATA of 100 alias-only Double metrics (25 timestamps × 4
+// sensors, the `vigil-sim load --format sparkplug` shape) through the protobuf decoder alone and
+// through the host (aliases resolved, readings validated), beside the JSON multi batch above.
+let sparkplugMetrics = 100
+var host = SparkplugHost()
+_ = host.receive(topic: "spBv1.0/bench/NBIRTH/load", payload: Sparkplug.Payload(timestamp: UInt64(now), metrics: [
+    .init(name: "bdSeq", datatype: .int64, value: .long(0))], seq: 0).encoded(), receivedAt: now)
+_ = host.receive(topic: "spBv1.0/bench/DBIRTH/load/press7", payload: Sparkplug.Payload(timestamp: UInt64(now), metrics: (0..<4).map {
+    .init(name: "s\($0)", alias: UInt64($0), datatype: .double, value: .double(0)) }, seq: 1).encoded(), receivedAt: now)
+var sparkplugSeq: UInt64 = 2
+var ddataMetrics: [Sparkplug.Metric] = []
+for k in 0..<sparkplugMetrics {
+    let ts = UInt64(now - 1_000_000 + Int64(k / 4) * 1000)
+    ddataMetrics.append(Sparkplug.Metric(alias: UInt64(k % 4), timestamp: ts, value: .double(Double(k % 1000) / 10)))
+}
+let ddata = Sparkplug.Payload(timestamp: UInt64(now), metrics: ddataMetrics, seq: 2)
+let ddataBytes = ddata.encoded()
+print("# Sparkplug DDATA: \(sparkplugMetrics) metrics, \(ddataBytes.count) bytes (\(ddataBytes.count / sparkplugMetrics) per metric)")
+measure("Sparkplug.Payload.decode (protobuf)", readings: sparkplugMetrics, rounds: rounds * 10) {
+    (try? Sparkplug.Payload.decode(ddataBytes))?.metrics.count ?? 0
+}
+let ddataSeqs = (0..<256).map { s -> [UInt8] in var p = ddata; p.seq = UInt64(s); return p.encoded() }
+measure("SparkplugHost.receive DDATA", readings: sparkplugMetrics, rounds: rounds * 10) {
+    defer { sparkplugSeq = (sparkplugSeq + 1) % 256 }
+    return host.receive(topic: "spBv1.0/bench/DDATA/load/press7", payload: ddataSeqs[Int(sparkplugSeq)], receivedAt: now).live.readings.count
+}
+if let path = ProcessInfo.processInfo.environment["VIGIL_BENCH_SPARKPLUG_PAYLOAD"] {
+    FileManager.default.createFile(atPath: path, contents: Data(ddataBytes))  // for the upb peer (Benchmarks/sparkplug_peer.py)
 }

@@ -100,15 +100,6 @@ public struct PayloadDecoder: Sendable {
         return String(validating: bytes, as: UTF8.self) != nil
     }
 
-    /// Why a reading decoded elsewhere (Sparkplug) is not acceptable, by the rules every dialect
-    /// follows: valid ids, a finite value, a timestamp in the accepted window.
-    public func check(machine: String, sensor: String, ts: Int64, value: Double, receivedAt: Int64) -> Rejection? {
-        guard KeyRules.isValidMachine(machine) else { return .init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid") }
-        guard KeyRules.isValidSensor(sensor) else { return .init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid") }
-        guard value.isFinite else { return .init(.notFinite, "\(sensor): value \(value) is not finite") }
-        return checkTime(ts, receivedAt: receivedAt)
-    }
-
     /// Validates a timestamp in milliseconds against the accepted window.
     func checkTime(_ ts: Int64, receivedAt: Int64) -> Rejection? {
         if ts < Timestamp.earliestAccepted {

@@ -277,6 +277,7 @@ public struct SparkplugHost: Sendable {
     func birth(_ p: Sparkplug.Payload, machine: String, now: Int64, into out: inout Outcome) -> Birth {
         var b = Birth()
         b.at = now
+        let target = Target(machine)
         for (n, m) in p.metrics.enumerated() {
             guard let name = m.name, !name.isEmpty else {
                 out.live.rejections.append(.init(.malformedSparkplug, "birth metric \(n) has no name"))
@@ -295,7 +296,11 @@ public struct SparkplugHost: Sendable {
                 out.sensors.append(SensorInfo(machine: machine, sensor: sensor, name: name, datatype: Self.typeName(datatype),
                                               unit: unit, low: range.low, high: range.high))
             }
-            reading(m, info, machine: machine, payloadTime: p.timestamp, now: now, place: n, into: &out)
+            if m.value == nil && !m.isNull {
+                out.nulls += 1  // a birth may list a metric before it has a value
+                continue
+            }
+            reading(m, info, target, payloadTime: p.timestamp, now: now, place: n, into: &out)
         }
         return b
     }
@@ -319,7 +324,8 @@ public struct SparkplugHost: Sendable {
             birth = node.birth
         }
         if node.born { observe(&node, p.seq, id, now, &out) }
-        let machine = machine(id, device)
+        let target = Target(machine(id, device))
+        out.live.readings.reserveCapacity(p.metrics.count)
         var unknown = 0
         for (n, m) in p.metrics.enumerated() {
             let info = m.name.flatMap { birth?.byName[$0] } ?? m.alias.flatMap { birth?.byAlias[$0] }
@@ -330,7 +336,7 @@ public struct SparkplugHost: Sendable {
                 continue
             }
             guard info.sensor != nil else { continue }
-            reading(m, info, machine: machine, payloadTime: p.timestamp, now: now, place: n, into: &out)
+            reading(m, info, target, payloadTime: p.timestamp, now: now, place: n, into: &out)
         }
         if unknown > 0 {
             node.counts.unknownAliases += unknown
@@ -338,8 +344,19 @@ public struct SparkplugHost: Sendable {
         }
     }
 
-    /// One metric's value as a reading, or why not.
-    func reading(_ m: Sparkplug.Metric, _ info: MetricInfo, machine: String, payloadTime: UInt64?, now: Int64, place n: Int,
+    /// The machine a message's metrics go to, checked once per message.
+    struct Target {
+        let machine: String
+        let valid: Bool
+        init(_ machine: String) {
+            self.machine = machine
+            valid = KeyRules.isValidMachine(machine)
+        }
+    }
+
+    /// One metric's value as a reading, or why not (the checks every dialect makes: valid ids, a
+    /// finite value, a timestamp in the accepted window).
+    func reading(_ m: Sparkplug.Metric, _ info: MetricInfo, _ target: Target, payloadTime: UInt64?, now: Int64, place n: Int,
                  into out: inout Outcome) {
         guard let sensor = info.sensor else { return }
         let datatype = m.datatype ?? info.datatype
@@ -359,11 +376,15 @@ public struct SparkplugHost: Sendable {
             return
         }
         let ts = (m.timestamp ?? payloadTime).map { Int64(clamping: $0) } ?? now
-        if let r = validator.check(machine: machine, sensor: sensor, ts: ts, value: number, receivedAt: now) {
+        let rejection: Rejection? = if !target.valid { .init(.badMachineID, "machine id '\(target.machine.prefix(64))' is invalid") }
+            else if !KeyRules.isValidSensor(sensor) { .init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid") }
+            else if !number.isFinite { .init(.notFinite, "\(sensor): value \(number) is not finite") }
+            else { validator.checkTime(ts, receivedAt: now) }
+        if let r = rejection {
             out.live.rejections.append(.init(r.reason, r.detail + " (metric \(n))"))
             return
         }
-        let reading = Reading(machine: machine, sensor: sensor, ts: ts, value: number)
+        let reading = Reading(machine: target.machine, sensor: sensor, ts: ts, value: number)
         if m.isHistorical { out.historical.append(reading) } else { out.live.readings.append(reading) }
     }
 
