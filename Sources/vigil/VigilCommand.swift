@@ -10,7 +10,7 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Ask a running vigild which machine needs you, and why.",
         discussion: "Exit codes: 0 ok, 1 runtime failure (e.g. vigild unreachable), 2 usage error.",
-        subcommands: [Machines.self, Health.self, Sensors.self, Series.self, Models.self, Maintenance.self, Remove.self, Quarantine.self, Events.self, Upstream.self, Export.self, ReplayCommand.self, CheckConfig.self])
+        subcommands: [Machines.self, Health.self, Sensors.self, Series.self, Models.self, Maintenance.self, Remove.self, Quarantine.self, Events.self, Upstream.self, SparkplugNodes.self, Export.self, ReplayCommand.self, CheckConfig.self])
 
     static func main() async { await runMain() }
 }

@@ -143,6 +143,13 @@ import VigilCore
             let text = String(decoding: metrics, as: UTF8.self)
             #expect(text.contains("vigil_sparkplug_node_online{group=\"plantA\",edge=\"edge2\"} 1"))
             #expect(text.contains("vigil_sparkplug_messages_missing{group=\"plantA\",edge=\"edge1\"} 1"))
+            // The CLI: a table, and JSON that is exactly the API's.
+            let vigil = try Harness.product("vigil")
+            let table = try Harness.run(vigil, ["sparkplug", "--url", daemon.baseURL])
+            #expect(table.status == 0 && table.stdout.contains("edge2") && table.stdout.contains("MISSING"), "\(table.stdout)")
+            let json = try Harness.run(vigil, ["sparkplug", "--url", daemon.baseURL, "--format", "json"])
+            let cli = try JSONDecoder().decode([API.SparkplugNode].self, from: Data(json.stdout.utf8))
+            #expect(cli.map(\.edge) == ["edge1", "edge2"] && cli.first?.messages.missing == 1)
         }
         #expect(edge.wait() == 0, "\((try? String(contentsOfFile: work + "/edge.log", encoding: .utf8)) ?? "")")
         #expect(await daemon.terminate() == 0)
