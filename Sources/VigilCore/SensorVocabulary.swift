@@ -49,12 +49,19 @@ public struct SensorCondition: Codable, Sendable, Equatable {
     public var lastSeen: Int64?
     /// Its usual interval between readings, learned while commissioned (nil before).
     public var cadenceMs: Int64?
-    /// What is known of it beside its readings: engineering unit, description and valid range
-    /// (from a Sparkplug birth's `engUnit`, `engLow`, `engHigh`); nil when nothing says.
+    /// What is known of it beside its readings (`SensorMetadata`: the config's `[[sensors]]`, a
+    /// Sparkplug birth's `engUnit`/`engLow`/`engHigh`, an operator's PUT); nil when nothing says.
     public var unit: String?
     public var description: String?
     public var min: Double?
     public var max: Double?
+    public var step: Double?
+
+    /// What is known of it (`SensorMetadata`), as these fields.
+    public var metadata: SensorMetadata {
+        get { SensorMetadata(unit: unit, description: description, min: min, max: max, step: step) }
+        set { (unit, description, min, max, step) = (newValue.unit, newValue.description, newValue.min, newValue.max, newValue.step) }
+    }
 
     public init(sensor: String, state: SensorState, fault: SensorFault?, lastSeen: Int64?, cadenceMs: Int64?) {
         self.sensor = sensor
@@ -64,7 +71,7 @@ public struct SensorCondition: Codable, Sendable, Equatable {
         self.cadenceMs = cadenceMs
     }
 
-    enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs, unit, description, min, max }
+    enum CodingKeys: String, CodingKey { case sensor, state, fault, lastSeen, cadenceMs, unit, description, min, max, step }
 
     /// Writes absent values as null: every object has every key.
     public func encode(to encoder: any Encoder) throws {
@@ -78,5 +85,6 @@ public struct SensorCondition: Codable, Sendable, Equatable {
         try c.encode(description, forKey: .description)
         try c.encode(min, forKey: .min)
         try c.encode(max, forKey: .max)
+        try c.encode(step, forKey: .step)
     }
 }

@@ -73,6 +73,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var healthRetrainWindowMinutes = 2880
     /// `pattern=type` (pattern: a machine id or `prefix*`).
     public var healthMachineTypes: [String] = []
+    /// `[[sensors]]` tables: units, descriptions and physical ranges by machine and sensor glob.
+    public var sensorRules: [SensorRule] = []
     // [sparkplug] (docs/sparkplug.md)
     /// Be a Sparkplug B primary host beside the other dialects.
     public var sparkplugEnabled = false
@@ -244,9 +246,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// Applies one setting: a key of an array of tables (`[[notify.webhook]]`,
     /// `[[upstream.clickhouse]]`) or of the key table. A bad value names the key.
     public mutating func set(_ key: String, _ value: TOMLValue, from source: Source) throws(Error) {
-        let isWebhook = key.hasPrefix(Webhook.prefix), isSink = key.hasPrefix(ClickHouseSink.prefix)
+        let isWebhook = key.hasPrefix(Webhook.prefix), isSink = key.hasPrefix(ClickHouseSink.prefix), isSensor = key.hasPrefix(SensorRule.prefix)
         let apply = Self.keys[key]
-        guard isWebhook || isSink || apply != nil else {
+        guard isWebhook || isSink || isSensor || apply != nil else {
             throw Error(source: source, key: key, message: "unknown key (known: \(Self.knownKeys.joined(separator: ", ")))")
         }
         do {
@@ -254,6 +256,8 @@ public struct VigilConfig: Sendable, Equatable {
                 try Webhook.set(key, value, in: &notifyWebhooks)
             } else if isSink {
                 try ClickHouseSink.set(key, value, in: &upstreamClickHouse)
+            } else if isSensor {
+                try SensorRule.set(key, value, in: &sensorRules)
             } else {
                 try apply?(&self, value)
             }
@@ -292,6 +296,11 @@ public struct VigilConfig: Sendable, Equatable {
         }
         for (n, sink) in upstreamClickHouse.enumerated() where sink.url.isEmpty {
             throw Error(source: nil, key: "\(ClickHouseSink.prefix)\(n)].url", message: "every [[upstream.clickhouse]] needs url = \"http(s)://host:8123\"")
+        }
+        for (n, rule) in sensorRules.enumerated() {
+            if let problem = rule.metadata.problem {
+                throw Error(source: nil, key: "\(SensorRule.prefix)\(n)].max", message: problem)
+            }
         }
         if !upstreamClickHouse.isEmpty && upstreamSite.isEmpty {
             throw Error(source: nil, key: "upstream.site", message: "streaming upstream needs this site's id (upstream.site = \"plant-a\"), added to every row")
@@ -371,6 +380,15 @@ extension TOMLValue {
         }
         guard range.contains(v) else { throw ValueError(message: "\(s) is out of range \(range.lowerBound)...\(range.upperBound) seconds") }
         return v
+    }
+
+    /// An integer or a float, finite.
+    func number() throws(ValueError) -> Double {
+        switch self {
+        case .integer(let n): return Double(n)
+        case .float(let d) where d.isFinite: return d
+        default: throw ValueError(message: "expected a finite number, got \(typeName)")
+        }
     }
 
     func int(in range: ClosedRange<Int>) throws(ValueError) -> Int {

@@ -46,6 +46,10 @@ struct APIRoutes: Sendable {
     let upstream: UpstreamService?
     /// The Sparkplug B host, for /metrics and /api/v1/sparkplug/nodes (nil: not enabled).
     let sparkplug: SparkplugService?
+    /// For /metrics: sensors' metadata (`[[sensors]]` under what is stored) and the writer's count of
+    /// readings outside their sensor's physical range.
+    let sensorRules: [SensorRule]
+    let writer: StoreWriter
     let seriesCache = SeriesCache()
     let fleetBody = FleetBody()
 
@@ -70,11 +74,6 @@ struct APIRoutes: Sendable {
             let to = try queryTime(req.uri.queryParameters.get("to"), name: "to") ?? .max
             guard let q = try await reader.quality(machine: id, from: from, to: to) else { throw APIError.notFound("no machine \(id)") }
             return API.Quality(q)
-        }
-        router.get("/api/v1/machines/:id/sensors") { req, ctx in
-            let id = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
-            guard let sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
-            return try sensors.response(from: req, context: ctx)
         }
         router.get("/api/v1/quarantine") { req, _ in try await quarantine(req) }
         router.get("/api/v1/events") { req, ctx in
@@ -275,6 +274,15 @@ struct APIRoutes: Sendable {
         family("vigil_series_cache_bytes", "Memory held by the series cache (bounded, least recently used evicted).", "gauge",
                [("", String(seriesCache.bytes))])
         for (name, help, type, samples) in sparkplug?.metricFamilies() ?? [] { family(name, help, type, samples) }
+        var info: [(String, String)] = []
+        for s in try await reader.allSensors() {
+            let m = SensorMetadata.resolve(machine: s.machine, sensor: s.sensor, rules: sensorRules, stored: s.stored)
+            guard !m.isEmpty else { continue }
+            info.append(("{machine=\"\(Self.labelValue(s.machine))\",sensor=\"\(Self.labelValue(s.sensor))\",unit=\"\(Self.labelValue(m.unit ?? ""))\"}", "1"))
+        }
+        family("vigil_sensor_info", "A sensor with metadata ([[sensors]], a device's birth, PUT …/sensors/{sensor}), labelled with its unit.", "gauge", info)
+        family("vigil_sensor_impossible_readings_total", "Readings outside their sensor's physical range (min/max), stored and counted, since the daemon started.",
+               "counter", writer.impossibleReadings().map { ("{machine=\"\(Self.labelValue($0.machine))\",sensor=\"\(Self.labelValue($0.sensor))\"}", String($0.count)) })
         let memory = ProcessMemory.now()
         family("vigil_process_heap_bytes", "Bytes of the C heap (glibc malloc): in use, and freed but kept by the allocator.", "gauge",
                [("{state=\"in_use\"}", String(memory.heapInUse)), ("{state=\"free\"}", String(memory.heapFree))])

@@ -87,9 +87,11 @@ public enum Daemon {
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         router.add(middleware: GzipMiddleware())
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: sessions, rollups: rollups, fleet: writer.fleet,
-                            condition: condition, notify: notify, upstream: upstream, sparkplug: sparkplug)
+                            condition: condition, notify: notify, upstream: upstream, sparkplug: sparkplug,
+                            sensorRules: config.sensorRules, writer: writer)
         api.register(on: router)
         HealthRoutes(reader: reader, health: health, api: api).register(on: router)
+        SensorRoutes(reader: reader, writer: writer, rules: config.sensorRules, api: api).register(on: router)
         guard let listen = HostPort(config.httpListen) else { throw VigilConfig.Error(source: nil, key: "http.listen", message: "invalid") }
         if config.httpReaderTokens.isEmpty && config.httpAdminTokens.isEmpty && !["127.0.0.1", "localhost", "::1"].contains(listen.host) {
             logger.warning("the API listens beyond loopback without access control; set http.admin_tokens / http.reader_tokens",
@@ -154,7 +156,7 @@ public enum Daemon {
         try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                         rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000,
                         sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000, syncCommits: config.ingestDurability == .power,
-                        upstream: UpstreamService.streams(config.upstreamClickHouse))
+                        upstream: UpstreamService.streams(config.upstreamClickHouse), sensorRules: config.sensorRules)
     }
 
     static func ensureParentDirectory(of path: String) throws {

@@ -522,6 +522,8 @@ public final class HealthService: Service, Sendable {
             m.detector = try record.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) } ?? profileSensors(record)
         }
         guard var d = m.detector else { return nil }
+        // The instruments' declared ranges (config, device, operator), as they are now.
+        let declared = d.declare(writer.sensorMetadata(machine: record.machine, sensors: d.sensors))
         let upTo = d.nextStep(stored: scorable, now: now, stepMillis: settings.judgeStepMillis)
         let changes = d.judge(try writer.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
@@ -529,7 +531,7 @@ public final class HealthService: Service, Sendable {
         let changed = after.filter { before?.contains($0) != true }
         // Saved now only when something changed; otherwise with the minutes it lets be scored (a
         // restart re-judges an unsaved stretch from the readings, to the same verdicts).
-        if !changes.isEmpty || !changed.isEmpty {
+        if !changes.isEmpty || !changed.isEmpty || declared {
             record.sensorDetector = CanonicalJSON.encode(d)
             try registry.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
                                   sensors: changed.isEmpty ? nil : after)

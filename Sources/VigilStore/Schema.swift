@@ -169,16 +169,17 @@ enum Schema {
         """,
         // v11: Sparkplug B host sessions (docs/sparkplug.md), one per edge node as canonical JSON
         // (`SparkplugHost.Node`: births' aliases, seq, bdSeq, loss counts), and what is known of a
-        // sensor beside its readings (a birth's engineering unit and range; `source` says who said it).
+        // sensor beside its readings, per source (`device`: a birth's engineering unit and range;
+        // `api`: an operator's PUT; the config's `[[sensors]]` rules are laid under them when read).
         """
         CREATE TABLE sparkplug_node(
             grp TEXT NOT NULL, edge TEXT NOT NULL, state TEXT NOT NULL, updated_at INTEGER NOT NULL,
             PRIMARY KEY(grp, edge)
         ) WITHOUT ROWID;
         CREATE TABLE sensor_metadata(
-            machine TEXT NOT NULL, sensor TEXT NOT NULL, unit TEXT, description TEXT, min REAL, max REAL,
-            source TEXT NOT NULL, updated_at INTEGER NOT NULL,
-            PRIMARY KEY(machine, sensor)
+            machine TEXT NOT NULL, sensor TEXT NOT NULL, source TEXT NOT NULL,
+            unit TEXT, description TEXT, min REAL, max REAL, step REAL, updated_at INTEGER NOT NULL,
+            PRIMARY KEY(machine, sensor, source)
         ) WITHOUT ROWID;
         """,
     ]

@@ -15,27 +15,22 @@ extension StoreWriter {
         return out
     }
 
-    /// Saves nodes' sessions and sensors' metadata in one transaction.
+    /// Saves nodes' sessions; a birth's sensor metadata is the `device` source's.
     public func saveSparkplug(nodes: [(SparkplugHost.NodeID, SparkplugHost.Node)], sensors: [SparkplugHost.SensorInfo], at: Int64) throws {
-        guard !nodes.isEmpty || !sensors.isEmpty else { return }
-        let states = nodes.map { ($0.0, CanonicalJSON.encode($0.1)) }
-        try withConnection { db in
-            try db.transaction {
-                for (id, state) in states {
-                    try db.run("INSERT INTO sparkplug_node(grp, edge, state, updated_at) VALUES(?,?,?,?) "
-                               + "ON CONFLICT(grp, edge) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                               [.text(id.group), .text(id.edge), .text(state), .int(at)])
-                }
-                for s in sensors {
-                    try db.run("INSERT INTO sensor_metadata(machine, sensor, unit, description, min, max, source, updated_at) "
-                               + "VALUES(?,?,?,?,?,?,'sparkplug',?) ON CONFLICT(machine, sensor) DO UPDATE SET unit = excluded.unit, "
-                               + "description = excluded.description, min = excluded.min, max = excluded.max, source = excluded.source, "
-                               + "updated_at = excluded.updated_at",
-                               [.text(s.machine), .text(s.sensor), s.unit.map { .text($0) } ?? .null,
-                                .text("Sparkplug metric '\(s.name)' (\(s.datatype))"),
-                                s.low.map { .double($0) } ?? .null, s.high.map { .double($0) } ?? .null, .int(at)])
+        if !nodes.isEmpty {
+            let states = nodes.map { ($0.0, CanonicalJSON.encode($0.1)) }
+            try withConnection { db in
+                try db.transaction {
+                    for (id, state) in states {
+                        try db.run("INSERT INTO sparkplug_node(grp, edge, state, updated_at) VALUES(?,?,?,?) "
+                                   + "ON CONFLICT(grp, edge) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                                   [.text(id.group), .text(id.edge), .text(state), .int(at)])
+                    }
                 }
             }
         }
+        try setSensorMetadata(sensors.map { s in
+            (s.machine, s.sensor, SensorMetadata(unit: s.unit, description: "Sparkplug metric '\(s.name)' (\(s.datatype))", min: s.low, max: s.high))
+        }, source: .device, at: at)
     }
 }

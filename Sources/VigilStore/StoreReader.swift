@@ -98,14 +98,9 @@ public final class StoreReader: Sendable {
                                       fault: s.isNull(2) ? nil : CanonicalJSON.decode(SensorFault.self, s.text(2)),
                                       lastSeen: nil, cadenceMs: s.isNull(3) ? nil : s.int(3))
             }) { judged[c.sensor] = c }
-            var metadata: [String: (unit: String?, description: String?, min: Double?, max: Double?)] = [:]
-            for (sensor, m) in try db.query("SELECT sensor, unit, description, min, max FROM sensor_metadata WHERE machine = ?", [.text(machine)], row: { s in
-                (s.text(0), (s.isNull(1) ? nil : s.text(1), s.isNull(2) ? nil : s.text(2), s.isNull(3) ? nil : s.double(3), s.isNull(4) ? nil : s.double(4)))
-            }) { metadata[sensor] = m }
             return series.map { sensor, last in
                 var c = judged[sensor] ?? SensorCondition(sensor: sensor, state: .ok, fault: nil, lastSeen: nil, cadenceMs: nil)
                 c.lastSeen = last
-                if let m = metadata[sensor] { (c.unit, c.description, c.min, c.max) = m }
                 return c
             }
         }

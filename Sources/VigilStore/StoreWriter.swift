@@ -7,7 +7,7 @@ import Synchronization
 /// transaction that has committed when the call returns (`IngestBuffer` calls it with the
 /// messages it holds in its journal).
 public final class StoreWriter: Sendable {
-    private let state: Mutex<State>
+    let state: Mutex<State>
     public let quarantineLimit: Int
     /// The fleet overview in memory, kept current after every commit.
     public let fleet: FleetIndex
@@ -31,6 +31,13 @@ public final class StoreWriter: Sendable {
         /// Loss accounting per series (every series that has sent a `seq`).
         var sequences: [Int64: SequenceTracker]
         let saveSequence: Statement
+        /// Sensor metadata: the `[[sensors]]` rules, what is stored per source, and the physical
+        /// ranges that result for the series that have one (`SensorMetadataRecords.swift`).
+        let sensorRules: [SensorRule]
+        var sensorMetadata: [SeriesName: [SensorMetadata.Source: SensorMetadata]]
+        var limits: [Int64: SensorMetadata] = [:]
+        /// Readings outside their sensor's physical range, per series, since the daemon started.
+        var impossible: [Int64: Int64] = [:]
     }
 
     struct SeriesName: Hashable {
@@ -47,6 +54,8 @@ public final class StoreWriter: Sendable {
         public var late = 0
         /// Readings found missing by a jump in their series' sequence numbers.
         public var missing = 0
+        /// Readings outside their sensor's physical range (stored, and counted).
+        public var impossible = 0
     }
 
     /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
@@ -57,7 +66,7 @@ public final class StoreWriter: Sendable {
     /// durability: the ingest journal's segment is emptied only after its batch is committed).
     public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
                 sealAfterMillis: Int64 = 3_600_000, syncCommits: Bool = false, upstream: Set<UpstreamStream> = [],
-                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
+                sensorRules: [SensorRule] = [], clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
         self.upstream = upstream
         let db = try SQLiteConnection(path: path)
@@ -83,7 +92,10 @@ public final class StoreWriter: Sendable {
             sealer: ChunkSealer(db: db, sealAfter: sealAfterMillis),
             sealed: try ChunkTotals.load(db),
             sequences: try SequenceSQL.load(db),
-            saveSequence: try db.statement(SequenceSQL.upsert)))
+            saveSequence: try db.statement(SequenceSQL.upsert),
+            sensorRules: sensorRules,
+            sensorMetadata: try SensorMetadataSQL.load(db)))
+        state.withLock { Self.resolveLimits(&$0) }
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -95,7 +107,7 @@ public final class StoreWriter: Sendable {
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             var received: [String: Int64] = [:]  // machine → latest receipt in this batch
-            var lastKey: (machine: String, sensor: String, id: Int64)?  // batches mostly repeat a key
+            var lastKey: (machine: String, sensor: String, id: Int64, limits: SensorMetadata?)?  // batches mostly repeat a key
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
             var lastSequenced: Int64?
             var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
@@ -108,11 +120,18 @@ public final class StoreWriter: Sendable {
                     }
                     for r in m.readings {
                         let id: Int64
+                        let limits: SensorMetadata?
                         if let k = lastKey, k.machine == r.machine, k.sensor == r.sensor {
                             id = k.id
+                            limits = k.limits
                         } else {
                             id = try Self.seriesID(&s, r)
-                            lastKey = (r.machine, r.sensor, id)
+                            limits = s.limits[id]
+                            lastKey = (r.machine, r.sensor, id, limits)
+                        }
+                        if let limits, limits.isImpossible(r.value) {
+                            s.impossible[id, default: 0] += 1
+                            outcome.impossible += 1
                         }
                         let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
                         if bucket != lastTouched {
@@ -202,6 +221,7 @@ public final class StoreWriter: Sendable {
         let id = try s.db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(r.machine), .text(r.sensor)]) { $0.int(0) }[0]
         s.seriesIDs[name] = id
         s.seriesNames[id] = name
+        resolveLimits(&s, series: id)
         return id
     }
 }

@@ -62,7 +62,7 @@ struct Sensors: AsyncParsableCommand {
     func run() async throws {
         let sensors = try await connection.client.get("/api/v1/machines/\(APIClient.segment(machine))/sensors", as: [API.SensorStatus].self)
         try connection.emit(sensors) {
-            var out = Rows(columns: ["sensor", "state", "kind", "since", "evidence", "lastSeen", "cadenceMs"])
+            var out = Rows(columns: ["sensor", "state", "kind", "since", "evidence", "lastSeen", "cadenceMs", "unit", "min", "max"])
             for s in sensors {
                 out.rows.append([
                     .text(s.sensor), .status(s.state.rawValue), s.fault.map { .text($0.kind.rawValue) } ?? .null,
@@ -70,6 +70,7 @@ struct Sensors: AsyncParsableCommand {
                     s.fault.map { .text($0.evidence) } ?? .null,
                     s.lastSeen.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
                     s.cadenceMs.map { .int($0) } ?? .null,
+                    s.unit.map { .text($0) } ?? .null, s.min.map { .number($0) } ?? .null, s.max.map { .number($0) } ?? .null,
                 ])
             }
             return out

@@ -13,7 +13,7 @@ import VigilCore
         "GET /api/v1/machines", "GET /api/v1/machines/{id}/health", "GET /api/v1/machines/{id}/health/history",
         "GET /api/v1/machines/{id}/sensors/{sensor}/series", "GET /api/v1/machines/{id}/models",
         "POST /api/v1/machines/{id}/models/{version}/promote", "POST /api/v1/machines/{id}/models/rollback",
-        "POST /api/v1/machines/{id}/maintenance", "GET /api/v1/machines/{id}/quality", "GET /api/v1/machines/{id}/sensors", "GET /api/v1/quarantine", "GET /api/v1/events", "GET /api/v1/upstream", "GET /api/v1/sparkplug/nodes", "GET /api/v1/openapi.json",
+        "POST /api/v1/machines/{id}/maintenance", "GET /api/v1/machines/{id}/quality", "GET /api/v1/machines/{id}/sensors", "PUT /api/v1/machines/{id}/sensors/{sensor}", "GET /api/v1/quarantine", "GET /api/v1/events", "GET /api/v1/upstream", "GET /api/v1/sparkplug/nodes", "GET /api/v1/openapi.json",
         "GET /metrics", "GET /healthz", "GET /", "DELETE /api/v1/machines/{id}",
     ]
 
@@ -58,7 +58,7 @@ import VigilCore
             let parts = route.split(separator: " ")
             let path = parts[1].replacingOccurrences(of: "{id}", with: "pump-01").replacingOccurrences(of: "{sensor}", with: "temp")
                 .replacingOccurrences(of: "{version}", with: "1")
-            let (code, data) = try await Self.request(daemon.baseURL + path, method: String(parts[0]), body: parts[0] == "POST" ? "{}" : nil)
+            let (code, data) = try await Self.request(daemon.baseURL + path, method: String(parts[0]), body: ["POST", "PUT"].contains(parts[0]) ? "{}" : nil)
             // A first model has no parent to roll back to: a documented 409.
             let want = route.hasSuffix("/rollback") ? 409 : 200
             #expect(code == want, "\(route): \(code) \(String(decoding: data.prefix(200), as: UTF8.self))")

@@ -109,7 +109,7 @@ import VigilCore
         #expect(sensors.allSatisfy { $0.state != .fault && $0.cadenceMs == 10_000 && $0.lastSeen != nil }, "\(sensors)")
         let (_, raw) = try await Harness.get(daemon.baseURL + "/api/v1/machines/pump-01/sensors")
         let first = try #require((try JSONSerialization.jsonObject(with: raw) as? [[String: Any]])?.first)
-        #expect(Set(first.keys) == ["sensor", "state", "fault", "lastSeen", "cadenceMs", "unit", "description", "min", "max"])
+        #expect(Set(first.keys) == ["sensor", "state", "fault", "lastSeen", "cadenceMs", "unit", "description", "min", "max", "step"])
         #expect(try await Harness.get(daemon.baseURL + "/api/v1/machines/nope/sensors").0 == 404)
 
         // /metrics counts the faults by kind; the CLI shows the sensors; MQTT keeps their state.

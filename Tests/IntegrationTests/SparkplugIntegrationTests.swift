@@ -7,7 +7,7 @@ import VigilCore
 /// (pysparkplug from PyPI, `sparkplug/edge_node.py`) through a real mosquitto: births with
 /// aliases and properties, alias-only DDATA of seven datatypes across two seq wraps with one
 /// message lost, a vigild restart mid-stream, a stale and a real death, a rebirth with a new
-/// bdSeq, and a node vigild never saw healed by a rebirth command. Every numeric reading the
+/// bdSeq (the death at a webhook at once), and a node vigild never saw healed by a rebirth command. Every numeric reading the
 /// client sent is compared with what vigild stored.
 @Suite(.serialized) struct SparkplugIntegrationTests {
     static let sourceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/sparkplug"
@@ -44,11 +44,22 @@ import VigilCore
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let work = dir + "/edge"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        // A webhook receiver: the death reaches operators like every event.
+        let hookPort = try Harness.freePort()
+        try NotificationTests.receiver.write(toFile: work + "/receiver.py", atomically: true, encoding: .utf8)
+        let receiver = try ChildProcess(try Harness.tool("python3"), [work + "/receiver.py", "\(hookPort)", work + "/hooks.txt", NotificationTests.token,
+                                                                      NotificationTests.secret], stdout: work + "/receiver.log", stderr: work + "/receiver.log")
+        defer { receiver.stop() }
+        try await Harness.waitUntil("receiver listening") { Harness.canConnect(port: hookPort) }
         let config = """
             [sparkplug]
             enabled = true
             rebirth_min_interval = "1s"
             reorder_timeout = "2s"
+            [[notify.webhook]]
+            url = "http://127.0.0.1:\(hookPort)/vigil"
+            bearer_token = "\(NotificationTests.token)"
+            secret = "\(NotificationTests.secret)"
             """
         var daemon = try TestDaemon(broker: broker, dataDirectory: dir, config: config)
         try await daemon.waitReady()
@@ -126,6 +137,9 @@ import VigilCore
             #expect(silent.count == 1 && silent[0].detail.contains("death certificate"), "\(silent.map(\.detail))")
             let n = try #require(try await node("edge1"))
             #expect(!n.online && n.staleDeaths == 1 && n.deaths == 1, "\(n)")
+            try await Harness.waitUntil("the death at the webhook", seconds: 15) {
+                NotificationTests.received(work + "/hooks.txt").contains { $0.1.kind == .machineSilent && $0.1.machine == press && $0.1.detail.contains("death certificate") }
+            }
         }
         try await step("reborn") {
             try await Harness.waitUntil("back after the birth", seconds: 15) { try await events(.machineBack).contains { $0.machine == press } }

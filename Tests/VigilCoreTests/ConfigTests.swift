@@ -120,6 +120,38 @@ import Testing
         }
     }
 
+    @Test func sensorTablesGiveMetadataByGlobLaterWinning() throws {
+        let c = try VigilConfig.load(fileText: """
+            [[sensors]]
+            sensor = "temp*"
+            unit = "degC"
+            min = -40
+            max = 150.5
+            [[sensors]]
+            machine = "pump-0?"
+            sensor = "temp_bearing"
+            description = "bearing RTD"
+            max = 200
+            """, fileName: "f", environment: [:])
+        #expect(c.sensorRules.count == 2)
+        let stored: [SensorMetadata.Source: SensorMetadata] = [.device: SensorMetadata(unit: "°C"), .api: SensorMetadata(max: 180)]
+        #expect(SensorMetadata.resolve(machine: "pump-01", sensor: "temp_bearing", rules: c.sensorRules, stored: [:])
+                == SensorMetadata(unit: "degC", description: "bearing RTD", min: -40, max: 200))
+        #expect(SensorMetadata.resolve(machine: "pump-10", sensor: "temp_bearing", rules: c.sensorRules, stored: stored)
+                == SensorMetadata(unit: "°C", min: -40, max: 180))
+        #expect(SensorMetadata.resolve(machine: "pump-01", sensor: "flow", rules: c.sensorRules, stored: [:]).isEmpty)
+        #expect(SensorRule.glob(Array("a*b?c".utf8)[...], Array("aXXbYc".utf8)[...]) && !SensorRule.glob(Array("a*b?c".utf8)[...], Array("abc".utf8)[...]))
+        for (text, key) in [("[[sensors]]\nmin = 5\nmax = 1\n", "sensors[0].max"), ("[[sensors]]\nunits = \"C\"\n", "sensors[0].units"),
+                            ("[[sensors]]\nstep = 0\n", "sensors[0].step"), ("[[sensors]]\nmax = \"high\"\n", "sensors[0].max")] {
+            do {
+                _ = try VigilConfig.load(fileText: text, fileName: "f", environment: [:])
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.key == key, "\(error)")
+            }
+        }
+    }
+
     @Test func sparkplugSection() throws {
         let c = try VigilConfig.load(fileText: """
             [sparkplug]

@@ -104,6 +104,28 @@ import VigilCore
         #expect(alone.map(\.sensor) == ["current"], "\(alone)")
     }
 
+    /// A declared physical range (config, device, operator): readings beyond what the instrument
+    /// can read are the sensor's fault even on a machine off its ranges, where the learned rules
+    /// must not call a leap a rail (the test above).
+    @Test func aReadingBeyondWhatItsInstrumentCanReadIsOutOfRangeWhateverTheMachineDoes() throws {
+        var (d, rng) = Self.commissioned()
+        let p = try #require(d.profiles[0])
+        let declaration = ["current": SensorMetadata(unit: "A", min: 0, max: p.high + p.span)]
+        let first = d.declare(declaration), again = d.declare(declaration)
+        #expect(first && !again)
+        var noise = SplitMix64(seed: 4)
+        let beyond = p.high + 2 * p.span
+        let faults = Self.run(&d, &rng, samples: 400) { k, j, x in
+            j == 3 && k >= 100 ? x + 4 : j == 0 && k >= 200 ? beyond + 0.2 * p.span * Double.random(in: -1...1, using: &noise) : x
+        }.filter { $0.opened && $0.fault.kind == .outOfRange }
+        #expect(faults.map(\.sensor) == ["current"], "\(faults)")
+        #expect(faults.first?.fault.evidence.contains("outside what it can read (0 to") == true, "\(faults)")
+        // A declaration its own commissioned values contradict is not believed for it.
+        (d, rng) = Self.commissioned()
+        let contradicted = d.declare(["current": SensorMetadata(max: p.low)])
+        #expect(!contradicted && d.physical == nil)
+    }
+
     @Test func aSensorThatCreptToTheEdgeAndCrossesItInItsNoiseDidNotJumpOut() {
         // Current creeps (a worn machine) to just inside the edge of its valid range, turns rough
         // and its noise carries it across: not a rail …

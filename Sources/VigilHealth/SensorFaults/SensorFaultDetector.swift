@@ -22,6 +22,20 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     public let sensors: [String]
     /// Nil for a sensor that had too few commissioning readings to be judged.
     public let profiles: [SensorProfile?]
+    /// What each sensor's instrument can read, as declared (`SensorMetadata`'s `min`/`max`: the
+    /// config's `[[sensors]]`, a device's birth, an operator); a reading outside is impossible, and
+    /// enough of them in a row are `out_of_range` whatever the siblings do. Nil where nothing is
+    /// declared, where what it read while commissioned contradicts the declaration, and in
+    /// detectors saved before it existed.
+    public private(set) var physical: [PhysicalRange?]?
+
+    public struct PhysicalRange: Codable, Sendable, Equatable {
+        public var min: Double?
+        public var max: Double?
+
+        public func contains(_ v: Double) -> Bool { (min.map { v >= $0 } ?? true) && (max.map { v <= $0 } ?? true) }
+        public var text: String { "\(min.map(SensorFaultDetector.number) ?? "−∞") to \(max.map(SensorFaultDetector.number) ?? "∞")" }
+    }
     public var settings: Settings
     private(set) public var tracks: [Track]
     /// Faults closed recently (kept `clearAfter`-ish so the scorer can leave them out of the
@@ -76,6 +90,9 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         var lastValue: Double?
         var outside = 0
         var outsideFrom: Int64 = 0
+        /// Readings in a row outside its declared physical range (optional only so that detectors
+        /// saved before it existed still load).
+        var impossible: Int?
         var jumpedOut = false
         /// When this sensor last had a reading far off its neighbours (a spike candidate), and the
         /// candidate waiting for its siblings' verdict.
@@ -133,6 +150,22 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     }
 
     public func index(of sensor: String) -> Int? { sensors.firstIndex(of: sensor) }
+
+    /// Takes the sensors' declared physical ranges (by sensor name); true when they changed. A
+    /// declaration the sensor's own commissioned values fall outside is not believed for it.
+    @discardableResult
+    public mutating func declare(_ metadata: [String: SensorMetadata]) -> Bool {
+        let ranges: [PhysicalRange?] = sensors.indices.map { j in
+            guard let m = metadata[sensors[j]], m.hasLimits else { return nil }
+            let r = PhysicalRange(min: m.min, max: m.max)
+            if let p = profiles[j], !(r.contains(p.low) && r.contains(p.high)) { return nil }
+            return r
+        }
+        let new: [PhysicalRange?]? = ranges.allSatisfy { $0 == nil } ? nil : ranges
+        guard new != physical else { return false }
+        physical = new
+        return true
+    }
 
     /// How far to judge next: up to `stepMillis` of data past what was judged, never past a few
     /// seconds ago — nor, while a backlog is still being stored (the last minute whose rollups are
@@ -247,9 +280,13 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         // entered at once (a rail or sentinel; a slow walk out of range is for drift and health to
         // judge), alone: no sibling outside its own range or stepping at the same time (a change
         // several sensors share is the machine's).
-        if p.validRange.contains(value) {
+        let declared = physical?[j]
+        let impossible = declared.map { !$0.contains(value) } ?? false
+        if p.validRange.contains(value) && !impossible {
             t.outside = 0
+            t.impossible = nil
         } else {
+            t.impossible = impossible ? (t.impossible ?? 0) + 1 : nil
             if t.outside == 0 {
                 // From its usual values, or by more than their whole span: a sensor that crept to the
                 // edge (a worn machine's vibration) and crosses it in its noise did not jump out.
@@ -262,7 +299,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             suspect = .outOfRange
             if t.fault?.kind == .outOfRange { t.lastBad = ts }
         }
-        if t.outside == Self.outsideReadings, t.jumpedOut, t.fault?.kind != .outOfRange,
+        if let declared, t.impossible == Self.outsideReadings, t.fault?.kind != .outOfRange, t.yieldsToRawFault {
+            // Beyond what the instrument can read: the sensor's, whatever its machine does.
+            changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.outsideFrom, at: ts, evidence:
+                "reads \(Self.number(value)) (\(t.outside) readings in a row), outside what it can read (\(declared.text))")
+        } else if t.outside == Self.outsideReadings, t.jumpedOut, t.fault?.kind != .outOfRange,
            !tracks.indices.contains(where: { k in
                k != j && (tracks[k].outside > 0 || abs(tracks[k].lastShift - t.outsideFrom) <= Int64(SensorProfile.neighbours + 1) * p.cadence)
            }),
@@ -504,7 +545,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
     static func number(_ x: Double) -> String {
         let a = abs(x)
-        let digits = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : a >= 0.01 ? 4 : 6
+        let digits = a >= 1000 || x == 0 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : a >= 0.01 ? 4 : 6
         return Replay.fixed(x, digits)
     }
 

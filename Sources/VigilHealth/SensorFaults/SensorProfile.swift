@@ -101,7 +101,7 @@ public struct SensorProfile: Codable, Sendable, Equatable {
 
     /// Two resolution steps: a value wobbling by one step is still frozen.
     public var stillTolerance: Double { max(2 * quantum, max(abs(low), abs(high)) * 1e-9) }
-    var span: Double { high - low }
+    public var span: Double { high - low }
 
     /// A reading this far from the median of its neighbours is a spike. The largest stray seen is
     /// extrapolated from the commissioning readings to a day of them (`tailGrowth`).

@@ -135,9 +135,12 @@ class EdgeNode:
         for m in message.payload.metrics:
             if m.name == "Node Control/Rebirth" and m.value:
                 log(f"{self.edge}: rebirth requested")
-                self.rebirths += 1
                 # Not on the MQTT thread: publishing waits for the network loop that runs this.
-                threading.Thread(target=self.births, kwargs={"k": self.k_for_rebirth}).start()
+                threading.Thread(target=self.rebirth).start()
+
+    def rebirth(self):
+        self.births(k=self.k_for_rebirth)
+        self.rebirths += 1  # counted once the births are out: data may follow
 
     k_for_rebirth = 0
 

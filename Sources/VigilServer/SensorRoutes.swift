@@ -1,0 +1,58 @@
+import Foundation
+public import Hummingbird
+import VigilAPI
+public import VigilCore
+public import VigilStore
+
+/// A sensor's state and what is known of it (SPEC §6): `GET /api/v1/machines/{id}/sensors` and
+/// `PUT /api/v1/machines/{id}/sensors/{sensor}` (admin: the `api` source of its metadata).
+struct SensorRoutes: Sendable {
+    let reader: StoreReader
+    let writer: StoreWriter
+    let rules: [SensorRule]
+    let api: APIRoutes
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/v1/machines/:id/sensors") { req, ctx in try await sensors(ctx).response(from: req, context: ctx) }
+        router.put("/api/v1/machines/:id/sensors/:sensor") { req, ctx in try await set(req, ctx) }
+    }
+
+    /// Every sensor of the machine, judged, with its metadata resolved over the sources.
+    func sensors(_ ctx: BasicRequestContext, only: String? = nil) async throws -> [SensorCondition] {
+        let id = try api.pathID(ctx, "id", valid: KeyRules.isValidMachine)
+        guard var sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
+        let stored = try await reader.sensorMetadata(machine: id)
+        for k in sensors.indices {
+            sensors[k].metadata = SensorMetadata.resolve(machine: id, sensor: sensors[k].sensor, rules: rules, stored: stored[sensors[k].sensor] ?? [:])
+        }
+        return sensors
+    }
+
+    /// The body of a PUT: every field optional; the API source's metadata becomes exactly this
+    /// (a field left out is no longer set by the API: the config's or the device's shows again).
+    struct Body: Decodable {
+        var unit: String?
+        var description: String?
+        var min: Double?
+        var max: Double?
+        var step: Double?
+    }
+
+    func set(_ req: Request, _ ctx: BasicRequestContext) async throws -> SensorCondition {
+        let id = try api.pathID(ctx, "id", valid: KeyRules.isValidMachine)
+        let sensor = try api.pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
+        let bytes = try await req.body.collect(upTo: 16 * 1024)
+        let body: Body
+        do { body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView)) } catch {
+            throw APIError.badRequest("body must be JSON {\"unit\", \"description\", \"min\", \"max\", \"step\"} (each optional; min/max/step numbers)")
+        }
+        let m = SensorMetadata(unit: body.unit, description: body.description, min: body.min, max: body.max, step: body.step)
+        if let problem = m.problem { throw APIError.badRequest(problem) }
+        guard try await reader.sensorConditions(machine: id)?.contains(where: { $0.sensor == sensor }) == true else {
+            throw APIError.notFound("no sensor \(sensor) of machine \(id) (metadata for sensors not seen yet: [[sensors]] in the config)")
+        }
+        try writer.setSensorMetadata([(id, sensor, m)], source: .api, at: SystemClock.wallMillis())
+        guard let now = try await sensors(ctx).first(where: { $0.sensor == sensor }) else { throw APIError.notFound("no sensor \(sensor)") }
+        return now
+    }
+}
