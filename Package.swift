@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilAPI", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilAPI", "VigilStore", "VigilServer"], exclude: ["sparkplug"],
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilAPI", "VigilStore", "VigilServer"], exclude: ["sparkplug", "contract"],
                     swiftSettings: strict),
     ]
 )

@@ -55,8 +55,8 @@ public struct SensorMetadata: Codable, Sendable, Equatable {
         }
         if let min, let max, min >= max { return "min (\(min)) must be below max (\(max))" }
         if let step, step <= 0 { return "step must be positive" }
-        if let unit, unit.isEmpty || unit.utf8.count > 32 { return "unit must be 1 to 32 bytes" }
-        if let description, description.utf8.count > 512 { return "description must be at most 512 bytes" }
+        if let unit, unit.isEmpty || unit.unicodeScalars.count > 32 { return "unit must be 1 to 32 characters" }
+        if let description, description.unicodeScalars.count > 512 { return "description must be at most 512 characters" }
         return nil
     }
 

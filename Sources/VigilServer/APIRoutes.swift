@@ -12,10 +12,13 @@ struct APIError: Error, HTTPResponseError {
     var status: HTTPResponse.Status
     var error: String
     var detail: String
+    var headers: HTTPFields = [:]
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONEncoder().encode(API.ErrorBody(error: error, detail: detail))
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func badRequest(_ detail: String) -> APIError { .init(status: .badRequest, error: "bad_request", detail: detail) }
@@ -105,7 +108,7 @@ struct APIRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
         }
         router.get("/api/v1/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.served)))
         }
         router.get("/metrics") { _, _ in try await prometheus() }
     }
@@ -131,8 +134,14 @@ struct APIRoutes: Sendable {
         let resolution = q.get("resolution") ?? "raw"
         let from = try queryTime(q.get("from"), name: "from") ?? 0
         let to = try queryTime(q.get("to"), name: "to") ?? Int64.max
-        guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
         let limit = try queryLimit(q.get("limit"), default: 10_000, max: Self.maxRawRows)
+        guard ["raw", "minute", "day"].contains(resolution) else { throw APIError.badRequest("resolution must be raw, minute or day") }
+        guard from < to else {  // an empty range: nothing, once the series is known
+            guard try await reader.sensorConditions(machine: machine)?.contains(where: { $0.sensor == sensor }) == true else {
+                throw APIError.notFound("no series \(machine)/\(sensor)")
+            }
+            return (ByteBuffer(string: "[]"), nil)
+        }
         switch resolution {
         case "raw":
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {

@@ -84,6 +84,7 @@ public enum Daemon {
                                        keepDays: config.notifyKeepDays, upstreamAcknowledged: upstreamAcknowledged, logger: logger)
 
         let router = Router()
+        router.add(middleware: MethodCheck())
         router.add(middleware: AccessControl(readerTokens: config.httpReaderTokens, adminTokens: config.httpAdminTokens))
         router.add(middleware: GzipMiddleware())
         let api = APIRoutes(reader: reader, metrics: metrics, buffer: buffer, mqtt: sessions, rollups: rollups, fleet: writer.fleet,

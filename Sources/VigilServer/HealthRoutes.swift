@@ -51,9 +51,9 @@ struct HealthRoutes: Sendable {
         let q = req.uri.queryParameters
         let from = try api.queryTime(q.get("from"), name: "from") ?? 0
         let to = try api.queryTime(q.get("to"), name: "to") ?? Int64.max
-        guard from < to else { throw APIError.badRequest("'from' must be before 'to'") }
         let limit = try api.queryLimit(q.get("limit"), default: 10_000, max: 100_000)
         guard try await reader.health(machine: id) != nil else { throw APIError.notFound("no machine \(id)") }
+        guard from < to else { return ([], limit) }  // an empty range
         return (try await reader.healthHistory(machine: id, from: from, to: to, limit: limit).map(API.HealthPoint.init), limit)
     }
 
@@ -93,6 +93,7 @@ struct HealthRoutes: Sendable {
                 throw APIError.badRequest("body must be JSON {\"at\": epoch ms, \"note\": \"…\"} (both optional)")
             }
         }
+        if let note = body.note, note.unicodeScalars.count > 4096 { throw APIError.badRequest("note must be at most 4096 characters") }
         let command = HealthService.Command.maintenance(at: body.at ?? SystemClock.wallMillis(), note: body.note ?? "")
         guard case .maintenance(let event) = try await perform(command, machine: id) else { throw Self.unexpected }
         return event

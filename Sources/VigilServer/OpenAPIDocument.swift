@@ -1,6 +1,39 @@
+import Foundation
+
 /// The OpenAPI 3.1 description of the HTTP API, served at `/api/v1/openapi.json`. Tests check
 /// that its paths and methods are exactly the routes the daemon serves and that each answers.
 enum OpenAPIDocument {
+    /// The document as served: `json` with, on every operation, the error answers it can give
+    /// (400 for one with parameters or a body, 401 where a token can be required, 403 for a write,
+    /// 404 for one naming a machine, 413 for a body, 503 while the health service is stopping),
+    /// all with the one error body — added here once rather than by hand on every operation.
+    static let served: String = {
+        guard var doc = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              var paths = doc["paths"] as? [String: [String: Any]] else { return json }
+        let error: [String: Any] = ["$ref": "#/components/responses/Error"]
+        for (path, ops) in paths {
+            var newOps = ops
+            for (method, value) in ops {
+                guard var op = value as? [String: Any] else { continue }
+                var responses = op["responses"] as? [String: Any] ?? [:]
+                let open = (op["security"] as? [Any])?.isEmpty == true
+                let write = method != "get"
+                var codes: [String] = []
+                if op["parameters"] != nil || op["requestBody"] != nil { codes.append("400") }
+                if !open { codes.append("401") }
+                if write { codes += ["403", "413", "503"] }
+                if path.contains("{id}") { codes.append("404") }
+                for c in codes where responses[c] == nil { responses[c] = error }
+                op["responses"] = responses
+                newOps[method] = op
+            }
+            paths[path] = newOps
+        }
+        doc["paths"] = paths
+        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes]) else { return json }
+        return String(decoding: data, as: UTF8.self)
+    }()
+
     static let json: String = #"""
     {
       "openapi": "3.1.0",
@@ -10,17 +43,20 @@ enum OpenAPIDocument {
       "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed when the daemon has tokens configured: a reader or admin token for reads, an admin token for writes."}},
         "parameters": {
-          "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "Machine id (percent-encoded)."},
-          "sensor": {"name": "sensor", "in": "path", "required": true, "schema": {"type": "string"}},
-          "from": {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "Inclusive start: epoch ms or RFC 3339."},
-          "to": {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "Exclusive end: epoch ms or RFC 3339."},
-          "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+          "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+)(?:/(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+))*$"}, "description": "Machine id (percent-encoded: a machine id may contain /)."},
+          "sensor": {"name": "sensor", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+)$"}},
+          "from": {"name": "from", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Inclusive start: epoch ms or RFC 3339 (a from at or after to gives an empty answer)."},
+          "to": {"name": "to", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Exclusive end: epoch ms or RFC 3339."},
+          "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}, "description": "At most this many items (default 10000)."},
+          "limit10k": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "At most this many items (default 100)."}
         },
         "responses": {
           "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         },
         "schemas": {
           "Error": {"type": "object", "required": ["error", "detail"], "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+          "Time": {"anyOf": [{"type": "integer", "format": "int64", "minimum": -9223372036854775808, "maximum": 9223372036854775807, "description": "Epoch milliseconds"},
+                             {"type": "string", "format": "date-time", "description": "RFC 3339, years 0000 to 9999"}]},
           "Machine": {"type": "object", "required": ["id", "sensors", "lastSeen"], "properties": {
             "id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}}, "lastSeen": {"type": "integer"},
             "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]},
@@ -39,9 +75,9 @@ enum OpenAPIDocument {
             "min": {"type": ["number", "null"], "description": "Lowest value the instrument can read (engLow)."},
             "max": {"type": ["number", "null"], "description": "Highest value the instrument can read (engHigh)."},
             "step": {"type": ["number", "null"], "description": "Its resolution."}}},
-          "SensorMetadata": {"type": "object", "description": "The API's own metadata of a sensor; a field left out is not set by the API.", "properties": {
-            "unit": {"type": "string", "minLength": 1, "maxLength": 32}, "description": {"type": "string", "maxLength": 512},
-            "min": {"type": "number"}, "max": {"type": "number"}, "step": {"type": "number", "exclusiveMinimum": 0}}},
+          "SensorMetadata": {"type": "object", "description": "The API's own metadata of a sensor; a field left out (or null) is not set by the API. min must be below max (400 otherwise).", "properties": {
+            "unit": {"type": ["string", "null"], "minLength": 1, "maxLength": 32}, "description": {"type": ["string", "null"], "maxLength": 512},
+            "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]}, "step": {"type": ["number", "null"], "exclusiveMinimum": 0}}},
           "SparkplugNode": {"type": "object", "required": ["group", "edge", "machine", "online", "lastMessageAt", "messages", "births", "deaths", "staleDeaths", "rebirthRequests", "unknownAliases", "nullMetrics", "devices"], "properties": {
             "group": {"type": "string"}, "edge": {"type": "string"}, "machine": {"type": "string", "description": "The machine of the node's own metrics."},
             "online": {"type": "boolean"}, "bdSeq": {"type": ["integer", "null"]}, "lastMessageAt": {"type": "integer"},
@@ -108,18 +144,18 @@ enum OpenAPIDocument {
         "/api/v1/machines/{id}": {"delete": {"summary": "Decommission a machine: delete its readings, rollups, health, models and maintenance log, and clear its retained health topic (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "What was removed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RemovedMachine"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/health": {"get": {"summary": "Current health of a machine", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Health", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/health/history": {"get": {"summary": "Health per scored minute", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "History, oldest first (limit 1-100000, default 10000)", "headers": {"X-Vigil-Next-From": {"description": "Present when limit cut the answer short: the from of the next page.", "schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/HealthPoint"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
-        "/api/v1/machines/{id}/sensors/{sensor}/series": {"get": {"summary": "Raw readings or minute/day rollups of one sensor", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/sensor"}, {"name": "resolution", "in": "query", "schema": {"type": "string", "enum": ["raw", "minute", "day"], "default": "raw"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Points, oldest first (limit 1-100000, default 10000; an explicit minute/day range spans at most 100000 buckets)", "headers": {"X-Vigil-Next-From": {"description": "Present when limit cut the answer short: the from of the next page.", "schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SeriesPoint"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/sensors/{sensor}/series": {"get": {"summary": "Raw readings or minute/day rollups of one sensor", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/sensor"}, {"name": "resolution", "in": "query", "schema": {"type": "string", "enum": ["raw", "minute", "day"], "default": "raw"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Points, oldest first (limit 1-100000, default 10000; an explicit minute/day range spans at most 100000 buckets, else 400)", "headers": {"X-Vigil-Next-From": {"description": "Present when limit cut the answer short: the from of the next page.", "schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SeriesPoint"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/models": {"get": {"summary": "Model versions with lineage, the active one marked", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Versions", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
-        "/api/v1/machines/{id}/models/{version}/promote": {"post": {"summary": "Make a version the active one (admin)", "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer"}}], "responses": {"200": {"description": "The new active version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActiveVersion"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/models/{version}/promote": {"post": {"summary": "Make a version the active one (admin)", "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 9223372036854775807}}], "responses": {"200": {"description": "The new active version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActiveVersion"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/models/rollback": {"post": {"summary": "Go back to the active version's parent (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The new active version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActiveVersion"}}}}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
-        "/api/v1/machines/{id}/maintenance": {"post": {"summary": "Record maintenance; the health reference is re-commissioned (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"at": {"type": "integer"}, "note": {"type": "string"}}}}}}, "responses": {"200": {"description": "The event", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MaintenanceEvent"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/machines/{id}/maintenance": {"post": {"summary": "Record maintenance; the health reference is re-commissioned (admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"at": {"type": ["integer", "null"], "format": "int64", "minimum": -9223372036854775808, "maximum": 9223372036854775807, "description": "When (epoch ms; default now)"}, "note": {"type": ["string", "null"], "maxLength": 4096}}}}}}, "responses": {"200": {"description": "The event", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MaintenanceEvent"}}}}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/quality": {"get": {"summary": "Loss accounting from the devices' sequence numbers: missing, duplicate and late readings and counter restarts, per sensor and in total, and the minutes with missing readings", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}], "responses": {"200": {"description": "Quality", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Quality"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/sensors/{sensor}": {"put": {"summary": "Sets a sensor's metadata as the API's own source (admin): unit, description, physical min/max, step; laid over the config's [[sensors]] and the device's. Answers the sensor with its metadata resolved", "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/sensor"}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SensorMetadata"}}}}, "responses": {"200": {"description": "The sensor", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SensorStatus"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/machines/{id}/sensors": {"get": {"summary": "Every sensor of a machine as its sensor-fault detector judges it: ok, suspect or fault (kind, since, evidence), last reading, learned cadence, and its metadata (unit, description, physical range, step)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "Sensors", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SensorStatus"}}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
-        "/api/v1/events": {"get": {"summary": "What operators are told (status changes, silence, model changes, daemon degradation), newest first; a full page carries X-Vigil-Next-Before", "parameters": [{"$ref": "#/components/parameters/limit"}, {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "Only events with a smaller id"}, {"name": "machine", "in": "query", "schema": {"type": "string"}}, {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["status_changed", "machine_silent", "machine_back", "machine_removed", "model_promoted", "model_rolled_back", "model_rejected", "daemon_degraded", "daemon_recovered", "sensor_fault", "sensor_recovered"]}}], "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/events": {"get": {"summary": "What operators are told (status changes, silence, model changes, daemon degradation), newest first; a full page carries X-Vigil-Next-Before", "parameters": [{"$ref": "#/components/parameters/limit10k"}, {"name": "before", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 9223372036854775807}, "description": "Only events with a smaller id"}, {"name": "machine", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+)(?:/(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+))*$"}}, {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["status_changed", "machine_silent", "machine_back", "machine_removed", "model_promoted", "model_rolled_back", "model_rejected", "daemon_degraded", "daemon_recovered", "sensor_fault", "sensor_recovered"]}}], "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/sparkplug/nodes": {"get": {"summary": "Sparkplug B edge nodes (with [sparkplug] enabled): online state, bdSeq, message loss by seq, births, deaths, rebirth requests, unknown aliases, devices (empty when disabled)", "responses": {"200": {"description": "Nodes", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SparkplugNode"}}}}}}}},
         "/api/v1/upstream": {"get": {"summary": "Streaming to the central cluster: per sink and stream the acknowledged cursor, rows sent, failures and what is pending (empty without [[upstream.clickhouse]])", "responses": {"200": {"description": "Lanes", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/UpstreamLane"}}}}}}}},
-        "/api/v1/quarantine": {"get": {"summary": "Rejected inputs, newest first", "parameters": [{"$ref": "#/components/parameters/limit"}], "responses": {"200": {"description": "Entries", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/QuarantineItem"}}}}}}}},
+        "/api/v1/quarantine": {"get": {"summary": "Rejected inputs, newest first", "parameters": [{"$ref": "#/components/parameters/limit10k"}], "responses": {"200": {"description": "Entries", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/QuarantineItem"}}}}}}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
         "/metrics": {"get": {"summary": "Prometheus text format", "responses": {"200": {"description": "Metrics", "content": {"text/plain": {}}}}}},
         "/healthz": {"get": {"summary": "The daemon's own liveness and readiness", "security": [], "responses": {"200": {"description": "Status", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DaemonStatus"}}}}}}},

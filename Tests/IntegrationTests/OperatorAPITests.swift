@@ -63,6 +63,20 @@ import VigilCore
             let want = route.hasSuffix("/rollback") ? 409 : 200
             #expect(code == want, "\(route): \(code) \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
+        // Wrong methods: 405 with Allow; unknown paths: 404; both with the one error body.
+        for (method, path, allow) in [("TRACE", "/metrics", "GET, HEAD"), ("DELETE", "/api/v1/machines", "GET, HEAD"),
+                                      ("GET", "/api/v1/machines/pump-01/sensors/temp", "PUT")] {
+            var r = URLRequest(url: URL(string: daemon.baseURL + path)!)
+            r.httpMethod = method
+            let (data, response) = try await URLSession.shared.data(for: r)
+            let http = try #require(response as? HTTPURLResponse)
+            #expect(http.statusCode == 405 && http.value(forHTTPHeaderField: "Allow") == allow, "\(method) \(path)")
+            #expect((try? JSONDecoder().decode(API.ErrorBody.self, from: data))?.error == "method_not_allowed")
+        }
+        let (missing, missingBody) = try await Self.request(daemon.baseURL + "/api/v1/nothing")
+        #expect(missing == 404 && (try? JSONDecoder().decode(API.ErrorBody.self, from: missingBody)) != nil)
+        // An empty range is an empty answer, not an error.
+        #expect(try await Self.request(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?from=10&to=5").1 == Data("[]".utf8))
         // Large answers: range × resolution is bounded, and a page cut by `limit` says where the
         // next one starts.
         let seriesURL = daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series"
