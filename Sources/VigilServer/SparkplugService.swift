@@ -111,8 +111,10 @@ public final class SparkplugService: Service, Sendable {
         } else {
             outcome = host.withLock { $0.receive(topic: message.topic, payload: message.payload, receivedAt: now) }
         }
-        ingestor.journal(IngestMessage(readings: outcome.live.readings, rejections: outcome.live.rejections, topic: message.topic,
-                                       payload: message.payload, receivedAt: now))
+        if !outcome.live.readings.isEmpty || !outcome.live.rejections.isEmpty {  // deaths, commands: nothing to keep
+            ingestor.journal(IngestMessage(readings: outcome.live.readings, rejections: outcome.live.rejections, topic: message.topic,
+                                           payload: message.payload, receivedAt: now))
+        }
         if !outcome.historical.isEmpty {
             ingestor.journal(IngestMessage(readings: outcome.historical, rejections: [], topic: message.topic, payload: [], receivedAt: now, live: false))
             counters.historicalReadings.add(outcome.historical.count, ordering: .relaxed)

@@ -12,17 +12,7 @@ import VigilCore
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/contract"
 
     static func schemathesis() throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let venv = root + "/.build/contract-venv"
-        let wanted = try String(contentsOfFile: directory + "/requirements.txt", encoding: .utf8)
-        if (try? String(contentsOfFile: venv + "/requirements.txt", encoding: .utf8)) != wanted {
-            let made = try Harness.run(try Harness.tool("python3"), ["-m", "venv", "--clear", venv])
-            guard made.status == 0 else { throw Harness.Failure("python3 -m venv failed: \(made.stderr)") }
-            let pip = try Harness.run(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check", "-r", directory + "/requirements.txt"])
-            guard pip.status == 0 else { throw Harness.Failure("pip install schemathesis failed: \(pip.stderr)") }
-            try wanted.write(toFile: venv + "/requirements.txt", atomically: true, encoding: .utf8)
-        }
-        return venv + "/bin/st"
+        try Harness.virtualEnvironment("contract-venv", requirements: directory + "/requirements.txt") + "/st"
     }
 
     @Test func schemathesisFindsNothingAgainstOurOwnDocument() async throws {

@@ -109,6 +109,22 @@ enum Harness {
                       stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
     }
 
+    /// A Python virtual environment under `.build/<name>` with the pinned `requirements` file
+    /// installed from PyPI, made once per checkout (again when the file changes); its bin folder.
+    static func virtualEnvironment(_ name: String, requirements: String) throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let venv = root + "/.build/" + name
+        let wanted = try String(contentsOfFile: requirements, encoding: .utf8)
+        if (try? String(contentsOfFile: venv + "/requirements.txt", encoding: .utf8)) != wanted {
+            let made = try run(try tool("python3"), ["-m", "venv", "--clear", venv])
+            guard made.status == 0 else { throw Failure("python3 -m venv failed: \(made.stderr)") }
+            let pip = try run(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check", "-r", requirements])
+            guard pip.status == 0 else { throw Failure("pip install -r \(requirements) failed: \(pip.stderr)") }
+            try wanted.write(toFile: venv + "/requirements.txt", atomically: true, encoding: .utf8)
+        }
+        return venv + "/bin"
+    }
+
     static func tempDirectory() throws -> String {
         let dir = NSTemporaryDirectory() + "vigil-it-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

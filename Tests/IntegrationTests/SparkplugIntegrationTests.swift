@@ -12,21 +12,9 @@ import VigilCore
 @Suite(.serialized) struct SparkplugIntegrationTests {
     static let sourceDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/sparkplug"
 
-    /// A virtual environment with the pinned client, made once per checkout (under .build).
+    /// The pinned client's Python (`.build/sparkplug-venv`).
     static func python() throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let venv = root + "/.build/sparkplug-venv"
-        let python = venv + "/bin/python3"
-        let stamp = venv + "/requirements.txt"
-        let wanted = try String(contentsOfFile: sourceDirectory + "/requirements.txt", encoding: .utf8)
-        if (try? String(contentsOfFile: stamp, encoding: .utf8)) != wanted {
-            let made = try Harness.run(try Harness.tool("python3"), ["-m", "venv", "--clear", venv])
-            guard made.status == 0 else { throw Harness.Failure("python3 -m venv failed: \(made.stderr)") }
-            let pip = try Harness.run(venv + "/bin/pip", ["install", "-q", "--disable-pip-version-check", "-r", sourceDirectory + "/requirements.txt"])
-            guard pip.status == 0 else { throw Harness.Failure("pip install of the Sparkplug client failed: \(pip.stderr)") }
-            try wanted.write(toFile: stamp, atomically: true, encoding: .utf8)
-        }
-        return python
+        try Harness.virtualEnvironment("sparkplug-venv", requirements: sourceDirectory + "/requirements.txt") + "/python3"
     }
 
     struct Sent: Decodable, Hashable {
