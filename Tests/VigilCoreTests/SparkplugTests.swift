@@ -153,6 +153,7 @@ import VigilCore
         var o = host.receive(topic: "spBv1.0/g/DDATA/e/d", payload: data, receivedAt: Self.t0)
         #expect(o.live.readings.isEmpty && o.live.rejections.map(\.reason) == [.unknownAlias])
         #expect(o.actions == [.requestRebirth(.init(group: "g", edge: "e"), reason: "DDATA from an edge node whose birth vigild has not seen")])
+        #expect(host.offlineMachines().isEmpty, "never born is not dead: no certificate was given")
         o = host.receive(topic: "spBv1.0/g/DDATA/e/d", payload: data, receivedAt: Self.t0 + 1000)
         #expect(o.actions.isEmpty)  // rate limited
         #expect(host.tick(now: Self.t0 + 10_000).count == 1)  // held back, sent when allowed

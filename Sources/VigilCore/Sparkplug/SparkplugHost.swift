@@ -63,6 +63,9 @@ public struct SparkplugHost: Sendable {
         /// An NBIRTH is in force (none, or a death since).
         public var born = false
         public var online = false
+        /// When a matching NDEATH took it offline (nil once born again, and for a node that was
+        /// never born: silence without a certificate is the presence check's to judge).
+        public var deadSince: Int64?
         public var birth = Birth()
         public var devices: [String: Device] = [:]
         /// The last in-order `seq` seen; nil until a birth sets the basis.
@@ -188,12 +191,11 @@ public struct SparkplugHost: Sendable {
     public func offlineMachines() -> [String: String] {
         var out: [String: String] = [:]
         for (id, node) in nodes {
-            if !node.online {
-                out[machine(id, nil)] = "death certificate (NDEATH) of edge node \(id)"
-            }
-            for (name, d) in node.devices where !d.online || !node.online {
-                out[machine(id, name)] = node.online ? "death certificate (DDEATH) of device \(id)/\(name)"
-                                                     : "death certificate (NDEATH) of edge node \(id)"
+            let nodeDead = node.deadSince != nil
+            if nodeDead { out[machine(id, nil)] = "death certificate (NDEATH) of edge node \(id)" }
+            for (name, d) in node.devices where !d.online || nodeDead {
+                out[machine(id, name)] = nodeDead ? "death certificate (NDEATH) of edge node \(id)"
+                                                  : "death certificate (DDEATH) of device \(id)/\(name)"
             }
         }
         return out
@@ -210,6 +212,7 @@ public struct SparkplugHost: Sendable {
         node.bdSeq = p.metrics.first { $0.name == "bdSeq" }.flatMap(Self.unsigned)
         node.born = true
         node.online = true
+        node.deadSince = nil
         node.counts.births += 1
         node.rebirthWanted = nil
         node.gapDeadline = nil
@@ -237,6 +240,7 @@ public struct SparkplugHost: Sendable {
         node.counts.deaths += 1
         node.born = false
         node.online = false
+        node.deadSince = node.lastMessageAt
         node.birth = Birth()
         node.lastSeq = nil
         node.gapDeadline = nil
