@@ -27,14 +27,16 @@ final class Publisher {
     private(set) var messages = 0
     private(set) var readings = 0
 
-    init(broker: String, username: String?, password: String?, caFile: String?, maxInflight: Int = 1000) throws {
+    /// `onMessage` hears what the publisher subscribes to (`subscribe`), on the MQTT thread.
+    init(broker: String, username: String?, password: String?, caFile: String?, maxInflight: Int = 1000,
+         onMessage: @escaping MQTTClient.MessageHandler = { _ in }) throws {
         guard let url = BrokerURL(broker) else { throw ProgramError(.usage, "--broker: '\(broker)' is not mqtt://host:port or mqtts://host:port") }
         self.maxInflight = maxInflight
         client = try MQTTClient(.init(
             host: url.host, port: url.port, clientID: "vigil-sim-\(getpid())", cleanSession: false,
             username: username, password: password,
             caFile: url.scheme == "mqtts" ? (caFile ?? "/etc/ssl/certs/ca-certificates.crt") : nil,
-            maxInflight: UInt32(maxInflight)))
+            maxInflight: UInt32(maxInflight)), onMessage: onMessage)
         try client.start()
         let deadline = SystemClock.monotonicSeconds() + 15
         while !client.isConnected {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Synchronization
 import VigilCLI
 import VigilCore
+import VigilMQTT
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,8 +35,8 @@ struct BrokerOptions: ParsableArguments {
     @Option(name: .customLong("topic-prefix"), help: "First topic level(s).")
     var topicPrefix: String = "vigil"
 
-    func publisher() throws -> Publisher {
-        try Publisher(broker: broker, username: username, password: password, caFile: caFile)
+    func publisher(onMessage: @escaping MQTTClient.MessageHandler = { _ in }) throws -> Publisher {
+        try Publisher(broker: broker, username: username, password: password, caFile: caFile, onMessage: onMessage)
     }
 }
 
@@ -84,8 +85,11 @@ struct Fleet: ParsableCommand {
     @Option(help: "Random seed: the same seed gives the same readings.")
     var seed: UInt64 = 1
 
-    @Option(help: "Payload dialect: scalar, json, multi, batch, line, or mixed (machine i uses json, multi, batch, line in turn).")
+    @Option(help: "Payload dialect: scalar, json, multi, batch, line, mixed (machine i uses json, multi, batch, line in turn), or sparkplug (each machine a Sparkplug B edge node: NBIRTH, NDATA of --batch ticks by alias, rebirth on NCMD, NDEATH at the end).")
     var format: String = "json"
+
+    @Option(name: .customLong("sparkplug-group"), help: "The Sparkplug group of --format sparkplug (vigild: [sparkplug] machine = \"{edge}\" keeps the machine ids).")
+    var sparkplugGroup: String = "vigil-sim"
 
     @Option(help: "Probability that a message is sent twice (an MQTT redelivery; storage must count it once).")
     var duplicates: Double = 0
@@ -126,8 +130,11 @@ struct Fleet: ParsableCommand {
         guard (1...64).contains(sensors) else { throw ValidationError("--sensors must be 1...64") }
         guard interval > 0 else { throw ValidationError("--interval must be > 0") }
         guard speedup > 0 else { throw ValidationError("--speedup must be > 0") }
-        guard format == "mixed" || PayloadFormat(rawValue: format) != nil else {
-            throw ValidationError("--format must be scalar, json, multi, batch, line or mixed")
+        guard format == "mixed" || format == "sparkplug" || PayloadFormat(rawValue: format) != nil else {
+            throw ValidationError("--format must be scalar, json, multi, batch, line, mixed or sparkplug")
+        }
+        guard !sparkplugGroup.isEmpty, !sparkplugGroup.contains(where: { "/+#".contains($0) }) else {
+            throw ValidationError("--sparkplug-group must be one MQTT topic level")
         }
         guard (0...1).contains(duplicates), (0...1).contains(reorder) else { throw ValidationError("--duplicates and --reorder are probabilities in 0...1") }
         guard skew >= 0 && skew <= 86_400 else { throw ValidationError("--skew must be 0...86400 seconds") }
@@ -144,7 +151,9 @@ struct Fleet: ParsableCommand {
         installStopHandlers()
         // Per machine: its dialect and its clock's skew (ms).
         let mixed: [PayloadFormat] = [.json, .multi, .batch, .line]
-        let formats = (0..<machines).map { format == "mixed" ? mixed[$0 % mixed.count] : PayloadFormat(rawValue: format)! }
+        let sparkplug = format == "sparkplug" ? SparkplugNodes(group: sparkplugGroup) : nil
+        var nodeSeq = [UInt64](repeating: 0, count: machines)
+        let formats = (0..<machines).map { format == "mixed" ? mixed[$0 % mixed.count] : PayloadFormat(rawValue: format) ?? .batch }
         var deviceRNG = SplitMix64(seed: seed ^ 0xDE71_CE)
         let skews = (0..<machines).map { _ in skew > 0 ? Int64(Double.random(in: -skew...skew, using: &deviceRNG) * 1000) : 0 }
         var heldBack = [[EncodedMessage]](repeating: [], count: machines)
@@ -165,8 +174,15 @@ struct Fleet: ParsableCommand {
         let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis() - (backfillMillis ?? 0)
         let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
         let stepMillis = Int64((interval * 1000).rounded())
-        let publisher = try broker.publisher()
+        let publisher = try broker.publisher(onMessage: { sparkplug?.handle($0) })
         var fleet = (0..<machines).map { SimMachine(index: $0, sensorCount: sensors, seed: seed) }
+        if let sparkplug {
+            try publisher.client.subscribe(sparkplug.commandFilter, qos: 1)
+            for i in fleet.indices {
+                let b = sparkplug.birth(node: fleet[i].id, sensors: fleet[i].sensors, seq: &nodeSeq[i], now: simStart)
+                publisher.send(topic: b.topic, payload: b.payload, readings: 0)
+            }
+        }
         let truth = try labels.map { try LabelWriter(path: $0) }
         var faultRNG = SplitMix64(seed: seed ^ 0xFA17_FA17)
         for i in fleet.indices {
@@ -186,6 +202,20 @@ struct Fleet: ParsableCommand {
         var pending = Array(repeating: [Sample](), count: machines)
         let wallStart = SystemClock.monotonicSeconds()
         var simNow = simStart
+        /// A machine's samples as its dialect sends them.
+        func flush(_ i: Int) {
+            guard let sparkplug else {
+                send(i, PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: formats[i], prefix: broker.topicPrefix))
+                return
+            }
+            if sparkplug.rebirthRequested(fleet[i].id) {
+                let b = sparkplug.birth(node: fleet[i].id, sensors: fleet[i].sensors, seq: &nodeSeq[i], now: pending[i].first?.ts ?? simNow)
+                publisher.send(topic: b.topic, payload: b.payload, readings: 0)
+            }
+            let d = sparkplug.data(node: fleet[i].id, sensors: fleet[i].sensors, samples: pending[i], seq: &nodeSeq[i],
+                                   now: pending[i].last?.ts ?? simNow)
+            publisher.send(topic: d.topic, payload: d.payload, readings: d.readings)
+        }
         var lastReport = wallStart
         while !stopRequested.load(ordering: .relaxed) {
             if let simEnd, simNow >= simEnd { break }
@@ -212,7 +242,7 @@ struct Fleet: ParsableCommand {
                 if values.isEmpty { continue }
                 pending[i].append(Sample(ts: simNow + skews[i], seq: fleet[i].seq, values: values))
                 if pending[i].count >= (formats[i] == .batch ? batch : 1) {
-                    send(i, PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: formats[i], prefix: broker.topicPrefix))
+                    flush(i)
                     pending[i].removeAll(keepingCapacity: true)
                 }
             }
@@ -223,8 +253,12 @@ struct Fleet: ParsableCommand {
             }
         }
         for i in fleet.indices {
-            if !pending[i].isEmpty { send(i, PayloadEncoder.encode(machine: fleet[i].id, samples: pending[i], format: formats[i], prefix: broker.topicPrefix)) }
+            if !pending[i].isEmpty { flush(i) }
             for h in heldBack[i] { publisher.send(h) }
+            if let sparkplug {
+                let d = sparkplug.death(node: fleet[i].id)
+                publisher.send(topic: d.topic, payload: d.payload, readings: 0)
+            }
         }
         let acked = publisher.drain()
         print("vigil-sim: sent \(publisher.readings) readings in \(publisher.messages) messages\(acked ? ", all acknowledged" : ", some NOT acknowledged")")

@@ -65,12 +65,13 @@ import VigilCore
     @Test func simulatedFleetArrivesCompleteInEveryDialect() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
-        let daemon = try TestDaemon(broker: broker)
+        // Sparkplug's edge nodes are named by their node id alone, as the machines of the other dialects.
+        let daemon = try TestDaemon(broker: broker, config: "[sparkplug]\nenabled = true\nmachine = \"{edge}\"\n")
         try await daemon.waitReady()
 
-        // Four dialects, each covering its own simulated minute (60 ticks) of 3 machines × 4 sensors.
+        // Five dialects, each covering its own simulated minute (60 ticks) of 3 machines × 4 sensors.
         let base = Int64(Date().timeIntervalSince1970 * 1000) / 60_000 * 60_000 - 3_600_000
-        let formats = ["json", "multi", "batch", "line"]
+        let formats = ["json", "multi", "batch", "line", "sparkplug"]
         for (k, format) in formats.enumerated() {
             let sim = try Harness.run(try Harness.product("vigil-sim"), [
                 "--broker", broker.url, "--machines", "3", "--sensors", "4", "--format", format, "--seed", "7",
