@@ -346,6 +346,32 @@ public struct SparkplugHost: Sendable {
             node.counts.unknownAliases += unknown
             if node.born { want(&node, id, "\(unknown) metric(s) of \(type.rawValue) name an alias no birth gave", now, &out.actions) }
         }
+        out.live.readings = Self.groupedBySensor(out.live.readings)
+    }
+
+    /// The readings of a message one sensor after another (each sensor's in their order): DATA
+    /// interleaves a device's sensors per timestamp, and the store and journal work per run of
+    /// one series (measured: the interleaved order cost the daemon ≈ 0.5 µs more per reading).
+    /// Left as they are with more than 32 sensors in one message.
+    static func groupedBySensor(_ readings: [Reading]) -> [Reading] {
+        guard readings.count > 2 else { return readings }
+        var groups: [(sensor: String, readings: [Reading])] = []
+        var last = 0
+        for r in readings {
+            if last < groups.count, groups[last].sensor == r.sensor {
+                groups[last].readings.append(r)
+                continue
+            }
+            if let k = groups.firstIndex(where: { $0.sensor == r.sensor }) {
+                last = k
+            } else {
+                guard groups.count < 32 else { return readings }
+                groups.append((r.sensor, []))
+                last = groups.count - 1
+            }
+            groups[last].readings.append(r)
+        }
+        return groups.count == 1 ? readings : groups.flatMap(\.readings)
     }
 
     /// The machine a message's metrics go to, checked once per message.
