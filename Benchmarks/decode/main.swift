@@ -8,7 +8,11 @@ import Foundation
 import VigilCore
 import VigilStore
 
+/// `VIGIL_BENCH_ONLY=<substring>` runs only the measurements whose name contains it (profiling).
+let only = ProcessInfo.processInfo.environment["VIGIL_BENCH_ONLY"]
+
 func measure(_ name: String, readings: Int, rounds: Int, _ body: () -> Int) {
+    if let only, !name.contains(only) { return }
     var sink = 0
     let t0 = Date()
     for _ in 0..<rounds { sink &+= body() }

@@ -331,16 +331,17 @@ public struct SparkplugHost: Sendable {
         let target = Target(machine(id, device))
         out.live.readings.reserveCapacity(p.metrics.count)
         var unknown = 0
-        for (n, m) in p.metrics.enumerated() {
-            let info = m.name.flatMap { birth?.byName[$0] } ?? m.alias.flatMap { birth?.byAlias[$0] }
+        for n in p.metrics.indices {
+            let info = p.metrics[n].name.flatMap { birth?.byName[$0] } ?? p.metrics[n].alias.flatMap { birth?.byAlias[$0] }
             guard let info else {
                 unknown += 1
+                let m = p.metrics[n]
                 let what = m.name.map { "'\($0.prefix(64))'" } ?? m.alias.map { "alias \($0)" } ?? "metric \(n)"
                 out.live.rejections.append(.init(.unknownAlias, "\(what): no birth of \(id)\(device.map { "/" + $0 } ?? "") names it"))
                 continue
             }
             guard info.sensor != nil else { continue }
-            reading(m, info, target, payloadTime: p.timestamp, now: now, place: n, into: &out)
+            reading(p.metrics[n], info, target, payloadTime: p.timestamp, now: now, place: n, into: &out)
         }
         if unknown > 0 {
             node.counts.unknownAliases += unknown
@@ -386,7 +387,7 @@ public struct SparkplugHost: Sendable {
 
     /// One metric's value as a reading, or why not (the checks every dialect makes: valid ids, a
     /// finite value, a timestamp in the accepted window).
-    func reading(_ m: Sparkplug.Metric, _ info: MetricInfo, _ target: Target, payloadTime: UInt64?, now: Int64, place n: Int,
+    func reading(_ m: borrowing Sparkplug.Metric, _ info: borrowing MetricInfo, _ target: Target, payloadTime: UInt64?, now: Int64, place n: Int,
                  into out: inout Outcome) {
         guard let sensor = info.sensor else { return }
         let datatype = m.datatype ?? info.datatype
