@@ -40,8 +40,6 @@ public final class SparkplugService: Service, Sendable {
     public final class Counters: Sendable {
         public let messages = Atomic<Int>(0)
         public let historicalReadings = Atomic<Int>(0)
-        public let nulls = Atomic<Int>(0)
-        public let rebirthsSent = Atomic<Int>(0)
     }
 
     public init(config: VigilConfig, ingestor: Ingestor, writer: StoreWriter, logger: Logger) throws {
@@ -119,7 +117,6 @@ public final class SparkplugService: Service, Sendable {
             ingestor.journal(IngestMessage(readings: outcome.historical, rejections: [], topic: message.topic, payload: [], receivedAt: now, live: false))
             counters.historicalReadings.add(outcome.historical.count, ordering: .relaxed)
         }
-        if outcome.nulls > 0 { counters.nulls.add(outcome.nulls, ordering: .relaxed) }
         if let id = Self.node(message.topic) { unsaved.withLock { _ = $0.insert(id) } }
         perform(outcome.actions, sensors: outcome.sensors, now: now)
     }
@@ -139,7 +136,6 @@ public final class SparkplugService: Service, Sendable {
                 do {
                     try out.withLock { $0 }?.publish(topic: SparkplugTopic.nodeCommand(group: id.group, edge: id.edge),
                                                      payload: SparkplugHost.rebirthCommand(now: now), qos: 0, retain: false)
-                    counters.rebirthsSent.add(1, ordering: .relaxed)
                 } catch {
                     logger.error("sparkplug rebirth command failed", metadata: ["sparkplug.node": "\(id)", "error": "\(error)"])
                 }
@@ -168,11 +164,6 @@ public final class SparkplugService: Service, Sendable {
 
     /// Machines offline by a death certificate, with the reason (for presence events).
     public func offlineMachines() -> [String: String] { host.withLock { $0.offlineMachines() } }
-
-    /// Each node's session, for /metrics and the API.
-    public func snapshot() -> [(id: SparkplugHost.NodeID, node: SparkplugHost.Node)] {
-        host.withLock { h in h.nodes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
-    }
 
     /// Each node's session as the API shows it.
     public func nodes() -> [API.SparkplugNode] {

@@ -113,6 +113,7 @@ import VigilCore
                                     Reading(machine: "g/e/d", sensor: "Inputs.Count", ts: Self.t0 + 1000, value: -123)])
         #expect(o.historical == [Reading(machine: "g/e/d", sensor: "Temperature", ts: Self.t0 + 500, value: 19)])
         #expect(o.nulls == 1 && o.actions.isEmpty && o.live.rejections.isEmpty)
+        #expect(host.nodes[.init(group: "g", edge: "e")]?.counts.nulls == 1)
     }
 
     @Test func seqWrapsGapsAreMissingAndAnUnclosedGapAsksForARebirth() {

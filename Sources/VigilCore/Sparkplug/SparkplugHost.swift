@@ -169,6 +169,7 @@ public struct SparkplugHost: Sendable {
         case .ndata, .ddata: data(p, type, id, device, &node, now, &out)
         case .ncmd, .dcmd: break
         }
+        node.counts.nulls += out.nulls
         checkTimers(id, &node, now, &out.actions)
         nodes[id] = node
         return out
