@@ -18,7 +18,7 @@ struct SensorRoutes: Sendable {
     }
 
     /// Every sensor of the machine, judged, with its metadata resolved over the sources.
-    func sensors(_ ctx: BasicRequestContext, only: String? = nil) async throws -> [SensorCondition] {
+    func sensors(_ ctx: BasicRequestContext) async throws -> [SensorCondition] {
         let id = try api.pathID(ctx, "id", valid: KeyRules.isValidMachine)
         guard var sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
         let stored = try await reader.sensorMetadata(machine: id)
@@ -28,25 +28,16 @@ struct SensorRoutes: Sendable {
         return sensors
     }
 
-    /// The body of a PUT: every field optional; the API source's metadata becomes exactly this
-    /// (a field left out is no longer set by the API: the config's or the device's shows again).
-    struct Body: Decodable {
-        var unit: String?
-        var description: String?
-        var min: Double?
-        var max: Double?
-        var step: Double?
-    }
-
     func set(_ req: Request, _ ctx: BasicRequestContext) async throws -> SensorCondition {
         let id = try api.pathID(ctx, "id", valid: KeyRules.isValidMachine)
         let sensor = try api.pathID(ctx, "sensor", valid: KeyRules.isValidSensor)
         let bytes = try await req.body.collect(upTo: 16 * 1024)
-        let body: Body
-        do { body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView)) } catch {
+        // The API source's metadata becomes exactly the body: a field left out is no longer set by
+        // the API (the config's or the device's shows again).
+        let m: SensorMetadata
+        do { m = try JSONDecoder().decode(SensorMetadata.self, from: Data(bytes.readableBytesView)) } catch {
             throw APIError.badRequest("body must be JSON {\"unit\", \"description\", \"min\", \"max\", \"step\"} (each optional; min/max/step numbers)")
         }
-        let m = SensorMetadata(unit: body.unit, description: body.description, min: body.min, max: body.max, step: body.step)
         if let problem = m.problem { throw APIError.badRequest(problem) }
         guard try await reader.sensorConditions(machine: id)?.contains(where: { $0.sensor == sensor }) == true else {
             throw APIError.notFound("no sensor \(sensor) of machine \(id) (metadata for sensors not seen yet: [[sensors]] in the config)")

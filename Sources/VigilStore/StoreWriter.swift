@@ -54,8 +54,6 @@ public final class StoreWriter: Sendable {
         public var late = 0
         /// Readings found missing by a jump in their series' sequence numbers.
         public var missing = 0
-        /// Readings outside their sensor's physical range (stored, and counted).
-        public var impossible = 0
     }
 
     /// `rollupFlushDelayMillis`: how long a minute must be quiet (and over) before its rollup is
@@ -95,7 +93,6 @@ public final class StoreWriter: Sendable {
             saveSequence: try db.statement(SequenceSQL.upsert),
             sensorRules: sensorRules,
             sensorMetadata: try SensorMetadataSQL.load(db)))
-        state.withLock { Self.resolveLimits(&$0) }
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -131,7 +128,6 @@ public final class StoreWriter: Sendable {
                         }
                         if let limits, limits.isImpossible(r.value) {
                             s.impossible[id, default: 0] += 1
-                            outcome.impossible += 1
                         }
                         let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
                         if bucket != lastTouched {

@@ -131,7 +131,7 @@ public struct SparkplugHost: Sendable {
         public init() {}
     }
 
-    public var settings: Settings
+    public let settings: Settings
     public private(set) var nodes: [NodeID: Node]
     let validator: PayloadDecoder
 

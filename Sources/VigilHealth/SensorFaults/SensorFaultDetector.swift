@@ -22,20 +22,12 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     public let sensors: [String]
     /// Nil for a sensor that had too few commissioning readings to be judged.
     public let profiles: [SensorProfile?]
-    /// What each sensor's instrument can read, as declared (`SensorMetadata`'s `min`/`max`: the
-    /// config's `[[sensors]]`, a device's birth, an operator); a reading outside is impossible, and
-    /// enough of them in a row are `out_of_range` whatever the siblings do. Nil where nothing is
-    /// declared, where what it read while commissioned contradicts the declaration, and in
+    /// What each sensor's instrument can read, as declared (`SensorMetadata`'s `min`/`max` only:
+    /// the config's `[[sensors]]`, a device's birth, an operator); a reading outside is impossible,
+    /// and enough of them in a row are `out_of_range` whatever the siblings do. Nil where nothing
+    /// is declared, where what it read while commissioned contradicts the declaration, and in
     /// detectors saved before it existed.
-    public private(set) var physical: [PhysicalRange?]?
-
-    public struct PhysicalRange: Codable, Sendable, Equatable {
-        public var min: Double?
-        public var max: Double?
-
-        public func contains(_ v: Double) -> Bool { (min.map { v >= $0 } ?? true) && (max.map { v <= $0 } ?? true) }
-        public var text: String { "\(min.map(SensorFaultDetector.number) ?? "−∞") to \(max.map(SensorFaultDetector.number) ?? "∞")" }
-    }
+    public private(set) var physical: [SensorMetadata?]?
     public var settings: Settings
     private(set) public var tracks: [Track]
     /// Faults closed recently (kept `clearAfter`-ish so the scorer can leave them out of the
@@ -155,13 +147,13 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// declaration the sensor's own commissioned values fall outside is not believed for it.
     @discardableResult
     public mutating func declare(_ metadata: [String: SensorMetadata]) -> Bool {
-        let ranges: [PhysicalRange?] = sensors.indices.map { j in
+        let ranges: [SensorMetadata?] = sensors.indices.map { j in
             guard let m = metadata[sensors[j]], m.hasLimits else { return nil }
-            let r = PhysicalRange(min: m.min, max: m.max)
-            if let p = profiles[j], !(r.contains(p.low) && r.contains(p.high)) { return nil }
+            let r = SensorMetadata(min: m.min, max: m.max)
+            if let p = profiles[j], r.isImpossible(p.low) || r.isImpossible(p.high) { return nil }
             return r
         }
-        let new: [PhysicalRange?]? = ranges.allSatisfy { $0 == nil } ? nil : ranges
+        let new: [SensorMetadata?]? = ranges.allSatisfy { $0 == nil } ? nil : ranges
         guard new != physical else { return false }
         physical = new
         return true
@@ -281,7 +273,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         // judge), alone: no sibling outside its own range or stepping at the same time (a change
         // several sensors share is the machine's).
         let declared = physical?[j]
-        let impossible = declared.map { !$0.contains(value) } ?? false
+        let impossible = declared?.isImpossible(value) ?? false
         if p.validRange.contains(value) && !impossible {
             t.outside = 0
             t.impossible = nil
@@ -302,7 +294,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if let declared, t.impossible == Self.outsideReadings, t.fault?.kind != .outOfRange, t.yieldsToRawFault {
             // Beyond what the instrument can read: the sensor's, whatever its machine does.
             changes += Self.open(&t, &closed, j, name, .outOfRange, since: t.outsideFrom, at: ts, evidence:
-                "reads \(Self.number(value)) (\(t.outside) readings in a row), outside what it can read (\(declared.text))")
+                "reads \(Self.number(value)) (\(t.outside) readings in a row), outside what it can read (\(declared.min.map(Self.number) ?? "−∞") to \(declared.max.map(Self.number) ?? "∞"))")
         } else if t.outside == Self.outsideReadings, t.jumpedOut, t.fault?.kind != .outOfRange,
            !tracks.indices.contains(where: { k in
                k != j && (tracks[k].outside > 0 || abs(tracks[k].lastShift - t.outsideFrom) <= Int64(SensorProfile.neighbours + 1) * p.cadence)
