@@ -117,13 +117,8 @@ public final class SparkplugService: Service, Sendable {
             ingestor.journal(IngestMessage(readings: outcome.historical, rejections: [], topic: message.topic, payload: [], receivedAt: now, live: false))
             counters.historicalReadings.add(outcome.historical.count, ordering: .relaxed)
         }
-        if let id = Self.node(message.topic) { unsaved.withLock { _ = $0.insert(id) } }
+        if let id = outcome.node { unsaved.withLock { _ = $0.insert(id) } }
         perform(outcome.actions, sensors: outcome.sensors, now: now)
-    }
-
-    static func node(_ topic: String) -> SparkplugHost.NodeID? {
-        guard case .message(_, let group, let edge, _)? = SparkplugTopic.parse(topic) else { return nil }
-        return .init(group: group, edge: edge)
     }
 
     private func perform(_ actions: [SparkplugHost.Action], sensors: [SparkplugHost.SensorInfo], now: Int64) {

@@ -127,6 +127,8 @@ public struct SparkplugHost: Sendable {
         public var sensors: [SensorInfo] = []
         public var actions: [Action] = []
         public var nulls = 0
+        /// The edge node whose session the message changed (its numbering, at least).
+        public var node: NodeID?
 
         public init() {}
     }
@@ -172,6 +174,7 @@ public struct SparkplugHost: Sendable {
         node.counts.nulls += out.nulls
         checkTimers(id, &node, now, &out.actions)
         nodes[id] = node
+        out.node = id
         return out
     }
 
