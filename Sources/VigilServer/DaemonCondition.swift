@@ -2,8 +2,8 @@ import Foundation
 import Glibc
 import Synchronization
 import VigilCore
-public import VigilMQTT
-public import VigilStore
+import VigilMQTT
+import VigilStore
 
 /// Why the daemon is not fully well. The raw values are what `/healthz`, the systemd `STATUS=`
 /// line and `vigil_daemon_degraded{reason}` show.
@@ -139,8 +139,8 @@ public struct DaemonCondition: Sendable {
         let base = (path as NSString).lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
         return names.filter { $0.hasPrefix(base) }.reduce(0) { total, name in
-            var st = stat()
-            return stat((dir.isEmpty ? "" : dir + "/") + name, &st) == 0 ? total + Int64(st.st_size) : total
+            let size = (try? FileManager.default.attributesOfItem(atPath: (dir.isEmpty ? "" : dir + "/") + name))?[.size] as? Int
+            return total + Int64(size ?? 0)
         }
     }
 }

@@ -45,9 +45,9 @@ import VigilCore
     func busyDaemon(_ broker: TestBroker, dataDir: String, total: Int, sessions: Int = 1) async throws -> (TestDaemon, ChildProcess) {
         let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: Self.rowsOnly.merging(["VIGIL_INGEST_SESSIONS": "\(sessions)"]) { $1 })
         try await daemon.waitReady()
-        // Paced (≥ 5 s for 200,000 readings): on a fast machine, or with this test's own process
+        // Paced (≥ 10 s for 200,000 readings): on a fast machine, or with this test's own process
         // starved by parallel tests, an unpaced load was all stored before the kill landed.
-        let sim = try startLoad(broker, readings: total, batch: 4, rate: 40_000, log: dataDir + "/sim.log")
+        let sim = try startLoad(broker, readings: total, batch: 4, rate: 20_000, log: dataDir + "/sim.log")
         try await Harness.waitUntil("ingest under way") { try await readingsStored(daemon) > 4_000 }
         return (daemon, sim)
     }

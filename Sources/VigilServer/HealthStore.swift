@@ -1,0 +1,39 @@
+import VigilCore
+import VigilHealth
+import VigilStore
+
+/// What the health decisions read and write, on the store: the health registry (held by the
+/// health service alone) and what health reads of the rest of the store.
+struct HealthStore: HealthStorage, Sendable {
+    let writer: StoreWriter
+    let registry: HealthRegistry
+
+    var machines: [String] { writer.fleet.snapshot().map(\.id) }
+    func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures {
+        try writer.minuteFeatures(machine: machine, sensors: sensors, after: after, through: through)
+    }
+    func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
+        try writer.rawReadings(machine: machine, after: after, through: through)
+    }
+    func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { writer.sensorMetadata(machine: machine, sensors: sensors) }
+    func machineHealth(_ machine: String) throws -> MachineHealthRecord? { try registry.machineHealth(machine) }
+    func model(machine: String, version: Int) throws -> ModelRecord? { try registry.model(machine: machine, version: version) }
+    func latestModelTrainFrom(machine: String) throws -> Int64? { try registry.latestModelTrainFrom(machine: machine) }
+    func latestModelTrainTo(machine: String) throws -> Int64? { try registry.latestModelTrainTo(machine: machine) }
+    func alarmMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
+        try registry.alarmMinutes(machine: machine, after: after, through: through)
+    }
+    func sensorFaultMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
+        try registry.sensorFaultMinutes(machine: machine, after: after, through: through)
+    }
+    func registerModel(machine: String, info: ModelLineage, body: String, activate: Bool, events: [Event]) throws -> Int {
+        try registry.registerModel(machine: machine, info: info, body: body, activate: activate, events: events)
+    }
+    func activateModel(machine: String, version: Int, events: [Event]) throws -> Bool {
+        try registry.activateModel(machine: machine, version: version, events: events)
+    }
+    func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?) throws {
+        try registry.saveHealth(record, history: history, events: events, sensors: sensors)
+    }
+    func recordMaintenance(machine: String, at: Int64, note: String) throws { try registry.recordMaintenance(machine: machine, at: at, note: note) }
+}
