@@ -111,6 +111,10 @@ public enum API {
         public var max: Double
         public var sum: Double
         public var stddev: Double
+        /// Day points: the plant's local date (`2026-03-29`) and the day's length in ms (23, 24 or
+        /// 25 hours across DST changes); absent on raw readings and minutes.
+        public var date: String?
+        public var lengthMs: Int64?
 
         public init(ts: Int64, count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double) {
             self.ts = ts
@@ -157,6 +161,8 @@ public enum API {
             number(sum)
             out.append(contentsOf: ",\"stddev\":".utf8)
             number(stddev)
+            if let date { out.append(contentsOf: ",\"date\":\"\(date)\"".utf8) }
+            if let lengthMs { out.append(contentsOf: ",\"lengthMs\":\(lengthMs)".utf8) }
             out.append(UInt8(ascii: "}"))
         }
     }

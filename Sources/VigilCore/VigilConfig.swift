@@ -14,6 +14,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var mqttCertFile = ""
     public var mqttKeyFile = ""
     public var mqttKeepAliveSeconds = 30
+    // [site]
+    /// The plant's time zone (an IANA name, e.g. `Europe/Berlin`): day rollups are its local days.
+    public var siteTimezone = "UTC"
     // [storage]
     public var storageDB = "var/vigil.sqlite"
     /// How long after a 6-hour span ends its readings stay rows (cheap late data) before they are
@@ -142,6 +145,7 @@ public struct VigilConfig: Sendable, Equatable {
         "mqtt.cert_file": { c, v throws(ValueError) in c.mqttCertFile = try v.string() },
         "mqtt.key_file": { c, v throws(ValueError) in c.mqttKeyFile = try v.string() },
         "mqtt.keepalive_seconds": { c, v throws(ValueError) in c.mqttKeepAliveSeconds = try v.int(in: 5...3600) },
+        "site.timezone": { c, v throws(ValueError) in c.siteTimezone = try v.timeZoneName() },
         "storage.db": { c, v throws(ValueError) in c.storageDB = try v.nonEmptyString() },
         "storage.seal_after": { c, v throws(ValueError) in c.storageSealAfterSeconds = try v.duration(in: 0...(30 * 86_400)) },
         "storage.min_free_mb": { c, v throws(ValueError) in c.storageMinFreeMB = try v.int(in: 0...(1 << 30)) },
@@ -323,7 +327,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// (e.g. `VIGIL_URL` for the CLI), so only known sections are taken.
     static func envKey(_ name: String) -> String? {
         let rest = name.dropFirst("VIGIL_".count).lowercased()
-        for section in ["mqtt", "storage", "http", "ingest", "rollup", "retention", "health", "notify", "upstream", "sparkplug"] where rest.hasPrefix(section + "_") {
+        for section in ["site", "mqtt", "storage", "http", "ingest", "rollup", "retention", "health", "notify", "upstream", "sparkplug"] where rest.hasPrefix(section + "_") {
             return section + "." + rest.dropFirst(section.count + 1)
         }
         return nil
@@ -361,6 +365,17 @@ extension TOMLValue {
     func bool() throws(ValueError) -> Bool {
         guard case .bool(let b) = self else { throw ValueError(message: "expected true or false, got a \(typeName)") }
         return b
+    }
+
+    /// An IANA time zone name's shape (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`);
+    /// whether the zone exists is found when its tz database file is read.
+    func timeZoneName() throws(ValueError) -> String {
+        let s = try nonEmptyString()
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard s.count <= 64, parts.allSatisfy({ p in
+            !p.isEmpty && p != "." && p != ".." && p.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_+-".contains($0)) }
+        }) else { throw ValueError(message: "'\(s)' is not a time zone name (an IANA name such as \"Europe/Berlin\" or \"UTC\")") }
+        return s
     }
 
     func nonEmptyString() throws(ValueError) -> String {

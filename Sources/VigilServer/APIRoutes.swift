@@ -151,32 +151,38 @@ struct APIRoutes: Sendable {
                     Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
+            let calendar = writer.calendar
+            // A range starting inside a bucket includes that bucket (days: the plant's local days).
+            let start = width == .minute ? width.start(of: from) : calendar.dayStart(of: from)
             // Range × resolution: an explicit range may span at most `maxRawRows` buckets.
             if to != .max {
-                let buckets = ((Double(to) - Double(width.start(of: from))) / Double(width.rawValue)).rounded(.up)
+                let buckets = ((Double(to) - Double(start)) / Double(width.rawValue)).rounded(.up)
                 guard buckets <= Double(Self.maxRawRows) else {
                     throw APIError.badRequest("the range spans \(buckets.formatted(.number.grouping(.never))) \(resolution) buckets; at most \(Self.maxRawRows) per request: "
                                               + (width == .minute ? "narrow from/to or use resolution=day" : "narrow from/to"))
                 }
             }
-            // A range starting inside a bucket includes that bucket.
             if width == .minute {
                 guard let extent = try await reader.minuteSeriesExtent(machine: machine, sensor: sensor) else {
                     throw APIError.notFound("no series \(machine)/\(sensor)")
                 }
-                let page = try await seriesCache.minuteSeries(reader, extent, from: width.start(of: from), to: to, limit: limit)
+                let page = try await seriesCache.minuteSeries(reader, extent, from: start, to: to, limit: limit)
                 return (page.json, Self.nextFrom(count: page.count, limit: limit, last: page.last, step: width.rawValue))
             }
             guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
-                                                              from: width.start(of: from), to: to, limit: limit) else {
+                                                              from: start, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
+            // A day point names its local date and length (23, 24 or 25 hours across DST changes).
             let points = buckets.map {
-                API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
-                                sum: $0.stats.sum, stddev: $0.stats.stddev)
+                var p = API.SeriesPoint(ts: $0.start, count: $0.stats.count, mean: $0.stats.mean, min: $0.stats.min, max: $0.stats.max,
+                                        sum: $0.stats.sum, stddev: $0.stats.stddev)
+                p.date = calendar.date(of: $0.start).description
+                p.lengthMs = calendar.dayAfter($0.start) - $0.start
+                return p
             }
             return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(points)),
-                    Self.nextFrom(count: points.count, limit: limit, last: points.last?.ts, step: width.rawValue))
+                    Self.nextFrom(count: points.count, limit: limit, last: points.last.map { calendar.dayAfter($0.ts) }, step: 0))
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
@@ -339,9 +345,17 @@ struct APIRoutes: Sendable {
         return id
     }
 
+    /// A query time: epoch ms, RFC 3339, or a plant's local date (`2026-03-29`): as `from` the
+    /// day's start, as `to` its end (the next day's start), so `from=D&to=D` is that whole day.
     func queryTime(_ s: String?, name: String) throws -> Int64? {
         guard let s else { return nil }
-        guard let t = Timestamp.millis(query: s) else { throw APIError.badRequest("'\(name)' must be epoch milliseconds or RFC 3339") }
+        if let date = LocalDate(s) {
+            let start = writer.calendar.start(of: date)
+            return name == "to" ? writer.calendar.dayAfter(start) : start
+        }
+        guard let t = Timestamp.millis(query: s) else {
+            throw APIError.badRequest("'\(name)' must be epoch milliseconds, RFC 3339 or a date (YYYY-MM-DD, the plant's local day)")
+        }
         return t
     }
 

@@ -7,6 +7,7 @@ public import ServiceLifecycle
 import UnixSignals
 public import VigilStore
 import VigilMQTT
+import Foundation
 
 /// Assembles and runs `vigild`: storage, the MQTT gateway and the HTTP API in one ServiceGroup.
 /// SIGTERM/SIGINT stop the HTTP server first, then systemd notification, then the gateway (which
@@ -19,7 +20,11 @@ public enum Daemon {
         try ensureParentDirectory(of: config.storageDB)
         let writer = try openWriter(config)
         let reader = try StoreReader(path: config.storageDB)
-        logger.info("storage open", metadata: ["db.path": "\(config.storageDB)"])
+        logger.info("storage open", metadata: ["db.path": "\(config.storageDB)", "site.timezone": "\(writer.calendar.timeZone)"])
+        if let recut = writer.recutDays, recut.days > 0 {
+            logger.notice("day rollups cut again on the plant's days (site.timezone changed)",
+                          metadata: ["from": "\(recut.from)", "to": "\(recut.to)", "series_days": "\(recut.days)"])
+        }
 
         guard let broker = BrokerURL(config.mqttURL) else { throw VigilConfig.Error(source: nil, key: "mqtt.url", message: "invalid") }
         let metrics = IngestMetrics()
@@ -157,7 +162,23 @@ public enum Daemon {
         try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,
                         rollupFlushDelayMillis: Int64(config.rollupFlushDelaySeconds) * 1000,
                         sealAfterMillis: Int64(config.storageSealAfterSeconds) * 1000, syncCommits: config.ingestDurability == .power,
-                        upstream: UpstreamService.streams(config.upstreamClickHouse), sensorRules: config.sensorRules)
+                        upstream: UpstreamService.streams(config.upstreamClickHouse), sensorRules: config.sensorRules,
+                        calendar: try calendar(config))
+    }
+
+    /// The plant's calendar: `site.timezone` read from the tz database (`$TZDIR`, else
+    /// `/usr/share/zoneinfo`, Debian's `tzdata`); an unknown zone is a configuration error.
+    public static func calendar(_ config: VigilConfig) throws -> PlantCalendar {
+        let environment = ProcessInfo.processInfo.environment
+        let name = config.siteTimezone
+        let path = (environment["TZDIR"] ?? "/usr/share/zoneinfo") + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if name == "UTC" { return .utc }
+            throw VigilConfig.Error(source: nil, key: "site.timezone", message: "unknown time zone '\(name)' (no tz database file \(path); apt-get install tzdata)")
+        }
+        do { return try PlantCalendar(timeZone: name, tzif: Array(data)) } catch {
+            throw VigilConfig.Error(source: nil, key: "site.timezone", message: "'\(name)': \(path) is not a usable tz database file (\(error))")
+        }
     }
 
     static func ensureParentDirectory(of path: String) throws {

@@ -37,7 +37,7 @@ enum OpenAPIDocument {
     static let json: String = #"""
     {
       "openapi": "3.1.0",
-      "info": {"title": "Vigil API", "version": "1", "description": "Vigil, the IoT sensor analytics appliance: machines, sensor series (raw and minute/day rollups), health, model registry, maintenance, quarantine. Times are epoch milliseconds in responses; query times accept epoch ms or RFC 3339. Machine ids containing '/' are percent-encoded in paths. Errors are {\"error\", \"detail\"}."},
+      "info": {"title": "Vigil API", "version": "1", "description": "Vigil, the IoT sensor analytics appliance: machines, sensor series (raw and minute/day rollups), health, model registry, maintenance, quarantine. Times are epoch milliseconds in responses; query times accept epoch ms, RFC 3339 or a date (YYYY-MM-DD: the plant's local day in its site.timezone). Day rollups are the plant's local days. Machine ids containing '/' are percent-encoded in paths. Errors are {\"error\", \"detail\"}."},
       "servers": [{"url": "/"}],
       "security": [{"bearer": []}, {}],
       "components": {
@@ -45,8 +45,8 @@ enum OpenAPIDocument {
         "parameters": {
           "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+)(?:/(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+))*$"}, "description": "Machine id (percent-encoded: a machine id may contain /)."},
           "sensor": {"name": "sensor", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^(?:[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|\\.\\.[A-Za-z0-9_.:-]+)$"}},
-          "from": {"name": "from", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Inclusive start: epoch ms or RFC 3339 (a from at or after to gives an empty answer)."},
-          "to": {"name": "to", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Exclusive end: epoch ms or RFC 3339."},
+          "from": {"name": "from", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Inclusive start: epoch ms, RFC 3339, or a date (the start of that local day). A from at or after to gives an empty answer."},
+          "to": {"name": "to", "in": "query", "schema": {"$ref": "#/components/schemas/Time"}, "description": "Exclusive end: epoch ms, RFC 3339, or a date (the end of that local day: from=D&to=D is the whole day D)."},
           "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}, "description": "At most this many items (default 10000)."},
           "limit10k": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "At most this many items (default 100)."}
         },
@@ -56,7 +56,8 @@ enum OpenAPIDocument {
         "schemas": {
           "Error": {"type": "object", "required": ["error", "detail"], "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
           "Time": {"anyOf": [{"type": "integer", "format": "int64", "minimum": -9223372036854775808, "maximum": 9223372036854775807, "description": "Epoch milliseconds"},
-                             {"type": "string", "format": "date-time", "description": "RFC 3339, years 0000 to 9999"}]},
+                             {"type": "string", "format": "date-time", "description": "RFC 3339, years 0000 to 9999"},
+                             {"type": "string", "format": "date", "description": "A local date of the plant (YYYY-MM-DD)"}]},
           "Machine": {"type": "object", "required": ["id", "sensors", "lastSeen"], "properties": {
             "id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}}, "lastSeen": {"type": "integer"},
             "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]},
@@ -88,7 +89,9 @@ enum OpenAPIDocument {
             "devices": {"type": "array", "items": {"type": "object", "required": ["device", "machine", "online"], "properties": {
               "device": {"type": "string"}, "machine": {"type": "string"}, "online": {"type": "boolean"}}}}}},
           "SeriesPoint": {"type": "object", "required": ["ts", "count", "mean", "min", "max", "sum", "stddev"], "properties": {
-            "ts": {"type": "integer", "description": "Reading time, or bucket start (UTC)."}, "count": {"type": "integer"},
+            "ts": {"type": "integer", "description": "Reading time, or bucket start (a day: the instant of local midnight)."}, "count": {"type": "integer"},
+            "date": {"type": "string", "format": "date", "description": "Day points only: the plant's local date."},
+            "lengthMs": {"type": "integer", "description": "Day points only: the day's length (23, 24 or 25 hours across DST changes)."},
             "mean": {"type": ["number", "null"]}, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
             "sum": {"type": ["number", "null"]}, "stddev": {"type": ["number", "null"], "description": "Population standard deviation."}}},
           "Health": {"type": "object", "required": ["machine", "confidence", "contributors"], "properties": {

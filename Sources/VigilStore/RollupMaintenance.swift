@@ -2,7 +2,8 @@ import VigilCodec
 import VigilCore
 import VigilRollup
 
-/// Keeps the minute and day rollup tables equal to a recomputation from the raw rows.
+/// Keeps the minute and day rollup tables equal to a recomputation from the raw rows. Minutes are
+/// UTC minutes; days are the plant's local days (`PlantCalendar`: 23, 24 or 25 hours).
 ///
 /// Writes mark the `(series, minute)` buckets they touch in `rollup_dirty`, inside their own
 /// transaction. A pass re-reduces each due minute from its raw rows with the SIMD kernel (only the
@@ -18,15 +19,17 @@ struct RollupMaintenance {
     let maxWait: Int64 = 60_000
     /// The rollup streams an upstream sink sends: their changed keys go to the change log.
     let upstream: Set<UpstreamStream>
+    /// The plant's days.
+    let calendar: PlantCalendar
     private var raw = SeriesColumns()
 
     static let minute = BucketWidth.minute.rawValue
-    static let day = BucketWidth.day.rawValue
 
-    init(db: SQLiteConnection, flushDelay: Int64, upstream: Set<UpstreamStream> = []) {
+    init(db: SQLiteConnection, flushDelay: Int64, upstream: Set<UpstreamStream> = [], calendar: PlantCalendar = .utc) {
         self.db = db
         self.flushDelay = flushDelay
         self.upstream = upstream.intersection([.rollupMinute, .rollupDay])
+        self.calendar = calendar
     }
 
     // MARK: marking (inside the writer's transaction)
@@ -68,7 +71,7 @@ struct RollupMaintenance {
         for (series, minute) in due {
             try recomputeMinute(series: series, start: minute)
             try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute = ?", [.int(series), .int(minute)])
-            days.insert(SeriesBucket(series: series, start: BucketWidth.day.start(of: minute)))
+            days.insert(SeriesBucket(series: series, start: calendar.dayStart(of: minute)))
         }
         for d in days { try recomputeDay(series: d.series, start: d.start) }
         for series in Set(days.map(\.series)) { try minuteRollupsChanged(series: series) }
@@ -99,7 +102,7 @@ struct RollupMaintenance {
 
     private func recomputeDay(series: Int64, start: Int64) throws {
         var stats = try base(level: 1, series: series, start: start)
-        for m in try MinuteChunks.read(db, series: series, from: start, to: start + Self.day, limit: nil) { stats.merge(m.stats) }
+        for m in try MinuteChunks.read(db, series: series, from: start, to: calendar.dayAfter(start), limit: nil) { stats.merge(m.stats) }
         try store(stats, table: "rollup_day", series: series, start: start)
     }
 
@@ -123,22 +126,55 @@ struct RollupMaintenance {
 
     // MARK: batch rebuild
 
-    /// Recomputes every minute and day bucket of the UTC days overlapping `[from, to)` from raw
+    /// Recomputes every minute and day bucket of the local days overlapping `[from, to)` from raw
     /// (and retention bases), a day of one series at a time through the SIMD kernel, one
     /// transaction per series-day (a running daemon keeps ingesting in between).
     mutating func rebuild(from: Int64, to: Int64) throws -> RollupRebuild {
         var result = RollupRebuild()
-        let first = BucketWidth.day.start(of: max(from, Int64.min / 2))
+        let first = calendar.dayStart(of: max(from, Int64.min / 2))
         let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
         for series in seriesIDs {
             var cursor = first
             while cursor < to, let day = try nextDay(series: series, from: cursor), day < to {
                 result.readings += try db.transaction { try rebuildDay(series: series, start: day) }
                 result.days += 1
-                cursor = day + Self.day
+                cursor = calendar.dayAfter(day)
             }
         }
         return result
+    }
+
+    /// Cuts the day rollups again on `calendar`'s days, from the minute rollups (the plant's time
+    /// zone changed): one transaction per series. Days whose minutes retention has already folded
+    /// away (those with a day base) keep the days they were cut on. Returns the days written.
+    mutating func recutDays() throws -> Int {
+        var written = 0
+        for series in try db.query("SELECT id FROM series ORDER BY id", row: { $0.int(0) }) {
+            written += try db.transaction {
+                let kept = Set(try db.query("SELECT start FROM rollup_base WHERE level = 1 AND series_id = ?", [.int(series)]) { $0.int(0) })
+                let rows = try db.query("SELECT min(start), max(start) FROM rollup_minute WHERE series_id = ?", [.int(series)]) {
+                    $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
+                }.first ?? nil
+                let ids = ChunkSpan.ids(series: series)
+                let sealed = try db.query("SELECT min(id), max(id) FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(ids.lowerBound), .int(ids.upperBound)]) {
+                    $0.isNull(0) ? nil : (MinuteChunks.dayStart(ofID: $0.int(0)), MinuteChunks.dayStart(ofID: $0.int(1)) + BucketWidth.day.rawValue - Self.minute)
+                }.first ?? nil
+                let extents = [rows, sealed].compactMap { $0 }
+                for start in try db.query("SELECT start FROM rollup_day WHERE series_id = ?", [.int(series)], row: { $0.int(0) }) where !kept.contains(start) {
+                    try db.run("DELETE FROM rollup_day WHERE series_id = ? AND start = ?", [.int(series), .int(start)])
+                }
+                guard let first = extents.map(\.0).min(), let last = extents.map(\.1).max() else { return 0 }
+                var days = 0
+                var day = calendar.dayStart(of: first)
+                while day <= last {
+                    if !kept.contains(day) { try recomputeDay(series: series, start: day) }
+                    days += 1
+                    day = calendar.dayAfter(day)
+                }
+                return days
+            }
+        }
+        return written
     }
 
     /// The first day at or after `from` where `series` has raw rows, minute rollups or bases.
@@ -155,11 +191,11 @@ struct RollupMaintenance {
         ].compactMap { sql in
             try db.query(sql, [.int(series), .int(from)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
         }
-        return (candidates + first.compactMap { $0 }).min().map { BucketWidth.day.start(of: $0) }
+        return (candidates + first.compactMap { $0 }).min().map { calendar.dayStart(of: $0) }
     }
 
     private mutating func rebuildDay(series: Int64, start: Int64) throws -> Int {
-        let end = start + Self.day
+        let end = calendar.dayAfter(start)
         raw.removeAll()
         try RawHistory.read(db, series: series, from: start, to: end, withSeq: false, into: &raw)
         var minutes: [Bucket] = []
@@ -187,8 +223,8 @@ struct RollupMaintenance {
 
     // MARK: retention
 
-    /// Prunes raw rows before `rawBefore` and minute rollups before `minutesBefore` (day starts;
-    /// nil keeps them). What goes is folded into `rollup_base` first so every rollup keeps its
+    /// Prunes raw rows before `rawBefore` (a 6-hour span start) and minute rollups before
+    /// `minutesBefore` (a local day start; nil keeps them). What goes is folded into `rollup_base` first so every rollup keeps its
     /// value; callers keep `rawBefore <= minutesBefore`.
     mutating func prune(rawBefore: Int64?, minutesBefore: Int64?, now: Int64) throws -> RetentionPrune {
         var result = RetentionPrune()
@@ -203,7 +239,7 @@ struct RollupMaintenance {
                                            [.int(series), .int(rawBefore)]) { $0.int(0) }
                 // Their minutes are folded from rows: sealed days go back to rows first.
                 for day in Set(minutes.map { BucketWidth.day.start(of: $0) }) {
-                    try MinuteChunks.unseal(db, series: series, from: day, to: day + Self.day)
+                    try MinuteChunks.unseal(db, series: series, from: day, to: day + BucketWidth.day.rawValue)
                 }
                 for m in minutes { try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: m) }
                 try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
@@ -229,15 +265,22 @@ struct RollupMaintenance {
                 }
             }
             if let minutesBefore {
-                var days = Set(try db.query("SELECT DISTINCT start - start % 86400000 FROM rollup_minute WHERE series_id = ? AND start < ?",
-                                            [.int(series), .int(minutesBefore)]) { $0.int(0) })
-                let sealed = ChunkSpan.ids(series: series, below: MinuteChunks.id(series: series, day: minutesBefore))
+                // Sealed minutes are kept by UTC day: the one the horizon falls in goes back to rows.
+                let utcDay = BucketWidth.day.start(of: minutesBefore)
+                if utcDay < minutesBefore { try MinuteChunks.unseal(db, series: series, from: utcDay, to: minutesBefore) }
+                // The local days of what goes (quarter hours: every offset in use is a multiple).
+                var days = Set(try db.query("SELECT DISTINCT start - start % 900000 FROM rollup_minute WHERE series_id = ? AND start < ?",
+                                            [.int(series), .int(minutesBefore)]) { calendar.dayStart(of: $0.int(0)) })
+                let sealed = ChunkSpan.ids(series: series, below: MinuteChunks.id(series: series, day: utcDay))
                 let sealedDays = try sealed.map { ids in
                     try db.query("SELECT id, buckets FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(ids.lowerBound), .int(ids.upperBound)]) {
                         (day: MinuteChunks.dayStart(ofID: $0.int(0)), buckets: Int($0.int(1)))
                     }
                 } ?? []
-                days.formUnion(sealedDays.map(\.day))
+                for d in sealedDays {
+                    days.insert(calendar.dayStart(of: d.day))
+                    days.insert(calendar.dayStart(of: d.day + BucketWidth.day.rawValue - 1))
+                }
                 for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
                 try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
                 result.minuteRows += db.changes

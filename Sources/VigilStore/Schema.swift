@@ -182,6 +182,11 @@ enum Schema {
             PRIMARY KEY(machine, sensor, source)
         ) WITHOUT ROWID;
         """,
+        // v12: the site's settings the stored data depends on: `timezone`, the zone the day
+        // rollups are cut in (absent: UTC, as every store before it).
+        """
+        CREATE TABLE site_setting(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {

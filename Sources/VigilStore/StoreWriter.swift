@@ -16,6 +16,11 @@ public final class StoreWriter: Sendable {
     public let upstream: Set<UpstreamStream>
     /// Whether the health registry was handed out (it is, once).
     let healthRegistryTaken = Atomic<Bool>(false)
+    /// The plant's days, which day rollups are cut on.
+    public let calendar: PlantCalendar
+    /// Set when opening found day rollups cut in another zone and cut them again: from which zone
+    /// to which, and how many series-days were written.
+    public let recutDays: (from: String, to: String, days: Int)?
 
     struct State {
         let db: SQLiteConnection
@@ -62,9 +67,12 @@ public final class StoreWriter: Sendable {
     /// into a chunk. `clock` stamps the rollup to-do marks (tests pin it).
     /// `syncCommits`: `synchronous=FULL`, each commit on stable storage before it returns (power-loss
     /// durability: the ingest journal's segment is emptied only after its batch is committed).
+    /// `calendar`: the plant's days, which day rollups are cut on; when the store's were cut in
+    /// another zone, they are cut again from the minute rollups first (`recutDays`).
     public init(path: String, quarantineLimit: Int = 10_000, rollupFlushDelayMillis: Int64 = 4_000,
                 sealAfterMillis: Int64 = 3_600_000, syncCommits: Bool = false, upstream: Set<UpstreamStream> = [],
-                sensorRules: [SensorRule] = [], clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
+                sensorRules: [SensorRule] = [], calendar: PlantCalendar = .utc,
+                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMillis) throws {
         self.clock = clock
         self.upstream = upstream
         let db = try SQLiteConnection(path: path)
@@ -76,6 +84,15 @@ public final class StoreWriter: Sendable {
         let fleet = FleetIndex()
         try fleet.load(db)
         self.fleet = fleet
+        self.calendar = calendar
+        var rollups = RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis, upstream: upstream, calendar: calendar)
+        let cutIn = try db.query("SELECT value FROM site_setting WHERE key = 'timezone'") { $0.text(0) }.first ?? "UTC"
+        if cutIn != calendar.timeZone {
+            recutDays = (from: cutIn, to: calendar.timeZone, days: try rollups.recutDays())
+            try db.run("INSERT OR REPLACE INTO site_setting(key, value) VALUES('timezone', ?)", [.text(calendar.timeZone)])
+        } else {
+            recutDays = nil
+        }
         state = Mutex(State(
             db: db,
             insertReading: try db.statement(
@@ -86,7 +103,7 @@ public final class StoreWriter: Sendable {
             countReject: try db.statement(
                 "INSERT INTO reject_count(reason, n) VALUES(?1, ?2) ON CONFLICT(reason) DO UPDATE SET n = n + ?2"),
             quarantineRows: rows,
-            rollups: RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis, upstream: upstream),
+            rollups: rollups,
             sealer: ChunkSealer(db: db, sealAfter: sealAfterMillis),
             sealed: try ChunkTotals.load(db),
             sequences: try SequenceSQL.load(db),
@@ -255,19 +272,20 @@ extension StoreWriter {
         try state.withLock { s in try s.rollups.backlog(now: now) }
     }
 
-    /// Recomputes the rollups of the UTC days overlapping `[from, to)` from raw
+    /// Recomputes the rollups of the local days overlapping `[from, to)` from raw
     /// (`vigild --rebuild-rollups`).
     public func rebuildRollups(from: Int64, to: Int64) throws -> RollupRebuild {
         try state.withLock { s in try s.rollups.rebuild(from: from, to: to) }
     }
 
     /// Applies the retention tiers: raw rows older than `rawDays` and minute rollups older than
-    /// `minuteDays` whole UTC days before today go (0 keeps them forever); day rollups stay.
+    /// `minuteDays` whole local days before today go (0 keeps them forever); day rollups stay. Raw
+    /// rows go by whole 6-hour spans (sealed chunks), so up to 6 hours more may stay; minute
+    /// rollups by whole local days, never past the raw horizon.
     public func applyRetention(rawDays: Int, minuteDays: Int, now: Int64 = SystemClock.wallMillis()) throws -> RetentionPrune {
-        let today = BucketWidth.day.start(of: now)
-        let day = BucketWidth.day.rawValue
-        let rawBefore = rawDays > 0 ? today - Int64(rawDays) * day : nil
-        let minutesBefore = minuteDays > 0 ? today - Int64(minuteDays) * day : nil
+        let rawBefore = rawDays > 0 ? ChunkSpan.start(of: calendar.dayStart(rawDays, daysBefore: now)) : nil
+        var minutesBefore = minuteDays > 0 ? calendar.dayStart(minuteDays, daysBefore: now) : nil
+        if let rawBefore, let m = minutesBefore, m > rawBefore { minutesBefore = calendar.dayStart(of: rawBefore) }
         if let rawBefore, let minutesBefore { precondition(rawBefore >= minutesBefore, "minute rollups must outlive raw rows") }
         precondition(minutesBefore == nil || rawBefore != nil, "minute rollups must outlive raw rows")
         return try state.withLock { s in

@@ -66,6 +66,7 @@ struct Vigild: AsyncParsableCommand {
             throw ProgramError(.usage, "--log-level: '\(logLevel)' is not a log level")
         }
         let cfg = try loadConfig()
+        _ = try Self.configErrorsAreUsage { try Daemon.calendar(cfg) }  // an unknown site.timezone exits 2
         if (from != nil || to != nil) && !rebuildRollups {
             throw ProgramError(.usage, "--from and --to go with --rebuild-rollups")
         }
