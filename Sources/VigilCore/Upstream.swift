@@ -59,10 +59,19 @@ public enum UpstreamRow: Sendable, Equatable {
         public var machine: String, sensor: String, ts: Int64
         public var count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double
         public var rev: Int64
-        public init(machine: String, sensor: String, ts: Int64, count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double, rev: Int64) {
+        /// Day rows: the plant's local date and the zone the day was cut in (`site.timezone`).
+        public var day: (date: LocalDate, timeZone: String)?
+        public init(machine: String, sensor: String, ts: Int64, count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double, rev: Int64,
+                    day: (date: LocalDate, timeZone: String)? = nil) {
             self.machine = machine; self.sensor = sensor; self.ts = ts
             self.count = count; self.mean = mean; self.min = min; self.max = max; self.sum = sum; self.stddev = stddev
-            self.rev = rev
+            self.rev = rev; self.day = day
+        }
+
+        public static func == (a: Rollup, b: Rollup) -> Bool {
+            (a.machine, a.sensor, a.ts, a.count, a.rev) == (b.machine, b.sensor, b.ts, b.count, b.rev)
+                && (a.mean, a.min, a.max, a.sum, a.stddev) == (b.mean, b.min, b.max, b.sum, b.stddev)
+                && a.day?.date == b.day?.date && a.day?.timeZone == b.day?.timeZone
         }
     }
 
@@ -122,7 +131,9 @@ public enum ClickHouse {
         case .rollupMinute:
             return Table(columns: rollupColumns, orderBy: "site, machine, sensor, ts", partitionBy: month, replacing: "rev")
         case .rollupDay:
-            return Table(columns: rollupColumns, orderBy: "site, machine, sensor, ts", partitionBy: "toYear(toDateTime(intDiv(ts, 1000)))", replacing: "rev")
+            // `ts` is the instant of the plant's local midnight; `date` that local day, in `timezone`.
+            return Table(columns: rollupColumns + [("date", "Date"), ("timezone", "String")], orderBy: "site, machine, sensor, ts",
+                         partitionBy: "toYear(toDateTime(intDiv(ts, 1000)))", replacing: "rev")
         case .health:
             return Table(columns: [("site", "String"), ("machine", "String"), ("ts", "UInt64"), ("health", "Float64"), ("status", "String"),
                                    ("confidence", "Float64"), ("model_version", "UInt64"), ("anomaly", "Float64"), ("rev", "UInt64")],
@@ -197,6 +208,10 @@ public enum ClickHouse {
                 w.string(r.machine); w.string(r.sensor); w.uint64(r.ts)
                 w.uint64(Int64(r.count)); w.double(r.mean); w.double(r.min); w.double(r.max); w.double(r.sum); w.double(r.stddev)
                 w.uint64(r.rev)
+                if let day = r.day {
+                    withUnsafeBytes(of: UInt16(clamping: day.date.daysSinceEpoch).littleEndian) { w.out.append(contentsOf: $0) }
+                    w.string(day.timeZone)
+                }
             case .health(let h):
                 w.string(h.machine); w.uint64(h.ts); w.double(h.health); w.string(h.status.rawValue)
                 w.double(h.confidence); w.uint64(Int64(h.modelVersion)); w.double(h.anomaly); w.uint64(h.rev)

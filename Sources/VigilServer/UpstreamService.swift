@@ -125,7 +125,7 @@ public final class UpstreamService: Service, Sendable {
         let sink = sinks[lane.sink]
         let now = SystemClock.monotonicSeconds()
         guard lane.started, now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
-        let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows)
+        let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows, calendar: writer.calendar)
         guard batch.changes > 0 else {
             if lane.full { lanes.withLock { $0[i].full = false } }  // drained: back to flush_seconds
             return false

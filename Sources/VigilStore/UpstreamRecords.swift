@@ -143,7 +143,8 @@ extension StoreReader {
     /// Up to `limit` changes (or events) of `stream` after `cursor`, as the rows they stand for
     /// now, read in one snapshot. A key changed several times is sent once, with its newest
     /// change as `rev`; a key whose row is gone (its machine was removed) is skipped.
-    public func upstreamBatch(stream: UpstreamStream, after cursor: Int64, limit: Int) async throws -> UpstreamBatch {
+    /// Day rows carry their local date in `calendar` (the plant's).
+    public func upstreamBatch(stream: UpstreamStream, after cursor: Int64, limit: Int, calendar: PlantCalendar = .utc) async throws -> UpstreamBatch {
         try await read { db in
             if stream == .event {
                 let events = try db.query("SELECT id, body FROM event WHERE id > ? ORDER BY id LIMIT ?", [.int(cursor), .int(Int64(limit))]) {
@@ -225,8 +226,9 @@ extension StoreReader {
                                              [.int(key.series), .int(key.t)]) { RollupMaintenance.stats($0) }.first
                     }
                     guard let stats else { continue }
+                    let day = stream == .rollupDay ? (date: calendar.date(of: key.t), timeZone: calendar.timeZone) : nil
                     rows.append(.rollup(.init(machine: machine, sensor: sensor, ts: key.t, count: stats.count, mean: stats.mean, min: stats.min,
-                                              max: stats.max, sum: stats.sum, stddev: stats.stddev, rev: rev)))
+                                              max: stats.max, sum: stats.sum, stddev: stats.stddev, rev: rev, day: day)))
                 case .health:
                     guard let machine = key.machine, var h = health[machine]?[key.t] else { continue }
                     h.rev = rev

@@ -14,6 +14,7 @@ import VigilCore
 /// API answers exactly (minute and day rollups, health points, model versions, maintenance),
 /// with no row missing and none doubled.
 @Suite(.serialized) struct ClickHouseUpstreamTests {
+    struct DayRow: Decodable, Equatable { var ts: Int64; var date: String; var timezone: String }
     struct RollupRow: Decodable, Equatable { var ts: Int64; var count: Int; var mean: Double; var min: Double; var max: Double; var sum: Double; var stddev: Double }
     struct HealthRow: Decodable, Equatable { var ts: Int64; var health: Double; var status: String }
     struct ModelRow: Decodable, Equatable {
@@ -29,12 +30,14 @@ import VigilCore
         var daemon: TestDaemon
         let config: String
 
-        init(name: String, node: TestClickHouseCluster.Node, upstream: String = "") async throws {
+        init(name: String, node: TestClickHouseCluster.Node, upstream: String = "", timeZone: String = "UTC") async throws {
             self.name = name
             broker = try TestBroker()
             try await broker.waitReady()
             dir = try Harness.tempDirectory()
             config = """
+                [site]
+                timezone = "\(timeZone)"
                 [health]
                 commission_minutes = 30
                 [rollup]
@@ -75,7 +78,7 @@ import VigilCore
 
         // Site A streams through node 0, site B through node 1; both nodes hold the Distributed tables.
         let a = try await Site(name: "plant-a", node: cluster.nodes[0])
-        let b = try await Site(name: "plant-b", node: cluster.nodes[1])
+        let b = try await Site(name: "plant-b", node: cluster.nodes[1], timeZone: "Asia/Kathmandu")
         let start = Self.historyStart
         let simA = try Self.simulate(a, seed: 11), simB = try Self.simulate(b, seed: 12)
 
@@ -231,6 +234,16 @@ import VigilCore
                     if mine != ch {
                         let diff = zip(mine, ch).first { $0 != $1 }.map { "\($0) vs \($1)" } ?? "\(mine.count) vs \(ch.count) rows"
                         return "\(m.id)/\(sensor) \(resolution): \(diff)"
+                    }
+                    // A day row names its local date and the zone it was cut in.
+                    if table == "rollup_day" {
+                        let days = try cluster.rows("""
+                            SELECT ts, toString(date) AS date, timezone FROM vigil.vigil_rollup_day FINAL
+                            WHERE site = '\(site.name)' AND machine = '\(m.id)' AND sensor = '\(sensor)' ORDER BY ts
+                            """, via: node, as: DayRow.self)
+                        let zone = site.name == "plant-b" ? "Asia/Kathmandu" : "UTC"
+                        let mineDays = api.map { DayRow(ts: $0.ts, date: $0.date ?? "?", timezone: zone) }
+                        if mineDays != days { return "\(m.id)/\(sensor) day dates: \(mineDays) vs \(days)" }
                     }
                 }
             }

@@ -28,7 +28,8 @@ import Testing
     @Test func rowBinaryFollowsTheInsertsColumnList() throws {
         let rows: [UpstreamStream: UpstreamRow] = [
             .rollupMinute: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_764_000_000_000, count: 6, mean: 0.1 + 0.2, min: -0.0, max: 1e300, sum: 5e-324, stddev: 0.5, rev: 7)),
-            .rollupDay: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_763_942_400_000, count: 86_400, mean: 1, min: 0, max: 2, sum: 86_400, stddev: 1, rev: 3)),
+            .rollupDay: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_763_938_800_000, count: 86_400, mean: 1, min: 0, max: 2, sum: 86_400, stddev: 1, rev: 3,
+                                      day: (LocalDate(year: 2025, month: 11, day: 24), "Europe/Berlin"))),
             .health: .health(.init(machine: "m1", ts: 1, health: 99.5, status: .watch, confidence: 0.9, modelVersion: 2, anomaly: 0.3, rev: 8)),
             .model: .model(.init(machine: "m1", lineage: ModelLineage(
                 version: 2, active: true, createdAt: 3, trigger: .drift, parentVersion: nil, trainFrom: 1, trainTo: 2, rowCount: 30,
@@ -57,6 +58,9 @@ import Testing
                     switch t {
                     case "UInt64": i += 8
                     case "UInt8": i += 1
+                    case "Date":
+                        #expect(Int(bytes[i]) | Int(bytes[i + 1]) << 8 == 20_416, "2025-11-24 as days since 1970")
+                        i += 2
                     case "Float64":
                         doubles.append(Double(bitPattern: bytes[i..<i + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
                         i += 8
