@@ -398,9 +398,12 @@ public enum API {
         /// the ingest journal.
         public var storageFreeBytes: Int64?
         public var databaseBytes: Int64 = 0
+        /// The plant's time zone (`site.timezone`): its days are the day rollups'.
+        public var timezone: String = "UTC"
 
         public init(status: String, reasons: [Reason] = [], mqttConnected: Bool, messages: Int, readingsAccepted: Int, readingsStored: Int,
-                    lastMessageAt: Int64?, storageFreeBytes: Int64? = nil, databaseBytes: Int64 = 0) {
+                    lastMessageAt: Int64?, storageFreeBytes: Int64? = nil, databaseBytes: Int64 = 0, timezone: String = "UTC") {
+            self.timezone = timezone
             self.status = status
             self.reasons = reasons
             self.storageFreeBytes = storageFreeBytes

@@ -105,7 +105,7 @@ struct APIRoutes: Sendable {
         router.get("/api/v1/sparkplug/nodes") { req, ctx in try (sparkplug?.nodes() ?? []).response(from: req, context: ctx) }
         router.get("/api/v1/upstream") { req, ctx in try (upstream?.status ?? []).response(from: req, context: ctx) }
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Dashboard.page(timeZone: writer.calendar.timeZone))))
         }
         router.get("/api/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.served)))
@@ -123,7 +123,8 @@ struct APIRoutes: Sendable {
                                 messages: metrics.messages.load(ordering: .relaxed),
                                 readingsAccepted: metrics.readingsAccepted.load(ordering: .relaxed),
                                 readingsStored: buffer.stats.appliedReadings,
-                                lastMessageAt: last == 0 ? nil : last, storageFreeBytes: facts.freeBytes, databaseBytes: facts.databaseBytes)
+                                lastMessageAt: last == 0 ? nil : last, storageFreeBytes: facts.freeBytes, databaseBytes: facts.databaseBytes,
+                                timezone: writer.calendar.timeZone)
     }
 
     /// One page of a series; `nextFrom` is set when `limit` cut it short.

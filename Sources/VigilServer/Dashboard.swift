@@ -1,13 +1,18 @@
+import Foundation
+
 /// The operator dashboard served at `/`: one self-contained page (no CDN, no external files).
 /// Fleet overview worst first with status colours and last-seen age; a machine view with health
 /// over time (band edges, alarm periods, model changes and maintenance marked), its contributing
 /// sensors, model lineage, and minute/day sensor charts with min–max bands, each sensor's state
 /// and its sensor faults shaded with their kind (a machine with a faulty sensor is flagged in the
-/// fleet list apart from its health status, which a sensor fault alone never moves); time axes in local
-/// time, the value and time under the pointer; a machine that went quiet shows its last day of
+/// fleet list apart from its health status, which a sensor fault alone never moves); times and axes
+/// in the plant's time (`site.timezone`, with its offset), the value and time under the pointer; a machine that went quiet shows its last day of
 /// data; `/#<machine>` opens that machine. Admin actions (record maintenance, promote, roll back) use the token it keeps. It
 /// refreshes itself every 15 s and asks for a bearer token when the API wants one.
 enum Dashboard {
+    /// The page for a plant in `timeZone` (an IANA name: its times are shown in it).
+    static func page(timeZone: String) -> String { html.replacingOccurrences(of: "__VIGIL_TIMEZONE__", with: timeZone) }
+
     static let html: String = #"""
     <!doctype html>
     <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -50,16 +55,23 @@ enum Dashboard {
     }
     const enc = s => encodeURIComponent(s);
     const age = ms => { const s = Math.round((Date.now() - ms) / 1000); return s < 120 ? s + ' s ago' : s < 7200 ? Math.round(s / 60) + ' min ago' : s < 172800 ? Math.round(s / 3600) + ' h ago' : Math.round(s / 86400) + ' d ago'; };
-    const when = ms => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+    // Times are the plant's (site.timezone), with their offset, whatever the browser's zone.
+    const ZONE = '__VIGIL_TIMEZONE__';
+    const local = (ms, opts) => new Date(ms).toLocaleString('sv-SE', {timeZone: ZONE, ...opts});
+    const at = ms => local(ms, {year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'shortOffset'});
+    const when = ms => local(ms, {year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
+    // The plant's offset from UTC at `ms` (ms), for ticks on its local hours.
+    const offsetAt = ms => { const p = {}; for (const x of new Intl.DateTimeFormat('en-US', {timeZone: ZONE, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric'}).formatToParts(new Date(ms))) p[x.type] = +x.value;
+      return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute) - Math.floor(ms / 60000) * 60000; };
     const badge = s => `<span class="st ${s || 'none'}">${s || 'commissioning'}</span>`;
     // Local-time axis ticks: the smallest step that gives at most six labels.
     function ticks(t0, t1) {
       const m = 60000, steps = [m, 2*m, 5*m, 10*m, 15*m, 30*m, 60*m, 120*m, 180*m, 360*m, 720*m, 1440*m, 2880*m, 10080*m];
       const step = steps.find(s => (t1 - t0) / s <= 6) || steps[steps.length - 1];
-      const off = new Date(t0).getTimezoneOffset() * m, out = [];
+      const off = -offsetAt(t0), out = [];
       for (let t = Math.ceil((t0 - off) / step) * step + off; t <= t1; t += step) out.push(t);
       const long = t1 - t0 > 86400000;
-      return out.map(t => [t, new Date(t).toLocaleString([], long ? {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'} : {hour: '2-digit', minute: '2-digit'})]);
+      return out.map(t => [t, local(t, long ? {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'} : {hour: '2-digit', minute: '2-digit'})]);
     }
     // A time chart: line (and min-max band), y labels, local-time x axis, optional band edges,
     // shaded spans and vertical markers; the pointer shows the nearest point's time and value.
@@ -88,7 +100,7 @@ enum Dashboard {
         const r = svg.getBoundingClientRect(), t = t0 + ((e.clientX - r.left) / r.width * 600 - L) / (R - L) * (t1 - t0);
         let best = pts[0]; for (const p of pts) if (Math.abs(p.ts - t) < Math.abs(best.ts - t)) best = p;
         tip.style.display = 'block'; tip.style.left = (e.clientX + 12) + 'px'; tip.style.top = (e.clientY + 12) + 'px';
-        tip.textContent = `${new Date(best.ts).toLocaleString()} · ${best.v.toFixed(2)}` + (o.band ? ` (min ${best.min.toFixed(2)}, max ${best.max.toFixed(2)})` : '') + (best.s ? ' · ' + best.s : '');
+        tip.textContent = `${at(best.ts)} · ${best.v.toFixed(2)}` + (o.band ? ` (min ${best.min.toFixed(2)}, max ${best.max.toFixed(2)})` : '') + (best.s ? ' · ' + best.s : '');
       };
       svg.onmouseleave = () => { tip.style.display = 'none'; };
     }
@@ -106,7 +118,7 @@ enum Dashboard {
       const ms = await api('/api/v1/machines');
       ms.sort((a, b) => (a.health ?? 1e9) - (b.health ?? 1e9) || a.id.localeCompare(b.id));
       const alarms = ms.filter(m => m.status === 'alarm').length, faulty = ms.filter(m => m.faultySensors > 0).length;
-      document.getElementById('summary').textContent = `${ms.length} machines · ${alarms} in alarm · ${faulty} with a sensor fault · updated ${new Date().toLocaleTimeString()}`;
+      document.getElementById('summary').textContent = `${ms.length} machines · ${alarms} in alarm · ${faulty} with a sensor fault · updated ${at(Date.now())} (${ZONE})`;
       document.querySelector('#fleet tbody').innerHTML = ms.map(m =>
         `<tr class="m${m.id === selected ? ' sel' : ''}" data-id="${m.id}"><td>${m.id}</td><td>${m.health == null ? '–' : m.health.toFixed(1)}</td><td>${badge(m.status)}</td><td>${m.faultySensors ? `<span class="st fault">${m.faultySensors} sensor fault${m.faultySensors > 1 ? 's' : ''}</span>` : ''}</td><td>${age(m.lastSeen)}</td></tr>`).join('');
       document.querySelectorAll('tr.m').forEach(tr => tr.onclick = () => { selected = tr.dataset.id; history.replaceState(null, '', '#' + enc(selected)); refresh(); });
@@ -120,7 +132,7 @@ enum Dashboard {
       document.getElementById('why').textContent = h.contributors.length ? 'Driven by: ' + h.contributors.map(c => c.sensorFault ? `${c.sensor} (sensor fault: ${c.sensorFault.replace('_', ' ')}, left out)` : `${c.sensor} ${(c.share * 100).toFixed(0)} %`).join(', ') + (h.model ? ` · model v${h.model.version}` : '') : '';
       // A machine that went quiet is shown as it was: its last day of data, not an empty "now".
       const quiet = Date.now() - m.lastSeen > 7200000, end = quiet ? m.lastSeen + 60000 : Date.now();
-      document.getElementById('quiet').innerHTML = quiet ? `<div class="note">Quiet since ${new Date(m.lastSeen).toLocaleString()} (${age(m.lastSeen)}): showing its last data.</div>` : '';
+      document.getElementById('quiet').innerHTML = quiet ? `<div class="note">Quiet since ${at(m.lastSeen)} (${age(m.lastSeen)}): showing its last data.</div>` : '';
       const acts = document.getElementById('actions');
       acts.innerHTML = '<button id="maint">Record maintenance…</button><button id="back">Roll back model</button>';
       document.getElementById('maint').onclick = () => { const note = prompt(`Maintenance on ${m.id}: what was done?`); if (note !== null) post(`/api/v1/machines/${id}/maintenance`, {note}); };
@@ -146,7 +158,7 @@ enum Dashboard {
       const faultSpans = s => opened.filter(e => e.sensor === s).map(e => {
         const r = recovered.find(r => r.sensor === s && r.fault.since === e.fault.since && r.fault.kind === e.fault.kind);
         return [e.fault.since, r ? r.at : end, e.fault.kind.replace('_', ' ')]; });
-      const state = c => !c ? '' : c.fault ? ` <span class="st fault">sensor fault: ${c.fault.kind.replace('_', ' ')}</span> <span class="muted">since ${new Date(c.fault.since).toLocaleString()} — ${c.fault.evidence}</span>`
+      const state = c => !c ? '' : c.fault ? ` <span class="st fault">sensor fault: ${c.fault.kind.replace('_', ' ')}</span> <span class="muted">since ${at(c.fault.since)} — ${c.fault.evidence}</span>`
         : c.state === 'suspect' ? ' <span class="st suspect">suspect</span>' : '';
       const box = document.getElementById('sensors');
       box.innerHTML = `<h3>Sensors <select id="res"><option value="minute">minute, last 24 h</option><option value="day">day, last 90 days</option></select> <span class="muted">— purple: sensor faults (left out of health)</span></h3>` +

@@ -138,6 +138,7 @@ enum OpenAPIDocument {
           "DaemonStatus": {"type": "object", "required": ["status", "mqttConnected", "messages", "readingsAccepted", "readingsStored"], "properties": {
             "status": {"type": "string"}, "mqttConnected": {"type": "boolean"}, "messages": {"type": "integer"}, "readingsAccepted": {"type": "integer"},
             "readingsStored": {"type": "integer"}, "lastMessageAt": {"type": ["integer", "null"]},
+            "timezone": {"type": "string", "description": "The plant's time zone (site.timezone, IANA): day rollups are its local days."},
             "reasons": {"type": "array", "items": {"type": "object", "required": ["reason", "detail"], "properties": {"reason": {"type": "string", "enum": ["storage_failing", "disk_low", "mqtt_disconnected", "rollup_lag"]}, "detail": {"type": "string"}}}},
             "storageFreeBytes": {"type": ["integer", "null"]}, "databaseBytes": {"type": "integer"}}}
         }

@@ -24,10 +24,10 @@ struct Export: AsyncParsableCommand {
     @Option(help: "minute or day (rollups).")
     var resolution: String = "minute"
 
-    @Option(help: "Start (inclusive): epoch ms or RFC 3339.")
+    @Option(help: "Start (inclusive): epoch ms, RFC 3339, or a date (YYYY-MM-DD: the start of the plant's local day).")
     var from: String?
 
-    @Option(help: "End (exclusive): epoch ms or RFC 3339.")
+    @Option(help: "End (exclusive): epoch ms, RFC 3339, or a date (the end of that local day).")
     var to: String?
 
     @Option(help: "csv or jsonl.")
@@ -38,13 +38,21 @@ struct Export: AsyncParsableCommand {
     func validate() throws {
         guard ["minute", "day"].contains(resolution) else { throw ValidationError("--resolution must be minute or day") }
         for (name, v) in [("--from", from), ("--to", to)] {
-            if let v, Timestamp.millis(query: v) == nil { throw ValidationError("\(name): '\(v)' is not epoch ms or RFC 3339") }
+            if let v, !isTimeOption(v) { throw ValidationError("\(name): '\(v)' is not epoch ms, RFC 3339 or a date (YYYY-MM-DD)") }
         }
     }
 
     func run() async throws {
         let client = endpoint.client
-        let start = from.flatMap(Timestamp.millis(query:)), end = to.flatMap(Timestamp.millis(query:))
+        // Dates are the plant's local days (`from` D: its start; `to` D: its end).
+        let calendar = [from, to].contains { $0.flatMap(LocalDate.init) != nil } ? try await endpoint.calendar() : .utc
+        func time(_ s: String?, end: Bool) -> Int64? {
+            guard let s else { return nil }
+            guard let date = LocalDate(s) else { return Timestamp.millis(query: s) }
+            let start = calendar.start(of: date)
+            return end ? calendar.dayAfter(start) : start
+        }
+        let start = time(from, end: false), end = time(to, end: true)
         let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
         let columns = what == .rollups ? ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"] : ["machine", "ts", "health", "status"]
         if format == .csv { print(columns.joined(separator: ",")) }

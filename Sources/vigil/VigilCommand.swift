@@ -24,7 +24,19 @@ struct Endpoint: ParsableArguments {
     var token: String?
 
     var client: APIClient { APIClient(url: url, token: token) }
+
+    /// The plant's calendar: vigild's `site.timezone` (from `/healthz`) read from this machine's tz
+    /// database; UTC when the zone's file is not here (then times show in UTC, `Z`).
+    func calendar() async throws -> PlantCalendar {
+        let zone = try await client.get("/healthz", as: API.DaemonStatus.self).timezone
+        guard zone != "UTC", let data = FileManager.default.contents(atPath: (ProcessInfo.processInfo.environment["TZDIR"] ?? "/usr/share/zoneinfo") + "/" + zone),
+              let calendar = try? PlantCalendar(timeZone: zone, tzif: Array(data)) else { return .utc }
+        return calendar
+    }
 }
+
+/// A time option: epoch ms, RFC 3339, or a plant's local date (`2026-03-29`).
+func isTimeOption(_ s: String) -> Bool { Timestamp.millis(query: s) != nil || LocalDate(s) != nil }
 
 struct Connection: ParsableArguments {
     @OptionGroup var endpoint: Endpoint
@@ -71,10 +83,10 @@ struct Series: AsyncParsableCommand {
     @Option(help: "raw, minute or day.")
     var resolution: String = "raw"
 
-    @Option(help: "Start (inclusive): epoch ms or RFC 3339.")
+    @Option(help: "Start (inclusive): epoch ms, RFC 3339, or a date (YYYY-MM-DD: the start of the plant's local day).")
     var from: String?
 
-    @Option(help: "End (exclusive): epoch ms or RFC 3339.")
+    @Option(help: "End (exclusive): epoch ms, RFC 3339, or a date (the end of that local day: --from D --to D is day D).")
     var to: String?
 
     @Option(help: "At most this many rows.")
@@ -85,7 +97,7 @@ struct Series: AsyncParsableCommand {
     func validate() throws {
         guard ["raw", "minute", "day"].contains(resolution) else { throw ValidationError("--resolution must be raw, minute or day") }
         for (name, v) in [("--from", from), ("--to", to)] {
-            if let v, Timestamp.millis(query: v) == nil { throw ValidationError("\(name): '\(v)' is not epoch ms or RFC 3339") }
+            if let v, !isTimeOption(v) { throw ValidationError("\(name): '\(v)' is not epoch ms, RFC 3339 or a date (YYYY-MM-DD)") }
         }
         guard KeyRules.isValidMachine(machine) else { throw ValidationError("MACHINE '\(machine)' is not a valid machine id") }
         guard KeyRules.isValidSensor(sensor) else { throw ValidationError("SENSOR '\(sensor)' is not a valid sensor id") }
@@ -98,15 +110,17 @@ struct Series: AsyncParsableCommand {
         if let limit { query.append(("limit", String(limit))) }
         let path = "/api/v1/machines/\(APIClient.segment(machine))/sensors/\(APIClient.segment(sensor))/series"
         let (points, next) = try await connection.client.page(path, query: query, as: [API.SeriesPoint].self)
-        let raw = resolution == "raw"
+        let raw = resolution == "raw", day = resolution == "day"
+        // A table shows the plant's local times with their offset.
+        let calendar = connection.format == .table ? try await connection.endpoint.calendar() : .utc
         try connection.emit(points) {
             var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
-                                        : ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"])
+                                        : ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev"])
             for p in points {
-                let ts: Rows.Cell = connection.format == .table ? .text(Timestamp.rfc3339(millis: p.ts)) : .int(p.ts)
+                let ts: Rows.Cell = connection.format == .table ? .text(calendar.rfc3339(p.ts)) : .int(p.ts)
                 out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean)]
-                                    : [.text(machine), .text(sensor), ts, .int(Int64(p.count)), .number(p.mean), .number(p.min),
-                                       .number(p.max), .number(p.sum), .number(p.stddev)])
+                                    : [.text(machine), .text(sensor), ts] + (day ? [.text(p.date ?? "")] : [])
+                                      + [.int(Int64(p.count)), .number(p.mean), .number(p.min), .number(p.max), .number(p.sum), .number(p.stddev)])
             }
             return out
         }

@@ -35,7 +35,9 @@ import VigilCore
     @Test func openAPIDocumentsEveryRouteAndEachAnswers() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
-        let daemon = try TestDaemon(broker: broker, environment: ["VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "10"])
+        // A plant in Kathmandu (+05:45): its days and the dashboard's times are local there.
+        let daemon = try TestDaemon(broker: broker, environment: ["VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "10",
+                                                                  "VIGIL_SITE_TIMEZONE": "Asia/Kathmandu"])
         try await daemon.waitReady()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let sim = try Harness.run(try Harness.product("vigil-sim"), [
@@ -123,6 +125,18 @@ import VigilCore
         #expect(dom.status == 0, "\(dom.stderr)")
         #expect(dom.stdout.contains("<tr class=\"m sel\" data-id=\"pump-01\"><td>pump-01</td>"), "fleet table: \(dom.stdout.prefix(3000))")
         #expect(dom.stdout.contains("1 machines · 0 in alarm") || dom.stdout.contains("1 machines · 1 in alarm"))
+        #expect(dom.stdout.contains("GMT+5:45 (Asia/Kathmandu)"), "times in the plant's zone with its offset: \(dom.stdout.prefix(1500))")
+        // Day points are the plant's local days: a date, 24 hours, starting at 18:15 UTC.
+        let days = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=day", as: [API.SeriesPoint].self)
+        #expect(!days.isEmpty && days.allSatisfy { $0.lengthMs == 86_400_000 && $0.date != nil && ($0.ts + 20_700_000) % 86_400_000 == 0 }, "\(days)")
+        let today = try #require(days.last?.date)
+        let oneDay = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=minute&from=\(today)&to=\(today)&limit=100000",
+                                               as: [API.SeriesPoint].self)
+        #expect(!oneDay.isEmpty && oneDay.allSatisfy { $0.ts >= days.last!.ts && $0.ts < days.last!.ts + 86_400_000 }, "from=D&to=D is the local day D")
+        let cli = try Harness.run(try Harness.product("vigil"), ["series", "pump-01", "temp", "--resolution", "day", "--from", today, "--to", today,
+                                                                 "--url", daemon.baseURL])
+        #expect(cli.status == 0 && cli.stdout.contains("T18:15:00+05:45") == false && cli.stdout.contains("T00:00:00+05:45") && cli.stdout.contains(today),
+                "vigil series shows the local day with its offset: \(cli.stdout) \(cli.stderr)")
         let healthChart = dom.stdout.range(of: "<svg id=\"health\"").flatMap { r in
             dom.stdout[r.lowerBound...].range(of: "</svg>").map { String(dom.stdout[r.lowerBound..<$0.upperBound]) } } ?? ""
         #expect(healthChart.contains("<polyline"), "health chart: \(healthChart.prefix(400))")
