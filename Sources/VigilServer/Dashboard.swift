@@ -4,7 +4,7 @@ import Foundation
 /// Fleet overview worst first with status colours and last-seen age; a machine view with health
 /// over time (band edges, alarm periods, model changes and maintenance marked), its contributing
 /// sensors, model lineage, and minute/day sensor charts with min–max bands, each sensor's state
-/// and its sensor faults shaded with their kind (a machine with a faulty sensor is flagged in the
+/// with its unit and physical range (what it cannot read shaded), and its sensor faults shaded with their kind (a machine with a faulty sensor is flagged in the
 /// fleet list apart from its health status, which a sensor fault alone never moves); times and axes
 /// in the plant's time (`site.timezone`, with its offset), the value and time under the pointer; a machine that went quiet shows its last day of
 /// data; `/#<machine>` opens that machine. Admin actions (record maintenance, promote, roll back) use the token it keeps. It
@@ -54,6 +54,10 @@ enum Dashboard {
       return r.json();
     }
     const enc = s => encodeURIComponent(s);
+    const esc = s => String(s).replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'})[c]);
+    // A sensor's unit and physical range as its chart's title says them.
+    const unitOf = c => !c || (c.unit == null && c.min == null && c.max == null) ? '' :
+      ` <span class="muted">(${[c.unit ? esc(c.unit) : null, c.min != null || c.max != null ? `can read ${c.min ?? '−∞'} to ${c.max ?? '∞'}` : null].filter(Boolean).join(', ')})</span>`;
     const age = ms => { const s = Math.round((Date.now() - ms) / 1000); return s < 120 ? s + ' s ago' : s < 7200 ? Math.round(s / 60) + ' min ago' : s < 172800 ? Math.round(s / 3600) + ' h ago' : Math.round(s / 86400) + ' d ago'; };
     // Times are the plant's (site.timezone), with their offset, whatever the browser's zone.
     const ZONE = '__VIGIL_TIMEZONE__';
@@ -85,6 +89,10 @@ enum Dashboard {
       for (const [a, b] of o.spans || []) out += `<rect x="${x(a)}" y="8" width="${Math.max(1, x(b) - x(a)).toFixed(1)}" height="142" fill="#c0392b22"/>`;
       for (const [a, b, kind] of o.faults || []) if (b >= t0 && a <= t1) { const xa = x(Math.max(a, t0)), xb = x(Math.min(b, t1));
         out += `<rect class="fault" x="${xa}" y="8" width="${Math.max(2, xb - xa).toFixed(1)}" height="142" fill="#7b4fa633"/><text x="${+xa + 2}" y="26" font-size="9" fill="#7b4fa6">${kind}</text>`; }
+      // What the instrument cannot read (its declared physical range), shaded where it shows.
+      if (o.limits) { const [mn, mx] = o.limits;
+        if (mx !== null && mx !== undefined && mx < hi) out += `<rect class="beyond" x="${L}" y="8" width="${R - L}" height="${Math.max(0, y(mx) - 8).toFixed(1)}" fill="#c0392b14"/>`;
+        if (mn !== null && mn !== undefined && mn > lo) out += `<rect class="beyond" x="${L}" y="${y(mn)}" width="${R - L}" height="${Math.max(0, 150 - y(mn)).toFixed(1)}" fill="#c0392b14"/>`; }
       for (const e of o.edges || []) out += `<line x1="${L}" x2="${R}" y1="${y(e)}" y2="${y(e)}" stroke="#999" stroke-dasharray="4 3" stroke-width="0.7"/><text x="${R - 2}" y="${y(e) - 2}" font-size="9" fill="#888" text-anchor="end">${e}</text>`;
       if (o.band) out += `<polygon fill="${o.color}33" points="${pts.map(p => x(p.ts) + ',' + y(p.max)).join(' ')} ${pts.slice().reverse().map(p => x(p.ts) + ',' + y(p.min)).join(' ')}"/>`;
       out += `<polyline fill="none" stroke="${o.color}" stroke-width="1.5" points="${pts.map(p => x(p.ts) + ',' + y(p.v)).join(' ')}"/>`;
@@ -162,13 +170,14 @@ enum Dashboard {
         : c.state === 'suspect' ? ' <span class="st suspect">suspect</span>' : '';
       const box = document.getElementById('sensors');
       box.innerHTML = `<h3>Sensors <select id="res"><option value="minute">minute, last 24 h</option><option value="day">day, last 90 days</option></select> <span class="muted">— purple: sensor faults (left out of health)</span></h3>` +
-        m.sensors.map(s => `<div class="chart"><h3>${s}${state(states[s])}</h3><svg data-s="${s}" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>`).join('');
+        m.sensors.map(s => `<div class="chart"><h3 title="${esc(states[s]?.description ?? '')}">${s}${unitOf(states[s])}${state(states[s])}</h3><svg data-s="${s}" viewBox="0 0 600 180" preserveAspectRatio="none"></svg></div>`).join('');
       const sel = document.getElementById('res'); sel.value = resolution; sel.onchange = () => { resolution = sel.value; refresh(); };
       const sfrom = end - (resolution === 'minute' ? 86400000 : 86400000 * 90);
       for (const svg of box.querySelectorAll('svg')) {
         const pts = await api(`/api/v1/machines/${id}/sensors/${enc(svg.dataset.s)}/series?resolution=${resolution}&from=${sfrom}&to=${end}&limit=100000`);
+        const c = states[svg.dataset.s];
         chart(svg, pts.map(p => ({ts: p.ts, v: p.mean, min: p.min, max: p.max})), {color: '#6a3fb5', band: true, from: pts.length ? pts[0].ts : sfrom, to: end,
-              faults: faultSpans(svg.dataset.s)});
+              faults: faultSpans(svg.dataset.s), limits: c ? [c.min, c.max] : null});
       }
     }
     async function refresh() { try { await detail(await fleet()); } catch (e) { document.getElementById('summary').textContent = 'error: ' + e.message; } }

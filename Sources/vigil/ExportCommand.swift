@@ -54,7 +54,10 @@ struct Export: AsyncParsableCommand {
         }
         let start = time(from, end: false), end = time(to, end: true)
         let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
-        let columns = what == .rollups ? ["machine", "sensor", "ts", "count", "mean", "min", "max", "sum", "stddev"] : ["machine", "ts", "health", "status"]
+        // Rollups carry their sensor's unit (empty when none is known) and, for days, the local date.
+        let day = resolution == "day"
+        let columns = what == .rollups ? ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev", "unit"]
+                                       : ["machine", "ts", "health", "status"]
         if format == .csv { print(columns.joined(separator: ",")) }
         func emit(_ values: [String], quoted: Set<Int>) {
             if format == .csv {
@@ -71,12 +74,16 @@ struct Export: AsyncParsableCommand {
             let id = APIClient.segment(m.id)
             switch what {
             case .rollups:
+                let units = Dictionary(try await client.get("/api/v1/machines/\(id)/sensors", as: [API.SensorStatus].self).map { ($0.sensor, $0.unit ?? "") }) { a, _ in a }
                 for sensor in m.sensors.sorted() {
                     try await client.pages("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series", query: [("resolution", resolution)],
                                            from: start, to: end, ts: { (p: API.SeriesPoint) in p.ts }) { points in
                         for p in points {
-                            emit([m.id, sensor, String(p.ts), String(p.count), number(p.mean), number(p.min), number(p.max), number(p.sum), number(p.stddev)],
-                                 quoted: [0, 1])
+                            let stats = [String(p.count), number(p.mean), number(p.min), number(p.max), number(p.sum), number(p.stddev)]
+                            let unit = units[sensor] ?? ""
+                            // JSON lines: an unknown unit is null.
+                            emit([m.id, sensor, String(p.ts)] + (day ? [p.date ?? ""] : []) + stats + [unit],
+                                 quoted: Set(day ? [0, 1, 3] : [0, 1]).union(unit.isEmpty ? [] : [day ? 10 : 9]))
                         }
                     }
                 }

@@ -98,8 +98,9 @@ import VigilCore
         #expect(page.status == 0 && page.stderr.contains("more follow: add --from "), "\(page.stderr)")
         let rollups = try Harness.run(vigil, ["export", "--resolution", "day", "--url", daemon.baseURL])
         let lines = rollups.stdout.split(separator: "\n")
-        #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev")
-        #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9 })
+        #expect(lines.first == "machine,sensor,ts,date,count,mean,min,max,sum,stddev,unit")
+        #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 11 })
+        #expect(lines.dropFirst().allSatisfy { LocalDate(String($0.split(separator: ",")[3])) != nil }, "day rows carry their local date")
 
         // Colours for people only: on a terminal (script(1) gives the CLI one) the status is
         // coloured; piped, or with NO_COLOR, the output is plain.

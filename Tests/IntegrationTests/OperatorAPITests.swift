@@ -117,6 +117,10 @@ import VigilCore
         let html = String(decoding: page, as: UTF8.self)
         #expect(html.contains("<title>Vigil</title>") && !html.contains("http://") && !html.contains("https://"), "the dashboard must not load anything from elsewhere")
 
+        // The instrument's unit and range (an operator's PUT) head its chart.
+        let (put, _) = try await Self.request(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp", method: "PUT",
+                                              body: "{\"unit\": \"°C\", \"description\": \"<b>casing</b>\", \"min\": 0, \"max\": 150}")
+        #expect(put == 200)
         // A real headless browser runs the page's script against the daemon: the fleet table
         // fills, the machine view draws the health chart and a sensor chart.
         let browser = try Harness.tool("chromium")
@@ -125,6 +129,8 @@ import VigilCore
         #expect(dom.status == 0, "\(dom.stderr)")
         #expect(dom.stdout.contains("<tr class=\"m sel\" data-id=\"pump-01\"><td>pump-01</td>"), "fleet table: \(dom.stdout.prefix(3000))")
         #expect(dom.stdout.contains("1 machines · 0 in alarm") || dom.stdout.contains("1 machines · 1 in alarm"))
+        #expect(dom.stdout.contains("temp <span class=\"muted\">(°C, can read 0 to 150)</span>") && dom.stdout.contains("title=\"&lt;b&gt;casing&lt;/b&gt;\""),
+                "unit and range on the sensor's chart, escaped: \(dom.stdout.components(separatedBy: "data-s=").first?.suffix(800) ?? "")")
         #expect(dom.stdout.contains("GMT+5:45 (Asia/Kathmandu)"), "times in the plant's zone with its offset: \(dom.stdout.prefix(1500))")
         // Day points are the plant's local days: a date, 24 hours, starting at 18:15 UTC.
         let days = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=day", as: [API.SeriesPoint].self)
