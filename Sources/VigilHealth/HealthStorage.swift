@@ -12,6 +12,9 @@ public protocol HealthStorage {
     func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures
     /// Every reading with a time in `(after, through]`, in time order (one time's in sensor order).
     func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)]
+    /// Per sensor with a declared physical range, the minutes in `(after, through]` holding a
+    /// reading beyond it.
+    func impossibleMinutes(machine: String, after: Int64, through: Int64) throws -> [String: Set<Int64>]
     /// The instruments' declared metadata (config, device, operator) of `sensors`.
     func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata]
 

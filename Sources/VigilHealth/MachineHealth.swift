@@ -204,9 +204,16 @@ public struct HealthDecisions<Storage: HealthStorage> {
 
     /// The minutes from the commissioning start, cut after the first `commissionMinutes` complete
     /// rows (as `vigil replay --commission-rows` does: a backlog that arrives at once must not
-    /// teach the model its own later faults), and how many complete rows there are.
+    /// teach the model its own later faults), and how many complete rows there are. A sensor's
+    /// minute holding a reading beyond what its instrument can read is left out (the row is not
+    /// complete): the reference must not learn an impossible value as normal.
     private func commissioningFeatures(_ record: MachineHealthRecord, through: Int64) throws -> (features: MinuteFeatures, complete: Int) {
         var features = try storage.minuteFeatures(machine: record.machine, sensors: nil, after: record.commissionFrom - 1, through: through)
+        let impossible = try storage.impossibleMinutes(machine: record.machine, after: record.commissionFrom - 1, through: through)
+        for (sensor, minutes) in impossible {
+            guard let j = features.sensors.firstIndex(of: sensor) else { continue }
+            for (i, t) in features.times.enumerated() where minutes.contains(t) { features.rows[i][j] = nil }
+        }
         let (end, complete) = MachineLifecycle.commissioningCut(features.rows, minutes: settings.commissionMinutes)
         features.rows.removeSubrange(end...)
         features.times.removeSubrange(end...)

@@ -15,6 +15,9 @@ struct HealthStore: HealthStorage, Sendable {
     func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
         try writer.rawReadings(machine: machine, after: after, through: through)
     }
+    func impossibleMinutes(machine: String, after: Int64, through: Int64) throws -> [String: Set<Int64>] {
+        try writer.impossibleMinutes(machine: machine, after: after, through: through)
+    }
     func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { writer.sensorMetadata(machine: machine, sensors: sensors) }
     func machineHealth(_ machine: String) throws -> MachineHealthRecord? { try registry.machineHealth(machine) }
     func model(machine: String, version: Int) throws -> ModelRecord? { try registry.model(machine: machine, version: version) }

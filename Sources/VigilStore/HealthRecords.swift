@@ -91,6 +91,28 @@ extension StoreWriter {
         }
     }
 
+    /// Per sensor of `machine` with a declared physical range (`[[sensors]]`, a device's birth, an
+    /// operator), the minutes in `(after, through]` holding a reading beyond it (from each minute's
+    /// rollup min and max): what health commissioning leaves out.
+    public func impossibleMinutes(machine: String, after: Int64, through: Int64) throws -> [String: Set<Int64>] {
+        guard after < through else { return [:] }
+        let series = try withConnection { db in
+            try db.query("SELECT sensor, id FROM series WHERE machine = ? ORDER BY sensor", [.text(machine)], row: { ($0.text(0), $0.int(1)) })
+        }
+        let limits = sensorMetadata(machine: machine, sensors: series.map(\.0)).filter { $0.value.min != nil || $0.value.max != nil }
+        guard !limits.isEmpty else { return [:] }
+        return try withConnection { db in
+            var out: [String: Set<Int64>] = [:]
+            for (sensor, id) in series {
+                guard let l = limits[sensor] else { continue }
+                let bad = try MinuteChunks.read(db, series: id, from: after + 1, to: through + 1, limit: nil)
+                    .filter { l.isImpossible($0.stats.min) || l.isImpossible($0.stats.max) }.map(\.start)
+                if !bad.isEmpty { out[sensor] = Set(bad) }
+            }
+            return out
+        }
+    }
+
     /// Every reading of `machine`'s sensors with a time in `(after, through]`, in time order
     /// (readings of one time in sensor order): what the sensor-fault detector is fed.
     public func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {

@@ -38,7 +38,16 @@ import VigilCore
             (readings[machine] ?? []).filter { $0.ts > after && $0.ts <= through }
         }
 
-        func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { [:] }
+        var metadata: [String: [String: SensorMetadata]] = [:]
+        func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { (metadata[machine] ?? [:]).filter { sensors.contains($0.key) } }
+
+        func impossibleMinutes(machine: String, after: Int64, through: Int64) -> [String: Set<Int64>] {
+            var out: [String: Set<Int64>] = [:]
+            for r in readings[machine] ?? [] where r.ts > after && r.ts <= through && metadata[machine]?[r.sensor]?.isImpossible(r.value) == true {
+                out[r.sensor, default: []].insert(r.ts / 60_000 * 60_000)
+            }
+            return out
+        }
         func machineHealth(_ machine: String) -> MachineHealthRecord? { records[machine] }
         func model(machine: String, version: Int) -> ModelRecord? { models[machine]?.first { $0.info.version == version } }
         func latestModelTrainFrom(machine: String) -> Int64? { models[machine]?.map(\.info.trainFrom).max() }
@@ -164,6 +173,25 @@ import VigilCore
         try Self.settle(d, &reloaded, through: 250, reports: &reports)
         #expect(storage.history == kept250.1 && storage.events.map(\.detail) == kept250.2.map(\.detail))
         #expect(storage.records["pump"]?.health == kept250.0["pump"]?.health)
+    }
+
+    /// Minutes holding a reading the instrument cannot read (a rail value of 9999 on a 0–150 °C
+    /// sensor) are left out of commissioning: the reference learns from 60 other minutes.
+    @Test func commissioningLeavesOutReadingsBeyondThePhysicalRange() throws {
+        for declared in [false, true] {
+            let storage = MemoryStorage()
+            if declared { storage.metadata["pump"] = ["temp": SensorMetadata(unit: "°C", min: 0, max: 150)] }
+            var readings = Self.readings(minutes: 0..<100, seed: 7)
+            for i in readings.indices where readings[i].sensor == "temp" && (10..<20).contains((readings[i].ts - Self.base) / 60_000) { readings[i].value = 9999 }
+            storage.readings["pump"] = readings
+            var kept: MachineHealth?
+            var reports: [HealthDecisions<MemoryStorage>.Report] = []
+            try Self.settle(Self.decisions(storage), &kept, through: 100, reports: &reports)
+            let model = try #require(storage.models["pump"]?.first)
+            #expect(model.info.rowCount == 60)
+            // Undeclared, the rail minutes are learned as normal; declared, ten later minutes replace them.
+            #expect(model.info.trainTo == Self.base + (declared ? 69 : 59) * 60_000, "declared: \(declared)")
+        }
     }
 
     @Test func maintenanceReCommissionsFromTheDataAfterIt() throws {
