@@ -21,6 +21,9 @@ public enum UpstreamStream: String, Sendable, CaseIterable, Codable {
     case event
     /// Rejected inputs with their reason (the quarantine), for counts across sites.
     case quarantine
+    /// What is known of each sensor beside its readings — unit, description, physical range — as
+    /// the site resolves it (config, device, operator): the dimension the rollups join.
+    case sensor
 
     /// The table's name without prefix (the contract's `vigil_<name>` with the default prefix).
     public var table: String { rawValue }
@@ -35,6 +38,7 @@ public enum UpstreamStream: String, Sendable, CaseIterable, Codable {
         case .maintenance: 5
         case .event: 6
         case .quarantine: 7
+        case .sensor: 8
         }
     }
 
@@ -43,7 +47,7 @@ public enum UpstreamStream: String, Sendable, CaseIterable, Codable {
     public var usesChangeLog: Bool { self != .event && self != .quarantine }
 
     /// What a sink sends unless its `streams` say otherwise.
-    public static let defaults: [UpstreamStream] = [.rollupMinute, .rollupDay, .health, .model, .maintenance, .event, .quarantine]
+    public static let defaults: [UpstreamStream] = [.rollupMinute, .rollupDay, .health, .model, .maintenance, .event, .quarantine, .sensor]
 }
 
 /// One row of an upstream stream, as sent. Times are epoch milliseconds.
@@ -54,6 +58,15 @@ public enum UpstreamRow: Sendable, Equatable {
     case maintenance(Maintenance)
     case event(Event)
     case quarantine(Quarantine)
+    case sensor(Sensor)
+
+    /// A sensor and what the site knows of it.
+    public struct Sensor: Sendable, Equatable {
+        public var machine: String, sensor: String, metadata: SensorMetadata, rev: Int64
+        public init(machine: String, sensor: String, metadata: SensorMetadata, rev: Int64) {
+            self.machine = machine; self.sensor = sensor; self.metadata = metadata; self.rev = rev
+        }
+    }
 
     public struct Rollup: Sendable, Equatable {
         public var machine: String, sensor: String, ts: Int64
@@ -152,6 +165,10 @@ public enum ClickHouse {
                                    ("status", "String"), ("health", "Nullable(Float64)"), ("model_version", "Nullable(UInt64)"),
                                    ("detail", "String")],
                          orderBy: "site, machine, id", partitionBy: nil, replacing: nil)
+        case .sensor:
+            return Table(columns: [("site", "String"), ("machine", "String"), ("sensor", "String"), ("unit", "String"), ("description", "String"),
+                                   ("min", "Nullable(Float64)"), ("max", "Nullable(Float64)"), ("step", "Nullable(Float64)"), ("rev", "UInt64")],
+                         orderBy: "site, machine, sensor", partitionBy: nil, replacing: "rev")
         case .quarantine:
             // `machine` is '' (a rejected input has no trustworthy machine); it is the sharding key.
             return Table(columns: [("site", "String"), ("machine", "String"), ("id", "UInt64"), ("ts", "UInt64"), ("reason", "String"),
@@ -231,6 +248,10 @@ public enum ClickHouse {
                 w.string(e.detail)
             case .quarantine(let q):
                 w.string(""); w.uint64(q.id); w.uint64(q.receivedAt); w.string(q.reason); w.string(q.topic); w.string(q.detail)
+            case .sensor(let s):
+                let m = s.metadata
+                w.string(s.machine); w.string(s.sensor); w.string(m.unit ?? ""); w.string(m.description ?? "")
+                w.nullableDouble(m.min); w.nullableDouble(m.max); w.nullableDouble(m.step); w.uint64(s.rev)
             }
         }
         return w.out
@@ -253,6 +274,9 @@ public enum ClickHouse {
                 out.append(n == 0 ? byte : byte | 0x80)
             } while n != 0
             out.append(contentsOf: s.utf8)
+        }
+        mutating func nullableDouble(_ v: Double?) {
+            if let v, v.isFinite { out.append(0); double(v) } else { out.append(1) }
         }
         mutating func nullableUInt64(_ v: Int64?) {
             if let v { out.append(0); uint64(v) } else { out.append(1) }

@@ -125,7 +125,8 @@ public final class UpstreamService: Service, Sendable {
         let sink = sinks[lane.sink]
         let now = SystemClock.monotonicSeconds()
         guard lane.started, now >= lane.nextAttempt, lane.full || now - lane.lastSent >= Double(sink.flushSeconds) else { return false }
-        let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows, calendar: writer.calendar)
+        let batch = try await reader.upstreamBatch(stream: lane.stream, after: lane.cursor.lastSeq, limit: sink.batchRows, calendar: writer.calendar,
+                                                     sensorRules: writer.sensorRules)
         guard batch.changes > 0 else {
             if lane.full { lanes.withLock { $0[i].full = false } }  // drained: back to flush_seconds
             return false
@@ -182,7 +183,13 @@ public final class UpstreamService: Service, Sendable {
     private func post(_ body: [UInt8], stream: UpstreamStream, sink n: Int) async -> String? {
         let sink = sinks[n]
         var components = URLComponents(string: sink.url + "/")
-        components?.queryItems = [URLQueryItem(name: "query", value: ClickHouse.insert(database: sink.database, prefix: sink.tablePrefix, stream: stream))]
+        // Synchronous across shards: a Distributed insert is acknowledged only once every shard has
+        // its rows, so a shard that is down fails the insert and the outbox keeps them (ClickHouse's
+        // own queue of asynchronous Distributed inserts once lost rows when a shard was killed while
+        // they were being forwarded). A retry after a partial success only re-inserts rows that
+        // ReplacingMergeTree(rev) collapses. No effect on a plain table.
+        components?.queryItems = [URLQueryItem(name: "query", value: ClickHouse.insert(database: sink.database, prefix: sink.tablePrefix, stream: stream)),
+                                  URLQueryItem(name: "insert_distributed_sync", value: "1")]
         guard let url = components?.url else { return "invalid URL" }
         var request = URLRequest(url: url, timeoutInterval: 60)
         request.httpMethod = "POST"

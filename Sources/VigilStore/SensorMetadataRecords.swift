@@ -46,7 +46,13 @@ extension StoreWriter {
         guard !entries.isEmpty else { return }
         try state.withLock { s in
             try s.db.transaction {
-                for e in entries { try SensorMetadataSQL.save(s.db, machine: e.machine, sensor: e.sensor, source: source, e.metadata, at: at) }
+                for e in entries {
+                    try SensorMetadataSQL.save(s.db, machine: e.machine, sensor: e.sensor, source: source, e.metadata, at: at)
+                    if s.upstreamSensors, let id = try s.db.query("SELECT id FROM series WHERE machine = ? AND sensor = ?",
+                                                                   [.text(e.machine), .text(e.sensor)], row: { $0.int(0) }).first {
+                        try UpstreamLog.note(s.db, .sensor, series: id, t: 0)
+                    }
+                }
             }
             for e in entries {
                 let name = SeriesName(machine: e.machine, sensor: e.sensor)

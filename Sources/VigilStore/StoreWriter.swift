@@ -18,6 +18,8 @@ public final class StoreWriter: Sendable {
     let healthRegistryTaken = Atomic<Bool>(false)
     /// The plant's days, which day rollups are cut on.
     public let calendar: PlantCalendar
+    /// The configuration's `[[sensors]]` rules (laid under what devices and operators stored).
+    public let sensorRules: [SensorRule]
     /// Set when opening found day rollups cut in another zone and cut them again: from which zone
     /// to which, and how many series-days were written.
     public let recutDays: (from: String, to: String, days: Int)?
@@ -43,6 +45,8 @@ public final class StoreWriter: Sendable {
         var limits: [Int64: SensorMetadata] = [:]
         /// Readings outside their sensor's physical range, per series, since the daemon started.
         var impossible: [Int64: Int64] = [:]
+        /// Whether an upstream sink is sent the sensor stream (a new sensor, or new metadata, is noted).
+        var upstreamSensors = false
     }
 
     struct SeriesName: Hashable {
@@ -85,8 +89,13 @@ public final class StoreWriter: Sendable {
         try fleet.load(db)
         self.fleet = fleet
         self.calendar = calendar
+        self.sensorRules = sensorRules
         var rollups = RollupMaintenance(db: db, flushDelay: rollupFlushDelayMillis, upstream: upstream, calendar: calendar)
         let cutIn = try db.query("SELECT value FROM site_setting WHERE key = 'timezone'") { $0.text(0) }.first ?? "UTC"
+        // The configuration's [[sensors]] may have changed since the last start: every sensor is
+        // sent again (a row per series, replacing the cluster's).
+        if upstream.contains(.sensor) { try db.run("INSERT INTO upstream_change(stream, series_id, machine, t, at) SELECT ?, id, NULL, 0, ? FROM series",
+                                                   [.int(UpstreamStream.sensor.code), .int(clock())]) }
         if cutIn != calendar.timeZone {
             recutDays = (from: cutIn, to: calendar.timeZone, days: try rollups.recutDays())
             try db.run("INSERT OR REPLACE INTO site_setting(key, value) VALUES('timezone', ?)", [.text(calendar.timeZone)])
@@ -109,7 +118,7 @@ public final class StoreWriter: Sendable {
             sequences: try SequenceSQL.load(db),
             saveSequence: try db.statement(SequenceSQL.upsert),
             sensorRules: sensorRules,
-            sensorMetadata: try SensorMetadataSQL.load(db)))
+            sensorMetadata: try SensorMetadataSQL.load(db), upstreamSensors: upstream.contains(.sensor)))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -235,6 +244,7 @@ public final class StoreWriter: Sendable {
         s.seriesIDs[name] = id
         s.seriesNames[id] = name
         resolveLimits(&s, series: id)
+        if s.upstreamSensors { try UpstreamLog.note(s.db, .sensor, series: id, t: 0) }
         return id
     }
 }

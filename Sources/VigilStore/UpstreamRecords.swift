@@ -117,6 +117,8 @@ extension StoreWriter {
             try copyKeys("SELECT 0, machine, version FROM model ORDER BY machine, version", stream)
         case .maintenance:
             try copyKeys("SELECT 0, machine, id FROM maintenance ORDER BY id", stream)
+        case .sensor:
+            try copyKeys("SELECT id, NULL, 0 FROM series ORDER BY id", stream)
         case .event, .quarantine:
             break
         }
@@ -143,8 +145,10 @@ extension StoreReader {
     /// Up to `limit` changes (or events) of `stream` after `cursor`, as the rows they stand for
     /// now, read in one snapshot. A key changed several times is sent once, with its newest
     /// change as `rev`; a key whose row is gone (its machine was removed) is skipped.
-    /// Day rows carry their local date in `calendar` (the plant's).
-    public func upstreamBatch(stream: UpstreamStream, after cursor: Int64, limit: Int, calendar: PlantCalendar = .utc) async throws -> UpstreamBatch {
+    /// Day rows carry their local date in `calendar` (the plant's); sensor rows what the stored
+    /// metadata and the configuration's `sensorRules` say.
+    public func upstreamBatch(stream: UpstreamStream, after cursor: Int64, limit: Int, calendar: PlantCalendar = .utc,
+                              sensorRules: [SensorRule] = []) async throws -> UpstreamBatch {
         try await read { db in
             if stream == .event {
                 let events = try db.query("SELECT id, body FROM event WHERE id > ? ORDER BY id LIMIT ?", [.int(cursor), .int(Int64(limit))]) {
@@ -249,6 +253,15 @@ extension StoreReader {
                         UpstreamRow.Maintenance(machine: $0.text(0), id: key.t, at: $0.int(1), note: $0.text(2))
                     }).first else { continue }
                     rows.append(.maintenance(m))
+                case .sensor:
+                    guard let (machine, sensor) = try name(key.series) else { continue }
+                    var stored: [SensorMetadata.Source: SensorMetadata] = [:]
+                    for (source, m) in try db.query("SELECT source, unit, description, min, max, step FROM sensor_metadata WHERE machine = ? AND sensor = ?",
+                                                    [.text(machine), .text(sensor)], row: { (SensorMetadata.Source(rawValue: $0.text(0)), SensorMetadataSQL.metadata($0, from: 1)) }) {
+                        if let source { stored[source] = m }
+                    }
+                    rows.append(.sensor(.init(machine: machine, sensor: sensor,
+                                              metadata: SensorMetadata.resolve(machine: machine, sensor: sensor, rules: sensorRules, stored: stored), rev: rev)))
                 case .event, .quarantine:
                     break
                 }

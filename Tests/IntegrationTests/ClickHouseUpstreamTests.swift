@@ -14,6 +14,7 @@ import VigilCore
 /// API answers exactly (minute and day rollups, health points, model versions, maintenance),
 /// with no row missing and none doubled.
 @Suite(.serialized) struct ClickHouseUpstreamTests {
+    struct SensorRow: Decodable, Equatable { var sensor: String; var unit: String; var min: Double?; var max: Double? }
     struct DayRow: Decodable, Equatable { var ts: Int64; var date: String; var timezone: String }
     struct RollupRow: Decodable, Equatable { var ts: Int64; var count: Int; var mean: Double; var min: Double; var max: Double; var sum: Double; var stddev: Double }
     struct HealthRow: Decodable, Equatable { var ts: Int64; var health: Double; var status: String }
@@ -38,6 +39,11 @@ import VigilCore
             config = """
                 [site]
                 timezone = "\(timeZone)"
+                [[sensors]]
+                sensor = "temp"
+                unit = "°C"
+                min = -40
+                max = 200
                 [health]
                 commission_minutes = 30
                 [rollup]
@@ -121,13 +127,18 @@ import VigilCore
             let local = try TestClickHouseCluster.query(node.url, "SELECT count() FROM vigil.vigil_rollup_minute_local")
             #expect((Int(local.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "shard on \(node.httpPort) holds no rows")
         }
+        // Inserts are synchronous across shards: site A's failed too while shard 1 was down (the
+        // outbox kept the rows), and every lane has caught up since.
+        try await Harness.waitUntil("site A's lanes caught up", seconds: 60) {
+            try await Harness.getJSON(a.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self).allSatisfy { $0.lastError == nil && $0.pendingRows == 0 }
+        }
         let lanes = try await Harness.getJSON(a.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
         #expect(Set(lanes.map(\.stream)) == Set(UpstreamStream.defaults))
         // `vigil upstream status` shows the same lanes (JSON: the API's objects).
         let cli = try Harness.run(try Harness.product("vigil"), ["upstream", "status", "--format", "json", "--url", a.daemon.baseURL])
         #expect(cli.status == 0, "\(cli.stderr)")
         let cliLanes = try JSONDecoder().decode([API.UpstreamLane].self, from: Data(cli.stdout.utf8))
-        #expect(cliLanes.map(\.stream) == lanes.map(\.stream) && cliLanes.allSatisfy { $0.sink == "clickhouse[0]" && $0.failures == 0 })
+        #expect(cliLanes.map(\.stream) == lanes.map(\.stream) && cliLanes.allSatisfy { $0.sink == "clickhouse[0]" && $0.lastError == nil })
         // Site B's node was down: its inserts failed and were retried, and it says so.
         let lanesB = try await Harness.getJSON(b.daemon.baseURL + "/api/v1/upstream", as: [API.UpstreamLane].self)
         #expect(lanesB.contains { $0.failures > 0 }, "\(lanesB)")
@@ -247,6 +258,13 @@ import VigilCore
                     }
                 }
             }
+            // The sensor dimension: what the site knows of each sensor.
+            let known = try await Harness.getJSON(base + "/api/v1/machines/\(m.id)/sensors", as: [API.SensorStatus].self)
+                .map { SensorRow(sensor: $0.sensor, unit: $0.unit ?? "", min: $0.min, max: $0.max) }.sorted { $0.sensor < $1.sensor }
+            let chSensors = try cluster.rows("SELECT sensor, unit, min, max FROM vigil.vigil_sensor FINAL WHERE site = '\(site.name)' AND machine = '\(m.id)' ORDER BY sensor",
+                                             via: node, as: SensorRow.self)
+            if known != chSensors { return "\(m.id) sensors: \(known) vs \(chSensors)" }
+            if !known.contains(where: { $0.sensor == "temp" && $0.unit == "°C" && $0.max == 200 }) { return "\(m.id): temp's unit not known: \(known)" }
             let history = try await Harness.getJSON(base + "/api/v1/machines/\(m.id)/health/history?limit=10000", as: [API.HealthPoint].self)
             let chHealth = try cluster.rows("SELECT ts, health, status FROM vigil.vigil_health FINAL WHERE site = '\(site.name)' AND machine = '\(m.id)' ORDER BY ts",
                                             via: node, as: HealthRow.self)

@@ -38,6 +38,7 @@ import Testing
             .maintenance: .maintenance(.init(machine: "m1", id: 4, at: 5, note: String(repeating: "n", count: 300))),
             .event: .event(Event(id: 3, at: 4, kind: .statusChanged, machine: "m1", status: .alarm, health: 20, modelVersion: 1, detail: "d")),
             .quarantine: .quarantine(.init(id: 5, receivedAt: 6, topic: "vigil/m1/temp", reason: "malformed_json", detail: "unexpected end")),
+            .sensor: .sensor(.init(machine: "m1", sensor: "temp", metadata: SensorMetadata(unit: "°C", description: "casing", min: -40, max: nil, step: 0.1), rev: 10)),
         ]
         #expect(Set(rows.keys) == Set(UpstreamStream.allCases))
         for (stream, row) in rows {
