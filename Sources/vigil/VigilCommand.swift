@@ -111,16 +111,19 @@ struct Series: AsyncParsableCommand {
         let path = "/api/v1/machines/\(APIClient.segment(machine))/sensors/\(APIClient.segment(sensor))/series"
         let (points, next) = try await connection.client.page(path, query: query, as: [API.SeriesPoint].self)
         let raw = resolution == "raw", day = resolution == "day"
-        // A table shows the plant's local times with their offset.
+        // A table shows the plant's local times with their offset; rows name the sensor's unit.
         let calendar = connection.format == .table ? try await connection.endpoint.calendar() : .utc
+        let unit = try await connection.client.get("/api/v1/machines/\(APIClient.segment(machine))/sensors", as: [API.SensorStatus].self)
+            .first { $0.sensor == sensor }?.unit
         try connection.emit(points) {
-            var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value"]
-                                        : ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev"])
+            var out = Rows(columns: raw ? ["machine", "sensor", "ts", "value", "unit"]
+                                        : ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev", "unit"])
+            let u: Rows.Cell = unit.map { .text($0) } ?? .null
             for p in points {
                 let ts: Rows.Cell = connection.format == .table ? .text(calendar.rfc3339(p.ts)) : .int(p.ts)
-                out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean)]
+                out.rows.append(raw ? [.text(machine), .text(sensor), ts, .number(p.mean), u]
                                     : [.text(machine), .text(sensor), ts] + (day ? [.text(p.date ?? "")] : [])
-                                      + [.int(Int64(p.count)), .number(p.mean), .number(p.min), .number(p.max), .number(p.sum), .number(p.stddev)])
+                                      + [.int(Int64(p.count)), .number(p.mean), .number(p.min), .number(p.max), .number(p.sum), .number(p.stddev), u])
             }
             return out
         }

@@ -32,7 +32,7 @@ import VigilCore
         #expect((rows.first?["count"] as? NSNumber)?.intValue == 1)
         #expect((rows.first?["mean"] as? NSNumber)?.doubleValue == 21.5)
         let table = try Harness.run(try Harness.product("vigil"), ["series", "plant1/press7", "temp", "--format", "csv", "--url", daemon.baseURL])
-        #expect(table.stdout == "machine,sensor,ts,value\nplant1/press7,temp,\(ts),21.5\n", "\(table.stdout)")
+        #expect(table.stdout == "machine,sensor,ts,value,unit\nplant1/press7,temp,\(ts),21.5,\n", "\(table.stdout)")
 
         // The same reading twice is stored once; a malformed payload does not stop ingestion.
         try broker.publish(topic: "vigil/plant1/press7/temp", #"{"ts":\#(ts),"value":21.5}"#)

@@ -109,7 +109,7 @@ import VigilCore
                                                                   "--from", String(base), "--to", String(base + 600_000), "--url", daemon.baseURL])
         #expect(csv.status == 0, "\(csv.stderr)")
         let lines = csv.stdout.split(separator: "\n")
-        #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev")
+        #expect(lines.first == "machine,sensor,ts,count,mean,min,max,sum,stddev,unit")
         #expect(lines.count == 11)
         #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
 
