@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Only for the client generated from our OpenAPI document (IntegrationTests/GeneratedClient).
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/apple/swift-openapi-urlsession.git", from: "1.4.0"),
     ],
     targets: [
         // System libraries (Debian: libmosquitto-dev, libsqlite3-dev).
@@ -130,7 +133,11 @@ let package = Package(
         .testTarget(name: "VigilRollupTests", dependencies: ["VigilRollup", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilRollup", "VigilCodec", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilStore", "VigilHealth", "VigilAPI", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilCore", "VigilAPI", "VigilStore", "VigilServer"], exclude: ["sparkplug", "contract"],
+        .testTarget(name: "IntegrationTests", dependencies: [
+                        "VigilCore", "VigilAPI", "VigilStore", "VigilServer",
+                        .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                        .product(name: "OpenAPIURLSession", package: "swift-openapi-urlsession"),
+                    ], exclude: ["sparkplug", "contract", "GeneratedClient/openapi.json", "GeneratedClient/openapi-generator-config.yaml"],
                     swiftSettings: strict),
     ]
 )

@@ -63,13 +63,13 @@ enum OpenAPIDocument {
             "health": {"type": ["number", "null"]}, "status": {"type": ["string", "null"], "enum": ["ok", "watch", "warning", "alarm", null]},
             "missing": {"type": "integer", "description": "Readings its devices numbered (seq) that never arrived; see /api/v1/machines/{id}/quality."},
             "faultySensors": {"type": "integer", "description": "Its sensors in fault; see /api/v1/machines/{id}/sensors."}}},
-          "SensorFault": {"type": "object", "required": ["kind", "since", "evidence"], "properties": {
+          "SensorFault": {"type": ["object", "null"], "description": "A sensor fault; null where a sensor has none.", "required": ["kind", "since", "evidence"], "properties": {
             "kind": {"type": "string", "enum": ["stuck", "spike", "dropout", "out_of_range", "drift", "noise"]},
             "since": {"type": "integer", "description": "When the faulty behaviour began (epoch ms, data time)."},
             "evidence": {"type": "string", "description": "What was seen, against what the sensor did while commissioned."}}},
           "SensorStatus": {"type": "object", "required": ["sensor", "state", "fault", "lastSeen", "cadenceMs", "unit", "description", "min", "max", "step"], "properties": {
             "sensor": {"type": "string"}, "state": {"type": "string", "enum": ["ok", "suspect", "fault"]},
-            "fault": {"oneOf": [{"$ref": "#/components/schemas/SensorFault"}, {"type": "null"}]},
+            "fault": {"$ref": "#/components/schemas/SensorFault"},
             "lastSeen": {"type": ["integer", "null"]}, "cadenceMs": {"type": ["integer", "null"], "description": "Its usual interval, learned while commissioned; null before."},
             "unit": {"type": ["string", "null"], "description": "Engineering unit: [[sensors]] in the config, under a device's birth (Sparkplug engUnit), under PUT; null when nothing says."},
             "description": {"type": ["string", "null"]},
