@@ -30,12 +30,8 @@ public struct PlantCalendar: Sendable, Equatable {
 
     /// Local time minus UTC (ms) at the instant `utc`.
     public func offset(at utc: Int64) -> Int64 {
-        var lo = 0, hi = changes.count  // the first change after `utc`
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if changes[mid].at <= utc { lo = mid + 1 } else { hi = mid }
-        }
-        return lo == 0 ? initialOffset : changes[lo - 1].offset
+        let i = firstChange(after: utc)
+        return i == 0 ? initialOffset : changes[i - 1].offset
     }
 
     /// The first instant whose local time is `local` (ms since the epoch, read as local time): the
@@ -56,6 +52,7 @@ public struct PlantCalendar: Sendable, Equatable {
         return gapEnd ?? (local - offset(at: local))
     }
 
+    /// The index of the first change after `t` (binary search).
     private func firstChange(after t: Int64) -> Int {
         var lo = 0, hi = changes.count
         while lo < hi {
@@ -106,10 +103,7 @@ public struct PlantCalendar: Sendable, Equatable {
 
     static func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
 
-    static func floorDay(_ t: Int64) -> Int64 {
-        let q = t / day
-        return t % day < 0 ? q - 1 : q
-    }
+    static func floorDay(_ t: Int64) -> Int64 { t.floorDiv(day) }
 
     // MARK: TZif
 
@@ -294,27 +288,12 @@ public struct LocalDate: Sendable, Hashable, Comparable, CustomStringConvertible
         guard LocalDate(daysSinceEpoch: daysSinceEpoch) == self else { return nil }  // 2026-02-30
     }
 
-    /// Days since 1970-01-01 (H. Hinnant's days_from_civil).
-    public var daysSinceEpoch: Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    /// Days since 1970-01-01.
+    public var daysSinceEpoch: Int64 { Int64(Timestamp.daysFromCivil(year: year, month: month, day: day)) }
 
     public init(daysSinceEpoch days: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        self.init(year: Int(yoe + era * 400 + (m <= 2 ? 1 : 0)), month: Int(m), day: Int(d))
+        let c = Timestamp.civilFromDays(Int(days))
+        self.init(year: c.year, month: c.month, day: c.day)
     }
 
     public var description: String {

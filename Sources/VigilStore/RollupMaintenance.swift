@@ -100,10 +100,13 @@ struct RollupMaintenance {
         try store(stats, table: "rollup_minute", series: series, start: start)
     }
 
-    private func recomputeDay(series: Int64, start: Int64) throws {
+    /// Merges a local day from its minutes (and its base); returns the readings it holds.
+    @discardableResult
+    private func recomputeDay(series: Int64, start: Int64) throws -> Int {
         var stats = try base(level: 1, series: series, start: start)
         for m in try MinuteChunks.read(db, series: series, from: start, to: calendar.dayAfter(start), limit: nil) { stats.merge(m.stats) }
         try store(stats, table: "rollup_day", series: series, start: start)
+        return stats.count
     }
 
     private func base(level: Int, series: Int64, start: Int64) throws -> BucketStats {
@@ -146,7 +149,7 @@ struct RollupMaintenance {
 
     /// Cuts the day rollups again on `calendar`'s days, from the minute rollups (the plant's time
     /// zone changed): one transaction per series. Days whose minutes retention has already folded
-    /// away (those with a day base) keep the days they were cut on. Returns the days written.
+    /// away (those with a day base) keep the days they were cut on. Returns the series-days written.
     mutating func recutDays() throws -> Int {
         var written = 0
         for series in try db.query("SELECT id FROM series ORDER BY id", row: { $0.int(0) }) {
@@ -167,8 +170,7 @@ struct RollupMaintenance {
                 var days = 0
                 var day = calendar.dayStart(of: first)
                 while day <= last {
-                    if !kept.contains(day) { try recomputeDay(series: series, start: day) }
-                    days += 1
+                    if !kept.contains(day), try recomputeDay(series: series, start: day) > 0 { days += 1 }
                     day = calendar.dayAfter(day)
                 }
                 return days
