@@ -25,6 +25,7 @@ struct Health: AsyncParsableCommand {
             healths.append(try await connection.client.get("/api/v1/machines/\(APIClient.segment(id))/health", as: API.Health.self))
         }
         healths = healths.worstFirst(\.health, \.machine)
+        let ago = try await connection.timeCells(ago: true)
         let rows = {
             var out = Rows(columns: ["machine", "health", "status", "confidence", "contributors", "model", "updatedAt"])
             for h in healths {
@@ -35,7 +36,7 @@ struct Health: AsyncParsableCommand {
                 out.rows.append([
                     .text(h.machine), h.health.map { .number(($0 * 10).rounded() / 10) } ?? .null, .status(status),
                     .number((h.confidence * 100).rounded() / 100), .text(contributors), h.model.map { .int(Int64($0.version)) } ?? .null,
-                    h.updatedAt.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
+                    h.updatedAt.map(ago) ?? .null,
                 ])
             }
             return out
@@ -61,14 +62,15 @@ struct Sensors: AsyncParsableCommand {
 
     func run() async throws {
         let sensors = try await connection.client.get("/api/v1/machines/\(APIClient.segment(machine))/sensors", as: [API.SensorStatus].self)
+        let ago = try await connection.timeCells(ago: true)
         try connection.emit(sensors) {
             var out = Rows(columns: ["sensor", "state", "kind", "since", "evidence", "lastSeen", "cadenceMs", "unit", "min", "max"])
             for s in sensors {
                 out.rows.append([
                     .text(s.sensor), .status(s.state.rawValue), s.fault.map { .text($0.kind.rawValue) } ?? .null,
-                    s.fault.map { connection.format == .table ? .text(describeTime($0.since)) : .int($0.since) } ?? .null,
+                    s.fault.map { ago($0.since) } ?? .null,
                     s.fault.map { .text($0.evidence) } ?? .null,
-                    s.lastSeen.map { connection.format == .table ? .text(describeTime($0)) : .int($0) } ?? .null,
+                    s.lastSeen.map(ago) ?? .null,
                     s.cadenceMs.map { .int($0) } ?? .null,
                     s.unit.map { .text($0) } ?? .null, s.min.map { .number($0) } ?? .null, s.max.map { .number($0) } ?? .null,
                 ])
@@ -110,10 +112,10 @@ struct Models: AsyncParsableCommand {
             return
         }
         let models = try await connection.client.get(base, as: [API.ModelVersion].self)
+        let time = try await connection.timeCells()
         try connection.emit(models) {
             var out = Rows(columns: ["version", "active", "trigger", "parent", "createdAt", "trainFrom", "trainTo", "rows", "sha256", "gate", "reason"])
             for m in models {
-                let time: (Int64) -> Rows.Cell = { connection.format == .table ? .text(Timestamp.rfc3339(millis: $0)) : .int($0) }
                 out.rows.append([
                     .int(Int64(m.version)), .text(m.active ? "*" : ""), .text(m.trigger.rawValue), m.parentVersion.map { .int(Int64($0)) } ?? .null,
                     time(m.createdAt), time(m.trainFrom), time(m.trainTo), .int(Int64(m.rowCount)),
@@ -153,7 +155,8 @@ struct Maintenance: AsyncParsableCommand {
             payload = try JSONSerialization.data(withJSONObject: ["note": note])
         }
         let event = try await connection.client.post("/api/v1/machines/\(APIClient.segment(machine))/maintenance", body: payload, as: API.MaintenanceEvent.self)
-        try connection.say(event, "\(event.machine): maintenance recorded at \(Timestamp.rfc3339(millis: event.at)); the health reference re-commissions from data after it")
+        let when = connection.format == .json ? "" : try await connection.endpoint.calendar().rfc3339(event.at)
+        try connection.say(event, "\(event.machine): maintenance recorded at \(when); the health reference re-commissions from data after it")
     }
 }
 

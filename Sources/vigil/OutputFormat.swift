@@ -100,8 +100,8 @@ enum Terminal {
     static let red = "\u{1B}[1;31m", yellow = "\u{1B}[33m", green = "\u{1B}[32m"
 }
 
-/// `2026-11-29T01:02:03.000Z (5s ago)` for tables.
-func describeTime(_ ms: Int64, now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> String {
+/// `2026-11-29T02:02:03+01:00 (5s ago)` for tables: the plant's local time and its age.
+func describeTime(_ ms: Int64, calendar: PlantCalendar, now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> String {
     let age = (now - ms) / 1000
     let ago: String
     switch age {
@@ -111,7 +111,17 @@ func describeTime(_ ms: Int64, now: Int64 = Int64(Date().timeIntervalSince1970 *
     case ..<172_800: ago = "\(age / 3600)h ago"
     default: ago = "\(age / 86_400)d ago"
     }
-    return "\(Timestamp.rfc3339(millis: ms)) (\(ago))"
+    return "\(calendar.rfc3339(ms)) (\(ago))"
+}
+
+extension Connection {
+    /// How a row shows a time: in a table the plant's local time with its offset (with `ago`, and
+    /// how long ago), else epoch ms.
+    func timeCells(ago: Bool = false) async throws -> @Sendable (Int64) -> Rows.Cell {
+        guard format == .table else { return { .int($0) } }
+        let calendar = try await endpoint.calendar()
+        return { ago ? .text(describeTime($0, calendar: calendar)) : .text(calendar.rfc3339($0)) }
+    }
 }
 
 extension Connection {

@@ -16,6 +16,7 @@ struct SparkplugNodes: AsyncParsableCommand {
             print("no Sparkplug edge node seen ([sparkplug] enabled = true in the daemon's config)")
             return
         }
+        let time = try await connection.timeCells()
         try connection.emit(nodes) {
             var out = Rows(columns: ["group", "edge", "online", "devices", "bd_seq", "missing", "duplicates", "births", "deaths",
                                      "stale_deaths", "rebirths", "unknown_aliases", "last_message"])
@@ -24,7 +25,7 @@ struct SparkplugNodes: AsyncParsableCommand {
                     .text(n.group), .text(n.edge), .text(n.online ? "yes" : "no"),
                     .int(Int64(n.devices.filter(\.online).count)), n.bdSeq.map { .int($0) } ?? .null, .int(n.messages.missing),
                     .int(n.messages.duplicates), .int(Int64(n.births)), .int(Int64(n.deaths)), .int(Int64(n.staleDeaths)),
-                    .int(Int64(n.rebirthRequests)), .int(Int64(n.unknownAliases)), .text(Timestamp.rfc3339(millis: n.lastMessageAt)),
+                    .int(Int64(n.rebirthRequests)), .int(Int64(n.unknownAliases)), time(n.lastMessageAt),
                 ])
             }
             return out

@@ -54,6 +54,7 @@ struct Machines: AsyncParsableCommand {
 
     func run() async throws {
         let machines = try await connection.client.get("/api/v1/machines", as: [API.Machine].self).worstFirst(\.health, \.id)
+        let ago = try await connection.timeCells(ago: true)
         try connection.emit(machines) {
             // A loss column when any machine lost readings (always in CSV, for scripts).
             let loss = connection.format != .table || machines.contains { $0.missing > 0 }
@@ -63,7 +64,7 @@ struct Machines: AsyncParsableCommand {
                     .text(m.id), m.health.map { .number(connection.format == .table ? ($0 * 10).rounded() / 10 : $0) } ?? .null,
                     m.status.map { .status($0.rawValue) } ?? (connection.format == .table ? .status("commissioning") : .null),
                     .text(m.sensors.joined(separator: " ")),
-                    connection.format == .table ? .text(describeTime(m.lastSeen)) : .int(m.lastSeen),
+                    ago(m.lastSeen),
                 ] + (loss ? [.int(m.missing)] : []))
             }
             return out
@@ -143,12 +144,13 @@ struct Quarantine: AsyncParsableCommand {
 
     func run() async throws {
         let items = try await connection.client.get("/api/v1/quarantine", query: [("limit", String(limit))], as: [API.QuarantineItem].self)
+        let time = try await connection.timeCells()
         try connection.emit(items) {
             var out = Rows(columns: ["receivedAt", "reason", "topic", "detail", "payload"])
             for q in items {
                 let payload = q.payload ?? "base64:" + (q.payloadBase64 ?? "")
                 out.rows.append([
-                    connection.format == .table ? .text(Timestamp.rfc3339(millis: q.receivedAt)) : .int(q.receivedAt),
+                    time(q.receivedAt),
                     .text(q.reason), .text(q.topic), .text(q.detail),
                     .text(connection.format == .table ? String(payload.prefix(60)).replacingOccurrences(of: "\n", with: "⏎") : payload),
                 ])
@@ -179,11 +181,12 @@ struct Events: AsyncParsableCommand {
         var query = [("limit", String(limit))]
         if let machine { query.append(("machine", machine)) }
         let events = try await connection.client.get("/api/v1/events", query: query, as: [Event].self)
+        let time = try await connection.timeCells()
         try connection.emit(events) {
             var out = Rows(columns: ["id", "at", "kind", "machine", "status", "detail"])
             for e in events {
                 out.rows.append([
-                    .int(e.id), connection.format == .table ? .text(Timestamp.rfc3339(millis: e.at)) : .int(e.at), .text(e.kind.rawValue),
+                    .int(e.id), time(e.at), .text(e.kind.rawValue),
                     e.machine.map { .text($0) } ?? .null, e.status.map { .status($0.rawValue) } ?? .null, .text(e.detail),
                 ])
             }

@@ -143,6 +143,10 @@ import VigilCore
                                                                  "--url", daemon.baseURL])
         #expect(cli.status == 0 && cli.stdout.contains("T18:15:00+05:45") == false && cli.stdout.contains("T00:00:00+05:45") && cli.stdout.contains(today) && cli.stdout.contains("°C"),
                 "vigil series shows the local day with its offset: \(cli.stdout) \(cli.stderr)")
+        for command in [["machines"], ["events", "--limit", "3"], ["health", "pump-01"]] {
+            let table = try Harness.run(try Harness.product("vigil"), command + ["--url", daemon.baseURL])
+            #expect(table.status == 0 && table.stdout.contains("+05:45"), "vigil \(command[0]) shows the plant's time: \(table.stdout)")
+        }
         let healthChart = dom.stdout.range(of: "<svg id=\"health\"").flatMap { r in
             dom.stdout[r.lowerBound...].range(of: "</svg>").map { String(dom.stdout[r.lowerBound..<$0.upperBound]) } } ?? ""
         #expect(healthChart.contains("<polyline"), "health chart: \(healthChart.prefix(400))")
