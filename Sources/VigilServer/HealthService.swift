@@ -143,8 +143,6 @@ public final class HealthService: Service, Sendable {
                 q.reply(.success(try apply(q.command, machine: q.machine)))
             } catch let error as CommandError {
                 q.reply(.failure(error))
-            } catch let refusal as MachineLifecycle.Refusal {
-                q.reply(.failure(.refused(refusal)))
             } catch {
                 logger.error("health command failed", metadata: ["machine.id": "\(q.machine)", "error": "\(error)"])
                 q.reply(.failure(.failed("\(error)")))
