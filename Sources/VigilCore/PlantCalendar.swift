@@ -87,6 +87,20 @@ public struct PlantCalendar: Sendable, Equatable {
     /// The start (UTC ms) of the local day `date`.
     public func start(of date: LocalDate) -> Int64 { instant(ofLocal: date.daysSinceEpoch * Self.day) }
 
+    /// A query time (`from`/`to` of the API, `--from/--to` of the CLI): epoch ms, RFC 3339, or a
+    /// local date — as a start (`end` false) the day's start, as an end the next day's start, so
+    /// `from=D&to=D` is the whole day D. Nil when it is none of these.
+    public func time(query s: String, end: Bool) -> Int64? {
+        guard let date = LocalDate(s) else { return Timestamp.millis(query: s) }
+        return end ? dayAfter(start(of: date)) : start(of: date)
+    }
+
+    /// Where the tz database file of `zone` is: under `$TZDIR`, else `/usr/share/zoneinfo`
+    /// (Debian's `tzdata`). The daemon and the CLI read it there.
+    public static func databasePath(of zone: String, environment: [String: String]) -> String {
+        (environment["TZDIR"] ?? "/usr/share/zoneinfo") + "/" + zone
+    }
+
     /// `utc` as RFC 3339 local time with its offset (`2026-03-29T03:00:00+02:00`; `Z` in UTC).
     public func rfc3339(_ utc: Int64) -> String {
         let o = offset(at: utc)

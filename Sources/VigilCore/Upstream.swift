@@ -73,18 +73,17 @@ public enum UpstreamRow: Sendable, Equatable {
         public var count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double
         public var rev: Int64
         /// Day rows: the plant's local date and the zone the day was cut in (`site.timezone`).
-        public var day: (date: LocalDate, timeZone: String)?
+        public var day: Day?
         public init(machine: String, sensor: String, ts: Int64, count: Int, mean: Double, min: Double, max: Double, sum: Double, stddev: Double, rev: Int64,
-                    day: (date: LocalDate, timeZone: String)? = nil) {
+                    day: Day? = nil) {
             self.machine = machine; self.sensor = sensor; self.ts = ts
             self.count = count; self.mean = mean; self.min = min; self.max = max; self.sum = sum; self.stddev = stddev
             self.rev = rev; self.day = day
         }
 
-        public static func == (a: Rollup, b: Rollup) -> Bool {
-            (a.machine, a.sensor, a.ts, a.count, a.rev) == (b.machine, b.sensor, b.ts, b.count, b.rev)
-                && (a.mean, a.min, a.max, a.sum, a.stddev) == (b.mean, b.min, b.max, b.sum, b.stddev)
-                && a.day?.date == b.day?.date && a.day?.timeZone == b.day?.timeZone
+        public struct Day: Sendable, Equatable {
+            public var date: LocalDate, timeZone: String
+            public init(date: LocalDate, timeZone: String) { self.date = date; self.timeZone = timeZone }
         }
     }
 

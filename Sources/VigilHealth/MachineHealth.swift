@@ -123,7 +123,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
             var through = through
             m.behind = false
             if let judged = try judgeSensors(&m, &record, scorable: through, now: now, &report) {
-                let judgedMinute = Self.minuteStart(judged + 1) - 60_000  // the last minute wholly judged
+                let judgedMinute = (judged + 1).floorDiv(60_000) * 60_000 - 60_000  // the last minute wholly judged
                 m.behind = judgedMinute < through
                 through = min(through, judgedMinute)
             }
@@ -136,8 +136,6 @@ public struct HealthDecisions<Storage: HealthStorage> {
             return nil  // answers to commands, carried out in `apply`
         }
     }
-
-    static func minuteStart(_ t: Int64) -> Int64 { t - ((t % 60_000) + 60_000) % 60_000 }
 
     // MARK: scoring
 

@@ -350,11 +350,7 @@ struct APIRoutes: Sendable {
     /// day's start, as `to` its end (the next day's start), so `from=D&to=D` is that whole day.
     func queryTime(_ s: String?, name: String) throws -> Int64? {
         guard let s else { return nil }
-        if let date = LocalDate(s) {
-            let start = writer.calendar.start(of: date)
-            return name == "to" ? writer.calendar.dayAfter(start) : start
-        }
-        guard let t = Timestamp.millis(query: s) else {
+        guard let t = writer.calendar.time(query: s, end: name == "to") else {
             throw APIError.badRequest("'\(name)' must be epoch milliseconds, RFC 3339 or a date (YYYY-MM-DD, the plant's local day)")
         }
         return t

@@ -169,9 +169,8 @@ public enum Daemon {
     /// The plant's calendar: `site.timezone` read from the tz database (`$TZDIR`, else
     /// `/usr/share/zoneinfo`, Debian's `tzdata`); an unknown zone is a configuration error.
     public static func calendar(_ config: VigilConfig) throws -> PlantCalendar {
-        let environment = ProcessInfo.processInfo.environment
         let name = config.siteTimezone
-        let path = (environment["TZDIR"] ?? "/usr/share/zoneinfo") + "/" + name
+        let path = PlantCalendar.databasePath(of: name, environment: ProcessInfo.processInfo.environment)
         guard let data = FileManager.default.contents(atPath: path) else {
             if name == "UTC" { return .utc }
             throw VigilConfig.Error(source: nil, key: "site.timezone", message: "unknown time zone '\(name)' (no tz database file \(path); apt-get install tzdata)")

@@ -163,9 +163,8 @@ struct RollupMaintenance {
                     $0.isNull(0) ? nil : (MinuteChunks.dayStart(ofID: $0.int(0)), MinuteChunks.dayStart(ofID: $0.int(1)) + BucketWidth.day.rawValue - Self.minute)
                 }.first ?? nil
                 let extents = [rows, sealed].compactMap { $0 }
-                for start in try db.query("SELECT start FROM rollup_day WHERE series_id = ?", [.int(series)], row: { $0.int(0) }) where !kept.contains(start) {
-                    try db.run("DELETE FROM rollup_day WHERE series_id = ? AND start = ?", [.int(series), .int(start)])
-                }
+                try db.run("DELETE FROM rollup_day WHERE series_id = ?1 AND start NOT IN (SELECT start FROM rollup_base WHERE level = 1 AND series_id = ?1)",
+                           [.int(series)])
                 guard let first = extents.map(\.0).min(), let last = extents.map(\.1).max() else { return 0 }
                 var days = 0
                 var day = calendar.dayStart(of: first)

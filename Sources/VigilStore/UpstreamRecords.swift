@@ -196,6 +196,8 @@ extension StoreReader {
                     minutes[day] = Dictionary(buckets.map { ($0.start, $0.stats) }) { a, _ in a }
                 }
             }
+            // What each source stored of the sensors (a small table), read once per batch.
+            let sensorMetadata = stream == .sensor ? try SensorMetadataSQL.load(db) : nil
             var health: [String: [Int64: UpstreamRow.Health]] = [:]
             if stream == .health {
                 var spans: [String: (Int64, Int64)] = [:]
@@ -230,7 +232,7 @@ extension StoreReader {
                                              [.int(key.series), .int(key.t)]) { RollupMaintenance.stats($0) }.first
                     }
                     guard let stats else { continue }
-                    let day = stream == .rollupDay ? (date: calendar.date(of: key.t), timeZone: calendar.timeZone) : nil
+                    let day = stream == .rollupDay ? UpstreamRow.Rollup.Day(date: calendar.date(of: key.t), timeZone: calendar.timeZone) : nil
                     rows.append(.rollup(.init(machine: machine, sensor: sensor, ts: key.t, count: stats.count, mean: stats.mean, min: stats.min,
                                               max: stats.max, sum: stats.sum, stddev: stats.stddev, rev: rev, day: day)))
                 case .health:
@@ -255,11 +257,7 @@ extension StoreReader {
                     rows.append(.maintenance(m))
                 case .sensor:
                     guard let (machine, sensor) = try name(key.series) else { continue }
-                    var stored: [SensorMetadata.Source: SensorMetadata] = [:]
-                    for (source, m) in try db.query("SELECT source, unit, description, min, max, step FROM sensor_metadata WHERE machine = ? AND sensor = ?",
-                                                    [.text(machine), .text(sensor)], row: { (SensorMetadata.Source(rawValue: $0.text(0)), SensorMetadataSQL.metadata($0, from: 1)) }) {
-                        if let source { stored[source] = m }
-                    }
+                    let stored = sensorMetadata?[StoreWriter.SeriesName(machine: machine, sensor: sensor)] ?? [:]
                     rows.append(.sensor(.init(machine: machine, sensor: sensor,
                                               metadata: SensorMetadata.resolve(machine: machine, sensor: sensor, rules: sensorRules, stored: stored), rev: rev)))
                 case .event, .quarantine:

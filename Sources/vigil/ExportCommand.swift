@@ -46,13 +46,7 @@ struct Export: AsyncParsableCommand {
         let client = endpoint.client
         // Dates are the plant's local days (`from` D: its start; `to` D: its end).
         let calendar = [from, to].contains { $0.flatMap(LocalDate.init) != nil } ? try await endpoint.calendar() : .utc
-        func time(_ s: String?, end: Bool) -> Int64? {
-            guard let s else { return nil }
-            guard let date = LocalDate(s) else { return Timestamp.millis(query: s) }
-            let start = calendar.start(of: date)
-            return end ? calendar.dayAfter(start) : start
-        }
-        let start = time(from, end: false), end = time(to, end: true)
+        let start = from.flatMap { calendar.time(query: $0, end: false) }, end = to.flatMap { calendar.time(query: $0, end: true) }
         let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
         // Rollups carry their sensor's unit (empty when none is known) and, for days, the local date.
         let day = resolution == "day"

@@ -29,14 +29,14 @@ struct Endpoint: ParsableArguments {
     /// database; UTC when the zone's file is not here (then times show in UTC, `Z`).
     func calendar() async throws -> PlantCalendar {
         let zone = try await client.get("/healthz", as: API.DaemonStatus.self).timezone
-        guard zone != "UTC", let data = FileManager.default.contents(atPath: (ProcessInfo.processInfo.environment["TZDIR"] ?? "/usr/share/zoneinfo") + "/" + zone),
+        guard zone != "UTC", let data = FileManager.default.contents(atPath: PlantCalendar.databasePath(of: zone, environment: ProcessInfo.processInfo.environment)),
               let calendar = try? PlantCalendar(timeZone: zone, tzif: Array(data)) else { return .utc }
         return calendar
     }
 }
 
 /// A time option: epoch ms, RFC 3339, or a plant's local date (`2026-03-29`).
-func isTimeOption(_ s: String) -> Bool { Timestamp.millis(query: s) != nil || LocalDate(s) != nil }
+func isTimeOption(_ s: String) -> Bool { PlantCalendar.utc.time(query: s, end: false) != nil }
 
 struct Connection: ParsableArguments {
     @OptionGroup var endpoint: Endpoint

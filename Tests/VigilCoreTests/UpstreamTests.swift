@@ -29,7 +29,7 @@ import Testing
         let rows: [UpstreamStream: UpstreamRow] = [
             .rollupMinute: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_764_000_000_000, count: 6, mean: 0.1 + 0.2, min: -0.0, max: 1e300, sum: 5e-324, stddev: 0.5, rev: 7)),
             .rollupDay: .rollup(.init(machine: "m1", sensor: "temp", ts: 1_763_938_800_000, count: 86_400, mean: 1, min: 0, max: 2, sum: 86_400, stddev: 1, rev: 3,
-                                      day: (LocalDate(year: 2025, month: 11, day: 24), "Europe/Berlin"))),
+                                      day: .init(date: LocalDate(year: 2025, month: 11, day: 24), timeZone: "Europe/Berlin"))),
             .health: .health(.init(machine: "m1", ts: 1, health: 99.5, status: .watch, confidence: 0.9, modelVersion: 2, anomaly: 0.3, rev: 8)),
             .model: .model(.init(machine: "m1", lineage: ModelLineage(
                 version: 2, active: true, createdAt: 3, trigger: .drift, parentVersion: nil, trainFrom: 1, trainTo: 2, rowCount: 30,
