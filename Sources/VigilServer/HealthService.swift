@@ -193,9 +193,13 @@ public final class HealthService: Service, Sendable {
         let pending = try writer.earliestPendingMinutes()
         try notePresence(now: now)
         var behind = false
+        let started = SystemClock.wallMillis()
         for machine in writer.fleet.snapshot().map(\.id) {
             applyCommands()
             guard writer.fleet.contains(machine) else { continue }  // removed meanwhile
+            // The round's clock moves on with the wall clock, so whatever a machine registers
+            // (a model's createdAt, an event) is stamped after every command applied before it.
+            let now = now + max(0, SystemClock.wallMillis() - started)
             // A minute is scored once, so only when every sensor's rollup of it is in: never past
             // a minute still waiting for its rollup (a backlog or backfill reduces series by series).
             let through = pending[machine].map { min(final, $0 - 60_000) } ?? final

@@ -23,6 +23,7 @@ import VigilCore
         var machine: String
         /// The active version after the last answered promote/rollback, and when it was answered.
         var active: Int?
+        var activeSentAt: Int64 = 0
         var activeAnsweredAt: Int64 = 0
         /// Every maintenance event answered, in order.
         var maintenance: [Int64] = []
@@ -65,18 +66,19 @@ import VigilCore
                     var a = Answers(machine: machine)
                     for i in 0..<24 {
                         let versions = try await Harness.getJSON(base + machine + "/models", as: [API.ModelVersion].self).map(\.version)
+                        let sentAt = Int64(Date().timeIntervalSince1970 * 1000)
                         switch rng.next() % 3 {
                         case 0:
                             let v = versions[Int(rng.next() % UInt64(versions.count))]
                             let (status, body) = try await Self.post(base + machine + "/models/\(v)/promote")
                             #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
                             a.active = try JSONDecoder().decode(API.ActiveVersion.self, from: body).version
-                            a.activeAnsweredAt = Int64(Date().timeIntervalSince1970 * 1000)
+                            (a.activeSentAt, a.activeAnsweredAt) = (sentAt, Int64(Date().timeIntervalSince1970 * 1000))
                         case 1:
                             let (status, body) = try await Self.post(base + machine + "/models/rollback")
                             if status == 200 {
                                 a.active = try JSONDecoder().decode(API.ActiveVersion.self, from: body).version
-                                a.activeAnsweredAt = Int64(Date().timeIntervalSince1970 * 1000)
+                                (a.activeSentAt, a.activeAnsweredAt) = (sentAt, Int64(Date().timeIntervalSince1970 * 1000))
                             } else {
                                 #expect(status == 409, "\(String(decoding: body, as: UTF8.self))")
                                 a.refused += 1
@@ -104,10 +106,15 @@ import VigilCore
             let models = try await Harness.getJSON(base + a.machine + "/models", as: [API.ModelVersion].self)
             let active = try #require(models.first { $0.active }, "\(a.machine) has an active version")
             #expect(models.filter(\.active).count == 1)
-            // The answered command wins, unless a retraining the gate promoted came after it.
-            let later = models.filter { $0.createdAt > a.activeAnsweredAt && $0.gateDecision == .promoted }.max { $0.version < $1.version }
-            if let expected = later?.version ?? a.active {
-                #expect(active.version == expected, "\(a.machine): answered \(String(describing: a.active)), later promoted \(String(describing: later?.version)), store says \(active.version)")
+            // The answered command wins, unless a retraining the gate promoted came after it: one
+            // registered after the answer must be active; one registered while the command was in
+            // flight (sent, not yet answered) may be, either way round.
+            let promoted = models.filter { $0.gateDecision == .promoted }
+            let what = "\(a.machine): answered \(String(describing: a.active)), store says \(active.version) (\(active.createdAt - a.activeSentAt) ms after the request)"
+            if let later = promoted.filter({ $0.createdAt > a.activeAnsweredAt }).max(by: { $0.version < $1.version }) {
+                #expect(active.version == later.version, "\(what), promoted after the answer: \(later.version)")
+            } else if let answered = a.active, active.version != answered {
+                #expect(promoted.contains { $0.version == active.version && $0.createdAt >= a.activeSentAt }, "\(what)")
             }
             let health = try await Harness.getJSON(base + a.machine + "/health", as: API.Health.self)
             #expect(health.model?.version == active.version, "\(a.machine): /health scores with \(String(describing: health.model?.version)), /models says \(active.version)")
