@@ -24,7 +24,7 @@ day, outside the hours a failed machine is down), from the `sensor_fault` events
   an hour after its end), per 100 sensor-days;
 - process faults called a sensor fault: any sensor fault opening on the machine during one.
 
-Usage: Benchmarks/health/fleet_eval.py [--machines 20] [--days 30] [--seed 7] [--faults 0.5] [--bin .build/release]
+Usage: Benchmarks/health/fleet_eval.py [--machines 20] [--days 30] [--seed 7] [--faults 0.5] [--bin .build/release] [--end MS]
 """
 import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
 
@@ -119,6 +119,8 @@ def main():
     ap.add_argument("--life", default="8d-25d")
     ap.add_argument("--faults", default="0.5")
     ap.add_argument("--bin", default=".build/release")
+    ap.add_argument("--end", type=int, help="epoch ms at which the simulated month ends (a past whole hour, to compare runs of "
+                    "different hours on the same fleet lives; default: the last full hour)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-fleet-")
     broker = Broker(work)
@@ -126,6 +128,10 @@ def main():
     base = d.base + "/api/v1"
     try:
         now = int(time.time() * 1000) // 3_600_000 * 3_600_000
+        if a.end is not None:
+            if a.end > now or a.end % 3_600_000:
+                sys.exit("--end must be a whole hour in the past")
+            now = a.end
         start = now - (a.days + 1) * 86_400_000
         labels = os.path.join(work, "truth.jsonl")
         t0 = time.time()

@@ -95,6 +95,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         var drifting = false
         var driftFrom: Int64 = 0
         var lastShift: Int64 = .min / 2
+        /// The times of its level shifts in the last `shiftMemory` of readings (at most
+        /// `shiftsKept`): the raw readings run ahead of the scored rows (by up to an hour in a
+        /// backlog), so a row asks for the shifts up to its own time, never a later one's (optional
+        /// only so that detectors saved before it existed still load).
+        var shifts: [Int64]?
         /// The streak began with (or met) a level shift: the sensor stepped rather than crept
         /// (optional only so that detectors saved before it existed still load).
         var stepped: Bool?
@@ -112,6 +117,22 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
         public var state: SensorState { fault != nil ? .fault : suspect != nil ? .suspect : .ok }
 
+        /// Whether it shifted level within `range` (of data time). Unsure — more shifts since than
+        /// were kept — counts as shifted.
+        func shifted(in range: ClosedRange<Int64>) -> Bool {
+            guard let shifts else { return range.contains(lastShift) }
+            if shifts.contains(where: range.contains) { return true }
+            return shifts.count == SensorFaultDetector.shiftsKept && shifts[0] > range.upperBound
+        }
+
+        mutating func noteShift(at ts: Int64) {
+            lastShift = ts
+            var kept = (shifts ?? []).filter { ts - $0 <= SensorFaultDetector.shiftMemory }
+            if kept.count == SensorFaultDetector.shiftsKept { kept.removeFirst() }
+            kept.append(ts)
+            shifts = kept
+        }
+
         /// No fault, or one a fault its raw readings show replaces (see `open`).
         var yieldsToRawFault: Bool { fault.map { $0.kind == .spike || $0.kind == .drift } ?? true }
     }
@@ -123,6 +144,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         public var fault: SensorFault
         public var at: Int64
     }
+
+    /// How long (ms of readings) and how many level shifts a track remembers: more than the raw
+    /// readings can run ahead of the scored rows plus `driftAfter`.
+    static let shiftMemory: Int64 = 3 * 3_600_000
+    static let shiftsKept = 16
 
     /// Readings in a row outside the valid range before it is `out_of_range`: one more than a
     /// spike window holds.
@@ -315,12 +341,14 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             t.recentTimes.removeFirst()
             t.recentValues.removeFirst()
         }
-        // A candidate from the previous reading is a spike unless a sibling strayed at the same
-        // time (a shock several sensors feel is the machine's).
+        // A candidate from the previous reading is a spike unless a sibling strayed or stepped at
+        // the same time (a shock several sensors feel, or a change of the process, is the machine's).
         if let pending = t.pendingSpike {
             t.pendingSpike = nil
             let window = Int64(SensorProfile.neighbours + 1) * p.cadence
-            let shared = tracks.indices.contains { k in k != j && abs(tracks[k].lastOff - pending.since) <= window }
+            let shared = tracks.indices.contains { k in
+                k != j && (abs(tracks[k].lastOff - pending.since) <= window || tracks[k].shifted(in: pending.since - window...pending.since + window))
+            }
             if !shared, t.fault == nil || t.fault?.kind == .spike {
                 if t.fault == nil { changes += Self.open(&t, &closed, j, name, .spike, since: pending.since, at: ts, evidence: pending.evidence) }
                 t.lastBad = ts
@@ -332,7 +360,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if t.recentValues.count == width, t.recentValues.reduce(0, { $0 + (abs($1 - t.recentValues[c]) > limit ? 1 : 0) }) > c {
             let median = SensorProfile.median(of: t.recentValues)
             let off = abs(t.recentValues[c] - median)
-            if off > limit, p.validRange.contains(t.recentValues[c]) || t.outside < Self.outsideReadings {
+            // Far off the readings on both sides: a reading that starts a new level (a step, a
+            // recalibration) is near those after it, however steep the signal is moving.
+            let before = SensorProfile.median(of: Array(t.recentValues[..<c])), after = SensorProfile.median(of: Array(t.recentValues[(c + 1)...]))
+            if off > limit, abs(t.recentValues[c] - before) > limit, abs(t.recentValues[c] - after) > limit,
+               p.validRange.contains(t.recentValues[c]) || t.outside < Self.outsideReadings {
                 let at = t.recentTimes[c]
                 t.lastOff = at
                 t.pendingSpike = SensorFault(kind: .spike, since: at, evidence:
@@ -357,7 +389,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         // Noise: the median step of each window.
         if let last = t.lastValue {
             t.steps.append(abs(value - last))
-            if abs(value - last) > p.spikeLimit { t.lastShift = ts }
+            if abs(value - last) > p.spikeLimit { t.noteShift(at: ts) }
         }
         t.lastValue = value
         t.levels.append(value)
@@ -440,8 +472,8 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             }
             // A level shift during the streak, or within `driftAfter` before it, makes it a step
             // (not yet a drift): the streak starts again.
-            if !tracks[j].drifting || tracks[j].lastShift >= tracks[j].driftFrom - settings.driftAfter {
-                tracks[j].stepped = (tracks[j].drifting && tracks[j].stepped == true) || tracks[j].lastShift >= at - settings.driftAfter
+            if !tracks[j].drifting || tracks[j].shifted(in: tracks[j].driftFrom - settings.driftAfter...at) {
+                tracks[j].stepped = (tracks[j].drifting && tracks[j].stepped == true) || tracks[j].shifted(in: at - settings.driftAfter...at)
                 tracks[j].drifting = true
                 tracks[j].driftFrom = at
             }
