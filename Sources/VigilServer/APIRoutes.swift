@@ -284,6 +284,10 @@ struct APIRoutes: Sendable {
         family("vigil_store_seals_total", "Chunks written by sealing; merge: an existing chunk rewritten with late readings folded in.", "counter",
                [("{kind=\"new\"}", String(r.chunksSealed - r.sealMerges)), ("{kind=\"merge\"}", String(r.sealMerges))])
         family("vigil_store_sealed_rows_total", "Rows moved from the recent table into chunks.", "counter", [("", String(r.rowsSealed))])
+        family("vigil_store_file_bytes", "The database file's pages (as last looked at, every 10 minutes): live, and free (reused by new rows).", "gauge",
+               [("{state=\"live\"}", String(r.fileBytes - r.freeBytes)), ("{state=\"free\"}", String(r.freeBytes))])
+        family("vigil_store_released_bytes_total", "Free pages given back to the file system by the daemon (VACUUM when most of the file was free).", "counter",
+               [("", String(r.releasedBytes))])
         family("vigil_series_cache_chunks_total", "Hour chunks of minute series served from the rendered-JSON cache (hit) or rendered (miss).",
                "counter", [("{result=\"hit\"}", String(seriesCache.hits.load(ordering: .relaxed))),
                            ("{result=\"miss\"}", String(seriesCache.misses.load(ordering: .relaxed)))])

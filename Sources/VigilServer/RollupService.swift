@@ -25,7 +25,19 @@ public final class RollupService: Service, Sendable {
         public var sealMerges = 0
         /// Rows moved into chunks.
         public var rowsSealed = 0
+        /// The database file as last looked at, and what compaction gave back since the start.
+        public var fileBytes = 0
+        public var freeBytes = 0
+        public var releasedBytes = 0
     }
+
+    /// How often the daemon looks whether most of its file is free (besides whenever sealing caught
+    /// up after moving readings), and the most it copies to give
+    /// the free part back on its own (`StoreWriter.compact`: about 5 s of held writes here; the
+    /// journal takes readings meanwhile). A larger store with most of it free is logged with the
+    /// advice to run `vigild --seal` at a quiet hour.
+    static let compactInterval = 600.0
+    static let compactLiveLimit = 256 << 20
 
     let writer: StoreWriter
     let rawDays: Int
@@ -40,6 +52,7 @@ public final class RollupService: Service, Sendable {
     struct State {
         var stats = Stats()
         var stopping = false
+        var advised = false
     }
 
     public init(writer: StoreWriter, metrics: IngestMetrics, rawDays: Int, minuteDays: Int, logger: Logger,
@@ -88,8 +101,45 @@ public final class RollupService: Service, Sendable {
         }
     }
 
+    /// Looks at the file's free pages and gives them back when most of the file is free.
+    private func maintainSpace() {
+        do {
+            let space = try writer.fileSpace()
+            state.withLock {
+                $0.stats.fileBytes = space.bytes
+                $0.stats.freeBytes = space.free
+            }
+            guard space.mostlyFree else { return }
+            guard space.live <= Self.compactLiveLimit else {
+                if !state.withLock({ $0.advised }) {
+                    state.withLock { $0.advised = true }
+                    logger.notice("most of the database file is free; run vigild --seal at a quiet hour to give it back",
+                                  metadata: ["store.file_bytes": "\(space.bytes)", "store.free_bytes": "\(space.free)"])
+                }
+                return
+            }
+            let started = SystemClock.monotonicSeconds()
+            let released = try writer.compact(maxLiveBytes: Self.compactLiveLimit)
+            guard released > 0 else { return }
+            let after = try writer.fileSpace()
+            state.withLock {
+                $0.stats.releasedBytes += released
+                $0.stats.fileBytes = after.bytes
+                $0.stats.freeBytes = after.free
+            }
+            logger.notice("gave free space back to the file system", metadata: [
+                "store.released_bytes": "\(released)", "store.file_bytes": "\(after.bytes)",
+                "milliseconds": "\(Int((SystemClock.monotonicSeconds() - started) * 1000))"])
+        } catch {
+            state.withLock { $0.stats.errors += 1 }
+            logger.error("giving free space back failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func loop() {
         var nextHourly = 0.0
+        var nextSpaceCheck = 0.0
+        var sealedSinceCheck = 0
         while !state.withLock({ $0.stopping }) {
             if SystemClock.monotonicSeconds() >= nextHourly {
                 nextHourly = SystemClock.monotonicSeconds() + retentionInterval
@@ -115,6 +165,7 @@ public final class RollupService: Service, Sendable {
                 }
                 let seal = try writer.sealPass()
                 moreToSeal = seal.more
+                sealedSinceCheck += seal.readings
                 state.withLock {
                     $0.stats.chunksSealed += seal.chunks
                     $0.stats.sealMerges += seal.merges
@@ -123,6 +174,13 @@ public final class RollupService: Service, Sendable {
             } catch {
                 state.withLock { $0.stats.errors += 1 }
                 logger.error("rollup or sealing pass failed; will retry", metadata: ["error": "\(error)"])
+            }
+            // Caught up with sealing (the moment a backfill's or a conversion's space is free), or
+            // every `compactInterval` (retention and removals free pages too).
+            if !moreToSeal, sealedSinceCheck > 0 || SystemClock.monotonicSeconds() >= nextSpaceCheck {
+                nextSpaceCheck = SystemClock.monotonicSeconds() + Self.compactInterval
+                sealedSinceCheck = 0
+                maintainSpace()
             }
             if !moreToSeal { _ = wake.wait(timeout: .now() + .milliseconds(Int(interval * 1000))) }
         }

@@ -331,21 +331,40 @@ extension StoreWriter {
         }
     }
 
-    /// Gives free pages back to the file system with `VACUUM` when more than half of the file is
-    /// free (after converting a row-table database or sealing a bulk backfill; in steady state new
-    /// rows reuse what sealing frees). Holds the writer for as long as the copy of what is live
+    /// The database file's pages in bytes: all of them, and the free ones (freed by sealing,
+    /// retention or removal, reused by new rows).
+    public struct FileSpace: Sendable, Equatable {
+        public var bytes: Int
+        public var free: Int
+        public var live: Int { bytes - free }
+        /// More than half of the file and at least 16 MB free: worth giving back.
+        public var mostlyFree: Bool { free * 2 > bytes && free > 16 << 20 }
+    }
+
+    public func fileSpace() throws -> FileSpace {
+        try state.withLock { try Self.fileSpace($0.db) }
+    }
+
+    private static func fileSpace(_ db: SQLiteConnection) throws -> FileSpace {
+        let free = try db.query("PRAGMA freelist_count") { Int($0.int(0)) }.first ?? 0
+        let pages = try db.query("PRAGMA page_count") { Int($0.int(0)) }.first ?? 0
+        let size = try db.query("PRAGMA page_size") { Int($0.int(0)) }.first ?? 4096
+        return FileSpace(bytes: pages * size, free: free * size)
+    }
+
+    /// Gives free pages back to the file system with `VACUUM` when most of the file is free
+    /// (`FileSpace.mostlyFree`: after converting a row-table database, sealing a bulk backfill or
+    /// retention of a long history; in steady state new rows reuse what sealing frees) and what is
+    /// live is at most `maxLiveBytes`. Holds the writer for as long as the copy of what is live
     /// takes (about a second per 50 MB here). Returns the bytes released.
     @discardableResult
-    public func compact() throws -> Int {
+    public func compact(maxLiveBytes: Int = .max) throws -> Int {
         try state.withLock { s in
-            let free = try s.db.query("PRAGMA freelist_count") { Int($0.int(0)) }.first ?? 0
-            let pages = try s.db.query("PRAGMA page_count") { Int($0.int(0)) }.first ?? 0
-            let size = try s.db.query("PRAGMA page_size") { Int($0.int(0)) }.first ?? 4096
-            guard free * 2 > pages, free * size > 16 << 20 else { return 0 }
+            let before = try Self.fileSpace(s.db)
+            guard before.mostlyFree, before.live <= maxLiveBytes else { return 0 }
             try s.db.execute("VACUUM")
             try s.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            let after = try s.db.query("PRAGMA page_count") { Int($0.int(0)) }.first ?? pages
-            return (pages - after) * size
+            return before.bytes - (try Self.fileSpace(s.db)).bytes
         }
     }
 

@@ -75,4 +75,47 @@ import VigilStore
             #expect(got == want, "\(key) reads back exactly")
         }
     }
+
+    /// A backfill leaves its peak size behind once it is sealed; the daemon gives the free pages
+    /// back to the file system on its own (no `vigild --seal` needed), counts them in /metrics and
+    /// loses nothing.
+    @Test func theDaemonGivesABackfillsSpaceBackOnItsOwn() async throws {
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/vigil.sqlite"
+        let series = 32, perSeries = 43_200  // a day at one reading per 2 s, long past seal_after
+        do {
+            let writer = try StoreWriter(path: path)
+            for s in 0..<series {
+                let readings = (0..<perSeries).map { i in
+                    Reading(machine: "m\(s / 8)", sensor: "s\(s % 8)", ts: Self.start + Int64(i) * 2_000, value: Double(s) + Double(i % 977) / 100)
+                }
+                _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+            }
+        }
+        func fileBytes() throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        let peak = try fileBytes()
+        #expect(peak > 30 << 20, "the backfill's rows take \(peak) bytes")
+
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dir, environment: ["VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1"])
+        try await daemon.waitReady()
+        func metric(_ line: String) async throws -> Int? {
+            let (_, m) = try await Harness.get(daemon.baseURL + "/metrics")
+            return String(decoding: m, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(line + " ") }
+                .flatMap { Int($0.split(separator: " ").last ?? "") }
+        }
+        try await Harness.waitUntil("the backfill sealed and its space given back", seconds: 120) {
+            (try await metric("vigil_store_released_bytes_total") ?? 0) > 0
+        }
+        let live = try #require(try await metric("vigil_store_file_bytes{state=\"live\"}"))
+        let left = try fileBytes()
+        #expect(left < peak / 4 && left <= live + (1 << 20), "\(left) bytes of \(peak) left, \(live) live")
+        #expect(daemon.log.contains("gave free space back to the file system"))
+        let db = try SQLiteConnection(path: path)
+        #expect(try db.query("SELECT (SELECT count(*) FROM reading), (SELECT coalesce(sum(count), 0) FROM chunk)") { [$0.int(0), $0.int(1)] }[0]
+                == [0, Int64(series * perSeries)])
+        #expect(await daemon.terminate() == 0, "vigild log:\n\(daemon.log)")
+    }
 }
