@@ -137,19 +137,25 @@ struct APIRoutes: Sendable {
         let to = try queryTime(q.get("to"), name: "to") ?? Int64.max
         let limit = try queryLimit(q.get("limit"), default: 10_000, max: Self.maxRawRows)
         guard ["raw", "minute", "day"].contains(resolution) else { throw APIError.badRequest("resolution must be raw, minute or day") }
+        let columns = try q.get("format").map { format -> Bool in
+            guard format == "objects" || format == "columns" else { throw APIError.badRequest("format must be objects or columns") }
+            guard format == "objects" || resolution == "raw" else { throw APIError.badRequest("format=columns is for resolution=raw") }
+            return format == "columns"
+        } ?? false
         guard from < to else {  // an empty range: nothing, once the series is known
             guard try await reader.sensorConditions(machine: machine)?.contains(where: { $0.sensor == sensor }) == true else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return (ByteBuffer(string: "[]"), nil)
+            return (ByteBuffer(string: columns ? #"{"ts":[],"value":[]}"# : "[]"), nil)
         }
         switch resolution {
         case "raw":
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            return (ByteBuffer(bytes: API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })),
-                    Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
+            let json = columns ? API.SeriesColumns.json(rows, ts: \.ts, value: \.value)
+                : API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })
+            return (ByteBuffer(bytes: json), Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
             let calendar = writer.calendar

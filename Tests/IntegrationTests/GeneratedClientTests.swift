@@ -54,12 +54,25 @@ import VigilCore
         let day = try #require(try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=day",
                                                          as: [API.SeriesPoint].self).last)
         let date = try #require(day.date)
-        let points = try await client.getApiV1MachinesIdSensorsSensorSeries(
+        let dayPage = try await client.getApiV1MachinesIdSensorsSensorSeries(
             path: .init(id: "pump-01", sensor: "temp"),
             query: .init(resolution: .day, from: .init(value3: date), to: .init(value3: date))).ok.body.json
+        guard case .case1(let points) = dayPage else { Issue.record("day points as objects, got \(dayPage)"); return }
         #expect(points.count == 1)
         #expect(points.first.map { Int64($0.ts) == day.ts && $0.count == day.count && $0.mean == day.mean && $0.date == date && Int64($0.lengthMs ?? 0) == day.lengthMs } == true,
                 "\(points) vs \(day)")
+
+        // Raw readings as columns: the same readings as the objects, in order.
+        let rawPage = try await client.getApiV1MachinesIdSensorsSensorSeries(
+            path: .init(id: "pump-01", sensor: "temp"), query: .init(resolution: .raw, format: .columns, limit: 500)).ok.body.json
+        guard case .SeriesColumns(let columns) = rawPage else { Issue.record("raw readings as columns, got \(rawPage)"); return }
+        let objects = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=raw&limit=500",
+                                                as: [API.SeriesPoint].self)
+        #expect(!objects.isEmpty && columns.ts.map(Int64.init) == objects.map(\.ts) && columns.value == objects.map(\.mean))
+        let series = daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series"
+        #expect(try await Harness.get(series + "?resolution=minute&format=columns").0 == 400)
+        #expect(try await Harness.get(series + "?format=rows").0 == 400)
+        #expect(String(decoding: try await Harness.get(series + "?format=columns&from=5&to=5").1, as: UTF8.self) == #"{"ts":[],"value":[]}"#)
 
         // Health as the API gives it.
         let health = try await client.getApiV1MachinesIdHealth(path: .init(id: "pump-01")).ok.body.json

@@ -1134,6 +1134,31 @@ extension Components {
                 case unit
             }
         }
+        /// Raw readings as columns (format=columns): value[i] was read at ts[i], oldest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/SeriesColumns`.
+        internal struct SeriesColumns: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SeriesColumns/ts`.
+            internal var ts: [Swift.Int]
+            /// - Remark: Generated from `#/components/schemas/SeriesColumns/value`.
+            internal var value: [Swift.Double?]
+            /// Creates a new `SeriesColumns`.
+            ///
+            /// - Parameters:
+            ///   - ts:
+            ///   - value:
+            internal init(
+                ts: [Swift.Int],
+                value: [Swift.Double?]
+            ) {
+                self.ts = ts
+                self.value = value
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case ts
+                case value
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/SeriesPoint`.
         internal struct SeriesPoint: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/SeriesPoint/count`.

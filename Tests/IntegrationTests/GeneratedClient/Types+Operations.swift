@@ -2993,6 +2993,15 @@ internal enum Operations {
                 }
                 /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/query/resolution`.
                 internal var resolution: Operations.GetApiV1MachinesIdSensorsSensorSeries.Input.Query.ResolutionPayload?
+                /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/query/format`.
+                internal enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case objects = "objects"
+                    case columns = "columns"
+                }
+                /// objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a sixth of the bytes.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/query/format`.
+                internal var format: Operations.GetApiV1MachinesIdSensorsSensorSeries.Input.Query.FormatPayload?
                 /// Inclusive start: epoch ms, RFC 3339, or a date (the start of that local day). A from at or after to gives an empty answer.
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/query/from`.
@@ -3009,16 +3018,19 @@ internal enum Operations {
                 ///
                 /// - Parameters:
                 ///   - resolution:
+                ///   - format: objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a sixth of the bytes.
                 ///   - from: Inclusive start: epoch ms, RFC 3339, or a date (the start of that local day). A from at or after to gives an empty answer.
                 ///   - to: Exclusive end: epoch ms, RFC 3339, or a date (the end of that local day: from=D&to=D is the whole day D).
                 ///   - limit: At most this many items (default 10000).
                 internal init(
                     resolution: Operations.GetApiV1MachinesIdSensorsSensorSeries.Input.Query.ResolutionPayload? = nil,
+                    format: Operations.GetApiV1MachinesIdSensorsSensorSeries.Input.Query.FormatPayload? = nil,
                     from: Components.Parameters.From? = nil,
                     to: Components.Parameters.To? = nil,
                     limit: Components.Parameters.Limit? = nil
                 ) {
                     self.resolution = resolution
+                    self.format = format
                     self.from = from
                     self.to = to
                     self.limit = limit
@@ -3073,13 +3085,48 @@ internal enum Operations {
                 internal var headers: Operations.GetApiV1MachinesIdSensorsSensorSeries.Output.Ok.Headers
                 /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/responses/200/content/json`.
+                    internal enum JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/responses/200/content/json/case1`.
+                        case case1([Components.Schemas.SeriesPoint])
+                        /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/responses/200/content/json/case2`.
+                        case SeriesColumns(Components.Schemas.SeriesColumns)
+                        internal init(from decoder: any Swift.Decoder) throws {
+                            var errors: [any Swift.Error] = []
+                            do {
+                                self = .case1(try decoder.decodeFromSingleValueContainer())
+                                return
+                            } catch {
+                                errors.append(error)
+                            }
+                            do {
+                                self = .SeriesColumns(try .init(from: decoder))
+                                return
+                            } catch {
+                                errors.append(error)
+                            }
+                            throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                                type: Self.self,
+                                codingPath: decoder.codingPath,
+                                errors: errors
+                            )
+                        }
+                        internal func encode(to encoder: any Swift.Encoder) throws {
+                            switch self {
+                            case let .case1(value):
+                                try encoder.encodeToSingleValueContainer(value)
+                            case let .SeriesColumns(value):
+                                try value.encode(to: encoder)
+                            }
+                        }
+                    }
                     /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/responses/200/content/application\/json`.
-                    case json([Components.Schemas.SeriesPoint])
+                    case json(Operations.GetApiV1MachinesIdSensorsSensorSeries.Output.Ok.Body.JsonPayload)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    internal var json: [Components.Schemas.SeriesPoint] {
+                    internal var json: Operations.GetApiV1MachinesIdSensorsSensorSeries.Output.Ok.Body.JsonPayload {
                         get throws {
                             switch self {
                             case let .json(body):
