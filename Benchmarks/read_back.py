@@ -16,7 +16,7 @@ import argparse, json, os, shutil, subprocess, sys, tempfile, time, urllib.reque
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import Broker, Vigild, free_port, proc_stats  # noqa: E402
-from storage_peers import ensure_packages  # noqa: E402
+from storage_peers import ensure_packages, wait_http  # noqa: E402
 
 SENSORS = ["temp", "vib", "current", "pressure"]
 
@@ -95,12 +95,7 @@ def main():
         vm = subprocess.Popen([vm_binary, f"-storageDataPath={vm_dir}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y",
                                "-search.disableCache"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).read()
-                break
-            except Exception:
-                time.sleep(0.1)
+        wait_http(base + "/health")
         lines = "".join(json.dumps({"metric": {"__name__": s, "machine": "pump-01"}, "values": v, "timestamps": t}) + "\n"
                         for s, (t, v) in columns.items())
         urllib.request.urlopen(urllib.request.Request(base + "/api/v1/import", data=lines.encode(), method="POST"), timeout=300).read()

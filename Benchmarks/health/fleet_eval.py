@@ -188,7 +188,9 @@ def main():
                 continue
             machine_days += (hist[-1]["ts"] - hist[0]["ts"]) / 86_400_000
             episodes = [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
-            fa = [e for e in episodes if wear_at(e) < 0.1 and not any(s <= e < f for s, f in process)]
+            # A minute's health is stamped with the minute's start: an alarm decided on the minute a
+            # fault began in is that fault's.
+            fa = [e for e in episodes if wear_at(e) < 0.1 and not any(s - 60_000 < e < f for s, f in process)]
             false_alarms += len(fa)
             # What each false alarm said, and the injected fault nearest to it (for diagnosis).
             if fa:
@@ -205,11 +207,11 @@ def main():
                     continue  # during commissioning
                 if t["expect"] is None:
                     process_total += 1
-                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] <= h["ts"] < t["end"] + 600_000)
+                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] - 60_000 < h["ts"] < t["end"] + 600_000)
                 else:
                     sensor_total += 1
                     sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes
-                                       if t["start"] <= e < t["end"] + 600_000 and wear_at(e) < 0.1][:1]
+                                       if t["start"] - 60_000 < e < t["end"] + 600_000 and wear_at(e) < 0.1][:1]
             first_alarm = next((h["ts"] for h in hist if h["status"] == "alarm" and wear_at(h["ts"]) >= 0.1), None)
             lead = None
             if fail is not None:

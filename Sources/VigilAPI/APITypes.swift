@@ -103,7 +103,7 @@ public enum API {
     }
 
     /// Raw readings as columns (`format=columns` on the series route): the times and the values in
-    /// the same order as the point objects, in about a sixth of their bytes, for reading long ranges.
+    /// the same order as the point objects, in about a fifth of their bytes, for reading long ranges.
     public struct SeriesColumns: Codable, Sendable, Equatable {
         public var ts: [Int64]
         public var value: [Double]

@@ -31,11 +31,11 @@ public final class RollupService: Service, Sendable {
         public var releasedBytes = 0
     }
 
-    /// How often the daemon looks whether most of its file is free (besides whenever sealing caught
-    /// up after moving readings), and the most it copies to give
-    /// the free part back on its own (`StoreWriter.compact`: about 5 s of held writes here; the
-    /// journal takes readings meanwhile). A larger store with most of it free is logged with the
-    /// advice to run `vigild --seal` at a quiet hour.
+    /// How often the daemon looks whether most of its file is free (besides whenever sealing has
+    /// caught up after moving readings), and the most that may be live for it to give the free part
+    /// back by itself (`StoreWriter.compact` copies what is live: about 5 s of held writes here,
+    /// while the journal takes readings, well inside the 30 s the watchdog allows a stalled ingest).
+    /// A larger store with most of it free is advised once to run `vigild --seal` at a quiet hour.
     static let compactInterval = 600.0
     static let compactLiveLimit = 256 << 20
 
@@ -111,8 +111,7 @@ public final class RollupService: Service, Sendable {
             }
             guard space.mostlyFree else { return }
             guard space.live <= Self.compactLiveLimit else {
-                if !state.withLock({ $0.advised }) {
-                    state.withLock { $0.advised = true }
+                if state.withLock({ s in defer { s.advised = true }; return !s.advised }) {
                     logger.notice("most of the database file is free; run vigild --seal at a quiet hour to give it back",
                                   metadata: ["store.file_bytes": "\(space.bytes)", "store.free_bytes": "\(space.free)"])
                 }

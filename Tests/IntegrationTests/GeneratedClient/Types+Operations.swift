@@ -2998,7 +2998,7 @@ internal enum Operations {
                     case objects = "objects"
                     case columns = "columns"
                 }
-                /// objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a sixth of the bytes.
+                /// objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a fifth of the bytes.
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/machines/{id}/sensors/{sensor}/series/GET/query/format`.
                 internal var format: Operations.GetApiV1MachinesIdSensorsSensorSeries.Input.Query.FormatPayload?
@@ -3018,7 +3018,7 @@ internal enum Operations {
                 ///
                 /// - Parameters:
                 ///   - resolution:
-                ///   - format: objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a sixth of the bytes.
+                ///   - format: objects: an array of points; columns (resolution=raw only, else 400): one object of two arrays, ts and value, about a fifth of the bytes.
                 ///   - from: Inclusive start: epoch ms, RFC 3339, or a date (the start of that local day). A from at or after to gives an empty answer.
                 ///   - to: Exclusive end: epoch ms, RFC 3339, or a date (the end of that local day: from=D&to=D is the whole day D).
                 ///   - limit: At most this many items (default 10000).
