@@ -7,18 +7,20 @@ import VigilCore
 /// `vigil export`: rollups or health history of the whole fleet for hand-off, in a stable schema.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the fleet's rollups or health history as CSV or JSON lines.",
+        abstract: "Export the fleet's rollups, raw readings or health history as CSV or JSON lines.",
         discussion: """
-            Schema (stable): rollups — machine,sensor,ts,count,mean,min,max,sum,stddev (ts = bucket start, \
-            epoch ms UTC; stddev = population); health — machine,ts,health,status (one row per scored \
-            minute). CSV has that header; JSON lines carry the same keys, one object per row. Machines and \
-            sensors in id order, rows in time order.
+            Schema (stable): rollups — machine,sensor,ts,count,mean,min,max,sum,stddev,unit (ts = bucket \
+            start, epoch ms UTC; stddev = population; day rows add date, the plant's local date); raw — \
+            machine,sensor,ts,value,unit (every stored reading, read as columns: about a third of the \
+            server's work of points); health — machine,ts,health,status (one row per scored minute). CSV \
+            has that header; JSON lines carry the same keys, one object per row. Machines and sensors in id \
+            order, rows in time order.
             """)
 
-    enum What: String, ExpressibleByArgument { case rollups, health }
+    enum What: String, ExpressibleByArgument { case rollups, raw, health }
     enum Format: String, ExpressibleByArgument { case csv, jsonl }
 
-    @Option(help: "rollups or health.")
+    @Option(help: "rollups, raw or health.")
     var what: What = .rollups
 
     @Option(help: "minute or day (rollups).")
@@ -50,8 +52,11 @@ struct Export: AsyncParsableCommand {
         let machines = try await client.get("/api/v1/machines", as: [API.Machine].self).sorted { $0.id < $1.id }
         // Rollups carry their sensor's unit (empty when none is known) and, for days, the local date.
         let day = resolution == "day"
-        let columns = what == .rollups ? ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev", "unit"]
-                                       : ["machine", "ts", "health", "status"]
+        let columns = switch what {
+        case .rollups: ["machine", "sensor", "ts"] + (day ? ["date"] : []) + ["count", "mean", "min", "max", "sum", "stddev", "unit"]
+        case .raw: ["machine", "sensor", "ts", "value", "unit"]
+        case .health: ["machine", "ts", "health", "status"]
+        }
         if format == .csv { print(columns.joined(separator: ",")) }
         func emit(_ values: [String], quoted: Set<Int>) {
             if format == .csv {
@@ -79,6 +84,23 @@ struct Export: AsyncParsableCommand {
                             emit([m.id, sensor, String(p.ts)] + (day ? [p.date ?? ""] : []) + stats + [unit],
                                  quoted: Set(day ? [0, 1, 3] : [0, 1]).union(unit.isEmpty ? [] : [day ? 10 : 9]))
                         }
+                    }
+                }
+            case .raw:
+                let units = Dictionary(try await client.get("/api/v1/machines/\(id)/sensors", as: [API.SensorStatus].self).map { ($0.sensor, $0.unit ?? "") }) { a, _ in a }
+                for sensor in m.sensors.sorted() {
+                    let unit = units[sensor] ?? ""
+                    var cursor = start
+                    while true {
+                        var query = [("resolution", "raw"), ("format", "columns"), ("limit", "100000")]
+                        if let cursor { query.append(("from", String(cursor))) }
+                        let (page, next) = try await client.page("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series",
+                                                                  query: query, as: API.SeriesColumns.self)
+                        for (ts, value) in zip(page.ts, page.value) where end.map({ ts < $0 }) ?? true {
+                            emit([m.id, sensor, String(ts), number(value), unit], quoted: unit.isEmpty ? [0, 1] : [0, 1, 4])
+                        }
+                        guard let next, end.map({ next < $0 }) ?? true else { break }
+                        cursor = next
                     }
                 }
             case .health:

@@ -102,6 +102,18 @@ import VigilCore
         #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 11 })
         #expect(lines.dropFirst().allSatisfy { LocalDate(String($0.split(separator: ",")[3])) != nil }, "day rows carry their local date")
 
+        // Every stored reading (read as columns): as many as the exact day rollups count, the same
+        // values as the API's points.
+        let raw = try Harness.run(vigil, ["export", "--what", "raw", "--url", daemon.baseURL])
+        let rawLines = raw.stdout.split(separator: "\n")
+        #expect(raw.status == 0 && rawLines.first == "machine,sensor,ts,value,unit", "\(raw.stderr)")
+        let pumpTemp = rawLines.filter { $0.hasPrefix("pump-01,temp,") }.map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let days = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=day", as: [API.SeriesPoint].self)
+        #expect(pumpTemp.count == days.map(\.count).reduce(0, +) && pumpTemp.count > 0)
+        let firstPoints = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/sensors/temp/series?resolution=raw&limit=3",
+                                                    as: [API.SeriesPoint].self)
+        #expect(pumpTemp.prefix(3).map { [String($0[2]), String($0[3])] } == firstPoints.map { [String($0.ts), "\($0.mean)"] })
+
         // Colours for people only: on a terminal (script(1) gives the CLI one) the status is
         // coloured; piped, or with NO_COLOR, the output is plain.
         var terminal = ProcessInfo.processInfo.environment.filter { $0.key != "NO_COLOR" }
