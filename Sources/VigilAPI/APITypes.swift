@@ -114,44 +114,21 @@ public enum API {
         }
 
         /// `{"ts":[…],"value":[…]}` written directly (see `SeriesPoint.jsonArray`).
-        public static func json<C: Collection>(_ readings: C, ts: (C.Element) -> Int64, value: (C.Element) -> Double) -> [UInt8] {
+        public static func json(_ readings: [Reading]) -> [UInt8] {
             var out: [UInt8] = []
             out.reserveCapacity(readings.count * 24 + 24)
             out.append(contentsOf: #"{"ts":["#.utf8)
-            var first = true
-            for r in readings {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                appendInteger(ts(r), to: &out)
+            for (i, r) in readings.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: r.ts.description.utf8)
             }
             out.append(contentsOf: #"],"value":["#.utf8)
-            first = true
-            for r in readings {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                let x = value(r)
-                if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: "null".utf8) }
+            for (i, r) in readings.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: r.value.isFinite ? r.value.description.utf8 : "null".utf8)
             }
             out.append(contentsOf: "]}".utf8)
             return out
-        }
-
-        static func appendInteger(_ n: Int64, to out: inout [UInt8]) {
-            guard n != .min else { out.append(contentsOf: n.description.utf8); return }
-            if n < 0 { out.append(UInt8(ascii: "-")) }
-            var m = n.magnitude
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            var count = 0
-            withUnsafeMutableBytes(of: &digits) { d in
-                repeat {
-                    d[count] = UInt8(ascii: "0") + UInt8(m % 10)
-                    m /= 10
-                    count += 1
-                } while m > 0
-                for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
-            }
         }
     }
 

@@ -153,7 +153,7 @@ struct APIRoutes: Sendable {
             guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            let json = columns ? API.SeriesColumns.json(rows, ts: \.ts, value: \.value)
+            let json = columns ? API.SeriesColumns.json(rows)
                 : API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })
             return (ByteBuffer(bytes: json), Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
         case "minute", "day":

@@ -34,22 +34,30 @@ struct APIClient {
         try await send("GET", path, query: query, body: nil, as: T.self)
     }
 
-    /// Every point of a paged route (series, health history) from `from` until `to`: follows
+    /// Every page of a paged route (series, health history) from `from` until `to`: follows
     /// `X-Vigil-Next-From` page by page. The end is applied here rather than sent, because the
     /// API refuses an explicit minute range of more than 100,000 buckets while paging by `limit`
-    /// is always accepted. `body` gets each page's points in order.
-    func pages<T: Decodable>(_ path: String, query: [(String, String)], from: Int64?, to: Int64?, ts: (T) -> Int64,
-                             _ body: ([T]) throws -> Void) async throws {
+    /// is always accepted. `times` gives a page's times in order; `body` gets each page and how
+    /// many of its items lie before `to`.
+    func pages<Page: Decodable>(_ path: String, query: [(String, String)], from: Int64?, to: Int64?, as: Page.Type,
+                                times: (Page) -> [Int64], _ body: (Page, Int) throws -> Void) async throws {
         var cursor = from
         while true {
             var q = query + [("limit", "100000")]
             if let cursor { q.append(("from", String(cursor))) }
-            let (page, next) = try await send("GET", path, query: q, body: nil, as: [T].self)
-            let inRange = to.map { end in Array(page.prefix { ts($0) < end }) } ?? page
-            try body(inRange)
-            guard let next, inRange.count == page.count else { return }
+            let (page, next) = try await send("GET", path, query: q, body: nil, as: Page.self)
+            let ts = times(page)
+            let inRange = to.map { end in ts.prefix { $0 < end }.count } ?? ts.count
+            try body(page, inRange)
+            guard let next, inRange == ts.count else { return }
             cursor = next
         }
+    }
+
+    /// Every point of a paged route whose pages are arrays of points (see above).
+    func pages<T: Decodable>(_ path: String, query: [(String, String)], from: Int64?, to: Int64?, ts: (T) -> Int64,
+                             _ body: ([T]) throws -> Void) async throws {
+        try await pages(path, query: query, from: from, to: to, as: [T].self, times: { $0.map(ts) }) { page, n in try body(Array(page.prefix(n))) }
     }
 
     func post<T: Decodable>(_ path: String, body: Data? = nil, as: T.Type) async throws -> T {

@@ -90,17 +90,10 @@ struct Export: AsyncParsableCommand {
                 let units = Dictionary(try await client.get("/api/v1/machines/\(id)/sensors", as: [API.SensorStatus].self).map { ($0.sensor, $0.unit ?? "") }) { a, _ in a }
                 for sensor in m.sensors.sorted() {
                     let unit = units[sensor] ?? ""
-                    var cursor = start
-                    while true {
-                        var query = [("resolution", "raw"), ("format", "columns"), ("limit", "100000")]
-                        if let cursor { query.append(("from", String(cursor))) }
-                        let (page, next) = try await client.page("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series",
-                                                                  query: query, as: API.SeriesColumns.self)
-                        for (ts, value) in zip(page.ts, page.value) where end.map({ ts < $0 }) ?? true {
-                            emit([m.id, sensor, String(ts), number(value), unit], quoted: unit.isEmpty ? [0, 1] : [0, 1, 4])
-                        }
-                        guard let next, end.map({ next < $0 }) ?? true else { break }
-                        cursor = next
+                    try await client.pages("/api/v1/machines/\(id)/sensors/\(APIClient.segment(sensor))/series",
+                                           query: [("resolution", "raw"), ("format", "columns")], from: start, to: end,
+                                           as: API.SeriesColumns.self, times: \.ts) { page, n in
+                        for i in 0..<n { emit([m.id, sensor, String(page.ts[i]), number(page.value[i]), unit], quoted: unit.isEmpty ? [0, 1] : [0, 1, 4]) }
                     }
                 }
             case .health:
