@@ -109,6 +109,16 @@ struct Fleet: ParsableCommand {
     @Option(help: "Injected faults per machine per day, one at a time: sensor faults (spike, spike_burst, stuck, stuck_wobble, rail, drift, calibration, noise, dropout) and process faults (several sensors at once); 0 = none.")
     var faults: Double = 0
 
+    @Option(name: .customLong("fault-kinds"), help: "Only these kinds of --faults, comma-separated (e.g. drift,calibration to evaluate drift in numbers); default: all.")
+    var faultKinds: String?
+
+    /// The kinds `--fault-kinds` names (all when not given), nil when one is unknown.
+    var injectedKinds: [Fault.Kind]? {
+        guard let faultKinds else { return Fault.Kind.allCases }
+        let kinds = faultKinds.split(separator: ",").map { Fault.Kind(rawValue: String($0)) }
+        return kinds.isEmpty || kinds.contains(nil) ? nil : kinds.compactMap { $0 }
+    }
+
     @Option(help: "Write the ground truth (hourly wear, failures, repairs, faults with the sensor-fault kind to expect) to this JSON-lines file. Never sent over MQTT.")
     var labels: String?
 
@@ -126,6 +136,9 @@ struct Fleet: ParsableCommand {
     func validate() throws {
         guard life == "off" || lifeRange != nil else { throw ValidationError("--life must be like 10d-40d (shortest-longest) or off") }
         guard faults >= 0 && faults <= 1000 else { throw ValidationError("--faults must be 0...1000 per machine-day") }
+        guard injectedKinds != nil else {
+            throw ValidationError("--fault-kinds must be a comma-separated list of \(Fault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (1...100_000).contains(machines) else { throw ValidationError("--machines must be 1...100000") }
         guard (1...64).contains(sensors) else { throw ValidationError("--sensors must be 1...64") }
         guard interval > 0 else { throw ValidationError("--interval must be > 0") }
@@ -188,7 +201,8 @@ struct Fleet: ParsableCommand {
         for i in fleet.indices {
             if let lifeRange { fleet[i].wear = WearPath(lifeRange: lifeRange, seed: seed &+ 0x5EED &+ UInt64(i) &* 7919) }
             fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart, to: simEnd ?? simStart + 365 * 86_400_000,
-                                             ratePerDay: faults, interval: interval, rng: &faultRNG)
+                                             ratePerDay: faults, kinds: injectedKinds ?? Fault.Kind.allCases,
+                                             interval: interval, rng: &faultRNG)
             if skew > 0 { truth?.write([("type", LabelWriter.text("skew")), ("machine", LabelWriter.text(fleet[i].id)), ("ms", String(skews[i]))]) }
             for f in fleet[i].faults {
                 truth?.write([("type", LabelWriter.text("fault")), ("kind", LabelWriter.text(f.kind.rawValue)), ("machine", LabelWriter.text(fleet[i].id)),

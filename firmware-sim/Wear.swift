@@ -129,9 +129,9 @@ struct Fault {
 
     /// Draws the faults of one machine over `[from, to)` at `ratePerDay`, one at a time (a fault
     /// starts at least an hour after the previous one ended), for readings every `interval` s.
-    static func schedule(sensors: [String], from: Int64, to: Int64, ratePerDay: Double, interval: Double,
-                         rng: inout SplitMix64) -> [Fault] {
-        guard ratePerDay > 0, to > from, !sensors.isEmpty else { return [] }
+    static func schedule(sensors: [String], from: Int64, to: Int64, ratePerDay: Double, kinds: [Kind] = Kind.allCases,
+                         interval: Double, rng: inout SplitMix64) -> [Fault] {
+        guard ratePerDay > 0, to > from, !sensors.isEmpty, !kinds.isEmpty else { return [] }
         var faults: [Fault] = []
         var t = Double(from)
         let hour = 3_600_000.0
@@ -139,7 +139,7 @@ struct Fault {
             // Exponential gaps between fault starts.
             t += -log(Double.random(in: Double.ulpOfOne..<1, using: &rng)) / ratePerDay * 86_400_000
             guard t < Double(to) else { return faults }
-            let kind = Kind.allCases.randomElement(using: &rng)!
+            let kind = kinds.randomElement(using: &rng)!
             let sensor = kind == .process ? "flow" : sensors.randomElement(using: &rng)!
             let scale = SimMachine.scale(of: sensor)
             let sign: Double = Bool.random(using: &rng) ? 1 : -1

@@ -118,6 +118,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--life", default="8d-25d")
     ap.add_argument("--faults", default="0.5")
+    ap.add_argument("--fault-kinds", help="only these kinds of injected fault (vigil-sim --fault-kinds, e.g. drift,calibration)")
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--end", type=int, help="epoch ms at which the simulated month ends (a past whole hour, to compare runs of "
                     "different hours on the same fleet lives; default: the last full hour)")
@@ -138,7 +139,8 @@ def main():
         subprocess.run([f"{a.bin}/vigil-sim", "--broker", f"mqtt://127.0.0.1:{broker.port}", "--machines", str(a.machines),
                         "--sensors", "8", "--interval", "10", "--start", str(start), "--duration", f"{a.days}d",
                         "--speedup", "1000000", "--life", a.life, "--faults", a.faults, "--seed", str(a.seed),
-                        "--labels", labels, "--format", "batch", "--batch", "60", "--quiet"], check=True)
+                        "--labels", labels, "--format", "batch", "--batch", "60", "--quiet"]
+                       + (["--fault-kinds", a.fault_kinds] if a.fault_kinds else []), check=True)
         sim_s = time.time() - t0
         truth = [json.loads(l) for l in open(labels)]
         machines = sorted({t["machine"] for t in truth if "machine" in t} | {m["id"] for m in get(f"{base}/machines")})
