@@ -105,6 +105,22 @@ public struct HealthModel: Codable, Sendable, Equatable {
     public var trainingRows: Int
     /// The Ledoit–Wolf shrinkage intensity the data chose.
     public var shrinkage: Double
+    /// The statistic a sensor is judged against its siblings with (drift); nil in models stored
+    /// before it existed (the health statistic stands in).
+    public var siblings: Siblings?
+
+    /// The health statistic, made in each sensor's plain spread instead of its long-run one.
+    /// Health widens a slowly wandering sensor's scale by its long-run spread, and with the
+    /// extra shrinkage toward the identity in those units such a sensor counts for little — right
+    /// for health (a temperature following its day is no anomaly), wrong for judging the sensor:
+    /// an ambient probe drifting by its whole daily swing hardly moved the statistic. Same
+    /// recipe otherwise (Ledoit–Wolf, the same extra shrinkage, calibrated on the same rows), so
+    /// it is as robust as health; `precision` is in the model's scaled units, `threshold` is its
+    /// alarm edge.
+    public struct Siblings: Codable, Sendable, Equatable {
+        public var precision: [Double]
+        public var threshold: Double
+    }
 
     public struct TrainingError: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -160,20 +176,49 @@ public struct HealthModel: Codable, Sendable, Equatable {
         }
         var model = HealthModel(sensors: sensors, center: center, scale: scale, mean: mean, precision: precision,
                                 threshold: 1, fastThreshold: 1, parameters: parameters, trainingRows: n, shrinkage: shrinkage)
-        // Calibrate on the commissioning rows, smoothed exactly as scoring will smooth them.
-        // The first rows only start the smoothing (its memory is ≈ 1/smoothing rows): skip three
-        // memories of them when there are enough rows.
-        var state = HealthScorer(model: model)
-        let usable = rows.filter { $0.count == p }
+        let peak = model.peakStatistics(on: rows)
+        model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
+        model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
+        if let precision = siblingPrecision(z, mean: mean, extraShrinkage: parameters.extraShrinkage) {
+            var judge = model
+            judge.precision = precision
+            let peak = judge.peakStatistics(on: rows)
+            model.siblings = Siblings(precision: precision, threshold: max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor)
+        }
+        return model
+    }
+
+    /// The largest slow and fast statistics over `rows` smoothed exactly as scoring will smooth
+    /// them. The first rows only start the smoothing (its memory is ≈ 1/smoothing rows): three
+    /// memories of them are skipped when there are enough rows.
+    private func peakStatistics(on rows: [[Double?]]) -> (slow: Double, fast: Double) {
+        var state = HealthScorer(model: self)
+        let usable = rows.filter { $0.count == sensors.count }
         let warmUp = usable.count > 60 ? min(usable.count / 4, Int((3 / max(parameters.smoothing, 0.01)).rounded(.up))) : 0
         var peak = (slow: 0.0, fast: 0.0)
         for (i, r) in usable.enumerated() {
             let t = state.statistics(r)
             if i >= warmUp { peak = (max(peak.slow, t.slow), max(peak.fast, t.fast)) }
         }
-        model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
-        model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
-        return model
+        return peak
+    }
+
+    /// `Siblings.precision` from the scaled rows `z`: the Ledoit–Wolf correlation (each sensor
+    /// in its plain spread; a flat one unrelated), shrunk by `extraShrinkage` toward the
+    /// identity, inverted and brought back to the scaled units (Σ = D R D, so Σ⁻¹ = D⁻¹ R⁻¹ D⁻¹).
+    private static func siblingPrecision(_ z: [[Double]], mean: [Double], extraShrinkage: Double) -> [Double]? {
+        let p = mean.count, n = Double(z.count)
+        let sd = (0..<p).map { j in (z.reduce(0.0) { $0 + ($1[j] - mean[j]) * ($1[j] - mean[j]) } / n).squareRoot() }
+        let unit = z.map { r in (0..<p).map { sd[$0] > 0 ? (r[$0] - mean[$0]) / sd[$0] : 0 } }
+        var (r, _) = ledoitWolf(unit, mean: [Double](repeating: 0, count: p))
+        for i in 0..<p {
+            for k in 0..<p {
+                r[i * p + k] = sd[i] == 0 || sd[k] == 0 ? (i == k ? 1 : 0) : (i == k ? r[i * p + k] : (1 - extraShrinkage) * r[i * p + k])
+            }
+        }
+        guard var inverse = LinearAlgebra.inverseSPD(r, n: p) else { return nil }
+        for i in 0..<p { for k in 0..<p { inverse[i * p + k] /= (sd[i] > 0 ? sd[i] : 1) * (sd[k] > 0 ? sd[k] : 1) } }
+        return inverse
     }
 
     /// How far a sensor that was constant while commissioning counts as soon as it moves, in

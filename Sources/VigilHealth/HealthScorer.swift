@@ -215,7 +215,8 @@ public struct HealthScorer: Sendable {
     }
 
     /// On the slow horizon (drift is slow), of `deviation` (`slowDeviation(drifting:)`) or, given a
-    /// `baseline` (a slow deviation from before), of its change since: the sensor whose
+    /// `baseline` (a slow deviation from before), of its change since, by the judge's statistic
+    /// (`HealthModel.Siblings`; the health statistic for a model without): the sensor whose
     /// reconstruction from its siblings removes most of the statistic — `((P d)_j)² / P_jj`, the
     /// part of T² that replacing sensor j by what the others predict for it takes away — when that
     /// part is at least `minimumPart` of the alarm edge and `share` of the whole, and what remains
@@ -232,22 +233,23 @@ public struct HealthScorer: Sendable {
         var d = deviation
         if let baseline, baseline.count == p { for j in 0..<p { d[j] -= baseline[j] } }
         let inB = Set(excluded.filter { !drifting.contains($0) })
+        let precision = model.siblings?.precision ?? model.precision
         var pd = [Double](repeating: 0, count: p)
         var t2 = 0.0
         for i in 0..<p {
             var s = 0.0
-            for k in 0..<p { s += model.precision[i * p + k] * d[k] }
+            for k in 0..<p { s += precision[i * p + k] * d[k] }
             pd[i] = s
             t2 += d[i] * s
         }
         var best = -1, bestPart = 0.0
         for j in 0..<p where !inB.contains(j) && silentFor[j] <= staleRows {
-            let pjj = model.precision[j * p + j]
+            let pjj = precision[j * p + j]
             guard pjj > 0 else { continue }
             let part = pd[j] * pd[j] / pjj
             if part > bestPart { best = j; bestPart = part }
         }
-        let edge = model.threshold
+        let edge = model.siblings?.threshold ?? model.threshold
         let rest = t2 - bestPart
         guard best >= 0, bestPart >= minimumPart * edge else { return nil }
         guard rest <= edge / max(model.parameters.thresholdFactor, 1) else {
@@ -255,7 +257,7 @@ public struct HealthScorer: Sendable {
         }
         guard bestPart >= share * t2 else { return nil }
         // In the sensor's units: what it reads (smoothed) and what its siblings predict for it.
-        let pjj = model.precision[best * p + best]
+        let pjj = precision[best * p + best]
         let predicted = smoothed[best] - pd[best] / pjj
         let scale = model.scale[best]
         let reads = model.center[best] + scale * smoothed[best]
@@ -272,7 +274,9 @@ public struct HealthScorer: Sendable {
     public func predictedChange(of j: Int, given change: [Double]) -> Double {
         guard j >= 0, j < model.sensors.count, change.count == model.sensors.count else { return 0 }
         var d = change
-        Self.impute([j], model, deviation: &d)
+        var judge = model
+        if let siblings = model.siblings { judge.precision = siblings.precision }
+        Self.impute([j], judge, deviation: &d)
         return d[j]
     }
 

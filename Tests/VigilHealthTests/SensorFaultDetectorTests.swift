@@ -245,6 +245,36 @@ import VigilCore
         #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
     }
 
+    @Test func aSlowlyWanderingSensorThatDriftsIsJudgedInItsOwnSpread() throws {
+        // An ambient probe follows the day, and the machine's temperature follows it and the
+        // load. Health widens the probe's scale by its long-run spread (a day's swing), so it
+        // counts for little there; the judge weighs it in its plain spread, where temperature and
+        // load pin it down. It drifts by its day's swing in 6 h (and stays there); temperature
+        // still follows the true air.
+        var rng = SplitMix64(seed: 9)
+        var table = SensorTable(sensors: ["current", "flow", "temp", "ambient"], timestamps: [], rows: [])
+        for m in 0..<(2 * 1440) {
+            var sums = [Double](repeating: 0, count: 4)
+            for k in 0..<6 {
+                let i = Double(m * 6 + k)
+                func n() -> Double { Double.random(in: -1...1, using: &rng) + Double.random(in: -1...1, using: &rng) }
+                let load = 0.6 + 0.3 * sin(i * 2 * .pi / 2880), air = 22 + 4 * sin(i * 2 * .pi / 8640)
+                let v = [8 + 22 * load + 0.3 * n(), 40 + 80 * load + 1.5 * n(), air + 20 + 25 * load + 0.2 * n(), air + 0.1 * n()]
+                for j in 0..<4 { sums[j] += v[j] / 6 }
+            }
+            let d = m - 1440
+            if d >= 300 { sums[3] += 8 * Double(min(d, 660) - 300) / 360 }
+            table.timestamps.append(String(1_767_225_600_000 + Int64(m) * 60_000))
+            table.rows.append(sums)
+        }
+        var options = Replay.Options()
+        options.commissionRows = 1440
+        let faults = try Replay.run(table, options: options).csv.split(separator: "\n").dropFirst()
+            .map { String($0.split(separator: ",", omittingEmptySubsequences: false).last ?? "") }
+        #expect(faults[(1440 + 300)..<(1440 + 660)].contains("ambient:drift"), "found before the drift ends")
+        #expect(Set(faults.flatMap { $0.split(separator: ";") }) == ["ambient:drift"], "\(Set(faults))")
+    }
+
     @Test func aDriftingSensorThatSticksIsReportedStuck() throws {
         // Pressure drifts for 6 h, then freezes at its last value: what its raw readings show
         // replaces the slow horizon's verdict.
