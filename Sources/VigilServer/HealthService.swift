@@ -184,9 +184,9 @@ public final class HealthService: Service, Sendable {
 
     // MARK: rounds
 
-    /// One round over every machine, with queued commands applied between machines; returns
-    /// whether a machine has more to do at once (a backlog being judged in steps). Public for
-    /// tests, which drive time.
+    /// One round over every machine (cut short when the service is stopping), with queued
+    /// commands applied between machines; returns whether a machine has more to do at once (a
+    /// backlog being judged in steps). Public for tests, which drive time.
     @discardableResult
     public func tick(now: Int64) throws -> Bool {
         let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
@@ -195,6 +195,9 @@ public final class HealthService: Service, Sendable {
         var behind = false
         let started = SystemClock.wallMillis()
         for machine in writer.fleet.snapshot().map(\.id) {
+            // Stopping ends the round between machines (each machine's turn is saved as it ends):
+            // a round over a backlog of several machines can take longer than systemd waits.
+            guard !stopping.load(ordering: .relaxed) else { break }
             applyCommands()
             guard writer.fleet.contains(machine) else { continue }  // removed meanwhile
             // The round's clock moves on with the wall clock, so whatever a machine registers
