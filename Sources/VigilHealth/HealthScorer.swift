@@ -269,8 +269,9 @@ public struct HealthScorer: Sendable {
         return Isolation(sensor: best, alone: true, evidence: evidence)
     }
 
-    /// What the reference predicts for sensor `j`'s change given the others' (`change`, scaled; its
-    /// own cell ignored): its conditional mean shift, as `impute` fills a left-out sensor.
+    /// What the judge's relation (`HealthModel.Siblings`, else the reference's) predicts for sensor
+    /// `j`'s change given the others' (`change`, scaled; its own cell ignored): its conditional
+    /// mean shift, as `impute` fills a left-out sensor.
     public func predictedChange(of j: Int, given change: [Double]) -> Double {
         guard j >= 0, j < model.sensors.count, change.count == model.sensors.count else { return 0 }
         var d = change
