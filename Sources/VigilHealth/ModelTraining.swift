@@ -58,7 +58,8 @@ public enum ModelTraining {
         guard let (train, heldOut) = RetrainGate.window(times: times, rows: rows, excluding: excluding, minimumRows: minimumRows) else {
             throw Failure(description: "too few normal rows", tooFewRows: true)
         }
-        let candidate = try Self.train(sensors: active.anomaly.sensors, rows: train.map(\.row), parameters: parameters, minimumRows: minimumRows)
+        var candidate = try Self.train(sensors: active.anomaly.sensors, rows: train.map(\.row), parameters: parameters, minimumRows: minimumRows)
+        candidate.siblings = nil  // sensors are judged with the reference's; not stored with every retraining
         let gate = RetrainGate.evaluate(active: active.anomaly, candidate: candidate, heldOut: heldOut)
         return Version(model: MachineModel(reference: active.reference, anomaly: candidate),
                        lineage: lineage(candidate, times: train.map(\.ts), rows: train.map(\.row), trigger: trigger, parent: activeVersion,
