@@ -94,8 +94,15 @@ final class TestClickHouseCluster {
     }
 
     /// Waits until `node` answers `SELECT 1` (each node after `init`, and after a restart).
+    /// 60 s: under the whole suite's load on two cores a node has taken over 30 s to answer. A node
+    /// that never does says why (its log's last lines: a port taken meanwhile, a bad config).
     func waitReady(_ node: Node) async throws {
-        try await Harness.waitUntil("clickhouse on port \(node.httpPort)", seconds: 30) { (try? Self.query(node.url, "SELECT 1")) == "1\n" }
+        do {
+            try await Harness.waitUntil("clickhouse on port \(node.httpPort)", seconds: 60) { (try? Self.query(node.url, "SELECT 1")) == "1\n" }
+        } catch {
+            let log = ["error.log", "stdout.log"].compactMap { try? String(contentsOfFile: node.dir + "/" + $0, encoding: .utf8) }.joined()
+            throw Harness.Failure("\(error); its logs end:\n" + log.split(separator: "\n").suffix(15).joined(separator: "\n"))
+        }
     }
 
     /// Runs one statement over HTTP as the test's user; the body of the answer, or a failure
