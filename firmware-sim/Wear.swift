@@ -127,7 +127,7 @@ struct Fault {
         }
     }
 
-    /// Draws the faults of one machine over `[from, to)` at `ratePerDay`, one at a time (a fault
+    /// Draws the faults (of `kinds`) of one machine over `[from, to)` at `ratePerDay`, one at a time (a fault
     /// starts at least an hour after the previous one ended), for readings every `interval` s.
     static func schedule(sensors: [String], from: Int64, to: Int64, ratePerDay: Double, kinds: [Kind] = Kind.allCases,
                          interval: Double, rng: inout SplitMix64) -> [Fault] {
