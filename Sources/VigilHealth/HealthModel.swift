@@ -122,6 +122,16 @@ public struct HealthModel: Codable, Sendable, Equatable {
         public var threshold: Double
     }
 
+    /// The model a sensor is judged against its siblings with: this one with the `Siblings`
+    /// precision and alarm edge (itself for a model stored before they existed).
+    var judge: HealthModel {
+        guard let siblings else { return self }
+        var m = self
+        m.precision = siblings.precision
+        m.threshold = siblings.threshold
+        return m
+    }
+
     public struct TrainingError: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
@@ -180,10 +190,9 @@ public struct HealthModel: Codable, Sendable, Equatable {
         model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
         model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
         if let precision = siblingPrecision(z, mean: mean, extraShrinkage: parameters.extraShrinkage) {
-            var judge = model
-            judge.precision = precision
-            let peak = judge.peakStatistics(on: rows)
-            model.siblings = Siblings(precision: precision, threshold: max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor)
+            model.siblings = Siblings(precision: precision, threshold: 1)
+            let peak = model.judge.peakStatistics(on: rows)
+            model.siblings?.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
         }
         return model
     }

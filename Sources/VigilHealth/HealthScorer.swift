@@ -233,7 +233,7 @@ public struct HealthScorer: Sendable {
         var d = deviation
         if let baseline, baseline.count == p { for j in 0..<p { d[j] -= baseline[j] } }
         let inB = Set(excluded.filter { !drifting.contains($0) })
-        let precision = model.siblings?.precision ?? model.precision
+        let judge = model.judge, precision = judge.precision
         var pd = [Double](repeating: 0, count: p)
         var t2 = 0.0
         for i in 0..<p {
@@ -249,7 +249,7 @@ public struct HealthScorer: Sendable {
             let part = pd[j] * pd[j] / pjj
             if part > bestPart { best = j; bestPart = part }
         }
-        let edge = model.siblings?.threshold ?? model.threshold
+        let edge = judge.threshold
         let rest = t2 - bestPart
         guard best >= 0, bestPart >= minimumPart * edge else { return nil }
         guard rest <= edge / max(model.parameters.thresholdFactor, 1) else {
@@ -275,9 +275,7 @@ public struct HealthScorer: Sendable {
     public func predictedChange(of j: Int, given change: [Double]) -> Double {
         guard j >= 0, j < model.sensors.count, change.count == model.sensors.count else { return 0 }
         var d = change
-        var judge = model
-        if let siblings = model.siblings { judge.precision = siblings.precision }
-        Self.impute([j], judge, deviation: &d)
+        Self.impute([j], model.judge, deviation: &d)
         return d[j]
     }
 
