@@ -20,17 +20,27 @@ public struct HealthParameters: Codable, Sendable, Equatable {
     /// measured (Bartlett-weighted autocovariances up to this lag). A sensor that wanders slowly
     /// (a temperature) is judged against how far it wanders, not against its row-to-row noise.
     public var spreadWindow: Double = 0.25
+    /// The extra shrinkage of the sensor judge's relation (`HealthModel.Siblings`) toward
+    /// independent sensors. Less than health's: sensors that follow one load are nearly
+    /// collinear, and shrinking their correlations by health's 0.6 leaves each sensor's spread
+    /// given its siblings at 83–95 % of its plain spread (on the simulator's machines: the
+    /// siblings predict little, and a drift hides in the sensor's own swing); 0.45 leaves 72–90 %.
+    /// Not much less: from 0.35 down, a failure that shows on one sensor first (a temperature
+    /// rising over days, `aSensorDriftingFromItsSiblingsIsADriftAndSlowWearIsNot`) is taken for that
+    /// sensor's drift (and at 0.15 the false drifts on the simulated fleet's wearing machines double).
+    public var judgeShrinkage: Double = 0.45
 
     public init() {}
 
     public init(smoothing: Double, fastSmoothing: Double = 0.5, extraShrinkage: Double, thresholdFactor: Double,
-                fastThresholdFactor: Double = 1.5, spreadWindow: Double = 0.25) {
+                fastThresholdFactor: Double = 1.5, spreadWindow: Double = 0.25, judgeShrinkage: Double = 0.45) {
         self.smoothing = smoothing
         self.fastSmoothing = fastSmoothing
         self.extraShrinkage = extraShrinkage
         self.thresholdFactor = thresholdFactor
         self.fastThresholdFactor = fastThresholdFactor
         self.spreadWindow = spreadWindow
+        self.judgeShrinkage = judgeShrinkage
     }
 
     /// Every parameter: its name (as lineage and `--parameters` spell it), where it lives and the
@@ -39,7 +49,7 @@ public struct HealthParameters: Codable, Sendable, Equatable {
         let unit: ClosedRange<Double> = 1e-6...1, positive: ClosedRange<Double> = 1e-6...1e6
         return [("smoothing", \.smoothing, unit), ("fastSmoothing", \.fastSmoothing, unit), ("extraShrinkage", \.extraShrinkage, 0...1),
                 ("thresholdFactor", \.thresholdFactor, positive), ("fastThresholdFactor", \.fastThresholdFactor, positive),
-                ("spreadWindow", \.spreadWindow, 0...0.99)]
+                ("spreadWindow", \.spreadWindow, 0...0.99), ("judgeShrinkage", \.judgeShrinkage, 0...1)]
     }
 
     /// The parameters by name, as a model version's lineage lists them.
@@ -71,7 +81,8 @@ public struct HealthParameters: Codable, Sendable, Equatable {
     }
 
     /// Models stored by `vigil-health-1` lack the fast horizon and the spread window; they decode
-    /// as what they were (one horizon, no long-run spread) and score exactly as before.
+    /// as what they were (one horizon, no long-run spread) and score exactly as before; models
+    /// stored before the judge's own shrinkage decode with health's, which their relation was made with.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         smoothing = try c.decode(Double.self, forKey: .smoothing)
@@ -80,6 +91,8 @@ public struct HealthParameters: Codable, Sendable, Equatable {
         thresholdFactor = try c.decode(Double.self, forKey: .thresholdFactor)
         fastThresholdFactor = try c.decodeIfPresent(Double.self, forKey: .fastThresholdFactor) ?? thresholdFactor
         spreadWindow = try c.decodeIfPresent(Double.self, forKey: .spreadWindow) ?? 0
+        // Stored before the judge had its own: its relation was made with health's.
+        judgeShrinkage = try c.decodeIfPresent(Double.self, forKey: .judgeShrinkage) ?? extraShrinkage
     }
 }
 
@@ -114,9 +127,10 @@ public struct HealthModel: Codable, Sendable, Equatable {
     /// extra shrinkage toward the identity in those units such a sensor counts for little — right
     /// for health (a temperature following its day is no anomaly), wrong for judging the sensor:
     /// an ambient probe drifting by its whole daily swing hardly moved the statistic. Same
-    /// recipe otherwise (Ledoit–Wolf, the same extra shrinkage, calibrated on the same rows), so
-    /// it is as robust as health; `precision` is in the model's scaled units, `threshold` is its
-    /// alarm edge.
+    /// recipe otherwise (Ledoit–Wolf, calibrated on the same rows), with the judge's own, smaller
+    /// extra shrinkage (`HealthParameters.judgeShrinkage`: what the siblings predict for a sensor
+    /// is what a drift is measured against); `precision` is in the model's scaled units,
+    /// `threshold` is its alarm edge.
     public struct Siblings: Codable, Sendable, Equatable {
         public var precision: [Double]
         public var threshold: Double
@@ -189,7 +203,7 @@ public struct HealthModel: Codable, Sendable, Equatable {
         let peak = model.peakStatistics(on: rows)
         model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
         model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
-        if let precision = siblingPrecision(z, mean: mean, extraShrinkage: parameters.extraShrinkage) {
+        if let precision = siblingPrecision(z, mean: mean, extraShrinkage: parameters.judgeShrinkage) {
             model.siblings = Siblings(precision: precision, threshold: 1)
             let peak = model.judge.peakStatistics(on: rows)
             model.siblings?.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
@@ -213,7 +227,7 @@ public struct HealthModel: Codable, Sendable, Equatable {
     }
 
     /// `Siblings.precision` from the scaled rows `z`: the Ledoit–Wolf correlation (each sensor
-    /// in its plain spread; a flat one unrelated), shrunk by `extraShrinkage` toward the
+    /// in its plain spread; a flat one unrelated), shrunk by `extraShrinkage` (the judge's) toward the
     /// identity, inverted and brought back to the scaled units (Σ = D R D, so Σ⁻¹ = D⁻¹ R⁻¹ D⁻¹).
     private static func siblingPrecision(_ z: [[Double]], mean: [Double], extraShrinkage: Double) -> [Double]? {
         let p = mean.count, n = Double(z.count)

@@ -219,9 +219,10 @@ public struct HealthScorer: Sendable {
     /// (`HealthModel.Siblings`; the health statistic for a model without): the sensor whose
     /// reconstruction from its siblings removes most of the statistic — `((P d)_j)² / P_jj`, the
     /// part of T² that replacing sensor j by what the others predict for it takes away — when that
-    /// part is at least `minimumPart` of the alarm edge and `share` of the whole, and what remains
-    /// is as normal as commissioning was (`alone`). When what remains is not (several sensors
-    /// moved together: a process fault, wear) that sensor is returned with `alone` false; nil when
+    /// part is at least `minimumPart` of the alarm edge, and alone: what remains is as normal as
+    /// commissioning was (and its part `share` of the whole), or no other sensor's part reaches
+    /// `minimumPart` once it is replaced. When neither (several sensors left their relations
+    /// together: a process fault, wear) that sensor is returned with `alone` false; nil when
     /// no sensor stands out. Measured from a baseline, a machine already off its reference (worn)
     /// can still tell a sensor that starts drifting on its own from one that moves with it.
     /// Sensors left out are not candidates, except `drifting` ones (left out for a drift, whose
@@ -252,10 +253,18 @@ public struct HealthScorer: Sendable {
         let edge = judge.threshold
         let rest = t2 - bestPart
         guard best >= 0, bestPart >= minimumPart * edge else { return nil }
-        guard rest <= edge / max(model.parameters.thresholdFactor, 1) else {
+        // Alone when what remains is as normal as commissioning (and the sensor carries `share` of
+        // the whole), or when, with it replaced by what its siblings predict, no other sensor stands
+        // off what its own siblings predict by the bar for being named at all. The second is what a
+        // change since a baseline needs: between the baseline and now the machine's operating point
+        // moves (a load cycle), which the whole statistic counts — it kept a drifting flow from
+        // being named for hours — but along the relations, which single sensors' parts hardly do.
+        let calm = rest <= edge / max(model.parameters.thresholdFactor, 1)
+        let lone = !calm && Self.largestPart(judge, deviation: d, without: best, among: inB) <= minimumPart * edge
+        guard calm || lone else {
             return Isolation(sensor: best, alone: false, evidence: "its siblings moved with it")
         }
-        guard bestPart >= share * t2 else { return nil }
+        guard lone || bestPart >= share * t2 else { return nil }
         // In the sensor's units: what it reads (smoothed) and what its siblings predict for it.
         let pjj = precision[best * p + best]
         let predicted = smoothed[best] - pd[best] / pjj
@@ -267,6 +276,24 @@ public struct HealthScorer: Sendable {
             + "(\(Replay.fixed(abs(reads - expected) / max(sigma, 1e-300), 1)) of its commissioned spreads); "
             + (baseline == nil ? "the other sensors agree with commissioning" : "the other sensors did not change")
         return Isolation(sensor: best, alone: true, evidence: evidence)
+    }
+
+    /// The largest part (`((P d)_k)² / P_kk`) of any sensor but `j` and those `among` left out once
+    /// sensor `j` is replaced by what the others predict for it: how far the next sensor stands
+    /// off its own siblings when `j` is not there to pull it.
+    static func largestPart(_ model: HealthModel, deviation d: [Double], without j: Int, among out: Set<Int>) -> Double {
+        let p = model.sensors.count
+        var r = d
+        impute([j], model, deviation: &r)
+        var largest = 0.0
+        for k in 0..<p where k != j && !out.contains(k) {
+            let pkk = model.precision[k * p + k]
+            guard pkk > 0 else { continue }
+            var s = 0.0
+            for i in 0..<p { s += model.precision[k * p + i] * r[i] }
+            largest = max(largest, s * s / pkk)
+        }
+        return largest
     }
 
     /// What the judge's relation (`HealthModel.Siblings`, else the reference's) predicts for sensor

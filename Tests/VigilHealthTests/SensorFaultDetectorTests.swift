@@ -245,6 +245,37 @@ import VigilCore
         #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
     }
 
+    @Test func aSensorIsNamedAloneAcrossALoadSwingSinceTheBaseline() throws {
+        // The change since a baseline spans the machine's operating point: here the load's whole
+        // swing, low then high. Along the relations, that names no sensor alone; flow leaving what
+        // the load predicts for it on the way is named alone (the whole change's statistic is far
+        // from commissioning's, which alone kept it from being named); several sensors leaving
+        // their relations together (a process change) are not.
+        var rng = SplitMix64(seed: 11)
+        var rows: [[Double?]] = []
+        for m in 0..<1440 {
+            var sums = [Double](repeating: 0, count: 4)
+            for k in 0..<6 { for (j, x) in Self.healthy(m * 6 + k, &rng).enumerated() { sums[j] += x / 6 } }
+            rows.append(sums)
+        }
+        let model = try HealthModel.train(sensors: Self.sensors, rows: rows)
+        func machine(load: Double, flow: Double = 0, current: Double = 0) -> [Double?] {
+            [8 + 22 * load + current, 40 + 80 * load + flow, 3.5 + 2.5 * load, 45 + 10 * load]
+        }
+        func isolation(_ now: [Double?]) -> HealthScorer.Isolation? {
+            var scorer = HealthScorer(model: model)
+            for _ in 0..<240 { _ = scorer.score(machine(load: 0.35)) }
+            let baseline = scorer.slowDeviation()
+            for _ in 0..<240 { _ = scorer.score(now) }
+            return scorer.isolation(of: scorer.slowDeviation(), since: baseline, part: 0.1, share: 0.5)
+        }
+        #expect(isolation(machine(load: 0.85)).map(\.alone) != true, "the load's swing is no sensor's")
+        let drifted = isolation(machine(load: 0.85, flow: 10))
+        #expect(drifted?.sensor == 1 && drifted?.alone == true, "\(String(describing: drifted))")
+        let process = isolation(machine(load: 0.85, flow: -10, current: 5))
+        #expect(process?.alone != true, "\(String(describing: process))")
+    }
+
     @Test func aSlowlyWanderingSensorThatDriftsIsJudgedInItsOwnSpread() throws {
         // An ambient probe follows the day, and the machine's temperature follows it and the
         // load. Health widens the probe's scale by its long-run spread (a day's swing), so it

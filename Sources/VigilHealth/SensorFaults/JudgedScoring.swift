@@ -1,4 +1,4 @@
-public import VigilCore
+import VigilCore
 
 /// Scoring with the sensors judged first: one scored row (a minute in the daemon, a table row in
 /// `vigil replay`) given the machine's sensor-fault detector.
