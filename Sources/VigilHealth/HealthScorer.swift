@@ -274,7 +274,8 @@ public struct HealthScorer: Sendable {
         let sigma = scale / pjj.squareRoot()
         let evidence = "reads \(SensorFaultDetector.number(reads)) where its siblings predict \(SensorFaultDetector.number(expected)) "
             + "(\(Replay.fixed(abs(reads - expected) / max(sigma, 1e-300), 1)) of its commissioned spreads); "
-            + (baseline == nil ? "the other sensors agree with commissioning" : "the other sensors did not change")
+            + (!calm ? "the other sensors keep to what their siblings predict"
+                : baseline == nil ? "the other sensors agree with commissioning" : "the other sensors did not change")
         return Isolation(sensor: best, alone: true, evidence: evidence)
     }
 

@@ -272,6 +272,7 @@ import VigilCore
         #expect(isolation(machine(load: 0.85)).map(\.alone) != true, "the load's swing is no sensor's")
         let drifted = isolation(machine(load: 0.85, flow: 10))
         #expect(drifted?.sensor == 1 && drifted?.alone == true, "\(String(describing: drifted))")
+        #expect(drifted?.evidence.hasSuffix("the other sensors keep to what their siblings predict") == true)
         let process = isolation(machine(load: 0.85, flow: -10, current: 5))
         #expect(process?.alone != true, "\(String(describing: process))")
     }
