@@ -203,7 +203,7 @@ public struct HealthModel: Codable, Sendable, Equatable {
         let peak = model.peakStatistics(on: rows)
         model.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
         model.fastThreshold = max(peak.fast, Double(p) * 1e-3) * parameters.fastThresholdFactor
-        if let precision = siblingPrecision(z, mean: mean, extraShrinkage: parameters.judgeShrinkage) {
+        if let precision = siblingPrecision(z, mean: mean, shrinkage: parameters.judgeShrinkage) {
             model.siblings = Siblings(precision: precision, threshold: 1)
             let peak = model.judge.peakStatistics(on: rows)
             model.siblings?.threshold = max(peak.slow, Double(p) * 1e-3) * parameters.thresholdFactor
@@ -227,16 +227,16 @@ public struct HealthModel: Codable, Sendable, Equatable {
     }
 
     /// `Siblings.precision` from the scaled rows `z`: the Ledoit–Wolf correlation (each sensor
-    /// in its plain spread; a flat one unrelated), shrunk by `extraShrinkage` (the judge's) toward the
-    /// identity, inverted and brought back to the scaled units (Σ = D R D, so Σ⁻¹ = D⁻¹ R⁻¹ D⁻¹).
-    private static func siblingPrecision(_ z: [[Double]], mean: [Double], extraShrinkage: Double) -> [Double]? {
+    /// in its plain spread; a flat one unrelated), shrunk by `shrinkage` (`judgeShrinkage`) toward
+    /// the identity, inverted and brought back to the scaled units (Σ = D R D, so Σ⁻¹ = D⁻¹ R⁻¹ D⁻¹).
+    private static func siblingPrecision(_ z: [[Double]], mean: [Double], shrinkage: Double) -> [Double]? {
         let p = mean.count, n = Double(z.count)
         let sd = (0..<p).map { j in (z.reduce(0.0) { $0 + ($1[j] - mean[j]) * ($1[j] - mean[j]) } / n).squareRoot() }
         let unit = z.map { r in (0..<p).map { sd[$0] > 0 ? (r[$0] - mean[$0]) / sd[$0] : 0 } }
         var (r, _) = ledoitWolf(unit, mean: [Double](repeating: 0, count: p))
         for i in 0..<p {
             for k in 0..<p {
-                r[i * p + k] = sd[i] == 0 || sd[k] == 0 ? (i == k ? 1 : 0) : (i == k ? r[i * p + k] : (1 - extraShrinkage) * r[i * p + k])
+                r[i * p + k] = sd[i] == 0 || sd[k] == 0 ? (i == k ? 1 : 0) : (i == k ? r[i * p + k] : (1 - shrinkage) * r[i * p + k])
             }
         }
         guard var inverse = LinearAlgebra.inverseSPD(r, n: p) else { return nil }

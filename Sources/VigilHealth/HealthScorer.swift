@@ -260,7 +260,7 @@ public struct HealthScorer: Sendable {
         // moves (a load cycle), which the whole statistic counts — it kept a drifting flow from
         // being named for hours — but along the relations, which single sensors' parts hardly do.
         let calm = rest <= edge / max(model.parameters.thresholdFactor, 1)
-        let lone = !calm && Self.largestPart(judge, deviation: d, without: best, among: inB) <= minimumPart * edge
+        let lone = !calm && Self.largestPart(precision, pd, without: best, among: inB) <= minimumPart * edge
         guard calm || lone else {
             return Isolation(sensor: best, alone: false, evidence: "its siblings moved with it")
         }
@@ -281,17 +281,17 @@ public struct HealthScorer: Sendable {
 
     /// The largest part (`((P d)_k)² / P_kk`) of any sensor but `j` and those `among` left out once
     /// sensor `j` is replaced by what the others predict for it: how far the next sensor stands
-    /// off its own siblings when `j` is not there to pull it.
-    static func largestPart(_ model: HealthModel, deviation d: [Double], without j: Int, among out: Set<Int>) -> Double {
-        let p = model.sensors.count
-        var r = d
-        impute([j], model, deviation: &r)
+    /// off its own siblings when `j` is not there to pull it. `pd` is `P d`: the replacement moves
+    /// `d_j` by `−(P d)_j / P_jj` (what `impute` would fill), so each `(P d)_k` moves by `P_kj`
+    /// times that — no second pass over the matrix.
+    static func largestPart(_ precision: [Double], _ pd: [Double], without j: Int, among out: Set<Int>) -> Double {
+        let p = pd.count
+        let shift = -pd[j] / precision[j * p + j]
         var largest = 0.0
         for k in 0..<p where k != j && !out.contains(k) {
-            let pkk = model.precision[k * p + k]
+            let pkk = precision[k * p + k]
             guard pkk > 0 else { continue }
-            var s = 0.0
-            for i in 0..<p { s += model.precision[k * p + i] * r[i] }
+            let s = pd[k] + precision[k * p + j] * shift
             largest = max(largest, s * s / pkk)
         }
         return largest
