@@ -10,6 +10,9 @@ public protocol HealthStorage {
     /// Minute means of `machine`'s sensors (all of them, sorted, when `sensors` is nil) for minutes
     /// in `(after, through]`, oldest first.
     func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures
+    /// Minute means of `sensor` on every machine but `machine` (its peers) for minutes in
+    /// `(after, through]`, by minute.
+    func peerMinutes(sensor: String, besides machine: String, after: Int64, through: Int64) throws -> [Int64: [Double]]
     /// Every reading with a time in `(after, through]`, in time order (one time's in sensor order).
     func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)]
     /// Per sensor with a declared physical range, the minutes in `(after, through]` holding a
@@ -36,4 +39,17 @@ public protocol HealthStorage {
     /// conditions in one transaction.
     func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?) throws
     func recordMaintenance(machine: String, at: Int64, note: String) throws
+}
+
+extension HealthStorage {
+    /// From every other machine's minute features (a store answers it in one pass over the
+    /// sensor's series).
+    public func peerMinutes(sensor: String, besides machine: String, after: Int64, through: Int64) throws -> [Int64: [Double]] {
+        var out: [Int64: [Double]] = [:]
+        for other in machines where other != machine {
+            let f = try minuteFeatures(machine: other, sensors: [sensor], after: after, through: through)
+            for (t, row) in zip(f.times, f.rows) { if let x = row.first ?? nil { out[t, default: []].append(x) } }
+        }
+        return out
+    }
 }

@@ -54,7 +54,8 @@ public struct HealthDecisions<Storage: HealthStorage> {
         case modelRegistered(machine: String, version: Int, lineage: ModelLineage)
         /// No model could be trained; `routine`: too few rows, the usual state of a new machine.
         case noModel(machine: String, reason: String, routine: Bool)
-        case sensorsProfiled(machine: String, sensors: Int, judged: Int, readings: Int)
+        /// `withPeers`: sensors also judged against the same sensor on the site's other machines.
+        case sensorsProfiled(machine: String, sensors: Int, judged: Int, withPeers: Int, readings: Int)
     }
 
     // MARK: rounds
@@ -151,8 +152,9 @@ public struct HealthDecisions<Storage: HealthStorage> {
             }
             return nil
         }
+        let peers = try peerMedians(detector, machine: record.machine, after: record.scoredThrough, through: last)
         let scored = t.score(times: features.times, rows: features.rows, completeness: features.completeness,
-                             previous: record.status ?? .ok, detector: &detector, bands: settings.bands)
+                             previous: record.status ?? .ok, peers: peers, detector: &detector, bands: settings.bands)
         let history = scored.minutes.map {
             HealthHistoryRow(ts: $0.ts, health: $0.score.health, status: $0.score.status, confidence: $0.score.confidence,
                              modelVersion: t.version, anomaly: $0.anomaly)
@@ -345,10 +347,32 @@ public struct HealthDecisions<Storage: HealthStorage> {
         let readings = try storage.rawReadings(machine: record.machine, after: window.from - 1, through: window.to - 1)
         guard !readings.isEmpty else { return nil }
         // Judged from the end of what it learned from.
-        let d = SensorFaultDetector(commissioning: readings, judgedFrom: window.to - 1)
+        var d = SensorFaultDetector(commissioning: readings, judgedFrom: window.to - 1)
+        // And against its peers, where the same sensor on the site's other machines reads alike.
+        let own = try storage.minuteFeatures(machine: record.machine, sensors: d.sensors, after: window.from - 1, through: window.to - 1)
+        var minutes: [String: (own: [Double?], peers: [Double?])] = [:]
+        for (j, name) in d.sensors.enumerated() {
+            let others = try storage.peerMinutes(sensor: name, besides: record.machine, after: window.from - 1, through: window.to - 1)
+            guard !others.isEmpty else { continue }
+            minutes[name] = (own.rows.map { $0[j] }, own.times.map { others[$0].flatMap(PeerProfile.peersMedian) })
+        }
+        d.learnPeers(minutes)
         report.notices.append(.sensorsProfiled(machine: record.machine, sensors: d.sensors.count, judged: d.profiles.compactMap { $0 }.count,
-                                               readings: readings.count))
+                                               withPeers: d.peers?.compactMap { $0 }.count ?? 0, readings: readings.count))
         return d
+    }
+
+    /// Per minute in `(after, through]`, the peers' median of each of the machine's sensors that
+    /// has peers (`PeerProfile`), by name; empty when none has.
+    private func peerMedians(_ detector: SensorFaultDetector?, machine: String, after: Int64, through: Int64) throws -> [Int64: [String: Double]] {
+        guard let d = detector, let peers = d.peers else { return [:] }
+        var out: [Int64: [String: Double]] = [:]
+        for (name, profile) in zip(d.sensors, peers) where profile != nil {
+            for (t, values) in try storage.peerMinutes(sensor: name, besides: machine, after: after, through: through) {
+                if let median = PeerProfile.peersMedian(values) { out[t, default: [:]][name] = median }
+            }
+        }
+        return out
     }
 
     /// Sensors' conditions with their newest reading as the judge saw it.

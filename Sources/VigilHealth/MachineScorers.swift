@@ -81,9 +81,10 @@ public struct MachineScorers: Sendable {
     /// in order from status `previous`: faulty sensors (judged by `detector`, when the sensors
     /// are judged) are left out of both scorers; a minute whose numbered readings partly never
     /// arrived (`completeness` < 1) is scored with less confidence; drift counts only minutes
-    /// that were not in alarm.
+    /// that were not in alarm. `peers`: per minute, the median of each sensor on the site's other
+    /// machines (by name), for the sensors with peers (`SensorFaultDetector.notePeers`).
     public mutating func score(times: [Int64], rows: [[Double?]], completeness: [Double], previous: HealthStatus,
-                               detector: inout SensorFaultDetector?, bands: HealthBands) -> Scored {
+                               peers: [Int64: [String: Double]] = [:], detector: inout SensorFaultDetector?, bands: HealthBands) -> Scored {
         var reference = HealthScorer(model: model.reference, bands: bands)
         reference.state = state.reference
         var anomaly = HealthScorer(model: model.anomaly, bands: bands)
@@ -94,7 +95,7 @@ public struct MachineScorers: Sendable {
             var s: HealthScore
             if var d = detector {
                 // The judge hears which sensor, if any, alone explains the minute (a drift candidate).
-                let judged = JudgedScoring.score(&reference, row: row, from: ts, to: ts + 60_000, detector: &d)
+                let judged = JudgedScoring.score(&reference, row: row, from: ts, to: ts + 60_000, peers: peers[ts] ?? [:], detector: &d)
                 s = judged.score
                 out.sensorChanges += judged.changes
                 detector = d

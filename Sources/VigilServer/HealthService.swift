@@ -228,8 +228,9 @@ public final class HealthService: Service, Sendable {
             case let .noModel(machine, reason, routine):
                 // Too few rows is the usual state of a new machine (tried every round): not a warning.
                 logger.log(level: routine ? .debug : .warning, "no model trained", metadata: ["machine.id": "\(machine)", "reason": "\(reason)"])
-            case let .sensorsProfiled(machine, sensors, judged, readings):
-                logger.notice("sensors profiled", metadata: ["machine.id": "\(machine)", "sensors": "\(sensors)", "judged": "\(judged)", "readings": "\(readings)"])
+            case let .sensorsProfiled(machine, sensors, judged, withPeers, readings):
+                logger.notice("sensors profiled", metadata: ["machine.id": "\(machine)", "sensors": "\(sensors)", "judged": "\(judged)",
+                                                             "with_peers": "\(withPeers)", "readings": "\(readings)"])
             }
         }
         guard let publisher else { return }

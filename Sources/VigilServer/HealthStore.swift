@@ -1,3 +1,4 @@
+import Synchronization
 import VigilCore
 import VigilHealth
 import VigilStore
@@ -7,10 +8,28 @@ import VigilStore
 struct HealthStore: HealthStorage, Sendable {
     let writer: StoreWriter
     let registry: HealthRegistry
+    /// The last answer of `minuteMeans` per sensor: every machine of a round asks for the same
+    /// minutes of its peers, so the fleet's minutes are read once a round, not once a machine.
+    private let peers = Latest()
+
+    private final class Latest: Sendable {
+        let bySensor = Mutex<[String: (after: Int64, through: Int64, means: [Int64: [String: Double]])]>([:])
+    }
+
+    init(writer: StoreWriter, registry: HealthRegistry) {
+        self.writer = writer
+        self.registry = registry
+    }
 
     var machines: [String] { writer.fleet.snapshot().map(\.id) }
     func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures {
         try writer.minuteFeatures(machine: machine, sensors: sensors, after: after, through: through)
+    }
+    func peerMinutes(sensor: String, besides machine: String, after: Int64, through: Int64) throws -> [Int64: [Double]] {
+        let cached = peers.bySensor.withLock { c in c[sensor].flatMap { $0.after == after && $0.through == through ? $0.means : nil } }
+        let means = try cached ?? writer.minuteMeans(sensor: sensor, after: after, through: through)
+        if cached == nil { peers.bySensor.withLock { $0[sensor] = (after, through, means) } }
+        return means.mapValues { byMachine in byMachine.compactMap { $0.key == machine ? nil : $0.value } }
     }
     func rawReadings(machine: String, after: Int64, through: Int64) throws -> [(sensor: String, ts: Int64, value: Double)] {
         try writer.rawReadings(machine: machine, after: after, through: through)

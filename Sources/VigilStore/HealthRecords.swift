@@ -79,6 +79,21 @@ extension StoreWriter {
         }
     }
 
+    /// Minute means of `sensor` on every machine that has it, for minutes in `(after, through]`:
+    /// by minute, per machine.
+    public func minuteMeans(sensor: String, after: Int64, through: Int64) throws -> [Int64: [String: Double]] {
+        guard after < through else { return [:] }
+        return try withConnection { db in
+            var out: [Int64: [String: Double]] = [:]
+            for (machine, id) in try db.query("SELECT machine, id FROM series WHERE sensor = ?", [.text(sensor)], row: { ($0.text(0), $0.int(1)) }) {
+                for b in try MinuteChunks.read(db, series: id, from: after + 1, to: through + 1, limit: nil) {
+                    out[b.start, default: [:]][machine] = b.stats.mean
+                }
+            }
+            return out
+        }
+    }
+
     /// Per machine, the earliest minute of any of its series whose rollup is still to be
     /// (re)computed; machines whose rollups are all current are absent. One query over the
     /// (small) to-do list serves a whole health round.

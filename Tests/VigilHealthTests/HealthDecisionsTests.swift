@@ -146,7 +146,7 @@ import VigilCore
         try Self.settle(d, &kept, through: 240, reports: &reports)
         let model = try #require(storage.models["pump"]?.first)
         #expect(model.info.trigger == .commissioning && model.info.rowCount == 60)
-        #expect(reports.flatMap(\.notices).contains { if case .sensorsProfiled(_, 4, 4, _) = $0 { true } else { false } })
+        #expect(reports.flatMap(\.notices).contains { if case .sensorsProfiled(_, 4, 4, _, _) = $0 { true } else { false } })
         let scored = storage.history["pump"]!.map(\.ts)
         #expect(scored == (60..<240).map { Self.base + Int64($0) * 60_000 }, "every minute after commissioning scored once, in order")
 

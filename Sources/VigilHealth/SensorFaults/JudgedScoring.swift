@@ -12,9 +12,10 @@ import VigilCore
 /// judged on it (`SensorFaultDetector.driftSuspects`, no contributor: it is not decided yet). After
 /// scoring, the slow horizon's isolation tells the detector which single sensor, if any, explains
 /// the change of the machine's deviation since the detector's baseline on its own (a drift
-/// candidate).
+/// candidate) — or, when none does, whether a sensor has left its peers (`peers`: the median
+/// minute mean of each sensor on the site's other machines, by name; `SensorFaultDetector.notePeers`).
 public enum JudgedScoring {
-    public static func score(_ scorer: inout HealthScorer, row: [Double?], from: Int64, to: Int64,
+    public static func score(_ scorer: inout HealthScorer, row: [Double?], from: Int64, to: Int64, peers: [String: Double] = [:],
                              detector: inout SensorFaultDetector) -> (score: HealthScore, changes: [SensorFaultDetector.Change]) {
         let names = scorer.model.sensors
         var faulty: [Int] = []
@@ -45,6 +46,17 @@ public enum JudgedScoring {
             // Back to the detector's numbering.
             guard let d = detector.index(of: names[i.sensor]) else { return (s, []) }
             isolation!.sensor = d
+        }
+        // Its peers overrule the machine's own judge: a sensor that reads with them did not drift
+        // (the site changed: its relation to its own machine was never seen at this air); one
+        // that left them is a candidate, unless the machine's judge names another sensor or finds
+        // its siblings moving with it (the machine's change reaching it).
+        var own: [String: Double] = [:]
+        for (j, x) in cells.enumerated() where j < names.count { if let x { own[names[j]] = x } }
+        let departed = detector.notePeers(own: own, peers: peers, at: from)
+        if let i = isolation, i.alone, detector.readsWithPeers(i.sensor, at: from) { isolation = nil }
+        if let departed, isolation == nil || isolation!.sensor == departed.sensor && isolation!.alone {
+            isolation = departed
         }
         let changes = detector.noteIsolation(isolation, at: from)
         detector.noteDeviation(deviation, sensors: names, at: from) { scorer.predictedChange(of: $0, given: $1) }

@@ -15,7 +15,8 @@ public import VigilCore
 ///   entered at once and alone;
 /// - `noise`: two windows in a row whose median step exceeds `roughnessLimit`;
 /// - `drift`: the machine-level isolation (`HealthScorer.isolation`) names the same sensor alone
-///   for `driftAfter` (withdrawn when its siblings turn out to move with it).
+///   for `driftAfter` (withdrawn when its siblings turn out to move with it); so does a sensor
+///   that has left its peers (`PeerProfile`: the same sensor on the site's other machines).
 /// A fault closes once none of its evidence was seen for `clearAfter`; a change several sensors
 /// agree on is never a sensor fault (it is the machine's, and health alarms on it).
 public struct SensorFaultDetector: Codable, Sendable, Equatable {
@@ -28,6 +29,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// is declared, where what it read while commissioned contradicts the declaration, and in
     /// detectors saved before it existed.
     public private(set) var physical: [SensorMetadata?]?
+    /// Each sensor's relation to its peers (`learnPeers`), nil where it has none; nil as a whole
+    /// when no sensor has peers (a machine alone on its site, `vigil replay`, detectors saved
+    /// before peers were judged).
+    public private(set) var peers: [PeerProfile?]?
     public var settings: Settings
     private(set) public var tracks: [Track]
     /// Faults closed recently (kept `clearAfter`-ish so the scorer can leave them out of the
@@ -110,6 +115,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// Its siblings were found moving with it (the machine's change): no drift is claimed
         /// until it stops standing out.
         var followed = false
+        /// Its departure from its peers (minute mean minus their median, less its commissioned
+        /// offset) followed over `peerTime`, and the row it last followed (nil without peers).
+        var peerDeparture: Double?
+        var peerAt: Int64?
         public var fault: SensorFault?
         /// When the open fault's evidence was last seen.
         var lastBad: Int64 = 0
@@ -149,6 +158,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// readings can run ahead of the scored rows plus `driftAfter`.
     static let shiftMemory: Int64 = 3 * 3_600_000
     static let shiftsKept = 16
+
+    /// The time constant (ms) over which a sensor's departure from its peers is followed (a
+    /// minute's is noisy), and the silence after which it starts afresh.
+    static let peerTime: Int64 = 600_000
+    static let peerGap: Int64 = 1_800_000
 
     /// Readings in a row outside the valid range before it is `out_of_range`: one more than a
     /// spike window holds.
@@ -240,6 +254,47 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             let t = tracks[j]
             return t.drifting && t.stepped != true && t.fault == nil && t.lastNamed - t.driftFrom >= settings.driftAfter / 12
         }
+    }
+
+    /// Learns each sensor's relation to its peers from its commissioning minutes: per sensor name,
+    /// its minute means and the peers' medians at the same minutes (`PeerProfile.learn`).
+    public mutating func learnPeers(_ minutes: [String: (own: [Double?], peers: [Double?])]) {
+        let learned = sensors.map { name in minutes[name].flatMap { PeerProfile.learn(own: $0.own, peers: $0.peers) } }
+        peers = learned.allSatisfy { $0 == nil } ? nil : learned
+    }
+
+    /// After each scored row (`at`): follows every sensor with peers, from its minute mean
+    /// (`own`, by sensor name; a sensor left out for a fault its raw readings show is absent) and
+    /// its peers' median (`peers`); returns the sensor furthest past its bar (`PeerProfile.bar`),
+    /// if any, as a drift candidate standing alone, in this detector's numbering.
+    public mutating func notePeers(own: [String: Double], peers medians: [String: Double], at: Int64) -> HealthScorer.Isolation? {
+        guard let peers else { return nil }
+        var worst: (sensor: Int, excess: Double)?
+        for (j, profile) in peers.enumerated() {
+            guard let profile, let x = own[sensors[j]], let y = medians[sensors[j]] else { continue }
+            let departure = x - y - profile.offset
+            let dt = tracks[j].peerAt.map { at - $0 } ?? .max
+            if let level = tracks[j].peerDeparture, dt <= Self.peerGap {
+                let a = Double(max(0, dt)) / Double(Self.peerTime + max(0, dt))
+                tracks[j].peerDeparture = level + a * (departure - level)
+            } else {
+                tracks[j].peerDeparture = departure
+            }
+            tracks[j].peerAt = at
+            let excess = abs(tracks[j].peerDeparture!) / profile.bar
+            if excess >= 1, excess > worst?.excess ?? 0 { worst = (j, excess) }
+        }
+        guard let j = worst?.sensor, let profile = peers[j], let level = tracks[j].peerDeparture else { return nil }
+        let name = sensors[j]
+        return HealthScorer.Isolation(sensor: j, alone: true, evidence:
+            "left the other machines' \(name): \(Self.number(abs(level))) \(level > 0 ? "above" : "below") its usual difference from their median (\(Self.number(profile.offset)), within \(Self.number(profile.spread)) while commissioned)")
+    }
+
+    /// Whether sensor `j` reads with its peers at the row `at` (followed then, within its bar): the
+    /// machine's own judge naming it alone saw the site change (the hall's air), not the sensor.
+    public func readsWithPeers(_ j: Int, at: Int64) -> Bool {
+        guard let profile = peers?[j], tracks[j].peerAt == at, let level = tracks[j].peerDeparture else { return false }
+        return abs(level) < profile.bar
     }
 
     /// The sensors whose readings should not be scored at `[from, to)`: those whose fault's
