@@ -156,6 +156,37 @@ import VigilCore
         #expect(Set(opened.map(\.sensor)) == ["temp"])
     }
 
+    /// A quantised flow transmitter that sat on one code while commissioned, flicking to the next
+    /// now and then (and, rarely, by a hair: the smallest step it ever made is 0.02), later sits on
+    /// the code boundary and flickers at every reading (SKAB's flow after a valve closed): that is
+    /// its resolution, not noise. Noise well beyond its code width still is.
+    @Test func aQuantisedSensorFlickeringBetweenTwoCodesIsNotNoisy() {
+        let names = ["flow", "temp"]
+        var rng = SplitMix64(seed: 5)
+        func temp(_ i: Int) -> Double { 45 + 5 * sin(Double(i) / 300) + 0.2 * Double.random(in: -1...1, using: &rng) }
+        var series = [(times: [Int64], values: [Double])](repeating: ([], []), count: 2)
+        for i in 0..<3000 {
+            let flow = i % 15 == 7 ? 33.0 : i % 30 == 20 ? 32.02 : 32.0
+            for (j, v) in [flow, temp(i)].enumerated() {
+                series[j].times.append(Int64(i) * Self.step)
+                series[j].values.append(v)
+            }
+        }
+        var d = SensorFaultDetector(sensors: names, commissioning: series)
+        _ = d.advance(to: 3000 * Self.step)
+        var noise = SplitMix64(seed: 6)
+        var changes: [SensorFaultDetector.Change] = []
+        for k in 0..<600 {
+            let i = 3000 + k
+            // 200 readings of flicker, then 200 of noise 3× the code width, then back to its code.
+            let flow = k < 200 ? (k % 2 == 0 ? 32.0 : 33.0) : k < 400 ? 32 + 3 * (Double.random(in: -1...1, using: &noise) + Double.random(in: -1...1, using: &noise)) : 32.0
+            changes += d.observe(sensor: 0, ts: Int64(i) * Self.step, value: flow)
+            changes += d.observe(sensor: 1, ts: Int64(i) * Self.step, value: temp(i))
+            if k == 199 { #expect(changes.isEmpty, "flicker: \(changes)") }
+        }
+        #expect(changes.filter(\.opened).map(\.fault.kind).contains(.noise), "\(changes)")
+    }
+
     @Test func aProcessFaultIsNotASensorFault() {
         // A clogged intake: flow and pressure fall, current rises, all at once and for an hour.
         var (d, rng) = Self.commissioned()

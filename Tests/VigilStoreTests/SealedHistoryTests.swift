@@ -132,6 +132,34 @@ import VigilRollup
         return (truth, now)
     }
 
+    /// What the sensor judge reads of a sensor's peers: the minute means of one sensor on every
+    /// machine that has it, from minute rows and sealed minute days alike.
+    @Test func minuteMeansOfOneSensorAcrossTheFleet() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)
+        let d0 = RollupStoreTests.leapDay, day = RollupStoreTests.day
+        var readings: [Reading] = []
+        for (k, machine) in ["a", "b", "c"].enumerated() {
+            for i in 0..<(2 * 24 * 60) {  // a reading a minute for two days: the first day sealed
+                let ts = d0 + Int64(i) * 60_000
+                readings.append(Reading(machine: machine, sensor: "ambient", ts: ts, value: 20 + Double(k) + Double(i % 7) / 4))
+                readings.append(Reading(machine: machine, sensor: "flow", ts: ts, value: 99))
+            }
+        }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        _ = try writer.rollupAllDue(now: Self.far)
+        _ = try writer.sealAll(now: d0 + day + day / 2)
+        #expect(try Self.minuteCounts(tmp.path).sealed > 0, "the first day's minutes are sealed")
+        // Ten minutes on each side of midnight.
+        let means = try writer.minuteMeans(sensor: "ambient", after: d0 + day - 600_001, through: d0 + day + 540_000)
+        #expect(means.count == 20)
+        for (t, byMachine) in means {
+            let i = Int((t - d0) / 60_000)
+            #expect(byMachine == ["a": 20 + Double(i % 7) / 4, "b": 21 + Double(i % 7) / 4, "c": 22 + Double(i % 7) / 4])
+        }
+        #expect(try writer.minuteMeans(sensor: "nothing", after: d0, through: d0 + day).isEmpty)
+    }
+
     @Test func retentionDeletesWholeChunksAndKeepsEveryRollup() async throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 0)

@@ -25,6 +25,9 @@ public struct SensorProfile: Codable, Sendable, Equatable {
     /// Over windows of `stepWindow` steps, the median absolute step: its median and largest value.
     public var roughness: Double
     public var roughnessMax: Double
+    /// Its usual step when it moves (the median of its steps that are not zero): a quantised
+    /// sensor's code width. Nil in profiles saved before it existed (they use `quantum`).
+    var learnedMove: Double?
     /// `tailGrowth`, worked out once when learned (the spike limit is read for every reading); nil
     /// in profiles saved before it existed, which work it out when asked.
     var learnedTailGrowth: Double?
@@ -54,7 +57,8 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         let cadence = gaps.isEmpty ? 1_000 : max(1, gaps[gaps.count / 2])
         let longestGap = gaps.isEmpty ? cadence : gaps[min(gaps.count - 1, Int(Double(gaps.count) * 0.999))]
         let magnitude = max(abs(low), abs(high), 1e-300)
-        let quantum = steps.filter { $0 > magnitude * 1e-12 }.min() ?? 0
+        var moves = steps.filter { $0 > magnitude * 1e-12 }
+        let quantum = moves.min() ?? 0
 
         var local: [Double] = []
         local.reserveCapacity(n)
@@ -74,6 +78,8 @@ public struct SensorProfile: Codable, Sendable, Equatable {
                                     localScale: localScale, localP999: localP999, longestStill: 0, longestStillReadings: 0,
                                     roughness: 0, roughnessMax: 0)
         profile.learnedTailGrowth = tailGrowth(cadence: cadence, readings: n)
+        moves.sort()
+        profile.learnedMove = moves.isEmpty ? 0 : moves[moves.count / 2]
         // Stillness with the tolerance the detector will use.
         var run = StillRun()
         for i in 0..<n {
@@ -151,8 +157,12 @@ public struct SensorProfile: Codable, Sendable, Equatable {
     /// Its usual values: what it read while commissioned, widened by a quarter of that span.
     public var usual: ClosedRange<Double> { (low - 0.25 * span)...(high + 0.25 * span) }
 
-    /// A window whose median step exceeds this is noisy.
-    public var roughnessLimit: Double { max(3 * roughness, 1.5 * roughnessMax, 2 * quantum, 0.01 * span) }
+    /// A window whose median step exceeds this is noisy: three times its usual roughness, half as
+    /// much again as its roughest window, and more than two of its usual moves — a quantised
+    /// sensor flickering between two codes more often than while commissioned (a flow sitting on a
+    /// code boundary, which a valve's closing moved it to on SKAB) is not noisy, whatever its
+    /// smallest step was.
+    public var roughnessLimit: Double { max(3 * roughness, 1.5 * roughnessMax, 2 * (learnedMove ?? quantum), 0.01 * span) }
 
     /// A fault closes after the sensor behaved this long.
     public var clearAfter: Int64 { max(30 * cadence, 600_000) }
