@@ -276,6 +276,22 @@ import VigilCore
         #expect(!wear.contains { $0.contains("drift") }, "wear is the machine's: \(Set(wear))")
     }
 
+    @Test func aSensorThatJumpsAloneIsHeldOutOfHealthUntilItsStepIsDecided() throws {
+        // Temperature is recalibrated 6 °C off at minute 300 of the second day and stays there: no
+        // machine's temperature leaps like that in a minute, and none of its siblings moved.
+        let rows = try Self.replayMinutes(days: 2) { m, j, x in j == 3 && m >= 300 ? x + 6 : x }
+        let alarms = rows.indices.filter { rows[$0].status == "alarm" }.map { $0 - 1440 }
+        #expect(alarms.isEmpty, "alarm at minutes \(alarms.prefix(5)) of the second day")
+        #expect(rows.suffix(600).contains { $0.faults.contains("temp:drift") }, "the step is decided a drift of temp")
+        // A process change steps several sensors at once: nobody's jump, and health alarms.
+        let process = try Self.replayMinutes(days: 2) { m, j, x in
+            guard m >= 300, m < 420 else { return x }
+            return j == 0 ? x * 1.15 : j == 1 ? x * 0.6 : j == 2 ? x * 0.7 : x
+        }
+        #expect(process.contains { $0.status == "alarm" })
+        #expect(!process.contains { !$0.faults.isEmpty }, "\(Set(process.map(\.faults)))")
+    }
+
     @Test func aSensorIsNamedAloneAcrossALoadSwingSinceTheBaseline() throws {
         // The change since a baseline spans the machine's operating point: here the load's whole
         // swing, low then high. Along the relations, that names no sensor alone; flow leaving what

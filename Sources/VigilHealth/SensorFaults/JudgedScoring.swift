@@ -28,7 +28,7 @@ public enum JudgedScoring {
             kinds[j] = kind
             if kind == .drift { drifting.insert(j) } else if j < cells.count { cells[j] = nil }
         }
-        for d in detector.driftSuspects {
+        for d in detector.driftSuspects + detector.jumpSuspects(before: to) {
             guard let j = names.firstIndex(of: detector.sensors[d]), kinds[j] == nil else { continue }
             faulty.append(j)
             drifting.insert(j)

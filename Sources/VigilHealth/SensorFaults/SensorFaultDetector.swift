@@ -110,6 +110,9 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         var stepped: Bool?
         /// The values of the current roughness window (its level).
         var levels: [Double] = []
+        /// Its last jump alone (`SensorProfile.jumpLimit`, no sibling stepping with it): when, and
+        /// the level it jumped from; nil once it is back there or a sibling stepped with it.
+        var jump: Jump?
         /// When the isolation last named it (alone or not).
         var lastNamed: Int64 = .min / 2
         /// Its siblings were found moving with it (the machine's change): no drift is claimed
@@ -144,6 +147,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
 
         /// No fault, or one a fault its raw readings show replaces (see `open`).
         var yieldsToRawFault: Bool { fault.map { $0.kind == .spike || $0.kind == .drift } ?? true }
+    }
+
+    struct Jump: Codable, Sendable, Equatable {
+        var at: Int64
+        var from: Double
     }
 
     /// A fault that opened or closed, decided at `at` (data time).
@@ -253,6 +261,22 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         tracks.indices.filter { j in
             let t = tracks[j]
             return t.drifting && t.stepped != true && t.fault == nil && t.lastNamed - t.driftFrom >= settings.driftAfter / 12
+        }
+    }
+
+    /// Sensors that jumped alone by more than they ever stepped while commissioned
+    /// (`SensorProfile.jumpLimit`: a temperature cannot leap 6 °C in ten seconds; a recalibrated
+    /// or knocked transmitter can) before the end of the row `to`, and stay at the new level: held
+    /// out of health like `driftSuspects`, at once, while the drift is judged on them — for up to
+    /// three times `driftAfter`, until their siblings turn out to move with them, or a fault
+    /// opens. A process fault steps several sensors at once; the process anomalies SKAB labels
+    /// seldom step one instrument past its commissioned steps alone (a thermocouple, a flow: F1
+    /// 0.81 → 0.80), and health still alarms on the rest of the machine.
+    public func jumpSuspects(before to: Int64) -> [Int] {
+        tracks.indices.filter { j in
+            let t = tracks[j]
+            guard let jump = t.jump, t.fault == nil, !t.followed else { return false }
+            return jump.at < to && to - jump.at <= 3 * settings.driftAfter
         }
     }
 
@@ -407,6 +431,27 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             if !shared, t.fault == nil || t.fault?.kind == .spike {
                 if t.fault == nil { changes += Self.open(&t, &closed, j, name, .spike, since: pending.since, at: ts, evidence: pending.evidence) }
                 t.lastBad = ts
+            }
+        }
+        // A jump: a reading past the jump limit from the median of the ones before it is held at
+        // once; `neighbours` readings later it stands if those after it stayed there and no sibling
+        // stepped or strayed with it (otherwise it was a spike, or the machine's change).
+        if let jumpLimit = p.jumpLimit, t.recentValues.count == width {
+            let c = SensorProfile.neighbours
+            if let jump = t.jump {
+                if abs(value - jump.from) < jumpLimit / 2 {
+                    t.jump = nil  // back where it was
+                } else if jump.at == t.recentTimes[c] {
+                    let after = SensorProfile.median(of: Array(t.recentValues[c...])), window = Int64(c + 1) * p.cadence
+                    let shared = tracks.indices.contains { k in
+                        k != j && (abs(tracks[k].lastOff - jump.at) <= window || tracks[k].shifted(in: jump.at - window...jump.at + window))
+                    }
+                    if shared || abs(after - jump.from) <= jumpLimit { t.jump = nil }
+                }
+            }
+            if abs(value - t.recentValues[width - 2]) > jumpLimit / 2 {
+                let before = SensorProfile.median(of: Array(t.recentValues[(width - 1 - c)..<(width - 1)]))
+                if abs(value - before) > jumpLimit { t.jump = Jump(at: ts, from: before) }
             }
         }
         // Only a reading further than the limit from more than half the window can be that far

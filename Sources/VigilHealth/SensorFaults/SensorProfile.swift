@@ -28,6 +28,9 @@ public struct SensorProfile: Codable, Sendable, Equatable {
     /// Its usual step when it moves (the median of its steps that are not zero): a quantised
     /// sensor's code width. Nil in profiles saved before it existed (they use `quantum`).
     var learnedMove: Double?
+    /// The largest step it made from one reading to the next. Nil in profiles saved before it
+    /// existed (they hold no jump, see `jumpLimit`).
+    var learnedLargestStep: Double?
     /// `tailGrowth`, worked out once when learned (the spike limit is read for every reading); nil
     /// in profiles saved before it existed, which work it out when asked.
     var learnedTailGrowth: Double?
@@ -80,6 +83,7 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         profile.learnedTailGrowth = tailGrowth(cadence: cadence, readings: n)
         moves.sort()
         profile.learnedMove = moves.isEmpty ? 0 : moves[moves.count / 2]
+        profile.learnedLargestStep = moves.last ?? 0
         // Stillness with the tolerance the detector will use.
         var run = StillRun()
         for i in 0..<n {
@@ -138,6 +142,11 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         }
         return Double(x.exponent) * 0.693_147_180_559_945_3 + 2 * sum
     }
+
+    /// A step to a new level this large is a jump the sensor never made: half as large again as the
+    /// largest step it made while commissioned (extrapolated to a day of readings, `tailGrowth`),
+    /// and beyond a spike. Nil for profiles saved before the largest step was kept.
+    public var jumpLimit: Double? { learnedLargestStep.map { max(1.5 * $0 * tailGrowth, spikeLimit) } }
 
     /// Frozen this long (and for this many readings) is stuck.
     public var stuckAfter: Int64 { max(3 * longestStill, 20 * cadence) }
