@@ -187,6 +187,23 @@ import VigilCore
         #expect(changes.filter(\.opened).map(\.fault.kind).contains(.noise), "\(changes)")
     }
 
+    /// A sensor that wandered slowly past everything it read while commissioned (SKAB's sensors,
+    /// commissioned on minutes, over hours) and then turns rough where it is, is noisy; one that
+    /// roughens as its level moves is the process.
+    @Test func noiseIsJudgedAtTheLevelTheSensorHadBeforeItTurnedRough() {
+        func run(step: Double) -> [SensorFaultKind] {
+            var (d, rng) = Self.commissioned()
+            var noise = SplitMix64(seed: 3)
+            return Self.run(&d, &rng, samples: 2800) { k, j, x in
+                guard j == 3 else { return x }
+                let wandered = x + 12 * Double(min(k, 2000)) / 2000
+                return k < 2300 ? wandered : wandered + step + 3 * Double.random(in: -1...1, using: &noise)
+            }.filter(\.opened).map(\.fault.kind)
+        }
+        #expect(run(step: 0).contains(.noise))
+        #expect(!run(step: 6).contains(.noise))
+    }
+
     @Test func aProcessFaultIsNotASensorFault() {
         // A clogged intake: flow and pressure fall, current rises, all at once and for an hour.
         var (d, rng) = Self.commissioned()

@@ -108,8 +108,11 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// The streak began with (or met) a level shift: the sensor stepped rather than crept
         /// (optional only so that detectors saved before it existed still load).
         var stepped: Bool?
-        /// The values of the current roughness window (its level).
+        /// The values of the current roughness window (its level), and the level of the last
+        /// window that was not rough (nil before the first; optional also so that detectors saved
+        /// before it existed still load).
         var levels: [Double] = []
+        var smoothLevel: Double?
         /// Its last jump alone (`SensorProfile.jumpLimit`, no sibling stepping with it): when, and
         /// the level it jumped from; nil once it is back there or a sibling stepped with it.
         var jump: Jump?
@@ -496,10 +499,15 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         if t.steps.count == SensorProfile.stepWindow {
             t.lastRoughness = SensorProfile.median(&t.steps)
             t.steps.removeAll(keepingCapacity: true)
-            // Rough at its usual level: a level that moved too is the process (or another fault).
+            // Rough at its usual level, or at the level it had before it turned rough (a sensor
+            // commissioned on minutes wanders past them over hours): a level that moved as it
+            // roughened is the process (cavitation on SKAB) or another fault.
             let level = SensorProfile.median(&t.levels)
             t.levels.removeAll(keepingCapacity: true)
-            t.roughWindows = t.lastRoughness > p.roughnessLimit && p.usual ~= level ? t.roughWindows + 1 : 0
+            let rough = t.lastRoughness > p.roughnessLimit
+            let steady = p.usual ~= level || t.smoothLevel.map { abs(level - $0) <= t.lastRoughness } == true
+            if !rough { t.smoothLevel = level }
+            t.roughWindows = rough && steady ? t.roughWindows + 1 : 0
             if t.roughWindows >= 1, t.fault?.kind == .noise { t.lastBad = ts }
             if t.roughWindows == 2, t.yieldsToRawFault {
                 let since = ts - Int64(2 * SensorProfile.stepWindow) * p.cadence
