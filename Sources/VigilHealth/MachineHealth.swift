@@ -322,7 +322,15 @@ public struct HealthDecisions<Storage: HealthStorage> {
         }
         guard var d = m.detector else { return nil }
         // The instruments' declared ranges (config, device, operator), as they are now.
-        let declared = d.declare(storage.sensorMetadata(machine: record.machine, sensors: d.sensors))
+        // (`relearned`: the judge changed without a reading, so it is saved.)
+        var relearned = d.declare(storage.sensorMetadata(machine: record.machine, sensors: d.sensors))
+        // Peers whose minutes were not all in when it was profiled: again, until a day past.
+        if let window = d.peerWindow {
+            let had = d.peers
+            try learnPeers(&d, machine: record.machine, window: window)
+            if record.scoredThrough > window.to + 86_400_000 { d.peerWindow = nil }
+            relearned = relearned || d.peers != had || d.peerWindow == nil
+        }
         let upTo = d.nextStep(stored: scorable, now: now, stepMillis: settings.judgeStepMillis)
         let changes = d.judge(try storage.rawReadings(machine: record.machine, after: d.through, through: upTo), through: upTo)
         m.detector = d
@@ -330,7 +338,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
         let changed = after.filter { before?.contains($0) != true }
         // Saved now only when something changed; otherwise with the minutes it lets be scored (a
         // restart re-judges an unsaved stretch from the readings, to the same verdicts).
-        if !changes.isEmpty || !changed.isEmpty || declared {
+        if !changes.isEmpty || !changed.isEmpty || relearned {
             record.sensorDetector = CanonicalJSON.encode(d)
             try storage.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
                                    sensors: changed.isEmpty ? nil : after)
@@ -348,18 +356,25 @@ public struct HealthDecisions<Storage: HealthStorage> {
         guard !readings.isEmpty else { return nil }
         // Judged from the end of what it learned from.
         var d = SensorFaultDetector(commissioning: readings, judgedFrom: window.to - 1)
-        // And against its peers, where the same sensor on the site's other machines reads alike.
-        let own = try storage.minuteFeatures(machine: record.machine, sensors: d.sensors, after: window.from - 1, through: window.to - 1)
-        var minutes: [String: (own: [Double?], peers: [Double?])] = [:]
-        for (j, name) in d.sensors.enumerated() {
-            let others = try storage.peerMinutes(sensor: name, besides: record.machine, after: window.from - 1, through: window.to - 1)
-            guard !others.isEmpty else { continue }
-            minutes[name] = (own.rows.map { $0[j] }, own.times.map { others[$0].flatMap(PeerProfile.peersMedian) })
-        }
-        d.learnPeers(minutes)
+        try learnPeers(&d, machine: record.machine, window: .init(from: window.from, to: window.to))
         report.notices.append(.sensorsProfiled(machine: record.machine, sensors: d.sensors.count, judged: d.profiles.compactMap { $0 }.count,
                                                withPeers: d.peers?.compactMap { $0 }.count ?? 0, readings: readings.count))
         return d
+    }
+
+    /// Learns the sensors' relations to their peers — the same sensor on the site's other
+    /// machines — from the commissioning `window`; while the peers' minutes of it are not all in
+    /// (a backlog), the window is kept to learn from again.
+    private func learnPeers(_ d: inout SensorFaultDetector, machine: String, window: SensorFaultDetector.PeerWindow) throws {
+        let own = try storage.minuteFeatures(machine: machine, sensors: d.sensors, after: window.from - 1, through: window.to - 1)
+        var minutes: [String: (own: [Double?], peers: [Double?])] = [:]
+        for (j, name) in d.sensors.enumerated() {
+            let others = try storage.peerMinutes(sensor: name, besides: machine, after: window.from - 1, through: window.to - 1)
+            guard !others.isEmpty else { continue }
+            minutes[name] = (own.rows.map { $0[j] }, own.times.map { others[$0].flatMap(PeerProfile.peersMedian) })
+        }
+        let covered = d.learnPeers(minutes) || storage.machines.count <= PeerProfile.minimumPeers
+        d.peerWindow = covered ? nil : window
     }
 
     /// Per minute in `(after, through]`, the peers' median of each of the machine's sensors that

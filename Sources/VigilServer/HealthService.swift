@@ -191,6 +191,7 @@ public final class HealthService: Service, Sendable {
     public func tick(now: Int64) throws -> Bool {
         let final = BucketWidth.minute.start(of: now - 60_000 - settings.finalAfterMillis)
         let pending = try writer.earliestPendingMinutes()
+        decisions.storage.newRound()
         try notePresence(now: now)
         var behind = false
         let started = SystemClock.wallMillis()

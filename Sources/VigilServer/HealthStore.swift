@@ -8,8 +8,9 @@ import VigilStore
 struct HealthStore: HealthStorage, Sendable {
     let writer: StoreWriter
     let registry: HealthRegistry
-    /// The last answer of `minuteMeans` per sensor: every machine of a round asks for the same
-    /// minutes of its peers, so the fleet's minutes are read once a round, not once a machine.
+    /// The last answer of `minuteMeans` per sensor within a round (`newRound` forgets them):
+    /// every machine of a round asks for the same minutes of its peers, so the fleet's minutes
+    /// are read once a round, not once a machine.
     private let peers = Latest()
 
     private final class Latest: Sendable {
@@ -20,6 +21,9 @@ struct HealthStore: HealthStorage, Sendable {
         self.writer = writer
         self.registry = registry
     }
+
+    /// Forgets what the last round read of the fleet (rollups move on between rounds).
+    func newRound() { peers.bySensor.withLock { $0.removeAll() } }
 
     var machines: [String] { writer.fleet.snapshot().map(\.id) }
     func minuteFeatures(machine: String, sensors: [String]?, after: Int64, through: Int64) throws -> MinuteFeatures {

@@ -80,6 +80,24 @@ import VigilCore
         #expect(!(storage.history["m1"] ?? []).contains { $0.status == .alarm }, "the probe's drift never alarms its machine")
     }
 
+    /// Profiled while the other machines' minutes were not yet in (a backlog stores machine by
+    /// machine), a machine learns its peers once they are.
+    @Test func peersNotYetStoredAreLearnedOnceTheyAre() throws {
+        let storage = Storage()
+        let full = Self.readings(minutes: 0..<300)
+        storage.readings = full.mapValues { rows in rows.filter { $0.ts < Self.base + 100 * 60_000 } }
+        storage.readings["m1"] = full["m1"]
+        var settings = HealthSettings()
+        settings.commissionMinutes = 180
+        let d = HealthDecisions(storage: storage, settings: settings)
+        var (m1, _) = try d.update(machine: "m1", kept: nil, through: Self.base + 239 * 60_000, now: Self.base + 241 * 60_000)
+        let detector = { try #require(storage.records["m1"]?.sensorDetector.flatMap { CanonicalJSON.decode(SensorFaultDetector.self, $0) }) }
+        #expect(try detector().peers == nil && detector().peerWindow != nil, "profiled without its peers' minutes")
+        storage.readings = full
+        (m1, _) = try d.update(machine: "m1", kept: m1, through: Self.base + 299 * 60_000, now: Self.base + 301 * 60_000)
+        #expect(try detector().peers?.compactMap { $0 }.count == 1 && detector().peerWindow == nil)
+    }
+
     @Test func theHallsAirChangingIsNobodysFault() throws {
         let storage = Storage()
         // The hall warms by 4 °C over 200 minutes (every probe and every machine's temperature with it).

@@ -19,8 +19,10 @@ import VigilStore
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// Readings every 10 s for `minutes` minutes from `start`; `fault` shifts a sensor.
-    static func readings(machine: String, start: Int64, minutes: Int, seed: UInt64, fault: (Int) -> Double = { _ in 0 }) -> [IngestMessage] {
+    /// Readings every 10 s for `minutes` minutes from `start`; `fault` shifts the current and
+    /// `heat` the temperature.
+    static func readings(machine: String, start: Int64, minutes: Int, seed: UInt64, heat: (Int) -> Double = { _ in 0 },
+                         fault: (Int) -> Double = { _ in 0 }) -> [IngestMessage] {
         var rng = SplitMix64(seed: seed)
         var messages: [IngestMessage] = []
         for m in 0..<minutes {
@@ -29,7 +31,7 @@ import VigilStore
                 let t = start + Int64(m) * 60_000 + Int64(k) * 10_000
                 let load = 0.7 + 0.2 * sin(Double(m) / 5) // a 31-minute cycle: commissioning sees its whole range
                 let n = { Double.random(in: -1...1, using: &rng) }
-                let values = [10 * load + 0.1 * n() + fault(m), 100 * load + n(), 4 + 2 * load + 0.05 * n(), 50 + 20 * load + 0.3 * n()]
+                let values = [10 * load + 0.1 * n() + fault(m), 100 * load + n(), 4 + 2 * load + 0.05 * n(), 50 + 20 * load + 0.3 * n() + heat(m)]
                 for (s, v) in zip(sensors, values) { rs.append(Reading(machine: machine, sensor: s, ts: t, value: v)) }
             }
             messages.append(IngestMessage(readings: rs, rejections: [], topic: "t", payload: [], receivedAt: start + Int64(m + 1) * 60_000))
@@ -120,8 +122,11 @@ import VigilStore
         var record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == nil && record.health == nil && record.commissioningRows > 30)
 
-        // Three hours more; the current rises by 3 A from minute 150 on.
-        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 220, seed: 1) { $0 >= 150 ? 3 : 0 })
+        // Three hours more; from minute 150 on the motor draws 3 A more and runs 4 °C hotter (a
+        // machine's fault: one sensor stepping alone is held as a suspect sensor fault).
+        try Self.ingest(writer, Self.readings(machine: "pump-01", start: Self.base, minutes: 220, seed: 1, heat: { $0 >= 150 ? 4 : 0 }) {
+            $0 >= 150 ? 3 : 0
+        })
         try Self.settle(health, now: Self.base + 230 * 60_000)
         record = try #require(try health.registry.machineHealth("pump-01"))
         #expect(record.activeVersion == 1)

@@ -33,6 +33,19 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// when no sensor has peers (a machine alone on its site, `vigil replay`, detectors saved
     /// before peers were judged).
     public private(set) var peers: [PeerProfile?]?
+    /// The commissioning window (data time) whose peers' minutes were not all in when the
+    /// sensors were profiled (a backlog stores machine by machine): the peers are learned again
+    /// from it until they are, or until the machine is scored a day past it.
+    public var peerWindow: PeerWindow?
+
+    public struct PeerWindow: Codable, Sendable, Equatable {
+        public var from: Int64
+        public var to: Int64
+        public init(from: Int64, to: Int64) {
+            self.from = from
+            self.to = to
+        }
+    }
     public var settings: Settings
     private(set) public var tracks: [Track]
     /// Faults closed recently (kept `clearAfter`-ish so the scorer can leave them out of the
@@ -283,11 +296,17 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         }
     }
 
-    /// Learns each sensor's relation to its peers from its commissioning minutes: per sensor name,
-    /// its minute means and the peers' medians at the same minutes (`PeerProfile.learn`).
-    public mutating func learnPeers(_ minutes: [String: (own: [Double?], peers: [Double?])]) {
+    /// Learns each sensor's relation to its peers from its commissioning minutes: per sensor name
+    /// that other machines have, its minute means and the peers' medians at the same minutes
+    /// (`PeerProfile.learn`). Returns whether the peers covered those minutes (a median for nine
+    /// in ten of them for every such sensor); if not, what was learned may be short of peers.
+    @discardableResult
+    public mutating func learnPeers(_ minutes: [String: (own: [Double?], peers: [Double?])]) -> Bool {
         let learned = sensors.map { name in minutes[name].flatMap { PeerProfile.learn(own: $0.own, peers: $0.peers) } }
         peers = learned.allSatisfy { $0 == nil } ? nil : learned
+        return minutes.values.allSatisfy { m in
+            zip(m.own, m.peers).filter { $0.1 != nil }.count * 10 >= m.own.filter { $0 != nil }.count * 9
+        }
     }
 
     /// After each scored row (`at`): follows every sensor with peers, from its minute mean
