@@ -3,7 +3,7 @@
 vigild (gateway, rollups, health service) → HTTP API, scored against vigil-sim's ground truth.
 
 Publishes a month of a fleet (wear to failure, injected faults, `--labels`) into a fresh broker
-and release vigild, waits until every machine is scored up to its first failure, then evaluates
+and release vigild, waits until every machine is scored to the end and the pipeline is idle, then evaluates
 each machine's first life (from the start to its first failure):
 - lead time: how long before the failure health first reached `alarm`, as a share of the life;
 - false alarms: alarm episodes that began while the machine's true wear was below 0.1 (the
@@ -159,6 +159,16 @@ def main():
             if time.time() > deadline:
                 print(f"timed out: {done}/{len(machines)} machines scored through their first failure")
                 break
+            time.sleep(5)
+        # Then until the pipeline is idle (every machine's health and the newest event unchanged for
+        # 20 s): a machine scored past end - 5 h may still be judging its last hours, and a fault
+        # ending near the month's end would otherwise be found or not by when this run looks.
+        last, still = None, 0
+        while still < 4 and time.time() < deadline:
+            now_state = (json.dumps([(m["id"], m.get("health")) for m in get(f"{base}/machines")], sort_keys=True),
+                         json.dumps(get(f"{base}/events?limit=1"), sort_keys=True))
+            still = still + 1 if now_state == last else 0
+            last = now_state
             time.sleep(5)
         pipeline_s = time.time() - t0
 
