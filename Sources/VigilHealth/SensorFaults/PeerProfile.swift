@@ -44,20 +44,14 @@ public struct PeerProfile: Codable, Sendable, Equatable {
         guard difference.count >= minimumMinutes else { return nil }
         let mean = mine.reduce(0, +) / Double(mine.count)
         let swing = (mine.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(mine.count - 1)).squareRoot()
-        let offset = median(difference)!
-        let spread = 1.4826 * median(difference.map { abs($0 - offset) })!
+        let offset = HealthModel.median(difference)
+        let spread = 1.4826 * HealthModel.median(difference.map { abs($0 - offset) })
         guard swing > 0, swing.isFinite, spread <= explained * swing else { return nil }
         return PeerProfile(offset: offset, spread: spread, swing: swing, minutes: difference.count)
     }
 
     /// The peers' median of a minute: nil with fewer than `minimumPeers` values.
     public static func peersMedian(_ values: [Double]) -> Double? {
-        values.count >= minimumPeers ? median(values) : nil
-    }
-
-    static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let s = values.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        values.count >= minimumPeers ? HealthModel.median(values) : nil
     }
 }

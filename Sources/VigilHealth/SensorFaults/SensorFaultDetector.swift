@@ -41,10 +41,6 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     public struct PeerWindow: Codable, Sendable, Equatable {
         public var from: Int64
         public var to: Int64
-        public init(from: Int64, to: Int64) {
-            self.from = from
-            self.to = to
-        }
     }
     public var settings: Settings
     private(set) public var tracks: [Track]

@@ -60,8 +60,8 @@ public struct SensorProfile: Codable, Sendable, Equatable {
         let cadence = gaps.isEmpty ? 1_000 : max(1, gaps[gaps.count / 2])
         let longestGap = gaps.isEmpty ? cadence : gaps[min(gaps.count - 1, Int(Double(gaps.count) * 0.999))]
         let magnitude = max(abs(low), abs(high), 1e-300)
-        var moves = steps.filter { $0 > magnitude * 1e-12 }
-        let quantum = moves.min() ?? 0
+        let moves = steps.filter { $0 > magnitude * 1e-12 }.sorted()
+        let quantum = moves.first ?? 0
 
         var local: [Double] = []
         local.reserveCapacity(n)
@@ -81,7 +81,6 @@ public struct SensorProfile: Codable, Sendable, Equatable {
                                     localScale: localScale, localP999: localP999, longestStill: 0, longestStillReadings: 0,
                                     roughness: 0, roughnessMax: 0)
         profile.learnedTailGrowth = tailGrowth(cadence: cadence, readings: n)
-        moves.sort()
         profile.learnedMove = moves.isEmpty ? 0 : moves[moves.count / 2]
         profile.learnedLargestStep = moves.last ?? 0
         // Stillness with the tolerance the detector will use.
