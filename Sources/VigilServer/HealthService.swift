@@ -6,7 +6,6 @@ public import VigilMQTT
 import Dispatch
 import Foundation
 import Synchronization
-public import VigilAPI
 import VigilCore
 import VigilRollup
 
@@ -19,36 +18,10 @@ import VigilRollup
 /// still pending), keeps each machine's state between rounds, publishes what it reports retained
 /// (`vigil-out/health/<machine>`, `vigil-out/sensors/<machine>/<sensor>`) and logs its notices
 /// (`HealthPublications.swift`); it reports machines that went silent. Operators' commands
-/// (promote, rollback, maintenance, remove) are queued to the same thread (`perform`) and applied between machine updates, so a
-/// command is never overwritten by an update that read the machine before it; the caller is
-/// answered once it is applied.
+/// (promote, rollback, maintenance, remove) are queued to the same thread and applied between
+/// machine updates (`HealthCommands.swift`).
 public final class HealthService: Service, Sendable {
     public typealias Settings = HealthSettings
-
-    /// What an operator asks of a machine's health.
-    public enum Command: Sendable {
-        case promote(version: Int)
-        /// Back to the active version's parent.
-        case rollback
-        case maintenance(at: Int64, note: String)
-        /// Decommission: delete what is stored under the machine and clear its retained topic.
-        case remove
-    }
-
-    public enum Outcome: Sendable, Equatable {
-        case active(version: Int)
-        case maintenance(API.MaintenanceEvent)
-        case removed(API.RemovedMachine)
-    }
-
-    public enum CommandError: Error, Sendable, Equatable {
-        case noMachine
-        case refused(MachineLifecycle.Refusal)
-        /// The service is stopping; the command was not applied.
-        case stopped
-        /// Applying it failed (e.g. a storage error); nothing was changed.
-        case failed(String)
-    }
 
     /// The rest of the store: the fleet, events that are not a machine's health, removing a machine.
     let writer: StoreWriter
@@ -60,19 +33,13 @@ public final class HealthService: Service, Sendable {
     var registry: HealthRegistry { decisions.storage.registry }
     /// Per machine, what is kept between rounds. Touched by the health thread only (a Mutex
     /// because the class is shared; it is never contended).
-    private let machines = Mutex<[String: MachineHealth]>([:])
-    private let inbox = Mutex<[Queued]>([])
+    let machines = Mutex<[String: MachineHealth]>([:])
+    let inbox = Mutex<[Queued]>([])
     /// Per machine, whether it was last reported silent (loaded from the event log on first use).
     private let presence = Mutex<[String: Bool]?>(nil)
-    private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
+    let stopping = Atomic<Bool>(false)
+    let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
-
-    struct Queued: Sendable {
-        var machine: String
-        var command: Command
-        var reply: @Sendable (Result<Outcome, CommandError>) -> Void
-    }
 
     /// Machines offline by a death certificate (the Sparkplug host's), with the reason.
     let offline: @Sendable () -> [String: String]
@@ -118,69 +85,6 @@ public final class HealthService: Service, Sendable {
 
     /// Something changed that the next round should see now (a death certificate).
     public func nudge() { wake.signal() }
-
-    // MARK: commands
-
-    /// Hands `command` to the health thread and answers once it has been applied, in order with
-    /// scoring (the thread applies commands between machine updates).
-    public func perform(_ command: Command, machine: String) async throws(CommandError) -> Outcome {
-        let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<Outcome, CommandError>, Never>) in
-            let queued = Queued(machine: machine, command: command, reply: { cont.resume(returning: $0) })
-            let accepted = inbox.withLock { inbox in
-                guard !stopping.load(ordering: .relaxed) else { return false }
-                inbox.append(queued)
-                return true
-            }
-            if accepted { wake.signal() } else { cont.resume(returning: .failure(.stopped)) }
-        }
-        return try result.get()
-    }
-
-    /// Applies the queued commands, oldest first. Called by the health thread only.
-    func applyCommands() {
-        while let q = inbox.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
-            do {
-                q.reply(.success(try apply(q.command, machine: q.machine)))
-            } catch let error as CommandError {
-                q.reply(.failure(error))
-            } catch {
-                logger.error("health command failed", metadata: ["machine.id": "\(q.machine)", "error": "\(error)"])
-                q.reply(.failure(.failed("\(error)")))
-            }
-        }
-    }
-
-    /// Carries out one command on the calling thread: the health thread, or a test that drives the
-    /// service itself (nothing else may call it while the service runs).
-    func apply(_ command: Command, machine: String) throws -> Outcome {
-        let decided: HealthDecisions<HealthStore>.Command
-        switch command {
-        case .promote(let version): decided = .promote(version: version)
-        case .rollback: decided = .rollback
-        case .maintenance(let at, let note): decided = .maintenance(at: at, note: note)
-        case .remove:
-            let sensors = writer.fleet.snapshot().first { $0.id == machine }?.sensors ?? []
-            guard let removed = try writer.removeMachine(machine) else { throw CommandError.noMachine }
-            _ = machines.withLock { $0.removeValue(forKey: machine) }
-            for topic in sensors.map({ Self.sensorTopic(machine, $0) }) + [Self.healthTopic(machine)] {
-                _ = try? publisher?.publish(topic: topic, payload: [], qos: 1, retain: true)
-            }
-            return .removed(API.RemovedMachine(removed))
-        }
-        guard writer.fleet.contains(machine) else { throw CommandError.noMachine }
-        do {
-            let (m, applied) = try decisions.apply(decided, machine: machine, kept: machines.withLock { $0[machine] }, now: SystemClock.wallMillis())
-            machines.withLock { $0[machine] = m }
-            wake.signal()
-            switch applied {
-            case .active(let version): return .active(version: version)
-            case .maintenance(let at, let note): return .maintenance(API.MaintenanceEvent(machine: machine, at: at, note: note))
-            case nil: throw CommandError.failed("the lifecycle gave no answer to \(command)")
-            }
-        } catch let refusal as MachineLifecycle.Refusal {
-            throw CommandError.refused(refusal)
-        }
-    }
 
     // MARK: rounds
 

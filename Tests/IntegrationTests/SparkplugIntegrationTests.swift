@@ -64,7 +64,7 @@ import VigilCore
                 return FileManager.default.fileExists(atPath: work + "/ready-" + name)
             }
             try await check()
-            FileManager.default.createFile(atPath: work + "/go-" + name, contents: nil)
+            _ = FileManager.default.createFile(atPath: work + "/go-" + name, contents: nil)
         }
         func sent() throws -> [Sent] {
             try String(contentsOfFile: work + "/sent.jsonl", encoding: .utf8).split(separator: "\n").map {
