@@ -47,6 +47,21 @@ import VigilCore
         return changes
     }
 
+    /// Two drift candidates in one scored row — the sensor the machine's judge names, and another
+    /// that left its peers meanwhile (`departed`) — each keep their own streak: a drift of one is
+    /// not hidden while the judge names the other (seed 8's ambient probe on a machine wearing out).
+    @Test func aSensorThatLeftItsPeersKeepsItsStreakWhileTheJudgeNamesAnother() {
+        var (d, _) = Self.commissioned()
+        var opened: [String] = []
+        for minute in 0..<75 {
+            let at = 8640 * Self.step + Int64(minute) * 60_000
+            opened += d.noteIsolation(HealthScorer.Isolation(sensor: 0, alone: true, evidence: "named by the judge"),
+                                      departed: HealthScorer.Isolation(sensor: 3, alone: true, evidence: "left its peers"), at: at)
+                .filter(\.opened).map { "\($0.sensor) \($0.fault.kind) \($0.fault.evidence)" }
+        }
+        #expect(opened.sorted() == ["current drift named by the judge", "temp drift left its peers"], "\(opened)")
+    }
+
     @Test func healthyDataOpensNoFault() {
         var (d, rng) = Self.commissioned()
         let changes = Self.run(&d, &rng, samples: 8640)

@@ -49,16 +49,18 @@ public enum JudgedScoring {
         }
         // Its peers overrule the machine's own judge: a sensor that reads with them did not drift
         // (the site changed: its relation to its own machine was never seen at this air); one
-        // that left them is a candidate, unless the machine's judge names another sensor or finds
+        // that left them is a candidate of its own (beside the sensor the judge names, if another:
+        // a machine wearing out does not hide its ambient probe's drift), unless the judge finds
         // its siblings moving with it (the machine's change reaching it).
         var own: [String: Double] = [:]
         for (j, x) in cells.enumerated() where j < names.count { if let x { own[names[j]] = x } }
-        let departed = detector.notePeers(own: own, peers: peers, at: from)
+        var departed = detector.notePeers(own: own, peers: peers, at: from)
         if let i = isolation, i.alone, detector.readsWithPeers(i.sensor, at: from) { isolation = nil }
-        if let departed, isolation == nil || isolation!.sensor == departed.sensor && isolation!.alone {
-            isolation = departed
+        if let d = departed, let i = isolation, i.sensor == d.sensor {
+            if i.alone { isolation = d }
+            departed = nil
         }
-        let changes = detector.noteIsolation(isolation, at: from)
+        let changes = detector.noteIsolation(isolation, departed: departed, at: from)
         detector.noteDeviation(deviation, sensors: names, at: from) { scorer.predictedChange(of: $0, given: $1) }
         return (s, changes)
     }

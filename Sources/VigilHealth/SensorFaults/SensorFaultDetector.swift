@@ -568,11 +568,12 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
     /// do not break the streak; a level shift of the sensor restarts it: a step is not a drift).
     /// When its siblings are found moving with it, the machine changed (wear, a process fault): a
     /// drift claimed on it is withdrawn, and none is claimed again until it stopped standing out
-    /// for four times `driftClear`.
-    public mutating func noteIsolation(_ culprit: HealthScorer.Isolation?, at: Int64) -> [Change] {
+    /// for four times `driftClear`. `departed` is a second candidate, a sensor that left its peers
+    /// while the machine's judge names another (`notePeers`): its streak is its own.
+    public mutating func noteIsolation(_ named: HealthScorer.Isolation?, departed: HealthScorer.Isolation? = nil, at: Int64) -> [Change] {
         var changes: [Change] = []
         for j in tracks.indices {
-            guard let culprit, culprit.sensor == j, profiles[j] != nil else {
+            guard let culprit = [named, departed].lazy.compactMap({ $0 }).first(where: { $0.sensor == j }), profiles[j] != nil else {
                 let unnamed = at - tracks[j].lastNamed
                 if unnamed > settings.driftGap {
                     tracks[j].drifting = false
