@@ -17,6 +17,27 @@ public struct Reading: Sendable, Hashable {
     }
 }
 
+extension Reading {
+    /// One series' readings: `stored` and `newer` (each in time order, one per timestamp) merged
+    /// in time order, a newer reading replacing a stored one at its timestamp, the first `limit`.
+    public static func merged(_ stored: [Reading], _ newer: [Reading], limit: Int) -> [Reading] {
+        var out: [Reading] = []
+        out.reserveCapacity(min(limit, stored.count + newer.count))
+        var i = 0, j = 0
+        while out.count < limit, i < stored.count || j < newer.count {
+            if j == newer.count || i < stored.count && stored[i].ts < newer[j].ts {
+                out.append(stored[i])
+                i += 1
+            } else {
+                if i < stored.count && stored[i].ts == newer[j].ts { i += 1 }
+                out.append(newer[j])
+                j += 1
+            }
+        }
+        return out
+    }
+}
+
 /// Validation of machine and sensor ids (SPEC §2).
 public enum KeyRules {
     public static let maxLength = 128

@@ -150,9 +150,13 @@ struct APIRoutes: Sendable {
         }
         switch resolution {
         case "raw":
-            guard let rows = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit) else {
+            // Readings journaled but not yet committed (`ingest.apply_interval`) are read too, first.
+            let unapplied = buffer.unapplied(machine: machine, sensor: sensor, from: from, to: to)
+            guard let stored = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit)
+                    ?? (unapplied.isEmpty ? nil : []) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
+            let rows = unapplied.isEmpty ? stored : Reading.merged(stored, unapplied, limit: limit)
             let json = columns ? API.SeriesColumns.json(rows)
                 : API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })
             return (ByteBuffer(bytes: json), Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))

@@ -32,6 +32,7 @@ public enum Daemon {
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
         var journal = IngestBuffer.Options()
         journal.syncJournal = config.ingestDurability == .power
+        journal.applyAfter = Double(config.ingestApplyIntervalSeconds)
         let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer, options: journal) { error in
             logger.error("storage commit failed; retrying (readings stay in the journal)", metadata: ["error": "\(error)"])
         }

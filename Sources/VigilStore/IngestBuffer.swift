@@ -1,4 +1,4 @@
-import VigilCore
+public import VigilCore
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -21,6 +21,12 @@ import Glibc
 public final class IngestBuffer: Sendable {
     public struct Options: Sendable {
         public var flushInterval: Double = 0.05
+        /// Seconds a trickle of readings may wait in the journal before it is committed (a backlog
+        /// of `batchReadings` is committed at once): every commit rewrites the pages of every
+        /// series it touches, so at a live plant's pace fewer commits write far fewer bytes
+        /// (`Benchmarks/live_writes.py`). Until committed, readings are durable but not yet
+        /// queryable. 0: commit every `flushInterval`.
+        public var applyAfter: Double = 0
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
         /// Each journal record is on stable storage (`fdatasync`) before `append` returns
@@ -61,7 +67,11 @@ public final class IngestBuffer: Sendable {
 
     struct State {
         var pending: [IngestMessage] = []
+        /// The batch being committed: read from memory until its commit is done.
+        var applying: [IngestMessage] = []
         var pendingReadings = 0
+        /// Monotonic seconds at which the oldest pending message was appended.
+        var pendingSince = 0.0
         var segments: [Segment]
         var active = 0
         var generation: UInt64 = 0
@@ -156,6 +166,7 @@ public final class IngestBuffer: Sendable {
             s.segments[s.active].bytes += record.count
             s.segments[s.active].unsynced = true
             s.written += 1
+            if s.pending.isEmpty { s.pendingSince = SystemClock.monotonicSeconds() }
             s.pending.append(message)
             s.pendingReadings += message.readings.count
             s.stats.pendingReadings = s.pendingReadings
@@ -165,6 +176,32 @@ public final class IngestBuffer: Sendable {
         // On stable storage before the caller returns and the broker gets its PUBACK. (If the
         // applier commits the record to SQLite first, that commit is synced too: synchronous=FULL.)
         if options.syncJournal { try syncThrough(seq) }
+        // Journaled, so kept: the fleet sees it now, not when it is committed.
+        if options.applyAfter > 0 { writer.noteUncommitted(message) }
+    }
+
+    /// The readings of one series in `[from, to)` that are journaled but not yet committed to
+    /// SQLite (waiting for `applyAfter`, or being committed), oldest first; of two at one
+    /// timestamp, the later. Read this before SQLite: a batch committed in between is then in
+    /// one of the two answers (a reading in both is the same reading).
+    public func unapplied(machine: String, sensor: String, from: Int64, to: Int64) -> [Reading] {
+        var found: [(order: Int, reading: Reading)] = []
+        state.withLock { s in
+            for batch in [s.applying, s.pending] {
+                for m in batch {
+                    for r in m.readings where r.ts >= from && r.ts < to && r.sensor == sensor && r.machine == machine {
+                        found.append((found.count, r))
+                    }
+                }
+            }
+        }
+        found.sort { ($0.reading.ts, $0.order) < ($1.reading.ts, $1.order) }
+        var out: [Reading] = []
+        out.reserveCapacity(found.count)
+        for (_, r) in found {
+            if out.last?.ts == r.ts { out[out.count - 1] = r } else { out.append(r) }
+        }
+        return out
     }
 
     /// Returns once record `seq` is on stable storage. The first caller to find no sync running
@@ -249,7 +286,10 @@ public final class IngestBuffer: Sendable {
     private func applyPending() -> Bool {
         let taken: (batch: [IngestMessage], segment: Int, stopping: Bool)? = state.withLock { s in
             guard !s.pending.isEmpty else { return s.stopping ? ([], 0, true) : nil }
+            if !s.stopping, s.pendingReadings < options.batchReadings,
+               SystemClock.monotonicSeconds() - s.pendingSince < options.applyAfter { return nil }
             let batch = s.pending
+            s.applying = batch
             s.pending.removeAll(keepingCapacity: true)
             let applied = s.active
             s.active = 1 - s.active
@@ -260,6 +300,7 @@ public final class IngestBuffer: Sendable {
                 // Could not start the next segment: keep appending to the current one.
                 s.active = applied
                 s.pending = batch
+                s.applying = []
                 return nil
             }
             return (batch, applied, s.stopping)
@@ -284,6 +325,7 @@ public final class IngestBuffer: Sendable {
                     s.stats.lastApplyError = nil
                     // The batch is in SQLite: its journal segment can go.
                     try? Self.reset(&s.segments[taken.segment], generation: 0)
+                    s.applying = []
                 }
                 return false
             } catch {

@@ -228,6 +228,19 @@ public final class StoreWriter: Sendable {
         }
     }
 
+    /// A journaled message not yet committed (`ingest.apply_interval`): its machines and sensors,
+    /// last seen and received, are in the fleet overview from now on.
+    func noteUncommitted(_ m: IngestMessage) {
+        var latest: [SeriesName: Int64] = [:]
+        var received: [String: Int64] = [:]
+        for r in m.readings {
+            let key = SeriesName(machine: r.machine, sensor: r.sensor)
+            latest[key] = max(latest[key] ?? .min, r.ts)
+            if m.live { received[r.machine] = m.receivedAt }
+        }
+        fleet.noteReadings(latest, received: received)
+    }
+
     private static func count(_ s: inout State, _ reason: String, _ n: Int) throws {
         let c = s.countReject
         c.reset()

@@ -163,4 +163,37 @@ import VigilCore
         #expect(await daemon.terminate() == 0)
         broker.stop()
     }
+    /// `ingest.apply_interval`: readings wait in the journal for one commit of many, yet the raw
+    /// series and the fleet show them at once, and a SIGKILL before the commit loses none.
+    @Test func readingsWaitingForTheirCommitAreReadAndSurviveAKill() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let dataDir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let env = Self.rowsOnly.merging(["VIGIL_INGEST_APPLY_INTERVAL": "300"]) { $1 }
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: env)
+        try await daemon.waitReady()
+        let base = SystemClock.wallMillis() - 60_000
+        for k in 0..<5 { try broker.publish(topic: "vigil/line-4/temp", #"{"ts":\#(base + Int64(k) * 1000),"value":\#(20 + k)}"#) }
+        // A later message replaces a reading at the same timestamp, as a committed one would be.
+        try broker.publish(topic: "vigil/line-4/temp", #"{"ts":\#(base + 2000),"value":99}"#)
+        let url = daemon.baseURL + "/api/v1/machines/line-4/sensors/temp/series?resolution=raw"
+        try await Harness.waitUntil("the readings in the raw series", seconds: 10) {
+            try await Harness.getJSON(url, as: [API.SeriesPoint].self).count == 5
+        }
+        #expect(try await Harness.getJSON(url, as: [API.SeriesPoint].self).map(\.mean) == [20, 21, 99, 23, 24])
+        let page = try await Harness.getJSON(url + "&from=\(base + 1000)&limit=2", as: [API.SeriesPoint].self)
+        #expect(page.map(\.ts) == [base + 1000, base + 2000])
+        let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
+        #expect(machines.map(\.id) == ["line-4"] && machines.first?.lastSeen == base + 4000)
+        #expect(try await readingsStored(daemon) == 0 && storedCount(daemon.databasePath).0 == 0, "committed before the interval")
+        daemon.kill9()
+        // The journal has them: a restart commits them before it serves.
+        let again = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: env)
+        try await again.waitReady()
+        #expect(try storedCount(again.databasePath) == (5, 5))
+        #expect(try await Harness.getJSON(url.replacingOccurrences(of: daemon.baseURL, with: again.baseURL), as: [API.SeriesPoint].self)
+                    .map(\.mean) == [20, 21, 99, 23, 24])
+        #expect(await again.terminate() == 0)
+    }
 }

@@ -105,6 +105,44 @@ import VigilCore
 }
 
 @Suite struct JournalCodecSizeTests {
+    /// `ingest.apply_interval`: a live trickle waits in the journal for its commit (one commit for
+    /// many messages), a backlog of `batchReadings` is committed at once, and stopping commits
+    /// what waits.
+    @Test func aTrickleWaitsForTheApplyIntervalAndABacklogDoesNot() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        var options = IngestBuffer.Options()
+        options.applyAfter = 3
+        options.batchReadings = 100
+        let buffer = try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: writer, options: options)
+        _ = try buffer.recover()
+        buffer.start()
+        func message(_ n: Int) -> IngestMessage {
+            IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: 1_000_000_000_000 + Int64(n), value: Double(n))],
+                          rejections: [], topic: "", payload: [], receivedAt: 0)
+        }
+        let start = SystemClock.monotonicSeconds()
+        for n in 0..<10 { try buffer.append(message(n)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let early = buffer.stats
+        if SystemClock.monotonicSeconds() - start < 2.5 {  // (a starved test process may get here late)
+            #expect(early.appliedReadings == 0 && early.pendingReadings == 10, "committed before the interval")
+        }
+        while buffer.stats.appliedReadings < 10 { try await Task.sleep(for: .milliseconds(50)) }
+        let waited = SystemClock.monotonicSeconds() - start
+        #expect(waited >= 3 && buffer.stats.appliedBatches == 1, "\(waited) s, \(buffer.stats.appliedBatches) commits")
+        // A backlog is not held back (its tail, fewer than `batchReadings`, waits like a trickle).
+        let backlog = SystemClock.monotonicSeconds()
+        for n in 10..<210 { try buffer.append(message(n)) }
+        while buffer.stats.appliedReadings < 110 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(SystemClock.monotonicSeconds() - backlog < 3)
+        // Stopping commits what still waits.
+        try buffer.append(message(500))
+        buffer.stop()
+        #expect(buffer.stats.appliedReadings == 211 && buffer.stats.pendingReadings == 0)
+        #expect(try await StoreReader(path: tmp.path).rawSeries(machine: "m", sensor: "s", from: 0, to: .max, limit: 500)?.count == 211)
+    }
+
     @Test func aBatchNamesItsSeriesOnceAndKeepsOrder() {
         let readings = (0..<1000).map { Reading(machine: "plant1/press7", sensor: $0 % 2 == 0 ? "temp" : "vib", ts: 1_764_000_000_000 + Int64($0), value: Double($0)) }
         let m = IngestMessage(readings: readings, rejections: [], topic: "", payload: [], receivedAt: 1)

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Writes and CPU at a live plant's rate (issue 27): the same real-time stream into Vigil,
+VictoriaMetrics and InfluxDB side by side, bytes written to storage and CPU per reading.
+
+`Benchmarks/storage_peers.py` measures a backfill (readings arriving as fast as they can); a
+plant sends each sensor's reading once a second, and that is where a store's write amplification
+shows: every commit rewrites whole pages, however few readings it carries.
+
+One run: a fresh mosquitto broker and a fresh release `vigild` (empty database); `vigil-sim`
+publishes M machines × 8 sensors at 1 Hz in real time as line protocol (wear and faults off).
+`mosquitto_sub` takes the same messages and a forwarder posts them to VictoriaMetrics' and
+InfluxDB's `/write` every `--flush` seconds (Telegraf's default flush interval is 10 s). After a
+warm-up (commissioning, first rollups) each server's `write_bytes` (/proc/PID/io: what reached
+the block layer or would have) and user+system CPU are read over `--seconds`, and divided by the
+readings that arrived meanwhile. Vigil's figure includes everything the daemon writes: the ingest
+journal, SQLite's WAL and checkpoints, rollups, health and events.
+
+Usage: Benchmarks/live_writes.py [--machines 20] [--seconds 300] [--warmup 60] [--flush 10] [--apply-interval 0]
+                                [--bin .build/release]
+"""
+import argparse, json, os, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingest import free_port, proc_stats  # noqa: E402
+from storage_peers import ensure_packages, get_json, post, wait_http, which  # noqa: E402
+
+
+def start_broker(work):
+    port = free_port()
+    conf = os.path.join(work, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    p = subprocess.Popen([which("mosquitto"), "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return p, port
+
+
+def start_vigild(args, work, broker_port):
+    d = os.path.join(work, "vigil")
+    os.makedirs(d)
+    cfg = os.path.join(d, "vigil.toml")
+    open(cfg, "w").close()
+    http = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
+    p = subprocess.Popen([f"{args.bin}/vigild", "--config", cfg, "--db", os.path.join(d, "vigil.sqlite"),
+                          "--mqtt-url", f"mqtt://127.0.0.1:{broker_port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "vigild.log"), "w"))
+    base = f"http://127.0.0.1:{http}"
+    wait_http(base + "/healthz")
+    while not get_json(base + "/healthz")["mqttConnected"]:
+        time.sleep(0.1)
+    return p, base
+
+
+def start_victoria(work):
+    d = os.path.join(work, "vm")
+    os.makedirs(d)
+    port = free_port()
+    p = subprocess.Popen([which("victoria-metrics"), f"-storageDataPath={d}", f"-httpListenAddr=127.0.0.1:{port}",
+                          "-retentionPeriod=100y"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/health")
+    return p, base + "/write"
+
+
+def start_influx(work):
+    d = os.path.join(work, "influx")
+    os.makedirs(d)
+    port, rpc = free_port(), free_port()
+    conf = os.path.join(d, "influxdb.conf")
+    with open(conf, "w") as f:
+        # Debian's defaults apart from the paths and ports (WAL fsync on, cache snapshots when cold).
+        f.write(f'''reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{d}/meta"
+[data]
+  dir = "{d}/data"
+  wal-dir = "{d}/wal"
+  index-version = "inmem"
+[http]
+  bind-address = "127.0.0.1:{port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+''')
+    p = subprocess.Popen([which("influxd"), "-config", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/ping")
+    post(base + "/query?" + urllib.parse.urlencode({"q": "CREATE DATABASE bench"}), b"")
+    return p, base + "/write?db=bench&precision=ns"
+
+
+class Forwarder:
+    """mosquitto_sub's payloads, posted to each peer's /write every `flush` seconds."""
+
+    def __init__(self, broker_port, urls, flush):
+        self.sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker_port), "-q", "1", "-t", "vigil/#"],
+                                    stdout=subprocess.PIPE)
+        self.urls, self.flush = urls, flush
+        self.lines, self.lock, self.sent, self.stopping = [], threading.Lock(), 0, False
+        threading.Thread(target=self.read, daemon=True).start()
+        self.poster = threading.Thread(target=self.post_loop, daemon=True)
+        self.poster.start()
+
+    def read(self):
+        for line in self.sub.stdout:
+            if line.strip():
+                with self.lock:
+                    self.lines.append(line)
+
+    def post_loop(self):
+        while not self.stopping:
+            time.sleep(self.flush)
+            with self.lock:
+                batch, self.lines = self.lines, []
+            if batch:
+                body = b"".join(batch)
+                for url in self.urls:
+                    post(url, body)
+                self.sent += len(batch)
+
+    def stop(self):
+        self.stopping = True
+        self.poster.join()
+        self.sub.terminate()
+        self.sub.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--machines", type=int, default=20)
+    ap.add_argument("--seconds", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=60)
+    ap.add_argument("--flush", type=float, default=10)
+    ap.add_argument("--apply-interval", type=int, default=0, help="vigild's ingest.apply_interval (seconds)")
+    ap.add_argument("--bin", default=".build/release")
+    args = ap.parse_args()
+    ensure_packages()
+    work = tempfile.mkdtemp(prefix="vigil-live-")
+    procs = []
+    try:
+        broker, broker_port = start_broker(work)
+        procs.append(broker)
+        vigild, vbase = start_vigild(args, work, broker_port)
+        procs.append(vigild)
+        vm, vm_write = start_victoria(work)
+        procs.append(vm)
+        influx, influx_write = start_influx(work)
+        procs.append(influx)
+        fwd = Forwarder(broker_port, [vm_write, influx_write], args.flush)
+        time.sleep(0.5)
+        sim = subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{broker_port}",
+                                "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
+                                "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(sim)
+        time.sleep(args.warmup)
+        servers = {"Vigil": vigild.pid, "VictoriaMetrics": vm.pid, "InfluxDB": influx.pid}
+        before = {name: proc_stats(pid) for name, pid in servers.items()}
+        stored0, t0 = get_json(vbase + "/healthz")["readingsStored"], time.time()
+        time.sleep(args.seconds)
+        after = {name: proc_stats(pid) for name, pid in servers.items()}
+        stored1, t1 = get_json(vbase + "/healthz")["readingsStored"], time.time()
+        sim.terminate()
+        sim.wait()
+        fwd.stop()
+        n = stored1 - stored0
+        rate = n / (t1 - t0)
+        print(f"# {args.machines} machines × 8 sensors at 1 Hz in real time, {t1 - t0:.0f} s after a {args.warmup} s warm-up: "
+              f"{n} readings ({rate:.0f}/s); vigild ingest.apply_interval = {args.apply_interval} s; "
+              f"peers fed by line protocol every {args.flush:g} s")
+        print(f"{'server':<16} {'written B/reading':>18} {'KiB/s':>8} {'CPU µs/reading':>15} {'TB/year at 1,000 readings/s':>28}")
+        for name in servers:
+            written = after[name][2] - before[name][2]
+            cpu = after[name][0] - before[name][0]
+            per = written / n
+            print(f"{name:<16} {per:>18.1f} {written / (t1 - t0) / 1024:>8.1f} {cpu / n * 1e6:>15.1f} "
+                  f"{per * 1000 * 86400 * 365 / 1e12:>28.2f}")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+
+
+if __name__ == "__main__":
+    main()
