@@ -72,6 +72,9 @@ public final class IngestBuffer: Sendable {
         var pendingReadings = 0
         /// Monotonic seconds at which the oldest pending message was appended.
         var pendingSince = 0.0
+        /// A pending message was rejected (in part): commit without waiting for `applyAfter`, so
+        /// quarantine shows it at once (rare, so cheap).
+        var commitNow = false
         var segments: [Segment]
         var active = 0
         var generation: UInt64 = 0
@@ -170,7 +173,8 @@ public final class IngestBuffer: Sendable {
             s.pending.append(message)
             s.pendingReadings += message.readings.count
             s.stats.pendingReadings = s.pendingReadings
-            if s.pendingReadings >= options.batchReadings { wakeApplier.signal() }
+            if !message.rejections.isEmpty { s.commitNow = true }
+            if s.pendingReadings >= options.batchReadings || s.commitNow { wakeApplier.signal() }
             return s.written
         }
         // On stable storage before the caller returns and the broker gets its PUBACK. (If the
@@ -286,8 +290,9 @@ public final class IngestBuffer: Sendable {
     private func applyPending() -> Bool {
         let taken: (batch: [IngestMessage], segment: Int, stopping: Bool)? = state.withLock { s in
             guard !s.pending.isEmpty else { return s.stopping ? ([], 0, true) : nil }
-            if !s.stopping, s.pendingReadings < options.batchReadings,
+            if !s.stopping, !s.commitNow, s.pendingReadings < options.batchReadings,
                SystemClock.monotonicSeconds() - s.pendingSince < options.applyAfter { return nil }
+            s.commitNow = false
             let batch = s.pending
             s.applying = batch
             s.pending.removeAll(keepingCapacity: true)

@@ -194,6 +194,11 @@ import VigilCore
         #expect(try storedCount(again.databasePath) == (5, 5))
         #expect(try await Harness.getJSON(url.replacingOccurrences(of: daemon.baseURL, with: again.baseURL), as: [API.SeriesPoint].self)
                     .map(\.mean) == [20, 21, 99, 23, 24])
+        // A rejected payload is committed at once: quarantine does not wait for the interval.
+        try broker.publish(topic: "vigil/line-4/temp", #"{"ts":1,"value":"#)
+        try await Harness.waitUntil("the payload in quarantine", seconds: 10) {
+            try await Harness.getJSON(again.baseURL + "/api/v1/quarantine", as: [API.QuarantineItem].self).count == 1
+        }
         #expect(await again.terminate() == 0)
     }
 }
