@@ -170,7 +170,7 @@ import VigilCore
         try await broker.waitReady()
         let dataDir = try Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let env = Self.rowsOnly.merging(["VIGIL_INGEST_APPLY_INTERVAL": "300"]) { $1 }
+        let env = Self.rowsOnly.merging(["VIGIL_INGEST_APPLY_INTERVAL": "120"]) { $1 }
         let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: env)
         try await daemon.waitReady()
         let base = SystemClock.wallMillis() - 60_000
