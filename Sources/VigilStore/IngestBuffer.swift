@@ -22,7 +22,7 @@ public final class IngestBuffer: Sendable {
     public struct Options: Sendable {
         public var flushInterval: Double = 0.05
         /// Seconds a trickle of readings may wait in the journal before it is committed (a backlog
-        /// of `batchReadings` is committed at once): every commit rewrites the pages of every
+        /// of `batchReadings` is committed at once, and so is its tail): every commit rewrites the pages of every
         /// series it touches, so at a live plant's pace fewer commits write far fewer bytes
         /// (`Benchmarks/live_writes.py`). Until committed, readings are durable but not yet
         /// queryable. 0: commit every `flushInterval`.
@@ -75,6 +75,9 @@ public final class IngestBuffer: Sendable {
         /// A pending message was rejected (in part): commit without waiting for `applyAfter`, so
         /// quarantine shows it at once (rare, so cheap).
         var commitNow = false
+        /// The last batch taken was a full one (a backlog or backfill): what follows it, its tail,
+        /// is committed without waiting either, so a backfill is all queryable as it ends.
+        var inBacklog = false
         var segments: [Segment]
         var active = 0
         var generation: UInt64 = 0
@@ -290,9 +293,11 @@ public final class IngestBuffer: Sendable {
     private func applyPending() -> Bool {
         let taken: (batch: [IngestMessage], segment: Int, stopping: Bool)? = state.withLock { s in
             guard !s.pending.isEmpty else { return s.stopping ? ([], 0, true) : nil }
-            if !s.stopping, !s.commitNow, s.pendingReadings < options.batchReadings,
+            let full = s.pendingReadings >= options.batchReadings
+            if !s.stopping, !s.commitNow, !full, !s.inBacklog,
                SystemClock.monotonicSeconds() - s.pendingSince < options.applyAfter { return nil }
             s.commitNow = false
+            s.inBacklog = full
             let batch = s.pending
             s.applying = batch
             s.pending.removeAll(keepingCapacity: true)
