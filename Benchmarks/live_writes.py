@@ -15,14 +15,14 @@ the block layer or would have) and user+system CPU are read over `--seconds`, an
 readings that arrived meanwhile. Vigil's figure includes everything the daemon writes: the ingest
 journal, SQLite's WAL and checkpoints, rollups, health and events.
 
-Usage: Benchmarks/live_writes.py [--machines 20] [--seconds 300] [--warmup 60] [--flush 10] [--apply-interval 0]
+Usage: Benchmarks/live_writes.py [--machines 20] [--seconds 300] [--warmup 60] [--flush 10] [--apply-interval N]
                                 [--bin .build/release]
 """
-import argparse, json, os, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+import argparse, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import free_port, proc_stats  # noqa: E402
-from storage_peers import ensure_packages, get_json, post, wait_http, which  # noqa: E402
+from storage_peers import ensure_packages, get_json, post, start_influxd, wait_http, which  # noqa: E402
 
 
 def start_broker(work):
@@ -42,7 +42,8 @@ def start_vigild(args, work, broker_port):
     open(cfg, "w").close()
     http = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
+    if args.apply_interval is not None:
+        env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
     p = subprocess.Popen([f"{args.bin}/vigild", "--config", cfg, "--db", os.path.join(d, "vigil.sqlite"),
                           "--mqtt-url", f"mqtt://127.0.0.1:{broker_port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
                          env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "vigild.log"), "w"))
@@ -67,30 +68,7 @@ def start_victoria(work):
 def start_influx(work):
     d = os.path.join(work, "influx")
     os.makedirs(d)
-    port, rpc = free_port(), free_port()
-    conf = os.path.join(d, "influxdb.conf")
-    with open(conf, "w") as f:
-        # Debian's defaults apart from the paths and ports (WAL fsync on, cache snapshots when cold).
-        f.write(f'''reporting-disabled = true
-bind-address = "127.0.0.1:{rpc}"
-[meta]
-  dir = "{d}/meta"
-[data]
-  dir = "{d}/data"
-  wal-dir = "{d}/wal"
-  index-version = "inmem"
-[http]
-  bind-address = "127.0.0.1:{port}"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-''')
-    p = subprocess.Popen([which("influxd"), "-config", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/ping")
-    post(base + "/query?" + urllib.parse.urlencode({"q": "CREATE DATABASE bench"}), b"")
+    p, base = start_influxd(d)  # Debian's defaults apart from paths and ports
     return p, base + "/write?db=bench&precision=ns"
 
 
@@ -136,7 +114,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=60)
     ap.add_argument("--flush", type=float, default=10)
-    ap.add_argument("--apply-interval", type=int, default=0, help="vigild's ingest.apply_interval (seconds)")
+    ap.add_argument("--apply-interval", type=int, help="vigild's ingest.apply_interval in seconds (default: vigild's, 1)")
     ap.add_argument("--bin", default=".build/release")
     args = ap.parse_args()
     ensure_packages()
@@ -170,7 +148,7 @@ def main():
         n = stored1 - stored0
         rate = n / (t1 - t0)
         print(f"# {args.machines} machines × 8 sensors at 1 Hz in real time, {t1 - t0:.0f} s after a {args.warmup} s warm-up: "
-              f"{n} readings ({rate:.0f}/s); vigild ingest.apply_interval = {args.apply_interval} s; "
+              f"{n} readings ({rate:.0f}/s); vigild ingest.apply_interval = {'1 (default)' if args.apply_interval is None else args.apply_interval} s; "
               f"peers fed by line protocol every {args.flush:g} s")
         print(f"{'server':<16} {'written B/reading':>18} {'KiB/s':>8} {'CPU µs/reading':>15} {'TB/year at 1,000 readings/s':>28}")
         for name in servers:

@@ -245,9 +245,9 @@ def run_victoria(work, capture, end_ms):
     p.wait()
     return dict(bytes=du(d), count=count, cpu=cpu, ingest_s=ingest_s)
 
-def run_influx(work, capture):
-    d = os.path.join(work, "influx")
-    os.makedirs(d)
+def start_influxd(d, data_settings=""):
+    """InfluxDB on free loopback ports with its files in `d` and a database `bench`; `data_settings`
+    go into its [data] section. Returns the process and its base URL."""
     port, rpc = free_port(), free_port()
     conf = os.path.join(d, "influxdb.conf")
     with open(conf, "w") as f:
@@ -258,9 +258,8 @@ bind-address = "127.0.0.1:{rpc}"
 [data]
   dir = "{d}/data"
   wal-dir = "{d}/wal"
-  cache-snapshot-write-cold-duration = "2s"
-  compact-full-write-cold-duration = "5s"
   index-version = "inmem"
+{data_settings}
 [http]
   bind-address = "127.0.0.1:{port}"
   log-enabled = false
@@ -273,6 +272,13 @@ bind-address = "127.0.0.1:{rpc}"
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/ping")
     post(base + "/query?" + urllib.parse.urlencode({"q": "CREATE DATABASE bench"}), b"")
+    return p, base
+
+def run_influx(work, capture):
+    d = os.path.join(work, "influx")
+    os.makedirs(d)
+    # Cold shards are snapshotted and fully compacted within seconds, so the size settles.
+    p, base = start_influxd(d, '  cache-snapshot-write-cold-duration = "2s"\n  compact-full-write-cold-duration = "5s"')
     cpu0 = cpu_seconds(p.pid)
     t0 = time.time()
     feed(base + "/write?db=bench&precision=ns", capture, 5_000)
