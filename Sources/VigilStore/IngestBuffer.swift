@@ -10,8 +10,9 @@ import Glibc
 /// `append` writes the message's record to a journal file with `write(2)` and returns: from then
 /// on the message survives a crash or SIGKILL of the process (the bytes are in the kernel), so
 /// the MQTT callback may return and let libmosquitto send the PUBACK. A background applier moves
-/// pending messages into SQLite in large transactions (group commit) every `flushInterval` or
-/// sooner when `batchReadings` are pending, then discards the journal segment it applied.
+/// pending messages into SQLite in large transactions (group commit) once the oldest has waited
+/// `applyAfter` (checked every `flushInterval`) or sooner when `batchReadings` are pending, then
+/// discards the journal segment it applied; `unapplied` reads what still waits.
 /// On start, `recover()` replays whatever a crash left in the journal.
 ///
 /// Two journal segments alternate: appends go to the active one; the applier swaps segments
@@ -22,10 +23,11 @@ public final class IngestBuffer: Sendable {
     public struct Options: Sendable {
         public var flushInterval: Double = 0.05
         /// Seconds a trickle of readings may wait in the journal before it is committed (a backlog
-        /// of `batchReadings` is committed at once, and so is its tail): every commit rewrites the pages of every
-        /// series it touches, so at a live plant's pace fewer commits write far fewer bytes
-        /// (`Benchmarks/live_writes.py`). Until committed, readings are durable but not yet
-        /// queryable. 0: commit every `flushInterval`.
+        /// of `batchReadings` is committed at once, and so is its tail; so is a message with a
+        /// rejection): every commit rewrites the pages of every series it touches, so at a live
+        /// plant's pace fewer commits write far fewer bytes (`Benchmarks/live_writes.py`). Until
+        /// committed, readings are durable; `unapplied` reads them, and the fleet overview has
+        /// noted them. 0: commit every `flushInterval`.
         public var applyAfter: Double = 0
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
