@@ -23,7 +23,7 @@ public final class IngestBuffer: Sendable {
     public struct Options: Sendable {
         public var flushInterval: Double = 0.05
         /// Seconds a trickle of readings may wait in the journal before it is committed (a backlog
-        /// of `batchReadings` is committed at once, and so is its tail; so is a message with a
+        /// of `batchReadings` is committed at once, and so is the batch after it; so is a message with a
         /// rejection): every commit rewrites the pages of every series it touches, so at a live
         /// plant's pace fewer commits write far fewer bytes (`Benchmarks/live_writes.py`). Until
         /// committed, readings are durable; `unapplied` reads them, and the fleet overview has
@@ -77,8 +77,9 @@ public final class IngestBuffer: Sendable {
         /// A pending message was rejected (in part): commit without waiting for `applyAfter`, so
         /// quarantine shows it at once (rare, so cheap).
         var commitNow = false
-        /// The last batch taken was a full one (a backlog or backfill): what follows it, its tail,
-        /// is committed without waiting either, so a backfill is all queryable as it ends.
+        /// The last batch taken was a full one (a backlog or backfill): the next is committed
+        /// without waiting either, so a fast backfill is all queryable as it ends (a tail found
+        /// after a small batch waits at most `applyAfter`).
         var inBacklog = false
         var segments: [Segment]
         var active = 0
