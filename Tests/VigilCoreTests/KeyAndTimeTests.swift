@@ -84,3 +84,16 @@ import Testing
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array(deep.utf8)) }
     }
 }
+
+/// Stored readings and readings not yet committed, merged for the raw series route.
+@Suite struct ReadingMergeTests {
+    static func r(_ ts: Int64, _ v: Double) -> Reading { Reading(machine: "m", sensor: "s", ts: ts, value: v) }
+
+    @Test func newerReadingsInterleaveAndReplaceAtTheirTimestamp() {
+        let stored = [Self.r(1, 1), Self.r(3, 3), Self.r(5, 5)]
+        let newer = [Self.r(2, 20), Self.r(3, 30), Self.r(6, 60)]
+        #expect(Reading.merged(stored, newer, limit: 10).map(\.value) == [1, 20, 30, 5, 60])
+        #expect(Reading.merged(stored, newer, limit: 3).map(\.ts) == [1, 2, 3])
+        #expect(Reading.merged([], newer, limit: 10) == newer && Reading.merged(stored, [], limit: 2) == Array(stored.prefix(2)))
+    }
+}
