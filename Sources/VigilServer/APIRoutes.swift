@@ -127,6 +127,12 @@ struct APIRoutes: Sendable {
                                 timezone: writer.calendar.timeZone)
     }
 
+    /// Whether the sensor has a reading, committed or still waiting for its commit.
+    func knows(machine: String, sensor: String) async throws -> Bool {
+        if buffer.unappliedLatest(machine: machine)[sensor] != nil { return true }
+        return try await reader.sensorConditions(machine: machine)?.contains(where: { $0.sensor == sensor }) == true
+    }
+
     /// One page of a series; `nextFrom` is set when `limit` cut it short.
     func series(_ req: Request, _ ctx: BasicRequestContext) async throws -> (json: ByteBuffer, nextFrom: Int64?) {
         let machine = try pathID(ctx, "id", valid: KeyRules.isValidMachine)
@@ -143,7 +149,7 @@ struct APIRoutes: Sendable {
             return format == "columns"
         } ?? false
         guard from < to else {  // an empty range: nothing, once the series is known
-            guard try await reader.sensorConditions(machine: machine)?.contains(where: { $0.sensor == sensor }) == true else {
+            guard try await knows(machine: machine, sensor: sensor) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
             return (ByteBuffer(string: columns ? #"{"ts":[],"value":[]}"# : "[]"), nil)
@@ -175,14 +181,14 @@ struct APIRoutes: Sendable {
             }
             if width == .minute {
                 guard let extent = try await reader.minuteSeriesExtent(machine: machine, sensor: sensor) else {
-                    throw APIError.notFound("no series \(machine)/\(sensor)")
+                    return try await noBuckets(machine: machine, sensor: sensor)
                 }
                 let page = try await seriesCache.minuteSeries(reader, extent, from: start, to: to, limit: limit)
                 return (page.json, Self.nextFrom(count: page.count, limit: limit, last: page.last, step: width.rawValue))
             }
             guard let buckets = try await reader.rollupSeries(machine: machine, sensor: sensor, width: width,
                                                               from: start, to: to, limit: limit) else {
-                throw APIError.notFound("no series \(machine)/\(sensor)")
+                return try await noBuckets(machine: machine, sensor: sensor)
             }
             // A day point names its local date and length (23, 24 or 25 hours across DST changes).
             let points = buckets.map {
@@ -197,6 +203,13 @@ struct APIRoutes: Sendable {
         default:
             throw APIError.badRequest("resolution must be raw, minute or day")
         }
+    }
+
+    /// A series SQLite does not know yet: none of its buckets, while its first readings wait for
+    /// their commit (and are rolled up after it); else unknown.
+    private func noBuckets(machine: String, sensor: String) async throws -> (json: ByteBuffer, nextFrom: Int64?) {
+        guard try await knows(machine: machine, sensor: sensor) else { throw APIError.notFound("no series \(machine)/\(sensor)") }
+        return (ByteBuffer(string: "[]"), nil)
     }
 
     func quarantine(_ req: Request) async throws -> [API.QuarantineItem] {

@@ -32,7 +32,7 @@ public enum Daemon {
                                      maxFutureMillis: Int64(config.ingestMaxFutureSeconds) * 1000)
         var journal = IngestBuffer.Options()
         journal.syncJournal = config.ingestDurability == .power
-        journal.applyAfter = Double(config.ingestApplyIntervalSeconds)
+        journal.schedule = config.ingestCommitSchedule
         let buffer = try IngestBuffer(journalPrefix: config.storageDB + "-ingest", writer: writer, options: journal) { error in
             logger.error("storage commit failed; retrying (readings stay in the journal)", metadata: ["error": "\(error)"])
         }
@@ -187,4 +187,9 @@ public enum Daemon {
         guard !dir.isEmpty else { return }
         try FileSystem.createDirectories(dir)
     }
+}
+
+extension VigilConfig {
+    /// `ingest.apply_interval` as the journal's commit times.
+    var ingestCommitSchedule: CommitSchedule { CommitSchedule(every: Int64(ingestApplyIntervalSeconds) * 1000) }
 }

@@ -135,9 +135,9 @@ extension HealthService.Settings {
         commissionMinutes = config.healthCommissionMinutes
         bands = .init(ok: Double(config.healthBandOK), watch: Double(config.healthBandWatch), warning: Double(config.healthBandAlarm),
                       hysteresis: Double(config.healthHysteresis))
-        // A minute is final once its readings are committed (up to `ingest.apply_interval` after
-        // they arrive) and rolled up (the flush delay after that).
-        finalAfterMillis = Int64(config.ingestApplyIntervalSeconds + config.rollupFlushDelaySeconds) * 1000 + 2_000
+        // A minute is final once its readings are committed (`ingest.apply_interval`: at most
+        // `minuteCommittedWithin` after it ends) and rolled up (the flush delay after that).
+        finalAfterMillis = config.ingestCommitSchedule.minuteCommittedWithin + Int64(config.rollupFlushDelaySeconds) * 1000 + 2_000
         retrainMinutes = config.healthRetrainHours * 60
         retrainWindowMinutes = config.healthRetrainWindowMinutes
         silentAfterMillis = Int64(config.notifySilentAfterSeconds) * 1000

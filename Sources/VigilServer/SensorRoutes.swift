@@ -20,7 +20,20 @@ struct SensorRoutes: Sendable {
     /// Every sensor of the machine, judged, with its metadata resolved over the sources.
     func sensors(_ ctx: BasicRequestContext) async throws -> [SensorCondition] {
         let id = try api.pathID(ctx, "id", valid: KeyRules.isValidMachine)
-        guard var sensors = try await reader.sensorConditions(machine: id) else { throw APIError.notFound("no machine \(id)") }
+        // Readings still waiting for their commit (`ingest.apply_interval`) count too, read first
+        // (a commit in between then shows in SQLite's answer): a new sensor is listed at once.
+        let waiting = api.buffer.unappliedLatest(machine: id)
+        guard var sensors = try await reader.sensorConditions(machine: id) ?? (waiting.isEmpty ? nil : []) else {
+            throw APIError.notFound("no machine \(id)")
+        }
+        for k in sensors.indices {
+            if let ts = waiting[sensors[k].sensor] { sensors[k].lastSeen = max(sensors[k].lastSeen ?? .min, ts) }
+        }
+        let known = Set(sensors.map(\.sensor))
+        for (sensor, ts) in waiting where !known.contains(sensor) {
+            sensors.append(SensorCondition(sensor: sensor, state: .ok, fault: nil, lastSeen: ts, cadenceMs: nil))
+        }
+        sensors.sort { $0.sensor < $1.sensor }
         let stored = try await reader.sensorMetadata(machine: id)
         for k in sensors.indices {
             sensors[k].metadata = SensorMetadata.resolve(machine: id, sensor: sensors[k].sensor, rules: rules, stored: stored[sensors[k].sensor] ?? [:])
@@ -39,7 +52,7 @@ struct SensorRoutes: Sendable {
             throw APIError.badRequest("body must be JSON {\"unit\", \"description\", \"min\", \"max\", \"step\"} (each optional; min/max/step numbers)")
         }
         if let problem = m.problem { throw APIError.badRequest(problem) }
-        guard try await reader.sensorConditions(machine: id)?.contains(where: { $0.sensor == sensor }) == true else {
+        guard try await api.knows(machine: id, sensor: sensor) else {
             throw APIError.notFound("no sensor \(sensor) of machine \(id) (metadata for sensors not seen yet: [[sensors]] in the config)")
         }
         try writer.setSensorMetadata([(id, sensor, m)], source: .api, at: SystemClock.wallMillis())

@@ -10,9 +10,9 @@ import Glibc
 /// `append` writes the message's record to a journal file with `write(2)` and returns: from then
 /// on the message survives a crash or SIGKILL of the process (the bytes are in the kernel), so
 /// the MQTT callback may return and let libmosquitto send the PUBACK. A background applier moves
-/// pending messages into SQLite in large transactions (group commit) once the oldest has waited
-/// `applyAfter` (checked every `flushInterval`) or sooner when `batchReadings` are pending, then
-/// discards the journal segment it applied; `unapplied` reads what still waits.
+/// pending messages into SQLite in large transactions (group commit) when their `schedule` says
+/// (checked every `flushInterval`) or sooner when `batchReadings` are pending, then discards the
+/// journal segment it applied; `unapplied` reads what still waits.
 /// On start, `recover()` replays whatever a crash left in the journal.
 ///
 /// Two journal segments alternate: appends go to the active one; the applier swaps segments
@@ -22,13 +22,11 @@ import Glibc
 public final class IngestBuffer: Sendable {
     public struct Options: Sendable {
         public var flushInterval: Double = 0.05
-        /// Seconds a trickle of readings may wait in the journal before it is committed (a backlog
-        /// of `batchReadings` is committed at once, and so is the batch after it; so is a message with a
-        /// rejection): every commit rewrites the pages of every series it touches, so at a live
-        /// plant's pace fewer commits write far fewer bytes (`Benchmarks/live_writes.py`). Until
-        /// committed, readings are durable; `unapplied` reads them, and the fleet overview has
-        /// noted them. 0: commit every `flushInterval`.
-        public var applyAfter: Double = 0
+        /// When a trickle of readings waiting in the journal is committed (a backlog of
+        /// `batchReadings` is committed at once, and so is the batch after it; so is a message with
+        /// a rejection). Until committed, readings are durable; `unapplied` reads them, and the
+        /// fleet overview has noted them. Every 0 ms: commit every `flushInterval`.
+        public var schedule = CommitSchedule(every: 0)
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
         /// Each journal record is on stable storage (`fdatasync`) before `append` returns
@@ -72,14 +70,17 @@ public final class IngestBuffer: Sendable {
         /// The batch being committed: read from memory until its commit is done.
         var applying: [IngestMessage] = []
         var pendingReadings = 0
-        /// Monotonic seconds at which the oldest pending message was appended.
+        /// When the oldest pending message was appended: monotonic seconds and wall ms.
         var pendingSince = 0.0
-        /// A pending message was rejected (in part): commit without waiting for `applyAfter`, so
+        var pendingSinceWall: Int64 = 0
+        /// Monotonic seconds at which the first late pending message (`CommitSchedule.isLate`) was appended.
+        var lateSince: Double?
+        /// A pending message was rejected (in part): commit without waiting for the schedule, so
         /// quarantine shows it at once (rare, so cheap).
         var commitNow = false
         /// The last batch taken was a full one (a backlog or backfill): the next is committed
         /// without waiting either, so a fast backfill is all queryable as it ends (a tail found
-        /// after a small batch waits at most `applyAfter`).
+        /// after a small batch waits for the schedule).
         var inBacklog = false
         var segments: [Segment]
         var active = 0
@@ -166,6 +167,8 @@ public final class IngestBuffer: Sendable {
         var record: [UInt8] = []
         record.reserveCapacity(64 + message.readings.count * 40)
         JournalCodec.encode(message, into: &record)
+        let arrival = SystemClock.wallMillis()
+        let late = options.schedule.every > 0 && message.readings.contains { options.schedule.isLate(ts: $0.ts, arrival: arrival) }
         while state.withLock({ $0.pendingReadings >= options.maxPendingReadings && !$0.stopping }) {
             wakeApplier.signal()
             _ = spaceAvailable.wait(timeout: .now() + .milliseconds(100))
@@ -175,7 +178,11 @@ public final class IngestBuffer: Sendable {
             s.segments[s.active].bytes += record.count
             s.segments[s.active].unsynced = true
             s.written += 1
-            if s.pending.isEmpty { s.pendingSince = SystemClock.monotonicSeconds() }
+            if s.pending.isEmpty {
+                s.pendingSince = SystemClock.monotonicSeconds()
+                s.pendingSinceWall = arrival
+            }
+            if late, s.lateSince == nil { s.lateSince = SystemClock.monotonicSeconds() }
             s.pending.append(message)
             s.pendingReadings += message.readings.count
             s.stats.pendingReadings = s.pendingReadings
@@ -187,11 +194,11 @@ public final class IngestBuffer: Sendable {
         // applier commits the record to SQLite first, that commit is synced too: synchronous=FULL.)
         if options.syncJournal { try syncThrough(seq) }
         // Journaled, so kept: the fleet sees it now, not when it is committed.
-        if options.applyAfter > 0 { writer.noteUncommitted(message) }
+        if options.schedule.every > 0 { writer.noteUncommitted(message) }
     }
 
     /// The readings of one series in `[from, to)` that are journaled but not yet committed to
-    /// SQLite (waiting for `applyAfter`, or being committed), oldest first; of two at one
+    /// SQLite (waiting for their commit, or being committed), oldest first; of two at one
     /// timestamp, the later. Read this before SQLite: a batch committed in between is then in
     /// one of the two answers (a reading in both is the same reading).
     public func unapplied(machine: String, sensor: String, from: Int64, to: Int64) -> [Reading] {
@@ -212,6 +219,20 @@ public final class IngestBuffer: Sendable {
             if out.last?.ts == r.ts { out[out.count - 1] = r } else { out.append(r) }
         }
         return out
+    }
+
+    /// The newest timestamp of each of `machine`'s sensors among the readings not yet committed
+    /// (a sensor new to SQLite is among them until its first commit).
+    public func unappliedLatest(machine: String) -> [String: Int64] {
+        var latest: [String: Int64] = [:]
+        state.withLock { s in
+            for batch in [s.applying, s.pending] {
+                for m in batch {
+                    for r in m.readings where r.machine == machine { latest[r.sensor] = max(latest[r.sensor] ?? .min, r.ts) }
+                }
+            }
+        }
+        return latest
     }
 
     /// Returns once record `seq` is on stable storage. The first caller to find no sync running
@@ -297,9 +318,12 @@ public final class IngestBuffer: Sendable {
         let taken: (batch: [IngestMessage], segment: Int, stopping: Bool)? = state.withLock { s in
             guard !s.pending.isEmpty else { return s.stopping ? ([], 0, true) : nil }
             let full = s.pendingReadings >= options.batchReadings
+            let now = SystemClock.monotonicSeconds()
             if !s.stopping, !s.commitNow, !full, !s.inBacklog,
-               SystemClock.monotonicSeconds() - s.pendingSince < options.applyAfter { return nil }
+               !options.schedule.isDue(since: s.pendingSinceWall, now: SystemClock.wallMillis(), waited: now - s.pendingSince,
+                                       lateWaited: s.lateSince.map { now - $0 }) { return nil }
             s.commitNow = false
+            s.lateSince = nil
             s.inBacklog = full
             let batch = s.pending
             s.applying = batch

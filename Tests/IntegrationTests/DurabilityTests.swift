@@ -164,7 +164,8 @@ import VigilCore
         broker.stop()
     }
     /// `ingest.apply_interval`: readings wait in the journal for one commit of many, yet the raw
-    /// series and the fleet show them at once, and a SIGKILL before the commit loses none.
+    /// series, the sensors list and the fleet show them at once, and a SIGKILL before the commit
+    /// loses none.
     @Test func readingsWaitingForTheirCommitAreReadAndSurviveAKill() async throws {
         let broker = try TestBroker()
         try await broker.waitReady()
@@ -173,7 +174,11 @@ import VigilCore
         let env = Self.rowsOnly.merging(["VIGIL_INGEST_APPLY_INTERVAL": "120"]) { $1 }
         let daemon = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: env)
         try await daemon.waitReady()
-        let base = SystemClock.wallMillis() - 60_000
+        // Commits fall every 2 minutes, 2 s past (`CommitSchedule`): start well clear of one, with
+        // live readings (a late one would be committed after a second).
+        let phase = (SystemClock.wallMillis() - 2_000) % 120_000
+        if phase > 100_000 { try await Task.sleep(for: .milliseconds(120_500 - phase)) }
+        let base = SystemClock.wallMillis()
         for k in 0..<5 { try broker.publish(topic: "vigil/line-4/temp", #"{"ts":\#(base + Int64(k) * 1000),"value":\#(20 + k)}"#) }
         // A later message replaces a reading at the same timestamp, as a committed one would be.
         try broker.publish(topic: "vigil/line-4/temp", #"{"ts":\#(base + 2000),"value":99}"#)
@@ -186,6 +191,10 @@ import VigilCore
         #expect(page.map(\.ts) == [base + 1000, base + 2000])
         let machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self)
         #expect(machines.map(\.id) == ["line-4"] && machines.first?.lastSeen == base + 4000)
+        let sensors = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/line-4/sensors", as: [SensorCondition].self)
+        #expect(sensors.map(\.sensor) == ["temp"] && sensors.first?.lastSeen == base + 4000)
+        // Its first minute is rolled up after the commit: none yet, but the series is known.
+        #expect(try await Harness.getJSON(url.replacingOccurrences(of: "raw", with: "minute"), as: [API.SeriesPoint].self).isEmpty)
         #expect(try await readingsStored(daemon) == 0 && storedCount(daemon.databasePath).0 == 0, "committed before the interval")
         daemon.kill9()
         // The journal has them: a restart commits them before it serves.

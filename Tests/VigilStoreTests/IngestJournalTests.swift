@@ -105,22 +105,24 @@ import VigilCore
 }
 
 @Suite struct JournalCodecSizeTests {
-    /// `ingest.apply_interval`: a live trickle waits in the journal for its commit (one commit for
-    /// many messages), a backlog of `batchReadings` is committed at once, and stopping commits
-    /// what waits. (Bounds are loose: the suite runs in parallel on two cores.)
-    @Test func aTrickleWaitsForTheApplyIntervalAndABacklogDoesNot() async throws {
-        func buffer(applyAfter: Double) throws -> (IngestBuffer, TempDatabase) {
+    /// `ingest.apply_interval`: a live trickle waits in the journal for its commit time (one
+    /// commit for many messages), a backlog of `batchReadings` is committed at once, and stopping
+    /// commits what waits. (Bounds are loose: the suite runs in parallel on two cores.)
+    @Test func aTrickleWaitsForItsCommitTimeAndABacklogDoesNot() async throws {
+        func buffer(_ schedule: CommitSchedule) throws -> (IngestBuffer, TempDatabase) {
             let tmp = try TempDatabase()
             var options = IngestBuffer.Options()
-            options.applyAfter = applyAfter
+            options.schedule = schedule
             options.batchReadings = 100
             let buffer = try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: try StoreWriter(path: tmp.path), options: options)
             _ = try buffer.recover()
             buffer.start()
             return (buffer, tmp)
         }
+        // Live readings (a late one would wait a second only).
+        let now = SystemClock.wallMillis()
         func message(_ n: Int) -> IngestMessage {
-            IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: 1_000_000_000_000 + Int64(n), value: Double(n))],
+            IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: now + Int64(n), value: Double(n))],
                           rejections: [], topic: "", payload: [], receivedAt: 0)
         }
         func waitFor(_ b: IngestBuffer, applied n: Int, within seconds: Double) async throws -> Double {
@@ -128,27 +130,60 @@ import VigilCore
             while b.stats.appliedReadings < n, SystemClock.monotonicSeconds() - start < seconds { try await Task.sleep(for: .milliseconds(20)) }
             return SystemClock.monotonicSeconds() - start
         }
-        // A trickle is committed once its oldest message has waited the interval, not before.
-        let (short, shortDB) = try buffer(applyAfter: 1)
-        let start = SystemClock.monotonicSeconds()
+        // A trickle is committed at the first commit time (a multiple of 2 s) after its oldest
+        // message, not before.
+        let (short, shortDB) = try buffer(CommitSchedule(every: 2_000))
+        let next = (SystemClock.wallMillis() / 2_000 + 1) * 2_000
         for n in 0..<10 { try short.append(message(n)) }
         _ = try await waitFor(short, applied: 10, within: 30)
-        #expect(short.stats.appliedReadings == 10 && SystemClock.monotonicSeconds() - start >= 1)
+        #expect(short.stats.appliedReadings == 10 && short.stats.appliedBatches <= 2)  // 2: a commit time fell between two appends
+        #expect(SystemClock.wallMillis() >= next, "committed before its commit time")
         short.stop()
         withExtendedLifetime(shortDB) {}
 
-        let (long, tmp) = try buffer(applyAfter: 60)
+        // Two minutes apart, the next a minute away.
+        let (long, tmp) = try buffer(CommitSchedule(every: 120_000, offset: SystemClock.wallMillis() + 60_000))
         for n in 0..<10 { try long.append(message(n)) }
         try await Task.sleep(for: .milliseconds(300))
-        #expect(long.stats.appliedReadings == 0 && long.stats.pendingReadings == 10, "committed before the interval")
+        #expect(long.stats.appliedReadings == 0 && long.stats.pendingReadings == 10, "committed before its commit time")
+        // A late reading (an hour old) is committed a second after it arrives, with what waits.
+        try long.append(IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: now - 3_600_000, value: 0)],
+                                      rejections: [], topic: "", payload: [], receivedAt: 0))
+        #expect(try await waitFor(long, applied: 11, within: 30) < 30, "a late reading waited for the commit time")
         // A backlog is not held back: the first full batch goes at once (well within the minute).
         for n in 10..<250 { try long.append(message(n)) }
-        #expect(try await waitFor(long, applied: 100, within: 30) < 30, "a backlog waited for the interval")
+        #expect(try await waitFor(long, applied: 111, within: 30) < 30, "a backlog waited for its commit time")
         // Stopping commits what still waits.
         try long.append(message(500))
         long.stop()
-        #expect(long.stats.appliedReadings == 251 && long.stats.pendingReadings == 0)
-        #expect(try await StoreReader(path: tmp.path).rawSeries(machine: "m", sensor: "s", from: 0, to: .max, limit: 500)?.count == 251)
+        #expect(long.stats.appliedReadings == 252 && long.stats.pendingReadings == 0)
+        #expect(try await StoreReader(path: tmp.path).rawSeries(machine: "m", sensor: "s", from: 0, to: .max, limit: 500)?.count == 252)
+    }
+
+    /// Commit times fall on the wall clock's multiples of the interval, 2 s past each; a minute's
+    /// readings are all committed that long after it ends when the interval divides a minute; a
+    /// late reading waits a second.
+    @Test func commitTimesFallOnTheWallClock() {
+        let minute = CommitSchedule(every: 60_000)
+        let t0: Int64 = 1_796_040_000_000  // a minute's start
+        #expect(!minute.isDue(since: t0 + 30_000, now: t0 + 61_999, waited: 31.9))
+        #expect(minute.isDue(since: t0 + 30_000, now: t0 + 62_000, waited: 32))
+        #expect(minute.isDue(since: t0 + 1_500, now: t0 + 2_000, waited: 0.5))  // :01.5 waits for :02 only
+        #expect(!minute.isDue(since: t0 + 2_000, now: t0 + 61_000, waited: 59))
+        // The wall clock stepped back an hour: a full interval of waiting commits anyway.
+        #expect(minute.isDue(since: t0, now: t0 - 3_600_000, waited: 60))
+        #expect(CommitSchedule(every: 0).isDue(since: t0, now: t0, waited: 0))
+        // A late reading (its minute ended more than 2 s before it arrived) waits a second only.
+        #expect(!minute.isLate(ts: t0 + 59_000, arrival: t0 + 62_000) && minute.isLate(ts: t0 + 59_000, arrival: t0 + 62_001))
+        #expect(minute.isLate(ts: -1, arrival: 2_001) && !minute.isLate(ts: -1, arrival: 2_000))
+        #expect(!minute.isDue(since: t0 + 30_000, now: t0 + 30_500, waited: 0.5, lateWaited: 0.5))
+        #expect(minute.isDue(since: t0 + 30_000, now: t0 + 31_000, waited: 1, lateWaited: 1))
+        #expect(CommitSchedule(every: 2_000).offset == 0)
+        #expect([60_000, 10_000, 1_000, 7_000, 120_000, 0].map { CommitSchedule(every: $0).minuteCommittedWithin }
+                == [2_000, 2_000, 0, 7_000, 120_000, 0])
+        // Before the epoch too (floor, not truncation).
+        #expect(minute.isDue(since: -61_000, now: -58_000, waited: 3))
+        #expect(!minute.isDue(since: -57_000, now: -1_000, waited: 56))
     }
 
     @Test func aBatchNamesItsSeriesOnceAndKeepsOrder() {
