@@ -421,7 +421,8 @@ public enum API {
         public var messages: Int
         /// Readings made durable and acknowledged.
         public var readingsAccepted: Int
-        /// Readings committed to SQLite (queryable).
+        /// Readings committed to SQLite (`ingest.apply_interval`; the raw series and sensors routes
+        /// also read those still waiting in the journal).
         public var readingsStored: Int
         public var lastMessageAt: Int64?
         /// Free bytes on the database's file system, and the bytes of the database, its WAL and

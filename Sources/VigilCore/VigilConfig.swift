@@ -44,7 +44,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// Seconds between the SQLite commits of a live trickle of readings, which waits in the
     /// journal meanwhile (`CommitSchedule`: on the wall clock's multiples, 2 s past each; at 60,
     /// once a minute just after it ends); 0 = commit within 50 ms. Every commit rewrites a page
-    /// per series it touches: at 1 Hz, 10 writes ~600 bytes a reading, 60 ~150, 0 about 5 KB.
+    /// per series it touches: at 1 Hz, 10 writes ~700 bytes a reading, 60 ~200, 0 about 5 KB.
     public var ingestApplyIntervalSeconds = 10
     public var ingestQuarantineMaxRows = 10_000
     // [rollup]
