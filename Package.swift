@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "VigilAPI", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilRollup", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(name: "VigilHealth", dependencies: ["VigilCore"], swiftSettings: strict),
-        .target(name: "VigilCodec", swiftSettings: strict),
+        .target(name: "VigilCodec", dependencies: ["CZlib"], swiftSettings: strict),
 
         // I/O adapters.
         .target(name: "VigilStore", dependencies: ["VigilCore", "VigilRollup", "VigilCodec", "CSQLite"], swiftSettings: strict),
@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilAPI", "VigilRollup", "VigilHealth", "VigilStore", "VigilMQTT", "CZlib", "CMalloc",
+                "VigilCore", "VigilAPI", "VigilRollup", "VigilHealth", "VigilStore", "VigilCodec", "VigilMQTT", "CZlib", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

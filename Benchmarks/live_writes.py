@@ -16,7 +16,11 @@ readings that arrived meanwhile. Vigil's figure includes everything the daemon w
 journal, SQLite's WAL and checkpoints, rollups, health and events.
 
 Usage: Benchmarks/live_writes.py [--machines 20] [--seconds 300] [--warmup 60] [--flush 10] [--apply-interval N]
-                                [--bin .build/release]
+                                [--commission-minutes N] [--bin .build/release]
+
+With vigild's default commissioning (a day) the machines are still commissioning while writes are
+measured; `--commission-minutes 10 --warmup 720` measures a plant whose health scores every minute
+(each machine's scorer and sensor-judge state is saved each minute).
 """
 import argparse, os, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -44,6 +48,8 @@ def start_vigild(args, work, broker_port):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     if args.apply_interval is not None:
         env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
+    if args.commission_minutes is not None:
+        env["VIGIL_HEALTH_COMMISSION_MINUTES"] = str(args.commission_minutes)
     p = subprocess.Popen([f"{args.bin}/vigild", "--config", cfg, "--db", os.path.join(d, "vigil.sqlite"),
                           "--mqtt-url", f"mqtt://127.0.0.1:{broker_port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
                          env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "vigild.log"), "w"))
@@ -122,6 +128,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=60)
     ap.add_argument("--flush", type=float, default=10)
     ap.add_argument("--apply-interval", type=int, help="vigild's ingest.apply_interval in seconds (default: vigild's own)")
+    ap.add_argument("--commission-minutes", type=int,
+                    help="vigild's health.commission_minutes (default: vigild's own, a day): below the warm-up, "
+                         "health scores (and judges the sensors) while writes are measured")
     ap.add_argument("--bin", default=".build/release")
     args = ap.parse_args()
     ensure_packages()
@@ -157,6 +166,7 @@ def main():
         print(f"# {args.machines} machines × 8 sensors at 1 Hz in real time, {t1 - t0:.0f} s after a {args.warmup} s warm-up: "
               f"{n} readings ({rate:.0f}/s); vigild ingest.apply_interval = {'its default' if args.apply_interval is None else f'{args.apply_interval} s'} "
               f"({commits1 - commits0} commits, {(commits1 - commits0) / (t1 - t0) * 60:.1f} a minute); "
+              f"health.commission_minutes = {args.commission_minutes or 'its default'}; "
               f"peers fed by line protocol every {args.flush:g} s")
         print(f"{'server':<16} {'written B/reading':>18} {'KiB/s':>8} {'CPU µs/reading':>15} {'TB/year at 1,000 readings/s':>28}")
         for name in servers:

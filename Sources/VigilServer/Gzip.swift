@@ -1,5 +1,6 @@
 import Foundation
 import CZlib
+import VigilCodec
 import Hummingbird
 import NIOCore
 
@@ -60,24 +61,6 @@ enum Gzip {
 
     /// `bytes` as one gzip member at `level` (1 fastest … 9 smallest); nil if zlib fails.
     static func compress(_ bytes: [UInt8], level: Int32 = Z_DEFAULT_COMPRESSION) -> [UInt8]? {
-        var stream = z_stream()
-        // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-        guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
-        defer { deflateEnd(&stream) }
-        var bytes = bytes
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
-        let status: Int32 = bytes.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { outp in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = UInt32(inp.count)
-                stream.next_out = outp.baseAddress
-                stream.avail_out = UInt32(outp.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { return nil }
-        out.removeSubrange(Int(stream.total_out)...)
-        return out
+        Deflate.compress(bytes, level: level, format: .gzip)
     }
 }

@@ -1,4 +1,5 @@
 public import VigilCore
+import CSQLite
 import VigilCodec
 import VigilRollup
 import Synchronization
@@ -28,11 +29,26 @@ enum HealthSQL {
             r.confidence = s.double(5)
             r.updatedAt = s.isNull(6) ? nil : s.int(6)
             r.contributors = CanonicalJSON.decode([Contributor].self, s.text(7)) ?? []
-            r.scorerState = s.isNull(8) ? nil : s.text(8)
+            r.scorerState = try state(s, 8)
             r.commissioningRows = Int(s.int(9))
-            r.sensorDetector = s.isNull(10) ? nil : s.text(10)
+            r.sensorDetector = try state(s, 10)
             return r
         }.first
+    }
+
+    /// A machine's scorer and sensor-judge states are rewritten every scored minute (≈ 16 KB of
+    /// JSON a machine, most of the health's writes at a plant's pace), so they are kept as zlib
+    /// streams (≈ 4× smaller); databases from before hold them as text, read as such.
+    static func packed(_ state: String?) -> SQLiteValue {
+        guard let state else { return .null }
+        return Deflate.compress(Array(state.utf8)).map { .blob($0) } ?? .text(state)
+    }
+
+    static func state(_ s: Statement, _ i: Int32) throws -> String? {
+        if s.isNull(i) { return nil }
+        guard s.isBlob(i) else { return s.text(i) }
+        guard let bytes = Deflate.decompress(s.blob(i)) else { throw SQLiteError(code: SQLITE_CORRUPT, message: "machine_health: a state that does not inflate") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func models(_ db: SQLiteConnection, _ machine: String) throws -> [ModelRecord] {
@@ -265,8 +281,8 @@ extension HealthRegistry {
                     .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
                     record.health.map { .double($0) } ?? .null, record.status.map { .text($0.rawValue) } ?? .null, .double(record.confidence),
                     record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)),
-                    record.scorerState.map { .text($0) } ?? .null, .int(Int64(record.commissioningRows)),
-                    record.sensorDetector.map { .text($0) } ?? .null,
+                    HealthSQL.packed(record.scorerState), .int(Int64(record.commissioningRows)),
+                    HealthSQL.packed(record.sensorDetector),
                 ])
             }
         }

@@ -51,7 +51,7 @@ import VigilCore
         var machines: [String] = []
         // Every machine commissioned, and most already retrained (a machine that alarms from its
         // first hours has no normal rows to retrain on, which is right: its commands still count).
-        try await Harness.waitUntil("four machines with a model, three with two versions", seconds: 120) {
+        try await Harness.waitUntil("four machines with a model, three with two versions", seconds: 240) {
             machines = try await Harness.getJSON(daemon.baseURL + "/api/v1/machines", as: [API.Machine].self).map(\.id)
             var versions: [Int] = []
             for m in machines { versions.append(try await Harness.getJSON(base + m + "/models", as: [API.ModelVersion].self).count) }
