@@ -62,6 +62,24 @@ import VigilCore
         #expect(opened.sorted() == ["current drift named by the judge", "temp drift left its peers"], "\(opened)")
     }
 
+    /// A drifting sensor that steps back (its transmitter recalibrated) is the drift ending, not a
+    /// jump to hold once the drift closes: held, it would be the judge's candidate for hours and
+    /// hide a sibling that starts drifting next (seed 7's compressor-20: current, then flow).
+    @Test func aDriftingSensorSteppingBackIsNotHeldAsAJump() {
+        var (d, rng) = Self.commissioned()
+        let t0 = 8640 * Self.step
+        for minute in 0...61 {
+            _ = d.noteIsolation(HealthScorer.Isolation(sensor: 3, alone: true, evidence: "reads 50 where its siblings predict 45"),
+                                at: t0 + Int64(minute) * 60_000)
+        }
+        #expect(d.conditions[3].fault?.kind == .drift)
+        // Its readings while drifting (5 above), then back where its siblings put it.
+        _ = Self.run(&d, &rng, samples: 200) { k, j, x in j == 3 && k < 100 ? x + 5 : x }
+        for minute in 62...100 { _ = d.noteIsolation(nil, at: t0 + Int64(minute) * 60_000) }
+        #expect(d.conditions[3].fault == nil, "the drift closes once the judge stops naming it")
+        #expect(d.jumpSuspects(before: t0 + 101 * 60_000).isEmpty)
+    }
+
     @Test func healthyDataOpensNoFault() {
         var (d, rng) = Self.commissioned()
         let changes = Self.run(&d, &rng, samples: 8640)

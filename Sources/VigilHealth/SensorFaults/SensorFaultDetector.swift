@@ -469,7 +469,10 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             }
             if abs(value - t.recentValues[width - 2]) > jumpLimit / 2 {
                 let before = SensorProfile.median(of: Array(t.recentValues[(width - 1 - c)..<(width - 1)]))
-                if abs(value - before) > jumpLimit { t.jump = Jump(at: ts, from: before) }
+                // Not while a drift is open on it: a drifting sensor's step is the drift ending (a
+                // recalibrated transmitter coming back), and holding it would make it the judge's
+                // candidate for hours, hiding a sibling that starts drifting next.
+                if abs(value - before) > jumpLimit, t.fault?.kind != .drift { t.jump = Jump(at: ts, from: before) }
             }
         }
         // Only a reading further than the limit from more than half the window can be that far
