@@ -25,7 +25,7 @@ public final class IngestBuffer: Sendable {
         /// When a trickle of readings waiting in the journal is committed (a backlog of
         /// `batchReadings` is committed at once, and so is the batch after it; so is a message with
         /// a rejection). Until committed, readings are durable; `unapplied` reads them, and the
-        /// fleet overview has noted them. Every 0 ms: commit every `flushInterval`.
+        /// fleet overview has noted them. `CommitSchedule(every: 0)`: commit every `flushInterval`.
         public var schedule = CommitSchedule(every: 0)
         public var batchReadings = 50_000
         public var maxPendingReadings = 1_000_000
