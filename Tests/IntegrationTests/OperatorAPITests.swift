@@ -45,7 +45,7 @@ import VigilCore
             "--start", String(now / 60_000 * 60_000 - 3_600_000), "--duration", "40m", "--speedup", "100000", "--quiet",
         ])
         #expect(sim.status == 0)
-        try await Harness.waitUntil("pump-01 scored", seconds: 60) {
+        try await Harness.waitUntil("pump-01 scored", seconds: 120) {
             try await Harness.getJSON(daemon.baseURL + "/api/v1/machines/pump-01/health", as: API.Health.self).health != nil
         }
         let (status, body) = try await Self.request(daemon.baseURL + "/api/v1/openapi.json")
