@@ -119,8 +119,9 @@ import VigilCore
             buffer.start()
             return (buffer, tmp)
         }
-        // Live readings (a late one would wait a second only).
-        let now = SystemClock.wallMillis()
+        // Live readings (a late one would wait a second only): stamped again before each part, as
+        // the first part can take long on a loaded machine.
+        var now = SystemClock.wallMillis()
         func message(_ n: Int) -> IngestMessage {
             IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: now + Int64(n), value: Double(n))],
                           rejections: [], topic: "", payload: [], receivedAt: 0)
@@ -142,6 +143,7 @@ import VigilCore
         withExtendedLifetime(shortDB) {}
 
         // Two minutes apart, the next a minute away.
+        now = SystemClock.wallMillis()
         let (long, tmp) = try buffer(CommitSchedule(every: 120_000, offset: SystemClock.wallMillis() + 60_000))
         for n in 0..<10 { try long.append(message(n)) }
         try await Task.sleep(for: .milliseconds(300))
