@@ -1,3 +1,5 @@
+import VigilRollup
+
 /// When a trickle of journaled readings is committed to SQLite (`ingest.apply_interval`).
 ///
 /// Every commit rewrites a page of every series it touches (its rows, its rollup to-do), so at a
@@ -33,11 +35,9 @@ public struct CommitSchedule: Sendable, Equatable {
     }
 
     /// Whether a reading at `ts` arriving at wall time `arrival` is late: its minute ended more
-    /// than `offset` before.
+    /// than `lateArrivalMillis` before.
     public func isLate(ts: Int64, arrival: Int64) -> Bool {
-        let minute: Int64 = 60_000
-        let start = ts % minute < 0 ? (ts / minute - 1) * minute : ts / minute * minute
-        return start + minute + Self.lateArrivalMillis < arrival
+        BucketWidth.minute.start(of: ts) + BucketWidth.minute.rawValue + Self.lateArrivalMillis < arrival
     }
 
     /// Seconds a late reading waits for others to share its commit (a trickle of late readings
