@@ -236,15 +236,13 @@ struct RollupMaintenance {
         let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
         for series in seriesIDs {
             if let rawBefore {
-                let minutes = try db.query("SELECT DISTINCT ts - ts % 60000 FROM reading WHERE series_id = ? AND ts < ?",
-                                           [.int(series), .int(rawBefore)]) { $0.int(0) }
+                let minutes = try RowTable.minutes(db, series: series, before: rawBefore)
                 // Their minutes are folded from rows: sealed days go back to rows first.
                 for day in Set(minutes.map { BucketWidth.day.start(of: $0) }) {
                     try MinuteChunks.unseal(db, series: series, from: day, to: day + BucketWidth.day.rawValue)
                 }
                 for m in minutes { try foldIntoBase(level: 0, from: "rollup_minute", series: series, start: m) }
-                try db.run("DELETE FROM reading WHERE series_id = ? AND ts < ?", [.int(series), .int(rawBefore)])
-                result.rawRows += db.changes
+                result.rawRows += try RowTable.delete(db, series: series, to: rawBefore)
                 // Sealed spans end at or before the horizon (a day start): whole chunks go.
                 let chunks = ChunkSpan.ids(series: series, below: ChunkSpan.id(series: series, start: rawBefore))
                 let gone = try chunks.map { ids in

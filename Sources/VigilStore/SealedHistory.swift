@@ -58,24 +58,13 @@ enum RawHistory {
             }
             trim(&sealed, from: from, to: to, withSeq: withSeq)
         }
-        let rowsSQL = withSeq ? "SELECT ts, value, seq FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?"
-                              : "SELECT ts, value FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?"
-        let r = try db.statement(rowsSQL)
-        try r.bind([.int(series), .int(from), .int(to), .int(Int64(limit ?? -1))])
         if sealed.count == 0 {
-            while try r.step() { appendRow(r, to: &out, withSeq: withSeq) }
+            try RowTable.read(db, series: series, from: from, to: to, limit: limit ?? .max, withSeq: withSeq, into: &out)
             return
         }
         var rows = SeriesColumns()
-        while try r.step() { appendRow(r, to: &rows, withSeq: withSeq) }
+        try RowTable.read(db, series: series, from: from, to: to, limit: limit ?? .max, withSeq: withSeq, into: &rows)
         merge(sealed: sealed, rows: rows, limit: limit ?? .max, withSeq: withSeq, into: &out)
-    }
-
-    @inline(__always)
-    private static func appendRow(_ r: Statement, to out: inout SeriesColumns, withSeq: Bool) {
-        out.ts.append(r.int(0))
-        out.values.append(r.double(1))
-        if withSeq { out.seq.append(r.isNull(2) ? nil : r.int(2)) }
     }
 
     private static func count(_ ts: ArraySlice<Int64>, from: Int64, to: Int64) -> Int {
@@ -117,9 +106,7 @@ enum RawHistory {
 
     /// The earliest timestamp of `series` at or after `from`, sealed or not.
     static func first(_ db: SQLiteConnection, series: Int64, from: Int64) throws -> Int64? {
-        let row = try db.query("SELECT min(ts) FROM reading WHERE series_id = ? AND ts >= ?", [.int(series), .int(from)]) {
-            $0.isNull(0) ? nil : $0.int(0)
-        }.first ?? nil
+        let row = try RowTable.first(db, series: series, from: from)
         let chunk = try db.query("SELECT max(first_ts, ?3) FROM chunk WHERE id BETWEEN ?1 AND ?2 AND last_ts >= ?3 ORDER BY id LIMIT 1",
                                  [.int(ChunkSpan.id(series: series, start: ChunkSpan.start(of: max(from, 0)))),
                                   .int(ChunkSpan.ids(series: series).upperBound), .int(from)]) { $0.int(0) }.first
@@ -210,27 +197,31 @@ struct ChunkSealer {
     }
 
     /// Seals spans that ended at least `sealAfter` before `now`, until about `maxReadings` rows moved.
+    /// Span by span, oldest first, every series of a span in turn: the rows of one span are one
+    /// range of the time-first row table, so the pages a transaction frees are mostly whole ones
+    /// (freed pages are not written again) rather than every page shared with another series.
     mutating func seal(now: Int64, maxReadings: Int) throws -> SealPass {
         var pass = SealPass()
         let horizon = now - sealAfter
         let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
-        for series in seriesIDs {
-            var from: Int64 = 0
-            while let first = try db.query("SELECT min(ts) FROM reading WHERE series_id = ? AND ts >= ?", [.int(series), .int(from)], row: {
-                $0.isNull(0) ? nil : $0.int(0)
-            }).first ?? nil {
-                let start = ChunkSpan.start(of: first)
-                guard start <= horizon - ChunkSpan.millis else { break }
-                from = start + ChunkSpan.millis
+        // Spans that ended by the horizon and hold rows.
+        var from = Int64.min
+        while let b = try RowTable.firstBucket(db, from: from, to: ChunkSpan.start(of: horizon)) {
+            let start = ChunkSpan.start(of: b * RowTable.bucketMillis)
+            let end = start + ChunkSpan.millis
+            from = end
+            for series in seriesIDs {
                 // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
-                if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: from) { continue }
+                if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: end) { continue }
                 try sealSpan(series: series, start: start, into: &pass)
                 if pass.readings >= maxReadings {
                     pass.more = true
                     return pass
                 }
             }
-            // Whole days of minute rollups, under the same rules.
+        }
+        // Whole days of minute rollups, under the same rules.
+        for series in seriesIDs {
             pass.minuteBuckets += try MinuteChunks.seal(db, series: series, horizon: horizon, budget: maxReadings)
             if pass.minuteBuckets >= maxReadings {
                 pass.more = true
@@ -244,9 +235,7 @@ struct ChunkSealer {
         let end = start + ChunkSpan.millis
         let id = ChunkSpan.id(series: series, start: start)
         rows.removeAll()
-        let r = try db.statement("SELECT ts, value, seq FROM reading WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts")
-        try r.bind([.int(series), .int(start), .int(end)])
-        while try r.step() { rows.append(ts: r.int(0), value: r.double(1), seq: r.isNull(2) ? nil : r.int(2)) }
+        try RowTable.read(db, series: series, from: start, to: end, withSeq: true, into: &rows)
         guard rows.count > 0 else { return }
         columns.removeAll()
         let old = try db.query("SELECT c.count, c.bytes, d.data FROM chunk c JOIN chunk_data d ON d.id = c.id WHERE c.id = ?", [.int(id)]) { s in
@@ -267,9 +256,8 @@ struct ChunkSealer {
         try db.run("INSERT OR REPLACE INTO chunk(id, first_ts, last_ts, count, bytes) VALUES(?, ?, ?, ?, ?)",
                    [.int(id), .int(columns.ts.first!), .int(columns.ts.last!), .int(Int64(columns.count)), .int(Int64(data.count))])
         try db.run("INSERT OR REPLACE INTO chunk_data(id, data) VALUES(?, ?)", [.int(id), .blob(data)])
-        try db.run("DELETE FROM reading WHERE series_id = ? AND ts >= ? AND ts < ?", [.int(series), .int(start), .int(end)])
+        pass.readings += try RowTable.delete(db, series: series, from: start, to: end)
         pass.chunks += 1
-        pass.readings += db.changes
         pass.delta.chunks += 1
         pass.delta.readings += columns.count
         pass.delta.bytes += data.count

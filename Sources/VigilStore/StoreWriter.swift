@@ -104,9 +104,7 @@ public final class StoreWriter: Sendable {
         }
         state = Mutex(State(
             db: db,
-            insertReading: try db.statement(
-                "INSERT INTO reading(series_id, ts, value, seq) VALUES(?,?,?,?) "
-                    + "ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"),
+            insertReading: try db.statement(RowTable.upsert),
             insertQuarantine: try db.statement(
                 "INSERT INTO quarantine(received_at, topic, payload, reason, detail) VALUES(?,?,?,?,?)"),
             countReject: try db.statement(
@@ -180,10 +178,11 @@ public final class StoreWriter: Sendable {
                         }
                         let ins = s.insertReading
                         ins.reset()
-                        try ins.bind(.int(id), at: 1)
-                        try ins.bind(.int(r.ts), at: 2)
-                        try ins.bind(.double(r.value), at: 3)
-                        try ins.bind(r.seq.map { .int($0) } ?? .null, at: 4)
+                        try ins.bind(.int(RowTable.bucket(of: r.ts)), at: 1)
+                        try ins.bind(.int(id), at: 2)
+                        try ins.bind(.int(r.ts), at: 3)
+                        try ins.bind(.double(r.value), at: 4)
+                        try ins.bind(r.seq.map { .int($0) } ?? .null, at: 5)
                         _ = try ins.step()
                     }
                     outcome.stored += m.readings.count
@@ -420,8 +419,7 @@ extension StoreWriter {
                 let ids = try s.db.query("SELECT id FROM series WHERE machine = ?", [.text(machine)]) { $0.int(0) }
                 removed.sensors = ids.count
                 for id in ids {
-                    try s.db.run("DELETE FROM reading WHERE series_id = ?", [.int(id)])
-                    removed.readings += s.db.changes
+                    removed.readings += try RowTable.delete(s.db, series: id)
                     let sealed = try RawHistory.deleteSealed(s.db, series: id)
                     removed.readings += sealed.chunks.readings
                     removed.rollupRows += sealed.minuteBuckets

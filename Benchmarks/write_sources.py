@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Where vigild's writes go, table by table, at a live plant's rate (issue 27).
+
+`Benchmarks/live_writes.py` says how many bytes a reading costs; this says which of vigild's
+tables they are spent on. One run: a fresh mosquitto broker, a fresh release `vigild` under
+`strace` (every `pwrite64` and `write`, with the file each went to), `vigil-sim` publishing
+M machines × 8 sensors at 1 Hz in real time as line protocol. After the warm-up, every write for
+`--seconds` is attributed:
+
+- a WAL frame (its 24-byte header names the page) and a checkpoint's write into the database
+  file (its offset is the page) go to the table or index that owns that page at the end of the
+  run (SQLite's `dbstat`; a page freed and reused by another table meanwhile is counted under
+  its last owner);
+- the ingest journal, the WAL's headers and everything else by file.
+
+Bytes are divided by the readings that arrived meanwhile.
+
+Usage: Benchmarks/write_sources.py [--machines 20] [--seconds 180] [--warmup 90] [--apply-interval N]
+                                   [--commission-minutes N] [--bin .build/release]
+"""
+import argparse, collections, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingest import free_port  # noqa: E402
+from storage_peers import get_json, wait_http, which  # noqa: E402
+
+WRITE = re.compile(r'^(\d+)\s+(?:\d+\.\d+\s+)?(pwrite64|write)\((\d+)<([^>]*)>, "((?:\\x[0-9a-f]{2})*)"(?:\.\.\.)?, (\d+)(?:, (\d+))?\)\s+=\s+(-?\d+)')
+
+
+def readings_stored(base):
+    return get_json(base + "/healthz")["readingsStored"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--machines", type=int, default=20)
+    ap.add_argument("--seconds", type=int, default=180)
+    ap.add_argument("--warmup", type=int, default=90)
+    ap.add_argument("--apply-interval", type=int)
+    ap.add_argument("--commission-minutes", type=int)
+    ap.add_argument("--bin", default=".build/release")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="vigil-write-sources-")
+    procs = []
+    try:
+        port = free_port()
+        conf = os.path.join(work, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        procs.append(subprocess.Popen([which("mosquitto"), "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.3)
+        cfg = os.path.join(work, "vigil.toml")
+        open(cfg, "w").close()
+        db = os.path.join(work, "vigil.sqlite")
+        http = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        if args.apply_interval is not None:
+            env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
+        if args.commission_minutes is not None:
+            env["VIGIL_HEALTH_COMMISSION_MINUTES"] = str(args.commission_minutes)
+        trace = os.path.join(work, "strace.out")
+        vigild = subprocess.Popen([which("strace"), "-f", "-y", "-s", "4", "-x", "-e", "trace=pwrite64,write", "-e", "signal=none",
+                                   "-o", trace, f"{args.bin}/vigild", "--config", cfg, "--db", db,
+                                   "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(vigild)
+        base = f"http://127.0.0.1:{http}"
+        wait_http(base + "/healthz", timeout=60)
+        procs.append(subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{port}",
+                                       "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
+                                       "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(args.warmup)
+        start_line = sum(1 for _ in open(trace, errors="replace"))
+        n0 = readings_stored(base)
+        time.sleep(args.seconds)
+        n1 = readings_stored(base)
+        end_line = sum(1 for _ in open(trace, errors="replace"))
+        readings = n1 - n0
+        procs[-1].terminate()
+        procs[-1].wait()
+        # The page owners as they are now (a copy, so vigild's own close cannot move them first).
+        snap = os.path.join(work, "snapshot.sqlite")
+        for suffix in ("", "-wal"):
+            if os.path.exists(db + suffix):
+                shutil.copy(db + suffix, snap + suffix)
+        owner = dict(sqlite3.connect(snap).execute("SELECT pageno, name FROM dbstat"))
+        page_size = sqlite3.connect(snap).execute("PRAGMA page_size").fetchone()[0]
+        totals = collections.Counter()
+        with open(trace, errors="replace") as f:
+            for i, line in enumerate(f):
+                if i < start_line or i >= end_line:
+                    continue
+                m = WRITE.match(line)
+                if not m or int(m.group(8)) <= 0:
+                    continue
+                _, call, _, path, head, size, offset, written = m.groups()
+                size, written = int(size), int(written)
+                if path.endswith(".sqlite-wal") and size == 24 and len(head) == 16:
+                    page = int(head.replace("\\x", ""), 16)
+                    totals[("WAL", owner.get(page, "(freed)"))] += 24
+                    wal_page = page
+                elif path.endswith(".sqlite-wal") and size == page_size:
+                    totals[("WAL", owner.get(wal_page, "(freed)"))] += written
+                elif path == db and offset is not None:
+                    totals[("checkpoint", owner.get(int(offset) // page_size + 1, "(freed)"))] += written
+                else:
+                    totals[("file", re.sub(r"\d+", "N", os.path.basename(path)))] += written
+        print(f"{args.machines} machines × 8 sensors at 1 Hz, {args.seconds} s after {args.warmup} s: {readings} readings")
+        print(f"{'where':<12} {'table / file':<34} {'bytes':>12} {'B/reading':>10}")
+        for (where, name), b in sorted(totals.items(), key=lambda kv: -kv[1]):
+            if b * 200 < sum(totals.values()):
+                continue
+            print(f"{where:<12} {name:<34} {b:>12,} {b / max(readings, 1):>10.1f}")
+        print(f"{'all':<12} {'':<34} {sum(totals.values()):>12,} {sum(totals.values()) / max(readings, 1):>10.1f}")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
