@@ -59,8 +59,7 @@ def main():
         if args.commission_minutes is not None:
             env["VIGIL_HEALTH_COMMISSION_MINUTES"] = str(args.commission_minutes)
         trace = os.path.join(work, "strace.out")
-        vigild = subprocess.Popen([which("strace"), "-f", "-y", "-s", "4", "-x", "-e", "trace=pwrite64,write", "-e", "signal=none",
-                                   "-o", trace, f"{args.bin}/vigild", "--config", cfg, "--db", db,
+        vigild = subprocess.Popen([f"{args.bin}/vigild", "--config", cfg, "--db", db,
                                    "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(vigild)
@@ -70,12 +69,18 @@ def main():
                                        "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
                                        "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(args.warmup)
-        start_line = sum(1 for _ in open(trace, errors="replace"))
+        # Every thread of vigild, from now on.
+        tracer = subprocess.Popen([which("strace"), "-f", "-y", "-s", "4", "-x", "-e", "trace=pwrite64,write", "-e", "signal=none",
+                                   "-o", trace, "-p", str(vigild.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
         n0 = readings_stored(base)
+        start_line = sum(1 for _ in open(trace, errors="replace"))
         time.sleep(args.seconds)
         n1 = readings_stored(base)
         end_line = sum(1 for _ in open(trace, errors="replace"))
         readings = n1 - n0
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait()
         procs[-1].terminate()
         procs[-1].wait()
         # The page owners as they are now (a copy, so vigild's own close cannot move them first).

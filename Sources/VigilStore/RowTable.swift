@@ -1,12 +1,20 @@
 import VigilCodec
 
-/// The row table, `reading`: readings not sealed yet (the recent hours, and late readings for
-/// sealed spans until the sealer folds them in), keyed `(bucket, series_id, ts)` where `bucket` is
-/// the reading's minute. Time first: a live plant's commit (every series, the same few seconds)
-/// lands in the minute or two at the table's end — a few pages for thousands of readings —
-/// instead of one page inside each series' range, rewritten and split every few commits
-/// (docs/storage.md "Rows"). A series' rows are read one minute at a time: a seek per minute
-/// that holds any row, minutes without rows skipped by the index.
+/// The row tables: readings not sealed yet (the recent hours, and late readings for sealed spans
+/// until the sealer folds them in). One table per 6-hour span (`ChunkSpan`), `reading_<n>` for
+/// the span starting at `n · 6 h`, keyed `(bucket, series_id, ts)` where `bucket` is the reading's
+/// minute (docs/storage.md "Rows"):
+///
+/// - **Time first.** A live plant's commit (every series, the same few seconds) lands in the
+///   minute or two at its table's end — a few pages for thousands of readings — instead of one
+///   page inside each series' range, rewritten and split every few commits.
+/// - **A table per span.** Sealing writes a span's chunks and drops its table: the pages go to the
+///   free list unwritten. Deleting the same rows from one big table writes every page again
+///   (SQLite rebalances as it deletes) — as many bytes as the rows took to write.
+///
+/// A series' rows are read one minute at a time: a seek per minute that holds any row, minutes
+/// without rows skipped by the index. The view `reading(series_id, ts, value, seq)` is every
+/// table together, for people reading the file with `sqlite3`.
 enum RowTable {
     static let bucketMillis: Int64 = 60_000
 
@@ -16,67 +24,122 @@ enum RowTable {
         return ts % bucketMillis < 0 ? q - 1 : q
     }
 
-    /// The upsert of one reading: `(bucket, series, ts, value, seq)`; the later write wins.
-    static let upsert = "INSERT INTO reading(bucket, series_id, ts, value, seq) VALUES(?,?,?,?,?) "
-        + "ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
+    /// The span (its index: start / span length) holding `ts`.
+    static func span(of ts: Int64) -> Int64 { ChunkSpan.start(of: ts) / ChunkSpan.millis }
 
-    /// Calls `body` with each bucket holding any row (of any series) among the buckets of
-    /// `[from, to)`, oldest first, until it returns false. `body` may delete rows.
-    static func forEachBucket(_ db: SQLiteConnection, from: Int64, to: Int64, _ body: (Int64) throws -> Bool) throws {
-        var from = from
-        while let b = try firstBucket(db, from: from, to: to), try body(b), b < bucket(of: .max) {
-            from = (b + 1) * bucketMillis
-        }
+    static func table(_ span: Int64) -> String { "\"reading_\(span)\"" }
+
+    /// The upsert of one reading into its span's table: `(bucket, series, ts, value, seq)`; the later write wins.
+    static func upsert(span: Int64) -> String {
+        "INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) VALUES(?,?,?,?,?) "
+            + "ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
     }
 
-    /// The first bucket holding any row among the buckets of `[from, to)`.
-    static func firstBucket(_ db: SQLiteConnection, from: Int64, to: Int64) throws -> Int64? {
-        guard from < to else { return nil }
-        let s = try db.statement("SELECT bucket FROM reading WHERE bucket >= ?1 AND bucket <= ?2 ORDER BY bucket LIMIT 1")
-        defer { s.reset() }
-        try s.bind([.int(bucket(of: from)), .int(bucket(of: to - 1))])
-        return try s.step() ? s.int(0) : nil
+    /// The spans that have a row table, oldest first.
+    static func spans(_ db: SQLiteConnection) throws -> [Int64] {
+        try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_*'") {
+            Int64($0.text(0).dropFirst("reading_".count))
+        }.compactMap { $0 }.sorted()
+    }
+
+    /// Creates the table of `span` unless it exists (in the caller's transaction); true when it did.
+    @discardableResult
+    static func create(_ db: SQLiteConnection, span: Int64) throws -> Bool {
+        let exists = try db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text("reading_\(span)")]) { _ in true }
+        guard exists.isEmpty else { return false }
+        try db.execute("""
+            CREATE TABLE \(table(span))(
+                bucket INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER,
+                PRIMARY KEY(bucket, series_id, ts)
+            ) WITHOUT ROWID
+            """)
+        try recreateView(db)
+        return true
+    }
+
+    /// Drops the table of `span` (in the caller's transaction).
+    static func drop(_ db: SQLiteConnection, span: Int64) throws {
+        try db.execute("DROP TABLE IF EXISTS \(table(span))")
+        try recreateView(db)
+    }
+
+    /// `reading`: every row table as one, oldest span first.
+    static func recreateView(_ db: SQLiteConnection) throws {
+        let spans = try spans(db)
+        let union = spans.isEmpty
+            ? "SELECT 0 AS series_id, 0 AS ts, 0.0 AS value, NULL AS seq WHERE 0"
+            : spans.map { "SELECT series_id, ts, value, seq FROM \(table($0))" }.joined(separator: " UNION ALL ")
+        try db.execute("DROP VIEW IF EXISTS reading; CREATE VIEW reading AS \(union)")
+    }
+
+    /// The spans with a row table that overlap `[from, to)`.
+    private static func spans(_ db: SQLiteConnection, from: Int64, to: Int64) throws -> [Int64] {
+        guard from < to else { return [] }
+        return try spans(db).filter { $0 * ChunkSpan.millis < to && ($0 + 1) * ChunkSpan.millis > from }
+    }
+
+    /// Calls `body` with each bucket of `span`'s table holding any row (of any series) among the
+    /// buckets of `[from, to)`, oldest first, until it returns false. `body` may delete rows.
+    static func forEachBucket(_ db: SQLiteConnection, span: Int64, from: Int64, to: Int64, _ body: (Int64) throws -> Bool) throws {
+        let from = max(from, span * ChunkSpan.millis), to = min(to, (span + 1) * ChunkSpan.millis)
+        guard from < to else { return }
+        var next = bucket(of: from)
+        let last = bucket(of: to - 1)
+        let s = try db.statement("SELECT bucket FROM \(table(span)) WHERE bucket >= ?1 AND bucket <= ?2 ORDER BY bucket LIMIT 1")
+        while next <= last {
+            s.reset()
+            try s.bind([.int(next), .int(last)])
+            guard try s.step() else { break }
+            let b = s.int(0)
+            s.reset()
+            guard try body(b) else { break }
+            next = b + 1
+        }
+        s.reset()
     }
 
     /// Appends the rows of `series` in `[from, to)`, oldest first, at most `limit` of them.
     static func read(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64, limit: Int = .max,
                      withSeq: Bool, into out: inout SeriesColumns) throws {
-        guard limit > 0 else { return }
         var n = 0
-        try forEachBucket(db, from: from, to: to) { b in
-            let r = try db.statement("SELECT ts, value, seq FROM reading WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4 ORDER BY ts")
-            defer { r.reset() }
-            try r.bind([.int(b), .int(series), .int(from), .int(to)])
-            while n < limit, try r.step() {
-                out.ts.append(r.int(0))
-                out.values.append(r.double(1))
-                if withSeq { out.seq.append(r.isNull(2) ? nil : r.int(2)) }
-                n += 1
+        for span in try spans(db, from: from, to: to) where n < limit {
+            let r = try db.statement("SELECT ts, value, seq FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4 ORDER BY ts")
+            try forEachBucket(db, span: span, from: from, to: to) { b in
+                defer { r.reset() }
+                try r.bind([.int(b), .int(series), .int(from), .int(to)])
+                while n < limit, try r.step() {
+                    out.ts.append(r.int(0))
+                    out.values.append(r.double(1))
+                    if withSeq { out.seq.append(r.isNull(2) ? nil : r.int(2)) }
+                    n += 1
+                }
+                return n < limit
             }
-            return n < limit
         }
     }
 
     /// The earliest row timestamp of `series` at or after `from`.
     static func first(_ db: SQLiteConnection, series: Int64, from: Int64) throws -> Int64? {
         var found: Int64?
-        try forEachBucket(db, from: from, to: .max) { b in
-            found = try db.query("SELECT ts FROM reading WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 ORDER BY ts LIMIT 1",
-                                 [.int(b), .int(series), .int(from)]) { $0.int(0) }.first
-            return found == nil
+        for span in try spans(db, from: from, to: .max) {
+            try forEachBucket(db, span: span, from: from, to: .max) { b in
+                found = try db.query("SELECT ts FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 ORDER BY ts LIMIT 1",
+                                     [.int(b), .int(series), .int(from)]) { $0.int(0) }.first
+                return found == nil
+            }
+            if found != nil { return found }
         }
-        return found
+        return nil
     }
 
-    /// Deletes the rows of `series` in `[from, to)`; returns how many went.
+    /// Deletes the rows of `series` in `[from, to)`; returns how many went. Row by row: for
+    /// retention and removals, not for sealing.
     @discardableResult
     static func delete(_ db: SQLiteConnection, series: Int64, from: Int64 = .min, to: Int64 = .max) throws -> Int {
         var n = 0
-        try forEachBucket(db, from: from, to: to) { b in
-            try db.run("DELETE FROM reading WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4",
-                       [.int(b), .int(series), .int(from), .int(to)])
+        for span in try spans(db, from: from, to: to) {
+            try db.run("DELETE FROM \(table(span)) WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3", [.int(series), .int(from), .int(to)])
             n += db.changes
-            return true
         }
         return n
     }
@@ -84,11 +147,27 @@ enum RowTable {
     /// The minutes (starts) in which `series` has rows before `before`, oldest first.
     static func minutes(_ db: SQLiteConnection, series: Int64, before: Int64) throws -> [Int64] {
         var minutes: [Int64] = []
-        try forEachBucket(db, from: .min, to: before) { b in
-            minutes += try db.query("SELECT DISTINCT ts - ((ts % 60000) + 60000) % 60000 FROM reading WHERE bucket = ?1 AND series_id = ?2 AND ts < ?3",
-                                    [.int(b), .int(series), .int(before)]) { $0.int(0) }
-            return true
+        for span in try spans(db, from: .min, to: before) {
+            try forEachBucket(db, span: span, from: .min, to: before) { b in
+                minutes += try db.query("SELECT DISTINCT ts - ((ts % 60000) + 60000) % 60000 FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts < ?3",
+                                        [.int(b), .int(series), .int(before)]) { $0.int(0) }
+                return true
+            }
         }
         return minutes
+    }
+
+    /// Schema v13: the v1 row table `reading` (keyed by series first) split into span tables.
+    static func splitLegacyTable(_ db: SQLiteConnection) throws {
+        let spans = try db.query("SELECT DISTINCT (ts - ((ts % 21600000) + 21600000) % 21600000) / 21600000 FROM reading") { $0.int(0) }
+        try db.execute("ALTER TABLE reading RENAME TO reading_v1")
+        for span in spans {
+            try create(db, span: span)
+            try db.run("INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) "
+                       + "SELECT (ts - ((ts % 60000) + 60000) % 60000) / 60000, series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
+                       [.int(span * ChunkSpan.millis), .int((span + 1) * ChunkSpan.millis)])
+        }
+        try db.execute("DROP TABLE reading_v1")
+        try recreateView(db)
     }
 }

@@ -187,23 +187,9 @@ enum Schema {
         """
         CREATE TABLE site_setting(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         """,
-        // v13: the row table time first (`RowTable`): keyed (minute, series, ts), so a commit of
-        // every series' last seconds appends at the table's end instead of rewriting a page in
-        // each series' range.
-        """
-        CREATE TABLE reading_by_minute(
-            bucket INTEGER NOT NULL,
-            series_id INTEGER NOT NULL,
-            ts INTEGER NOT NULL,
-            value REAL NOT NULL,
-            seq INTEGER,
-            PRIMARY KEY(bucket, series_id, ts)
-        ) WITHOUT ROWID;
-        INSERT INTO reading_by_minute(bucket, series_id, ts, value, seq)
-            SELECT (ts - ((ts % 60000) + 60000) % 60000) / 60000, series_id, ts, value, seq FROM reading;
-        DROP TABLE reading;
-        ALTER TABLE reading_by_minute RENAME TO reading;
-        """,
+        // v13: the row table split into one table per 6-hour span, keyed time first
+        // (`RowTable.splitLegacyTable`, run after this; `reading` becomes a view of them all).
+        "",
     ]
 
     static func migrate(_ db: SQLiteConnection) throws {
@@ -212,6 +198,7 @@ enum Schema {
         try db.transaction {
             for (n, sql) in migrations.enumerated() where n >= version {
                 try db.execute(sql)
+                if n == 12 { try RowTable.splitLegacyTable(db) }
             }
             try db.execute("PRAGMA user_version = \(migrations.count)")
         }

@@ -180,11 +180,12 @@ public struct SealPass: Sendable, Equatable {
     }
 }
 
-/// Moves readings whose span is past `sealAfter` and whose rollups are done from the row table
+/// Moves readings whose span is past `sealAfter` and whose rollups are done from the row tables
 /// into chunks (and whole quiet days of minute rollups into `MinuteChunks`), in the caller's
-/// transaction: read the span's rows, fold them into the span's chunk
-/// if it has one (rows win), encode, write, delete the rows. One transaction, so a crash at any
-/// point leaves either the rows or the chunk, never neither or both counted.
+/// transaction: for each series, read the span's rows, fold them into the span's chunk if it has
+/// one (rows win), encode, write; then drop the span's row table (`RowTable`: its pages go to the
+/// free list unwritten). One transaction, so a crash at any point leaves either the rows or the
+/// chunks, never neither or both counted.
 struct ChunkSealer {
     let db: SQLiteConnection
     let sealAfter: Int64
@@ -196,29 +197,23 @@ struct ChunkSealer {
         self.sealAfter = sealAfter
     }
 
-    /// Seals spans that ended at least `sealAfter` before `now`, until about `maxReadings` rows moved.
-    /// Span by span, oldest first, every series of a span in turn: the rows of one span are one
-    /// range of the time-first row table, so the pages a transaction frees are mostly whole ones
-    /// (freed pages are not written again) rather than every page shared with another series.
+    /// Seals the oldest span that ended at least `sealAfter` before `now`, has rows and none of
+    /// whose minutes waits for a rollup pass, else whole quiet days of minute rollups (about
+    /// `maxReadings` at most); `more` says whether to call again.
     mutating func seal(now: Int64, maxReadings: Int) throws -> SealPass {
         var pass = SealPass()
         let horizon = now - sealAfter
         let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
-        // Spans that ended by the horizon and hold rows.
-        var from = Int64.min
-        while let b = try RowTable.firstBucket(db, from: from, to: ChunkSpan.start(of: horizon)) {
-            let start = ChunkSpan.start(of: b * RowTable.bucketMillis)
-            let end = start + ChunkSpan.millis
-            from = end
-            for series in seriesIDs {
-                // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
-                if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: end) { continue }
-                try sealSpan(series: series, start: start, into: &pass)
-                if pass.readings >= maxReadings {
-                    pass.more = true
-                    return pass
-                }
-            }
+        for span in try RowTable.spans(db) {
+            let start = span * ChunkSpan.millis, end = start + ChunkSpan.millis
+            guard end <= horizon else { break }
+            // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
+            guard try db.query("SELECT 1 FROM rollup_dirty WHERE minute >= ? AND minute < ? LIMIT 1", [.int(start), .int(end)], row: { _ in true }).isEmpty
+            else { continue }
+            for series in seriesIDs { try sealSpan(series: series, start: start, into: &pass) }
+            try RowTable.drop(db, span: span)
+            pass.more = true
+            return pass
         }
         // Whole days of minute rollups, under the same rules.
         for series in seriesIDs {
@@ -231,12 +226,14 @@ struct ChunkSealer {
         return pass
     }
 
+    /// Writes the chunk of `series`' span with its rows folded in. The caller drops the rows.
     private mutating func sealSpan(series: Int64, start: Int64, into pass: inout SealPass) throws {
         let end = start + ChunkSpan.millis
         let id = ChunkSpan.id(series: series, start: start)
         rows.removeAll()
         try RowTable.read(db, series: series, from: start, to: end, withSeq: true, into: &rows)
-        guard rows.count > 0 else { return }
+        let moved = rows.count
+        guard moved > 0 else { return }
         columns.removeAll()
         let old = try db.query("SELECT c.count, c.bytes, d.data FROM chunk c JOIN chunk_data d ON d.id = c.id WHERE c.id = ?", [.int(id)]) { s in
             var sealed = SeriesColumns()
@@ -256,7 +253,7 @@ struct ChunkSealer {
         try db.run("INSERT OR REPLACE INTO chunk(id, first_ts, last_ts, count, bytes) VALUES(?, ?, ?, ?, ?)",
                    [.int(id), .int(columns.ts.first!), .int(columns.ts.last!), .int(Int64(columns.count)), .int(Int64(data.count))])
         try db.run("INSERT OR REPLACE INTO chunk_data(id, data) VALUES(?, ?)", [.int(id), .blob(data)])
-        pass.readings += try RowTable.delete(db, series: series, from: start, to: end)
+        pass.readings += moved
         pass.chunks += 1
         pass.delta.chunks += 1
         pass.delta.readings += columns.count

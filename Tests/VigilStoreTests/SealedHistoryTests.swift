@@ -247,11 +247,15 @@ import VigilRollup
         // Make it what the previous release wrote.
         let db = try SQLiteConnection(path: tmp.path)
         try db.execute("DROP TABLE chunk; DROP TABLE chunk_data; DROP TABLE minute_chunk; DROP TABLE series_quality; DROP TABLE loss_minute; DROP TABLE event; DROP TABLE notify_cursor; DROP TABLE upstream_change; DROP TABLE upstream_cursor; DROP TABLE sensor_condition; DROP TABLE sparkplug_node; DROP TABLE sensor_metadata; DROP TABLE site_setting; ALTER TABLE machine_health DROP COLUMN sensor_detector; PRAGMA user_version = 5")
-        // Its row table was keyed by series first (v1).
+        // Its rows were one table keyed by series first (v1), not a table per span.
         try db.execute("""
-            CREATE TABLE reading_v1(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
-            INSERT INTO reading_v1 SELECT series_id, ts, value, seq FROM reading; DROP TABLE reading; ALTER TABLE reading_v1 RENAME TO reading
+            CREATE TABLE reading_by_series(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
+            INSERT INTO reading_by_series SELECT series_id, ts, value, seq FROM reading; DROP VIEW reading
             """)
+        for name in try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_[0-9]*'", row: { $0.text(0) }) {
+            try db.execute("DROP TABLE \"\(name)\"")
+        }
+        try db.execute("ALTER TABLE reading_by_series RENAME TO reading")
         let before = try db.query("SELECT ts, value, seq FROM reading JOIN series ON series.id = series_id WHERE machine = 'pump2' AND sensor = 'vib' ORDER BY ts") {
             Reading(machine: "pump2", sensor: "vib", ts: $0.int(0), value: $0.double(1), seq: $0.isNull(2) ? nil : $0.int(2))
         }
