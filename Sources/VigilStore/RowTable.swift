@@ -3,20 +3,23 @@ import VigilCodec
 /// The row tables: readings not sealed yet (the recent hours, and late readings for sealed spans
 /// until the sealer folds them in). One table per 6-hour span (`ChunkSpan`), `reading_<n>` for
 /// the span starting at `n · 6 h`, keyed `(bucket, series_id, ts)` where `bucket` is the reading's
-/// minute (docs/storage.md "Rows"):
+/// 10-second slot (docs/storage.md "Rows"):
 ///
-/// - **Time first.** A live plant's commit (every series, the same few seconds) lands in the
-///   minute or two at its table's end — a few pages for thousands of readings — instead of one
-///   page inside each series' range, rewritten and split every few commits.
+/// - **Time first.** A live plant's commit (every series, the last 10 s at the default
+///   `ingest.apply_interval`) lands in the slot or two at its table's end — a few pages for
+///   thousands of readings — instead of one page inside each series' range, rewritten and split
+///   every few commits. Slots of 10 s, not minutes: a commit rewrites the pages of the slots it
+///   adds to, and a minute's would be rewritten by each of its six commits (measured: 134 B a
+///   reading of WAL instead of 47).
 /// - **A table per span.** Sealing writes a span's chunks and drops its table: the pages go to the
 ///   free list unwritten. Deleting the same rows from one big table writes every page again
 ///   (SQLite rebalances as it deletes) — as many bytes as the rows took to write.
 ///
-/// A series' rows are read one minute at a time: a seek per minute that holds any row, minutes
-/// without rows skipped by the index. The view `reading(series_id, ts, value, seq)` is every
+/// A series' rows are read one slot at a time: a seek per slot that holds any row, slots without
+/// rows skipped by the index (6 hours of rows: 2,160 seeks). The view `reading(series_id, ts, value, seq)` is every
 /// table together, for people reading the file with `sqlite3`.
 enum RowTable {
-    static let bucketMillis: Int64 = 60_000
+    static let bucketMillis: Int64 = 10_000
 
     /// The bucket holding `ts` (floor division, correct for any sign).
     static func bucket(of ts: Int64) -> Int64 {
@@ -164,7 +167,7 @@ enum RowTable {
         for span in spans {
             try create(db, span: span)
             try db.run("INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) "
-                       + "SELECT (ts - ((ts % 60000) + 60000) % 60000) / 60000, series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
+                       + "SELECT (ts - ((ts % \(bucketMillis)) + \(bucketMillis)) % \(bucketMillis)) / \(bucketMillis), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
                        [.int(span * ChunkSpan.millis), .int((span + 1) * ChunkSpan.millis)])
         }
         try db.execute("DROP TABLE reading_v1")

@@ -187,7 +187,7 @@ enum Schema {
         """
         CREATE TABLE site_setting(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         """,
-        // v13: the row table split into one table per 6-hour span, keyed time first
+        // v13: the row table split into one table per 6-hour span, keyed time first (10-s slot, series, ts)
         // (`RowTable.splitLegacyTable`, run after this; `reading` becomes a view of them all).
         "",
     ]
