@@ -222,6 +222,42 @@ import VigilRollup
         #expect(counts.sealed == 1_500 && writer.sealedTotals.readings == 1_500)
     }
 
+    /// Rows live in a table per 6-hour span, which sealing drops whole; a late reading for a
+    /// sealed span makes its table again, wins over the chunk, and is folded in by the next seal.
+    @Test func rowsLiveInATablePerSpanThatSealingDrops() async throws {
+        let tmp = try TempDatabase()
+        let t0 = RollupStoreTests.leapDay  // a span start
+        let writer = try StoreWriter(path: tmp.path)
+        // Two series, every 7 s for 15 hours: spans 0, 1 and 2 (the last one partly).
+        let readings = stride(from: t0, to: t0 + 15 * 3_600_000, by: 7_000).flatMap { ts in
+            ["a", "b"].map { Reading(machine: "m", sensor: $0, ts: ts, value: Double(ts % 1000) / 10, seq: nil) }
+        }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        let db = try SQLiteConnection(path: tmp.path, readOnly: true)
+        let first = RowTable.span(of: t0)
+        #expect(try RowTable.spans(db) == [first, first + 1, first + 2])
+        let perSpan = try (Int64(0)..<3).map { n in try db.query("SELECT count(*) FROM \(RowTable.table(first + n))") { Int($0.int(0)) }[0] }
+        #expect(perSpan == (Int64(0)..<3).map { n in readings.filter { ChunkSpan.start(of: $0.ts) == t0 + n * ChunkSpan.millis }.count })
+
+        _ = try writer.rollupAllDue(now: Self.far)
+        let pass = try writer.sealAll(now: Self.far)
+        #expect(pass.readings == readings.count && pass.chunks == 6)
+        #expect(try RowTable.spans(db).isEmpty, "every span's table dropped")
+        #expect(try Self.tableCounts(tmp.path).rows == 0)
+
+        // A replacing reading for the first span, after it was sealed.
+        let late = Reading(machine: "m", sensor: "a", ts: t0 + 7_000, value: 99, seq: nil)
+        _ = try writer.write([IngestMessage(readings: [late], rejections: [], topic: "t", payload: [], receivedAt: 0)])
+        #expect(try RowTable.spans(db) == [first])
+        let reader = try StoreReader(path: tmp.path)
+        let want = readings.filter { $0.sensor == "a" }.map { $0.ts == late.ts ? late : $0 }
+        #expect(try await Self.rawSeries(reader, "m", "a") == want, "the row wins over the chunk")
+        _ = try writer.rollupAllDue(now: Self.far)
+        #expect(try writer.sealAll(now: Self.far).merges == 1)
+        #expect(try RowTable.spans(db).isEmpty)
+        #expect(try await Self.rawSeries(reader, "m", "a") == want, "folded into the chunk")
+    }
+
     @Test func spansWaitForSealAfterAndForTheirRollups() throws {
         let tmp = try TempDatabase()
         let t0 = RollupStoreTests.leapDay
