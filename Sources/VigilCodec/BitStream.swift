@@ -99,10 +99,10 @@ struct BitReader {
 /// ingest journal's records.
 public enum Varint {
     @inline(__always)
-    static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v &<< 1) ^ (v >> 63)) }
+    public static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v &<< 1) ^ (v >> 63)) }
 
     @inline(__always)
-    static func unzigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
+    public static func unzigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
 
     public static func append(_ v: UInt64, to out: inout [UInt8]) {
         var v = v
@@ -113,7 +113,7 @@ public enum Varint {
         out.append(UInt8(v))
     }
 
-    static func append(signed v: Int64, to out: inout [UInt8]) { append(zigzag(v), to: &out) }
+    public static func append(signed v: Int64, to out: inout [UInt8]) { append(zigzag(v), to: &out) }
 }
 
 /// A cursor over a chunk's bytes that throws on truncation.

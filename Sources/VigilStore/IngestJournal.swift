@@ -24,18 +24,27 @@ public struct IngestMessage: Sendable, Equatable {
 }
 
 /// The binary record format of the ingest journal (little endian):
-/// `[u32 length][u32 FNV-1a of body][body]`, body = receivedAt i64; the message's distinct series
-/// (count varint, then machine u16+bytes, sensor u16+bytes each); reading count u32, readings
-/// (series index varint, ts i64, value bits u64, seq flag u8 [+ i64]); rejection count u32, and
-/// if any: topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each;
-/// then, for a message that is not live only, a flags byte (1 = backfill).
-/// A reading costs 18–26 bytes: a batch names its series once. Pure: no I/O, tested directly.
+/// `[u32 length | 1 << 31][u32 FNV-1a of body][body]`, varints LEB128, signed ones zigzagged;
+/// body = receivedAt i64; the message's machines (count varint, then each as varint length + bytes)
+/// and its distinct series (count varint, then machine index varint + sensor as varint length +
+/// bytes each); reading count varint, readings (series index varint, ts − receivedAt signed
+/// varint, value bits u64, seq flag u8 [+ signed varint]); rejection count varint, and if any:
+/// topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each; then,
+/// for a message that is not live only, a flags byte (1 = backfill).
+/// A live reading costs 12–16 bytes and its series' names, once per message (a line-protocol
+/// message of one machine's 8 sensors: ≈ 30 bytes a reading, all told).
+///
+/// Records without the length's top bit are the first format (journals written before
+/// 2026-12-07, replayed after an upgrade): series as (machine u16+bytes, sensor u16+bytes), counts
+/// u32, ts i64, seq i64. Pure: no I/O, tested directly.
 public enum JournalCodec {
+    static let compact: UInt32 = 1 << 31
+
     public static func encode(_ m: IngestMessage, into out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // length + checksum, patched below
         put(m.receivedAt, &out)
-        // Series table: readings of a batch usually share a few series.
+        // Series table: readings of a batch usually share a few series, and those a machine or two.
         var index: [SeriesKey: Int] = [:]
         var order: [SeriesKey] = []
         var refs: [Int] = []
@@ -52,24 +61,32 @@ public enum JournalCodec {
             refs.append(n)
             last = (key, n)
         }
+        var machines: [String: Int] = [:]
+        var machineOrder: [String] = []
+        for key in order where machines[key.machine] == nil {
+            machines[key.machine] = machineOrder.count
+            machineOrder.append(key.machine)
+        }
+        Varint.append(UInt64(machineOrder.count), to: &out)
+        for machine in machineOrder { putString(machine, &out) }
         Varint.append(UInt64(order.count), to: &out)
         for key in order {
-            putString16(key.machine, &out)
-            putString16(key.sensor, &out)
+            Varint.append(UInt64(machines[key.machine]!), to: &out)
+            putString(key.sensor, &out)
         }
-        put(UInt32(m.readings.count), &out)
+        Varint.append(UInt64(m.readings.count), to: &out)
         for (r, ref) in zip(m.readings, refs) {
             Varint.append(UInt64(ref), to: &out)
-            put(r.ts, &out)
+            Varint.append(signed: r.ts &- m.receivedAt, to: &out)
             put(r.value.bitPattern, &out)
             if let seq = r.seq {
                 out.append(1)
-                put(seq, &out)
+                Varint.append(signed: seq, to: &out)
             } else {
                 out.append(0)
             }
         }
-        put(UInt32(m.rejections.count), &out)
+        Varint.append(UInt64(m.rejections.count), to: &out)
         if !m.rejections.isEmpty {
             putString16(m.topic, &out)
             put(UInt16(m.payloadHead.count), &out)
@@ -84,7 +101,7 @@ public enum JournalCodec {
         if !m.live { out.append(1) }
         let bodyLength = out.count - start - 8
         let sum = fnv1a(out[(start + 8)...])
-        withUnsafeBytes(of: UInt32(bodyLength).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
+        withUnsafeBytes(of: (UInt32(bodyLength) | compact).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
         withUnsafeBytes(of: sum.littleEndian) { b in for k in 0..<4 { out[start + 4 + k] = b[k] } }
     }
 
@@ -95,9 +112,11 @@ public enum JournalCodec {
         var offset = 0
         while offset + 8 <= bytes.count {
             var r = Reader(bytes: bytes, i: offset)
-            guard let length = r.u32(), let sum = r.u32(), offset + 8 + Int(length) <= bytes.count,
-                  fnv1a(bytes[(offset + 8)..<(offset + 8 + Int(length))]) == sum,
-                  let m = decodeBody(&r, end: offset + 8 + Int(length)), r.i == offset + 8 + Int(length) else { break }
+            guard let field = r.u32(), let sum = r.u32() else { break }
+            let length = Int(field & ~compact)
+            guard offset + 8 + length <= bytes.count, fnv1a(bytes[(offset + 8)..<(offset + 8 + length)]) == sum,
+                  let m = field & compact != 0 ? decodeBody(&r, end: offset + 8 + length) : decodeFirstFormat(&r, end: offset + 8 + length),
+                  r.i == offset + 8 + length else { break }
             messages.append(m)
             offset = r.i
         }
@@ -105,6 +124,37 @@ public enum JournalCodec {
     }
 
     static func decodeBody(_ r: inout Reader, end: Int) -> IngestMessage? {
+        guard let receivedAt = r.i64(), let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
+        var machines: [String] = []
+        for _ in 0..<machineCount {
+            guard let machine = r.string() else { return nil }
+            machines.append(machine)
+        }
+        guard let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
+        var series: [SeriesKey] = []
+        for _ in 0..<seriesCount {
+            guard let m = r.varint(), m < UInt64(machines.count), let sensor = r.string() else { return nil }
+            series.append(SeriesKey(machine: machines[Int(m)], sensor: sensor))
+        }
+        guard let n = r.varint(), n <= UInt64(r.bytes.count) else { return nil }
+        var readings: [Reading] = []
+        readings.reserveCapacity(Int(n))
+        for _ in 0..<n {
+            guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.varint(), let bits = r.u64(), let flag = r.u8() else { return nil }
+            var seq: Int64?
+            if flag == 1 {
+                guard let s = r.varint() else { return nil }
+                seq = Varint.unzigzag(s)
+            }
+            readings.append(Reading(machine: series[Int(ref)].machine, sensor: series[Int(ref)].sensor,
+                                    ts: receivedAt &+ Varint.unzigzag(ts), value: Double(bitPattern: bits), seq: seq))
+        }
+        guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count) else { return nil }
+        return decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount)
+    }
+
+    /// A record of the first format (no top bit in its length).
+    static func decodeFirstFormat(_ r: inout Reader, end: Int) -> IngestMessage? {
         guard let receivedAt = r.i64(), let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
         var series: [SeriesKey] = []
         for _ in 0..<seriesCount {
@@ -125,6 +175,11 @@ public enum JournalCodec {
             readings.append(Reading(machine: machine, sensor: sensor, ts: ts, value: Double(bitPattern: bits), seq: seq))
         }
         guard let rejectCount = r.u32() else { return nil }
+        return decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: UInt64(rejectCount))
+    }
+
+    /// Rejections and flags, the same in both formats.
+    static func decodeTail(_ r: inout Reader, end: Int, receivedAt: Int64, readings: [Reading], rejectCount: UInt64) -> IngestMessage? {
         var rejections: [Rejection] = []
         var topic = ""
         var head: [UInt8] = []
@@ -153,6 +208,11 @@ public enum JournalCodec {
     struct SeriesKey: Hashable {
         var machine: String
         var sensor: String
+    }
+
+    static func putString(_ s: String, _ out: inout [UInt8]) {
+        Varint.append(UInt64(s.utf8.count), to: &out)
+        out.append(contentsOf: s.utf8)
     }
 
     static func putString16(_ s: String, _ out: inout [UInt8]) {
@@ -200,6 +260,11 @@ public enum JournalCodec {
                 if b < 0x80 { return v }
             }
             return nil
+        }
+
+        mutating func string() -> String? {
+            guard let n = varint(), n <= UInt64(bytes.count), let b = take(Int(n)) else { return nil }
+            return String(decoding: b, as: UTF8.self)
         }
 
         mutating func string16() -> String? {

@@ -41,6 +41,47 @@ import VigilCore
         #expect(decoded[2].rejections == rejected.rejections)
     }
 
+    /// A live line-protocol message (one machine's 8 sensors, each with its seq) costs about 30
+    /// bytes a reading, names included; extreme keys still round-trip (the deltas wrap).
+    @Test func recordsAreCompact() {
+        let receivedAt: Int64 = 1_796_000_000_123
+        let sensors = ["bearing_temp", "vibration", "current", "pressure", "flow", "speed", "oil_temp", "humidity"]
+        let live = IngestMessage(readings: sensors.enumerated().map { i, s in
+            Reading(machine: "machine-07", sensor: s, ts: receivedAt - 40 - Int64(i), value: 20.5 + Double(i) / 7, seq: 86_400 + Int64(i))
+        }, rejections: [], topic: "", payload: [], receivedAt: receivedAt)
+        var bytes: [UInt8] = []
+        JournalCodec.encode(live, into: &bytes)
+        #expect(bytes.count <= 8 * 31, "\(bytes.count) bytes for 8 readings")
+        let extreme = IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: .min, value: .nan, seq: .min),
+                                               Reading(machine: "m", sensor: "s", ts: .max, value: -.infinity, seq: .max),
+                                               Reading(machine: "n", sensor: "s", ts: 0, value: 1, seq: nil)],
+                                    rejections: [], topic: "", payload: [], receivedAt: .max)
+        JournalCodec.encode(extreme, into: &bytes)
+        let (decoded, consumed) = JournalCodec.decode(bytes)
+        #expect(consumed == bytes.count)
+        #expect(decoded.first == live)
+        #expect(decoded.last?.readings.map { [$0.ts, $0.seq ?? 42] } == [[.min, .min], [.max, .max], [0, 42]])
+        #expect(decoded.last?.readings.map(\.machine) == ["m", "m", "n"])
+        #expect(decoded.last?.readings[0].value.isNaN == true)
+    }
+
+    /// Records of the first format (journals written before 2026-12-07) are still replayed.
+    @Test func firstFormatRecordsStillDecode() {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        let body: [UInt8] = le(Int64(7)) + [1] + le(UInt16(5)) + Array("press".utf8) + le(UInt16(4)) + Array("temp".utf8)
+            + le(UInt32(2)) + [0] + le(Int64(1_764_000_000_000)) + le((21.5).bitPattern) + [1] + le(Int64(-3))
+            + [0] + le(Int64(1_764_000_001_000)) + le((22.0).bitPattern) + [0] + le(UInt32(0)) + [1]
+        var bytes = le(UInt32(body.count)) + le(JournalCodec.fnv1a(body[...])) + body
+        JournalCodec.encode(Self.messages[0], into: &bytes)  // followed by a record of today's format
+        let (decoded, consumed) = JournalCodec.decode(bytes)
+        #expect(consumed == bytes.count)
+        #expect(decoded.count == 2)
+        #expect(decoded[0] == IngestMessage(readings: [Reading(machine: "press", sensor: "temp", ts: 1_764_000_000_000, value: 21.5, seq: -3),
+                                                       Reading(machine: "press", sensor: "temp", ts: 1_764_000_001_000, value: 22, seq: nil)],
+                                            rejections: [], topic: "", payload: [], receivedAt: 7, live: false))
+        #expect(decoded[1] == Self.messages[0])
+    }
+
     @Test func tornOrCorruptTailStopsDecoding() {
         var bytes: [UInt8] = []
         for m in Self.messages { JournalCodec.encode(m, into: &bytes) }
