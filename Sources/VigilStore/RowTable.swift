@@ -62,6 +62,7 @@ enum RowTable {
 
     /// Drops the table of `span` (in the caller's transaction).
     static func drop(_ db: SQLiteConnection, span: Int64) throws {
+        db.forgetStatements(containing: table(span))
         try db.execute("DROP TABLE IF EXISTS \(table(span))")
         try recreateView(db)
     }

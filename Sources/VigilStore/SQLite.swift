@@ -59,17 +59,25 @@ public final class SQLiteConnection {
         }
     }
 
-    /// A prepared statement, cached per SQL text for the life of the connection.
+    /// A prepared statement, cached per SQL text. Statements naming a span's row table come and
+    /// go with the table (`RowTable`), so past 512 the cache starts again (a statement in use stays
+    /// valid: the caller holds it).
     public func statement(_ sql: String) throws(SQLiteError) -> Statement {
         if let s = statements[sql] {
             s.reset()
             return s
         }
+        if statements.count >= 512 { statements.removeAll() }
         var stmt: OpaquePointer?
         try check(sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil), sql)
         let s = Statement(connection: self, handle: stmt!)
         statements[sql] = s
         return s
+    }
+
+    /// Finalizes the cached statements whose SQL contains `text` (those on a table about to be dropped).
+    public func forgetStatements(containing text: String) {
+        statements = statements.filter { !$0.key.contains(text) }
     }
 
     /// A read of several statements from one snapshot (WAL): a commit in between — the sealer

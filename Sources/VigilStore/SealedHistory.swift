@@ -199,8 +199,8 @@ struct ChunkSealer {
 
     /// Seals the oldest span that ended at least `sealAfter` before `now`, has rows and none of
     /// whose minutes waits for a rollup pass, else whole quiet days of minute rollups (about
-    /// `maxReadings` at most); `more` says whether to call again.
-    mutating func seal(now: Int64, maxReadings: Int) throws -> SealPass {
+    /// `maxMinuteBuckets` at most); `more` says whether to call again.
+    mutating func seal(now: Int64, maxMinuteBuckets: Int) throws -> SealPass {
         var pass = SealPass()
         let horizon = now - sealAfter
         let seriesIDs = try db.query("SELECT id FROM series ORDER BY id") { $0.int(0) }
@@ -217,8 +217,8 @@ struct ChunkSealer {
         }
         // Whole days of minute rollups, under the same rules.
         for series in seriesIDs {
-            pass.minuteBuckets += try MinuteChunks.seal(db, series: series, horizon: horizon, budget: maxReadings)
-            if pass.minuteBuckets >= maxReadings {
+            pass.minuteBuckets += try MinuteChunks.seal(db, series: series, horizon: horizon, budget: maxMinuteBuckets)
+            if pass.minuteBuckets >= maxMinuteBuckets {
                 pass.more = true
                 return pass
             }

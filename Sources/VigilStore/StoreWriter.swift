@@ -335,12 +335,11 @@ extension StoreWriter {
 // MARK: sealed history
 
 extension StoreWriter {
-    /// One bounded sealing transaction: one span's rows, about `maxReadings` of them at most (a
-    /// live plant of a few hundred series at 1 Hz seals each span in one), so ingestion commits
-    /// in between; `more` says whether to call again.
-    public func sealPass(now: Int64 = SystemClock.wallMillis(), maxReadings: Int = 1_000_000) throws -> SealPass {
+    /// One sealing transaction, so ingestion commits in between: one span's rows (every series of
+    /// it), or about `maxMinuteBuckets` minute buckets into sealed days; `more` says whether to call again.
+    public func sealPass(now: Int64 = SystemClock.wallMillis(), maxMinuteBuckets: Int = 100_000) throws -> SealPass {
         try state.withLock { s in
-            let pass = try s.db.transaction { try s.sealer.seal(now: now, maxReadings: maxReadings) }
+            let pass = try s.db.transaction { try s.sealer.seal(now: now, maxMinuteBuckets: maxMinuteBuckets) }
             s.sealed += pass.delta
             return pass
         }
