@@ -101,7 +101,7 @@ print("# storage layout benchmark: \(readings) readings, \(seriesCount) series, 
 do {
     let (db, path) = open("rows", "CREATE TABLE reading(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID")
     let seconds = upsertRows(db, "INSERT INTO reading(series_id, ts, value, seq) VALUES(?,?,?,NULL) ON CONFLICT(series_id, ts) DO UPDATE SET value=excluded.value")
-    report("row table PK(series,ts) [Vigil]", seconds: seconds, bytes: finish(db, path), "idempotent upsert per reading; late data = one row")
+    report("row table PK(series,ts) [Vigil until 2026-12-07]", seconds: seconds, bytes: finish(db, path), "idempotent upsert per reading; late data = one row")
     // Reading one minute back per series, as a rollup pass does.
     var sel: OpaquePointer?
     check(sqlite3_prepare_v2(db, "SELECT value FROM reading WHERE series_id=? AND ts>=? AND ts<?", -1, &sel, nil), db, "prepare")
