@@ -18,11 +18,11 @@ Bytes are divided by the readings that arrived meanwhile.
 Usage: Benchmarks/write_sources.py [--machines 20] [--seconds 180] [--warmup 90] [--apply-interval N]
                                    [--commission-minutes N] [--bin .build/release]
 """
-import argparse, collections, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.request
+import argparse, collections, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import free_port  # noqa: E402
-from storage_peers import get_json, wait_http, which  # noqa: E402
+from live_writes import start_broker, start_vigild  # noqa: E402
+from storage_peers import get_json, which  # noqa: E402
 
 WRITE = re.compile(r'^(\d+)\s+(?:\d+\.\d+\s+)?(pwrite64|write)\((\d+)<([^>]*)>, "((?:\\x[0-9a-f]{2})*)"(?:\.\.\.)?, (\d+)(?:, (\d+))?\)\s+=\s+(-?\d+)')
 
@@ -43,28 +43,12 @@ def main():
     work = tempfile.mkdtemp(prefix="vigil-write-sources-")
     procs = []
     try:
-        port = free_port()
-        conf = os.path.join(work, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        procs.append(subprocess.Popen([which("mosquitto"), "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(0.3)
-        cfg = os.path.join(work, "vigil.toml")
-        open(cfg, "w").close()
-        db = os.path.join(work, "vigil.sqlite")
-        http = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-        if args.apply_interval is not None:
-            env["VIGIL_INGEST_APPLY_INTERVAL"] = str(args.apply_interval)
-        if args.commission_minutes is not None:
-            env["VIGIL_HEALTH_COMMISSION_MINUTES"] = str(args.commission_minutes)
-        trace = os.path.join(work, "strace.out")
-        vigild = subprocess.Popen([f"{args.bin}/vigild", "--config", cfg, "--db", db,
-                                   "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--log-level", "warning"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        broker, port = start_broker(work)
+        procs.append(broker)
+        vigild, base = start_vigild(args, work, port)
         procs.append(vigild)
-        base = f"http://127.0.0.1:{http}"
-        wait_http(base + "/healthz", timeout=60)
+        db = os.path.join(work, "vigil", "vigil.sqlite")
+        trace = os.path.join(work, "strace.out")
         procs.append(subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{port}",
                                        "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
                                        "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
