@@ -45,7 +45,8 @@ enum RowTable {
         }.compactMap { $0 }.sorted()
     }
 
-    /// Creates the table of `span` unless it exists (in the caller's transaction); true when it did.
+    /// Creates the table of `span` unless it exists (in the caller's transaction); true when it
+    /// did, and then the caller recreates the view before it commits.
     @discardableResult
     static func create(_ db: SQLiteConnection, span: Int64) throws -> Bool {
         let exists = try db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text("reading_\(span)")]) { _ in true }
@@ -56,7 +57,6 @@ enum RowTable {
                 PRIMARY KEY(bucket, series_id, ts)
             ) WITHOUT ROWID
             """)
-        try recreateView(db)
         return true
     }
 
@@ -67,12 +67,15 @@ enum RowTable {
         try recreateView(db)
     }
 
-    /// `reading`: every row table as one, oldest span first.
+    /// `reading`: every row table as one, oldest span first. A compound SELECT has at most 500
+    /// terms (a backfill of a year makes 1,460 tables): groups of 400 in subqueries.
     static func recreateView(_ db: SQLiteConnection) throws {
-        let spans = try spans(db)
-        let union = spans.isEmpty
+        let terms = try spans(db).map { "SELECT series_id, ts, value, seq FROM \(table($0))" }
+        let union = terms.isEmpty
             ? "SELECT 0 AS series_id, 0 AS ts, 0.0 AS value, NULL AS seq WHERE 0"
-            : spans.map { "SELECT series_id, ts, value, seq FROM \(table($0))" }.joined(separator: " UNION ALL ")
+            : stride(from: 0, to: terms.count, by: 400).map { i in
+                "SELECT * FROM (\(terms[i..<min(i + 400, terms.count)].joined(separator: " UNION ALL ")))"
+            }.joined(separator: " UNION ALL ")
         try db.execute("DROP VIEW IF EXISTS reading; CREATE VIEW reading AS \(union)")
     }
 

@@ -140,6 +140,7 @@ public final class StoreWriter: Sendable {
             var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
             var spans: Set<Int64> = []  // row tables made sure of in this batch
             var insert: (span: Int64, statement: Statement)?  // consecutive readings mostly share a span
+            var newTables = false  // the view of the row tables is made again before the commit
             do { try s.db.transaction {
                 for m in messages {
                     var previous: String?
@@ -187,7 +188,7 @@ public final class StoreWriter: Sendable {
                         let span = RowTable.span(of: r.ts)
                         if span != insert?.span {
                             // Once per span and batch: its table may be new (or dropped by sealing since).
-                            if spans.insert(span).inserted { try RowTable.create(s.db, span: span) }
+                            if spans.insert(span).inserted, try RowTable.create(s.db, span: span) { newTables = true }
                             insert = (span, try s.db.statement(RowTable.upsert(span: span)))
                         }
                         let ins = insert!.statement
@@ -212,6 +213,7 @@ public final class StoreWriter: Sendable {
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
                 for (id, ts) in latest { try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)]) }
+                if newTables { try RowTable.recreateView(s.db) }
                 for id in sequenced.keys { try SequenceSQL.save(s.saveSequence, series: id, s.sequences[id]!) }
                 for (bucket, change) in lossByMinute where change != 0 {
                     try s.db.run("INSERT INTO loss_minute(series_id, minute, missing) VALUES(?1, ?2, max(0, ?3)) "

@@ -258,6 +258,25 @@ import VigilRollup
         #expect(try await Self.rawSeries(reader, "m", "a") == want, "folded into the chunk")
     }
 
+    /// A backfill of more than 500 spans (a compound SELECT's limit) still makes a valid `reading`
+    /// view, and is read and sealed whole.
+    @Test func aLongBackfillMakesATableForEachSpan() async throws {
+        let tmp = try TempDatabase()
+        let t0 = RollupStoreTests.leapDay
+        let writer = try StoreWriter(path: tmp.path)
+        let readings = (0..<Int64(600)).map { Reading(machine: "m", sensor: "s", ts: t0 + $0 * ChunkSpan.millis + 1_000, value: Double($0), seq: nil) }
+        _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: 0, live: false)])
+        let db = try SQLiteConnection(path: tmp.path, readOnly: true)
+        #expect(try RowTable.spans(db).count == 600)
+        #expect(try Self.tableCounts(tmp.path).rows == 600)
+        let reader = try StoreReader(path: tmp.path)
+        #expect(try await Self.rawSeries(reader, "m", "s") == readings)
+        _ = try writer.rollupAllDue(now: Self.far)
+        #expect(try writer.sealAll(now: Self.far).readings == 600)
+        #expect(try RowTable.spans(db).isEmpty && Self.tableCounts(tmp.path) == (rows: 0, chunks: 600, sealed: 600))
+        #expect(try await Self.rawSeries(reader, "m", "s") == readings)
+    }
+
     @Test func spansWaitForSealAfterAndForTheirRollups() throws {
         let tmp = try TempDatabase()
         let t0 = RollupStoreTests.leapDay
