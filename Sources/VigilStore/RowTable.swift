@@ -16,8 +16,9 @@ import VigilCodec
 ///   (SQLite rebalances as it deletes) — as many bytes as the rows took to write.
 ///
 /// A series' rows are read one slot at a time: a seek per slot that holds any row, slots without
-/// rows skipped by the index (6 hours of rows: 2,160 seeks). The view `reading(series_id, ts, value, seq)` is every
-/// table together, for people reading the file with `sqlite3`.
+/// rows skipped by the index (6 hours of rows: 2,160 seeks). The view
+/// `reading(series_id, ts, value, seq)` is every table together, for people reading the file with
+/// `sqlite3`.
 enum RowTable {
     static let bucketMillis: Int64 = 10_000
 
