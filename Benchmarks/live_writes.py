@@ -60,6 +60,25 @@ def start_vigild(args, work, broker_port):
     return p, base
 
 
+def add_stream_arguments(ap, seconds, warmup):
+    """The stream and the vigild under test (shared with `write_sources.py`)."""
+    ap.add_argument("--machines", type=int, default=20)
+    ap.add_argument("--seconds", type=int, default=seconds)
+    ap.add_argument("--warmup", type=int, default=warmup)
+    ap.add_argument("--apply-interval", type=int, help="vigild's ingest.apply_interval in seconds (default: vigild's own)")
+    ap.add_argument("--commission-minutes", type=int,
+                    help="vigild's health.commission_minutes (default: vigild's own, a day): below the warm-up, "
+                         "health scores (and judges the sensors) while writes are measured")
+    ap.add_argument("--bin", default=".build/release")
+
+
+def start_sim(args, broker_port):
+    """`vigil-sim`: M machines × 8 sensors at 1 Hz in real time, line protocol, no wear or faults."""
+    return subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{broker_port}",
+                             "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
+                             "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def commits(base):
     """vigild's SQLite commits of ingest batches so far (`vigil_store_commits_total`)."""
     with urllib.request.urlopen(base + "/metrics") as r:
@@ -123,15 +142,8 @@ class Forwarder:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--machines", type=int, default=20)
-    ap.add_argument("--seconds", type=int, default=300)
-    ap.add_argument("--warmup", type=int, default=60)
+    add_stream_arguments(ap, seconds=300, warmup=60)
     ap.add_argument("--flush", type=float, default=10)
-    ap.add_argument("--apply-interval", type=int, help="vigild's ingest.apply_interval in seconds (default: vigild's own)")
-    ap.add_argument("--commission-minutes", type=int,
-                    help="vigild's health.commission_minutes (default: vigild's own, a day): below the warm-up, "
-                         "health scores (and judges the sensors) while writes are measured")
-    ap.add_argument("--bin", default=".build/release")
     args = ap.parse_args()
     ensure_packages()
     work = tempfile.mkdtemp(prefix="vigil-live-")
@@ -147,9 +159,7 @@ def main():
         procs.append(influx)
         fwd = Forwarder(broker_port, [vm_write, influx_write], args.flush)
         time.sleep(0.5)
-        sim = subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{broker_port}",
-                                "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
-                                "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sim = start_sim(args, broker_port)
         procs.append(sim)
         time.sleep(args.warmup)
         servers = {"Vigil": vigild.pid, "VictoriaMetrics": vm.pid, "InfluxDB": influx.pid}

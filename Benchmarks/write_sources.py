@@ -21,7 +21,7 @@ Usage: Benchmarks/write_sources.py [--machines 20] [--seconds 180] [--warmup 90]
 import argparse, collections, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from live_writes import start_broker, start_vigild  # noqa: E402
+from live_writes import add_stream_arguments, start_broker, start_sim, start_vigild  # noqa: E402
 from storage_peers import get_json, which  # noqa: E402
 
 WRITE = re.compile(r'^(\d+)\s+(?:\d+\.\d+\s+)?(pwrite64|write)\((\d+)<([^>]*)>, "((?:\\x[0-9a-f]{2})*)"(?:\.\.\.)?, (\d+)(?:, (\d+))?\)\s+=\s+(-?\d+)')
@@ -33,12 +33,7 @@ def readings_stored(base):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--machines", type=int, default=20)
-    ap.add_argument("--seconds", type=int, default=180)
-    ap.add_argument("--warmup", type=int, default=90)
-    ap.add_argument("--apply-interval", type=int)
-    ap.add_argument("--commission-minutes", type=int)
-    ap.add_argument("--bin", default=".build/release")
+    add_stream_arguments(ap, seconds=180, warmup=90)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="vigil-write-sources-")
     procs = []
@@ -49,9 +44,7 @@ def main():
         procs.append(vigild)
         db = os.path.join(work, "vigil", "vigil.sqlite")
         trace = os.path.join(work, "strace.out")
-        procs.append(subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{port}",
-                                       "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
-                                       "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(start_sim(args, port))
         time.sleep(args.warmup)
         # Every thread of vigild, from now on.
         tracer = subprocess.Popen([which("strace"), "-f", "-y", "-s", "4", "-x", "-e", "trace=pwrite64,write", "-e", "signal=none",
