@@ -40,11 +40,16 @@ struct RollupMaintenance {
                    [.int(series), .int(minute), .int(now)])
     }
 
-    /// Whether a minute of `series` in `[from, to)` still waits for a pass (the sealer leaves such
-    /// spans and days alone until their rollups are done).
-    static func hasPendingMinutes(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64) throws -> Bool {
-        try !db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
-                      [.int(series), .int(from), .int(to)]) { _ in true }.isEmpty
+    /// Whether a minute of `series` (of any series when nil) in `[from, to)` still waits for a pass
+    /// (the sealer leaves such spans and days alone until their rollups are done).
+    static func hasPendingMinutes(_ db: SQLiteConnection, series: Int64?, from: Int64, to: Int64) throws -> Bool {
+        let pending = if let series {
+            try db.query("SELECT 1 FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ? LIMIT 1",
+                         [.int(series), .int(from), .int(to)]) { _ in true }
+        } else {
+            try db.query("SELECT 1 FROM rollup_dirty WHERE minute >= ? AND minute < ? LIMIT 1", [.int(from), .int(to)]) { _ in true }
+        }
+        return !pending.isEmpty
     }
 
     /// A reading is late when its minute had already been closable on arrival.

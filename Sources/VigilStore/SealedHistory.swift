@@ -208,8 +208,7 @@ struct ChunkSealer {
             let start = span * ChunkSpan.millis, end = start + ChunkSpan.millis
             guard end <= horizon else { break }
             // Quiet: its changes are in the rollups (a pass re-reads them through RawHistory either way).
-            guard try db.query("SELECT 1 FROM rollup_dirty WHERE minute >= ? AND minute < ? LIMIT 1", [.int(start), .int(end)], row: { _ in true }).isEmpty
-            else { continue }
+            if try RollupMaintenance.hasPendingMinutes(db, series: nil, from: start, to: end) { continue }
             for series in seriesIDs { try sealSpan(series: series, start: start, into: &pass) }
             try RowTable.drop(db, span: span)
             pass.more = true
