@@ -1,4 +1,5 @@
 import VigilCodec
+import VigilRollup
 
 /// The row tables: readings not sealed yet (the recent hours, and late readings for sealed spans
 /// until the sealer folds them in). One table per 6-hour span (`ChunkSpan`), `reading_<n>` for
@@ -95,7 +96,6 @@ enum RowTable {
         let last = bucket(of: to - 1)
         let s = try db.statement("SELECT bucket FROM \(table(span)) WHERE bucket >= ?1 AND bucket <= ?2 ORDER BY bucket LIMIT 1")
         while next <= last {
-            s.reset()
             try s.bind([.int(next), .int(last)])
             guard try s.step() else { break }
             let b = s.int(0)
@@ -146,8 +146,12 @@ enum RowTable {
     static func delete(_ db: SQLiteConnection, series: Int64, from: Int64 = .min, to: Int64 = .max) throws -> Int {
         var n = 0
         for span in try spans(db, from: from, to: to) {
-            try db.run("DELETE FROM \(table(span)) WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3", [.int(series), .int(from), .int(to)])
-            n += db.changes
+            try forEachBucket(db, span: span, from: from, to: to) { b in
+                try db.run("DELETE FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4",
+                           [.int(b), .int(series), .int(from), .int(to)])
+                n += db.changes
+                return true
+            }
         }
         return n
     }
@@ -157,7 +161,7 @@ enum RowTable {
         var minutes: [Int64] = []
         for span in try spans(db, from: .min, to: before) {
             try forEachBucket(db, span: span, from: .min, to: before) { b in
-                minutes += try db.query("SELECT DISTINCT ts - ((ts % 60000) + 60000) % 60000 FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts < ?3",
+                minutes += try db.query("SELECT DISTINCT \(floored(BucketWidth.minute.rawValue)) FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts < ?3",
                                         [.int(b), .int(series), .int(before)]) { $0.int(0) }
                 return true
             }
@@ -165,14 +169,17 @@ enum RowTable {
         return minutes
     }
 
+    /// SQL for `ts` floored to a multiple of `width` (SQLite's `%` keeps the dividend's sign).
+    private static func floored(_ width: Int64) -> String { "(ts - ((ts % \(width)) + \(width)) % \(width))" }
+
     /// Schema v13: the v1 row table `reading` (keyed by series first) split into span tables.
     static func splitLegacyTable(_ db: SQLiteConnection) throws {
-        let spans = try db.query("SELECT DISTINCT (ts - ((ts % 21600000) + 21600000) % 21600000) / 21600000 FROM reading") { $0.int(0) }
+        let spans = try db.query("SELECT DISTINCT \(floored(ChunkSpan.millis)) / \(ChunkSpan.millis) FROM reading") { $0.int(0) }
         try db.execute("ALTER TABLE reading RENAME TO reading_v1")
         for span in spans {
             try create(db, span: span)
             try db.run("INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) "
-                       + "SELECT (ts - ((ts % \(bucketMillis)) + \(bucketMillis)) % \(bucketMillis)) / \(bucketMillis), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
+                       + "SELECT \(floored(bucketMillis)) / \(bucketMillis), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
                        [.int(span * ChunkSpan.millis), .int((span + 1) * ChunkSpan.millis)])
         }
         try db.execute("DROP TABLE reading_v1")
