@@ -187,10 +187,13 @@ enum Schema {
         """
         CREATE TABLE site_setting(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         """,
-        // v13: the row table split into one table per 6-hour span, keyed time first (10-s slot, series, ts)
-        // (`RowTable.splitLegacyTable`, run after this; `reading` becomes a view of them all).
+        // v13: the row table split into one table per 6-hour span, keyed time first (10-s slot, series, ts);
+        // `reading` becomes a view of them all (`RowTable.splitLegacyTable`, in `followUps`).
         "",
     ]
+
+    /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).
+    static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable]
 
     static func migrate(_ db: SQLiteConnection) throws {
         let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
@@ -198,7 +201,7 @@ enum Schema {
         try db.transaction {
             for (n, sql) in migrations.enumerated() where n >= version {
                 try db.execute(sql)
-                if n == 12 { try RowTable.splitLegacyTable(db) }
+                try followUps[n]?(db)
             }
             try db.execute("PRAGMA user_version = \(migrations.count)")
         }
