@@ -65,6 +65,31 @@ import VigilCore
         #expect(decoded.last?.readings[0].value.isNaN == true)
     }
 
+    /// A body that passes its checksum but is damaged or hostile (random bytes, a valid body with
+    /// bytes changed or cut, in either format) decodes to nothing or to a message, never a trap.
+    @Test func damagedBodiesWithAValidChecksumAreRefusedNotTrapped() {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        var valid: [UInt8] = []
+        JournalCodec.encode(Self.messages[0], into: &valid)
+        let body = Array(valid[8...])
+        var rng = SystemRandomNumberGenerator()
+        var decoded = 0
+        for round in 0..<4_000 {
+            var b: [UInt8]
+            switch round % 3 {
+            case 0: b = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 1:
+                b = body
+                for _ in 0...Int.random(in: 0...3, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            default: b = Array(body.prefix(Int.random(in: 0..<body.count, using: &rng)))
+            }
+            let field = UInt32(b.count) | (round % 2 == 0 ? JournalCodec.compact : 0)
+            let record = le(field) + le(JournalCodec.fnv1a(b[...])) + b
+            decoded += JournalCodec.decode(record).messages.count
+        }
+        #expect(decoded < 4_000, "most damaged bodies are refused")
+    }
+
     /// Records of the first format (journals written before 2026-12-07) are still replayed.
     @Test func firstFormatRecordsStillDecode() {
         func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
