@@ -34,9 +34,14 @@ struct RollupMaintenance {
 
     // MARK: marking (inside the writer's transaction)
 
+    /// Marks a minute of `series` for the next pass. A mark before the minute's end is not written
+    /// over an existing one: the minute is not due before its end anyway (`pass`), so only marks
+    /// after it (late readings) postpone it — and a live minute's row is written once, not at
+    /// every commit of the minute (a page of `rollup_dirty` per commit at a plant's pace).
     func markDirty(series: Int64, minute: Int64, now: Int64) throws {
         try db.run("INSERT INTO rollup_dirty(series_id, minute, first_mark, last_mark) VALUES(?1, ?2, ?3, ?3) "
-                   + "ON CONFLICT(series_id, minute) DO UPDATE SET last_mark = excluded.last_mark",
+                   + "ON CONFLICT(series_id, minute) DO UPDATE SET last_mark = excluded.last_mark "
+                   + "WHERE excluded.last_mark > rollup_dirty.minute + \(Self.minute)",
                    [.int(series), .int(minute), .int(now)])
     }
 
@@ -59,17 +64,19 @@ struct RollupMaintenance {
 
     // MARK: passes
 
-    /// Re-reduces up to `limit` due minutes (all dirty minutes before `forceBefore`, if given)
+    /// Re-reduces up to `limit` due minutes (all dirty minutes before `forceBefore`, if given),
+    /// oldest first and every series' minute together (their rows share the row tables' pages),
     /// and the days they belong to. Runs inside the caller's transaction.
     mutating func pass(now: Int64, limit: Int, forceBefore: Int64? = nil) throws -> RollupPass {
         let due: [(Int64, Int64)]
         if let forceBefore {
-            due = try db.query("SELECT series_id, minute FROM rollup_dirty WHERE minute < ?1 LIMIT ?2",
+            due = try db.query("SELECT series_id, minute FROM rollup_dirty WHERE minute < ?1 ORDER BY minute, series_id LIMIT ?2",
                                [.int(forceBefore), .int(Int64(limit))]) { ($0.int(0), $0.int(1)) }
         } else {
             let quiet = now - flushDelay
             due = try db.query(
-                "SELECT series_id, minute FROM rollup_dirty WHERE (minute + 60000 <= ?1 AND last_mark <= ?1) OR first_mark <= ?2 LIMIT ?3",
+                "SELECT series_id, minute FROM rollup_dirty WHERE (minute + 60000 <= ?1 AND last_mark <= ?1) OR first_mark <= ?2 "
+                    + "ORDER BY minute, series_id LIMIT ?3",
                 [.int(quiet), .int(now - maxWait), .int(Int64(limit))]) { ($0.int(0), $0.int(1)) }
         }
         var days: Set<SeriesBucket> = []

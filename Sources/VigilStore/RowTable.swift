@@ -40,11 +40,15 @@ enum RowTable {
             + "ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
     }
 
-    /// The spans that have a row table, oldest first.
+    /// The spans that have a row table, oldest first (listed again only when the schema changed).
     static func spans(_ db: SQLiteConnection) throws -> [Int64] {
-        try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_*'") {
+        let schema = try db.query("PRAGMA schema_version") { $0.int(0) }.first ?? 0
+        if let known = db.rowSpans, known.schema == schema { return known.spans }
+        let spans = try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_*'") {
             Int64($0.text(0).dropFirst("reading_".count))
         }.compactMap { $0 }.sorted()
+        db.rowSpans = (schema, spans)
+        return spans
     }
 
     /// Creates the table of `span` unless it exists (in the caller's transaction); true when it

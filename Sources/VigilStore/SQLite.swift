@@ -15,6 +15,10 @@ nonisolated(unsafe) private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3
 public final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// The row tables' spans as of a schema version (`RowTable.spans`): asked for every read of
+    /// rows, listed again only when the schema changed (forgotten on a rollback, which takes the
+    /// version back).
+    var rowSpans: (schema: Int64, spans: [Int64])?
 
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
@@ -96,6 +100,7 @@ public final class SQLiteConnection {
             return v
         } catch {
             try? execute("ROLLBACK")
+            rowSpans = nil  // the schema version goes back: a later change could reach it again
             throw error
         }
     }

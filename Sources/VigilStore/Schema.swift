@@ -190,6 +190,21 @@ enum Schema {
         // v13: the row table split into one table per 6-hour span, keyed time first (10-s slot, series, ts);
         // `reading` becomes a view of them all (`RowTable.splitLegacyTable`, in `followUps`).
         "",
+        // v14: the rollup to-do list keyed time first, like the rows: a pass takes the oldest
+        // minutes of every series together (their rows share pages in the time-first row tables;
+        // series by series, a backlog of a month read every row page once per series), and a
+        // live plant's marks land at the table's end.
+        """
+        CREATE TABLE rollup_dirty_v14(
+            minute INTEGER NOT NULL, series_id INTEGER NOT NULL,
+            first_mark INTEGER NOT NULL, last_mark INTEGER NOT NULL,
+            PRIMARY KEY(minute, series_id)
+        ) WITHOUT ROWID;
+        INSERT INTO rollup_dirty_v14(minute, series_id, first_mark, last_mark)
+            SELECT minute, series_id, first_mark, last_mark FROM rollup_dirty;
+        DROP TABLE rollup_dirty;
+        ALTER TABLE rollup_dirty_v14 RENAME TO rollup_dirty;
+        """,
     ]
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import VigilCore
 import VigilRollup
@@ -271,5 +272,44 @@ import VigilRollup
         #expect(try writer.rollupPass(now: now + 5_000).minutes == 1)
         #expect(try writer.rollupPass(now: open + 60_000 + 4_999).minutes == 0)
         #expect(try writer.rollupPass(now: open + 60_000 + 5_000).minutes == 1)
+    }
+
+    /// A backlog is rolled up oldest minute first, every series' minute together (their rows share
+    /// the time-first row tables' pages; series by series, a month's backlog read every page once
+    /// per series), whatever order the series were written in.
+    @Test func aPassTakesTheOldestMinutesOfEverySeriesFirst() async throws {
+        let tmp = try TempDatabase()
+        let base = Self.leapDay
+        let writer = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 1_000, clock: { base + 3_600_000 })
+        let sensors = ["c", "a", "b"]
+        for sensor in sensors {
+            let readings = (0..<5).map { n in Reading(machine: "m", sensor: sensor, ts: base + Int64(n) * Self.minute + 7, value: Double(n)) }
+            _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: base + 3_600_000)])
+        }
+        #expect(try writer.rollupPass(now: base + 3_700_000, limit: 6).minutes == 6)
+        let reader = try StoreReader(path: tmp.path)
+        for sensor in sensors {
+            #expect(try await Self.rollups(reader, "m", sensor, .minute).map(\.start) == [base, base + Self.minute], "\(sensor)")
+        }
+    }
+
+    /// A mark inside a live minute is written once (a plant's commits every few seconds do not
+    /// rewrite it); one after the minute's end (a late reading) postpones the minute's pass.
+    @Test func onlyMarksAfterAMinuteEndedPostponeIt() throws {
+        let tmp = try TempDatabase()
+        let open = Self.leapDay
+        let clock = Mutex(open + 10_000)
+        let writer = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 5_000, clock: { clock.withLock { $0 } })
+        func write(at now: Int64, ts: Int64) throws {
+            clock.withLock { $0 = now }
+            _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: ts, value: 1)],
+                                                rejections: [], topic: "t", payload: [], receivedAt: now)])
+        }
+        for k in Int64(1)...5 { try write(at: open + k * 10_000, ts: open + k * 10_000 - 500) }
+        let db = try SQLiteConnection(path: tmp.path)
+        #expect(try db.query("SELECT first_mark, last_mark FROM rollup_dirty") { [$0.int(0), $0.int(1)] } == [[open + 10_000, open + 10_000]])
+        try write(at: open + 63_000, ts: open + 59_000)
+        #expect(try writer.rollupPass(now: open + 63_000 + 4_999).minutes == 0)
+        #expect(try writer.rollupPass(now: open + 63_000 + 5_000).minutes == 1)
     }
 }
