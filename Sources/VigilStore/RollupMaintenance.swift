@@ -80,8 +80,10 @@ struct RollupMaintenance {
                 [.int(quiet), .int(now - maxWait), .int(Int64(limit))]) { ($0.int(0), $0.int(1)) }
         }
         var days: Set<SeriesBucket> = []
-        for (series, minute) in due {
-            try recomputeMinute(series: series, start: minute)
+        var window = RowWindow()
+        for (i, (series, minute)) in due.enumerated() {
+            if !window.covers(minute) { window = try RowWindow.load(db, due: due[i...]) }
+            try recomputeMinute(series: series, start: minute, rows: window.rows(of: series, from: minute, to: minute + Self.minute))
             try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute = ?", [.int(series), .int(minute)])
             days.insert(SeriesBucket(series: series, start: calendar.dayStart(of: minute)))
         }
@@ -103,9 +105,10 @@ struct RollupMaintenance {
         return (row.0, row.1.map { max(0, now - $0) } ?? 0)
     }
 
-    private mutating func recomputeMinute(series: Int64, start: Int64) throws {
+    /// `rows`: the minute's rows, when a `RowWindow` holds them.
+    private mutating func recomputeMinute(series: Int64, start: Int64, rows: SeriesColumns? = nil) throws {
         raw.removeAll()
-        try RawHistory.read(db, series: series, from: start, to: start + Self.minute, withSeq: false, into: &raw)
+        try RawHistory.read(db, series: series, from: start, to: start + Self.minute, withSeq: false, rows: rows, into: &raw)
         var stats = try base(level: 0, series: series, start: start)
         stats.merge(raw.values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
         try MinuteChunks.unseal(db, series: series, from: start, to: start + Self.minute)
@@ -361,4 +364,45 @@ public struct RetentionPrune: Sendable, Equatable {
     public var minuteRows = 0
     /// What went of the sealed history (counted in `rawRows` too).
     public var chunks = ChunkTotals()
+}
+
+/// Every series' rows of a few minutes, read in one scan for a pass that re-reduces many series'
+/// same minutes (a live minute's close, a backlog): a seek per slot and series otherwise.
+struct RowWindow {
+    private var range: Range<Int64> = 0..<0
+    private var bySeries: [Int64: SeriesColumns] = [:]
+
+    /// A pass's minutes are this close together, and this many of them, to be read at once.
+    static let span: Int64 = 10 * RollupMaintenance.minute
+    static let least = 8
+
+    func covers(_ minute: Int64) -> Bool { range.contains(minute) }
+
+    /// The window from the first of `due` (ordered by minute) over the minutes within `span` of it;
+    /// an empty one (every minute read by itself) when fewer than `least` are.
+    static func load(_ db: SQLiteConnection, due: ArraySlice<(Int64, Int64)>) throws -> RowWindow {
+        guard let first = due.first?.1 else { return RowWindow() }
+        let near = due.prefix { $0.1 < first + span }
+        guard near.count >= least, let last = near.last?.1 else { return RowWindow() }
+        let to = last + RollupMaintenance.minute
+        return RowWindow(range: first..<to, bySeries: try RowTable.readAll(db, from: first, to: to))
+    }
+
+    /// The rows of `series` in `[from, to)`, nil when outside the window.
+    func rows(of series: Int64, from: Int64, to: Int64) -> SeriesColumns? {
+        guard covers(from) else { return nil }
+        guard let all = bySeries[series] else { return SeriesColumns() }
+        let lo = Self.firstIndex(in: all.ts, atLeast: from), hi = Self.firstIndex(in: all.ts, atLeast: to)
+        return SeriesColumns(ts: Array(all.ts[lo..<hi]), values: Array(all.values[lo..<hi]), seq: Array(all.seq[lo..<hi]))
+    }
+
+    /// The first index of sorted `ts` holding `t` or more (binary search).
+    private static func firstIndex(in ts: [Int64], atLeast t: Int64) -> Int {
+        var lo = 0, hi = ts.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ts[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
 }

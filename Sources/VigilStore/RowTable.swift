@@ -130,6 +130,23 @@ enum RowTable {
         }
     }
 
+    /// The rows of every series in `[from, to)`, by series, each oldest first: one ordered scan of
+    /// the slots (time first: every series' rows of a slot are together), for work on many series'
+    /// same minutes at once (a rollup pass).
+    static func readAll(_ db: SQLiteConnection, from: Int64, to: Int64) throws -> [Int64: SeriesColumns] {
+        var out: [Int64: SeriesColumns] = [:]
+        for span in try spans(db, from: from, to: to) {
+            let r = try db.statement("SELECT series_id, ts, value FROM \(table(span)) WHERE bucket >= ?1 AND bucket <= ?2 AND ts >= ?3 AND ts < ?4")
+            defer { r.reset() }
+            try r.bind([.int(bucket(of: from)), .int(bucket(of: to - 1)), .int(from), .int(to)])
+            // In key order, (slot, series, ts): each series' rows come oldest first.
+            while try r.step() {
+                out[r.int(0), default: SeriesColumns()].append(ts: r.int(1), value: r.double(2), seq: nil)
+            }
+        }
+        return out
+    }
+
     /// The earliest row timestamp of `series` at or after `from`.
     static func first(_ db: SQLiteConnection, series: Int64, from: Int64) throws -> Int64? {
         var found: Int64?

@@ -38,8 +38,9 @@ enum ChunkSpan {
 /// rollup passes and rebuilds, retention.
 enum RawHistory {
     /// Appends the readings of `series` in `[from, to)`, oldest first, at most `limit` of them.
+    /// `rows`: its rows in that range when the caller has read them already (`RowTable.readAll`).
     static func read(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64, limit: Int? = nil,
-                     withSeq: Bool, into out: inout SeriesColumns) throws {
+                     withSeq: Bool, rows known: SeriesColumns? = nil, into out: inout SeriesColumns) throws {
         guard from < to, limit.map({ $0 > 0 }) ?? true else { return }
         var sealed = SeriesColumns()
         if to > 0 {
@@ -58,12 +59,14 @@ enum RawHistory {
             }
             trim(&sealed, from: from, to: to, withSeq: withSeq)
         }
-        if sealed.count == 0 {
+        if sealed.count == 0, known == nil {
             try RowTable.read(db, series: series, from: from, to: to, limit: limit ?? .max, withSeq: withSeq, into: &out)
             return
         }
         var rows = SeriesColumns()
-        try RowTable.read(db, series: series, from: from, to: to, limit: limit ?? .max, withSeq: withSeq, into: &rows)
+        if let known { rows = known } else {
+            try RowTable.read(db, series: series, from: from, to: to, limit: limit ?? .max, withSeq: withSeq, into: &rows)
+        }
         merge(sealed: sealed, rows: rows, limit: limit ?? .max, withSeq: withSeq, into: &out)
     }
 
