@@ -66,7 +66,8 @@ struct RollupMaintenance {
 
     /// Re-reduces up to `limit` due minutes (all dirty minutes before `forceBefore`, if given),
     /// oldest first and every series' minute together (their rows share the row tables' pages),
-    /// and the days they belong to. Runs inside the caller's transaction.
+    /// and the days they belong to — in a full pass (a backlog), not a day whose series' next
+    /// minute is waiting too (a later pass merges it). Runs inside the caller's transaction.
     mutating func pass(now: Int64, limit: Int, forceBefore: Int64? = nil) throws -> RollupPass {
         let due: [(Int64, Int64)]
         if let forceBefore {
@@ -87,8 +88,18 @@ struct RollupMaintenance {
             try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute = ?", [.int(series), .int(minute)])
             days.insert(SeriesBucket(series: series, start: calendar.dayStart(of: minute)))
         }
+        let changed = Set(days.map(\.series))
+        if forceBefore == nil, due.count == limit, let last = due.last?.1 {
+            // A backlog, worked through pass after pass: a day whose series has its next minutes
+            // waiting is merged by the pass that reaches them (a day is a merge of up to 1,440
+            // minutes; oldest minute first, every pass would merge every series' day again).
+            let next = Dictionary(uniqueKeysWithValues: try db.query(
+                "SELECT series_id, min(minute) FROM rollup_dirty WHERE minute > ?1 AND minute <= ?2 GROUP BY series_id",
+                [.int(last), .int(last + RowWindow.span)]) { ($0.int(0), $0.int(1)) })
+            days = days.filter { d in next[d.series].map { $0 >= calendar.dayAfter(d.start) } ?? true }
+        }
         for d in days { try recomputeDay(series: d.series, start: d.start) }
-        for series in Set(days.map(\.series)) { try minuteRollupsChanged(series: series) }
+        for series in changed { try minuteRollupsChanged(series: series) }
         return RollupPass(minutes: due.count, days: days.count)
     }
 

@@ -312,4 +312,38 @@ import VigilRollup
         #expect(try writer.rollupPass(now: open + 63_000 + 4_999).minutes == 0)
         #expect(try writer.rollupPass(now: open + 63_000 + 5_000).minutes == 1)
     }
+
+    /// A backlog worked through in full passes merges each series' day once, by the pass that
+    /// reaches its last waiting minute, and the days are exact.
+    @Test func aBacklogMergesEachDayOnceItsMinutesAreIn() async throws {
+        let tmp = try TempDatabase()
+        let base = Self.leapDay + 3_600_000
+        let writer = try StoreWriter(path: tmp.path, rollupFlushDelayMillis: 1_000, clock: { base + 7_200_000 })
+        var truth: [Key: Double] = [:]
+        for sensor in ["a", "b", "c"] {
+            var readings: [Reading] = []
+            for n in Int64(0)..<30 {
+                for k in Int64(0)..<3 {
+                    let ts: Int64 = base + n * Self.minute + k * 20_000
+                    readings.append(Reading(machine: "m", sensor: sensor, ts: ts, value: Double(n * 3 + k) + 0.25))
+                }
+            }
+            for r in readings { truth[Key(machine: r.machine, sensor: r.sensor, ts: r.ts)] = r.value }
+            _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: base + 7_200_000)])
+        }
+        var minutes = 0, days = 0
+        while true {
+            let pass = try writer.rollupPass(now: base + 7_300_000, limit: 9)
+            if pass.minutes == 0 { break }
+            minutes += pass.minutes
+            days += pass.days
+        }
+        #expect(minutes == 90)
+        #expect(days == 3)
+        let reader = try StoreReader(path: tmp.path)
+        for sensor in ["a", "b", "c"] {
+            Self.expectEqual(try await Self.rollups(reader, "m", sensor, .day), Self.oracle(truth, machine: "m", sensor: sensor, width: Self.day), "\(sensor) day")
+            Self.expectEqual(try await Self.rollups(reader, "m", sensor, .minute), Self.oracle(truth, machine: "m", sensor: sensor, width: Self.minute), "\(sensor) minutes")
+        }
+    }
 }
