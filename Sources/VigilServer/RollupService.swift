@@ -2,6 +2,7 @@ public import Logging
 public import ServiceLifecycle
 public import VigilStore
 import Dispatch
+import Foundation
 import Synchronization
 import VigilCore
 
@@ -37,6 +38,8 @@ public final class RollupService: Service, Sendable {
     /// while the journal takes readings, well inside the 30 s the watchdog allows a stalled ingest).
     /// A larger store with most of it free is advised once to run `vigild --seal` at a quiet hour.
     static let compactInterval = 600.0
+    /// Minutes re-reduced in one transaction.
+    static let passMinutes = 2_000
     static let compactLiveLimit = 256 << 20
 
     let writer: StoreWriter
@@ -150,20 +153,31 @@ public final class RollupService: Service, Sendable {
             do {
                 // One bounded transaction at a time, so ingestion commits in between.
                 while !state.withLock({ $0.stopping }) {
-                    let pass = try writer.rollupPass()
+                    let started = SystemClock.monotonicSeconds()
+                    let pass = try writer.rollupPass(limit: Self.passMinutes)
                     state.withLock {
                         $0.stats.minutesReduced += pass.minutes
                         $0.stats.daysReduced += pass.days
                     }
                     if pass.minutes == 0 { break }
+                    // Working through a backlog: the writer is left alone for a fifth of the time
+                    // a pass held it, so health (whose every read waits for it) and ingestion
+                    // commits keep moving instead of waiting a whole pass for each turn.
+                    if pass.minutes == Self.passMinutes {
+                        Thread.sleep(forTimeInterval: min(0.05, (SystemClock.monotonicSeconds() - started) / 4))
+                    }
                 }
                 let backlog = try writer.rollupBacklog()
                 state.withLock {
                     $0.stats.pendingMinutes = backlog.pending
                     $0.stats.lagMillis = backlog.lagMillis
                 }
+                let sealStarted = SystemClock.monotonicSeconds()
                 let seal = try writer.sealPass()
                 moreToSeal = seal.more
+                // The same for a backlog of spans to seal (a span's transaction holds the writer
+                // for seconds at a plant's scale).
+                if seal.more { Thread.sleep(forTimeInterval: min(1, (SystemClock.monotonicSeconds() - sealStarted) / 4)) }
                 sealedSinceCheck += seal.readings
                 state.withLock {
                     $0.stats.chunksSealed += seal.chunks
