@@ -26,8 +26,13 @@ struct SensorRoutes: Sendable {
         guard var sensors = try await reader.sensorConditions(machine: id) ?? (waiting.isEmpty ? nil : []) else {
             throw APIError.notFound("no machine \(id)")
         }
+        // The file's `last_ts` may lag the newest committed reading by under a minute (it is written
+        // once a minute): the writer knows it exactly.
+        let committed = writer.newestReadings(machine: id)
         for k in sensors.indices {
-            if let ts = waiting[sensors[k].sensor] { sensors[k].lastSeen = max(sensors[k].lastSeen ?? .min, ts) }
+            for ts in [committed[sensors[k].sensor], waiting[sensors[k].sensor]].compactMap({ $0 }) {
+                sensors[k].lastSeen = max(sensors[k].lastSeen ?? .min, ts)
+            }
         }
         let known = Set(sensors.map(\.sensor))
         for (sensor, ts) in waiting where !known.contains(sensor) {

@@ -130,9 +130,9 @@ enum RowTable {
         }
     }
 
-    /// The rows of every series in `[from, to)`, by series, each oldest first: one ordered scan of
-    /// the slots (time first: every series' rows of a slot are together), for work on many series'
-    /// same minutes at once (a rollup pass).
+    /// The rows of every series in `[from, to)` (times and values, no `seq`), by series, each oldest
+    /// first: one ordered scan of the slots (time first: every series' rows of a slot are together),
+    /// for work on many series' same minutes at once (a rollup pass).
     static func readAll(_ db: SQLiteConnection, from: Int64, to: Int64) throws -> [Int64: SeriesColumns] {
         var out: [Int64: SeriesColumns] = [:]
         for span in try spans(db, from: from, to: to) {

@@ -38,7 +38,8 @@ enum ChunkSpan {
 /// rollup passes and rebuilds, retention.
 enum RawHistory {
     /// Appends the readings of `series` in `[from, to)`, oldest first, at most `limit` of them.
-    /// `rows`: its rows in that range when the caller has read them already (`RowTable.readAll`).
+    /// `rows`: its rows in that range when the caller has read them already (`RowTable.readAll`,
+    /// without `seq`).
     static func read(_ db: SQLiteConnection, series: Int64, from: Int64, to: Int64, limit: Int? = nil,
                      withSeq: Bool, rows known: SeriesColumns? = nil, into out: inout SeriesColumns) throws {
         guard from < to, limit.map({ $0 > 0 }) ?? true else { return }

@@ -46,6 +46,11 @@ public final class StoreWriter: Sendable {
         var impossible: [Int64: Int64] = [:]
         /// Whether an upstream sink is sent the sensor stream (a new sensor, or new metadata, is noted).
         var upstreamSensors = false
+        /// Every series' newest committed reading time. `series.last_ts` is written when it enters
+        /// a new minute, not at every commit (a page of `series` per commit at a plant's pace):
+        /// the file lags it by less than a minute, `newestReadings(machine:)` answers exactly, and
+        /// opening the store finds the exact time again (`LastReadings.load`).
+        var lastReadings: [Int64: (name: SeriesName, ts: Int64)] = [:]
     }
 
     struct SeriesName: Hashable {
@@ -92,6 +97,7 @@ public final class StoreWriter: Sendable {
         try Schema.migrate(db)
         let rows = try db.query("SELECT count(*) FROM quarantine") { Int($0.int(0)) }.first ?? 0
         self.quarantineLimit = quarantineLimit
+        let lastReadings = try LastReadings.load(db)
         let fleet = FleetIndex()
         try fleet.load(db)
         self.fleet = fleet
@@ -122,7 +128,8 @@ public final class StoreWriter: Sendable {
             sequences: try SequenceSQL.load(db),
             saveSequence: try db.statement(SequenceSQL.upsert),
             sensorRules: sensorRules,
-            sensorMetadata: try SensorMetadataSQL.load(db), upstreamSensors: upstream.contains(.sensor)))
+            sensorMetadata: try SensorMetadataSQL.load(db), upstreamSensors: upstream.contains(.sensor),
+            lastReadings: lastReadings))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -212,7 +219,13 @@ public final class StoreWriter: Sendable {
                 }
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
-                for (id, ts) in latest { try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)]) }
+                for (id, ts) in latest {
+                    let known = s.lastReadings[id]?.ts
+                    guard ts > known ?? .min else { continue }
+                    if known.map({ BucketWidth.minute.start(of: $0) != BucketWidth.minute.start(of: ts) }) ?? true {
+                        try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)])
+                    }
+                }
                 if newTables { try RowTable.recreateView(s.db) }
                 for id in sequenced.keys { try SequenceSQL.save(s.saveSequence, series: id, s.sequences[id]!) }
                 for (bucket, change) in lossByMinute where change != 0 {
@@ -235,11 +248,22 @@ public final class StoreWriter: Sendable {
                 throw error
             }
             // Committed: visible to the fleet overview.
+            for (id, ts) in latest where ts > s.lastReadings[id]?.ts ?? .min { s.lastReadings[id] = (s.seriesNames[id]!, ts) }
             fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }), received: received)
             var missingChange: [String: Int64] = [:]
             for (id, old) in sequenced { missingChange[s.seriesNames[id]!.machine, default: 0] += s.sequences[id]!.missing - (old?.missing ?? 0) }
             fleet.noteMissing(missingChange)
             return outcome
+        }
+    }
+
+    /// The newest committed reading time of each sensor of `machine` (exact; `series.last_ts` in
+    /// the file may lag it by less than a minute).
+    public func newestReadings(machine: String) -> [String: Int64] {
+        state.withLock { s in
+            var out: [String: Int64] = [:]
+            for (name, ts) in s.lastReadings.values where name.machine == machine { out[name.sensor] = ts }
+            return out
         }
     }
 
@@ -465,8 +489,37 @@ extension StoreWriter {
             s.sealed -= dropped
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
             s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
+            s.lastReadings = s.lastReadings.filter { $0.value.name.machine != machine }
             fleet.remove(machine: machine)
             return removed
         }
+    }
+}
+
+// MARK: newest reading times
+
+/// `series.last_ts`, kept to the minute: written when a series' newest reading enters a new minute.
+enum LastReadings {
+    /// Every series' newest reading time, exact: the file's `last_ts` is in the same minute as the
+    /// newest reading (rows or a sealed chunk), so that minute is read once per series. Written
+    /// back where the file lagged, so what reads the file next (the fleet overview) is exact.
+    static func load(_ db: SQLiteConnection) throws -> [Int64: (name: StoreWriter.SeriesName, ts: Int64)] {
+        var out: [Int64: (name: StoreWriter.SeriesName, ts: Int64)] = [:]
+        let series = try db.query("SELECT id, machine, sensor, last_ts FROM series") { ($0.int(0), $0.text(1), $0.text(2), $0.int(3)) }
+        var minute = SeriesColumns()
+        for (id, machine, sensor, stored) in series {
+            var ts = stored
+            if stored > 0 {
+                let start = BucketWidth.minute.start(of: stored)
+                minute.removeAll()
+                try RawHistory.read(db, series: id, from: start, to: start + BucketWidth.minute.rawValue, withSeq: false, into: &minute)
+                if let newest = minute.ts.last, newest > stored {
+                    ts = newest
+                    try db.run("UPDATE series SET last_ts = ? WHERE id = ?", [.int(ts), .int(id)])
+                }
+            }
+            out[id] = (StoreWriter.SeriesName(machine: machine, sensor: sensor), ts)
+        }
+        return out
     }
 }
