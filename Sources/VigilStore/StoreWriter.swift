@@ -11,6 +11,12 @@ public final class StoreWriter: Sendable {
     public let quarantineLimit: Int
     /// The fleet overview in memory, kept current after every commit.
     public let fleet: FleetIndex
+    /// Every series' newest committed reading time, under its own lock (the API reads it while a
+    /// pass may hold the writer for seconds). `series.last_ts` is written when it enters a new
+    /// minute, not at every commit (a page of `series` per commit at a plant's pace): the file lags
+    /// it by less than a minute, `newestReadings(machine:)` answers exactly, and opening the store
+    /// finds the exact time again (`LastReadings.load`).
+    private let lastReadings: Mutex<[Int64: (name: SeriesName, ts: Int64)]>
     let clock: @Sendable () -> Int64
     /// The streams upstream sinks send: changes to their rows are noted in the change log.
     public let upstream: Set<UpstreamStream>
@@ -46,11 +52,6 @@ public final class StoreWriter: Sendable {
         var impossible: [Int64: Int64] = [:]
         /// Whether an upstream sink is sent the sensor stream (a new sensor, or new metadata, is noted).
         var upstreamSensors = false
-        /// Every series' newest committed reading time. `series.last_ts` is written when it enters
-        /// a new minute, not at every commit (a page of `series` per commit at a plant's pace):
-        /// the file lags it by less than a minute, `newestReadings(machine:)` answers exactly, and
-        /// opening the store finds the exact time again (`LastReadings.load`).
-        var lastReadings: [Int64: (name: SeriesName, ts: Int64)] = [:]
     }
 
     struct SeriesName: Hashable {
@@ -97,7 +98,7 @@ public final class StoreWriter: Sendable {
         try Schema.migrate(db)
         let rows = try db.query("SELECT count(*) FROM quarantine") { Int($0.int(0)) }.first ?? 0
         self.quarantineLimit = quarantineLimit
-        let lastReadings = try LastReadings.load(db)
+        lastReadings = Mutex(try LastReadings.load(db))
         let fleet = FleetIndex()
         try fleet.load(db)
         self.fleet = fleet
@@ -128,8 +129,7 @@ public final class StoreWriter: Sendable {
             sequences: try SequenceSQL.load(db),
             saveSequence: try db.statement(SequenceSQL.upsert),
             sensorRules: sensorRules,
-            sensorMetadata: try SensorMetadataSQL.load(db), upstreamSensors: upstream.contains(.sensor),
-            lastReadings: lastReadings))
+            sensorMetadata: try SensorMetadataSQL.load(db), upstreamSensors: upstream.contains(.sensor)))
     }
 
     /// Stores the readings and rejections of `messages` atomically. A reading whose key exists
@@ -219,8 +219,9 @@ public final class StoreWriter: Sendable {
                 }
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
+                let newest = lastReadings.withLock { $0 }
                 for (id, ts) in latest {
-                    let known = s.lastReadings[id]?.ts
+                    let known = newest[id]?.ts
                     guard ts > known ?? .min else { continue }
                     if known.map({ BucketWidth.minute.start(of: $0) != BucketWidth.minute.start(of: ts) }) ?? true {
                         try s.db.run("UPDATE series SET last_ts = max(last_ts, ?) WHERE id = ?", [.int(ts), .int(id)])
@@ -248,7 +249,9 @@ public final class StoreWriter: Sendable {
                 throw error
             }
             // Committed: visible to the fleet overview.
-            for (id, ts) in latest where ts > s.lastReadings[id]?.ts ?? .min { s.lastReadings[id] = (s.seriesNames[id]!, ts) }
+            lastReadings.withLock { newest in
+                for (id, ts) in latest where ts > newest[id]?.ts ?? .min { newest[id] = (s.seriesNames[id]!, ts) }
+            }
             fleet.noteReadings(Dictionary(uniqueKeysWithValues: latest.map { (s.seriesNames[$0.key]!, $0.value) }), received: received)
             var missingChange: [String: Int64] = [:]
             for (id, old) in sequenced { missingChange[s.seriesNames[id]!.machine, default: 0] += s.sequences[id]!.missing - (old?.missing ?? 0) }
@@ -260,9 +263,9 @@ public final class StoreWriter: Sendable {
     /// The newest committed reading time of each sensor of `machine` (exact; `series.last_ts` in
     /// the file may lag it by less than a minute).
     public func newestReadings(machine: String) -> [String: Int64] {
-        state.withLock { s in
+        lastReadings.withLock { newest in
             var out: [String: Int64] = [:]
-            for (name, ts) in s.lastReadings.values where name.machine == machine { out[name.sensor] = ts }
+            for (name, ts) in newest.values where name.machine == machine { out[name.sensor] = ts }
             return out
         }
     }
@@ -489,7 +492,7 @@ extension StoreWriter {
             s.sealed -= dropped
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
             s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
-            s.lastReadings = s.lastReadings.filter { $0.value.name.machine != machine }
+            lastReadings.withLock { $0 = $0.filter { $0.value.name.machine != machine } }
             fleet.remove(machine: machine)
             return removed
         }
