@@ -109,7 +109,7 @@ public final class HealthService: Service, Sendable {
             // (a model's createdAt, an event) is stamped after every command applied before it.
             let now = now + max(0, SystemClock.wallMillis() - started)
             // A minute is scored once, so only when every sensor's rollup of it is in: never past
-            // a minute still waiting for its rollup (a backlog or backfill reduces series by series).
+            // a minute still waiting for its rollup (a backlog's pass can end inside a minute).
             let through = pending[machine].map { min(final, $0 - 60_000) } ?? final
             do {
                 let (m, report) = try decisions.update(machine: machine, kept: machines.withLock { $0[machine] }, through: through, now: now)
