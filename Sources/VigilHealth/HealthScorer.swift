@@ -76,6 +76,9 @@ public struct HealthScorer: Sendable {
     /// predict for them (their conditional mean), so the statistic is the others' own Mahalanobis
     /// distance and the alarm edges stay valid.
     private(set) public var excluded: [Int] = []
+    /// The sensor the last `score(_:alone:)` left out as a lone witness, if any (not persisted:
+    /// after a restart a witness is held again from the stricter edge).
+    private(set) public var heldAlone: Int?
 
     public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
                 status: HealthStatus = .ok) {
@@ -116,6 +119,11 @@ public struct HealthScorer: Sendable {
     /// Updates both smoothings with `row` (one cell per model sensor, nil = missing) and returns
     /// the statistic of each horizon, noting which one is further past its alarm edge.
     mutating func statistics(_ row: [Double?]) -> (slow: Double, fast: Double) {
+        smooth(row)
+        return forms()
+    }
+
+    private mutating func smooth(_ row: [Double?]) {
         let p = model.sensors.count
         let a = model.parameters.smoothing, b = model.parameters.fastSmoothing
         for j in 0..<p {
@@ -130,6 +138,10 @@ public struct HealthScorer: Sendable {
                 silentFor[j] += 1
             }
         }
+    }
+
+    /// Both horizons' statistics of the smoothed state, noting which one binds.
+    private mutating func forms() -> (slow: Double, fast: Double) {
         let slowT2 = Self.quadraticForm(smoothed, model, excluded: excluded, deviation: &deviation, parts: &slowParts)
         guard let edge = model.fastThreshold else {
             fastBinds = false
@@ -314,8 +326,26 @@ public struct HealthScorer: Sendable {
         return model.severity(slow: t.slow, fast: t.fast)
     }
 
-    public mutating func score(_ row: [Double?]) -> HealthScore {
-        let r = severity(row)
+    /// Scores `row`. `alone` is told of a sensor that alone takes the machine out of `ok` — with
+    /// it, health is below the `ok` edge; without it (replaced by what the others predict, on
+    /// both horizons) the rest is `ok`, or above `watch` for the sensor left out the row before —
+    /// and answers whether to leave it out of this row like a faulty one (`heldAlone` then names
+    /// it). A wearing machine or a process fault moves several sensors: the rest is not `ok`, and
+    /// nobody is asked about; once the rest leaves `watch` too, the sensor counts again.
+    public mutating func score(_ row: [Double?], alone mayHold: (Int) -> Bool = { _ in false }) -> HealthScore {
+        smooth(row)
+        var t = forms()
+        let before = heldAlone
+        heldAlone = nil
+        let kept = excluded
+        defer { excluded = kept }
+        if 100 * pow2(-model.severity(slow: t.slow, fast: t.fast)) < bands.ok,
+           let j = loneWitness(restAtLeast: { $0 == before ? bands.watch : bands.ok }), mayHold(j) {
+            excluded = (excluded + [j]).sorted()
+            heldAlone = j
+            t = forms()
+        }
+        let r = model.severity(slow: t.slow, fast: t.fast)
         let health = min(100, max(0, 100 * pow2(-r)))
         status = bands.status(health: health, current: status)
         let p = model.sensors.count
@@ -342,6 +372,37 @@ public struct HealthScorer: Sendable {
         }
         return HealthScore(health: health, anomalyScore: 1 - health / 100, status: status, confidence: confidence,
                            contributors: contributors, severity: r)
+    }
+
+    /// The sensor whose replacement by what the others predict for it (`impute`) removes most of
+    /// the binding horizon's statistic, if the health of the rest is then at least `health(j)` on
+    /// both horizons: `T² − ((P d)_j)² / P_jj` is the others' own statistic.
+    private func loneWitness(restAtLeast health: (Int) -> Double) -> Int? {
+        let p = model.sensors.count
+        guard p >= 3 else { return nil }
+        let out = Set(excluded)
+        func parts(_ x: [Double]) -> (t2: Double, removed: [Double]) {
+            var d = (0..<p).map { x[$0] - model.mean[$0] }
+            if !excluded.isEmpty { Self.impute(excluded, model, deviation: &d) }
+            var pd = [Double](repeating: 0, count: p)
+            var t2 = 0.0
+            for i in 0..<p {
+                for k in 0..<p { pd[i] += model.precision[i * p + k] * d[k] }
+                t2 += d[i] * pd[i]
+            }
+            let removed = (0..<p).map { j in
+                let pjj = model.precision[j * p + j]
+                return out.contains(j) || pjj <= 0 || silentFor[j] > staleRows ? 0 : pd[j] * pd[j] / pjj
+            }
+            return (t2, removed)
+        }
+        let slow = parts(smoothed)
+        let fastEdge = model.fastThreshold
+        let quick = fastEdge == nil ? nil : parts(fast)
+        let binding = fastBinds ? (quick ?? slow) : slow
+        guard let j = binding.removed.indices.max(by: { binding.removed[$0] < binding.removed[$1] }), binding.removed[j] > 0 else { return nil }
+        let rest = model.severity(slow: slow.t2 - slow.removed[j], fast: quick.map { $0.t2 - $0.removed[j] } ?? 0)
+        return 100 * pow2(-rest) >= health(j) ? j : nil
     }
 
     /// 2^x without Foundation, exact enough for a display value (|error| < 1e-12 relative).

@@ -9,7 +9,9 @@ import VigilCore
 /// raw readings (stuck, spike, dropout, out of range, noise) is not smoothed either, so its faulty
 /// values never linger in the machine's state; a drifting one still is (the detector needs to see
 /// whether it comes back); so is a sensor that crept away from its siblings while a drift is
-/// judged on it (`SensorFaultDetector.driftSuspects`, no contributor: it is not decided yet). After
+/// judged on it (`SensorFaultDetector.driftSuspects`, no contributor: it is not decided yet), and
+/// a sensor that has alone kept the machine out of `ok` for half an hour while the rest is `ok`,
+/// if it crept there (`HealthScorer.score(_:alone:)`, `SensorFaultDetector.noteAlone`). After
 /// scoring, the slow horizon's isolation tells the detector which single sensor, if any, explains
 /// the change of the machine's deviation since the detector's baseline on its own (a drift
 /// candidate) — or, when none does, whether a sensor has left its peers (`peers`: the median
@@ -34,7 +36,7 @@ public enum JudgedScoring {
             drifting.insert(j)
         }
         scorer.exclude(faulty)
-        var s = scorer.score(cells)
+        var s = scorer.score(cells) { j in detector.index(of: names[j]).map { detector.noteAlone($0, from: from, to: to) } ?? false }
         for j in faulty.sorted() where kinds[j] != nil { s.contributors.append(Contributor(sensor: names[j], share: 0, sensorFault: kinds[j])) }
         // Judged on the change since the baseline (in the scorer's numbering), which moves on while
         // no drift is being judged.

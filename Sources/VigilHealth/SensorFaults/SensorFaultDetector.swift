@@ -134,6 +134,12 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
         /// offset) followed over `peerTime`, and the row it last followed (nil without peers).
         var peerDeparture: Double?
         var peerAt: Int64?
+        /// Since when, and when last, health found it alone taking its machine out of `ok`, and
+        /// when it last left it out for that (`noteAlone`; optional also so that detectors saved
+        /// before they existed still load).
+        var aloneFrom: Int64?
+        var lastAlone: Int64?
+        var heldAlone: Int64?
         public var fault: SensorFault?
         /// When the open fault's evidence was last seen.
         var lastBad: Int64 = 0
@@ -290,6 +296,27 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             guard let jump = t.jump, t.fault == nil, !t.followed else { return false }
             return jump.at < to && to - jump.at <= 3 * settings.driftAfter
         }
+    }
+
+    /// Health found sensor `j` alone taking the machine out of `ok` in the row `from..<to` (the
+    /// rest of the machine is `ok` without it: `HealthScorer.score(_:alone:)`); returns whether
+    /// health leaves it out of the row. One witness is believed for half of `driftAfter` (a change of
+    /// one instrument may be the machine's: a valve closing, a pump cavitating on SKAB, over
+    /// minutes); past that, a sensor that crept there — no fault open, its siblings not found
+    /// moving with it, no step or spike within `driftAfter` — is left out, `suspect` of a drift,
+    /// while the judge decides, and counts again as soon as a sibling moves with it or it comes
+    /// back. A drifting transmitter takes hours to carry its machine to `alarm`; held, it does not.
+    public mutating func noteAlone(_ j: Int, from: Int64, to: Int64) -> Bool {
+        guard tracks.indices.contains(j), profiles[j] != nil else { return false }
+        var t = tracks[j]
+        defer { tracks[j] = t }
+        if t.lastAlone.map({ from - $0 > settings.driftGap }) != false { t.aloneFrom = from }
+        t.lastAlone = from
+        guard t.fault == nil, !t.followed, !t.shifted(in: (to - settings.driftAfter)...to),
+              let since = t.aloneFrom, from - since >= settings.driftAfter / 2 else { return false }
+        t.heldAlone = from
+        t.suspect = .drift
+        return true
     }
 
     /// Learns each sensor's relation to its peers from its commissioning minutes: per sensor name
@@ -534,7 +561,7 @@ public struct SensorFaultDetector: Codable, Sendable, Equatable {
             }
         }
         if t.roughWindows == 1 { suspect = suspect ?? .noise }
-        if t.drifting, t.fault == nil { suspect = suspect ?? .drift }
+        if t.drifting || t.heldAlone.map({ ts - $0 <= settings.driftGap }) == true, t.fault == nil { suspect = suspect ?? .drift }
         t.suspect = t.fault == nil ? suspect : nil
         tracks[j] = t
         changes += closeIfBehaved(j, at: ts)
