@@ -4,7 +4,7 @@ import VigilRollup
 /// The row tables: readings not sealed yet (the recent hours, and late readings for sealed spans
 /// until the sealer folds them in). One table per 6-hour span (`ChunkSpan`), `reading_<n>` for
 /// the span starting at `n · 6 h`, keyed `(bucket, series_id, ts)` where `bucket` is the reading's
-/// 10-second slot (docs/storage.md "Rows"):
+/// 10-second slot, beginning 2 s past the 10 s like the commits (docs/storage.md "Rows"):
 ///
 /// - **Time first.** A live plant's commit (every series, the last 10 s at the default
 ///   `ingest.apply_interval`) lands in the slot or two at its table's end — a few pages for
@@ -22,22 +22,91 @@ import VigilRollup
 /// `sqlite3`.
 enum RowTable {
     static let bucketMillis: Int64 = 10_000
+    /// Slots begin this long past each multiple of 10 s, where commits fall
+    /// (`CommitSchedule.lateArrivalMillis` past each multiple of `ingest.apply_interval`): a live
+    /// commit holds one whole slot, so its rows, in key order, are appended after the table's
+    /// last row and fill its pages once. Slots on the 10 s were split by every commit (their first
+    /// 2 s in one, the rest in the next: between the first part's rows of each series), which
+    /// wrote their pages twice and left them part full.
+    static let bucketOffset: Int64 = CommitSchedule.lateArrivalMillis
 
     /// The bucket holding `ts` (floor division, correct for any sign).
     static func bucket(of ts: Int64) -> Int64 {
-        let q = ts / bucketMillis
-        return ts % bucketMillis < 0 ? q - 1 : q
+        let x = ts - bucketOffset
+        let q = x / bucketMillis
+        return x % bucketMillis < 0 ? q - 1 : q
     }
+
+    /// `bucket(of: ts)` in SQL.
+    static let bucketSQL = "((ts - \(bucketOffset)) - (((ts - \(bucketOffset)) % \(bucketMillis)) + \(bucketMillis)) % \(bucketMillis)) / \(bucketMillis)"
 
     /// The span (its index: start / span length) holding `ts`.
     static func span(of ts: Int64) -> Int64 { ChunkSpan.start(of: ts) / ChunkSpan.millis }
 
     static func table(_ span: Int64) -> String { "\"reading_\(span)\"" }
 
-    /// The upsert of one reading into its span's table: `(bucket, series, ts, value, seq)`; the later write wins.
-    static func upsert(span: Int64) -> String {
-        "INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) VALUES(?,?,?,?,?) "
-            + "ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
+    /// The upsert of `rows` readings into their span's table, `(bucket, series, ts, value, seq)`
+    /// each; a later row wins over an earlier one with its key, in the statement or the table.
+    static func upsert(span: Int64, rows: Int = 1) -> String {
+        "INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) VALUES"
+            + Array(repeating: "(?,?,?,?,?)", count: rows).joined(separator: ",")
+            + " ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
+    }
+
+    /// Rows are upserted this many at a time (one statement), in key order.
+    static let rowsPerStatement = 64
+
+    /// A reading on its way into a row table.
+    struct Pending {
+        var span: Int64
+        var bucket: Int64
+        var series: Int64
+        var ts: Int64
+        var value: Double
+        var seq: Int64?
+    }
+
+    /// Upserts `rows` (readings of one batch, in arrival order; their tables exist) in key order,
+    /// `rowsPerStatement` to a statement: a commit's rows fill the pages at its slots' end one
+    /// after the other (SQLite packs pages appended in order; rows in arrival order land all over
+    /// the slot and split its pages half full), and a statement's fixed cost is paid once for
+    /// many rows. The sort is stable, so of two readings with one key the later still wins.
+    static func upsert(_ db: SQLiteConnection, _ rows: inout [Pending]) throws {
+        rows.withUnsafeMutableBufferPointer { b in
+            // Stable: indices break ties.
+            var order = Array(b.indices)
+            order.sort { i, j in
+                let x = b[i], y = b[j]
+                if x.span != y.span { return x.span < y.span }
+                if x.bucket != y.bucket { return x.bucket < y.bucket }
+                if x.series != y.series { return x.series < y.series }
+                if x.ts != y.ts { return x.ts < y.ts }
+                return i < j
+            }
+            let sorted = order.map { b[$0] }
+            for k in b.indices { b[k] = sorted[k] }
+        }
+        var i = 0
+        while i < rows.count {
+            let span = rows[i].span
+            var end = i
+            while end < rows.count, rows[end].span == span { end += 1 }
+            while i < end {
+                let n = end - i >= rowsPerStatement ? rowsPerStatement : 1
+                let statement = try db.statement(upsert(span: span, rows: n))
+                statement.reset()
+                for (k, r) in rows[i..<(i + n)].enumerated() {
+                    let at = Int32(5 * k)
+                    try statement.bind(.int(r.bucket), at: at + 1)
+                    try statement.bind(.int(r.series), at: at + 2)
+                    try statement.bind(.int(r.ts), at: at + 3)
+                    try statement.bind(.double(r.value), at: at + 4)
+                    try statement.bind(r.seq.map { .int($0) } ?? .null, at: at + 5)
+                }
+                _ = try statement.step()
+                i += n
+            }
+        }
     }
 
     /// The spans that have a row table, oldest first (listed again only when the schema changed).
@@ -200,10 +269,18 @@ enum RowTable {
         for span in spans {
             try create(db, span: span)
             try db.run("INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) "
-                       + "SELECT \(floored(bucketMillis)) / \(bucketMillis), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
+                       + "SELECT \(bucketSQL), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
                        [.int(span * ChunkSpan.millis), .int((span + 1) * ChunkSpan.millis)])
         }
         try db.execute("DROP TABLE reading_v1")
         try recreateView(db)
+    }
+
+    /// Schema v15: slots begin `bucketOffset` past the 10 s (they began on it). Each row's slot is
+    /// recomputed from its `ts` (one key per `(series, ts)` before and after: no collision).
+    static func moveSlots(_ db: SQLiteConnection) throws {
+        for span in try spans(db) {
+            try db.run("UPDATE \(table(span)) SET bucket = \(bucketSQL) WHERE bucket != \(bucketSQL)")
+        }
     }
 }

@@ -146,7 +146,8 @@ public final class StoreWriter: Sendable {
             var lastSequenced: Int64?
             var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
             var spans: Set<Int64> = []  // row tables made sure of in this batch
-            var insert: (span: Int64, statement: Statement)?  // consecutive readings mostly share a span
+            var lastSpan: Int64?  // consecutive readings mostly share a span
+            var rows: [RowTable.Pending] = []
             var newTables = false  // the view of the row tables is made again before the commit
             do { try s.db.transaction {
                 for m in messages {
@@ -193,19 +194,12 @@ public final class StoreWriter: Sendable {
                             }
                         }
                         let span = RowTable.span(of: r.ts)
-                        if span != insert?.span {
+                        if span != lastSpan {
                             // Once per span and batch: its table may be new (or dropped by sealing since).
                             if spans.insert(span).inserted, try RowTable.create(s.db, span: span) { newTables = true }
-                            insert = (span, try s.db.statement(RowTable.upsert(span: span)))
+                            lastSpan = span
                         }
-                        let ins = insert!.statement
-                        ins.reset()
-                        try ins.bind(.int(RowTable.bucket(of: r.ts)), at: 1)
-                        try ins.bind(.int(id), at: 2)
-                        try ins.bind(.int(r.ts), at: 3)
-                        try ins.bind(.double(r.value), at: 4)
-                        try ins.bind(r.seq.map { .int($0) } ?? .null, at: 5)
-                        _ = try ins.step()
+                        rows.append(RowTable.Pending(span: span, bucket: RowTable.bucket(of: r.ts), series: id, ts: r.ts, value: r.value, seq: r.seq))
                     }
                     outcome.stored += m.readings.count
                     for j in m.rejections {
@@ -217,6 +211,7 @@ public final class StoreWriter: Sendable {
                     }
                     outcome.quarantined += m.rejections.count
                 }
+                try RowTable.upsert(s.db, &rows)
                 let now = clock()
                 for t in touched { try s.rollups.markDirty(series: t.series, minute: t.start, now: now) }
                 let newest = lastReadings.withLock { $0 }

@@ -327,4 +327,43 @@ import VigilRollup
         #expect(try await RollupStoreTests.rollups(reader, "pump2", "vib", .minute) == minutesBefore)
         #expect(try Self.tableCounts(tmp.path).rows == 0)
     }
+
+    /// Rows slotted on the 10 s (schema 14) are moved to slots 2 s past them on open, and every
+    /// reading is found again, before and after sealing.
+    @Test func rowsInSlotsOfTheTenSecondsAreMovedToTheCommitsSlots() async throws {
+        let tmp = try TempDatabase()
+        let (messages, truth) = RollupStoreTests.chaoticStream(seed: 7)
+        do {
+            let writer = try StoreWriter(path: tmp.path)
+            _ = try writer.write(messages)
+        }
+        let db = try SQLiteConnection(path: tmp.path)
+        let tables = try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_[0-9]*'", row: { $0.text(0) })
+        #expect(!tables.isEmpty)
+        for name in tables {
+            try db.execute("UPDATE \"\(name)\" SET bucket = (ts - ((ts % 10000) + 10000) % 10000) / 10000")
+        }
+        try db.execute("PRAGMA user_version = 14")
+        let moved = try db.query("SELECT count(*) FROM reading WHERE ts % 10000 < 2000") { $0.int(0) }.first ?? 0
+        #expect(moved > 0, "some rows lie in the first 2 s of a 10-s slot")
+
+        let writer = try StoreWriter(path: tmp.path)
+        #expect(try db.query("PRAGMA user_version") { $0.int(0) }.first == Int64(Schema.migrations.count))
+        for name in tables {
+            let wrong = try db.query("SELECT count(*) FROM \"\(name)\" WHERE bucket != \(RowTable.bucketSQL)") { $0.int(0) }.first
+            #expect(wrong == 0)
+        }
+        let reader = try StoreReader(path: tmp.path)
+        for machine in ["plant1/press7", "pump2"] {
+            for sensor in ["temp", "vib"] {
+                let rows = try await Self.rawSeries(reader, machine, sensor)
+                let expected = truth.filter { $0.key.machine == machine && $0.key.sensor == sensor }.sorted { $0.key.ts < $1.key.ts }
+                #expect(rows.map(\.ts) == expected.map(\.key.ts), "\(machine) \(sensor)")
+                #expect(rows.map(\.value) == expected.map(\.value))
+            }
+        }
+        _ = try writer.rollupAllDue(now: Self.far)
+        #expect(try writer.sealAll(now: Self.far).readings == truth.count)
+        #expect(try Self.tableCounts(tmp.path).rows == 0)
+    }
 }

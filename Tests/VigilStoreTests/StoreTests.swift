@@ -39,6 +39,47 @@ extension StoreWriter {
         #expect(rows.map(\.value) == [22])
     }
 
+    /// A batch's rows go in key order, many to a statement: scrambled arrivals across two spans'
+    /// tables, more than a statement holds, each key twice or three times — every reading is
+    /// stored once, with the value that arrived last.
+    @Test func aBatchIsStoredInKeyOrderAndTheLaterReadingOfAKeyWins() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let span: Int64 = 6 * 3_600_000
+        let start = 1_764_000_000_000 / span * span + span - 300_000  // the last 5 minutes of a span, then the next's
+        var rng = SystemRandomNumberGenerator()
+        var arrivals: [Reading] = []
+        var last: [String: Double] = [:]
+        for round in 0..<3 {
+            for sensor in ["a", "b", "c"] {
+                for k in 0..<200 where round == 0 || k % (round + 1) == 0 {
+                    let ts = start + Int64(k) * 3_000
+                    let value = Double(round * 1_000 + k)
+                    arrivals.append(Reading(machine: "m", sensor: sensor, ts: ts, value: value))
+                    last["\(sensor)/\(ts)"] = value
+                }
+            }
+        }
+        // Scrambled within each round (a later round still arrives later).
+        var batch: [Reading] = []
+        var i = 0
+        while i < arrivals.count {
+            var j = i
+            while j < arrivals.count, arrivals[j].value / 1_000 < arrivals[i].value / 1_000 + 1 { j += 1 }
+            batch += arrivals[i..<j].shuffled(using: &rng)
+            i = j
+        }
+        let outcome = try writer.write([IngestMessage(readings: batch, rejections: [], topic: "t", payload: [], receivedAt: start)])
+        #expect(outcome.stored == batch.count)
+        let reader = try StoreReader(path: tmp.path)
+        for sensor in ["a", "b", "c"] {
+            let rows = try #require(try await reader.rawSeries(machine: "m", sensor: sensor, from: 0, to: .max, limit: 1_000))
+            #expect(rows.count == 200)
+            #expect(rows.map(\.ts) == (0..<200).map { start + Int64($0) * 3_000 })
+            #expect(rows.allSatisfy { last["\(sensor)/\($0.ts)"] == $0.value })
+        }
+    }
+
     /// A series' newest reading time reaches the file once a minute, not at every commit; the
     /// writer knows it exactly, and a store opened again (after a kill: nothing else was written)
     /// finds the exact time from the minute's readings.
