@@ -2,9 +2,9 @@
 """What sealing writes (issue 27): bytes written per reading moved from rows into chunks.
 
 A fresh database made by the release `vigild` is filled with `--hours` of `--series` series at
-1 Hz as a live plant leaves them: row tables written in 10-second commits in arrival order,
-the layout of `Sources/VigilStore/RowTable.swift` (one table per 6-hour span, keyed
-(10-second slot, series, ts)). Then `vigild --seal` runs under `strace`, and every byte it
+1 Hz as a live plant leaves them: row tables written in 10-second commits in key order, as
+vigild writes them, in the layout of `Sources/VigilStore/RowTable.swift` (one table per 6-hour
+span, one integer key: 10-second slot from 2 s past the 10 s, series, time in the slot). Then `vigild --seal` runs under `strace`, and every byte it
 writes to the WAL and to the database file (checkpoints, and the VACUUM that gives the freed
 pages back) is divided by the readings it sealed. The readings are checked back: the chunks
 hold them all, and no row is left.
@@ -15,6 +15,17 @@ import argparse, os, random, re, shutil, sqlite3, subprocess, sys, tempfile, tim
 
 SPAN = 21_600_000  # ChunkSpan.millis
 SLOT = 10_000  # RowTable.bucketMillis
+OFFSET = 2_000  # RowTable.bucketOffset
+
+
+def bucket(ts):
+    return (ts - OFFSET) // SLOT
+
+
+def key(ts, sid):
+    """RowTable.key: (slot in the span << 46) + (series << 14) + time in the slot."""
+    b = bucket(ts)
+    return ((b - bucket(ts // SPAN * SPAN)) << 46) + (sid << 14) + (ts - (b * SLOT + OFFSET))
 
 
 def main():
@@ -36,14 +47,15 @@ def main():
         ids = [r[0] for r in c.execute("SELECT id FROM series ORDER BY id")]
         t0 = 1_700_000_000_000 // SPAN * SPAN
         for span in range(t0 // SPAN, (t0 + args.hours * 3_600_000 - 1) // SPAN + 1):
-            c.execute(f'CREATE TABLE "reading_{span}"(bucket INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, '
-                      'value REAL NOT NULL, seq INTEGER, PRIMARY KEY(bucket, series_id, ts)) WITHOUT ROWID')
+            c.execute(f'CREATE TABLE "reading_{span}"(key INTEGER PRIMARY KEY, value REAL NOT NULL, seq INTEGER)')
         rnd = random.Random(1)
-        for commit in range(args.hours * 360):
-            rows = [(ts // SLOT, sid, ts, round(20 + rnd.random(), 2), sec)
-                    for sec in range(commit * 10, commit * 10 + 10) for sid in ids
-                    for ts in [t0 + sec * 1000 + rnd.randint(0, 40)]]
-            c.executemany(f'INSERT INTO "reading_{rows[0][2] // SPAN}"(bucket, series_id, ts, value, seq) VALUES(?,?,?,?,?)', rows)
+        for commit in range(args.hours * 360 + 1):
+            # A live commit at 2 s past the 10 s: the slot from 8 s before the 10 s to 2 s past.
+            rows = sorted((ts // SPAN, key(ts, sid), round(20 + rnd.random(), 2), sec)
+                          for sec in range(commit * 10 - 8, commit * 10 + 2) if 0 <= sec < args.hours * 3600 for sid in ids
+                          for ts in [t0 + sec * 1000 + rnd.randint(0, 40)])
+            for span in sorted({r[0] for r in rows}):  # none after the last second
+                c.executemany(f'INSERT INTO "reading_{span}"(key, value, seq) VALUES(?,?,?)', [r[1:] for r in rows if r[0] == span])
             c.commit()
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         c.close()

@@ -3,21 +3,28 @@ import VigilRollup
 
 /// The row tables: readings not sealed yet (the recent hours, and late readings for sealed spans
 /// until the sealer folds them in). One table per 6-hour span (`ChunkSpan`), `reading_<n>` for
-/// the span starting at `n · 6 h`, keyed `(bucket, series_id, ts)` where `bucket` is the reading's
-/// 10-second slot, beginning 2 s past the 10 s like the commits (docs/storage.md "Rows"):
+/// the span starting at `n · 6 h`, `(key, value, seq)` with one integer `key` for the reading's
+/// 10-second slot (beginning 2 s past the 10 s, like the commits), series and time in the slot —
+/// in that order (docs/storage.md "Rows"):
 ///
 /// - **Time first.** A live plant's commit (every series, the last 10 s at the default
-///   `ingest.apply_interval`) lands in the slot or two at its table's end — a few pages for
-///   thousands of readings — instead of one page inside each series' range, rewritten and split
-///   every few commits. Slots of 10 s, not minutes: a commit rewrites the pages of the slots it
-///   adds to, and a minute's would be rewritten by each of its six commits (measured: 134 B a
-///   reading of WAL instead of 47).
+///   `ingest.apply_interval`) lands in the slot at its table's end — a few pages for thousands of
+///   readings — instead of one page inside each series' range, rewritten and split every few
+///   commits. Slots of 10 s, not minutes: a commit rewrites the pages of the slots it adds to,
+///   and a minute's would be rewritten by each of its six commits (measured: 134 B a reading of
+///   WAL instead of 47). Slots begin where commits fall, so a commit fills one slot whole.
+/// - **One integer key (a rowid).** SQLite packs a rowid table's pages full when rows are
+///   appended in key order, and a commit's rows are (a batch is upserted in key order); a table
+///   keyed by three columns (`WITHOUT ROWID`, until schema v15) is an index B-tree, rebalanced
+///   across neighbouring pages at every split, and its rows carried the slot and the whole
+///   time. Measured at a live plant's pace: 45 → 32 B of WAL a reading, the file's pages a third
+///   fuller.
 /// - **A table per span.** Sealing writes a span's chunks and drops its table: the pages go to the
 ///   free list unwritten. Deleting the same rows from one big table writes every page again
 ///   (SQLite rebalances as it deletes) — as many bytes as the rows took to write.
 ///
 /// A series' rows are read one slot at a time: a seek per slot that holds any row, slots without
-/// rows skipped by the index (6 hours of rows: 2,160 seeks). The view
+/// rows skipped by the key (6 hours of rows: 2,160 seeks). The view
 /// `reading(series_id, ts, value, seq)` is every table together, for people reading the file with
 /// `sqlite3`.
 enum RowTable {
@@ -37,20 +44,63 @@ enum RowTable {
         return x % bucketMillis < 0 ? q - 1 : q
     }
 
-    /// `bucket(of: ts)` in SQL.
-    static let bucketSQL = "((ts - \(bucketOffset)) - (((ts - \(bucketOffset)) % \(bucketMillis)) + \(bucketMillis)) % \(bucketMillis)) / \(bucketMillis)"
+    static func start(ofBucket b: Int64) -> Int64 { b * bucketMillis + bucketOffset }
+
+    // MARK: the key
+
+    /// `key = (slot << 46) | (series << 14) | (ts − the slot's start)`, where `slot` counts the
+    /// span's buckets from its first (at most 2,161 of them: 12 bits), `series` is the series id
+    /// (32 bits) and the time in the slot is below 10,000 ms (14 bits): 58 bits, ordered like
+    /// `(bucket, series, ts)`.
+    static let timeBits: Int64 = 14, seriesBits: Int64 = 32
+    static let timeMask: Int64 = (1 << timeBits) - 1, seriesMask: Int64 = (1 << seriesBits) - 1
+
+    static func firstBucket(_ span: Int64) -> Int64 { bucket(of: span * ChunkSpan.millis) }
+
+    /// The key of the reading of `series` at `ts` in its span's table. A series id needs 32 bits
+    /// (4 billion series: ids are never reused, but nothing makes that many).
+    static func key(span: Int64, series: Int64, ts: Int64) -> Int64 {
+        precondition(series >= 0 && series <= seriesMask, "series id \(series) beyond the row key's 32 bits")
+        let b = bucket(of: ts)
+        return key(span: span, bucket: b, series: series, time: ts - start(ofBucket: b))
+    }
+
+    /// The key of `time` ms into bucket `b` (of `span`) for `series`; `series` one past the last
+    /// (`seriesMask + 1`) or `time` 10,000 give the key just past a series' or a slot's keys.
+    static func key(span: Int64, bucket b: Int64, series: Int64, time: Int64) -> Int64 {
+        ((b - firstBucket(span)) << (seriesBits + timeBits)) + (series << timeBits) + time
+    }
+
+    static func decode(span: Int64, key: Int64) -> (bucket: Int64, series: Int64, ts: Int64) {
+        let b = firstBucket(span) + (key >> (seriesBits + timeBits))
+        return (b, (key >> timeBits) & seriesMask, start(ofBucket: b) + (key & timeMask))
+    }
+
+    /// The keys of `series` in bucket `b` with times in `[from, to)`.
+    static func keys(span: Int64, bucket b: Int64, series: Int64, from: Int64, to: Int64) -> Range<Int64> {
+        let begin = start(ofBucket: b)
+        let lo = from <= begin ? 0 : from >= begin + bucketMillis ? bucketMillis : from - begin
+        let hi = to <= begin ? 0 : min(to - begin, bucketMillis)
+        return key(span: span, bucket: b, series: series, time: lo)..<key(span: span, bucket: b, series: series, time: max(lo, hi))
+    }
+
+    /// `key` in SQL, of the columns `series_id` and `ts` (for converting tables of other layouts).
+    static func keySQL(span: Int64) -> String {
+        let b = "(((ts - \(bucketOffset)) - (((ts - \(bucketOffset)) % \(bucketMillis)) + \(bucketMillis)) % \(bucketMillis)) / \(bucketMillis))"
+        return "(((\(b) - \(firstBucket(span))) << \(seriesBits + timeBits)) + (series_id << \(timeBits)) + (ts - (\(b) * \(bucketMillis) + \(bucketOffset))))"
+    }
 
     /// The span (its index: start / span length) holding `ts`.
     static func span(of ts: Int64) -> Int64 { ChunkSpan.start(of: ts) / ChunkSpan.millis }
 
     static func table(_ span: Int64) -> String { "\"reading_\(span)\"" }
 
-    /// The upsert of `rows` readings into their span's table, `(bucket, series, ts, value, seq)`
-    /// each; a later row wins over an earlier one with its key, in the statement or the table.
+    /// The upsert of `rows` readings into their span's table, `(key, value, seq)` each; a later
+    /// row wins over an earlier one with its key, in the statement or the table.
     static func upsert(span: Int64, rows: Int = 1) -> String {
-        "INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) VALUES"
-            + Array(repeating: "(?,?,?,?,?)", count: rows).joined(separator: ",")
-            + " ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value=excluded.value, seq=excluded.seq"
+        "INSERT INTO \(table(span))(key, value, seq) VALUES"
+            + Array(repeating: "(?,?,?)", count: rows).joined(separator: ",")
+            + " ON CONFLICT(key) DO UPDATE SET value=excluded.value, seq=excluded.seq"
     }
 
     /// Rows are upserted this many at a time (one statement), in key order.
@@ -59,33 +109,30 @@ enum RowTable {
     /// A reading on its way into a row table.
     struct Pending {
         var span: Int64
-        var bucket: Int64
-        var series: Int64
-        var ts: Int64
+        var key: Int64
         var value: Double
         var seq: Int64?
+
+        init(series: Int64, ts: Int64, value: Double, seq: Int64?) {
+            span = RowTable.span(of: ts)
+            key = RowTable.key(span: span, series: series, ts: ts)
+            self.value = value
+            self.seq = seq
+        }
     }
 
     /// Upserts `rows` (readings of one batch, in arrival order; their tables exist) in key order,
-    /// `rowsPerStatement` to a statement: a commit's rows fill the pages at its slots' end one
-    /// after the other (SQLite packs pages appended in order; rows in arrival order land all over
-    /// the slot and split its pages half full), and a statement's fixed cost is paid once for
-    /// many rows. The sort is stable, so of two readings with one key the later still wins.
+    /// `rowsPerStatement` to a statement: a commit's rows are appended at the end of its slot's
+    /// table one after the other, which SQLite packs into full pages (rows in arrival order land
+    /// all over the slot), and a statement's fixed cost is paid once for many rows. The sort is
+    /// stable, so of two readings with one key the later still wins.
     static func upsert(_ db: SQLiteConnection, _ rows: inout [Pending]) throws {
-        rows.withUnsafeMutableBufferPointer { b in
-            // Stable: indices break ties.
-            var order = Array(b.indices)
-            order.sort { i, j in
-                let x = b[i], y = b[j]
-                if x.span != y.span { return x.span < y.span }
-                if x.bucket != y.bucket { return x.bucket < y.bucket }
-                if x.series != y.series { return x.series < y.series }
-                if x.ts != y.ts { return x.ts < y.ts }
-                return i < j
-            }
-            let sorted = order.map { b[$0] }
-            for k in b.indices { b[k] = sorted[k] }
-        }
+        rows = rows.indices.sorted { i, j in
+            let x = rows[i], y = rows[j]
+            if x.span != y.span { return x.span < y.span }
+            if x.key != y.key { return x.key < y.key }
+            return i < j
+        }.map { rows[$0] }
         var i = 0
         while i < rows.count {
             let span = rows[i].span
@@ -96,12 +143,10 @@ enum RowTable {
                 let statement = try db.statement(upsert(span: span, rows: n))
                 statement.reset()
                 for (k, r) in rows[i..<(i + n)].enumerated() {
-                    let at = Int32(5 * k)
-                    try statement.bind(.int(r.bucket), at: at + 1)
-                    try statement.bind(.int(r.series), at: at + 2)
-                    try statement.bind(.int(r.ts), at: at + 3)
-                    try statement.bind(.double(r.value), at: at + 4)
-                    try statement.bind(r.seq.map { .int($0) } ?? .null, at: at + 5)
+                    let at = Int32(3 * k)
+                    try statement.bind(.int(r.key), at: at + 1)
+                    try statement.bind(.double(r.value), at: at + 2)
+                    try statement.bind(r.seq.map { .int($0) } ?? .null, at: at + 3)
                 }
                 _ = try statement.step()
                 i += n
@@ -126,12 +171,7 @@ enum RowTable {
     static func create(_ db: SQLiteConnection, span: Int64) throws -> Bool {
         let exists = try db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text("reading_\(span)")]) { _ in true }
         guard exists.isEmpty else { return false }
-        try db.execute("""
-            CREATE TABLE \(table(span))(
-                bucket INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER,
-                PRIMARY KEY(bucket, series_id, ts)
-            ) WITHOUT ROWID
-            """)
+        try db.execute("CREATE TABLE \(table(span))(key INTEGER PRIMARY KEY, value REAL NOT NULL, seq INTEGER)")
         return true
     }
 
@@ -145,7 +185,11 @@ enum RowTable {
     /// `reading`: every row table as one, oldest span first. A compound SELECT has at most 500
     /// terms (a backfill of a year makes 1,460 tables): groups of 400 in subqueries.
     static func recreateView(_ db: SQLiteConnection) throws {
-        let terms = try spans(db).map { "SELECT series_id, ts, value, seq FROM \(table($0))" }
+        let terms = try spans(db).map { span in
+            "SELECT (key >> \(timeBits)) & \(seriesMask) AS series_id, "
+                + "\(start(ofBucket: firstBucket(span))) + (key >> \(seriesBits + timeBits)) * \(bucketMillis) + (key & \(timeMask)) AS ts, "
+                + "value, seq FROM \(table(span))"
+        }
         let union = terms.isEmpty
             ? "SELECT 0 AS series_id, 0 AS ts, 0.0 AS value, NULL AS seq WHERE 0"
             : stride(from: 0, to: terms.count, by: 400).map { i in
@@ -167,11 +211,12 @@ enum RowTable {
         guard from < to else { return }
         var next = bucket(of: from)
         let last = bucket(of: to - 1)
-        let s = try db.statement("SELECT bucket FROM \(table(span)) WHERE bucket >= ?1 AND bucket <= ?2 ORDER BY bucket LIMIT 1")
+        let s = try db.statement("SELECT key FROM \(table(span)) WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT 1")
+        let end = key(span: span, bucket: last + 1, series: 0, time: 0)
         while next <= last {
-            try s.bind([.int(next), .int(last)])
+            try s.bind([.int(key(span: span, bucket: next, series: 0, time: 0)), .int(end)])
             guard try s.step() else { break }
-            let b = s.int(0)
+            let b = decode(span: span, key: s.int(0)).bucket
             s.reset()
             guard try body(b) else { break }
             next = b + 1
@@ -184,12 +229,14 @@ enum RowTable {
                      withSeq: Bool, into out: inout SeriesColumns) throws {
         var n = 0
         for span in try spans(db, from: from, to: to) where n < limit {
-            let r = try db.statement("SELECT ts, value, seq FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4 ORDER BY ts")
+            let r = try db.statement("SELECT key, value, seq FROM \(table(span)) WHERE key >= ?1 AND key < ?2 ORDER BY key")
             try forEachBucket(db, span: span, from: from, to: to) { b in
                 defer { r.reset() }
-                try r.bind([.int(b), .int(series), .int(from), .int(to)])
+                let range = keys(span: span, bucket: b, series: series, from: from, to: to)
+                try r.bind([.int(range.lowerBound), .int(range.upperBound)])
+                let begin = start(ofBucket: b)
                 while n < limit, try r.step() {
-                    out.ts.append(r.int(0))
+                    out.ts.append(begin + (r.int(0) & timeMask))
                     out.values.append(r.double(1))
                     if withSeq { out.seq.append(r.isNull(2) ? nil : r.int(2)) }
                     n += 1
@@ -204,13 +251,17 @@ enum RowTable {
     /// for work on many series' same minutes at once (a rollup pass).
     static func readAll(_ db: SQLiteConnection, from: Int64, to: Int64) throws -> [Int64: SeriesColumns] {
         var out: [Int64: SeriesColumns] = [:]
+        guard from < to else { return out }
         for span in try spans(db, from: from, to: to) {
-            let r = try db.statement("SELECT series_id, ts, value FROM \(table(span)) WHERE bucket >= ?1 AND bucket <= ?2 AND ts >= ?3 AND ts < ?4")
+            let r = try db.statement("SELECT key, value FROM \(table(span)) WHERE key >= ?1 AND key < ?2")
             defer { r.reset() }
-            try r.bind([.int(bucket(of: from)), .int(bucket(of: to - 1)), .int(from), .int(to)])
+            let first = max(bucket(of: from), firstBucket(span)), last = min(bucket(of: to - 1), bucket(of: (span + 1) * ChunkSpan.millis - 1))
+            try r.bind([.int(key(span: span, bucket: first, series: 0, time: 0)), .int(key(span: span, bucket: last + 1, series: 0, time: 0))])
             // In key order, (slot, series, ts): each series' rows come oldest first.
             while try r.step() {
-                out[r.int(0), default: SeriesColumns()].append(ts: r.int(1), value: r.double(2), seq: nil)
+                let (_, series, ts) = decode(span: span, key: r.int(0))
+                guard ts >= from, ts < to else { continue }
+                out[series, default: SeriesColumns()].append(ts: ts, value: r.double(1), seq: nil)
             }
         }
         return out
@@ -221,8 +272,9 @@ enum RowTable {
         var found: Int64?
         for span in try spans(db, from: from, to: .max) {
             try forEachBucket(db, span: span, from: from, to: .max) { b in
-                found = try db.query("SELECT ts FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 ORDER BY ts LIMIT 1",
-                                     [.int(b), .int(series), .int(from)]) { $0.int(0) }.first
+                let range = keys(span: span, bucket: b, series: series, from: from, to: .max)
+                found = try db.query("SELECT min(key) FROM \(table(span)) WHERE key >= ?1 AND key < ?2",
+                                     [.int(range.lowerBound), .int(range.upperBound)]) { $0.isNull(0) ? nil : start(ofBucket: b) + ($0.int(0) & timeMask) }.first ?? nil
                 return found == nil
             }
             if found != nil { return found }
@@ -237,8 +289,8 @@ enum RowTable {
         var n = 0
         for span in try spans(db, from: from, to: to) {
             try forEachBucket(db, span: span, from: from, to: to) { b in
-                try db.run("DELETE FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts < ?4",
-                           [.int(b), .int(series), .int(from), .int(to)])
+                let range = keys(span: span, bucket: b, series: series, from: from, to: to)
+                try db.run("DELETE FROM \(table(span)) WHERE key >= ?1 AND key < ?2", [.int(range.lowerBound), .int(range.upperBound)])
                 n += db.changes
                 return true
             }
@@ -251,8 +303,13 @@ enum RowTable {
         var minutes: [Int64] = []
         for span in try spans(db, from: .min, to: before) {
             try forEachBucket(db, span: span, from: .min, to: before) { b in
-                minutes += try db.query("SELECT DISTINCT \(floored(BucketWidth.minute.rawValue)) FROM \(table(span)) WHERE bucket = ?1 AND series_id = ?2 AND ts < ?3",
-                                        [.int(b), .int(series), .int(before)]) { $0.int(0) }
+                let range = keys(span: span, bucket: b, series: series, from: .min, to: before)
+                let begin = start(ofBucket: b)
+                for key in try db.query("SELECT key FROM \(table(span)) WHERE key >= ?1 AND key < ?2 ORDER BY key",
+                                        [.int(range.lowerBound), .int(range.upperBound)], row: { $0.int(0) }) {
+                    let minute = BucketWidth.minute.start(of: begin + (key & timeMask))
+                    if minutes.last != minute { minutes.append(minute) }
+                }
                 return true
             }
         }
@@ -268,19 +325,26 @@ enum RowTable {
         try db.execute("ALTER TABLE reading RENAME TO reading_v1")
         for span in spans {
             try create(db, span: span)
-            try db.run("INSERT INTO \(table(span))(bucket, series_id, ts, value, seq) "
-                       + "SELECT \(bucketSQL), series_id, ts, value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
+            try db.run("INSERT INTO \(table(span))(key, value, seq) "
+                       + "SELECT \(keySQL(span: span)), value, seq FROM reading_v1 WHERE ts >= ? AND ts < ?",
                        [.int(span * ChunkSpan.millis), .int((span + 1) * ChunkSpan.millis)])
         }
         try db.execute("DROP TABLE reading_v1")
         try recreateView(db)
     }
 
-    /// Schema v15: slots begin `bucketOffset` past the 10 s (they began on it). Each row's slot is
-    /// recomputed from its `ts` (one key per `(series, ts)` before and after: no collision).
-    static func moveSlots(_ db: SQLiteConnection) throws {
+    /// Schema v15: span tables keyed `(bucket, series_id, ts)` (`WITHOUT ROWID`, slots on the
+    /// 10 s) become tables of one integer key, slots 2 s past the 10 s.
+    static func rekey(_ db: SQLiteConnection) throws {
+        try db.execute("DROP VIEW IF EXISTS reading")
         for span in try spans(db) {
-            try db.run("UPDATE \(table(span)) SET bucket = \(bucketSQL) WHERE bucket != \(bucketSQL)")
+            let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text("reading_\(span)")]) { $0.text(0) }
+            guard columns.contains("bucket") else { continue }
+            try db.execute("ALTER TABLE \(table(span)) RENAME TO reading_old")
+            try create(db, span: span)
+            try db.execute("INSERT INTO \(table(span))(key, value, seq) SELECT \(keySQL(span: span)), value, seq FROM reading_old ORDER BY 1")
+            try db.execute("DROP TABLE reading_old")
         }
+        try recreateView(db)
     }
 }

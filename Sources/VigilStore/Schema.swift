@@ -205,13 +205,15 @@ enum Schema {
         DROP TABLE rollup_dirty;
         ALTER TABLE rollup_dirty_v14 RENAME TO rollup_dirty;
         """,
-        // v15: the rows' 10-s slots begin 2 s past the 10 s, where live commits fall, so a commit
-        // fills one slot whole (`RowTable.bucketOffset`; `RowTable.moveSlots`, in `followUps`).
+        // v15: the span tables keyed by one integer (slot, series, time in the slot: a rowid table,
+        // whose pages SQLite packs full as a commit appends), their 10-s slots beginning 2 s past
+        // the 10 s where live commits fall, so a commit fills one slot whole (`RowTable.rekey`, in
+        // `followUps`).
         "",
     ]
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).
-    static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.moveSlots]
+    static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.rekey]
 
     static func migrate(_ db: SQLiteConnection) throws {
         let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0

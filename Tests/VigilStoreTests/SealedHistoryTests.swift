@@ -328,9 +328,10 @@ import VigilRollup
         #expect(try Self.tableCounts(tmp.path).rows == 0)
     }
 
-    /// Rows slotted on the 10 s (schema 14) are moved to slots 2 s past them on open, and every
-    /// reading is found again, before and after sealing.
-    @Test func rowsInSlotsOfTheTenSecondsAreMovedToTheCommitsSlots() async throws {
+    /// Rows of schema 14 — tables keyed `(bucket, series_id, ts)`, slots on the 10 s — become
+    /// tables of one integer key on open, and every reading is found again, before and after
+    /// sealing.
+    @Test func rowsOfTheThreeColumnKeyAreRekeyed() async throws {
         let tmp = try TempDatabase()
         let (messages, truth) = RollupStoreTests.chaoticStream(seed: 7)
         do {
@@ -340,18 +341,26 @@ import VigilRollup
         let db = try SQLiteConnection(path: tmp.path)
         let tables = try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_[0-9]*'", row: { $0.text(0) })
         #expect(!tables.isEmpty)
+        let count = try db.query("SELECT count(*) FROM reading") { $0.int(0) }.first
+        // Make them what schema 14 wrote.
+        try db.execute("CREATE TABLE everything AS SELECT * FROM reading; DROP VIEW reading")
         for name in tables {
-            try db.execute("UPDATE \"\(name)\" SET bucket = (ts - ((ts % 10000) + 10000) % 10000) / 10000")
+            let span = Int64(name.dropFirst("reading_".count))! * ChunkSpan.millis
+            try db.execute("""
+                CREATE TABLE old(bucket INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER,
+                                 PRIMARY KEY(bucket, series_id, ts)) WITHOUT ROWID;
+                INSERT INTO old SELECT (ts - ((ts % 10000) + 10000) % 10000) / 10000, series_id, ts, value, seq FROM everything WHERE ts >= \(span) AND ts < \(span + ChunkSpan.millis);
+                """)
+            try db.execute("DROP TABLE \"\(name)\"; ALTER TABLE old RENAME TO \"\(name)\"")
         }
-        try db.execute("PRAGMA user_version = 14")
-        let moved = try db.query("SELECT count(*) FROM reading WHERE ts % 10000 < 2000") { $0.int(0) }.first ?? 0
-        #expect(moved > 0, "some rows lie in the first 2 s of a 10-s slot")
+        try db.execute("DROP TABLE everything; PRAGMA user_version = 14")
 
         let writer = try StoreWriter(path: tmp.path)
         #expect(try db.query("PRAGMA user_version") { $0.int(0) }.first == Int64(Schema.migrations.count))
+        #expect(try db.query("SELECT count(*) FROM reading") { $0.int(0) }.first == count)
         for name in tables {
-            let wrong = try db.query("SELECT count(*) FROM \"\(name)\" WHERE bucket != \(RowTable.bucketSQL)") { $0.int(0) }.first
-            #expect(wrong == 0)
+            let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text(name)]) { $0.text(0) }
+            #expect(columns == ["key", "value", "seq"])
         }
         let reader = try StoreReader(path: tmp.path)
         for machine in ["plant1/press7", "pump2"] {
