@@ -397,8 +397,7 @@ public struct HealthScorer: Sendable {
             return (t2, removed)
         }
         let slow = parts(smoothed)
-        let fastEdge = model.fastThreshold
-        let quick = fastEdge == nil ? nil : parts(fast)
+        let quick = model.fastThreshold == nil ? nil : parts(fast)
         let binding = fastBinds ? (quick ?? slow) : slow
         guard let j = binding.removed.indices.max(by: { binding.removed[$0] < binding.removed[$1] }), binding.removed[j] > 0 else { return nil }
         let rest = model.severity(slow: slow.t2 - slow.removed[j], fast: quick.map { $0.t2 - $0.removed[j] } ?? 0)

@@ -17,8 +17,8 @@ import VigilRollup
 ///   appended in key order, and a commit's rows are (a batch is upserted in key order); a table
 ///   keyed by three columns (`WITHOUT ROWID`, until schema v15) is an index B-tree, rebalanced
 ///   across neighbouring pages at every split, and its rows carried the slot and the whole
-///   time. Measured at a live plant's pace: 45 → 32 B of WAL a reading, the file's pages a third
-///   fuller.
+///   time. Measured at a live plant's pace: 44.8 → 29.5 B of WAL a reading; six hours of rows
+///   25.7 B a reading in the file instead of 33.5.
 /// - **A table per span.** Sealing writes a span's chunks and drops its table: the pages go to the
 ///   free list unwritten. Deleting the same rows from one big table writes every page again
 ///   (SQLite rebalances as it deletes) — as many bytes as the rows took to write.
