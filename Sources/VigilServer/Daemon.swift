@@ -18,6 +18,14 @@ public enum Daemon {
     /// (a debug build crashed with them there).
     public static func assemble(config: VigilConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
         try ensureParentDirectory(of: config.storageDB)
+        if let v = Schema.versions(path: config.storageDB), v.stored > 0, v.stored < v.current {
+            // A migration may rewrite the rows not sealed yet (schema 15): tell systemd to wait
+            // longer than its start timeout for READY (one message: sd_notify's extension lasts
+            // as long as it says).
+            logger.notice("migrating the database", metadata: ["from": "\(v.stored)", "to": "\(v.current)"])
+            SystemdNotifier(environment: environment).notify(
+                "EXTEND_TIMEOUT_USEC=\(Self.migrationTimeoutSeconds * 1_000_000)\nSTATUS=migrating the database from schema \(v.stored) to \(v.current)")
+        }
         let writer = try openWriter(config)
         let reader = try StoreReader(path: config.storageDB)
         logger.info("storage open", metadata: ["db.path": "\(config.storageDB)", "site.timezone": "\(writer.calendar.timeZone)"])
@@ -158,6 +166,9 @@ public enum Daemon {
         let released = try writer.compact()
         return (pass, writer.sealedTotals, released)
     }
+
+    /// How long systemd is asked to wait for READY while the database migrates.
+    static let migrationTimeoutSeconds = 3_600
 
     static func openWriter(_ config: VigilConfig) throws -> StoreWriter {
         try StoreWriter(path: config.storageDB, quarantineLimit: config.ingestQuarantineMaxRows,

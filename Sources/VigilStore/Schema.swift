@@ -1,5 +1,5 @@
 /// Schema and migrations, versioned by `PRAGMA user_version`. Each migration runs once, in order.
-enum Schema {
+public enum Schema {
     static let migrations: [String] = [
         // v1: series, raw readings keyed by (series, ts), quarantine and reject counters.
         """
@@ -214,6 +214,14 @@ enum Schema {
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).
     static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.rekey]
+
+    /// The schema version of the database at `path` and the one this build migrates it to; nil
+    /// when there is no such file yet (or it is not a database).
+    public static func versions(path: String) -> (stored: Int, current: Int)? {
+        guard let db = try? SQLiteConnection(path: path, readOnly: true),
+              let stored = try? db.query("PRAGMA user_version", row: { Int($0.int(0)) }).first else { return nil }
+        return (stored, migrations.count)
+    }
 
     static func migrate(_ db: SQLiteConnection) throws {
         let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAPI
 import VigilCore
+import VigilStore
 
 /// One reading's whole trip: device → real mosquitto → vigild → SQLite → HTTP API / vigil CLI.
 /// Serialized: each test runs a broker and a daemon, and the machine has two cores.
@@ -150,6 +151,31 @@ import VigilCore
         #expect(sock.waitFor("STATUS=", within: 3)?.contains("readings/s") == true)
         kill(daemon.process.pid, SIGTERM)
         #expect(sock.waitFor("STOPPING=1", within: 10) != nil)
+        #expect(await daemon.terminate() == 0)
+    }
+
+    /// A database of an older schema: vigild asks systemd for more than its start timeout before
+    /// it migrates (a migration may rewrite every unsealed row), then becomes ready.
+    @Test func aMigrationExtendsSystemdsStartTimeout() async throws {
+        let broker = try TestBroker()
+        try await broker.waitReady()
+        let dir = try Harness.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let first = try TestDaemon(broker: broker, dataDirectory: dir)
+            try await first.waitReady()
+            #expect(await first.terminate() == 0)
+        }
+        let db = try SQLiteConnection(path: dir + "/vigil.sqlite")
+        try db.execute("PRAGMA user_version = 14")
+        let sock = try NotifySocket()
+        let daemon = try TestDaemon(broker: broker, dataDirectory: dir, environment: ["NOTIFY_SOCKET": sock.name])
+        let extend = sock.waitFor("EXTEND_TIMEOUT_USEC=", within: 20)
+        #expect(extend?.contains("EXTEND_TIMEOUT_USEC=3600000000") == true, "\(daemon.log)")
+        #expect(extend?.contains("migrating the database from schema 14") == true)
+        #expect(sock.waitFor("READY=1", within: 20) != nil, "\(daemon.log)")
+        let versions = try #require(Schema.versions(path: dir + "/vigil.sqlite"))
+        #expect(versions.stored == versions.current && versions.current > 14)
         #expect(await daemon.terminate() == 0)
     }
 
