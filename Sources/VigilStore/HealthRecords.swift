@@ -264,7 +264,13 @@ extension HealthRegistry {
             try db.transaction {
                 try EventSQL.append(db, events)
                 for c in sensors ?? [] {
-                    try db.run("INSERT OR REPLACE INTO sensor_condition(machine, sensor, state, fault, cadence_ms) VALUES(?,?,?,?,?)",
+                    // Written only when it changed: most minutes nothing did, and an unchanged row
+                    // leaves its page clean (nothing for the WAL).
+                    try db.run("""
+                        INSERT INTO sensor_condition(machine, sensor, state, fault, cadence_ms) VALUES(?1,?2,?3,?4,?5)
+                        ON CONFLICT(machine, sensor) DO UPDATE SET state = ?3, fault = ?4, cadence_ms = ?5
+                        WHERE state IS NOT ?3 OR fault IS NOT ?4 OR cadence_ms IS NOT ?5
+                        """,
                                [.text(record.machine), .text(c.sensor), .text(c.state.rawValue), c.fault.map { .text(CanonicalJSON.encode($0)) } ?? .null,
                                 c.cadenceMs.map { .int($0) } ?? .null])
                 }
