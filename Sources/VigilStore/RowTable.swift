@@ -80,7 +80,7 @@ enum RowTable {
     static func keys(span: Int64, bucket b: Int64, series: Int64, from: Int64, to: Int64) -> Range<Int64> {
         let begin = start(ofBucket: b)
         let lo = from <= begin ? 0 : from >= begin + bucketMillis ? bucketMillis : from - begin
-        let hi = to <= begin ? 0 : min(to - begin, bucketMillis)
+        let hi = to <= begin ? 0 : to - bucketMillis >= begin ? bucketMillis : to - begin  // no overflow at `.max`
         return key(span: span, bucket: b, series: series, time: lo)..<key(span: span, bucket: b, series: series, time: max(lo, hi))
     }
 

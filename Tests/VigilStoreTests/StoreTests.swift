@@ -80,6 +80,18 @@ extension StoreWriter {
         }
     }
 
+    /// Readings before 1970 (negative times) are stored and read back over the whole range.
+    @Test func readingsBeforeNineteenSeventyAreReadBack() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let times: [Int64] = [-86_400_000, -12_001, -2_000, -1, 0, 1_999, 2_000]
+        _ = try writer.write(times.map { Reading(machine: "m", sensor: "s", ts: $0, value: Double($0)) }, rejections: [], topic: "t", payload: [], receivedAt: 0)
+        let reader = try StoreReader(path: tmp.path)
+        let rows = try #require(try await reader.rawSeries(machine: "m", sensor: "s", from: .min, to: .max, limit: 100))
+        #expect(rows.map(\.ts) == times)
+        #expect(rows.map(\.value) == times.map(Double.init))
+    }
+
     /// A series' newest reading time reaches the file once a minute, not at every commit; the
     /// writer knows it exactly, and a store opened again (after a kill: nothing else was written)
     /// finds the exact time from the minute's readings.
