@@ -247,14 +247,7 @@ public struct HealthScorer: Sendable {
         if let baseline, baseline.count == p { for j in 0..<p { d[j] -= baseline[j] } }
         let inB = Set(excluded.filter { !drifting.contains($0) })
         let judge = model.judge, precision = judge.precision
-        var pd = [Double](repeating: 0, count: p)
-        var t2 = 0.0
-        for i in 0..<p {
-            var s = 0.0
-            for k in 0..<p { s += precision[i * p + k] * d[k] }
-            pd[i] = s
-            t2 += d[i] * s
-        }
+        let (pd, t2) = Self.project(precision, d)
         var best = -1, bestPart = 0.0
         for j in 0..<p where !inB.contains(j) && silentFor[j] <= staleRows {
             let pjj = precision[j * p + j]
@@ -289,6 +282,20 @@ public struct HealthScorer: Sendable {
             + (!calm ? "the other sensors keep to what their siblings predict"
                 : baseline == nil ? "the other sensors agree with commissioning" : "the other sensors did not change")
         return Isolation(sensor: best, alone: true, evidence: evidence)
+    }
+
+    /// `P d` and `dᵀ P d` (`P` a p × p precision, row-major).
+    static func project(_ precision: [Double], _ d: [Double]) -> (pd: [Double], t2: Double) {
+        let p = d.count
+        var pd = [Double](repeating: 0, count: p)
+        var t2 = 0.0
+        for i in 0..<p {
+            var s = 0.0
+            for k in 0..<p { s += precision[i * p + k] * d[k] }
+            pd[i] = s
+            t2 += d[i] * s
+        }
+        return (pd, t2)
     }
 
     /// The largest part (`((P d)_k)² / P_kk`) of any sensor but `j` and those `among` left out once
@@ -384,12 +391,7 @@ public struct HealthScorer: Sendable {
         func parts(_ x: [Double]) -> (t2: Double, removed: [Double]) {
             var d = (0..<p).map { x[$0] - model.mean[$0] }
             if !excluded.isEmpty { Self.impute(excluded, model, deviation: &d) }
-            var pd = [Double](repeating: 0, count: p)
-            var t2 = 0.0
-            for i in 0..<p {
-                for k in 0..<p { pd[i] += model.precision[i * p + k] * d[k] }
-                t2 += d[i] * pd[i]
-            }
+            let (pd, t2) = Self.project(model.precision, d)
             let removed = (0..<p).map { j in
                 let pjj = model.precision[j * p + j]
                 return out.contains(j) || pjj <= 0 || silentFor[j] > staleRows ? 0 : pd[j] * pd[j] / pjj

@@ -113,8 +113,9 @@ enum RowTable {
         var value: Double
         var seq: Int64?
 
-        init(series: Int64, ts: Int64, value: Double, seq: Int64?) {
-            span = RowTable.span(of: ts)
+        /// `span`: `RowTable.span(of: ts)`, which the writer has at hand.
+        init(span: Int64, series: Int64, ts: Int64, value: Double, seq: Int64?) {
+            self.span = span
             key = RowTable.key(span: span, series: series, ts: ts)
             self.value = value
             self.seq = seq

@@ -199,7 +199,7 @@ public final class StoreWriter: Sendable {
                             if spans.insert(span).inserted, try RowTable.create(s.db, span: span) { newTables = true }
                             lastSpan = span
                         }
-                        rows.append(RowTable.Pending(series: id, ts: r.ts, value: r.value, seq: r.seq))
+                        rows.append(RowTable.Pending(span: span, series: id, ts: r.ts, value: r.value, seq: r.seq))
                     }
                     outcome.stored += m.readings.count
                     for j in m.rejections {
