@@ -50,6 +50,12 @@ public struct MachineHealthRecord: Sendable, Equatable {
     /// The sensor-fault detector (profiles and running state) as canonical JSON; nil until the
     /// machine's sensors were profiled.
     public var sensorDetector: String?
+    /// The scored minute `scorerState` and `sensorDetector` belong to. They are most of a
+    /// machine's writes, so they are saved with a change (an event, a sensor's state, a new
+    /// version), every half hour of scored minutes and when the service stops — not with every
+    /// minute; after a crash, the minutes since are scored again from them (docs/health.md
+    /// "What is saved").
+    public var stateThrough: Int64 = 0
 
     public init(machine: String) { self.machine = machine }
 }

@@ -36,8 +36,9 @@ public protocol HealthStorage {
     /// Makes `version` the active one; false if there is no such version.
     func activateModel(machine: String, version: Int, events: [Event]) throws -> Bool
     /// Saves scored minutes, the machine's record, `events` and (when given) its sensors'
-    /// conditions in one transaction.
-    func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?) throws
+    /// conditions in one transaction; the record's `scorerState`, `sensorDetector` and
+    /// `stateThrough` only when `state` (otherwise the saved ones stay).
+    func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?, state: Bool) throws
     func recordMaintenance(machine: String, at: Int64, note: String) throws
 }
 

@@ -13,6 +13,16 @@ public struct MachineHealth: Sendable {
     /// The sensor judge stopped short of `checkedThrough` (a backlog is judged, and so scored, in
     /// steps): the machine is to be worked on again at once.
     public var behind = false
+    /// Loaded after a crash: the minutes scored after its saved states are being scored again
+    /// from them (`MachineHealthRecord.stateThrough`); nil once it is past them.
+    public var rescoring: Rescoring?
+
+    /// Minutes scored again: up to `at` so far, of those through `until` (scored and saved before
+    /// the crash: their history and status changes are not written twice).
+    public struct Rescoring: Sendable, Equatable {
+        public var at: Int64
+        public let until: Int64
+    }
 }
 
 /// The per-machine decision loop: each round it tells a machine's `MachineLifecycle` what it found
@@ -68,6 +78,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
         if let kept, kept.checkedThrough == through, !kept.behind { return (kept, report) }
         var record = try storage.machineHealth(machine) ?? MachineHealthRecord(machine: machine)
         var m = try kept ?? load(record)
+        if let r = m.rescoring { record.scoredThrough = r.at }
         if m.scoring == nil, let version = m.lifecycle.phase.version {
             m.scoring = try loadScoring(version: version, record)
         }
@@ -86,14 +97,48 @@ public struct HealthDecisions<Storage: HealthStorage> {
         return (m, report)
     }
 
-    /// A machine as stored: its lifecycle and, when it has an active version, its scorers.
-    public func load(_ record: MachineHealthRecord) throws -> MachineHealth {
+    /// Saves a machine's states as they are in memory when minutes were scored since they were
+    /// last saved (the service is stopping: the next start continues from them, nothing is
+    /// scored again).
+    public func checkpoint(machine: String, _ m: MachineHealth) throws {
+        guard m.scoring != nil, var record = try storage.machineHealth(machine) else { return }
+        if let r = m.rescoring { record.scoredThrough = r.at }
+        guard record.stateThrough < record.scoredThrough else { return }
+        try save(&record, m, state: true)
+    }
+
+    /// A machine as stored: its lifecycle and, when it has an active version, its scorers — as of
+    /// its saved states, the minutes scored since to be scored again (`MachineHealth.rescoring`).
+    public func load(_ stored: MachineHealthRecord) throws -> MachineHealth {
+        var record = stored
+        let rescoring = record.stateThrough < record.scoredThrough && record.scorerState != nil
+            ? MachineHealth.Rescoring(at: record.stateThrough, until: record.scoredThrough) : nil
+        if let rescoring { record.scoredThrough = rescoring.at }
         let active = try record.activeVersion.flatMap { try storage.model(machine: record.machine, version: $0)?.info }
         let scoring = try active.flatMap { try loadScoring(version: $0.version, record) }
         let lifecycle = MachineLifecycle(phase: .init(active: active), commissionFrom: record.commissionFrom,
                                          newestModelFrom: try storage.latestModelTrainFrom(machine: record.machine),
                                          driftPending: scoring?.state.driftPending ?? false, rules: settings.rules)
-        return MachineHealth(lifecycle: lifecycle, scoring: scoring)
+        return MachineHealth(lifecycle: lifecycle, scoring: scoring, rescoring: rescoring)
+    }
+
+    /// How many scored minutes (ms) may pass between two saves of a machine's states: at most
+    /// this much is scored again after a crash.
+    public static var stateEvery: Int64 { 30 * 60_000 }
+
+    /// Saves the machine's record with `history`, `events` and `sensors`, and — with `state` — its
+    /// scorer and sensor-judge states as they are in memory (`scoring`, `detector`), as of its
+    /// scored minute. While minutes are scored again, the record keeps the newest scored minute.
+    private func save(_ record: inout MachineHealthRecord, _ m: MachineHealth, scoring: MachineScorers? = nil,
+                      history: [HealthHistoryRow] = [], events: [Event] = [], sensors: [SensorCondition]? = nil, state: Bool) throws {
+        if state {
+            if let t = scoring ?? m.scoring { record.scorerState = CanonicalJSON.encode(t.state) }
+            if let d = m.detector { record.sensorDetector = CanonicalJSON.encode(d) }
+            record.stateThrough = record.scoredThrough
+        }
+        var stored = record
+        if let r = m.rescoring { stored.scoredThrough = max(stored.scoredThrough, r.until) }
+        try storage.saveHealth(stored, history: history, events: events, sensors: sensors, state: state)
     }
 
     /// Carries out what the lifecycle asked for during a round; returns what came of it.
@@ -101,7 +146,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
                           through: Int64, now: Int64, _ report: inout Report) throws -> MachineLifecycle.Event? {
         switch action {
         case .saveProgress:
-            try storage.saveHealth(record, history: [], events: [], sensors: nil)
+            try save(&record, m, state: true)
             return nil
         case .train(let trigger):
             let trained: (scorers: MachineScorers, lineage: ModelLineage)?
@@ -111,7 +156,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
             case .drift, .schedule:
                 guard var scoring = m.scoring else { return .trainingFailed(trigger) }
                 defer { m.scoring = scoring }
-                return try retrain(&scoring, &record, trigger: trigger, now: now, &report)
+                return try retrain(&scoring, &record, m, trigger: trigger, now: now, &report)
             }
             guard let trained else { return .trainingFailed(trigger) }
             m.scoring = trained.scorers
@@ -128,7 +173,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
                 m.behind = judgedMinute < through
                 through = min(through, judgedMinute)
             }
-            let drift = try score(&scoring, &record, detector: &m.detector, through: through, now: now, &report)
+            let drift = try score(&scoring, &record, &m, through: through, now: now, &report)
             m.scoring = scoring
             guard let drift else { return nil }
             let newest = try storage.latestModelTrainTo(machine: record.machine) ?? record.scoredThrough
@@ -141,43 +186,58 @@ public struct HealthDecisions<Storage: HealthStorage> {
     // MARK: scoring
 
     /// Scores the final minutes not yet scored; nil when there were none, else whether the drift
-    /// detector fired on the way. Saves what came of them and reports it for publishing.
-    private func score(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, detector: inout SensorFaultDetector?,
+    /// detector fired on the way. Saves what came of them — its states only with a change or
+    /// every `stateEvery` — and reports it for publishing.
+    private func score(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, _ m: inout MachineHealth,
                        through: Int64, now: Int64, _ report: inout Report) throws -> Bool? {
         let features = try storage.minuteFeatures(machine: record.machine, sensors: t.model.reference.sensors, after: record.scoredThrough, through: through)
         guard let last = features.times.last else {
             if record.activeVersion != t.version {
                 record.activeVersion = t.version
-                try storage.saveHealth(record, history: [], events: [], sensors: nil)
+                try save(&record, m, scoring: t, state: true)
             }
             return nil
         }
-        let peers = try peerMedians(detector, machine: record.machine, after: record.scoredThrough, through: last)
+        let peers = try peerMedians(m.detector, machine: record.machine, after: record.scoredThrough, through: last)
         let scored = t.score(times: features.times, rows: features.rows, completeness: features.completeness,
-                             previous: record.status ?? .ok, peers: peers, detector: &detector, bands: settings.bands)
-        let history = scored.minutes.map {
+                             previous: record.status ?? .ok, peers: peers, detector: &m.detector, bands: settings.bands)
+        // Scored again after a crash: what was saved before stays as it was said.
+        let saved = m.rescoring?.until ?? .min
+        let history = scored.minutes.filter { $0.ts > saved }.map {
             HealthHistoryRow(ts: $0.ts, health: $0.score.health, status: $0.score.status, confidence: $0.score.confidence,
                              modelVersion: t.version, anomaly: $0.anomaly)
         }
-        var events = scored.statusChanges.map { HealthEvents.statusChange(record.machine, at: $0.ts, from: $0.from, to: $0.to, version: t.version) }
+        var events = scored.statusChanges.filter { $0.ts > saved }.map {
+            HealthEvents.statusChange(record.machine, at: $0.ts, from: $0.from, to: $0.to, version: t.version)
+        }
+        var conditions: [SensorCondition]?
+        if let d = m.detector {
+            events += scored.sensorChanges.map { HealthEvents.sensor(record.machine, $0) }
+            if !scored.sensorChanges.isEmpty { conditions = d.conditions }
+        }
+        let newVersion = record.activeVersion != t.version
+        record.activeVersion = t.version
+        record.scoredThrough = last
+        if let r = m.rescoring, last < r.until {
+            // Still behind what was said: only a sensor's change is new (saved with the states).
+            m.rescoring?.at = last
+            if !events.isEmpty { try save(&record, m, scoring: t, events: events, sensors: conditions, state: true) }
+            if let conditions, let d = m.detector { report.publications.append(Self.sensors(record.machine, conditions, d)) }
+            return scored.drift
+        }
+        m.rescoring = nil
         if let s = scored.minutes.last?.score {
             record.health = s.health
             record.status = s.status
             record.confidence = s.confidence
             record.contributors = s.contributors
         }
-        record.activeVersion = t.version
-        record.scoredThrough = last
         record.updatedAt = now
-        record.scorerState = CanonicalJSON.encode(t.state)
-        var conditions: [SensorCondition]?
-        if let d = detector {
-            events += scored.sensorChanges.map { HealthEvents.sensor(record.machine, $0) }
-            record.sensorDetector = CanonicalJSON.encode(d)
-            if !scored.sensorChanges.isEmpty { conditions = d.conditions }
-        }
-        try storage.saveHealth(record, history: history, events: events, sensors: conditions)
-        if let conditions, let d = detector { report.publications.append(Self.sensors(record.machine, conditions, d)) }
+        // Every minute's row is saved; the states (most of the bytes) with what a restart must not
+        // say again — an event, a sensor's state — or when the last save is `stateEvery` behind.
+        let state = !events.isEmpty || newVersion || last - record.stateThrough >= Self.stateEvery
+        try save(&record, m, scoring: t, history: history, events: events, sensors: conditions, state: state)
+        if let conditions, let d = m.detector { report.publications.append(Self.sensors(record.machine, conditions, d)) }
         report.publications.append(.health(record, trainedAt: t.trainedAt))
         return scored.drift
     }
@@ -265,7 +325,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
 
     /// Trains a candidate anomaly model on the recent window's normal rows (never rows in alarm,
     /// nor a faulty sensor's) and registers it with the gate's decision (activated when promoted).
-    private func retrain(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, trigger: ModelTrigger, now: Int64,
+    private func retrain(_ t: inout MachineScorers, _ record: inout MachineHealthRecord, _ m: MachineHealth, trigger: ModelTrigger, now: Int64,
                          _ report: inout Report) throws -> MachineLifecycle.Event {
         t.state.driftPending = false
         let from = record.scoredThrough - Int64(settings.retrainWindowMinutes) * 60_000
@@ -273,21 +333,19 @@ public struct HealthDecisions<Storage: HealthStorage> {
         let excluded = try storage.alarmMinutes(machine: record.machine, after: from, through: record.scoredThrough)
             .union(storage.sensorFaultMinutes(machine: record.machine, after: from, through: record.scoredThrough))
         let active = t
-        record.scorerState = CanonicalJSON.encode(t.state)
         guard let (version, candidate) = try register(record.machine, &report, { () throws(ModelTraining.Failure) in
             try ModelTraining.retrain(active: active.model, activeVersion: active.version, trigger: trigger, times: features.times,
                                       rows: features.rows, excluding: excluded, parameters: settings.parameters,
                                       minimumRows: max(30, settings.commissionMinutes / 2), at: now)
         }) else {
-            try storage.saveHealth(record, history: [], events: [], sensors: nil)
+            try save(&record, m, scoring: t, state: true)
             return .trainingFailed(trigger)
         }
         if candidate.activate {
             t.promote(anomaly: candidate.model.anomaly, version: version, trainedAt: now, warmedOn: Array(features.rows.suffix(30)), bands: settings.bands)
             record.activeVersion = version
-            record.scorerState = CanonicalJSON.encode(t.state)
         }
-        try storage.saveHealth(record, history: [], events: [], sensors: nil)
+        try save(&record, m, scoring: t, state: true)
         return .registered(version: version, trigger: trigger, decision: candidate.lineage.gateDecision, trainFrom: candidate.lineage.trainFrom)
     }
 
@@ -339,9 +397,7 @@ public struct HealthDecisions<Storage: HealthStorage> {
         // Saved now only when something changed; otherwise with the minutes it lets be scored (a
         // restart re-judges an unsaved stretch from the readings, to the same verdicts).
         if !changes.isEmpty || !changed.isEmpty || relearned {
-            record.sensorDetector = CanonicalJSON.encode(d)
-            try storage.saveHealth(record, history: [], events: changes.map { HealthEvents.sensor(record.machine, $0) },
-                                   sensors: changed.isEmpty ? nil : after)
+            try save(&record, m, events: changes.map { HealthEvents.sensor(record.machine, $0) }, sensors: changed.isEmpty ? nil : after, state: true)
             if !changed.isEmpty { report.publications.append(Self.sensors(record.machine, changed, d)) }
         }
         return max(d.through, upTo)

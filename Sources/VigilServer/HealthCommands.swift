@@ -74,6 +74,8 @@ extension HealthService {
     /// Carries out one command on the calling thread: the health thread, or a test that drives the
     /// service itself (nothing else may call it while the service runs).
     func apply(_ command: Command, machine: String) throws -> Outcome {
+        // The round's saves so far go first (a removed machine's must not come back after it).
+        try decisions.storage.flush()
         let decided: HealthDecisions<HealthStore>.Command
         switch command {
         case .promote(let version): decided = .promote(version: version)

@@ -68,6 +68,7 @@ public final class HealthService: Service, Sendable {
                 // A backlog is worked through without pausing.
                 if !behind { _ = self.wake.wait(timeout: .now() + .milliseconds(Int(self.settings.interval * 1000))) }
             }
+            self.saveStates()
             // Nobody will apply what is still queued.
             for q in self.inbox.withLock({ inbox in defer { inbox.removeAll() }; return inbox }) { q.reply(.failure(.stopped)) }
             self.done.signal()
@@ -81,6 +82,17 @@ public final class HealthService: Service, Sendable {
                 cont.resume()
             }
         }
+    }
+
+    /// Saves each machine's states where minutes were scored since they were last saved (the
+    /// service stops: the next start scores nothing again). Public for tests.
+    public func saveStates() {
+        for (machine, m) in machines.withLock({ $0 }) {
+            do { try decisions.checkpoint(machine: machine, m) } catch {
+                logger.error("saving health state failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
+            }
+        }
+        do { try decisions.storage.flush() } catch { logger.error("saving health state failed", metadata: ["error": "\(error)"]) }
     }
 
     /// Something changed that the next round should see now (a death certificate).
@@ -98,6 +110,7 @@ public final class HealthService: Service, Sendable {
         decisions.storage.newRound()
         try notePresence(now: now)
         var behind = false
+        var reports: [HealthDecisions<HealthStore>.Report] = []
         let started = SystemClock.wallMillis()
         for machine in writer.fleet.snapshot().map(\.id) {
             // Stopping ends the round between machines (each machine's turn is saved as it ends):
@@ -114,12 +127,15 @@ public final class HealthService: Service, Sendable {
             do {
                 let (m, report) = try decisions.update(machine: machine, kept: machines.withLock { $0[machine] }, through: through, now: now)
                 machines.withLock { $0[machine] = m }
-                carryOut(report)
+                reports.append(report)
                 behind = behind || m.behind
             } catch {
                 logger.error("health update failed", metadata: ["machine.id": "\(machine)", "error": "\(error)"])
             }
         }
+        // The round's saves in one transaction, before anything of it is published.
+        try decisions.storage.flush()
+        for report in reports { carryOut(report) }
         return behind
     }
 

@@ -5,6 +5,12 @@ import VigilStore
 
 /// What the health decisions read and write, on the store: the health registry (held by the
 /// health service alone) and what health reads of the rest of the store.
+///
+/// A round's saves are kept and written together when it ends (`flush`), in one transaction: a
+/// machine's record shares its page with the fleet's, the event log's pages are shared too, and
+/// one commit writes each page once instead of once a machine. Within the round, a machine's
+/// record reads as saved; whatever else reads or writes the health tables (a model's
+/// registration, an operator's command, a retraining window) writes them first.
 struct HealthStore: HealthStorage, Sendable {
     let writer: StoreWriter
     let registry: HealthRegistry
@@ -15,6 +21,21 @@ struct HealthStore: HealthStorage, Sendable {
 
     private final class Latest: Sendable {
         let bySensor = Mutex<[String: (after: Int64, through: Int64, means: [Int64: [String: Double]])]>([:])
+    }
+
+    /// The round's saves not yet written, in order.
+    private let unsaved = Unsaved()
+
+    private final class Unsaved: Sendable {
+        let saves = Mutex<[HealthSave]>([])
+    }
+
+    /// Writes the round's saves, in one transaction; kept for the next try when it fails.
+    func flush() throws {
+        let saves = unsaved.saves.withLock { $0 }
+        guard !saves.isEmpty else { return }
+        try registry.saveHealth(saves)
+        unsaved.saves.withLock { $0.removeFirst(saves.count) }
     }
 
     init(writer: StoreWriter, registry: HealthRegistry) {
@@ -42,24 +63,34 @@ struct HealthStore: HealthStorage, Sendable {
         try writer.impossibleMinutes(machine: machine, after: after, through: through)
     }
     func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { writer.sensorMetadata(machine: machine, sensors: sensors) }
-    func machineHealth(_ machine: String) throws -> MachineHealthRecord? { try registry.machineHealth(machine) }
+    func machineHealth(_ machine: String) throws -> MachineHealthRecord? {
+        let pending = unsaved.saves.withLock { $0.filter { $0.record.machine == machine } }
+        return try pending.reduce(registry.machineHealth(machine)) { $1.applied(to: $0) }
+    }
     func model(machine: String, version: Int) throws -> ModelRecord? { try registry.model(machine: machine, version: version) }
     func latestModelTrainFrom(machine: String) throws -> Int64? { try registry.latestModelTrainFrom(machine: machine) }
     func latestModelTrainTo(machine: String) throws -> Int64? { try registry.latestModelTrainTo(machine: machine) }
     func alarmMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
-        try registry.alarmMinutes(machine: machine, after: after, through: through)
+        try flush()
+        return try registry.alarmMinutes(machine: machine, after: after, through: through)
     }
     func sensorFaultMinutes(machine: String, after: Int64, through: Int64) throws -> Set<Int64> {
-        try registry.sensorFaultMinutes(machine: machine, after: after, through: through)
+        try flush()
+        return try registry.sensorFaultMinutes(machine: machine, after: after, through: through)
     }
     func registerModel(machine: String, info: ModelLineage, body: String, activate: Bool, events: [Event]) throws -> Int {
-        try registry.registerModel(machine: machine, info: info, body: body, activate: activate, events: events)
+        try flush()
+        return try registry.registerModel(machine: machine, info: info, body: body, activate: activate, events: events)
     }
     func activateModel(machine: String, version: Int, events: [Event]) throws -> Bool {
-        try registry.activateModel(machine: machine, version: version, events: events)
+        try flush()
+        return try registry.activateModel(machine: machine, version: version, events: events)
     }
-    func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?) throws {
-        try registry.saveHealth(record, history: history, events: events, sensors: sensors)
+    func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?, state: Bool) {
+        unsaved.saves.withLock { $0.append(HealthSave(record: record, history: history, events: events, sensors: sensors, state: state)) }
     }
-    func recordMaintenance(machine: String, at: Int64, note: String) throws { try registry.recordMaintenance(machine: machine, at: at, note: note) }
+    func recordMaintenance(machine: String, at: Int64, note: String) throws {
+        try flush()
+        try registry.recordMaintenance(machine: machine, at: at, note: note)
+    }
 }

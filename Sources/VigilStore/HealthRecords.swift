@@ -4,6 +4,34 @@ import VigilCodec
 import VigilRollup
 import Synchronization
 
+/// One save of a machine's health: its record (with its states when `state`), scored minutes,
+/// events and, when given, its sensors' conditions (`HealthRegistry.saveHealth`).
+public struct HealthSave: Sendable {
+    public var record: MachineHealthRecord
+    public var history: [HealthHistoryRow]
+    public var events: [Event]
+    public var sensors: [SensorCondition]?
+    public var state: Bool
+
+    public init(record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?, state: Bool) {
+        self.record = record
+        self.history = history
+        self.events = events
+        self.sensors = sensors
+        self.state = state
+    }
+
+    /// The machine's record once this is saved over `stored`.
+    public func applied(to stored: MachineHealthRecord?) -> MachineHealthRecord {
+        guard !state else { return record }
+        var r = record
+        r.scorerState = stored?.scorerState
+        r.sensorDetector = stored?.sensorDetector
+        r.stateThrough = stored?.stateThrough ?? 0
+        return r
+    }
+}
+
 enum HealthSQL {
     static let modelColumns = "machine, version, created_at, trigger, parent_version, train_from, train_to, row_count, content_sha256, sensors, parameters, code_version, metrics, gate_decision, gate_reason, body"
 
@@ -18,8 +46,11 @@ enum HealthSQL {
     }
 
     static func machineHealth(_ db: SQLiteConnection, _ machine: String) throws -> MachineHealthRecord? {
-        try db.query("SELECT active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows, sensor_detector FROM machine_health WHERE machine = ?",
-                     [.text(machine)]) { s in
+        try db.query("""
+            SELECT active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, s.scorer_state,
+                   commissioning_rows, s.sensor_detector, s.through
+            FROM machine_health h LEFT JOIN health_state s USING (machine) WHERE machine = ?
+            """, [.text(machine)]) { s in
             var r = MachineHealthRecord(machine: machine)
             r.activeVersion = s.isNull(0) ? nil : Int(s.int(0))
             r.commissionFrom = s.int(1)
@@ -32,12 +63,12 @@ enum HealthSQL {
             r.scorerState = try state(s, 8)
             r.commissioningRows = Int(s.int(9))
             r.sensorDetector = try state(s, 10)
+            r.stateThrough = s.isNull(11) ? 0 : s.int(11)
             return r
         }.first
     }
 
-    /// A machine's scorer and sensor-judge states are rewritten every scored minute (≈ 16 KB of
-    /// JSON a machine, most of the health's writes at a plant's pace), so they are kept as zlib
+    /// A machine's scorer and sensor-judge states (≈ 16 KB of JSON a machine) are kept as zlib
     /// streams (≈ 4× smaller); databases from before hold them as text, read as such.
     static func packed(_ state: String?) -> SQLiteValue {
         guard let state else { return .null }
@@ -49,6 +80,42 @@ enum HealthSQL {
         guard s.isBlob(i) else { return s.text(i) }
         guard let bytes = Deflate.decompress(s.blob(i)) else { throw SQLiteError(code: SQLITE_CORRUPT, message: "machine_health: a state that does not inflate") }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// One save of `HealthRegistry.saveHealth`, within its transaction.
+    static func save(_ db: SQLiteConnection, _ save: HealthSave, upstream: Set<UpstreamStream>) throws {
+        let (record, history, events, sensors) = (save.record, save.history, save.events, save.sensors)
+        try EventSQL.append(db, events)
+        for c in sensors ?? [] {
+            // Written only when it changed: most minutes nothing did, and an unchanged row
+            // leaves its page clean (nothing for the WAL).
+            try db.run("""
+                INSERT INTO sensor_condition(machine, sensor, state, fault, cadence_ms) VALUES(?1,?2,?3,?4,?5)
+                ON CONFLICT(machine, sensor) DO UPDATE SET state = ?3, fault = ?4, cadence_ms = ?5
+                WHERE state IS NOT ?3 OR fault IS NOT ?4 OR cadence_ms IS NOT ?5
+                """,
+                       [.text(record.machine), .text(c.sensor), .text(c.state.rawValue), c.fault.map { .text(CanonicalJSON.encode($0)) } ?? .null,
+                        c.cadenceMs.map { .int($0) } ?? .null])
+        }
+        for h in history {
+            try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
+                       [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
+            if upstream.contains(.health) { try UpstreamLog.note(db, .health, machine: record.machine, t: h.ts) }
+        }
+        try db.run("""
+            INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, commissioning_rows)
+            VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(machine) DO UPDATE SET active_version=?2, commission_from=?3, scored_through=?4,
+            health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, commissioning_rows=?10
+            """, [
+            .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
+            record.health.map { .double($0) } ?? .null, record.status.map { .text($0.rawValue) } ?? .null, .double(record.confidence),
+            record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)), .int(Int64(record.commissioningRows)),
+        ])
+        guard save.state else { return }
+        try db.run("""
+            INSERT INTO health_state(machine, through, scorer_state, sensor_detector) VALUES(?1,?2,?3,?4)
+            ON CONFLICT(machine) DO UPDATE SET through=?2, scorer_state=?3, sensor_detector=?4
+            """, [.text(record.machine), .int(record.stateThrough), HealthSQL.packed(record.scorerState), HealthSQL.packed(record.sensorDetector)])
     }
 
     static func models(_ db: SQLiteConnection, _ machine: String) throws -> [ModelRecord] {
@@ -257,43 +324,27 @@ extension HealthRegistry {
         }
     }
 
-    /// Saves scored minutes and the machine's current state in one transaction.
+    /// Saves scored minutes and the machine's current state in one transaction; its scorer and
+    /// sensor-judge states only when `state` (`MachineHealthRecord.stateThrough`).
     public func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event] = [],
-                           sensors: [SensorCondition]? = nil) throws {
+                           sensors: [SensorCondition]? = nil, state: Bool = true) throws {
+        try saveHealth([HealthSave(record: record, history: history, events: events, sensors: sensors, state: state)])
+    }
+
+    /// Saves a round's saves, in order, in one transaction (a machine's current state shares its
+    /// pages with the others': one commit writes them once, not once a machine).
+    public func saveHealth(_ saves: [HealthSave]) throws {
+        guard !saves.isEmpty else { return }
         try withConnection { db in
             try db.transaction {
-                try EventSQL.append(db, events)
-                for c in sensors ?? [] {
-                    // Written only when it changed: most minutes nothing did, and an unchanged row
-                    // leaves its page clean (nothing for the WAL).
-                    try db.run("""
-                        INSERT INTO sensor_condition(machine, sensor, state, fault, cadence_ms) VALUES(?1,?2,?3,?4,?5)
-                        ON CONFLICT(machine, sensor) DO UPDATE SET state = ?3, fault = ?4, cadence_ms = ?5
-                        WHERE state IS NOT ?3 OR fault IS NOT ?4 OR cadence_ms IS NOT ?5
-                        """,
-                               [.text(record.machine), .text(c.sensor), .text(c.state.rawValue), c.fault.map { .text(CanonicalJSON.encode($0)) } ?? .null,
-                                c.cadenceMs.map { .int($0) } ?? .null])
-                }
-                for h in history {
-                    try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
-                               [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
-                    if upstream.contains(.health) { try UpstreamLog.note(db, .health, machine: record.machine, t: h.ts) }
-                }
-                try db.run("""
-                    INSERT INTO machine_health(machine, active_version, commission_from, scored_through, health, status, confidence, updated_at, contributors, scorer_state, commissioning_rows, sensor_detector)
-                    VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(machine) DO UPDATE SET active_version=?2, commission_from=?3, scored_through=?4,
-                    health=?5, status=?6, confidence=?7, updated_at=?8, contributors=?9, scorer_state=?10, commissioning_rows=?11, sensor_detector=?12
-                    """, [
-                    .text(record.machine), record.activeVersion.map { .int(Int64($0)) } ?? .null, .int(record.commissionFrom), .int(record.scoredThrough),
-                    record.health.map { .double($0) } ?? .null, record.status.map { .text($0.rawValue) } ?? .null, .double(record.confidence),
-                    record.updatedAt.map { .int($0) } ?? .null, .text(CanonicalJSON.encode(record.contributors)),
-                    HealthSQL.packed(record.scorerState), .int(Int64(record.commissioningRows)),
-                    HealthSQL.packed(record.sensorDetector),
-                ])
+                for save in saves { try HealthSQL.save(db, save, upstream: upstream) }
             }
         }
-        fleet.noteHealth(machine: record.machine, health: record.health, status: record.status)
-        if let sensors { fleet.noteSensorFaults(machine: record.machine, count: sensors.filter { $0.state == .fault }.count) }
+        for save in saves {
+            let record = save.record
+            fleet.noteHealth(machine: record.machine, health: record.health, status: record.status)
+            if let sensors = save.sensors { fleet.noteSensorFaults(machine: record.machine, count: sensors.filter { $0.state == .fault }.count) }
+        }
     }
 
     /// The minutes in `(after, through]` during which any of `machine`'s sensors was in fault,

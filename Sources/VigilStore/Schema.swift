@@ -210,6 +210,20 @@ public enum Schema {
         // the 10 s where live commits fall, so a commit fills one slot whole (`RowTable.rekey`, in
         // `followUps`).
         "",
+        // v16: a machine's scorer and sensor-judge states in a table of their own, saved at a
+        // change and every half hour of scored minutes (`stateThrough`); `machine_health`, rewritten
+        // every scored minute, keeps the small current state (the states' overflow pages were most
+        // of health's writes).
+        """
+        CREATE TABLE health_state(
+            machine TEXT PRIMARY KEY, through INTEGER NOT NULL, scorer_state BLOB, sensor_detector BLOB
+        );
+        INSERT INTO health_state(machine, through, scorer_state, sensor_detector)
+            SELECT machine, scored_through, scorer_state, sensor_detector FROM machine_health
+            WHERE scorer_state IS NOT NULL OR sensor_detector IS NOT NULL;
+        ALTER TABLE machine_health DROP COLUMN scorer_state;
+        ALTER TABLE machine_health DROP COLUMN sensor_detector;
+        """,
     ]
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).

@@ -167,15 +167,21 @@ import VigilStore
             #expect(await first.terminate() == 0)
         }
         let db = try SQLiteConnection(path: dir + "/vigil.sqlite")
-        try db.execute("PRAGMA user_version = 14")
+        // As schema 15 left it.
+        try db.execute("""
+            DROP TABLE health_state;
+            ALTER TABLE machine_health ADD COLUMN scorer_state TEXT;
+            ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;
+            PRAGMA user_version = 15;
+            """)
         let sock = try NotifySocket()
         let daemon = try TestDaemon(broker: broker, dataDirectory: dir, environment: ["NOTIFY_SOCKET": sock.name])
         let extend = sock.waitFor("EXTEND_TIMEOUT_USEC=", within: 20)
         #expect(extend?.contains("EXTEND_TIMEOUT_USEC=3600000000") == true, "\(daemon.log)")
-        #expect(extend?.contains("migrating the database from schema 14") == true)
+        #expect(extend?.contains("migrating the database from schema 15") == true)
         #expect(sock.waitFor("READY=1", within: 20) != nil, "\(daemon.log)")
         let versions = try #require(Schema.versions(path: dir + "/vigil.sqlite"))
-        #expect(versions.stored == versions.current && versions.current > 14)
+        #expect(versions.stored == versions.current && versions.current > 15)
         #expect(await daemon.terminate() == 0)
     }
 

@@ -85,7 +85,13 @@ import VigilCore
             return true
         }
 
-        func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?) {
+        func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?, state: Bool) {
+            var record = record
+            if !state, let kept = records[record.machine] {
+                record.scorerState = kept.scorerState
+                record.sensorDetector = kept.sensorDetector
+                record.stateThrough = kept.stateThrough
+            }
             records[record.machine] = record
             self.history[record.machine, default: []] += history
             self.events += events

@@ -206,6 +206,75 @@ import VigilStore
         #expect(ha.count == 140 && ha == hb)
     }
 
+    /// A machine's states are saved at a change and every half hour of scored minutes, not with
+    /// every minute. Stopped, the service saves them and continues exactly as a run without the
+    /// stop; killed in between, the next start scores the minutes since its states again: what was
+    /// said before the crash stays as it was, no minute is missing or scored twice, no event is
+    /// said twice. (Scored again, a stretch is judged in one step, as a backlog is, rather than as
+    /// its readings arrived: from there on the scores may differ a little from the uninterrupted
+    /// run's, as they do with the rounds' timing.)
+    @Test(arguments: [false, true]) func aCrashScoresAgainFromTheSavedStatesAndSaysNothingTwice(stopped: Bool) async throws {
+        let dir = try TempDir()
+        let messages = Self.readings(machine: "m", start: Self.base, minutes: 200, seed: 2) { $0 >= 120 ? Double($0 - 120) * 0.05 : 0 }
+        /// Live: a minute's readings arrive and are scored, one minute at a time.
+        func live(_ writer: StoreWriter, _ health: HealthService, minute: Int) throws {
+            try Self.ingest(writer, minute == 60 ? Array(messages[...60]) : [messages[minute]])
+            try Self.settle(health, now: Self.base + Int64(minute + 2) * 60_000)
+        }
+        do {
+            let a = try StoreWriter(path: dir.path + "/a.sqlite")
+            let health = Self.service(a)
+            for minute in 60..<200 { try live(a, health, minute: minute) }
+        }
+        // Killed (or stopped) with minutes scored since its states were saved.
+        var minute = 60
+        var saved = MachineHealthRecord(machine: "m")
+        do {
+            let b = try StoreWriter(path: dir.path + "/b.sqlite")
+            let health = Self.service(b)
+            while minute < 130 || saved.scoredThrough - saved.stateThrough < 3 * 60_000 {
+                try live(b, health, minute: minute)
+                minute += 1
+                saved = try #require(try health.registry.machineHealth("m"))
+                try #require(minute < 190)
+            }
+            #expect(saved.stateThrough > Self.base + 120 * 60_000)
+            if stopped {
+                health.saveStates()
+                let now = try #require(try health.registry.machineHealth("m"))
+                #expect(now.stateThrough == now.scoredThrough && now.scoredThrough == saved.scoredThrough)
+            }
+        }
+        let rb = try StoreReader(path: dir.path + "/b.sqlite")
+        let before = try await rb.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
+        do {
+            let b = try StoreWriter(path: dir.path + "/b.sqlite")
+            let health = Self.service(b)
+            for m in minute..<200 { try live(b, health, minute: m) }
+        }
+        let ra = try StoreReader(path: dir.path + "/a.sqlite")
+        let ha = try await ra.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
+        let hb = try await rb.healthHistory(machine: "m", from: 0, to: .max, limit: 1000)
+        #expect(ha.count == 140 && hb.map(\.ts) == ha.map(\.ts))
+        #expect(Array(hb.prefix(before.count)) == before)
+        // What scoring says (a model's events carry the wall clock of the round that trained it).
+        let said = { (r: StoreReader) in try await r.events(before: nil, machine: "m", limit: 1000).filter {
+            [.statusChanged, .sensorFault, .sensorRecovered].contains($0.kind)
+        }.map { e in
+            var e = e
+            e.id = 0
+            return e
+        } }
+        let ea = try await said(ra), eb = try await said(rb)
+        #expect(ea.contains { $0.kind == .statusChanged })
+        let key = { (e: Event) in "\(e.kind) \(e.at) \(e.sensor ?? "")" }
+        #expect(Set(eb.map(key)).count == eb.count)
+        #expect(eb.filter { $0.at <= saved.stateThrough } == ea.filter { $0.at <= saved.stateThrough })
+        if stopped {
+            #expect(ha == hb && ea == eb)
+        }
+    }
+
     @Test func maintenancePromotionAndRollback() throws {
         let dir = try TempDir()
         let writer = try StoreWriter(path: dir.path + "/v.sqlite")
