@@ -69,14 +69,18 @@ def add_stream_arguments(ap, seconds, warmup):
     ap.add_argument("--commission-minutes", type=int,
                     help="vigild's health.commission_minutes (default: vigild's own, a day): below the warm-up, "
                          "health scores (and judges the sensors) while writes are measured")
+    ap.add_argument("--backfill", help="vigil-sim's --backfill (e.g. 12h): the plant has run this long before it goes on in real "
+                                       "time (its history stored, rolled up and scored during the warm-up)")
     ap.add_argument("--bin", default=".build/release")
 
 
 def start_sim(args, broker_port):
-    """`vigil-sim`: M machines × 8 sensors at 1 Hz in real time, line protocol, no wear or faults."""
+    """`vigil-sim`: M machines × 8 sensors at 1 Hz in real time (after `--backfill`'s history), line protocol,
+    no wear or faults."""
+    backfill = ["--backfill", args.backfill] if getattr(args, "backfill", None) else []
     return subprocess.Popen([f"{args.bin}/vigil-sim", "fleet", "--broker", f"mqtt://127.0.0.1:{broker_port}",
                              "--machines", str(args.machines), "--sensors", "8", "--format", "line", "--seed", "11",
-                             "--life", "off", "--faults", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--life", "off", "--faults", "0"] + backfill, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def commits(base):

@@ -16,7 +16,7 @@ M machines × 8 sensors at 1 Hz in real time as line protocol. After the warm-up
 Bytes are divided by the readings that arrived meanwhile.
 
 Usage: Benchmarks/write_sources.py [--machines 20] [--seconds 180] [--warmup 90] [--apply-interval N]
-                                   [--commission-minutes N] [--bin .build/release]
+                                   [--commission-minutes N] [--backfill 12h] [--bin .build/release]
 """
 import argparse, collections, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 

@@ -82,6 +82,25 @@ enum HealthSQL {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// How much of the newest scored minutes stay in `health_history_recent` (schema v17): once
+    /// it holds twice this, what is older moves to `health_history_kept`.
+    static let recentHistoryMillis: Int64 = 600_000
+
+    /// Moves the scored minutes more than `recentHistoryMillis` older than the newest to the
+    /// table keyed machine first, once there are `recentHistoryMillis` of them: a machine's ten
+    /// minutes or more at once.
+    static func keepHistory(_ db: SQLiteConnection) throws {
+        guard let (oldest, newest) = try db.query("SELECT min(ts), max(ts) FROM health_history_recent", row: {
+            $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
+        }).first ?? nil, newest - oldest >= 2 * recentHistoryMillis else { return }
+        let before = newest - recentHistoryMillis
+        try db.run("""
+            INSERT OR REPLACE INTO health_history_kept(machine, ts, health, status, confidence, model_version, anomaly)
+            SELECT machine, ts, health, status, confidence, model_version, anomaly FROM health_history_recent WHERE ts < ?1 ORDER BY machine, ts
+            """, [.int(before)])
+        try db.run("DELETE FROM health_history_recent WHERE ts < ?1", [.int(before)])
+    }
+
     /// One save of `HealthRegistry.saveHealth`, within its transaction.
     static func save(_ db: SQLiteConnection, _ save: HealthSave, upstream: Set<UpstreamStream>) throws {
         let (record, history, events, sensors) = (save.record, save.history, save.events, save.sensors)
@@ -98,7 +117,7 @@ enum HealthSQL {
                         c.cadenceMs.map { .int($0) } ?? .null])
         }
         for h in history {
-            try db.run("INSERT OR REPLACE INTO health_history(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
+            try db.run("INSERT OR REPLACE INTO health_history_recent(machine, ts, health, status, confidence, model_version, anomaly) VALUES(?,?,?,?,?,?,?)",
                        [.text(record.machine), .int(h.ts), .double(h.health), .text(h.status.rawValue), .double(h.confidence), .int(Int64(h.modelVersion)), .double(h.anomaly)])
             if upstream.contains(.health) { try UpstreamLog.note(db, .health, machine: record.machine, t: h.ts) }
         }
@@ -338,6 +357,7 @@ extension HealthRegistry {
         try withConnection { db in
             try db.transaction {
                 for save in saves { try HealthSQL.save(db, save, upstream: upstream) }
+                try HealthSQL.keepHistory(db)
             }
         }
         for save in saves {

@@ -224,6 +224,23 @@ public enum Schema {
         ALTER TABLE machine_health DROP COLUMN scorer_state;
         ALTER TABLE machine_health DROP COLUMN sensor_detector;
         """,
+        // v17: the health history in two tables, read as one view: each round's scored minutes
+        // go to `health_history_recent`, keyed time first (the fleet's minute shares its pages),
+        // and move every ten minutes to `health_history_kept`, keyed machine first for reading a
+        // machine's history (a machine's ten minutes share a page: keyed machine first, every
+        // scored minute had written a page a machine).
+        """
+        ALTER TABLE health_history RENAME TO health_history_kept;
+        CREATE TABLE health_history_recent(
+            ts INTEGER NOT NULL, machine TEXT NOT NULL, health REAL NOT NULL, status TEXT NOT NULL,
+            confidence REAL NOT NULL, model_version INTEGER NOT NULL, anomaly REAL NOT NULL,
+            PRIMARY KEY(ts, machine)
+        ) WITHOUT ROWID;
+        CREATE VIEW health_history AS
+            SELECT machine, ts, health, status, confidence, model_version, anomaly FROM health_history_kept
+            UNION ALL
+            SELECT machine, ts, health, status, confidence, model_version, anomaly FROM health_history_recent;
+        """,
     ]
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).

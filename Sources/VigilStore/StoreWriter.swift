@@ -474,7 +474,8 @@ extension StoreWriter {
                 try s.db.run("DELETE FROM series WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM model WHERE machine = ?", [.text(machine)])
                 removed.modelVersions = s.db.changes
-                try s.db.run("DELETE FROM health_history WHERE machine = ?", [.text(machine)])
+                try s.db.run("DELETE FROM health_history_kept WHERE machine = ?", [.text(machine)])
+                try s.db.run("DELETE FROM health_history_recent WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM sensor_condition WHERE machine = ?", [.text(machine)])
                 removed.healthPoints = s.db.changes
                 try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])

@@ -169,6 +169,7 @@ import VigilStore
         let db = try SQLiteConnection(path: dir + "/vigil.sqlite")
         // As schema 15 left it.
         try db.execute("""
+            DROP VIEW health_history; DROP TABLE health_history_recent; ALTER TABLE health_history_kept RENAME TO health_history;
             DROP TABLE health_state;
             ALTER TABLE machine_health ADD COLUMN scorer_state TEXT;
             ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;

@@ -46,10 +46,7 @@ import VigilCore
         let tmp = try TempDatabase()
         do { _ = try StoreWriter(path: tmp.path) }
         let db = try SQLiteConnection(path: tmp.path)
-        try db.execute("""
-            DROP TABLE health_state;
-            ALTER TABLE machine_health ADD COLUMN scorer_state TEXT;
-            ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;
+        try db.execute(HealthSchemaBefore.v16 + """
             INSERT INTO machine_health(machine, scored_through, health, scorer_state, sensor_detector) VALUES('press-7', 1796000060000, 91, '{"slow":[1]}', '{"tracks":[]}');
             INSERT INTO machine_health(machine, scored_through) VALUES('new-1', 0);
             PRAGMA user_version = 15;
@@ -61,5 +58,39 @@ import VigilCore
         let fresh = try #require(try writer.machineHealth("new-1"))
         #expect(fresh.scorerState == nil && fresh.stateThrough == 0)
         #expect(try db.query("SELECT count(*) FROM health_state") { $0.int(0) }.first == 1)
+    }
+
+    /// Scored minutes go to a table keyed time first and move, ten minutes or more of a machine at
+    /// a time, to one keyed machine first; the history reads the same throughout, in order.
+    @Test func historyMovesFromTheRecentTableAndReadsTheSame() async throws {
+        let tmp = try TempDatabase()
+        let store = try StoreWriter(path: tmp.path)
+        let writer = try #require(store.healthRegistry())
+        let base: Int64 = 1_796_000_040_000
+        func row(_ minute: Int, _ machine: Int) -> HealthHistoryRow {
+            HealthHistoryRow(ts: base + Int64(minute) * 60_000, health: Double(90 - minute % 7 - machine), status: minute % 9 == 0 ? .watch : .ok,
+                             confidence: 1, modelVersion: 1, anomaly: Double(minute) / 100)
+        }
+        let db = try SQLiteConnection(path: tmp.path)
+        let counts = { try db.query("SELECT (SELECT count(*) FROM health_history_recent), (SELECT count(*) FROM health_history_kept)") { ($0.int(0), $0.int(1)) }.first! }
+        for minute in 0..<45 {
+            try writer.saveHealth((0..<3).map { m in
+                var r = MachineHealthRecord(machine: "m\(m)")
+                r.scoredThrough = base + Int64(minute) * 60_000
+                return HealthSave(record: r, history: [row(minute, m)], events: [], sensors: nil, state: false)
+            })
+            let (recent, kept) = try counts()
+            #expect(recent + kept == Int64(3 * (minute + 1)))
+            #expect(recent <= 3 * 20 && (minute < 20 || kept >= 3 * 10))
+        }
+        let reader = try StoreReader(path: tmp.path)
+        for m in 0..<3 {
+            #expect(try await reader.healthHistory(machine: "m\(m)", from: 0, to: .max, limit: 1000) == (0..<45).map { row($0, m) })
+            #expect(try await reader.healthHistory(machine: "m\(m)", from: base + 30 * 60_000, to: base + 40 * 60_000, limit: 5) == (30..<35).map { row($0, m) })
+        }
+        // A removed machine's history goes from both.
+        _ = try store.removeMachine("m1")
+        #expect(try await reader.healthHistory(machine: "m1", from: 0, to: .max, limit: 1000).isEmpty)
+        #expect(try await reader.healthHistory(machine: "m2", from: 0, to: .max, limit: 1000).count == 45)
     }
 }

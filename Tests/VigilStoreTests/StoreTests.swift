@@ -16,6 +16,18 @@ final class TempDatabase {
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 }
 
+/// What a database looked like before the health migrations (for tests that make a current
+/// database an older one): before v17 (one history table) and v16 (states with the record).
+enum HealthSchemaBefore {
+    static let v17 = """
+        DROP VIEW health_history; DROP TABLE health_history_recent; ALTER TABLE health_history_kept RENAME TO health_history;
+        """
+    static let v16 = v17 + """
+        DROP TABLE health_state;
+        ALTER TABLE machine_health ADD COLUMN scorer_state TEXT; ALTER TABLE machine_health ADD COLUMN sensor_detector TEXT;
+        """
+}
+
 extension StoreWriter {
     /// One message's worth, as the tests used to write it.
     @discardableResult
