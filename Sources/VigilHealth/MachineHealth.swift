@@ -394,8 +394,8 @@ public struct HealthDecisions<Storage: HealthStorage> {
         m.detector = d
         let after = d.conditions
         let changed = after.filter { before?.contains($0) != true }
-        // Saved now only when something changed; otherwise with the minutes it lets be scored (a
-        // restart re-judges an unsaved stretch from the readings, to the same verdicts).
+        // Saved now only when something changed; otherwise with the scorer's states (every
+        // `stateEvery`, at a stop): after a crash the stretch since is judged again from the readings.
         if !changes.isEmpty || !changed.isEmpty || relearned {
             try save(&record, m, events: changes.map { HealthEvents.sensor(record.machine, $0) }, sensors: changed.isEmpty ? nil : after, state: true)
             if !changed.isEmpty { report.publications.append(Self.sensors(record.machine, changed, d)) }
