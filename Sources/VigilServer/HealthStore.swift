@@ -23,19 +23,22 @@ struct HealthStore: HealthStorage, Sendable {
         let bySensor = Mutex<[String: (after: Int64, through: Int64, means: [Int64: [String: Double]])]>([:])
     }
 
-    /// The round's saves not yet written, in order.
+    /// The round's saves not yet written, in order, and the machines they are of.
     private let unsaved = Unsaved()
 
     private final class Unsaved: Sendable {
-        let saves = Mutex<[HealthSave]>([])
+        let saves = Mutex<(list: [HealthSave], machines: Set<String>)>(([], []))
     }
 
     /// Writes the round's saves, in one transaction; kept for the next try when it fails.
     func flush() throws {
-        let saves = unsaved.saves.withLock { $0 }
+        let saves = unsaved.saves.withLock { $0.list }
         guard !saves.isEmpty else { return }
         try registry.saveHealth(saves)
-        unsaved.saves.withLock { $0.removeFirst(saves.count) }
+        unsaved.saves.withLock {
+            $0.list.removeFirst(saves.count)
+            $0.machines = Set($0.list.map(\.record.machine))
+        }
     }
 
     init(writer: StoreWriter, registry: HealthRegistry) {
@@ -64,7 +67,7 @@ struct HealthStore: HealthStorage, Sendable {
     }
     func sensorMetadata(machine: String, sensors: [String]) -> [String: SensorMetadata] { writer.sensorMetadata(machine: machine, sensors: sensors) }
     func machineHealth(_ machine: String) throws -> MachineHealthRecord? {
-        let pending = unsaved.saves.withLock { $0.filter { $0.record.machine == machine } }
+        let pending = unsaved.saves.withLock { $0.machines.contains(machine) ? $0.list.filter { $0.record.machine == machine } : [] }
         return try pending.reduce(registry.machineHealth(machine)) { $1.applied(to: $0) }
     }
     func model(machine: String, version: Int) throws -> ModelRecord? { try registry.model(machine: machine, version: version) }
@@ -87,7 +90,10 @@ struct HealthStore: HealthStorage, Sendable {
         return try registry.activateModel(machine: machine, version: version, events: events)
     }
     func saveHealth(_ record: MachineHealthRecord, history: [HealthHistoryRow], events: [Event], sensors: [SensorCondition]?, state: Bool) {
-        unsaved.saves.withLock { $0.append(HealthSave(record: record, history: history, events: events, sensors: sensors, state: state)) }
+        unsaved.saves.withLock {
+            $0.list.append(HealthSave(record: record, history: history, events: events, sensors: sensors, state: state))
+            $0.machines.insert(record.machine)
+        }
     }
     func recordMaintenance(machine: String, at: Int64, note: String) throws {
         try flush()
