@@ -474,11 +474,13 @@ extension StoreWriter {
                 try s.db.run("DELETE FROM series WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM model WHERE machine = ?", [.text(machine)])
                 removed.modelVersions = s.db.changes
-                try s.db.run("DELETE FROM health_history_kept WHERE machine = ?", [.text(machine)])
-                try s.db.run("DELETE FROM health_history_recent WHERE machine = ?", [.text(machine)])
+                for table in ["health_history_kept", "health_history_recent"] {
+                    try s.db.run("DELETE FROM \(table) WHERE machine = ?", [.text(machine)])
+                    removed.healthPoints += s.db.changes
+                }
                 try s.db.run("DELETE FROM sensor_condition WHERE machine = ?", [.text(machine)])
-                removed.healthPoints = s.db.changes
                 try s.db.run("DELETE FROM machine_health WHERE machine = ?", [.text(machine)])
+                try s.db.run("DELETE FROM health_state WHERE machine = ?", [.text(machine)])
                 try s.db.run("DELETE FROM maintenance WHERE machine = ?", [.text(machine)])
                 try EventSQL.append(s.db, [Event(at: clock(), kind: .machineRemoved, machine: machine, detail: """
                     \(machine) decommissioned: \(removed.sensors) sensors, \(removed.readings) readings, \(removed.rollupRows) rollup rows, \

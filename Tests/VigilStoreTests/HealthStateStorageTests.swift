@@ -88,9 +88,13 @@ import VigilCore
             #expect(try await reader.healthHistory(machine: "m\(m)", from: 0, to: .max, limit: 1000) == (0..<45).map { row($0, m) })
             #expect(try await reader.healthHistory(machine: "m\(m)", from: base + 30 * 60_000, to: base + 40 * 60_000, limit: 5) == (30..<35).map { row($0, m) })
         }
-        // A removed machine's history goes from both.
-        _ = try store.removeMachine("m1")
+        // A removed machine's history goes from both (and is counted), and so do its states.
+        var states = MachineHealthRecord(machine: "m1")
+        states.scorerState = "{}"
+        try writer.saveHealth(states, history: [], state: true)
+        #expect(try store.removeMachine("m1")?.healthPoints == 45)
         #expect(try await reader.healthHistory(machine: "m1", from: 0, to: .max, limit: 1000).isEmpty)
+        #expect(try db.query("SELECT count(*) FROM health_state WHERE machine = 'm1'") { $0.int(0) }.first == 0)
         #expect(try await reader.healthHistory(machine: "m2", from: 0, to: .max, limit: 1000).count == 45)
     }
 }
