@@ -100,6 +100,7 @@ struct RollupMaintenance {
         }
         for d in days { try recomputeDay(series: d.series, start: d.start) }
         for series in changed { try minuteRollupsChanged(series: series) }
+        try keepRecent()
         return RollupPass(minutes: due.count, days: days.count)
     }
 
@@ -123,7 +124,7 @@ struct RollupMaintenance {
         var stats = try base(level: 0, series: series, start: start)
         stats.merge(raw.values.withUnsafeBufferPointer { RollupKernel.reduce($0) })
         try MinuteChunks.unseal(db, series: series, from: start, to: start + Self.minute)
-        try store(stats, table: "rollup_minute", series: series, start: start)
+        try store(stats, in: .minute, series: series, start: start)
     }
 
     /// Merges a local day from its minutes (and its base); returns the readings it holds.
@@ -131,7 +132,7 @@ struct RollupMaintenance {
     private func recomputeDay(series: Int64, start: Int64) throws -> Int {
         var stats = try base(level: 1, series: series, start: start)
         for m in try MinuteChunks.read(db, series: series, from: start, to: calendar.dayAfter(start), limit: nil) { stats.merge(m.stats) }
-        try store(stats, table: "rollup_day", series: series, start: start)
+        try store(stats, in: .day, series: series, start: start)
         return stats.count
     }
 
@@ -140,17 +141,16 @@ struct RollupMaintenance {
                      [.int(Int64(level)), .int(series), .int(start)], row: Self.stats).first ?? .empty
     }
 
-    private func store(_ stats: BucketStats, table: String, series: Int64, start: Int64) throws {
-        if stats.count == 0 {
-            try db.run("DELETE FROM \(table) WHERE series_id = ? AND start = ?", [.int(series), .int(start)])
-        } else {
-            try db.run("INSERT INTO \(table)(series_id, start, count, sum, mean, m2, min, max) VALUES(?,?,?,?,?,?,?,?) "
-                       + "ON CONFLICT(series_id, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, mean = excluded.mean, "
-                       + "m2 = excluded.m2, min = excluded.min, max = excluded.max",
-                       [.int(series), .int(start)] + Self.bindings(stats))
-        }
-        let stream: UpstreamStream = table == "rollup_day" ? .rollupDay : .rollupMinute
+    private func store(_ stats: BucketStats, in rows: RollupRows, series: Int64, start: Int64) throws {
+        try rows.store(db, series: series, start: start, stats: stats)
+        let stream: UpstreamStream = rows.name == RollupRows.day.name ? .rollupDay : .rollupMinute
         if upstream.contains(stream) { try UpstreamLog.note(db, stream, series: series, t: start) }
+    }
+
+    /// Moves the minutes and days that are no longer recent to their series-first tables.
+    private func keepRecent() throws {
+        try RollupRows.minute.keepRecent(db)
+        try RollupRows.day.keepRecent(db)
     }
 
     // MARK: batch rebuild
@@ -181,16 +181,16 @@ struct RollupMaintenance {
         for series in try db.query("SELECT id FROM series ORDER BY id", row: { $0.int(0) }) {
             written += try db.transaction {
                 let kept = Set(try db.query("SELECT start FROM rollup_base WHERE level = 1 AND series_id = ?", [.int(series)]) { $0.int(0) })
-                let rows = try db.query("SELECT min(start), max(start) FROM rollup_minute WHERE series_id = ?", [.int(series)]) {
-                    $0.isNull(0) ? nil : ($0.int(0), $0.int(1))
-                }.first ?? nil
+                let rows = try RollupRows.minute.extent(db, series: series)
                 let ids = ChunkSpan.ids(series: series)
                 let sealed = try db.query("SELECT min(id), max(id) FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(ids.lowerBound), .int(ids.upperBound)]) {
                     $0.isNull(0) ? nil : (MinuteChunks.dayStart(ofID: $0.int(0)), MinuteChunks.dayStart(ofID: $0.int(1)) + BucketWidth.day.rawValue - Self.minute)
                 }.first ?? nil
                 let extents = [rows, sealed].compactMap { $0 }
-                try db.run("DELETE FROM rollup_day WHERE series_id = ?1 AND start NOT IN (SELECT start FROM rollup_base WHERE level = 1 AND series_id = ?1)",
-                           [.int(series)])
+                for table in RollupRows.day.tables {
+                    try db.run("DELETE FROM \(table) WHERE series_id = ?1 AND start NOT IN (SELECT start FROM rollup_base WHERE level = 1 AND series_id = ?1)",
+                               [.int(series)])
+                }
                 guard let first = extents.map(\.0).min(), let last = extents.map(\.1).max() else { return 0 }
                 var days = 0
                 var day = calendar.dayStart(of: first)
@@ -211,14 +211,14 @@ struct RollupMaintenance {
                                   [.int(MinuteChunks.id(series: series, day: BucketWidth.day.start(of: max(from, 0)))), .int(ChunkSpan.ids(series: series).upperBound)]) {
                          $0.isNull(0) ? nil : MinuteChunks.dayStart(ofID: $0.int(0))
                      }.first ?? nil]
+        let minutes = try RollupRows.minute.first(db, series: series, from: from)
         let candidates = try [
-            "SELECT min(start) FROM rollup_minute WHERE series_id = ?1 AND start >= ?2",
             "SELECT min(start) FROM rollup_base WHERE level = 0 AND series_id = ?1 AND start >= ?2",
             "SELECT min(start) FROM rollup_base WHERE level = 1 AND series_id = ?1 AND start >= ?2",
         ].compactMap { sql in
             try db.query(sql, [.int(series), .int(from)]) { $0.isNull(0) ? nil : $0.int(0) }.first ?? nil
         }
-        return (candidates + first.compactMap { $0 }).min().map { calendar.dayStart(of: $0) }
+        return (candidates + ([minutes] + first).compactMap { $0 }).min().map { calendar.dayStart(of: $0) }
     }
 
     private mutating func rebuildDay(series: Int64, start: Int64) throws -> Int {
@@ -238,13 +238,14 @@ struct RollupMaintenance {
             minutes = byStart.keys.sorted().map { Bucket(start: $0, stats: byStart[$0]!) }
         }
         try MinuteChunks.unseal(db, series: series, from: start, to: end)
-        try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(end)])
-        for m in minutes { try store(m.stats, table: "rollup_minute", series: series, start: m.start) }
+        try RollupRows.minute.delete(db, series: series, from: start, to: end)
+        for m in minutes { try store(m.stats, in: .minute, series: series, start: m.start) }
         var dayStats = try base(level: 1, series: series, start: start)
         for m in minutes { dayStats.merge(m.stats) }
-        try store(dayStats, table: "rollup_day", series: series, start: start)
+        try store(dayStats, in: .day, series: series, start: start)
         try db.run("DELETE FROM rollup_dirty WHERE series_id = ? AND minute >= ? AND minute < ?", [.int(series), .int(start), .int(end)])
         try minuteRollupsChanged(series: series)
+        try keepRecent()
         return raw.count
     }
 
@@ -307,13 +308,13 @@ struct RollupMaintenance {
                     days.insert(calendar.dayStart(of: d.day + BucketWidth.day.rawValue - 1))
                 }
                 for d in days { try foldIntoBase(level: 1, from: "rollup_day", series: series, start: d) }
-                try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
-                result.minuteRows += db.changes
+                var removed = try RollupRows.minute.delete(db, series: series, to: minutesBefore)
                 if let sealed, !sealedDays.isEmpty {
                     try db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(sealed.lowerBound), .int(sealed.upperBound)])
-                    result.minuteRows += sealedDays.reduce(0) { $0 + $1.buckets }
+                    removed += sealedDays.reduce(0) { $0 + $1.buckets }
                 }
-                if db.changes > 0 { try minuteRollupsChanged(series: series) }
+                result.minuteRows += removed
+                if removed > 0 { try minuteRollupsChanged(series: series) }
                 // The day bases now hold these minutes, including their own bases.
                 try db.run("DELETE FROM rollup_base WHERE level = 0 AND series_id = ? AND start < ?", [.int(series), .int(minutesBefore)])
             }

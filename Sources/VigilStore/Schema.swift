@@ -241,6 +241,36 @@ public enum Schema {
             UNION ALL
             SELECT machine, ts, health, status, confidence, model_version, anomaly FROM health_history_recent;
         """,
+        // v18: the minute and day rollups the same way (`RollupRows`): buckets from a horizon on
+        // in `<table>_recent`, keyed time first (a pass's buckets of the fleet share pages), the
+        // older in `<table>_kept`, keyed series first, read together through the view `<table>`.
+        // What is there stays kept: the horizon starts just past it.
+        """
+        ALTER TABLE rollup_minute RENAME TO rollup_minute_kept;
+        CREATE TABLE rollup_minute_recent(
+            start INTEGER NOT NULL, series_id INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(start, series_id)
+        ) WITHOUT ROWID;
+        CREATE VIEW rollup_minute AS
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_kept
+            UNION ALL
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_recent;
+        INSERT INTO engine_state(key, value) SELECT 'rollup_minute_recent_from', last + 1 FROM (SELECT max(start) AS last FROM rollup_minute_kept) WHERE last IS NOT NULL;
+        ALTER TABLE rollup_day RENAME TO rollup_day_kept;
+        CREATE TABLE rollup_day_recent(
+            start INTEGER NOT NULL, series_id INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(start, series_id)
+        ) WITHOUT ROWID;
+        CREATE VIEW rollup_day AS
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_kept
+            UNION ALL
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_recent;
+        INSERT INTO engine_state(key, value) SELECT 'rollup_day_recent_from', last + 1 FROM (SELECT max(start) AS last FROM rollup_day_kept) WHERE last IS NOT NULL;
+        """,
     ]
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).

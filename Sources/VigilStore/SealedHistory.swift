@@ -1,4 +1,5 @@
 import VigilCodec
+import VigilRollup
 
 /// Where sealed chunks live: one chunk per series and aligned 6-hour span (UTC), keyed by
 /// `series_id << 32 | start hour`, so a series' chunks are one contiguous rowid range in time
@@ -218,7 +219,8 @@ struct ChunkSealer {
             pass.more = true
             return pass
         }
-        // Whole days of minute rollups, under the same rules.
+        // Whole days of minute rollups, under the same rules (from the series-first table).
+        try RollupRows.minute.move(db, before: BucketWidth.day.start(of: horizon))
         for series in seriesIDs {
             pass.minuteBuckets += try MinuteChunks.seal(db, series: series, horizon: horizon, budget: maxMinuteBuckets)
             if pass.minuteBuckets >= maxMinuteBuckets {

@@ -47,8 +47,7 @@ enum MinuteChunks {
             }
             sealed.removeAll { $0.start < from || $0.start >= to }
         }
-        let rows = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
-                                [.int(series), .int(from), .int(to), .int(Int64(limit ?? -1))]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
+        let rows = try RollupRows.minute.read(db, series: series, from: from, to: to, limit: limit)
         guard !sealed.isEmpty else { return rows }
         // Days are either rows or a chunk: merging two sorted runs of distinct starts.
         var out: [Bucket] = []
@@ -68,9 +67,7 @@ enum MinuteChunks {
 
     /// The first and last minute of `series`, sealed or not.
     static func extent(_ db: SQLiteConnection, series: Int64) throws -> (first: Int64, last: Int64)? {
-        // Two subqueries: SQLite answers a lone min() or max() with one index seek.
-        let rows = try db.query("SELECT (SELECT min(start) FROM rollup_minute WHERE series_id = ?1), (SELECT max(start) FROM rollup_minute WHERE series_id = ?1)",
-                                [.int(series)]) { $0.isNull(0) ? nil : ($0.int(0), $0.int(1)) }.first ?? nil
+        let rows = try RollupRows.minute.extent(db, series: series)
         let ids = ChunkSpan.ids(series: series)
         var sealedFirst: Int64?, sealedLast: Int64?
         for (order, assign) in [("ASC", 0), ("DESC", 1)] {
@@ -103,31 +100,30 @@ enum MinuteChunks {
             days += 1
         }
         guard days > 0 else { return 0 }
-        for b in buckets {
-            try db.run("INSERT OR REPLACE INTO rollup_minute(series_id, start, count, sum, mean, m2, min, max) VALUES(?,?,?,?,?,?,?,?)",
-                       [.int(series), .int(b.start)] + RollupMaintenance.bindings(b.stats))
-        }
+        for b in buckets { try RollupRows.minute.store(db, series: series, start: b.start, stats: b.stats) }
         try db.run("DELETE FROM minute_chunk WHERE id BETWEEN ? AND ?", [.int(lo), .int(hi)])
         return days
     }
 
     /// Seals `series`' whole days of minute rows that ended by `horizon` and have no minute
-    /// waiting for a pass; returns the minute rows moved (stops past `budget`).
+    /// waiting for a pass; returns the minute rows moved (stops past `budget`). The caller has
+    /// moved those days' minutes to the kept table (`RollupRows.move`).
     static func seal(_ db: SQLiteConnection, series: Int64, horizon: Int64, budget: Int) throws -> Int {
+        let kept = RollupRows.minute.kept
         var moved = 0
         var from: Int64 = 0
-        while moved < budget, let first = try db.query("SELECT min(start) FROM rollup_minute WHERE series_id = ? AND start >= ?",
+        while moved < budget, let first = try db.query("SELECT min(start) FROM \(kept) WHERE series_id = ? AND start >= ?",
                                                        [.int(series), .int(from)], row: { $0.isNull(0) ? nil : $0.int(0) }).first ?? nil {
             let start = BucketWidth.day.start(of: first)
             guard start <= horizon - day else { break }
             from = start + day
             if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: from) { continue }
-            let buckets = try db.query("SELECT start, count, sum, mean, m2, min, max FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start",
+            let buckets = try db.query("SELECT start, count, sum, mean, m2, min, max FROM \(kept) WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start",
                                        [.int(series), .int(start), .int(from)]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
             // A day sealed before and written since was unsealed first, so there is no chunk to merge.
             try db.run("INSERT INTO minute_chunk(id, buckets, data) VALUES(?, ?, ?)",
                        [.int(id(series: series, day: start)), .int(Int64(buckets.count)), .blob(encode(buckets))])
-            try db.run("DELETE FROM rollup_minute WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(from)])
+            try db.run("DELETE FROM \(kept) WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(from)])
             moved += buckets.count
         }
         return moved

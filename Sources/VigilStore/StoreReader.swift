@@ -80,10 +80,7 @@ public final class StoreReader: Sendable {
 
     static func buckets(_ db: SQLiteConnection, seriesID: Int64, width: BucketWidth, from: Int64, to: Int64, limit: Int?) throws -> [Bucket] {
         if width == .minute { return try MinuteChunks.read(db, series: seriesID, from: from, to: to, limit: limit) }
-        return try db.query(
-            "SELECT start, count, sum, mean, m2, min, max FROM rollup_day WHERE series_id=? AND start>=? AND start<? ORDER BY start LIMIT ?",
-            [.int(seriesID), .int(from), .int(to), .int(Int64(limit ?? -1))]
-        ) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
+        return try RollupRows.day.read(db, series: seriesID, from: from, to: to, limit: limit)
     }
 
     /// Every sensor of `machine` with its judged state (sensors not judged yet are `ok` with no

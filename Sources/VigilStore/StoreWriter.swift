@@ -462,10 +462,9 @@ extension StoreWriter {
                     removed.readings += sealed.chunks.readings
                     removed.rollupRows += sealed.minuteBuckets
                     dropped += sealed.chunks
-                    for table in ["rollup_minute", "rollup_day", "rollup_base"] {
-                        try s.db.run("DELETE FROM \(table) WHERE series_id = ?", [.int(id)])
-                        removed.rollupRows += s.db.changes
-                    }
+                    removed.rollupRows += try RollupRows.minute.delete(s.db, series: id) + RollupRows.day.delete(s.db, series: id)
+                    try s.db.run("DELETE FROM rollup_base WHERE series_id = ?", [.int(id)])
+                    removed.rollupRows += s.db.changes
                     try s.db.run("DELETE FROM rollup_dirty WHERE series_id = ?", [.int(id)])
                     try s.db.run("DELETE FROM series_quality WHERE series_id = ?", [.int(id)])
                     try s.db.run("DELETE FROM loss_minute WHERE series_id = ?", [.int(id)])

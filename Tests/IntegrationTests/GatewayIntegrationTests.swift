@@ -169,6 +169,11 @@ import VigilStore
         let db = try SQLiteConnection(path: dir + "/vigil.sqlite")
         // As schema 15 left it.
         try db.execute("""
+            DROP VIEW rollup_minute; INSERT INTO rollup_minute_kept SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_recent;
+            DROP TABLE rollup_minute_recent; ALTER TABLE rollup_minute_kept RENAME TO rollup_minute;
+            DROP VIEW rollup_day; INSERT INTO rollup_day_kept SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_recent;
+            DROP TABLE rollup_day_recent; ALTER TABLE rollup_day_kept RENAME TO rollup_day;
+            DELETE FROM engine_state WHERE key IN ('rollup_minute_recent_from', 'rollup_day_recent_from');
             DROP VIEW health_history; DROP TABLE health_history_recent; ALTER TABLE health_history_kept RENAME TO health_history;
             DROP TABLE health_state;
             ALTER TABLE machine_health ADD COLUMN scorer_state TEXT;

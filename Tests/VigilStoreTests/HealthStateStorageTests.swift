@@ -46,7 +46,7 @@ import VigilCore
         let tmp = try TempDatabase()
         do { _ = try StoreWriter(path: tmp.path) }
         let db = try SQLiteConnection(path: tmp.path)
-        try db.execute(HealthSchemaBefore.v16 + """
+        try db.execute(SchemaBefore.v16 + """
             INSERT INTO machine_health(machine, scored_through, health, scorer_state, sensor_detector) VALUES('press-7', 1796000060000, 91, '{"slow":[1]}', '{"tracks":[]}');
             INSERT INTO machine_health(machine, scored_through) VALUES('new-1', 0);
             PRAGMA user_version = 15;

@@ -113,6 +113,53 @@ import VigilRollup
         }
     }
 
+    /// Schema v18: a pass's newest buckets go to the time-first tables and move, once they span
+    /// two hours (minutes) or four days (days), to the series-first ones. Read through the API,
+    /// minutes and days equal the recomputation all along; a late reading into a moved minute
+    /// updates it where it is (no bucket twice); the extent and a removal see both tables.
+    @Test func recentBucketsMoveToTheSeriesFirstTablesAndReadTheSame() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let reader = try StoreReader(path: tmp.path)
+        let db = try SQLiteConnection(path: tmp.path)
+        let t0 = SystemClock.wallMillis() / Self.day * Self.day - 10 * Self.day  // passes mark by the wall clock
+        var truth: [Key: Double] = [:]
+        var rng = SplitMix64(seed: 18)
+        func send(_ readings: [Reading], at now: Int64) throws {
+            for r in readings { truth[Key(machine: r.machine, sensor: r.sensor, ts: r.ts)] = r.value }
+            _ = try writer.write([IngestMessage(readings: readings, rejections: [], topic: "t", payload: [], receivedAt: now)])
+        }
+        func count(_ table: String) throws -> Int64 { try db.query("SELECT count(*) FROM \(table)") { $0.int(0) }[0] }
+        // Five days of a 3-sensor machine, a reading a minute, rolled up every ten minutes.
+        for m in 0..<(5 * 1440) {
+            let ts = t0 + Int64(m) * Self.minute + 7_000
+            try send(["a", "b", "c"].map { Reading(machine: "m1", sensor: $0, ts: ts, value: Double.random(in: 0...100, using: &rng)) }, at: ts)
+            if m % 10 == 9 { _ = try writer.rollupAllDue(now: Self.farFuture) }
+        }
+        let end = t0 + 5 * Self.day
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        let horizon = try RollupRows.minute.horizon(db)
+        #expect(horizon > end - 3 * 3_600_000 && horizon < end - 3_600_000 && horizon % Self.minute == 0)
+        #expect(try count("rollup_minute_recent") <= 3 * 121 && count("rollup_minute_kept") >= 3 * (5 * 1440 - 121))
+        #expect(try RollupRows.day.horizon(db) > t0 && count("rollup_day_recent") >= 3 && count("rollup_day_kept") >= 3)
+        // A late reading into a kept minute and one into a recent minute.
+        try send([Reading(machine: "m1", sensor: "a", ts: t0 + 30_000, value: 1e6),
+                  Reading(machine: "m1", sensor: "a", ts: end - 30_000, value: -1e6)], at: end + 3 * Self.minute)
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        for sensor in ["a", "b", "c"] {
+            Self.expectEqual(try await Self.rollups(reader, "m1", sensor, .minute), Self.oracle(truth, machine: "m1", sensor: sensor, width: Self.minute), "\(sensor) minute")
+            Self.expectEqual(try await Self.rollups(reader, "m1", sensor, .day), Self.oracle(truth, machine: "m1", sensor: sensor, width: Self.day), "\(sensor) day")
+            let part = try #require(try await reader.rollupSeries(machine: "m1", sensor: sensor, width: .minute, from: horizon - 5 * Self.minute, to: horizon + 5 * Self.minute, limit: 7))
+            #expect(part.map(\.start) == (0..<7).map { horizon - 5 * Self.minute + Int64($0) * Self.minute })  // across the horizon
+            let extent = try #require(try await reader.minuteSeriesExtent(machine: "m1", sensor: sensor))
+            #expect(extent.first == t0 && extent.last == end - Self.minute)
+        }
+        #expect(try count("rollup_minute") == 3 * 5 * 1440)
+        let removed = try #require(try writer.removeMachine("m1"))
+        #expect(removed.rollupRows == 3 * (5 * 1440 + 5))
+        #expect(try count("rollup_minute") == 0 && count("rollup_day") == 0)
+    }
+
     @Test func rebuildReproducesTheStreamedRollups() async throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path)
@@ -123,7 +170,11 @@ import VigilRollup
         let before = try await Self.rollups(reader, "pump2", "vib", .minute)
         // Wreck the derived tables, then rebuild them from raw.
         let db = try SQLiteConnection(path: tmp.path)
-        try db.execute("UPDATE rollup_minute SET count = 0, mean = 0; DELETE FROM rollup_day WHERE start % 2 = 0; INSERT INTO rollup_minute VALUES(1, 60000, 1, 1, 1, 0, 1, 1)")
+        try db.execute("""
+            UPDATE rollup_minute_kept SET count = 0, mean = 0; UPDATE rollup_minute_recent SET count = 0, mean = 0;
+            DELETE FROM rollup_day_kept WHERE start % 2 = 0; DELETE FROM rollup_day_recent WHERE start % 2 = 0;
+            INSERT INTO rollup_minute_kept VALUES(1, 60000, 1, 1, 1, 0, 1, 1)
+            """)
         let result = try writer.rebuildRollups(from: .min, to: .max)
         #expect(result.readings == truth.count)
         for m in ["plant1/press7", "pump2"] {

@@ -302,7 +302,7 @@ import VigilRollup
         // Make it what the previous release wrote.
         let db = try SQLiteConnection(path: tmp.path)
         try db.execute("DROP TABLE chunk; DROP TABLE chunk_data; DROP TABLE minute_chunk; DROP TABLE series_quality; DROP TABLE loss_minute; DROP TABLE event; DROP TABLE notify_cursor; DROP TABLE upstream_change; DROP TABLE upstream_cursor; DROP TABLE sensor_condition; DROP TABLE sparkplug_node; DROP TABLE sensor_metadata; DROP TABLE site_setting; PRAGMA user_version = 5")
-        try db.execute(HealthSchemaBefore.v17 + "DROP TABLE health_state; ALTER TABLE machine_health ADD COLUMN scorer_state TEXT")
+        try db.execute(SchemaBefore.v17 + "DROP TABLE health_state; ALTER TABLE machine_health ADD COLUMN scorer_state TEXT")
         // Its rows were one table keyed by series first (v1), not a table per span.
         try db.execute("""
             CREATE TABLE reading_by_series(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
@@ -355,7 +355,7 @@ import VigilRollup
             try db.execute("DROP TABLE \"\(name)\"; ALTER TABLE old RENAME TO \"\(name)\"")
         }
         try db.execute("DROP TABLE everything; PRAGMA user_version = 14")
-        try db.execute(HealthSchemaBefore.v16)
+        try db.execute(SchemaBefore.v16)
 
         let writer = try StoreWriter(path: tmp.path)
         #expect(try db.query("PRAGMA user_version") { $0.int(0) }.first == Int64(Schema.migrations.count))

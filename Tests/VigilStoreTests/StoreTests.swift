@@ -18,8 +18,16 @@ final class TempDatabase {
 
 /// What a database looked like before the health migrations (for tests that make a current
 /// database an older one): before v17 (one history table) and v16 (states with the record).
-enum HealthSchemaBefore {
-    static let v17 = """
+enum SchemaBefore {
+    /// The rollups as one table each again (their recent buckets moved in first).
+    static let v18 = """
+        DROP VIEW rollup_minute; INSERT INTO rollup_minute_kept SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_recent;
+        DROP TABLE rollup_minute_recent; ALTER TABLE rollup_minute_kept RENAME TO rollup_minute;
+        DROP VIEW rollup_day; INSERT INTO rollup_day_kept SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_recent;
+        DROP TABLE rollup_day_recent; ALTER TABLE rollup_day_kept RENAME TO rollup_day;
+        DELETE FROM engine_state WHERE key IN ('rollup_minute_recent_from', 'rollup_day_recent_from');
+        """
+    static let v17 = v18 + """
         DROP VIEW health_history; DROP TABLE health_history_recent; ALTER TABLE health_history_kept RENAME TO health_history;
         """
     static let v16 = v17 + """
