@@ -76,8 +76,8 @@ public struct HealthScorer: Sendable {
     /// predict for them (their conditional mean), so the statistic is the others' own Mahalanobis
     /// distance and the alarm edges stay valid.
     private(set) public var excluded: [Int] = []
-    /// The sensor the last `score(_:alone:)` left out as a lone witness, if any (not persisted:
-    /// after a restart a witness is held again from the stricter edge).
+    /// The sensor the last `score(_:alone:)` left out as a lone witness, if any (in `State`: the
+    /// next round, which starts a scorer from the state, and a restart go on holding it).
     private(set) public var heldAlone: Int?
 
     public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
@@ -103,16 +103,19 @@ public struct HealthScorer: Sendable {
         public var fast: [Double]?
         public var silentFor: [Int]
         public var status: HealthStatus
+        /// Absent in states saved before it was kept: nobody held.
+        public var heldAlone: Int?
     }
 
     public var state: State {
-        get { State(smoothed: smoothed, fast: fast, silentFor: silentFor, status: status) }
+        get { State(smoothed: smoothed, fast: fast, silentFor: silentFor, status: status, heldAlone: heldAlone) }
         set {
             guard newValue.smoothed.count == smoothed.count, newValue.silentFor.count == silentFor.count else { return }
             smoothed = newValue.smoothed
             fast = newValue.fast.flatMap { $0.count == smoothed.count ? $0 : nil } ?? newValue.smoothed
             silentFor = newValue.silentFor
             status = newValue.status
+            heldAlone = newValue.heldAlone.flatMap { smoothed.indices.contains($0) ? $0 : nil }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VigilCore
 @testable import VigilHealth
@@ -50,6 +51,39 @@ import VigilCore
         // Two sensors off together: nobody alone, and it alarms.
         let two = Self.score(model, hold: true) { k, j, x in j == 1 ? x - 0.1 * Double(k) : j == 2 ? x + 0.004 * Double(k) : x }
         #expect(two.worst < 50, "\(two.worst)")
+    }
+
+    /// A held witness survives a restart, and a health round (each starts a scorer from the
+    /// saved state): the state names it, so the rest of the machine still answers for it from the
+    /// `watch` edge and the scores go on as in one run (forgotten, the next row would ask from the
+    /// stricter `ok` edge again — this fails then).
+    @Test func aHeldWitnessIsKeptAcrossARestart() throws {
+        let model = try Self.model()
+        var rng = SplitMix64(seed: 4)
+        let rows: [[Double?]] = (600..<900).map { i in
+            Machine.healthy(i * 6, &rng).enumerated().map { j, x in j == 1 ? x - 0.1 * Double(i - 600) : x }
+        }
+        func run(restartAt cut: Int?) throws -> (scores: [HealthScore], held: [Bool]) {
+            var scorer = HealthScorer(model: model)
+            var out: [HealthScore] = [], held: [Bool] = []
+            for (k, row) in rows.enumerated() {
+                if k == cut {
+                    let saved = try JSONDecoder().decode(HealthScorer.State.self, from: JSONEncoder().encode(scorer.state))
+                    #expect(saved.heldAlone == 1)
+                    scorer = HealthScorer(model: model)
+                    scorer.state = saved
+                }
+                out.append(scorer.score(row) { _ in true })
+                held.append(scorer.heldAlone == 1)
+            }
+            return (out, held)
+        }
+        let straight = try run(restartAt: nil)
+        let heldRows = straight.held.indices.filter { straight.held[$0] }
+        #expect(heldRows.count > 50)
+        for cut in stride(from: heldRows[0] + 1, to: heldRows.last!, by: 10) where straight.held[cut - 1] {
+            #expect(try run(restartAt: cut).scores == straight.scores, "restarted at row \(cut)")
+        }
     }
 
     @Test func aCreepingLoneWitnessIsHeldAfterHalfAnHourAndASteppedOneIsNot() {
