@@ -245,33 +245,28 @@ public enum Schema {
         // in `<table>_recent`, keyed time first (a pass's buckets of the fleet share pages), the
         // older in `<table>_kept`, keyed series first, read together through the view `<table>`.
         // What is there stays kept: the horizon starts just past it.
-        """
-        ALTER TABLE rollup_minute RENAME TO rollup_minute_kept;
-        CREATE TABLE rollup_minute_recent(
-            start INTEGER NOT NULL, series_id INTEGER NOT NULL,
-            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
-            min REAL NOT NULL, max REAL NOT NULL,
-            PRIMARY KEY(start, series_id)
-        ) WITHOUT ROWID;
-        CREATE VIEW rollup_minute AS
-            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_kept
-            UNION ALL
-            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_minute_recent;
-        INSERT INTO engine_state(key, value) SELECT 'rollup_minute_recent_from', last + 1 FROM (SELECT max(start) AS last FROM rollup_minute_kept) WHERE last IS NOT NULL;
-        ALTER TABLE rollup_day RENAME TO rollup_day_kept;
-        CREATE TABLE rollup_day_recent(
-            start INTEGER NOT NULL, series_id INTEGER NOT NULL,
-            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
-            min REAL NOT NULL, max REAL NOT NULL,
-            PRIMARY KEY(start, series_id)
-        ) WITHOUT ROWID;
-        CREATE VIEW rollup_day AS
-            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_kept
-            UNION ALL
-            SELECT series_id, start, count, sum, mean, m2, min, max FROM rollup_day_recent;
-        INSERT INTO engine_state(key, value) SELECT 'rollup_day_recent_from', last + 1 FROM (SELECT max(start) AS last FROM rollup_day_kept) WHERE last IS NOT NULL;
-        """,
+        splitRecent("rollup_minute") + splitRecent("rollup_day"),
     ]
+
+    /// v18's change to a rollup table: `<table>` becomes `<table>_kept`, beside a time-first
+    /// `<table>_recent`, and a view of both; the horizon starts just past what is kept.
+    private static func splitRecent(_ table: String) -> String {
+        """
+        ALTER TABLE \(table) RENAME TO \(table)_kept;
+        CREATE TABLE \(table)_recent(
+            start INTEGER NOT NULL, series_id INTEGER NOT NULL,
+            count INTEGER NOT NULL, sum REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL,
+            min REAL NOT NULL, max REAL NOT NULL,
+            PRIMARY KEY(start, series_id)
+        ) WITHOUT ROWID;
+        CREATE VIEW \(table) AS
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM \(table)_kept
+            UNION ALL
+            SELECT series_id, start, count, sum, mean, m2, min, max FROM \(table)_recent;
+        INSERT INTO engine_state(key, value) SELECT '\(table)_recent_from', last + 1 FROM (SELECT max(start) AS last FROM \(table)_kept) WHERE last IS NOT NULL;
+
+        """
+    }
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).
     static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.rekey]
