@@ -63,6 +63,8 @@ public final class IngestBuffer: Sendable {
         var bytes = 0
         /// Written since its last `fdatasync` began.
         var unsynced = false
+        /// The machines and series its records have named (a record names only new ones).
+        var names = JournalCodec.Names()
     }
 
     struct State {
@@ -166,7 +168,6 @@ public final class IngestBuffer: Sendable {
     public func append(_ message: IngestMessage) throws(StoreError) {
         var record: [UInt8] = []
         record.reserveCapacity(64 + message.readings.count * 40)
-        JournalCodec.encode(message, into: &record)
         let arrival = SystemClock.wallMillis()
         let late = options.schedule.every > 0 && message.readings.contains { options.schedule.isLate(ts: $0.ts, arrival: arrival) }
         while state.withLock({ $0.pendingReadings >= options.maxPendingReadings && !$0.stopping }) {
@@ -174,7 +175,11 @@ public final class IngestBuffer: Sendable {
             _ = spaceAvailable.wait(timeout: .now() + .milliseconds(100))
         }
         let seq = try state.withLock { (s: inout State) throws(StoreError) -> UInt64 in
+            // Encoded against the segment it goes to; its names count only once it is written.
+            var names = s.segments[s.active].names
+            JournalCodec.encode(message, names: &names, into: &record)
             try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
+            s.segments[s.active].names = names
             s.segments[s.active].bytes += record.count
             s.segments[s.active].unsynced = true
             s.written += 1
@@ -386,6 +391,7 @@ public final class IngestBuffer: Sendable {
     static func reset(_ seg: inout Segment, generation: UInt64) throws(StoreError) {
         guard ftruncate(seg.fd, 0) == 0 else { throw StoreError("truncate \(seg.path)", errno: errno) }
         seg.bytes = 0
+        seg.names = JournalCodec.Names()
         guard generation > 0 else { return }
         var header = magic
         JournalCodec.put(generation, &header)

@@ -34,44 +34,70 @@ public struct IngestMessage: Sendable, Equatable {
 /// A live reading costs 12–16 bytes and its series' names, once per message (a line-protocol
 /// message of one machine's 8 sensors: ≈ 30 bytes a reading, all told).
 ///
+/// With `1 << 30` in the length too, a record's machines and series are only those its segment
+/// has not named yet (`Names`), and its indices count on from the segment's earlier records: a
+/// segment holds a commit's worth of messages (the applier swaps segments at each batch), so a
+/// series is named about once a commit instead of in every message (≈ 16.5 bytes a reading). Such a
+/// record is read only after the records before it in its segment; one whose names are missing
+/// stops the decoding like a torn one.
+///
 /// Records without the length's top bit are the first format (journals written before
 /// 2026-12-07, replayed after an upgrade): series as (machine u16+bytes, sensor u16+bytes), counts
 /// u32, ts i64, seq i64. Pure: no I/O, tested directly.
 public enum JournalCodec {
     static let compact: UInt32 = 1 << 31
+    /// The record's names count on from its segment's earlier records.
+    static let segmentNames: UInt32 = 1 << 30
 
+    /// The machines and series a segment's records have named so far, in the order they were named.
+    public struct Names: Sendable {
+        var machines: [String: Int] = [:]
+        var series: [SeriesKey: Int] = [:]
+
+        public init() {}
+    }
+
+    /// A record that names everything it uses.
     public static func encode(_ m: IngestMessage, into out: inout [UInt8]) {
+        var names = Names()
+        encode(m, names: &names, into: &out, flag: 0)
+    }
+
+    /// A record of a segment whose earlier records named `names` (updated with what it names).
+    public static func encode(_ m: IngestMessage, names: inout Names, into out: inout [UInt8]) {
+        encode(m, names: &names, into: &out, flag: segmentNames)
+    }
+
+    private static func encode(_ m: IngestMessage, names: inout Names, into out: inout [UInt8], flag: UInt32) {
         let start = out.count
         out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // length + checksum, patched below
         put(m.receivedAt, &out)
-        // Series table: readings of a batch usually share a few series, and those a machine or two.
-        var index: [SeriesKey: Int] = [:]
-        var order: [SeriesKey] = []
+        // The series not named yet: readings of a batch usually share a few, and those a machine or two.
+        var new: [SeriesKey] = []
         var refs: [Int] = []
         refs.reserveCapacity(m.readings.count)
         var last: (SeriesKey, Int)?
         for r in m.readings {
             let key = SeriesKey(machine: r.machine, sensor: r.sensor)
             if let l = last, l.0 == key { refs.append(l.1); continue }
-            let n = index[key] ?? {
-                order.append(key)
-                index[key] = order.count - 1
-                return order.count - 1
+            let n = names.series[key] ?? {
+                new.append(key)
+                names.series[key] = names.series.count
+                return names.series.count - 1
             }()
             refs.append(n)
             last = (key, n)
         }
-        var machines: [String: Int] = [:]
-        var machineOrder: [String] = []
-        for key in order where machines[key.machine] == nil {
-            machines[key.machine] = machineOrder.count
-            machineOrder.append(key.machine)
+        var newMachines: [String] = []
+        for key in new where names.machines[key.machine] == nil {
+            names.machines[key.machine] = names.machines.count
+            newMachines.append(key.machine)
         }
-        Varint.append(UInt64(machineOrder.count), to: &out)
-        for machine in machineOrder { putString(machine, &out) }
-        Varint.append(UInt64(order.count), to: &out)
-        for key in order {
-            Varint.append(UInt64(machines[key.machine]!), to: &out)
+        Varint.append(UInt64(newMachines.count), to: &out)
+        for machine in newMachines { putString(machine, &out) }
+        Varint.append(UInt64(new.count), to: &out)
+        for key in new {
+            Varint.append(UInt64(names.machines[key.machine]!), to: &out)
             putString(key.sensor, &out)
         }
         Varint.append(UInt64(m.readings.count), to: &out)
@@ -101,7 +127,7 @@ public enum JournalCodec {
         if !m.live { out.append(1) }
         let bodyLength = out.count - start - 8
         let sum = fnv1a(out[(start + 8)...])
-        withUnsafeBytes(of: (UInt32(bodyLength) | compact).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
+        withUnsafeBytes(of: (UInt32(bodyLength) | compact | flag).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
         withUnsafeBytes(of: sum.littleEndian) { b in for k in 0..<4 { out[start + 4 + k] = b[k] } }
     }
 
@@ -110,28 +136,43 @@ public enum JournalCodec {
     public static func decode(_ bytes: [UInt8]) -> (messages: [IngestMessage], consumed: Int) {
         var messages: [IngestMessage] = []
         var offset = 0
+        var named = Named()  // the segment's names so far
         while offset + 8 <= bytes.count {
             var r = Reader(bytes: bytes, i: offset)
             guard let field = r.u32(), let sum = r.u32() else { break }
-            let length = Int(field & ~compact)
-            guard offset + 8 + length <= bytes.count, fnv1a(bytes[(offset + 8)..<(offset + 8 + length)]) == sum,
-                  let m = field & compact != 0 ? decodeBody(&r, end: offset + 8 + length) : decodeFirstFormat(&r, end: offset + 8 + length),
-                  r.i == offset + 8 + length else { break }
+            let length = Int(field & ~(compact | segmentNames))
+            guard offset + 8 + length <= bytes.count, fnv1a(bytes[(offset + 8)..<(offset + 8 + length)]) == sum else { break }
+            let m: IngestMessage?
+            if field & compact == 0 {
+                m = decodeFirstFormat(&r, end: offset + 8 + length)
+            } else if field & segmentNames != 0 {
+                m = decodeBody(&r, end: offset + 8 + length, named: &named)
+            } else {
+                var own = Named()
+                m = decodeBody(&r, end: offset + 8 + length, named: &own)
+            }
+            guard let m, r.i == offset + 8 + length else { break }
             messages.append(m)
             offset = r.i
         }
         return (messages, offset)
     }
 
-    static func decodeBody(_ r: inout Reader, end: Int) -> IngestMessage? {
-        guard let receivedAt = r.i64(), let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
+    /// What a segment's records have named so far, by number.
+    struct Named {
         var machines: [String] = []
+        var series: [SeriesKey] = []
+    }
+
+    static func decodeBody(_ r: inout Reader, end: Int, named: inout Named) -> IngestMessage? {
+        guard let receivedAt = r.i64(), let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
+        var machines = named.machines
         for _ in 0..<machineCount {
             guard let machine = r.string() else { return nil }
             machines.append(machine)
         }
         guard let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
-        var series: [SeriesKey] = []
+        var series = named.series
         for _ in 0..<seriesCount {
             guard let m = r.varint(), m < UInt64(machines.count), let sensor = r.string() else { return nil }
             series.append(SeriesKey(machine: machines[Int(m)], sensor: sensor))
@@ -149,8 +190,10 @@ public enum JournalCodec {
             readings.append(Reading(machine: series[Int(ref)].machine, sensor: series[Int(ref)].sensor,
                                     ts: receivedAt &+ Varint.unzigzag(ts), value: Double(bitPattern: bits), seq: seq))
         }
-        guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count) else { return nil }
-        return decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount)
+        guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count),
+              let m = decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount) else { return nil }
+        named = Named(machines: machines, series: series)  // only a whole record names anything
+        return m
     }
 
     /// A record of the first format (no top bit in its length).
