@@ -79,6 +79,12 @@ public struct HealthScorer: Sendable {
     /// The sensor the last `score(_:alone:)` left out as a lone witness, if any (in `State`: the
     /// next round, which starts a scorer from the state, and a restart go on holding it).
     private(set) public var heldAlone: Int?
+    /// Rows in a row the held witness was kept out with the rest below `ok` (within `watch`).
+    private var heldBelowOk = 0
+    /// A held witness is counted again once the rest has stayed below `ok` this many rows (an hour
+    /// of minutes): a dip of the rest is noise, an hour of it is the machine (wear shows on one
+    /// sensor first, the others follow).
+    static let holdBelowOkRows = 60
 
     public init(model: HealthModel, bands: HealthBands = .init(), staleRows: Int = 5, fullConfidenceRows: Int = 1440,
                 status: HealthStatus = .ok) {
@@ -103,12 +109,13 @@ public struct HealthScorer: Sendable {
         public var fast: [Double]?
         public var silentFor: [Int]
         public var status: HealthStatus
-        /// Absent in states saved before it was kept: nobody held.
+        /// Absent in states saved before they were kept: nobody held.
         public var heldAlone: Int?
+        public var heldBelowOk: Int?
     }
 
     public var state: State {
-        get { State(smoothed: smoothed, fast: fast, silentFor: silentFor, status: status, heldAlone: heldAlone) }
+        get { State(smoothed: smoothed, fast: fast, silentFor: silentFor, status: status, heldAlone: heldAlone, heldBelowOk: heldBelowOk) }
         set {
             guard newValue.smoothed.count == smoothed.count, newValue.silentFor.count == silentFor.count else { return }
             smoothed = newValue.smoothed
@@ -116,6 +123,7 @@ public struct HealthScorer: Sendable {
             silentFor = newValue.silentFor
             status = newValue.status
             heldAlone = newValue.heldAlone.flatMap { smoothed.indices.contains($0) ? $0 : nil }
+            heldBelowOk = heldAlone == nil ? 0 : newValue.heldBelowOk ?? 0
         }
     }
 
@@ -341,7 +349,8 @@ public struct HealthScorer: Sendable {
     /// both horizons) the rest is `ok`, or above `watch` for the sensor left out the row before —
     /// and answers whether to leave it out of this row like a faulty one (`heldAlone` then names
     /// it). A wearing machine or a process fault moves several sensors: the rest is not `ok`, and
-    /// nobody is asked about; once the rest leaves `watch` too, the sensor counts again.
+    /// nobody is asked about; once the rest leaves `watch` too, or has stayed below `ok` for
+    /// `holdBelowOkRows`, the sensor counts again.
     public mutating func score(_ row: [Double?], alone mayHold: (Int) -> Bool = { _ in false }) -> HealthScore {
         smooth(row)
         var t = forms()
@@ -349,12 +358,15 @@ public struct HealthScorer: Sendable {
         heldAlone = nil
         let kept = excluded
         defer { excluded = kept }
+        let patient = heldBelowOk < Self.holdBelowOkRows
         if 100 * pow2(-model.severity(slow: t.slow, fast: t.fast)) < bands.ok,
-           let j = loneWitness(restAtLeast: { $0 == before ? bands.watch : bands.ok }), mayHold(j) {
+           let (j, rest) = loneWitness(restAtLeast: { $0 == before && patient ? bands.watch : bands.ok }), mayHold(j) {
             excluded = (excluded + [j]).sorted()
             heldAlone = j
+            heldBelowOk = rest < bands.ok ? heldBelowOk + 1 : 0
             t = forms()
         }
+        if heldAlone == nil { heldBelowOk = 0 }
         let r = model.severity(slow: t.slow, fast: t.fast)
         let health = min(100, max(0, 100 * pow2(-r)))
         status = bands.status(health: health, current: status)
@@ -385,9 +397,9 @@ public struct HealthScorer: Sendable {
     }
 
     /// The sensor whose replacement by what the others predict for it (`impute`) removes most of
-    /// the binding horizon's statistic, if the health of the rest is then at least `health(j)` on
-    /// both horizons: `T² − ((P d)_j)² / P_jj` is the others' own statistic.
-    private func loneWitness(restAtLeast health: (Int) -> Double) -> Int? {
+    /// the binding horizon's statistic, and the health of the rest, if that is at least
+    /// `health(j)` on both horizons: `T² − ((P d)_j)² / P_jj` is the others' own statistic.
+    private func loneWitness(restAtLeast health: (Int) -> Double) -> (sensor: Int, rest: Double)? {
         let p = model.sensors.count
         guard p >= 3 else { return nil }
         let out = Set(excluded)
@@ -406,7 +418,8 @@ public struct HealthScorer: Sendable {
         let binding = fastBinds ? (quick ?? slow) : slow
         guard let j = binding.removed.indices.max(by: { binding.removed[$0] < binding.removed[$1] }), binding.removed[j] > 0 else { return nil }
         let rest = model.severity(slow: slow.t2 - slow.removed[j], fast: quick.map { $0.t2 - $0.removed[j] } ?? 0)
-        return 100 * pow2(-rest) >= health(j) ? j : nil
+        let restHealth = 100 * pow2(-rest)
+        return restHealth >= health(j) ? (j, restHealth) : nil
     }
 
     /// 2^x without Foundation, exact enough for a display value (|error| < 1e-12 relative).

@@ -54,9 +54,9 @@ import VigilCore
     }
 
     /// A held witness survives a restart, and a health round (each starts a scorer from the
-    /// saved state): the state names it, so the rest of the machine still answers for it from the
-    /// `watch` edge and the scores go on as in one run (forgotten, the next row would ask from the
-    /// stricter `ok` edge again — this fails then).
+    /// saved state): the state names it and how long the rest has been below `ok`, so the rest
+    /// still answers for it from the `watch` edge and the scores go on as in one run (forgotten,
+    /// the next row would ask from the stricter `ok` edge again — this fails then).
     @Test func aHeldWitnessIsKeptAcrossARestart() throws {
         let model = try Self.model()
         var rng = SplitMix64(seed: 4)
