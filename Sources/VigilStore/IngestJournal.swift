@@ -28,7 +28,8 @@ public struct IngestMessage: Sendable, Equatable {
 /// body = receivedAt i64; the message's machines (count varint, then each as varint length + bytes)
 /// and its distinct series (count varint, then machine index varint + sensor as varint length +
 /// bytes each); reading count varint, readings (series index varint, ts − receivedAt signed
-/// varint, value bits u64, seq flag u8 [+ signed varint]); rejection count varint, and if any:
+/// varint, value bits u64, seq flag u8 — 0 none, 1 a signed varint follows, 2 the series' previous
+/// seq + 1); rejection count varint, and if any:
 /// topic u16+bytes, payload head u16+bytes, then (reason u8+bytes, detail u16+bytes) each; then,
 /// for a message that is not live only, a flags byte (1 = backfill).
 /// A live reading costs 12–16 bytes and its series' names, once per message (a line-protocol
@@ -37,9 +38,10 @@ public struct IngestMessage: Sendable, Equatable {
 /// With `1 << 30` in the length too, a record's machines and series are only those its segment
 /// has not named yet (`Names`), and its indices count on from the segment's earlier records: a
 /// segment holds a commit's worth of messages (the applier swaps segments at each batch), so a
-/// series is named about once a commit instead of in every message (≈ 16.5 bytes a reading). Such a
-/// record is read only after the records before it in its segment; one whose names are missing
-/// stops the decoding like a torn one.
+/// series is named about once a commit instead of in every message; its receipt time is a signed
+/// varint from the previous record's, and a seq one more than its series' previous one is the flag
+/// alone (≈ 13 bytes a reading in all). Such a record is read only after the records before it in
+/// its segment; one whose names are missing stops the decoding like a torn one.
 ///
 /// Records without the length's top bit are the first format (journals written before
 /// 2026-12-07, replayed after an upgrade): series as (machine u16+bytes, sensor u16+bytes), counts
@@ -49,10 +51,13 @@ public enum JournalCodec {
     /// The record's names count on from its segment's earlier records.
     static let segmentNames: UInt32 = 1 << 30
 
-    /// The machines and series a segment's records have named so far, in the order they were named.
+    /// The machines and series a segment's records have named so far, in the order they were
+    /// named, each series' last `seq` and the last record's receipt time.
     public struct Names: Sendable {
         var machines: [String: Int] = [:]
         var series: [SeriesKey: Int] = [:]
+        var seq: [Int64?] = []
+        var receivedAt: Int64 = 0
 
         public init() {}
     }
@@ -71,7 +76,12 @@ public enum JournalCodec {
     private static func encode(_ m: IngestMessage, names: inout Names, into out: inout [UInt8], flag: UInt32) {
         let start = out.count
         out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // length + checksum, patched below
-        put(m.receivedAt, &out)
+        if flag == segmentNames {
+            Varint.append(signed: m.receivedAt &- names.receivedAt, to: &out)
+            names.receivedAt = m.receivedAt
+        } else {
+            put(m.receivedAt, &out)
+        }
         // The series not named yet: readings of a batch usually share a few, and those a machine or two.
         var new: [SeriesKey] = []
         var refs: [Int] = []
@@ -83,6 +93,7 @@ public enum JournalCodec {
             let n = names.series[key] ?? {
                 new.append(key)
                 names.series[key] = names.series.count
+                names.seq.append(nil)
                 return names.series.count - 1
             }()
             refs.append(n)
@@ -106,8 +117,14 @@ public enum JournalCodec {
             Varint.append(signed: r.ts &- m.receivedAt, to: &out)
             put(r.value.bitPattern, &out)
             if let seq = r.seq {
-                out.append(1)
-                Varint.append(signed: seq, to: &out)
+                // A device's counter usually goes up by one: then the flag says it all.
+                if let previous = names.seq[ref], previous != .max, seq == previous + 1 {
+                    out.append(2)
+                } else {
+                    out.append(1)
+                    Varint.append(signed: seq, to: &out)
+                }
+                names.seq[ref] = seq
             } else {
                 out.append(0)
             }
@@ -146,10 +163,10 @@ public enum JournalCodec {
             if field & compact == 0 {
                 m = decodeFirstFormat(&r, end: offset + 8 + length)
             } else if field & segmentNames != 0 {
-                m = decodeBody(&r, end: offset + 8 + length, named: &named)
+                m = decodeBody(&r, end: offset + 8 + length, named: &named, inSegment: true)
             } else {
                 var own = Named()
-                m = decodeBody(&r, end: offset + 8 + length, named: &own)
+                m = decodeBody(&r, end: offset + 8 + length, named: &own, inSegment: false)
             }
             guard let m, r.i == offset + 8 + length else { break }
             messages.append(m)
@@ -158,14 +175,17 @@ public enum JournalCodec {
         return (messages, offset)
     }
 
-    /// What a segment's records have named so far, by number.
+    /// What a segment's records have named so far, by number (`Names` as the decoder sees it).
     struct Named {
         var machines: [String] = []
         var series: [SeriesKey] = []
+        var seq: [Int64?] = []
+        var receivedAt: Int64 = 0
     }
 
-    static func decodeBody(_ r: inout Reader, end: Int, named: inout Named) -> IngestMessage? {
-        guard let receivedAt = r.i64(), let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
+    static func decodeBody(_ r: inout Reader, end: Int, named: inout Named, inSegment: Bool) -> IngestMessage? {
+        let at: Int64? = inSegment ? r.varint().map { named.receivedAt &+ Varint.unzigzag($0) } : r.i64()
+        guard let receivedAt = at, let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
         var machines = named.machines
         for _ in 0..<machineCount {
             guard let machine = r.string() else { return nil }
@@ -173,9 +193,11 @@ public enum JournalCodec {
         }
         guard let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
         var series = named.series
+        var lastSeq = named.seq
         for _ in 0..<seriesCount {
             guard let m = r.varint(), m < UInt64(machines.count), let sensor = r.string() else { return nil }
             series.append(SeriesKey(machine: machines[Int(m)], sensor: sensor))
+            lastSeq.append(nil)
         }
         guard let n = r.varint(), n <= UInt64(r.bytes.count) else { return nil }
         var readings: [Reading] = []
@@ -183,16 +205,23 @@ public enum JournalCodec {
         for _ in 0..<n {
             guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.varint(), let bits = r.u64(), let flag = r.u8() else { return nil }
             var seq: Int64?
-            if flag == 1 {
+            switch flag {
+            case 0: break
+            case 1:
                 guard let s = r.varint() else { return nil }
                 seq = Varint.unzigzag(s)
+            case 2:
+                guard let previous = lastSeq[Int(ref)], previous != .max else { return nil }
+                seq = previous + 1
+            default: return nil
             }
+            if let seq { lastSeq[Int(ref)] = seq }
             readings.append(Reading(machine: series[Int(ref)].machine, sensor: series[Int(ref)].sensor,
                                     ts: receivedAt &+ Varint.unzigzag(ts), value: Double(bitPattern: bits), seq: seq))
         }
         guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count),
               let m = decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount) else { return nil }
-        named = Named(machines: machines, series: series)  // only a whole record names anything
+        named = Named(machines: machines, series: series, seq: lastSeq, receivedAt: receivedAt)  // only a whole record counts
         return m
     }
 
