@@ -65,6 +65,9 @@ public final class IngestBuffer: Sendable {
         var unsynced = false
         /// The machines and series its records have named (a record names only new ones).
         var names = JournalCodec.Names()
+        /// A write failed (it may have named something or not): its records name everything
+        /// themselves until it is emptied.
+        var selfNaming = false
     }
 
     struct State {
@@ -175,10 +178,25 @@ public final class IngestBuffer: Sendable {
             _ = spaceAvailable.wait(timeout: .now() + .milliseconds(100))
         }
         let seq = try state.withLock { (s: inout State) throws(StoreError) -> UInt64 in
-            // Encoded against the segment it goes to; its names count only once it is written.
+            // Encoded against the segment it goes to (its names taken out meanwhile, so that
+            // encoding updates them in place rather than copying them).
             var names = s.segments[s.active].names
-            JournalCodec.encode(message, names: &names, into: &record)
-            try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
+            s.segments[s.active].names = JournalCodec.Names()
+            if s.segments[s.active].selfNaming {
+                JournalCodec.encode(message, into: &record)
+            } else {
+                JournalCodec.encode(message, names: &names, into: &record)
+            }
+            do throws(StoreError) {
+                try Self.writeAll(s.segments[s.active].fd, record, path: s.segments[s.active].path)
+            } catch {
+                // Cut what part of the record was written (records after a torn one would not be
+                // read back), and name everything in this segment's records from now on.
+                let seg = s.segments[s.active]
+                if ftruncate(seg.fd, off_t(seg.bytes)) == 0 { lseek(seg.fd, 0, SEEK_END) }
+                s.segments[s.active].selfNaming = true
+                throw error
+            }
             s.segments[s.active].names = names
             s.segments[s.active].bytes += record.count
             s.segments[s.active].unsynced = true
@@ -392,6 +410,7 @@ public final class IngestBuffer: Sendable {
         guard ftruncate(seg.fd, 0) == 0 else { throw StoreError("truncate \(seg.path)", errno: errno) }
         seg.bytes = 0
         seg.names = JournalCodec.Names()
+        seg.selfNaming = false
         guard generation > 0 else { return }
         var header = magic
         JournalCodec.put(generation, &header)

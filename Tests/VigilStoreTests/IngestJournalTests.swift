@@ -198,6 +198,64 @@ import VigilCore
         #expect(try IngestBuffer(journalPrefix: tmp.path + "-ingest", writer: writer).recover() == 0)
     }
 
+    /// A journal write that fails (a full disk) leaves nothing of its record behind and names
+    /// nothing: the messages appended after it, once there is space again, are replayed after a
+    /// crash like the ones before it (a torn record would hide them, and names it never wrote
+    /// would misread them).
+    @Test func aFailedJournalWriteHidesNothingAppendedAfterIt() async throws {
+        let tmp = try TempDatabase()
+        let disk = tmp.path + "-disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=256k", "tmpfs", disk]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0, "mount tmpfs")
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [disk]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        func message(_ k: Int) -> IngestMessage {
+            IngestMessage(readings: (0..<8).map { i in
+                Reading(machine: "machine-\(k % 3)", sensor: "sensor-\(i)-with-a-long-name", ts: 1_796_000_000_000 + Int64(k) * 1000, value: Double(k), seq: Int64(k))
+            }, rejections: [], topic: "", payload: [], receivedAt: 1_796_000_000_040 + Int64(k) * 1000)
+        }
+        var stored = 0, failed = 0
+        do {
+            let writer = try StoreWriter(path: tmp.path)
+            let buffer = try IngestBuffer(journalPrefix: disk + "/ingest", writer: writer)
+            _ = try buffer.recover()
+            // No applier: the readings exist only in the journal. Fill the disk as they come.
+            FileManager.default.createFile(atPath: disk + "/ballast", contents: nil)
+            let ballast = try #require(FileHandle(forWritingAtPath: disk + "/ballast"))
+            var k = 0
+            while failed < 3 {
+                do {
+                    try buffer.append(message(k))
+                    stored += 8
+                } catch {
+                    failed += 1
+                }
+                if failed == 0 { try? ballast.write(contentsOf: [UInt8](repeating: 0, count: 2_000)) }
+                k += 1
+            }
+            try ballast.close()
+            try FileManager.default.removeItem(atPath: disk + "/ballast")
+            for _ in 0..<20 {
+                try buffer.append(message(k))
+                stored += 8
+                k += 1
+            }
+        }
+        #expect(failed == 3 && stored > 20 * 8)
+        let writer = try StoreWriter(path: tmp.path)
+        #expect(try IngestBuffer(journalPrefix: disk + "/ingest", writer: writer).recover() == stored)
+    }
+
     @Test func applierCommitsInBatchesAndStopFlushes() async throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path)
