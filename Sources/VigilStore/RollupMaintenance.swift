@@ -143,8 +143,7 @@ struct RollupMaintenance {
 
     private func store(_ stats: BucketStats, in rows: RollupRows, series: Int64, start: Int64) throws {
         try rows.store(db, series: series, start: start, stats: stats)
-        let stream: UpstreamStream = rows.name == RollupRows.day.name ? .rollupDay : .rollupMinute
-        if upstream.contains(stream) { try UpstreamLog.note(db, stream, series: series, t: start) }
+        if upstream.contains(rows.stream) { try UpstreamLog.note(db, rows.stream, series: series, t: start) }
     }
 
     /// Moves the minutes and days that are no longer recent to their series-first tables.

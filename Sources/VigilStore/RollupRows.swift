@@ -1,3 +1,4 @@
+import VigilCore
 import VigilRollup
 
 /// A rollup table (minutes or days) kept as two, so that a pass's writes share pages (schema
@@ -18,9 +19,11 @@ struct RollupRows: Sendable {
     let name: String
     /// How much stays recent after a move (they move once the recent buckets span twice this).
     let keep: Int64
+    /// The upstream stream whose change log notes its buckets' changes.
+    let stream: UpstreamStream
 
-    static let minute = RollupRows(name: "rollup_minute", keep: 3_600_000)
-    static let day = RollupRows(name: "rollup_day", keep: 2 * BucketWidth.day.rawValue)
+    static let minute = RollupRows(name: "rollup_minute", keep: 3_600_000, stream: .rollupMinute)
+    static let day = RollupRows(name: "rollup_day", keep: 2 * BucketWidth.day.rawValue, stream: .rollupDay)
 
     var kept: String { name + "_kept" }
     var recent: String { name + "_recent" }

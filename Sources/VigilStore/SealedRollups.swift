@@ -118,12 +118,11 @@ enum MinuteChunks {
             guard start <= horizon - day else { break }
             from = start + day
             if try RollupMaintenance.hasPendingMinutes(db, series: series, from: start, to: from) { continue }
-            let buckets = try db.query("SELECT start, count, sum, mean, m2, min, max FROM \(kept) WHERE series_id = ? AND start >= ? AND start < ? ORDER BY start",
-                                       [.int(series), .int(start), .int(from)]) { Bucket(start: $0.int(0), stats: RollupMaintenance.stats($0, from: 1)) }
+            let buckets = try RollupRows.minute.read(db, series: series, from: start, to: from, limit: nil)
             // A day sealed before and written since was unsealed first, so there is no chunk to merge.
             try db.run("INSERT INTO minute_chunk(id, buckets, data) VALUES(?, ?, ?)",
                        [.int(id(series: series, day: start)), .int(Int64(buckets.count)), .blob(encode(buckets))])
-            try db.run("DELETE FROM \(kept) WHERE series_id = ? AND start >= ? AND start < ?", [.int(series), .int(start), .int(from)])
+            try RollupRows.minute.delete(db, series: series, from: start, to: from)
             moved += buckets.count
         }
         return moved
