@@ -2,9 +2,12 @@
 """What sealing writes (issue 27): bytes written per reading moved from rows into chunks.
 
 A fresh database made by the release `vigild` is filled with `--hours` of `--series` series at
-1 Hz as a live plant leaves them: row tables written in 10-second commits in key order, as
-vigild writes them, in the layout of `Sources/VigilStore/RowTable.swift` (one table per 6-hour
-span, one integer key: 10-second slot from 2 s past the 10 s, series, time in the slot). Then `vigild --seal` runs under `strace`, and every byte it
+1 Hz as a live plant leaves them: row tables written in 10-second commits in key order, one
+table per 6-hour span, in schema 18's layout (a row a reading, one integer key: 10-second slot
+from 2 s past the 10 s, series, time in the slot), which a first run of `vigild` (rebuilding
+an empty range) migrates to today's (`Sources/VigilStore/RowTable.swift`: a row a series and slot, its readings
+in the chunk format; in key order, as a live plant's commits append them). Then `vigild --seal`
+runs under `strace`, and every byte it
 writes to the WAL and to the database file (checkpoints, and the VACUUM that gives the freed
 pages back) is divided by the readings it sealed. The readings are checked back: the chunks
 hold them all, and no row is left.
@@ -23,7 +26,7 @@ def bucket(ts):
 
 
 def key(ts, sid):
-    """RowTable.key: (slot in the span << 46) + (series << 14) + time in the slot."""
+    """Schema 18's RowTable key: (slot in the span << 46) + (series << 14) + time in the slot."""
     b = bucket(ts)
     return ((b - bucket(ts // SPAN * SPAN)) << 46) + (sid << 14) + (ts - (b * SLOT + OFFSET))
 
@@ -57,6 +60,14 @@ def main():
             for span in sorted({r[0] for r in rows}):  # none after the last second
                 c.executemany(f'INSERT INTO "reading_{span}"(key, value, seq) VALUES(?,?,?)', [r[1:] for r in rows if r[0] == span])
             c.commit()
+        c.execute("PRAGMA user_version = 18")
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        c.close()
+        # Schema 18's rows become today's: opened by a run that rebuilds an empty range.
+        subprocess.run([f"{args.bin}/vigild", "--config", cfg, "--db", db, "--rebuild-rollups", "--from", "0", "--to", "1"],
+                       check=True, capture_output=True)
+        c = sqlite3.connect(db)
+        assert c.execute("SELECT sum(count) FROM reading_slot").fetchone()[0] == args.series * args.hours * 3600
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         c.close()
         readings = args.series * args.hours * 3600
@@ -74,7 +85,7 @@ def main():
             elif m and m.group(1) == db:
                 main_file += int(m.group(3))
         c = sqlite3.connect(db)
-        rows_left = c.execute("SELECT count(*) FROM reading").fetchone()[0]
+        rows_left = c.execute("SELECT coalesce(sum(count), 0) FROM reading_slot").fetchone()[0]
         sealed = c.execute("SELECT coalesce(sum(count), 0) FROM chunk").fetchone()[0]
         assert rows_left == 0 and sealed == readings, f"{rows_left} rows left, {sealed} of {readings} sealed"
         print(f"{readings:,} readings ({args.series} series × {args.hours} h at 1 Hz, rows {size / readings:.1f} B/reading) "

@@ -166,7 +166,7 @@ def run_vigil(args, work, start_ms, duration_s):
     vigild.wait()
     broker.terminate()
     broker.wait()
-    rows_before = sqlite3.connect(db).execute("SELECT count(*) FROM reading").fetchone()[0]
+    rows_before = sqlite3.connect(db).execute("SELECT coalesce(sum(count), 0) FROM reading_slot").fetchone()[0]
     file_before = database_bytes(db)
     # Seal what the daemon would seal by itself an hour after each span (the data ended a day ago).
     t1 = time.time()
@@ -181,7 +181,7 @@ def run_vigil(args, work, start_ms, duration_s):
     written_seal = usage.ru_oublock * 512
     con = sqlite3.connect(db)
     sealed = con.execute("SELECT coalesce(sum(count), 0) FROM chunk").fetchone()[0]
-    rows = con.execute("SELECT count(*) FROM reading").fetchone()[0]
+    rows = con.execute("SELECT coalesce(sum(count), 0) FROM reading_slot").fetchone()[0]
     page = con.execute("PRAGMA page_size").fetchone()[0]
     tables = {}
     try:

@@ -246,6 +246,10 @@ public enum Schema {
         // older in `<table>_kept`, keyed series first, read together through the view `<table>`.
         // What is there stays kept: the horizon starts just past it.
         splitRecent("rollup_minute") + splitRecent("rollup_day"),
+        // v19: the span tables hold a row a series and 10-s slot, its readings in the chunk
+        // format, instead of a row a reading (`RowTable.pack`, in `followUps`); the view `reading`
+        // becomes `reading_slot`.
+        "",
     ]
 
     /// v18's change to a rollup table: `<table>` becomes `<table>_kept`, beside a time-first
@@ -269,7 +273,7 @@ public enum Schema {
     }
 
     /// What a migration's SQL cannot say alone, run right after it (by its index in `migrations`).
-    static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.rekey]
+    static let followUps: [Int: @Sendable (SQLiteConnection) throws -> Void] = [12: RowTable.splitLegacyTable, 14: RowTable.rekey, 18: RowTable.pack]
 
     /// The schema version of the database at `path` and the one this build migrates it to; nil
     /// when there is no such file yet (or it is not a database).

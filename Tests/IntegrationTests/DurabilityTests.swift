@@ -10,13 +10,10 @@ import VigilCore
     /// into chunks under them (history two hours old would be, at some times of day).
     static let rowsOnly = ["VIGIL_STORAGE_SEAL_AFTER": "30d"]
 
-    /// Rows in the database, read with the sqlite3 CLI: `(count, distinct keys)`.
-    func storedCount(_ db: String) throws -> (Int, Int) {
-        let out = try Harness.run(try Harness.tool("sqlite3"),
-                                  [db, "SELECT count(*), count(DISTINCT series_id || ':' || ts) FROM reading"])
-        let parts = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
-        guard parts.count == 2 else { throw Harness.Failure("sqlite3: \(out.stdout) \(out.stderr)") }
-        return (parts[0], parts[1])
+    /// Readings in the database, read back: `(count, distinct keys)`.
+    func storedCount(_ db: String) async throws -> (Int, Int) {
+        let stored = try await Harness.storedReadings(db)
+        return (stored.count, Set(stored.map { "\($0.series) \($0.ts)" }).count)
     }
 
     func readingsStored(_ d: TestDaemon) async throws -> Int {
@@ -36,8 +33,9 @@ import VigilCore
         try await daemon.waitReady()
         #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: dataDir + "/sim.log", encoding: .utf8)) ?? "")")
         let db = daemon.databasePath
-        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try storedCount(db).0 >= total }
-        #expect(try storedCount(db) == (total, total))
+        try await Harness.waitUntil("all \(total) readings stored", seconds: 60) { try await storedCount(db).0 >= total }
+        let stored1 = try await storedCount(db)
+        #expect(stored1 == (total, total))
         #expect(await daemon.terminate() == 0)
     }
 
@@ -66,7 +64,7 @@ import VigilCore
         var attempt = 0
         var (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total, sessions: sessions)
         daemon.kill9()
-        var (atKill, _) = try storedCount(daemon.databasePath)
+        var (atKill, _) = try await storedCount(daemon.databasePath)
         while atKill >= total, attempt < 2 {
             attempt += 1
             _ = sim.wait()
@@ -74,7 +72,7 @@ import VigilCore
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
             (daemon, sim) = try await busyDaemon(broker, dataDir: dataDir, total: total, sessions: sessions)
             daemon.kill9()
-            (atKill, _) = try storedCount(daemon.databasePath)
+            (atKill, _) = try await storedCount(daemon.databasePath)
         }
         #expect(atKill > 0 && atKill < total, "killed at \(atKill) of \(total) (\(attempt + 1) tries): the test needs a mid-stream kill")
 
@@ -94,7 +92,7 @@ import VigilCore
         #expect(await daemon.terminate(within: 10) == 0, "vigild log:\n\(daemon.log)")
         #expect(Date().timeIntervalSince(t0) < 10)
         // A clean stop applies everything it acknowledged: the journal is empty, SQLite has it all.
-        let (atStop, _) = try storedCount(daemon.databasePath)
+        let (atStop, _) = try await storedCount(daemon.databasePath)
         #expect(atStop >= accepted)
         for n in 0..<2 {
             let size = (try? FileManager.default.attributesOfItem(atPath: daemon.databasePath + "-ingest.\(n)")[.size] as? Int) ?? 0
@@ -126,8 +124,9 @@ import VigilCore
         try await broker.waitReady()
         #expect(sim.wait() == 0, "vigil-sim: \((try? String(contentsOfFile: brokerDir + "/sim.log", encoding: .utf8)) ?? "")")
         let db = daemon.databasePath
-        try await Harness.waitUntil("all \(total) readings stored after the broker restart", seconds: 60) { try storedCount(db).0 >= total }
-        #expect(try storedCount(db) == (total, total))
+        try await Harness.waitUntil("all \(total) readings stored after the broker restart", seconds: 60) { try await storedCount(db).0 >= total }
+        let stored2 = try await storedCount(db)
+        #expect(stored2 == (total, total))
         return (daemon, broker)
     }
 
@@ -157,9 +156,9 @@ import VigilCore
             ], stdout: dir + "/sim.log", stderr: dir + "/sim.log")
         }
         // Per series, ordered by time, seq runs 1, 2, 3, … without a gap or a step back.
-        let out = try Harness.run(try Harness.tool("sqlite3"), [daemon.databasePath,
-            "SELECT count(*) FROM (SELECT seq - lag(seq) OVER (PARTITION BY series_id ORDER BY ts) AS step FROM reading) WHERE step IS NOT NULL AND step != 1"])
-        #expect(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(out.stdout)\(out.stderr)")
+        let stored = try await Harness.storedReadings(daemon.databasePath)
+        let steps = zip(stored, stored.dropFirst()).filter { $0.series == $1.series }.map { ($1.seq ?? 0) - ($0.seq ?? 0) }
+        #expect(stored.count == 3 * 2 * 1200 && steps.allSatisfy { $0 == 1 }, "\(stored.count) readings, steps \(Set(steps))")
         #expect(await daemon.terminate() == 0)
         broker.stop()
     }
@@ -195,12 +194,14 @@ import VigilCore
         #expect(sensors.map(\.sensor) == ["temp"] && sensors.first?.lastSeen == base + 4000)
         // Its first minute is rolled up after the commit: none yet, but the series is known.
         #expect(try await Harness.getJSON(url.replacingOccurrences(of: "raw", with: "minute"), as: [API.SeriesPoint].self).isEmpty)
-        #expect(try await readingsStored(daemon) == 0 && storedCount(daemon.databasePath).0 == 0, "committed before the interval")
+        let storedBefore = try await storedCount(daemon.databasePath).0
+        #expect(try await readingsStored(daemon) == 0 && storedBefore == 0, "committed before the interval")
         daemon.kill9()
         // The journal has them: a restart commits them before it serves.
         let again = try TestDaemon(broker: broker, dataDirectory: dataDir, environment: env)
         try await again.waitReady()
-        #expect(try storedCount(again.databasePath) == (5, 5))
+        let stored3 = try await storedCount(again.databasePath)
+        #expect(stored3 == (5, 5))
         #expect(try await Harness.getJSON(url.replacingOccurrences(of: daemon.baseURL, with: again.baseURL), as: [API.SeriesPoint].self)
                     .map(\.mean) == [20, 21, 99, 23, 24])
         // A rejected payload is committed at once: quarantine does not wait for the interval.

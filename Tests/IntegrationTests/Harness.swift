@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import VigilCore
+import VigilStore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -335,5 +337,21 @@ final class ChildProcess {
     private static func decode(_ raw: Int32) -> Int32 {
         let sig = raw & 0x7F
         return sig == 0 ? (raw >> 8) & 0xFF : 128 + sig
+    }
+}
+
+extension Harness {
+    /// Every reading stored in the database at `path` (rows and sealed chunks), read back the way
+    /// the API reads a series: `(series "machine/sensor", ts, seq)` each, by series, oldest first.
+    static func storedReadings(_ path: String) async throws -> [(series: String, ts: Int64, seq: Int64?)] {
+        let keys = try SQLiteConnection(path: path, readOnly: true).query("SELECT machine, sensor FROM series ORDER BY id") { ($0.text(0), $0.text(1)) }
+        let reader = try StoreReader(path: path)
+        var out: [(series: String, ts: Int64, seq: Int64?)] = []
+        for (machine, sensor) in keys {
+            for r in try await reader.rawSeries(machine: machine, sensor: sensor, from: .min, to: .max, limit: .max) ?? [] {
+                out.append(("\(machine)/\(sensor)", r.ts, r.seq))
+            }
+        }
+        return out
     }
 }

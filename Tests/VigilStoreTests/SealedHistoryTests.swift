@@ -17,9 +17,28 @@ import VigilRollup
 
     static func tableCounts(_ path: String) throws -> (rows: Int, chunks: Int, sealed: Int) {
         let db = try SQLiteConnection(path: path, readOnly: true)
-        return try db.query("SELECT (SELECT count(*) FROM reading), (SELECT count(*) FROM chunk), (SELECT coalesce(sum(count), 0) FROM chunk)") {
+        return try db.query("SELECT (SELECT coalesce(sum(count), 0) FROM reading_slot), (SELECT count(*) FROM chunk), (SELECT coalesce(sum(count), 0) FROM chunk)") {
             (Int($0.int(0)), Int($0.int(1)), Int($0.int(2)))
         }[0]
+    }
+
+    /// Every row table's readings as a table `name(series_id, ts, value, seq)`, a row each (for
+    /// making a database what an earlier release wrote).
+    static func copyReadings(_ db: SQLiteConnection, into name: String) throws {
+        try db.execute("CREATE TABLE \(name)(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER)")
+        for span in try RowTable.spans(db) {
+            let slots = try db.query("SELECT key, data FROM \(RowTable.table(span)) ORDER BY key") { r in
+                let (b, series) = RowTable.decode(span: span, key: r.int(0))
+                var slot = SeriesColumns(), scratch = SeriesColumns()
+                _ = try r.withBlob(1) { try RowTable.decode($0, begin: RowTable.start(ofBucket: b), withSeq: true, scratch: &scratch, into: &slot) }
+                return (series, slot)
+            }
+            for (series, slot) in slots {
+                for i in 0..<slot.count {
+                    try db.run("INSERT INTO \(name) VALUES(?, ?, ?, ?)", [.int(series), .int(slot.ts[i]), .double(slot.values[i]), slot.seq[i].map { .int($0) } ?? .null])
+                }
+            }
+        }
     }
 
     /// Minute-rollup rows and sealed minute buckets.
@@ -236,7 +255,7 @@ import VigilRollup
         let db = try SQLiteConnection(path: tmp.path, readOnly: true)
         let first = RowTable.span(of: t0)
         #expect(try RowTable.spans(db) == [first, first + 1, first + 2])
-        let perSpan = try (Int64(0)..<3).map { n in try db.query("SELECT count(*) FROM \(RowTable.table(first + n))") { Int($0.int(0)) }[0] }
+        let perSpan = try (Int64(0)..<3).map { n in try db.query("SELECT sum(count) FROM \(RowTable.table(first + n))") { Int($0.int(0)) }[0] }
         #expect(perSpan == (Int64(0)..<3).map { n in readings.filter { ChunkSpan.start(of: $0.ts) == t0 + n * ChunkSpan.millis }.count })
 
         _ = try writer.rollupAllDue(now: Self.far)
@@ -306,8 +325,10 @@ import VigilRollup
         // Its rows were one table keyed by series first (v1), not a table per span.
         try db.execute("""
             CREATE TABLE reading_by_series(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, seq INTEGER, PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
-            INSERT INTO reading_by_series SELECT series_id, ts, value, seq FROM reading; DROP VIEW reading
+            DROP VIEW reading_slot
             """)
+        try Self.copyReadings(db, into: "everything")
+        try db.execute("INSERT INTO reading_by_series SELECT * FROM everything; DROP TABLE everything")
         for name in try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_[0-9]*'", row: { $0.text(0) }) {
             try db.execute("DROP TABLE \"\(name)\"")
         }
@@ -342,9 +363,10 @@ import VigilRollup
         let db = try SQLiteConnection(path: tmp.path)
         let tables = try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'reading_[0-9]*'", row: { $0.text(0) })
         #expect(!tables.isEmpty)
-        let count = try db.query("SELECT count(*) FROM reading") { $0.int(0) }.first
+        let count = try db.query("SELECT sum(count) FROM reading_slot") { $0.int(0) }.first
         // Make them what schema 14 wrote.
-        try db.execute("CREATE TABLE everything AS SELECT * FROM reading; DROP VIEW reading")
+        try Self.copyReadings(db, into: "everything")
+        try db.execute("DROP VIEW reading_slot")
         for name in tables {
             let span = Int64(name.dropFirst("reading_".count))! * ChunkSpan.millis
             try db.execute("""
@@ -359,10 +381,10 @@ import VigilRollup
 
         let writer = try StoreWriter(path: tmp.path)
         #expect(try db.query("PRAGMA user_version") { $0.int(0) }.first == Int64(Schema.migrations.count))
-        #expect(try db.query("SELECT count(*) FROM reading") { $0.int(0) }.first == count)
+        #expect(try db.query("SELECT sum(count) FROM reading_slot") { $0.int(0) }.first == count)
         for name in tables {
             let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text(name)]) { $0.text(0) }
-            #expect(columns == ["key", "value", "seq"])
+            #expect(columns == ["key", "count", "data"])
         }
         let reader = try StoreReader(path: tmp.path)
         for machine in ["plant1/press7", "pump2"] {

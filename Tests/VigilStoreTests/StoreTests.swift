@@ -45,6 +45,44 @@ extension StoreWriter {
 }
 
 @Suite struct StoreTests {
+    /// A series' readings of one 10-s slot are one row (in the chunk format); readings that come
+    /// later to the slot — new, replacing, out of order — merge into it, the latest winning; a
+    /// deletion of part of a slot keeps the rest.
+    @Test func aSlotsReadingsAreOneRowThatLaterReadingsMergeInto() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let begin = RowTable.start(ofBucket: RowTable.bucket(of: 1_764_000_000_000))
+        func reading(_ second: Int64, _ value: Double, seq: Int64? = nil) -> Reading {
+            Reading(machine: "m", sensor: "s", ts: begin + second * 1000, value: value, seq: seq)
+        }
+        let first = (0..<10).map { reading($0, 20 + Double($0) / 100, seq: $0 + 1) }
+        _ = try writer.write(first + [reading(3, 99)], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        let db = try SQLiteConnection(path: tmp.path, readOnly: true)
+        let span = RowTable.span(of: begin)
+        let rows = { try db.query("SELECT count, length(data) FROM \(RowTable.table(span))") { (Int($0.int(0)), Int($0.int(1))) } }
+        var slot = try rows()
+        #expect(slot.count == 1 && slot[0].0 == 10, "one row of ten readings: \(slot)")
+        #expect(slot[0].1 <= 40, "\(slot[0].1) bytes for ten readings")
+        // Later: a replacement, one out of order inside the slot, one in the next slot.
+        _ = try writer.write([reading(5, 7.5, seq: 60), reading(-1, 1), reading(10, 2)], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        slot = try rows()
+        #expect(slot.map(\.0) == [1, 10, 1], "the slot before, the slot merged, the next: \(slot)")
+        var expected = first
+        expected[3] = reading(3, 99)
+        expected[5] = reading(5, 7.5, seq: 60)
+        expected = [reading(-1, 1)] + expected + [reading(10, 2)]
+        let reader = try StoreReader(path: tmp.path)
+        let all = try #require(try await reader.rawSeries(machine: "m", sensor: "s", from: .min, to: .max, limit: 100))
+        #expect(all == expected)
+        #expect(try await reader.rawSeries(machine: "m", sensor: "s", from: begin + 2500, to: begin + 6000, limit: 2) == Array(expected[4...5]))
+        // Part of the slot goes; the rest stays in its row.
+        let id = try #require(try db.query("SELECT id FROM series") { $0.int(0) }.first)
+        let gone = try writer.withConnection { db in try db.transaction { try RowTable.delete(db, series: id, from: begin + 2000, to: begin + 4000) } }
+        #expect(gone == 2)
+        #expect(try rows().map(\.0) == [1, 8, 1])
+        #expect(try await reader.rawSeries(machine: "m", sensor: "s", from: .min, to: .max, limit: 100) == expected.filter { $0.ts < begin + 2000 || $0.ts >= begin + 4000 })
+    }
+
     @Test func writesAreIdempotentOnTheKey() async throws {
         let tmp = try TempDatabase()
         let writer = try StoreWriter(path: tmp.path)
