@@ -43,6 +43,11 @@ public struct IngestMessage: Sendable, Equatable {
 /// alone (≈ 13 bytes a reading in all). Such a record is read only after the records before it in
 /// its segment; one whose names are missing stops the decoding like a torn one.
 ///
+/// With `1 << 29` too (every record written since 2026-12-08), a reading's flag byte comes before
+/// its value and says in its upper six bits how the value is held: 0, its 8 bytes; `e + 1`, a
+/// signed varint `m` with the value `m / 10^e` to the bit (`e` ≤ 9, |m| < 2^47) — a sensor's
+/// short decimal in two or three bytes instead of eight; the seq mode stays in the low two bits.
+///
 /// Records without the length's top bit are the first format (journals written before
 /// 2026-12-07, replayed after an upgrade): series as (machine u16+bytes, sensor u16+bytes), counts
 /// u32, ts i64, seq i64. Pure: no I/O, tested directly.
@@ -50,6 +55,9 @@ public enum JournalCodec {
     static let compact: UInt32 = 1 << 31
     /// The record's names count on from its segment's earlier records.
     static let segmentNames: UInt32 = 1 << 30
+    /// The record's readings say their flag before their value, which may be a decimal.
+    static let decimalValues: UInt32 = 1 << 29
+    static let formatBits = compact | segmentNames | decimalValues
 
     /// The machines and series a segment's records have named so far, in the order they were
     /// named, each series' last `seq` and the last record's receipt time.
@@ -57,9 +65,36 @@ public enum JournalCodec {
         var machines: [String: Int] = [:]
         var series: [SeriesKey: Int] = [:]
         var seq: [Int64?] = []
+        /// Each series' last decimal exponent, tried first for its next value.
+        var exponent: [Int] = []
         var receivedAt: Int64 = 0
 
         public init() {}
+    }
+
+    // MARK: decimal values
+
+    static let maxExponent = 9
+    static let pow10: [Double] = (0...maxExponent).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
+
+    /// `v` as `m / 10^e` with exactly its bits (a sensor's value is mostly a short decimal: 41.23 is
+    /// 4123 / 10^2, a 2-byte varint instead of 8 bytes), trying `hint` first, then the smallest
+    /// exponent; nil when none up to `maxExponent` is exact or the mantissa would not be shorter.
+    @inline(__always)
+    static func decimal(_ v: Double, hint: Int) -> (e: Int, m: Int64)? {
+        if let m = mantissa(v, hint) { return (hint, m) }
+        for e in 0...maxExponent where e != hint {
+            if let m = mantissa(v, e) { return (e, m) }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    static func mantissa(_ v: Double, _ e: Int) -> Int64? {
+        let x = (v * pow10[e]).rounded()
+        guard abs(x) < 140_737_488_355_328 else { return nil }  // 2^47: a 7-byte varint at most; NaN fails too
+        let m = Int64(x)
+        return (Double(m) / pow10[e]).bitPattern == v.bitPattern ? m : nil
     }
 
     /// A record that names everything it uses.
@@ -94,6 +129,7 @@ public enum JournalCodec {
                 new.append(key)
                 names.series[key] = names.series.count
                 names.seq.append(nil)
+                names.exponent.append(0)
                 return names.series.count - 1
             }()
             refs.append(n)
@@ -115,19 +151,22 @@ public enum JournalCodec {
         for (r, ref) in zip(m.readings, refs) {
             Varint.append(UInt64(ref), to: &out)
             Varint.append(signed: r.ts &- m.receivedAt, to: &out)
-            put(r.value.bitPattern, &out)
+            // The flag: seq in its low two bits, the value's exponent + 1 above them (0: 8 bytes).
+            var seqFlag: UInt8 = 0
             if let seq = r.seq {
                 // A device's counter usually goes up by one: then the flag says it all.
-                if let previous = names.seq[ref], previous != .max, seq == previous + 1 {
-                    out.append(2)
-                } else {
-                    out.append(1)
-                    Varint.append(signed: seq, to: &out)
-                }
+                seqFlag = names.seq[ref].map { $0 != .max && seq == $0 + 1 } == true ? 2 : 1
                 names.seq[ref] = seq
-            } else {
-                out.append(0)
             }
+            if let (e, mantissa) = decimal(r.value, hint: names.exponent[ref]) {
+                names.exponent[ref] = e
+                out.append(seqFlag | UInt8(e + 1) << 2)
+                Varint.append(signed: mantissa, to: &out)
+            } else {
+                out.append(seqFlag)
+                put(r.value.bitPattern, &out)
+            }
+            if seqFlag == 1 { Varint.append(signed: r.seq!, to: &out) }
         }
         Varint.append(UInt64(m.rejections.count), to: &out)
         if !m.rejections.isEmpty {
@@ -144,7 +183,7 @@ public enum JournalCodec {
         if !m.live { out.append(1) }
         let bodyLength = out.count - start - 8
         let sum = fnv1a(out[(start + 8)...])
-        withUnsafeBytes(of: (UInt32(bodyLength) | compact | flag).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
+        withUnsafeBytes(of: (UInt32(bodyLength) | compact | decimalValues | flag).littleEndian) { b in for k in 0..<4 { out[start + k] = b[k] } }
         withUnsafeBytes(of: sum.littleEndian) { b in for k in 0..<4 { out[start + 4 + k] = b[k] } }
     }
 
@@ -157,16 +196,16 @@ public enum JournalCodec {
         while offset + 8 <= bytes.count {
             var r = Reader(bytes: bytes, i: offset)
             guard let field = r.u32(), let sum = r.u32() else { break }
-            let length = Int(field & ~(compact | segmentNames))
+            let length = Int(field & ~formatBits)
             guard offset + 8 + length <= bytes.count, fnv1a(bytes[(offset + 8)..<(offset + 8 + length)]) == sum else { break }
             let m: IngestMessage?
             if field & compact == 0 {
                 m = decodeFirstFormat(&r, end: offset + 8 + length)
             } else if field & segmentNames != 0 {
-                m = decodeBody(&r, end: offset + 8 + length, named: &named, inSegment: true)
+                m = decodeBody(&r, end: offset + 8 + length, named: &named, inSegment: true, decimal: field & decimalValues != 0)
             } else {
                 var own = Named()
-                m = decodeBody(&r, end: offset + 8 + length, named: &own, inSegment: false)
+                m = decodeBody(&r, end: offset + 8 + length, named: &own, inSegment: false, decimal: field & decimalValues != 0)
             }
             guard let m, r.i == offset + 8 + length else { break }
             messages.append(m)
@@ -183,7 +222,7 @@ public enum JournalCodec {
         var receivedAt: Int64 = 0
     }
 
-    static func decodeBody(_ r: inout Reader, end: Int, named: inout Named, inSegment: Bool) -> IngestMessage? {
+    static func decodeBody(_ r: inout Reader, end: Int, named: inout Named, inSegment: Bool, decimal: Bool) -> IngestMessage? {
         let at: Int64? = inSegment ? r.varint().map { named.receivedAt &+ Varint.unzigzag($0) } : r.i64()
         guard let receivedAt = at, let machineCount = r.varint(), machineCount <= UInt64(r.bytes.count) else { return nil }
         var machines = named.machines
@@ -203,7 +242,23 @@ public enum JournalCodec {
         var readings: [Reading] = []
         readings.reserveCapacity(Int(n))
         for _ in 0..<n {
-            guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.varint(), let bits = r.u64(), let flag = r.u8() else { return nil }
+            guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.varint() else { return nil }
+            let value: Double, flag: UInt8
+            if decimal {
+                guard let f = r.u8() else { return nil }
+                flag = f & 3
+                let e = Int(f >> 2)
+                if e == 0 {
+                    guard let bits = r.u64() else { return nil }
+                    value = Double(bitPattern: bits)
+                } else {
+                    guard e - 1 <= maxExponent, let m = r.varint() else { return nil }
+                    value = Double(Varint.unzigzag(m)) / pow10[e - 1]
+                }
+            } else {
+                guard let bits = r.u64(), let f = r.u8() else { return nil }
+                (value, flag) = (Double(bitPattern: bits), f)
+            }
             var seq: Int64?
             switch flag {
             case 0: break
@@ -217,7 +272,7 @@ public enum JournalCodec {
             }
             if let seq { lastSeq[Int(ref)] = seq }
             readings.append(Reading(machine: series[Int(ref)].machine, sensor: series[Int(ref)].sensor,
-                                    ts: receivedAt &+ Varint.unzigzag(ts), value: Double(bitPattern: bits), seq: seq))
+                                    ts: receivedAt &+ Varint.unzigzag(ts), value: value, seq: seq))
         }
         guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count),
               let m = decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount) else { return nil }

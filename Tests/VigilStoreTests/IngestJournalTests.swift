@@ -136,11 +136,75 @@ import VigilCore
                 for _ in 0...Int.random(in: 0...3, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             default: b = Array(body.prefix(Int.random(in: 0..<body.count, using: &rng)))
             }
-            let field = UInt32(b.count) | [JournalCodec.compact, 0, JournalCodec.compact | JournalCodec.segmentNames][(round / 3) % 3]
+            let formats = [JournalCodec.compact, 0, JournalCodec.compact | JournalCodec.segmentNames, JournalCodec.compact | JournalCodec.decimalValues,
+                           JournalCodec.formatBits]
+            let field = UInt32(b.count) | formats[(round / 3) % formats.count]
             let record = le(field) + le(JournalCodec.fnv1a(b[...])) + b
             decoded += JournalCodec.decode(record).messages.count
         }
         #expect(decoded < 4_000, "most damaged bodies are refused")
+    }
+
+    /// A value that is a short decimal is its mantissa, a varint (41.23: 4123, two bytes, not
+    /// eight); every other double — -0.0, NaN, infinities, subnormals, 0.1 + 0.2, thirds, beyond
+    /// 2^47 — keeps its eight bytes, and every value comes back with exactly its bits.
+    @Test func shortDecimalValuesTakeAVarintAndEveryValueComesBackExactly() {
+        let tricky: [Double] = [-0.0, 0, .nan, -.nan, .infinity, -.infinity, .leastNonzeroMagnitude, .leastNormalMagnitude,
+                                .greatestFiniteMagnitude, 0.1 + 0.2, 1.0 / 3, 1e-9, 1.5e-10, 123_456.789, 41.23, -41.23,
+                                9_007_199_254_740_993, 140_737_488_355_327, 140_737_488_355_328, -140_737_488_355_327, 1e15, 0.000_001,
+                                Double(bitPattern: 0x7FF8_0000_0000_0001), 5e-324, 1e300, -7, 20.05]
+        let odd = IngestMessage(readings: tricky.enumerated().map { Reading(machine: "m", sensor: "s\($0 % 3)", ts: Int64($0), value: $1, seq: nil) },
+                                rejections: [], topic: "", payload: [], receivedAt: 50)
+        var names = JournalCodec.Names()
+        var bytes: [UInt8] = []
+        JournalCodec.encode(odd, names: &names, into: &bytes)
+        JournalCodec.encode(odd, into: &bytes)
+        let decoded = JournalCodec.decode(bytes).messages
+        #expect(decoded.count == 2)
+        for m in decoded {
+            #expect(m.readings.map(\.value.bitPattern) == tricky.map(\.bitPattern))
+        }
+        // A plant's values: two decimals around a level, counters going up by one.
+        let plant = (0..<100).map { (k: Int) -> IngestMessage in
+            let second: Int64 = 1_796_000_000_000 + Int64(k) * 1000
+            let readings = (0..<8).map { (i: Int) -> Reading in
+                let hundredths: Int = 4000 + (k * 37 + i * 11) % 200
+                return Reading(machine: "machine-01", sensor: "s\(i)", ts: second, value: Double(hundredths) / 100, seq: Int64(k))
+            }
+            return IngestMessage(readings: readings, rejections: [], topic: "", payload: [], receivedAt: second + 40)
+        }
+        var segment = JournalCodec.Names()
+        var all: [UInt8] = [], first = 0
+        for (k, m) in plant.enumerated() {
+            JournalCodec.encode(m, names: &segment, into: &all)
+            if k == 0 { first = all.count }
+        }
+        #expect(JournalCodec.decode(all).messages == plant)
+        let perReading = Double(all.count - first) / Double(99 * 8)
+        #expect(perReading <= 7, "\(perReading) bytes a reading (8 header bytes and 6 of counts and time a message)")
+    }
+
+    /// Records of the segment-names format before decimal values (value bits before the flag) are
+    /// still replayed.
+    @Test func recordsBeforeDecimalValuesStillDecode() {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        let ts: Int64 = 1_764_000_000_000
+        // receivedAt ts + 40 (a delta from 0: a long varint), one machine, one series, two readings.
+        var body: [UInt8] = []
+        var z = UInt64(bitPattern: (ts + 40) << 1)
+        while z >= 0x80 { body.append(UInt8(z & 0x7F) | 0x80); z >>= 7 }
+        body.append(UInt8(z))
+        body += [1, 5] + Array("press".utf8) + [1, 0, 4] + Array("temp".utf8) + [2]
+        body += [0, 79] + le((21.5).bitPattern) + [1, 5]  // ts − 40: zigzag 79; seq −3: zigzag 5
+        body += [0, 128, 15] + le((22.0).bitPattern) + [2]  // ts + 1000 − 40: zigzag 1920; seq −2
+        body += [0]
+        var bytes = le(UInt32(body.count) | JournalCodec.compact | JournalCodec.segmentNames) + le(JournalCodec.fnv1a(body[...])) + body
+        var names = JournalCodec.Names()
+        JournalCodec.encode(Self.messages[0], names: &names, into: &bytes)  // a record of today's format after it, in another segment's names
+        let decoded = JournalCodec.decode(Array(bytes.prefix(8 + body.count))).messages
+        #expect(decoded == [IngestMessage(readings: [Reading(machine: "press", sensor: "temp", ts: ts, value: 21.5, seq: -3),
+                                                     Reading(machine: "press", sensor: "temp", ts: ts + 1000, value: 22, seq: -2)],
+                                          rejections: [], topic: "", payload: [], receivedAt: ts + 40)])
     }
 
     /// Records of the first format (journals written before 2026-12-07) are still replayed.
