@@ -28,8 +28,11 @@ struct SimMachine {
     var wear: WearPath?
     var faults: [Fault] = []
 
-    /// Readings are rounded to this step.
+    /// Readings are rounded to this step: three decimals, as firmware prints them.
     static let resolution = 0.001
+    /// A reading is its nearest double to the three-decimal number, as a device's "%.3f" parses
+    /// (`(v / 0.001).rounded() * 0.001` was often an ulp off: 43.974000000000004).
+    static func quantized(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 
     /// A sensor's reading-to-reading noise (σ, with the load's own jitter), the range its healthy
     /// values cover over the load cycle, and its transmitter's full scale (a rail value).
@@ -75,7 +78,7 @@ struct SimMachine {
             default: v0
             }
             for i in faults.indices where v != nil { v = faults[i].apply(sensor: name, ts: ts, value: v!) }
-            if let v { out.append((name, (v / Self.resolution).rounded() * Self.resolution)) }
+            if let v { out.append((name, Self.quantized(v))) }
         }
         return out
     }
@@ -103,7 +106,7 @@ struct SimMachine {
             case "ambient": v = ambient
             default: v = 10 + rng.gaussian()
             }
-            return (name, (v * 1000).rounded() / 1000)
+            return (name, SimMachine.quantized(v))
         }
     }
 }
