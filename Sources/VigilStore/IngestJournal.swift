@@ -43,10 +43,13 @@ public struct IngestMessage: Sendable, Equatable {
 /// alone (≈ 13 bytes a reading in all). Such a record is read only after the records before it in
 /// its segment; one whose names are missing stops the decoding like a torn one.
 ///
-/// With `1 << 29` too (every record written since 2026-12-08), a reading's flag byte comes before
-/// its value and says in its upper six bits how the value is held: 0, its 8 bytes; `e + 1`, a
-/// signed varint `m` with the value `m / 10^e` to the bit (`e` ≤ 9, |m| < 2^47) — a sensor's
-/// short decimal in two or three bytes instead of eight; the seq mode stays in the low two bits.
+/// With `1 << 29` too (every record written since 2026-12-08), a reading's time is a difference
+/// from the reading before it in the record (the first's from the receipt: a message's readings
+/// mostly share one), and its flag byte comes before its value and says in its upper six bits how
+/// the value is held: 0, its 8 bytes; `1 + e`, a signed varint `m` with the value `m / 10^e` to the
+/// bit (`e` ≤ 9, |m| < 2^47); `11 + e`, `m` as a signed varint difference from its series' previous
+/// mantissa of that exponent (in the segment, like the seq) — a sensor's short decimal in one to
+/// three bytes instead of eight; the seq mode stays in the low two bits.
 ///
 /// Records without the length's top bit are the first format (journals written before
 /// 2026-12-07, replayed after an upgrade): series as (machine u16+bytes, sensor u16+bytes), counts
@@ -65,8 +68,9 @@ public enum JournalCodec {
         var machines: [String: Int] = [:]
         var series: [SeriesKey: Int] = [:]
         var seq: [Int64?] = []
-        /// Each series' last decimal exponent, tried first for its next value.
-        var exponent: [Int] = []
+        /// Each series' last value as a decimal (its exponent tried first for the next value, its
+        /// mantissa the base of the next one's difference), nil after a value that was not.
+        var decimal: [Decimal?] = []
         var receivedAt: Int64 = 0
 
         public init() {}
@@ -74,17 +78,27 @@ public enum JournalCodec {
 
     // MARK: decimal values
 
+    /// A value `m / 10^e`, exact.
+    struct Decimal: Equatable {
+        var e: Int
+        var m: Int64
+    }
+
     static let maxExponent = 9
+    /// The value modes of a reading's flag (its upper six bits): 0 the value's 8 bytes; `absolute +
+    /// e` a mantissa; `difference + e` a mantissa as a difference from its series' previous one
+    /// (of the same exponent).
+    static let absolute: UInt8 = 1, difference: UInt8 = 1 + UInt8(maxExponent) + 1
     static let pow10: [Double] = (0...maxExponent).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
 
     /// `v` as `m / 10^e` with exactly its bits (a sensor's value is mostly a short decimal: 41.23 is
     /// 4123 / 10^2, a 2-byte varint instead of 8 bytes), trying `hint` first, then the smallest
     /// exponent; nil when none up to `maxExponent` is exact or the mantissa would not be shorter.
     @inline(__always)
-    static func decimal(_ v: Double, hint: Int) -> (e: Int, m: Int64)? {
-        if let m = mantissa(v, hint) { return (hint, m) }
+    static func decimal(_ v: Double, hint: Int) -> Decimal? {
+        if let m = mantissa(v, hint) { return Decimal(e: hint, m: m) }
         for e in 0...maxExponent where e != hint {
-            if let m = mantissa(v, e) { return (e, m) }
+            if let m = mantissa(v, e) { return Decimal(e: e, m: m) }
         }
         return nil
     }
@@ -129,7 +143,7 @@ public enum JournalCodec {
                 new.append(key)
                 names.series[key] = names.series.count
                 names.seq.append(nil)
-                names.exponent.append(0)
+                names.decimal.append(nil)
                 return names.series.count - 1
             }()
             refs.append(n)
@@ -148,21 +162,31 @@ public enum JournalCodec {
             putString(key.sensor, &out)
         }
         Varint.append(UInt64(m.readings.count), to: &out)
+        var previousTs = m.receivedAt
         for (r, ref) in zip(m.readings, refs) {
             Varint.append(UInt64(ref), to: &out)
-            Varint.append(signed: r.ts &- m.receivedAt, to: &out)
-            // The flag: seq in its low two bits, the value's exponent + 1 above them (0: 8 bytes).
+            // From the receipt, then from the reading before (a message's readings share a time).
+            Varint.append(signed: r.ts &- previousTs, to: &out)
+            previousTs = r.ts
+            // The flag: seq in its low two bits, the value mode above them.
             var seqFlag: UInt8 = 0
             if let seq = r.seq {
                 // A device's counter usually goes up by one: then the flag says it all.
                 seqFlag = names.seq[ref].map { $0 != .max && seq == $0 + 1 } == true ? 2 : 1
                 names.seq[ref] = seq
             }
-            if let (e, mantissa) = decimal(r.value, hint: names.exponent[ref]) {
-                names.exponent[ref] = e
-                out.append(seqFlag | UInt8(e + 1) << 2)
-                Varint.append(signed: mantissa, to: &out)
+            let last = names.decimal[ref]
+            if let d = decimal(r.value, hint: last?.e ?? 0) {
+                names.decimal[ref] = d
+                if let last, last.e == d.e, (d.m &- last.m).magnitude < d.m.magnitude {
+                    out.append(seqFlag | (difference + UInt8(d.e)) << 2)
+                    Varint.append(signed: d.m &- last.m, to: &out)
+                } else {
+                    out.append(seqFlag | (absolute + UInt8(d.e)) << 2)
+                    Varint.append(signed: d.m, to: &out)
+                }
             } else {
+                names.decimal[ref] = nil
                 out.append(seqFlag)
                 put(r.value.bitPattern, &out)
             }
@@ -219,6 +243,7 @@ public enum JournalCodec {
         var machines: [String] = []
         var series: [SeriesKey] = []
         var seq: [Int64?] = []
+        var decimal: [Decimal?] = []
         var receivedAt: Int64 = 0
     }
 
@@ -233,27 +258,43 @@ public enum JournalCodec {
         guard let seriesCount = r.varint(), seriesCount <= UInt64(r.bytes.count) else { return nil }
         var series = named.series
         var lastSeq = named.seq
+        var lastDecimal = named.decimal
         for _ in 0..<seriesCount {
             guard let m = r.varint(), m < UInt64(machines.count), let sensor = r.string() else { return nil }
             series.append(SeriesKey(machine: machines[Int(m)], sensor: sensor))
             lastSeq.append(nil)
+            lastDecimal.append(nil)
         }
         guard let n = r.varint(), n <= UInt64(r.bytes.count) else { return nil }
         var readings: [Reading] = []
         readings.reserveCapacity(Int(n))
+        var previousTs = receivedAt
         for _ in 0..<n {
-            guard let ref = r.varint(), ref < UInt64(series.count), let ts = r.varint() else { return nil }
+            guard let ref = r.varint(), ref < UInt64(series.count), let delta = r.varint() else { return nil }
+            // Decimal-value records count each time from the reading before; the earlier from the receipt.
+            let ts = (decimal ? previousTs : receivedAt) &+ Varint.unzigzag(delta)
+            previousTs = ts
             let value: Double, flag: UInt8
             if decimal {
                 guard let f = r.u8() else { return nil }
                 flag = f & 3
-                let e = Int(f >> 2)
-                if e == 0 {
+                let mode = f >> 2
+                if mode == 0 {
                     guard let bits = r.u64() else { return nil }
                     value = Double(bitPattern: bits)
+                    lastDecimal[Int(ref)] = nil
                 } else {
-                    guard e - 1 <= maxExponent, let m = r.varint() else { return nil }
-                    value = Double(Varint.unzigzag(m)) / pow10[e - 1]
+                    guard mode < difference + UInt8(maxExponent) + 1, let v = r.varint() else { return nil }
+                    let d: Decimal
+                    if mode >= difference {
+                        let e = Int(mode - difference)
+                        guard let last = lastDecimal[Int(ref)], last.e == e else { return nil }
+                        d = Decimal(e: e, m: last.m &+ Varint.unzigzag(v))
+                    } else {
+                        d = Decimal(e: Int(mode - absolute), m: Varint.unzigzag(v))
+                    }
+                    value = Double(d.m) / pow10[d.e]
+                    lastDecimal[Int(ref)] = d
                 }
             } else {
                 guard let bits = r.u64(), let f = r.u8() else { return nil }
@@ -272,11 +313,11 @@ public enum JournalCodec {
             }
             if let seq { lastSeq[Int(ref)] = seq }
             readings.append(Reading(machine: series[Int(ref)].machine, sensor: series[Int(ref)].sensor,
-                                    ts: receivedAt &+ Varint.unzigzag(ts), value: value, seq: seq))
+                                    ts: ts, value: value, seq: seq))
         }
         guard let rejectCount = r.varint(), rejectCount <= UInt64(r.bytes.count),
               let m = decodeTail(&r, end: end, receivedAt: receivedAt, readings: readings, rejectCount: rejectCount) else { return nil }
-        named = Named(machines: machines, series: series, seq: lastSeq, receivedAt: receivedAt)  // only a whole record counts
+        named = Named(machines: machines, series: series, seq: lastSeq, decimal: lastDecimal, receivedAt: receivedAt)  // only a whole record counts
         return m
     }
 

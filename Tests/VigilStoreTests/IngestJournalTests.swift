@@ -181,7 +181,7 @@ import VigilCore
         }
         #expect(JournalCodec.decode(all).messages == plant)
         let perReading = Double(all.count - first) / Double(99 * 8)
-        #expect(perReading <= 7, "\(perReading) bytes a reading (8 header bytes and 6 of counts and time a message)")
+        #expect(perReading <= 6, "\(perReading) bytes a reading (8 header bytes and 6 of counts and time a message)")
     }
 
     /// Records of the segment-names format before decimal values (value bits before the flag) are
