@@ -302,8 +302,20 @@ public enum Schema {
     /// No auto-vacuum: it costs ingestion about a tenth of its CPU (pointer-map pages kept on every
     /// page allocation), and in steady state the pages sealing frees are reused by new rows.
     /// After a bulk conversion `vigild --seal` gives the space back once (`StoreWriter.compact`).
+    ///
+    /// Pages of 1 KB (a new database; a WAL database keeps the page size it was made with): a
+    /// commit writes whole pages, and most of what a live plant's commit changes is a few rows at
+    /// the end of a table or in its middle (the rows' last slot, the newest rollups, the series'
+    /// newest times, the rollup marks) — a 4 KB page rewritten for a hundred bytes. Measured at a
+    /// live plant's pace (`Benchmarks/write_sources.py`): 27.8 → 20.6 B a reading in all, the
+    /// SQLite part 20.1 → 12.1; batched ingest and reads unchanged within the noise. A checkpoint
+    /// stays every 4 MB of WAL (4,096 pages), where SQLite's default (1,000 pages) would write
+    /// the pages rewritten meanwhile into the file four times as often.
     static func configure(_ db: SQLiteConnection) throws {
+        try db.execute("PRAGMA page_size=1024")
         try db.execute("PRAGMA journal_mode=WAL")
+        let pageSize = try db.query("PRAGMA page_size") { Int($0.int(0)) }.first ?? 4096
+        try db.execute("PRAGMA wal_autocheckpoint=\((4 << 20) / pageSize)")
         try db.execute("PRAGMA synchronous=NORMAL")
         try db.execute("PRAGMA foreign_keys=ON")
     }
