@@ -112,6 +112,8 @@ public enum ChunkCodec {
         let sample = n <= 64 ? Array(0..<n) : (0..<64).map { j in Int((UInt64(j) &* 0x9E37_79B9_7F4A_7C15 &>> 11) % UInt64(n)) }
         var best: (e: Int, cost: Double)?
         for e in 0...maxExponent {
+            // The digits alone cost more from here on: no larger exponent can be cheaper.
+            if let b = best, 3.32 * Double(e * sample.count) >= b.cost { break }
             var misses = 0
             for i in sample where mantissa(values[i], e) == nil { misses += 1 }
             guard misses < sample.count else { continue }

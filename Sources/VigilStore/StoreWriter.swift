@@ -270,11 +270,21 @@ public final class StoreWriter: Sendable {
     func noteUncommitted(_ m: IngestMessage) {
         var latest: [SeriesName: Int64] = [:]
         var received: [String: Int64] = [:]
-        for r in m.readings {
-            let key = SeriesName(machine: r.machine, sensor: r.sensor)
-            latest[key] = max(latest[key] ?? .min, r.ts)
-            if m.live { received[r.machine] = m.receivedAt }
+        // A run of one series' readings (a batch) is hashed once.
+        var run: (name: SeriesName, ts: Int64)?
+        func end(_ run: (name: SeriesName, ts: Int64)) {
+            latest[run.name] = max(latest[run.name] ?? .min, run.ts)
+            if m.live { received[run.name.machine] = m.receivedAt }
         }
+        for r in m.readings {
+            if let current = run, current.name.machine == r.machine, current.name.sensor == r.sensor {
+                run!.ts = max(current.ts, r.ts)
+                continue
+            }
+            if let run { end(run) }
+            run = (SeriesName(machine: r.machine, sensor: r.sensor), r.ts)
+        }
+        if let run { end(run) }
         fleet.noteReadings(latest, received: received)
     }
 
