@@ -103,7 +103,16 @@ import VigilCore
 
         let sqlite = try Harness.tool("sqlite3")
         for a in answers {
-            let models = try await Harness.getJSON(base + a.machine + "/models", as: [API.ModelVersion].self)
+            // A retraining can still land between the two reads on a busy machine: read both until
+            // they were read with no version registered in between.
+            var models: [API.ModelVersion] = []
+            var health: API.Health?
+            try await Harness.waitUntil("\(a.machine): /models and /health read between two retrainings", seconds: 30) {
+                models = try await Harness.getJSON(base + a.machine + "/models", as: [API.ModelVersion].self)
+                health = try await Harness.getJSON(base + a.machine + "/health", as: API.Health.self)
+                let again = try await Harness.getJSON(base + a.machine + "/models", as: [API.ModelVersion].self)
+                return again.map(\.version) == models.map(\.version) && again.first { $0.active }?.version == models.first { $0.active }?.version
+            }
             let active = try #require(models.first { $0.active }, "\(a.machine) has an active version")
             #expect(models.filter(\.active).count == 1)
             // The answered command wins, unless a retraining the gate promoted came after it: one
@@ -116,8 +125,7 @@ import VigilCore
             } else if let answered = a.active, active.version != answered {
                 #expect(promoted.contains { $0.version == active.version && $0.createdAt >= a.activeSentAt }, "\(what)")
             }
-            let health = try await Harness.getJSON(base + a.machine + "/health", as: API.Health.self)
-            #expect(health.model?.version == active.version, "\(a.machine): /health scores with \(String(describing: health.model?.version)), /models says \(active.version)")
+            #expect(health?.model?.version == active.version, "\(a.machine): /health scores with \(String(describing: health?.model?.version)), /models says \(active.version)")
             // Every answered maintenance event is stored, and the newest one rules re-commissioning.
             let stored = try Harness.run(sqlite, [daemon.databasePath, "SELECT count(*) FROM maintenance WHERE machine = '\(a.machine)';",
                                                   "SELECT commission_from FROM machine_health WHERE machine = '\(a.machine)';"])
