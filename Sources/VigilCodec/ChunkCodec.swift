@@ -56,7 +56,8 @@ public struct ChunkCodecError: Error, Sendable, Equatable, CustomStringConvertib
 public enum ChunkCodec {
     static let version: UInt8 = 1
     static let maxExponent = 18
-    static let pow10: [Double] = (0...18).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
+    /// `10^e` for each exponent the format allows.
+    public static let pow10: [Double] = (0...18).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
     /// A chunk holds at most this many readings (a day of 20 Hz data is 1.7 M).
     public static let maxCount = 1 << 24
 
@@ -123,8 +124,10 @@ public enum ChunkCodec {
         return best?.e
     }
 
-    @inline(__always)
-    static func mantissa(_ v: Double, _ e: Int) -> Int64? {
+    /// `v` as the mantissa `m` of exponent `e` (`e` ≤ 18): `Double(m) / 10^e` has exactly `v`'s bits;
+    /// nil when none does (also for the ingest journal's decimal values).
+    @inlinable @inline(__always)
+    public static func mantissa(_ v: Double, _ e: Int) -> Int64? {
         let x = (v * pow10[e]).rounded()
         guard abs(x) < 9_007_199_254_740_992 else { return nil }  // 2^53; NaN fails too
         let m = Int64(x)

@@ -89,7 +89,6 @@ public enum JournalCodec {
     /// e` a mantissa; `difference + e` a mantissa as a difference from its series' previous one
     /// (of the same exponent).
     static let absolute: UInt8 = 1, difference: UInt8 = 1 + UInt8(maxExponent) + 1
-    static let pow10: [Double] = (0...maxExponent).map { e in (0..<e).reduce(1.0) { x, _ in x * 10 } }
 
     /// `v` as `m / 10^e` with exactly its bits (a sensor's value is mostly a short decimal: 41.23 is
     /// 4123 / 10^2, a 2-byte varint instead of 8 bytes), trying `hint` first, then the smallest
@@ -103,12 +102,11 @@ public enum JournalCodec {
         return nil
     }
 
+    /// The chunk format's exact mantissa (`ChunkCodec.mantissa`), below 2^47: a 7-byte varint at most.
     @inline(__always)
     static func mantissa(_ v: Double, _ e: Int) -> Int64? {
-        let x = (v * pow10[e]).rounded()
-        guard abs(x) < 140_737_488_355_328 else { return nil }  // 2^47: a 7-byte varint at most; NaN fails too
-        let m = Int64(x)
-        return (Double(m) / pow10[e]).bitPattern == v.bitPattern ? m : nil
+        guard let m = ChunkCodec.mantissa(v, e), m.magnitude < 1 << 47 else { return nil }
+        return m
     }
 
     /// A record that names everything it uses.
@@ -293,7 +291,7 @@ public enum JournalCodec {
                     } else {
                         d = Decimal(e: Int(mode - absolute), m: Varint.unzigzag(v))
                     }
-                    value = Double(d.m) / pow10[d.e]
+                    value = Double(d.m) / ChunkCodec.pow10[d.e]
                     lastDecimal[Int(ref)] = d
                 }
             } else {
