@@ -128,6 +128,7 @@ enum RowTable {
             return i < j
         }.map { rows[$0] }
         var slot = SeriesColumns(), scratch = SeriesColumns(), merged = SeriesColumns()
+        var insert: (span: Int64, statement: Statement)?  // the statement of the span at hand
         var i = 0
         while i < rows.count {
             let span = rows[i].span, key = rows[i].key
@@ -143,10 +144,13 @@ enum RowTable {
                 }
                 i += 1
             }
-            let insert = try db.statement("INSERT INTO \(table(span))(key, count, data) VALUES(?1, ?2, ?3) ON CONFLICT(key) DO NOTHING")
-            try insert.bind([.int(key), .int(Int64(slot.count)), .blob(encode(slot))])
-            _ = try insert.step()
-            insert.reset()
+            if insert?.span != span {
+                insert = (span, try db.statement("INSERT INTO \(table(span))(key, count, data) VALUES(?1, ?2, ?3) ON CONFLICT(key) DO NOTHING"))
+            }
+            let statement = insert!.statement
+            try statement.bind([.int(key), .int(Int64(slot.count)), .blob(encode(slot))])
+            _ = try statement.step()
+            statement.reset()
             guard db.changes == 0 else { continue }
             // The slot has a row already: merge, the batch's reading winning on a timestamp.
             var held = SeriesColumns()
@@ -370,28 +374,20 @@ enum RowTable {
     /// Schema v15: span tables keyed `(bucket, series_id, ts)` (`WITHOUT ROWID`, slots on the
     /// 10 s) become tables of one integer key, slots 2 s past the 10 s.
     static func rekey(_ db: SQLiteConnection) throws {
-        try db.execute("DROP VIEW IF EXISTS reading")
-        for span in try spans(db) {
-            let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text("reading_\(span)")]) { $0.text(0) }
-            guard columns.contains("bucket") else { continue }
-            try db.execute("ALTER TABLE \(table(span)) RENAME TO reading_old")
+        try convertTables(db, having: "bucket") { span in
             try createV15(db, span: span)
             try db.execute("INSERT INTO \(table(span))(key, value, seq) SELECT \(keySQLV15(span: span)), value, seq FROM reading_old ORDER BY 1")
-            try db.execute("DROP TABLE reading_old")
         }
     }
 
     /// Schema v19: the span tables of a row a reading (v15) become tables of a row a series and
     /// slot, and the view `reading` (a row a reading) `reading_slot`.
     static func pack(_ db: SQLiteConnection) throws {
-        try db.execute("DROP VIEW IF EXISTS reading")
-        for span in try spans(db) {
-            let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text("reading_\(span)")]) { $0.text(0) }
-            guard columns.contains("value") else { continue }
-            try db.execute("ALTER TABLE \(table(span)) RENAME TO reading_old")
+        try convertTables(db, having: "value") { span in
             try create(db, span: span)
             var rows: [Pending] = []
             let old = try db.statement("SELECT key, value, seq FROM reading_old ORDER BY key")
+            defer { old.reset() }
             while try old.step() {
                 let k = old.int(0)
                 let b = firstBucket(span) + (k >> 46)
@@ -403,11 +399,22 @@ enum RowTable {
                     rows.removeAll(keepingCapacity: true)
                 }
             }
-            old.reset()
-            db.forgetStatements(containing: "reading_old")
             try upsert(db, &rows)
-            try db.execute("DROP TABLE reading_old")
         }
         try recreateView(db)
+    }
+
+    /// Each span table with the column `column` (an earlier layout), renamed `reading_old`, made
+    /// again in today's by `convert` from it, then dropped; the old view `reading` goes first.
+    private static func convertTables(_ db: SQLiteConnection, having column: String, _ convert: (Int64) throws -> Void) throws {
+        try db.execute("DROP VIEW IF EXISTS reading")
+        for span in try spans(db) {
+            let columns = try db.query("SELECT name FROM pragma_table_info(?)", [.text("reading_\(span)")]) { $0.text(0) }
+            guard columns.contains(column) else { continue }
+            try db.execute("ALTER TABLE \(table(span)) RENAME TO reading_old")
+            try convert(span)
+            db.forgetStatements(containing: "reading_old")
+            try db.execute("DROP TABLE reading_old")
+        }
     }
 }
