@@ -26,8 +26,8 @@ struct SensorRoutes: Sendable {
         guard var sensors = try await reader.sensorConditions(machine: id) ?? (waiting.isEmpty ? nil : []) else {
             throw APIError.notFound("no machine \(id)")
         }
-        // The file's `last_ts` may lag the newest committed reading by under a minute (it is written
-        // once a minute): the writer knows it exactly.
+        // The file's `last_ts` may lag the newest committed reading by under ten minutes (it is
+        // written once a window, `LastReadings`): the writer knows it exactly.
         let committed = writer.newestReadings(machine: id)
         for k in sensors.indices {
             for ts in [committed[sensors[k].sensor], waiting[sensors[k].sensor]].compactMap({ $0 }) {

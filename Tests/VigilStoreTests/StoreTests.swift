@@ -150,28 +150,28 @@ extension StoreWriter {
         #expect(rows.map(\.value) == times.map(Double.init))
     }
 
-    /// A series' newest reading time reaches the file once a minute, not at every commit; the
-    /// writer knows it exactly, and a store opened again (after a kill: nothing else was written)
-    /// finds the exact time from the minute's readings.
-    @Test func theNewestReadingTimeIsWrittenOnceAMinuteAndFoundExactlyOnOpening() async throws {
+    /// A series' newest reading time reaches the file once every ten minutes, not at every commit;
+    /// the writer knows it exactly, and a store opened again (after a kill: nothing else was
+    /// written) finds the exact time from the window's readings.
+    @Test func theNewestReadingTimeIsWrittenOnceTenMinutesAndFoundExactlyOnOpening() async throws {
         let tmp = try TempDatabase()
-        let minute: Int64 = 946_684_800_000
+        let window: Int64 = 946_684_800_000
         let writer = try StoreWriter(path: tmp.path)
         func write(_ ts: Int64) throws {
             _ = try writer.write([Reading(machine: "m", sensor: "s", ts: ts, value: 1)], rejections: [], topic: "t", payload: [], receivedAt: 0)
         }
         let db = try SQLiteConnection(path: tmp.path)
         func stored() throws -> Int64 { try db.query("SELECT last_ts FROM series") { $0.int(0) }[0] }
-        for ts in [minute + 5_000, minute + 20_000, minute + 15_000, minute + 40_000] { try write(ts) }
-        #expect(try stored() == minute + 5_000)
-        #expect(writer.newestReadings(machine: "m") == ["s": minute + 40_000])
-        #expect(writer.fleet.snapshot().first?.lastSeen == minute + 40_000)
+        for ts in [window + 5_000, window + 200_000, window + 150_000, window + 599_000] { try write(ts) }
+        #expect(try stored() == window + 5_000)
+        #expect(writer.newestReadings(machine: "m") == ["s": window + 599_000])
+        #expect(writer.fleet.snapshot().first?.lastSeen == window + 599_000)
         let reopened = try StoreWriter(path: tmp.path)
-        #expect(reopened.newestReadings(machine: "m") == ["s": minute + 40_000])
-        #expect(reopened.fleet.snapshot().first?.lastSeen == minute + 40_000)
-        #expect(try stored() == minute + 40_000)
-        try write(minute + 61_000)
-        #expect(try stored() == minute + 61_000)
+        #expect(reopened.newestReadings(machine: "m") == ["s": window + 599_000])
+        #expect(reopened.fleet.snapshot().first?.lastSeen == window + 599_000)
+        #expect(try stored() == window + 599_000)
+        try write(window + 601_000)
+        #expect(try stored() == window + 601_000)
         #expect(writer.newestReadings(machine: "other").isEmpty)
     }
 
