@@ -7,12 +7,14 @@
 // three decimals, 1 Hz), optionally with timestamp jitter, cut into chunks of one series-span.
 //   swift build -c release --product vigil-bench-codec -Xswiftc -target-cpu -Xswiftc native
 //   .build/release/vigil-bench-codec [--series 160] [--hours 24] [--chunk-hours 6] [--jitter-ms 0] [--rounds 5] [--no-zstd]
+//   --chunk-seconds 10 instead of --chunk-hours: the recent rows' slots, which ingest encodes one
+//   per series and 10 s (`RowTable`).
 import Foundation
 import VigilCodec
 import VigilCore
 import VigilRollup
 
-var seriesCount = 160, hours = 24, chunkHours = 6, jitter: Int64 = 0, rounds = 5, zstd = true
+var seriesCount = 160, hours = 24, chunkSeconds = 6 * 3600, jitter: Int64 = 0, rounds = 5, zstd = true
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     func int() -> Int {
@@ -25,12 +27,13 @@ while let a = args.next() {
     switch a {
     case "--series": seriesCount = max(1, int())
     case "--hours": hours = max(1, int())
-    case "--chunk-hours": chunkHours = max(1, int())
+    case "--chunk-hours": chunkSeconds = max(1, int()) * 3600
+    case "--chunk-seconds": chunkSeconds = max(1, int())
     case "--jitter-ms": jitter = Int64(int())
     case "--rounds": rounds = max(1, int())
     case "--no-zstd": zstd = false
     case "--help", "-h":
-        print("usage: vigil-bench-codec [--series N] [--hours H] [--chunk-hours C] [--jitter-ms J] [--rounds R] [--no-zstd]")
+        print("usage: vigil-bench-codec [--series N] [--hours H] [--chunk-hours C | --chunk-seconds S] [--jitter-ms J] [--rounds R] [--no-zstd]")
         exit(0)
     default:
         FileHandle.standardError.write("vigil-bench-codec: unknown argument \(a)\n".data(using: .utf8)!)
@@ -47,7 +50,7 @@ extension SplitMix64 {
 
 let start: Int64 = 1_764_028_800_000  // a UTC midnight
 let perSeries = hours * 3600
-let span = chunkHours * 3600
+let span = chunkSeconds
 var chunks: [[UInt8]] = []
 var rawColumns: [UInt8] = []  // ts + value, 16 bytes a reading, for the peers
 var totalReadings = 0
@@ -99,7 +102,7 @@ func cpuSeconds() -> Double {
 func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
 
 let chunkBytes = chunks.reduce(0) { $0 + $1.count }
-print("data: \(totalReadings) readings, \(seriesCount) series × \(hours) h at 1 Hz (jitter ±\(jitter) ms), \(chunks.count) chunks of \(chunkHours) h")
+print("data: \(totalReadings) readings, \(seriesCount) series × \(hours) h at 1 Hz (jitter ±\(jitter) ms), \(chunks.count) chunks of \(chunkSeconds % 3600 == 0 ? "\(chunkSeconds / 3600) h" : "\(chunkSeconds) s")")
 print("chunks: \(chunkBytes) bytes = \(fmt(Double(chunkBytes) / Double(totalReadings), 3)) bytes/reading (ts + value + seq; raw columns: 16 + 8)")
 
 // MARK: encode / decode / rollup from chunks, best of `rounds` (CPU time of this thread)

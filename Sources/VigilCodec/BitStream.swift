@@ -5,7 +5,8 @@ struct BitWriter {
     private var acc: UInt64 = 0
     private var used = 0  // bits of `acc` holding data, 0..<64
 
-    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    /// Writes after `bytes`' end, taking the array over (`finish` hands it back): no second buffer.
+    init(appendingTo bytes: inout [UInt8]) { swap(&self.bytes, &bytes) }
 
     /// Appends the low `count` bits of `value` (`count` in 0...64; higher bits must be zero).
     @inline(__always)
@@ -28,7 +29,7 @@ struct BitWriter {
         withUnsafeBytes(of: acc.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    /// The bytes, padded with zero bits to a whole byte.
+    /// The bytes, padded with zero bits to a whole byte; the writer is empty afterwards.
     mutating func finish() -> [UInt8] {
         var rest = used
         var word = acc
@@ -39,7 +40,9 @@ struct BitWriter {
         }
         acc = 0
         used = 0
-        return bytes
+        var done: [UInt8] = []
+        swap(&done, &bytes)  // handed over, not shared: the caller appends to it next
+        return done
     }
 }
 

@@ -83,11 +83,11 @@ public enum ChunkCodec {
         guard let first = x.first else { return }
         Varint.append(signed: first, to: &out)
         guard x.count >= 2 else { return }
-        let deltas = [Int64](unsafeUninitializedCapacity: x.count - 1) { buf, initialized in
-            for i in 1..<x.count { buf[i - 1] = x[i] &- x[i - 1] }
-            initialized = x.count - 1
+        // On the stack for a recent slot's few readings (ingest encodes one per series and commit).
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: x.count - 1) { deltas in
+            for i in 1..<x.count { deltas[i - 1] = x[i] &- x[i - 1] }
+            encodePredicted(UnsafeBufferPointer(deltas), into: &out)
         }
-        deltas.withUnsafeBufferPointer { encodePredicted($0, into: &out) }
     }
 
     /// `m[0]`, then (for two or more) the Rice-coded residuals of `m[1...]` against the cheapest
@@ -95,14 +95,21 @@ public enum ChunkCodec {
     static func encodePredicted(_ m: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
         Varint.append(signed: m[0], to: &out)
         guard m.count >= 2 else { return }
-        var w = BitWriter(capacity: m.count * 2)
+        // The stream is written straight after a one-byte guess of its length, which is widened
+        // in place when the stream is 128 bytes or more.
+        let lengthAt = out.count
+        out.append(0)
+        var w = BitWriter(appendingTo: &out)
         encodeMantissaResiduals(m, into: &w)
-        appendStream(w.finish(), to: &out)
-    }
-
-    static func appendStream(_ bytes: [UInt8], to out: inout [UInt8]) {
-        Varint.append(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
+        out = w.finish()
+        let length = out.count - lengthAt - 1
+        if length < 0x80 {
+            out[lengthAt] = UInt8(length)
+        } else {
+            var prefix: [UInt8] = []
+            Varint.append(UInt64(length), to: &prefix)
+            out.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
+        }
     }
 
     /// The exponent for `values`, from a sample of 64 scattered positions (all of a small chunk):
@@ -110,15 +117,16 @@ public enum ChunkCodec {
     /// decimal digit about 3.3 bits a value. Nil when no exponent fits any sampled value.
     static func exponent(for values: UnsafeBufferPointer<Double>) -> Int? {
         let n = values.count
-        let sample = n <= 64 ? Array(0..<n) : (0..<64).map { j in Int((UInt64(j) &* 0x9E37_79B9_7F4A_7C15 &>> 11) % UInt64(n)) }
+        let samples = min(n, 64)
+        @inline(__always) func position(_ j: Int) -> Int { n <= 64 ? j : Int((UInt64(j) &* 0x9E37_79B9_7F4A_7C15 &>> 11) % UInt64(n)) }
         var best: (e: Int, cost: Double)?
         for e in 0...maxExponent {
             // The digits alone cost more from here on: no larger exponent can be cheaper.
-            if let b = best, 3.32 * Double(e * sample.count) >= b.cost { break }
+            if let b = best, 3.32 * Double(e * samples) >= b.cost { break }
             var misses = 0
-            for i in sample where mantissa(values[i], e) == nil { misses += 1 }
-            guard misses < sample.count else { continue }
-            let cost = Double(misses) * 80 + 3.32 * Double(e * sample.count)
+            for j in 0..<samples where mantissa(values[position(j)], e) == nil { misses += 1 }
+            guard misses < samples else { continue }
+            let cost = Double(misses) * 80 + 3.32 * Double(e * samples)
             if best == nil || cost < best!.cost { best = (e, cost) }
         }
         return best?.e
@@ -138,7 +146,16 @@ public enum ChunkCodec {
         let n = v.count
         guard n > 0 else { return }
         guard let e = exponent(for: v) else { return encodePlain(v, into: &out) }
-        var m = [Int64](repeating: 0, count: n)
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: n) { m in
+            encodeDecimal(v, exponent: e, mantissas: m, into: &out)
+        }
+    }
+
+    /// `v` as mantissas of exponent `e` (into `m`, the caller's scratch), or plain when most are
+    /// exceptions.
+    static func encodeDecimal(_ v: UnsafeBufferPointer<Double>, exponent e: Int, mantissas m: UnsafeMutableBufferPointer<Int64>,
+                              into out: inout [UInt8]) {
+        let n = v.count
         var exceptions: [Int] = []
         var previous: Int64?
         for i in 0..<n {
@@ -155,7 +172,7 @@ public enum ChunkCodec {
         if exceptions.count * 2 > n { return encodePlain(v, into: &out) }
         out.append(0)
         out.append(UInt8(e))
-        m.withUnsafeBufferPointer { encodePredicted($0, into: &out) }
+        encodePredicted(UnsafeBufferPointer(m), into: &out)
         Varint.append(UInt64(exceptions.count), to: &out)
         var last = 0
         for i in exceptions {
@@ -173,11 +190,11 @@ public enum ChunkCodec {
     /// Residuals of m[1...] against the cheapest of three predictors, chosen block by block.
     static func encodeMantissaResiduals(_ m: UnsafeBufferPointer<Int64>, into w: inout BitWriter) {
         let n = m.count
-        let size = RiceBlocks.blockSize
-        var scratch = [UInt64](repeating: 0, count: 3 * size)
+        // A block's residuals under each predictor, side by side: `size` apart.
+        let size = min(RiceBlocks.blockSize, n - 1)
         var window = m[0] &* 8  // sum of the previous eight mantissas (m[0] stands in before the start)
         var start = 1
-        scratch.withUnsafeMutableBufferPointer { s in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 3 * size) { s in
             while start < n {
                 let count = min(size, n - start)
                 var sum = window
@@ -220,21 +237,29 @@ public enum ChunkCodec {
     }
 
     static func encodeSeq(_ seq: [Int64?], into out: inout [UInt8]) {
-        let present = seq.compactMap { $0 }
-        if present.isEmpty {
+        var count = 0
+        for s in seq where s != nil { count += 1 }
+        if count == 0 {
             out.append(0)
             return
         }
-        if present.count == seq.count {
+        if count == seq.count {
             out.append(1)
         } else {
             out.append(2)
             var bitmap = [UInt8](repeating: 0, count: (seq.count + 7) / 8)
             for (i, s) in seq.enumerated() where s != nil { bitmap[i >> 3] |= 1 << UInt8(i & 7) }
             out.append(contentsOf: bitmap)
-            Varint.append(UInt64(present.count), to: &out)
+            Varint.append(UInt64(count), to: &out)
         }
-        present.withUnsafeBufferPointer { encodeIntegers($0, into: &out) }
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: count) { present in
+            var next = 0
+            for case let s? in seq {
+                present[next] = s
+                next += 1
+            }
+            encodeIntegers(UnsafeBufferPointer(present), into: &out)
+        }
     }
 
     // MARK: decoding
@@ -291,8 +316,7 @@ public enum ChunkCodec {
         guard n >= 2 else { return }
         let stream = try c.take(try c.count(max: Int.max))
         var r = BitReader(stream)
-        var residuals = [UInt64](repeating: 0, count: RiceBlocks.blockSize)
-        try residuals.withUnsafeMutableBufferPointer { (u) throws(ChunkCodecError) in
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: min(RiceBlocks.blockSize, n)) { (u) throws(ChunkCodecError) in
             var window = m[0] &* 8
             var i = 1
             while i < n {

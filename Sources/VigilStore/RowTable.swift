@@ -120,13 +120,8 @@ enum RowTable {
     /// after the other, which SQLite packs into full pages. Of two readings with one timestamp the
     /// later wins (the sort is stable), in the batch and against what the row held.
     static func upsert(_ db: SQLiteConnection, _ rows: inout [Pending]) throws {
-        rows = rows.indices.sorted { i, j in
-            let x = rows[i], y = rows[j]
-            if x.span != y.span { return x.span < y.span }
-            if x.key != y.key { return x.key < y.key }
-            if x.ts != y.ts { return x.ts < y.ts }
-            return i < j
-        }.map { rows[$0] }
+        // By slot, then time; stable, so of two readings at one time the later stays later (and wins).
+        rows.sort { x, y in x.span != y.span ? x.span < y.span : x.key != y.key ? x.key < y.key : x.ts < y.ts }
         var slot = SeriesColumns(), scratch = SeriesColumns(), merged = SeriesColumns()
         var insert: (span: Int64, statement: Statement)?  // the statement of the span at hand
         var i = 0

@@ -142,7 +142,10 @@ public final class StoreWriter: Sendable {
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             var received: [String: Int64] = [:]  // machine → latest receipt in this batch
-            var lastKey: (machine: String, sensor: String, id: Int64, limits: SensorMetadata?)?  // batches mostly repeat a key
+            // Batches mostly repeat a key. Kept apart, not as one optional tuple: testing that
+            // copied the tuple (two names and the sensor's metadata, retained) for every reading.
+            var lastMachine = "", lastSensor = "", lastID: Int64 = -1
+            var lastLimits: SensorMetadata?
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
             var lastSequenced: Int64?
             var lossByMinute: [SeriesBucket: Int64] = [:]  // change of missing readings per series-minute
@@ -158,17 +161,14 @@ public final class StoreWriter: Sendable {
                         if m.receivedAt > received[r.machine, default: .min] { received[r.machine] = m.receivedAt }
                     }
                     for r in m.readings {
-                        let id: Int64
-                        let limits: SensorMetadata?
-                        if let k = lastKey, k.machine == r.machine, k.sensor == r.sensor {
-                            id = k.id
-                            limits = k.limits
-                        } else {
-                            id = try Self.seriesID(&s, r)
-                            limits = s.limits[id]
-                            lastKey = (r.machine, r.sensor, id, limits)
+                        if lastID < 0 || r.sensor != lastSensor || r.machine != lastMachine {
+                            lastID = try Self.seriesID(&s, r)
+                            lastLimits = s.limits[lastID]
+                            lastMachine = r.machine
+                            lastSensor = r.sensor
                         }
-                        if let limits, limits.isImpossible(r.value) {
+                        let id = lastID
+                        if lastLimits?.isImpossible(r.value) == true {
                             s.impossible[id, default: 0] += 1
                         }
                         let bucket = SeriesBucket(series: id, start: BucketWidth.minute.start(of: r.ts))
