@@ -95,8 +95,21 @@ public struct PayloadDecoder: Sendable {
     }
 
     static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-        // ASCII fast path; otherwise let the standard library validate.
-        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        // ASCII fast path, eight bytes at a time; otherwise let the standard library validate.
+        let ascii = bytes.withUnsafeBytes { raw in
+            var high: UInt64 = 0
+            var i = 0
+            while i + 8 <= raw.count {
+                high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < raw.count {
+                high |= UInt64(raw[i])
+                i += 1
+            }
+            return high & 0x8080_8080_8080_8080 == 0
+        }
+        if ascii { return true }
         return String(validating: bytes, as: UTF8.self) != nil
     }
 

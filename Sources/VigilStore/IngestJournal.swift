@@ -122,7 +122,7 @@ public enum JournalCodec {
 
     private static func encode(_ m: IngestMessage, names: inout Names, into out: inout [UInt8], flag: UInt32) {
         let start = out.count
-        out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // length + checksum, patched below
+        out.append(contentsOf: repeatElement(0, count: 8))  // length + checksum, patched below
         if flag == segmentNames {
             Varint.append(signed: m.receivedAt &- names.receivedAt, to: &out)
             names.receivedAt = m.receivedAt
@@ -133,10 +133,15 @@ public enum JournalCodec {
         var new: [SeriesKey] = []
         var refs: [Int] = []
         refs.reserveCapacity(m.readings.count)
-        var last: (SeriesKey, Int)?
+        // The previous reading's series, compared field by field: no key built (and its names
+        // retained) for a reading of the same series as the one before.
+        var lastRef = -1, lastMachine = "", lastSensor = ""
         for r in m.readings {
+            if lastRef >= 0, r.sensor == lastSensor, r.machine == lastMachine {
+                refs.append(lastRef)
+                continue
+            }
             let key = SeriesKey(machine: r.machine, sensor: r.sensor)
-            if let l = last, l.0 == key { refs.append(l.1); continue }
             let n = names.series[key] ?? {
                 new.append(key)
                 names.series[key] = names.series.count
@@ -145,7 +150,7 @@ public enum JournalCodec {
                 return names.series.count - 1
             }()
             refs.append(n)
-            last = (key, n)
+            (lastRef, lastMachine, lastSensor) = (n, r.machine, r.sensor)
         }
         var newMachines: [String] = []
         for key in new where names.machines[key.machine] == nil {
