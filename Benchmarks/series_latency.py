@@ -4,7 +4,8 @@
 Starts a broker and a release vigild with an empty database, publishes 24 hours of one sensor at
 1 Hz (86,400 readings, `vigil-sim --speedup`), waits until the 1,440 minute rollups exist, then
 times sequential keep-alive requests. Peers in the same run: GET /healthz (the HTTP floor) and the
-same 24 hours as raw readings (what a client would have to fetch and reduce without rollups). It
+same 24 hours as raw readings (what a client would have to fetch and reduce without rollups), as
+point objects and as columns (`format=columns`). It
 also times `vigild --rebuild-rollups` over the stored readings.
 
 Usage: Benchmarks/series_latency.py [--requests 2000] [--bin .build/release]
@@ -58,7 +59,8 @@ def main():
         print(f"# series latency: one sensor, 24 h at 1 Hz, {a.requests} sequential keep-alive requests, release vigild")
         for name, path, n in [("GET /healthz (HTTP floor)", "/healthz", a.requests),
                               ("24 h minute series (1,440 buckets)", minute, a.requests),
-                              ("24 h raw series (86,400 readings)", raw, max(20, a.requests // 50))]:
+                              ("24 h raw series (86,400 readings)", raw, max(20, a.requests // 50)),
+                              ("24 h raw series, format=columns", raw + "&format=columns", max(20, a.requests // 50))]:
             timed(conn, path, 5)  # warm
             t, body = timed(conn, path, n)
             print(f"{name:38s} p50 {percentile(t, 50):7.2f} ms  p99 {percentile(t, 99):7.2f} ms  max {max(t):7.2f} ms  "

@@ -114,18 +114,19 @@ public enum API {
         }
 
         /// `{"ts":[…],"value":[…]}` written directly (see `SeriesPoint.jsonArray`).
-        public static func json(_ readings: [Reading]) -> [UInt8] {
+        public static func json(ts: [Int64], values: [Double]) -> [UInt8] {
+            precondition(ts.count == values.count, "columns of one length")
             var out: [UInt8] = []
-            out.reserveCapacity(readings.count * 24 + 24)
+            out.reserveCapacity(ts.count * 24 + 24)
             out.append(contentsOf: #"{"ts":["#.utf8)
-            for (i, r) in readings.enumerated() {
+            for i in ts.indices {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: r.ts.description.utf8)
+                JSONNumbers.append(ts[i], to: &out)
             }
             out.append(contentsOf: #"],"value":["#.utf8)
-            for (i, r) in readings.enumerated() {
+            for i in values.indices {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: r.value.isFinite ? r.value.description.utf8 : "null".utf8)
+                JSONNumbers.append(values[i], to: &out)
             }
             out.append(contentsOf: "]}".utf8)
             return out
@@ -160,6 +161,20 @@ public enum API {
             SeriesPoint(ts: ts, count: 1, mean: value, min: value, max: value, sum: value, stddev: 0)
         }
 
+        /// Raw readings as an array of point objects (`raw(ts:value:)` each), written directly.
+        public static func rawJSONArray(ts: [Int64], values: [Double]) -> [UInt8] {
+            precondition(ts.count == values.count, "columns of one length")
+            var out: [UInt8] = []
+            out.reserveCapacity(ts.count * 100 + 2)
+            out.append(UInt8(ascii: "["))
+            for i in ts.indices {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                raw(ts: ts[i], value: values[i]).appendJSON(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
+        }
+
         /// A series response as JSON, written directly: Foundation's JSONEncoder spends ≈ 3 µs per
         /// point, which made a day of minutes (1,440 points) miss its 5 ms budget. Same keys and
         /// values as the Codable form; a non-finite statistic (only possible when values near
@@ -178,10 +193,12 @@ public enum API {
 
         /// This point as one JSON object.
         public func appendJSON(to out: inout [UInt8]) {
-            func number(_ x: Double) {
-                if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: "null".utf8) }
-            }
-            out.append(contentsOf: "{\"ts\":\(ts),\"count\":\(count),\"mean\":".utf8)
+            func number(_ x: Double) { JSONNumbers.append(x, to: &out) }
+            out.append(contentsOf: "{\"ts\":".utf8)
+            JSONNumbers.append(ts, to: &out)
+            out.append(contentsOf: ",\"count\":".utf8)
+            JSONNumbers.append(Int64(count), to: &out)
+            out.append(contentsOf: ",\"mean\":".utf8)
             number(mean)
             out.append(contentsOf: ",\"min\":".utf8)
             number(min)
@@ -192,7 +209,10 @@ public enum API {
             out.append(contentsOf: ",\"stddev\":".utf8)
             number(stddev)
             if let date { out.append(contentsOf: ",\"date\":\"\(date)\"".utf8) }
-            if let lengthMs { out.append(contentsOf: ",\"lengthMs\":\(lengthMs)".utf8) }
+            if let lengthMs {
+                out.append(contentsOf: ",\"lengthMs\":".utf8)
+                JSONNumbers.append(Int64(lengthMs), to: &out)
+            }
             out.append(UInt8(ascii: "}"))
         }
     }

@@ -164,7 +164,10 @@ private final class Context {
     let decoder: PayloadDecoder
     let topic: [Substring]
     let receivedAt: Int64
-    var lastValidKey: (machine: String, sensor: String)?
+    // The last machine and sensor ids found valid: a message's readings mostly repeat them (a
+    // line-protocol line is one machine and several sensors). Apart, so each is checked once.
+    var lastValidMachine: String?
+    var lastValidSensor: String?
 
     init(decoder: PayloadDecoder, topic: [Substring], receivedAt: Int64) {
         self.decoder = decoder
@@ -318,16 +321,19 @@ private final class Context {
 
     func emit(machine: String, sensor: String, ts: Int64, value: Double, seq: Int64?, place: Place = .whole,
               into out: inout DecodedMessage) {
-        if lastValidKey?.machine != machine || lastValidKey?.sensor != sensor {
+        if machine != lastValidMachine {
             guard KeyRules.isValidMachine(machine) else {
                 out.rejections.append(.init(.badMachineID, "machine id '\(machine.prefix(64))' is invalid\(place)"))
                 return
             }
+            lastValidMachine = machine
+        }
+        if sensor != lastValidSensor {
             guard KeyRules.isValidSensor(sensor) else {
                 out.rejections.append(.init(.badSensorID, "sensor id '\(sensor.prefix(64))' is invalid\(place)"))
                 return
             }
-            lastValidKey = (machine, sensor)
+            lastValidSensor = sensor
         }
         guard value.isFinite else {
             out.rejections.append(.init(.notFinite, "\(sensor): value \(value) is not finite\(place)"))
@@ -342,11 +348,19 @@ private final class Context {
 
     func decodeLineProtocol(_ text: String, into out: inout DecodedMessage) {
         var lineNo = 0
-        for rawBytes in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
+        let bytes = text.utf8
+        var lineStart = bytes.startIndex
+        var lastLine = false
+        // Line by line without an array of them (a message is mostly one line), bytes only: no
+        // grapheme breaking to find blank lines and comments.
+        while !lastLine {
+            let end = bytes[lineStart...].firstIndex(of: 10) ?? bytes.endIndex
+            let rawBytes = bytes[lineStart..<end]
+            if end == bytes.endIndex { lastLine = true } else { lineStart = bytes.index(after: end) }
             lineNo += 1
             let raw = Substring(rawBytes)
             let line = raw.utf8.last == 13 ? Substring(raw.utf8.dropLast()) : raw
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.first == "#" { continue }
+            if line.utf8.allSatisfy({ $0 == 32 || $0 == 9 }) || line.utf8.first == 35 { continue }
             let place = Place.line(lineNo)
             let parsed: LineProtocol.Line
             do {

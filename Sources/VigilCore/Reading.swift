@@ -68,18 +68,21 @@ public enum KeyRules {
     public static func isValidMachine(_ id: String) -> Bool {
         let u = id.utf8
         guard !u.isEmpty, u.count <= maxLength else { return false }
-        var previousWasSlash = true  // forbids a leading slash
+        // One pass (ingest checks every new key): a segment's length and how many of it are dots.
+        var length = 0, dots = 0
         for b in u {
             if b == UInt8(ascii: "/") {
-                if previousWasSlash { return false }
-                previousWasSlash = true
+                // Empty (a leading or doubled slash) or a dot segment.
+                if length == 0 || dots == length && length <= 2 { return false }
+                length = 0
+                dots = 0
             } else if isIDByte(b) {
-                previousWasSlash = false
+                length += 1
+                if b == UInt8(ascii: ".") { dots += 1 }
             } else {
                 return false
             }
         }
-        guard !previousWasSlash else { return false }  // forbids a trailing slash
-        return !id.split(separator: "/").contains(where: isDotSegment)
+        return length > 0 && !(dots == length && length <= 2)  // nor a trailing slash or dot segment
     }
 }

@@ -5,6 +5,7 @@ public import VigilAPI
 public import VigilCore
 import VigilRollup
 import VigilStore
+import VigilCodec
 import VigilMQTT
 
 /// JSON error body of SPEC §6: `{"error": "...", "detail": "..."}`.
@@ -158,14 +159,19 @@ struct APIRoutes: Sendable {
         case "raw":
             // Readings journaled but not yet committed (`ingest.apply_interval`) are read too, first.
             let unapplied = buffer.unapplied(machine: machine, sensor: sensor, from: from, to: to)
-            guard let stored = try await reader.rawSeries(machine: machine, sensor: sensor, from: from, to: to, limit: limit)
-                    ?? (unapplied.isEmpty ? nil : []) else {
+            guard var rows = try await reader.rawColumns(machine: machine, sensor: sensor, from: from, to: to, limit: limit, withSeq: false)
+                    ?? (unapplied.isEmpty ? nil : SeriesColumns()) else {
                 throw APIError.notFound("no series \(machine)/\(sensor)")
             }
-            let rows = unapplied.isEmpty ? stored : Reading.merged(stored, unapplied, limit: limit)
-            let json = columns ? API.SeriesColumns.json(rows)
-                : API.SeriesPoint.jsonArray(rows.map { API.SeriesPoint.raw(ts: $0.ts, value: $0.value) })
-            return (ByteBuffer(bytes: json), Self.nextFrom(count: rows.count, limit: limit, last: rows.last?.ts, step: 1))
+            if !unapplied.isEmpty {
+                var merged = SeriesColumns()
+                for r in Reading.merged(zip(rows.ts, rows.values).map { Reading(machine: machine, sensor: sensor, ts: $0, value: $1) }, unapplied, limit: limit) {
+                    merged.append(ts: r.ts, value: r.value, seq: nil)
+                }
+                rows = merged
+            }
+            let json = columns ? API.SeriesColumns.json(ts: rows.ts, values: rows.values) : API.SeriesPoint.rawJSONArray(ts: rows.ts, values: rows.values)
+            return (ByteBuffer(bytes: json), Self.nextFrom(count: rows.count, limit: limit, last: rows.ts.last, step: 1))
         case "minute", "day":
             let width: BucketWidth = resolution == "minute" ? .minute : .day
             let calendar = writer.calendar

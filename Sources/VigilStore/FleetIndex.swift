@@ -14,6 +14,24 @@ public final class FleetIndex: Sendable {
         var status: HealthStatus?
         var missing: Int64 = 0
         var faultySensors = 0
+
+        /// The run of readings of one machine from `i` on (`i` ends past it).
+        mutating func note(_ readings: [Reading], from i: inout Int, received: Int64?) {
+            let machine = readings[i].machine
+            var sensor: String?
+            while i < readings.count, readings[i].machine == machine {
+                if readings[i].sensor != sensor {
+                    sensor = readings[i].sensor
+                    if !sensors.contains(readings[i].sensor) {
+                        sensors.append(readings[i].sensor)
+                        sensors.sort()
+                    }
+                }
+                lastSeen = max(lastSeen, readings[i].ts)
+                i += 1
+            }
+            if let received { lastReceived = max(lastReceived, received) }
+        }
     }
 
     private let machines = Mutex<(all: [String: Entry], generation: Int)>(([:], 0))
@@ -62,6 +80,19 @@ public final class FleetIndex: Sendable {
                 guard var e = m.all[machine] else { continue }
                 e.lastReceived = max(e.lastReceived, at)
                 m.all[machine] = e
+            }
+        }
+    }
+
+    /// A journaled message's readings, before their commit: they come in runs of one machine,
+    /// each run one lookup (every message passes here, on the MQTT thread).
+    func noteMessage(_ readings: [Reading], received: Int64?) {
+        guard !readings.isEmpty else { return }
+        machines.withLock { m in
+            m.generation += 1
+            var i = 0
+            while i < readings.count {
+                m.all[readings[i].machine, default: Entry()].note(readings, from: &i, received: received)
             }
         }
     }

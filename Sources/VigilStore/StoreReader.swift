@@ -1,6 +1,6 @@
 public import VigilCore
 public import VigilRollup
-import VigilCodec
+public import VigilCodec
 import Dispatch
 import Synchronization
 
@@ -38,13 +38,20 @@ public final class StoreReader: Sendable {
 
     /// Raw readings of one series in `[from, to)`, oldest first, at most `limit`.
     public func rawSeries(machine: String, sensor: String, from: Int64, to: Int64, limit: Int) async throws -> [Reading]? {
+        guard let c = try await rawColumns(machine: machine, sensor: sensor, from: from, to: to, limit: limit, withSeq: true) else { return nil }
+        return (0..<c.count).map { Reading(machine: machine, sensor: sensor, ts: c.ts[$0], value: c.values[$0], seq: c.seq[$0]) }
+    }
+
+    /// The same readings as columns (what the series route writes out; no names per reading),
+    /// sequence numbers only when `withSeq`.
+    public func rawColumns(machine: String, sensor: String, from: Int64, to: Int64, limit: Int, withSeq: Bool) async throws -> SeriesColumns? {
         try await read { db in
             guard let id = try db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(machine), .text(sensor)], row: { $0.int(0) }).first else {
                 return nil
             }
             var c = SeriesColumns()
-            try RawHistory.read(db, series: id, from: from, to: to, limit: limit, withSeq: true, into: &c)
-            return (0..<c.count).map { Reading(machine: machine, sensor: sensor, ts: c.ts[$0], value: c.values[$0], seq: c.seq[$0]) }
+            try RawHistory.read(db, series: id, from: from, to: to, limit: limit, withSeq: withSeq, into: &c)
+            return c
         }
     }
 

@@ -269,24 +269,7 @@ public final class StoreWriter: Sendable {
     /// A journaled message not yet committed (`ingest.apply_interval`): its machines and sensors,
     /// last seen and received, are in the fleet overview from now on.
     func noteUncommitted(_ m: IngestMessage) {
-        var latest: [SeriesName: Int64] = [:]
-        var received: [String: Int64] = [:]
-        // A run of one series' readings (a batch) is hashed once.
-        var run: (name: SeriesName, ts: Int64)?
-        func end(_ run: (name: SeriesName, ts: Int64)) {
-            latest[run.name] = max(latest[run.name] ?? .min, run.ts)
-            if m.live { received[run.name.machine] = m.receivedAt }
-        }
-        for r in m.readings {
-            if let current = run, current.name.machine == r.machine, current.name.sensor == r.sensor {
-                run!.ts = max(current.ts, r.ts)
-                continue
-            }
-            if let run { end(run) }
-            run = (SeriesName(machine: r.machine, sensor: r.sensor), r.ts)
-        }
-        if let run { end(run) }
-        fleet.noteReadings(latest, received: received)
+        fleet.noteMessage(m.readings, received: m.live ? m.receivedAt : nil)
     }
 
     private static func count(_ s: inout State, _ reason: String, _ n: Int) throws {
