@@ -307,7 +307,16 @@ extension StoreWriter {
 extension StoreWriter {
     /// Re-reduces the minutes that are due (and their days) in one transaction.
     public func rollupPass(now: Int64 = SystemClock.wallMillis(), limit: Int = 2_000) throws -> RollupPass {
-        try state.withLock { s in try s.db.transaction { try s.rollups.pass(now: now, limit: limit) } }
+        try state.withLock { s in
+            do {
+                let pass = try s.db.transaction { try s.rollups.pass(now: now, limit: limit) }
+                s.rollups.keepFolds()
+                return pass
+            } catch {
+                s.rollups.forgetFolds()
+                throw error
+            }
+        }
     }
 
     /// Runs passes until nothing is due.
@@ -447,6 +456,7 @@ extension StoreWriter {
             guard !known.isEmpty else { return nil }
             var removed = RemovedCounts(machine: machine)
             var dropped = ChunkTotals()
+            s.rollups.forgetFolds()  // its series' days go (and a new series may take an id back)
             try s.db.transaction {
                 let ids = try s.db.query("SELECT id FROM series WHERE machine = ?", [.text(machine)]) { $0.int(0) }
                 removed.sensors = ids.count

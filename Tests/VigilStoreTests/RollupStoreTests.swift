@@ -397,4 +397,52 @@ import VigilRollup
             Self.expectEqual(try await Self.rollups(reader, "m", sensor, .minute), Self.oracle(truth, machine: "m", sensor: sensor, width: Self.minute), "\(sensor) minutes")
         }
     }
+
+    /// A pass merges the minutes it recomputed into the day where the last pass left it (they
+    /// follow every minute merged so far) instead of merging the whole day again: the days come
+    /// out with the very bits of a merge from scratch — in order, in a backlog's small passes, with
+    /// a late minute in between (merged again from every minute), across midnight, with a second
+    /// series alongside.
+    @Test func daysMergedPassByPassHaveTheBitsOfAFullMerge() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let db = try SQLiteConnection(path: tmp.path)
+        var rng = SplitMix64(seed: 27)
+        let t0 = Self.leapDay + 20 * 3_600_000  // 20:00: the stream crosses midnight
+        func send(_ ts: Int64, _ sensor: String) throws {
+            let r = Reading(machine: "m", sensor: sensor, ts: ts, value: Double.random(in: -50...150, using: &rng) * 1.1)
+            _ = try writer.write([IngestMessage(readings: [r], rejections: [], topic: "t", payload: [], receivedAt: ts)])
+        }
+        var passes = 0
+        for m in Int64(0)..<(10 * 60) {
+            for k in Int64(0)..<6 {
+                for sensor in ["a", "b"] { try send(t0 + m * Self.minute + k * 10_000 + 3, sensor) }
+            }
+            if m == 500 { try send(t0 + 450 * Self.minute + 5_000, "a") }  // late: a minute of the day already merged
+            if m % 14 == 6 { passes += try writer.rollupAllDue(now: Self.farFuture).days > 0 ? 1 : 0 }
+            // A backlog, in passes of five minutes: a day whose next minutes wait is merged later.
+            if m % 14 == 13 { while try writer.rollupPass(now: Self.farFuture, limit: 5).minutes > 0 { passes += 1 } }
+        }
+        _ = try writer.rollupAllDue(now: Self.farFuture)
+        #expect(passes > 50)
+        func bits(_ series: Int64, _ start: Int64, _ s: BucketStats) -> [UInt64] {
+            [UInt64(series), UInt64(start), UInt64(s.count)] + [s.sum, s.mean, s.m2, s.min, s.max].map(\.bitPattern)
+        }
+        let streamed = try RollupRows.day.tables.flatMap { table in
+            try db.query("SELECT series_id, start, count, sum, mean, m2, min, max FROM \(table)") { s in
+                bits(s.int(0), s.int(1), RollupMaintenance.stats(s, from: 2))
+            }
+        }.sorted { $0.lexicographicallyPrecedes($1) }
+        #expect(streamed.count == 4)  // two series × two days
+        // Each day merged from scratch: every minute it holds, in order.
+        var merged: [[UInt64]] = []
+        for series in try db.query("SELECT id FROM series ORDER BY id", row: { $0.int(0) }) {
+            for day in [Self.leapDay, Self.leapDay + Self.day] {
+                var stats = BucketStats.empty
+                for m in try MinuteChunks.read(db, series: series, from: day, to: day + Self.day, limit: nil) { stats.merge(m.stats) }
+                merged.append(bits(series, day, stats))
+            }
+        }
+        #expect(streamed == merged.sorted { $0.lexicographicallyPrecedes($1) })
+    }
 }
