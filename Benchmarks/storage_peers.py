@@ -17,7 +17,11 @@ One run:
 Server CPU per reading is each server's user+system CPU time while ingesting (Vigil: vigild while
 taking MQTT messages, rollups and health included, plus the sealing run).
 
-Usage: Benchmarks/storage_peers.py [--machines 20] [--days 2] [--bin .build/release] [--keep]
+With `--daemon-seal` the daemon is started again on the backfilled file instead (sealing after
+an hour, no broker) and left to seal and give the free pages back on its own (issue 27: the file
+as the daemon leaves it, without `vigild --seal`).
+
+Usage: Benchmarks/storage_peers.py [--machines 20] [--days 2] [--bin .build/release] [--keep] [--daemon-seal]
 """
 import argparse, json, os, pwd, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.parse, urllib.request
 
@@ -170,15 +174,18 @@ def run_vigil(args, work, start_ms, duration_s):
     file_before = database_bytes(db)
     # Seal what the daemon would seal by itself an hour after each span (the data ended a day ago).
     t1 = time.time()
-    seal = subprocess.Popen([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env_seal, stdout=subprocess.PIPE, text=True)
-    out = seal.stdout.read().strip()
-    _, status, usage = os.wait4(seal.pid, 0)
-    seal.returncode = os.waitstatus_to_exitcode(status)
-    if seal.returncode != 0:
-        raise RuntimeError(f"vigild --seal exited {seal.returncode}")
-    seal_s = time.time() - t1
-    cpu_seal = usage.ru_utime + usage.ru_stime
-    written_seal = usage.ru_oublock * 512
+    if args.daemon_seal:
+        seal_s, cpu_seal, written_seal, out = daemon_seal(args, vigild_args, env_seal, db, expected, vdir)
+    else:
+        seal = subprocess.Popen([f"{args.bin}/vigild", *vigild_args, "--seal"], env=env_seal, stdout=subprocess.PIPE, text=True)
+        out = seal.stdout.read().strip()
+        _, status, usage = os.wait4(seal.pid, 0)
+        seal.returncode = os.waitstatus_to_exitcode(status)
+        if seal.returncode != 0:
+            raise RuntimeError(f"vigild --seal exited {seal.returncode}")
+        seal_s = time.time() - t1
+        cpu_seal = usage.ru_utime + usage.ru_stime
+        written_seal = usage.ru_oublock * 512
     con = sqlite3.connect(db)
     sealed = con.execute("SELECT coalesce(sum(count), 0) FROM chunk").fetchone()[0]
     rows = con.execute("SELECT coalesce(sum(count), 0) FROM reading_slot").fetchone()[0]
@@ -195,6 +202,39 @@ def run_vigil(args, work, start_ms, duration_s):
     return dict(expected=expected, api_count=api_count, sql_count=sealed + rows, rows_before=rows_before, file_before=file_before,
                 file=file_after, free=free, tables=tables, ingest_s=ingest_s, cpu_ingest=cpu_ingest, seal_s=seal_s,
                 cpu_seal=cpu_seal, seal_out=out, capture=capture_path, written_ingest=written_ingest, written_seal=written_seal)
+
+def daemon_seal(args, vigild_args, env, db, expected, vdir):
+    """`--daemon-seal`: the daemon started again on the backfilled file (no broker), left to seal
+    and give the free pages back on its own; done when every reading is in a chunk and under a
+    tenth of the file is free. Returns (seconds, CPU seconds, bytes written, a summary line)."""
+    t0 = time.time()
+    http = free_port()
+    d = subprocess.Popen([f"{args.bin}/vigild", *vigild_args, "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}",
+                          "--http", f"127.0.0.1:{http}", "--log-level", "warning"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(vdir, "vigild-seal.log"), "w"))
+    sealed_at = None
+    try:
+        wait_http(f"http://127.0.0.1:{http}/healthz")
+        while True:
+            con = sqlite3.connect(db)
+            sealed = con.execute("SELECT coalesce(sum(count), 0) FROM chunk").fetchone()[0]
+            page = con.execute("PRAGMA page_size").fetchone()[0]
+            free = con.execute("PRAGMA freelist_count").fetchone()[0] * page
+            con.close()
+            if sealed == expected and sealed_at is None:
+                sealed_at = time.time() - t0
+            if sealed == expected and free < database_bytes(db) / 10:
+                break
+            if time.time() - t0 > 1800:
+                raise RuntimeError(f"the daemon had not sealed and given space back after 30 minutes ({sealed} sealed, {free} bytes free)")
+            time.sleep(2)
+        seconds = time.time() - t0
+        cpu, written = cpu_seconds(d.pid), written_bytes(d.pid)
+    finally:
+        d.send_signal(signal.SIGTERM)
+        d.wait()
+    return seconds, cpu, written, (f"the daemon sealed every reading {sealed_at:.0f} s after its start and left the file "
+                                   f"{database_bytes(db):,} bytes ({database_bytes(db) / expected:.2f} a reading) after {seconds:.0f} s")
 
 # MARK: peers
 
@@ -306,6 +346,8 @@ def main():
     ap.add_argument("--days", type=float, default=2)
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--daemon-seal", action="store_true",
+                    help="instead of `vigild --seal`, start the daemon on the backfilled file and wait for it to seal and give space back by itself")
     args = ap.parse_args()
     ensure_packages()
     duration_s = int(args.days * 86400)
