@@ -71,7 +71,13 @@ struct RollupRows: Sendable {
 
     /// Moves every recent bucket starting before `before` to the kept table, and the horizon to
     /// `before` (unless it is there already).
-    func move(_ db: SQLiteConnection, before: Int64) throws {
+    /// Never past the newest recent bucket: a horizon ahead of the data sends every bucket written
+    /// later below it into the series-first table, a page a series a pass (the sealer, run on a
+    /// fresh store, set it to the seal horizon's day, and a backfill of the days before then wrote
+    /// its minutes that way: most of what it wrote).
+    func move(_ db: SQLiteConnection, before wanted: Int64) throws {
+        guard let newest = try db.query("SELECT max(start) FROM \(recent)", row: { $0.isNull(0) ? nil : $0.int(0) }).first ?? nil else { return }
+        let before = min(wanted, newest + 1)
         guard before > (try horizon(db)) else { return }
         try db.run("""
             INSERT OR REPLACE INTO \(kept)(series_id, start, count, sum, mean, m2, min, max)

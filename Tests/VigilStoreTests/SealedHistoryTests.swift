@@ -308,6 +308,29 @@ import VigilRollup
         #expect(try writer.sealAll(now: spanEnd + 3_600_000).chunks == 1)
     }
 
+    /// The sealer on a fresh store (nothing to move) leaves the minute horizon alone, so a
+    /// backfill of older days that follows writes its minutes time first, to the recent table —
+    /// with the horizon at the seal horizon's day, every one went to the series-first table.
+    @Test func aBackfillAfterAnEmptySealPassWritesItsMinutesTimeFirst() throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path, sealAfterMillis: 3_600_000)
+        let db = try SQLiteConnection(path: tmp.path)
+        let now = SystemClock.wallMillis()
+        _ = try writer.sealAll(now: now)
+        #expect(try RollupRows.minute.horizon(db) == .min)
+        let dayBefore = BucketWidth.day.start(of: now) - 2 * RollupStoreTests.day + 3_600_000  // the day before yesterday
+        for m in Int64(0)..<30 {
+            _ = try writer.write([IngestMessage(readings: [Reading(machine: "m", sensor: "s", ts: dayBefore + m * 60_000, value: Double(m))],
+                                                rejections: [], topic: "t", payload: [], receivedAt: now)])
+        }
+        _ = try writer.rollupAllDue(now: RollupStoreTests.farFuture)
+        #expect(try db.query("SELECT count(*) FROM rollup_minute_recent") { $0.int(0) }[0] == 30)
+        #expect(try db.query("SELECT count(*) FROM rollup_minute_kept") { $0.int(0) }[0] == 0)
+        // Sealing that day later still moves and seals all of it.
+        _ = try writer.sealAll(now: now + RollupStoreTests.day)
+        #expect(try Self.minuteCounts(tmp.path) == (rows: 0, sealed: 30))
+    }
+
     /// An existing database (schema 5, every reading a row) is converted on open and by sealing,
     /// and answers exactly as before.
     @Test func aRowTableDatabaseIsMigrated() async throws {
