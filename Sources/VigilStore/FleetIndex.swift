@@ -22,15 +22,19 @@ public final class FleetIndex: Sendable {
             while i < readings.count, readings[i].machine == machine {
                 if readings[i].sensor != sensor {
                     sensor = readings[i].sensor
-                    if !sensors.contains(readings[i].sensor) {
-                        sensors.append(readings[i].sensor)
-                        sensors.sort()
-                    }
+                    add(sensor: readings[i].sensor)
                 }
                 lastSeen = max(lastSeen, readings[i].ts)
                 i += 1
             }
             if let received { lastReceived = max(lastReceived, received) }
+        }
+
+        /// `sensors` stays sorted and without repeats.
+        mutating func add(sensor: String) {
+            guard !sensors.contains(sensor) else { return }
+            sensors.append(sensor)
+            sensors.sort()
         }
     }
 
@@ -69,10 +73,7 @@ public final class FleetIndex: Sendable {
             m.generation += 1
             for (key, ts) in latest {
                 var e = m.all[key.machine] ?? Entry()
-                if !e.sensors.contains(key.sensor) {
-                    e.sensors.append(key.sensor)
-                    e.sensors.sort()
-                }
+                e.add(sensor: key.sensor)
                 e.lastSeen = max(e.lastSeen, ts)
                 m.all[key.machine] = e
             }

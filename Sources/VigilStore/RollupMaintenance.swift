@@ -118,10 +118,10 @@ struct RollupMaintenance {
         }
         // A day left for a later pass: its fold takes its minutes now (or is forgotten).
         for (d, minutes) in dayMinutes where !days.contains(d) {
-            foldChanges[d.series] = .some(try fold(series: d.series, day: d.start, minutes: minutes, orMerge: false))
+            foldChanges[d.series] = .some(folded(series: d.series, day: d.start, minutes: minutes))
         }
         for d in days {
-            let fold = try fold(series: d.series, day: d.start, minutes: dayMinutes[d] ?? [], orMerge: true)!
+            let fold = try folded(series: d.series, day: d.start, minutes: dayMinutes[d] ?? []) ?? mergeDay(series: d.series, start: d.start)
             try store(fold.stats, in: .day, series: d.series, start: d.start)
             foldChanges[d.series] = .some(fold)
         }
@@ -154,19 +154,16 @@ struct RollupMaintenance {
         return stats
     }
 
-    /// A local day merged from its base and its minutes, in order; `minutes` are the ones this
-    /// pass recomputed. When they all follow the minutes the series' fold of this day has merged,
-    /// they are merged into the fold (the same operations in the same order); otherwise (a late
-    /// minute, another day, no fold) the day is merged again from every minute — or, unless
-    /// `orMerge`, nil.
-    private func fold(series: Int64, day: Int64, minutes: [Bucket], orMerge: Bool) throws -> DayFold? {
+    /// The series' fold of `day` with `minutes` (the ones this pass recomputed) merged into it —
+    /// the same operations in the same order as merging the day from scratch — when they all
+    /// follow the minutes it has merged; nil otherwise (a late minute, another day, no fold),
+    /// where the day must be merged again from every minute (`mergeDay`).
+    private func folded(series: Int64, day: Int64, minutes: [Bucket]) -> DayFold? {
         let current: DayFold? = if let change = foldChanges[series] { change } else { folds[series] }
-        if var fold = current, fold.day == day, let first = minutes.first, first.start > fold.lastMinute {
-            for m in minutes { fold.stats.merge(m.stats) }
-            fold.lastMinute = minutes.last!.start
-            return fold
-        }
-        return orMerge ? try mergeDay(series: series, start: day) : nil
+        guard var fold = current, fold.day == day, let first = minutes.first, first.start > fold.lastMinute else { return nil }
+        for m in minutes { fold.stats.merge(m.stats) }
+        fold.lastMinute = minutes.last!.start
+        return fold
     }
 
     /// A local day merged from its base and every one of its minutes, in order.
