@@ -43,6 +43,15 @@ measure("PayloadDecoder JSON multi batch", readings: n, rounds: rounds) {
 measure("PayloadDecoder line protocol", readings: n, rounds: rounds) {
     decoder.decode(topic: "vigil/x", payload: lineBytes, receivedAt: now).readings.count
 }
+// The firmware shape (`vigil-sim --format line`): one 8-sensor line a machine and second, a message each.
+let smallLines = (0..<n / 8).map { k in
+    Array(("vigil,machine=pump-\(k % 20) " + ["temp", "vib", "current", "pressure", "flow", "rpm", "bearing_temp", "ambient"].enumerated()
+        .map { "\($1)=\(Double(4000 + (k * 7 + $0 * 13) % 900) / 100)" }.joined(separator: ",")
+        + " \((now - 1_000_000 + Int64(k) * 1000) * 1_000_000)").utf8)
+}
+measure("PayloadDecoder line protocol, 8 a message", readings: n, rounds: rounds) {
+    smallLines.reduce(0) { $0 + decoder.decode(topic: "vigil/pump", payload: $1, receivedAt: now).readings.count }
+}
 let decoded = decoder.decode(topic: "vigil/load-1/s0", payload: bytes, receivedAt: now)
 let message = IngestMessage(readings: decoded.readings, rejections: [], topic: "", payload: [], receivedAt: now)
 measure("JournalCodec encode", readings: n, rounds: rounds) {

@@ -19,14 +19,23 @@ enum LineProtocol {
     }
 
     /// A cheap test before parsing: a space-separated `key=value` part after a measurement.
-    static func looksLikeLineProtocol(_ text: String) -> Bool {
-        guard let first = text.utf8.first, first != UInt8(ascii: "#") || text.utf8.contains(10) else { return false }
-        return text.utf8.contains(UInt8(ascii: " ")) && text.utf8.contains(UInt8(ascii: "="))
+    static func looksLikeLineProtocol(_ b: [UInt8], _ range: Range<Int>) -> Bool {
+        guard !range.isEmpty else { return false }
+        var space = false, equals = false, newline = false
+        for k in range {
+            switch b[k] {
+            case UInt8(ascii: " "): space = true
+            case UInt8(ascii: "="): equals = true
+            case 10: newline = true
+            default: break
+            }
+        }
+        return (b[range.lowerBound] != UInt8(ascii: "#") || newline) && space && equals
     }
 
-    static func parse(_ line: Substring) throws(ParseError) -> Line {
-        let b = Array(line.utf8)
-        var i = 0
+    /// The line in `b[from..<to]` (no line break in it).
+    static func parse(_ b: [UInt8], _ from: Int, _ to: Int) throws(ParseError) -> Line {
+        var i = from
         let space = UInt8(ascii: " "), comma = UInt8(ascii: ","), equals = UInt8(ascii: "="), backslash = UInt8(ascii: "\\")
 
         /// Reads up to an unescaped stop byte; `\` escapes the next byte. Straight from the bytes
@@ -34,10 +43,10 @@ enum LineProtocol {
         func token(_ s1: UInt8, _ s2: UInt8, _ s3: UInt8) -> String {
             let start = i
             var escaped = false
-            while i < b.count {
+            while i < to {
                 let c = b[i]
                 if c == s1 || c == s2 || c == s3 { break }
-                if c == backslash && i + 1 < b.count {
+                if c == backslash && i + 1 < to {
                     escaped = true
                     i += 2
                 } else {
@@ -62,29 +71,29 @@ enum LineProtocol {
         let measurement = token(comma, space, space)
         guard !measurement.isEmpty else { throw ParseError(message: "missing measurement") }
         var tags: [(String, String)] = []
-        while i < b.count, b[i] == comma {
+        while i < to, b[i] == comma {
             i += 1
             let k = token(equals, comma, space)
-            guard i < b.count, b[i] == equals, !k.isEmpty else { throw ParseError(message: "bad tag near '\(k.prefix(32))'") }
+            guard i < to, b[i] == equals, !k.isEmpty else { throw ParseError(message: "bad tag near '\(k.prefix(32))'") }
             i += 1
             let v = token(comma, space, space)
             guard !v.isEmpty else { throw ParseError(message: "empty value for tag '\(k.prefix(32))'") }
             tags.append((k, v))
         }
-        guard i < b.count, b[i] == space else { throw ParseError(message: "missing field set") }
-        while i < b.count, b[i] == space { i += 1 }
+        guard i < to, b[i] == space else { throw ParseError(message: "missing field set") }
+        while i < to, b[i] == space { i += 1 }
 
         var fields: [(String, Field)] = []
         repeat {
             if !fields.isEmpty { i += 1 }  // the comma
             let k = token(equals, comma, space)
-            guard i < b.count, b[i] == equals, !k.isEmpty else { throw ParseError(message: "bad field near '\(k.prefix(32))'") }
+            guard i < to, b[i] == equals, !k.isEmpty else { throw ParseError(message: "bad field near '\(k.prefix(32))'") }
             i += 1
-            guard i < b.count else { throw ParseError(message: "missing value for field '\(k.prefix(32))'") }
+            guard i < to else { throw ParseError(message: "missing value for field '\(k.prefix(32))'") }
             if b[i] == UInt8(ascii: "\"") {
                 i += 1
                 var closed = false
-                while i < b.count {
+                while i < to {
                     if b[i] == backslash { i += 2; continue }
                     if b[i] == UInt8(ascii: "\"") { closed = true; i += 1; break }
                     i += 1
@@ -93,15 +102,15 @@ enum LineProtocol {
                 fields.append((k, .other("string")))
             } else {
                 let start = i
-                while i < b.count, b[i] != comma, b[i] != space { i += 1 }
+                while i < to, b[i] != comma, b[i] != space { i += 1 }
                 fields.append((k, try fieldValue(b, start, i, key: k)))
             }
-        } while i < b.count && b[i] == comma
+        } while i < to && b[i] == comma
 
         var timestamp: Int64?
-        while i < b.count, b[i] == space || b[i] == 9 || b[i] == 10 || b[i] == 13 { i += 1 }
-        if i < b.count {
-            var end = b.count
+        while i < to, b[i] == space || b[i] == 9 || b[i] == 10 || b[i] == 13 { i += 1 }
+        if i < to {
+            var end = to
             while end > i, b[end - 1] == space || b[end - 1] == 9 || b[end - 1] == 10 || b[end - 1] == 13 { end -= 1 }
             guard let t = integer(b, i, end) else {
                 throw ParseError(message: "bad timestamp '\(String(decoding: b[i..<min(end, i + 32)], as: UTF8.self))'")

@@ -70,23 +70,23 @@ public struct PayloadDecoder: Sendable {
             out.rejections.append(.init(.invalidUTF8, "payload is not valid UTF-8"))
             return out
         }
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         // Trim ASCII white space on bytes (no copy, no Character walking: payloads are large).
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
         guard let start = payload.firstIndex(where: { !isSpace($0) }), let last = payload.lastIndex(where: { !isSpace($0) }) else {
             out.rejections.append(.init(.emptyPayload, "empty payload"))
             return out
         }
-        let ctx = Context(decoder: self, topic: levels, receivedAt: receivedAt)
+        let ctx = Context(decoder: self, topic: topic, receivedAt: receivedAt)
         switch payload[start] {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             ctx.decodeJSON(payload, start..<(last + 1), into: &out)
         default:
-            let trimmed = String(decoding: payload[start...last], as: UTF8.self)
-            if let scalar = Scalar.parse(trimmed) {
+            // Line protocol first, on the bytes: what looks like it (a space and an `=`) is never
+            // a plain value, so the order of the two tests does not change an answer.
+            if LineProtocol.looksLikeLineProtocol(payload, start..<(last + 1)) {
+                ctx.decodeLineProtocol(payload, start..<(last + 1), into: &out)
+            } else if let scalar = Scalar.parse(String(decoding: payload[start...last], as: UTF8.self)) {
                 ctx.decodeScalar(scalar, into: &out)
-            } else if LineProtocol.looksLikeLineProtocol(trimmed) {
-                ctx.decodeLineProtocol(trimmed, into: &out)
             } else {
                 out.rejections.append(.init(.unknownFormat, "not a number, JSON or line protocol"))
             }
@@ -130,7 +130,8 @@ private enum Scalar {
     case boolean
 
     static func parse(_ s: String) -> Scalar? {
-        switch s.lowercased() {
+        // The words are nine letters at most ("+infinity"): a long text is only lowercased if short.
+        switch s.utf8.count <= 9 ? s.lowercased() : "" {
         case "true", "false": return .boolean
         case "nan", "+nan", "-nan": return .number(.nan)
         case "inf", "+inf", "infinity", "+infinity": return .number(.infinity)
@@ -162,18 +163,22 @@ enum Place: CustomStringConvertible {
 /// at hundreds of thousands of readings per second.
 private final class Context {
     let decoder: PayloadDecoder
-    let topic: [Substring]
+    let topicName: String
     let receivedAt: Int64
     // The last machine and sensor ids found valid: a message's readings mostly repeat them (a
     // line-protocol line is one machine and several sensors). Apart, so each is checked once.
     var lastValidMachine: String?
     var lastValidSensor: String?
 
-    init(decoder: PayloadDecoder, topic: [Substring], receivedAt: Int64) {
+    init(decoder: PayloadDecoder, topic: String, receivedAt: Int64) {
         self.decoder = decoder
-        self.topic = topic
+        self.topicName = topic
         self.receivedAt = receivedAt
     }
+
+    /// The topic's levels, split only when a template is asked (a line-protocol line names its
+    /// machine in a tag).
+    lazy var topic: [Substring] = topicName.split(separator: "/", omittingEmptySubsequences: false)
 
     /// The machine of a multi-sensor payload: the first template without `{sensor}` that matches.
     /// Matched once per message (a batch asks for every item).
@@ -346,25 +351,24 @@ private final class Context {
         out.readings.append(Reading(machine: machine, sensor: sensor, ts: ts, value: value, seq: seq))
     }
 
-    func decodeLineProtocol(_ text: String, into out: inout DecodedMessage) {
+    func decodeLineProtocol(_ payload: [UInt8], _ range: Range<Int>, into out: inout DecodedMessage) {
         var lineNo = 0
-        let bytes = text.utf8
-        var lineStart = bytes.startIndex
-        var lastLine = false
-        // Line by line without an array of them (a message is mostly one line), bytes only: no
-        // grapheme breaking to find blank lines and comments.
-        while !lastLine {
-            let end = bytes[lineStart...].firstIndex(of: 10) ?? bytes.endIndex
-            let rawBytes = bytes[lineStart..<end]
-            if end == bytes.endIndex { lastLine = true } else { lineStart = bytes.index(after: end) }
+        var lineStart = range.lowerBound
+        // Line by line on the bytes, without an array of them (a message is mostly one line).
+        while lineStart < range.upperBound {
+            var end = lineStart
+            while end < range.upperBound, payload[end] != 10 { end += 1 }
+            let next = end + 1
+            defer { lineStart = next }
             lineNo += 1
-            let raw = Substring(rawBytes)
-            let line = raw.utf8.last == 13 ? Substring(raw.utf8.dropLast()) : raw
-            if line.utf8.allSatisfy({ $0 == 32 || $0 == 9 }) || line.utf8.first == 35 { continue }
+            if end > lineStart, payload[end - 1] == 13 { end -= 1 }
+            var k = lineStart
+            while k < end, payload[k] == 32 || payload[k] == 9 { k += 1 }
+            if k == end || payload[lineStart] == 35 { continue }
             let place = Place.line(lineNo)
             let parsed: LineProtocol.Line
             do {
-                parsed = try LineProtocol.parse(line)
+                parsed = try LineProtocol.parse(payload, lineStart, end)
             } catch {
                 out.rejections.append(.init(.malformedLineProtocol, error.message + place.description))
                 continue

@@ -55,23 +55,22 @@ public enum KeyRules {
     }
 
     /// A sensor id: 1–128 chars from `[A-Za-z0-9_.:-]`, not `.` or `..`.
-    public static func isValidSensor(_ id: String) -> Bool {
-        let u = id.utf8
-        return !u.isEmpty && u.count <= maxLength && u.allSatisfy(isIDByte) && !isDotSegment(Substring(id))
-    }
-
-    /// `.` and `..` would read as paths wherever an id becomes part of a URL or file name.
-    static func isDotSegment(_ s: Substring) -> Bool { s == "." || s == ".." }
+    public static func isValidSensor(_ id: String) -> Bool { isValidID(id, slashes: false) }
 
     /// A machine id: like a sensor id, plus `/` between non-empty segments (`plant1/line2/press7`),
     /// none of them `.` or `..`.
-    public static func isValidMachine(_ id: String) -> Bool {
+    public static func isValidMachine(_ id: String) -> Bool { isValidID(id, slashes: true) }
+
+    /// One pass over the bytes (ingest checks every new key): each segment's length and how many
+    /// of it are dots. `.` and `..` would read as paths wherever an id becomes part of a URL or
+    /// file name.
+    @inline(__always)
+    private static func isValidID(_ id: String, slashes: Bool) -> Bool {
         let u = id.utf8
         guard !u.isEmpty, u.count <= maxLength else { return false }
-        // One pass (ingest checks every new key): a segment's length and how many of it are dots.
         var length = 0, dots = 0
         for b in u {
-            if b == UInt8(ascii: "/") {
+            if slashes && b == UInt8(ascii: "/") {
                 // Empty (a leading or doubled slash) or a dot segment.
                 if length == 0 || dots == length && length <= 2 { return false }
                 length = 0

@@ -121,6 +121,20 @@ import Testing
         #expect(d.rejections[0].detail.contains("line 2"))
     }
 
+    @Test func lineProtocolLinesAreFramedOnTheirBytes() {
+        // CRLF, blank and white-space lines, comments, escapes, several lines; numbered as written.
+        let d = decode("vigil/m", "# header\r\nm,machine=a temp=1,vib=2i 1763999999000000000\r\n  \t\n\nm,machine=b\\ c temp=3\n# more\nm,machine=a temp=\"x\"")
+        #expect(d.readings.map { "\($0.machine) \($0.sensor) \($0.value)" } == ["a temp 1.0", "a vib 2.0"])
+        #expect(reasons(d) == [.badMachineID, .notANumber])
+        #expect(d.rejections[1].detail.contains("line 7"))
+        // Only comments: line protocol with nothing in it. One comment without a line break is
+        // not line protocol, nor is a plain value with spaces around it.
+        #expect(reasons(decode("vigil/m", "# a=1 b\n# c")) == [.emptyPayload])
+        #expect(reasons(decode("vigil/m", "# a=1 b")) == [.unknownFormat])
+        #expect(decode("vigil/m/s", "  \r\n 41.5 \n").readings.first?.value == 41.5)
+        #expect(decode("vigil/m/s", "-INFINITY").rejections.first?.reason == .notFinite)
+    }
+
     @Test func rejectionsHaveReasons() {
         let cases: [(String, String, RejectReason)] = [
             ("vigil/m/s", "nan", .notFinite),
