@@ -72,6 +72,8 @@ public enum JournalCodec {
         /// mantissa the base of the next one's difference), nil after a value that was not.
         var decimal: [Decimal?] = []
         var receivedAt: Int64 = 0
+        /// Each machine's series by their position in its last message (found without hashing).
+        var byPosition = SeriesByPosition<Int>()
 
         public init() {}
     }
@@ -131,27 +133,18 @@ public enum JournalCodec {
         }
         // The series not named yet: readings of a batch usually share a few, and those a machine or two.
         var new: [SeriesKey] = []
-        var refs: [Int] = []
-        refs.reserveCapacity(m.readings.count)
-        // The previous reading's series, compared field by field: no key built (and its names
-        // retained) for a reading of the same series as the one before.
-        var lastRef = -1, lastMachine = "", lastSensor = ""
-        for r in m.readings {
-            if lastRef >= 0, r.sensor == lastSensor, r.machine == lastMachine {
-                refs.append(lastRef)
-                continue
-            }
+        var positions = names.byPosition
+        names.byPosition = SeriesByPosition()  // taken out, so it is updated in place
+        let refs = positions.ids(of: m.readings) { r in
             let key = SeriesKey(machine: r.machine, sensor: r.sensor)
-            let n = names.series[key] ?? {
-                new.append(key)
-                names.series[key] = names.series.count
-                names.seq.append(nil)
-                names.decimal.append(nil)
-                return names.series.count - 1
-            }()
-            refs.append(n)
-            (lastRef, lastMachine, lastSensor) = (n, r.machine, r.sensor)
+            if let n = names.series[key] { return n }
+            new.append(key)
+            names.series[key] = names.series.count
+            names.seq.append(nil)
+            names.decimal.append(nil)
+            return names.series.count - 1
         }
+        names.byPosition = positions
         var newMachines: [String] = []
         for key in new where names.machines[key.machine] == nil {
             names.machines[key.machine] = names.machines.count
@@ -248,6 +241,8 @@ public enum JournalCodec {
         var seq: [Int64?] = []
         var decimal: [Decimal?] = []
         var receivedAt: Int64 = 0
+        /// Each machine's series by their position in its last message (found without hashing).
+        var byPosition = SeriesByPosition<Int>()
     }
 
     static func decodeBody(_ r: inout Reader, end: Int, named: inout Named, inSegment: Bool, decimal: Bool) -> IngestMessage? {

@@ -37,6 +37,11 @@ public final class StoreWriter: Sendable {
         let countReject: Statement
         var seriesIDs: [SeriesName: Int64] = [:]
         var seriesNames: [Int64: SeriesName] = [:]
+        /// The series a machine's readings named, by position (most readings are found there).
+        var seriesByPosition = SeriesByPosition<Int64>()
+        /// The series named for the first time by the transaction under way: forgotten again if it
+        /// rolls back (its retry must name them again, or its readings would go to ids that do not exist).
+        var namedUncommitted: [SeriesName] = []
         var quarantineRows: Int
         var rollups: RollupMaintenance
         var sealer: ChunkSealer
@@ -144,7 +149,7 @@ public final class StoreWriter: Sendable {
             var received: [String: Int64] = [:]  // machine → latest receipt in this batch
             // Batches mostly repeat a key. Kept apart, not as one optional tuple: testing that
             // copied the tuple (two names and the sensor's metadata, retained) for every reading.
-            var lastMachine = "", lastSensor = "", lastID: Int64 = -1
+            var lastID: Int64 = -1
             var lastLimits: SensorMetadata?
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
             var lastSequenced: Int64?
@@ -153,6 +158,7 @@ public final class StoreWriter: Sendable {
             var lastSpan: Int64?  // consecutive readings mostly share a span
             var rows: [RowTable.Pending] = []
             var newTables = false  // the view of the row tables is made again before the commit
+            s.namedUncommitted.removeAll()
             do { try s.db.transaction {
                 for m in messages {
                     var previous: String?
@@ -160,14 +166,15 @@ public final class StoreWriter: Sendable {
                         previous = r.machine
                         if m.receivedAt > received[r.machine, default: .min] { received[r.machine] = m.receivedAt }
                     }
-                    for r in m.readings {
-                        if lastID < 0 || r.sensor != lastSensor || r.machine != lastMachine {
-                            lastID = try Self.seriesID(&s, r)
-                            lastLimits = s.limits[lastID]
-                            lastMachine = r.machine
-                            lastSensor = r.sensor
+                    var positions = s.seriesByPosition
+                    s.seriesByPosition = SeriesByPosition()  // taken out, so it is updated in place
+                    defer { s.seriesByPosition = positions }
+                    let ids = try positions.ids(of: m.readings) { r throws in try Self.seriesID(&s, r) }
+                    for (r, id) in zip(m.readings, ids) {
+                        if id != lastID {
+                            lastID = id
+                            lastLimits = s.limits.isEmpty ? nil : s.limits[id]
                         }
-                        let id = lastID
                         if lastLimits?.isImpossible(r.value) == true {
                             s.impossible[id, default: 0] += 1
                         }
@@ -240,8 +247,16 @@ public final class StoreWriter: Sendable {
                     outcome.quarantineEvicted = excess
                 }
             } } catch {
-                // Rolled back: the batch will be offered again, so its readings were not seen.
+                // Rolled back: the batch will be offered again, so its readings were not seen, and
+                // the series it named are not in the file.
                 for (id, old) in sequenced { s.sequences[id] = old }
+                for name in s.namedUncommitted {
+                    guard let id = s.seriesIDs.removeValue(forKey: name) else { continue }
+                    s.seriesNames[id] = nil
+                    s.limits[id] = nil
+                    s.impossible[id] = nil
+                    s.seriesByPosition.forget(machine: name.machine)
+                }
                 throw error
             }
             // Committed: visible to the fleet overview.
@@ -287,6 +302,7 @@ public final class StoreWriter: Sendable {
         let id = try s.db.query("SELECT id FROM series WHERE machine=? AND sensor=?", [.text(r.machine), .text(r.sensor)]) { $0.int(0) }[0]
         s.seriesIDs[name] = id
         s.seriesNames[id] = name
+        s.namedUncommitted.append(name)
         resolveLimits(&s, series: id)
         if s.upstreamSensors { try UpstreamLog.note(s.db, .sensor, series: id, t: 0) }
         return id
@@ -492,6 +508,7 @@ extension StoreWriter {
             }
             s.sealed -= dropped
             s.seriesIDs = s.seriesIDs.filter { $0.key.machine != machine }
+            s.seriesByPosition.forget(machine: machine)
             s.seriesNames = s.seriesNames.filter { $0.value.machine != machine }
             lastReadings.withLock { $0 = $0.filter { $0.value.name.machine != machine } }
             fleet.remove(machine: machine)

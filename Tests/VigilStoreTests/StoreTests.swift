@@ -97,6 +97,30 @@ extension StoreWriter {
         #expect(rows.map(\.value) == [22])
     }
 
+    /// A batch whose commit fails (the disk full) is offered again: the series it named for the
+    /// first time were rolled back with it, so the retry names them again — its readings are
+    /// stored under series that exist, and read back.
+    @Test func seriesNamedByAFailedCommitAreNamedAgainByItsRetry() async throws {
+        let tmp = try TempDatabase()
+        let writer = try StoreWriter(path: tmp.path)
+        let t0: Int64 = 1_764_000_000_000
+        _ = try writer.write([Reading(machine: "m", sensor: "a", ts: t0, value: 1)], rejections: [], topic: "t", payload: [], receivedAt: 0)
+        // Three new sensors in a new span (a new table): more pages than the file may grow by.
+        let batch = (0..<3_000).map { i in
+            Reading(machine: "m", sensor: ["b", "c", "d", "a"][i % 4], ts: t0 + 86_400_000 + Int64(i / 4) * 1000, value: Double(i))
+        }
+        let pages = try writer.withConnection { db in try db.query("PRAGMA page_count") { $0.int(0) }[0] }
+        try writer.withConnection { db in try db.execute("PRAGMA max_page_count = \(pages)") }
+        #expect(throws: (any Error).self) { try writer.write(batch, rejections: [], topic: "t", payload: [], receivedAt: 0) }
+        try writer.withConnection { db in try db.execute("PRAGMA max_page_count = 1073741823") }
+        _ = try writer.write(batch, rejections: [], topic: "t", payload: [], receivedAt: 0)
+        let reader = try StoreReader(path: tmp.path)
+        for (k, sensor) in ["b", "c", "d", "a"].enumerated() {
+            let rows = try #require(try await reader.rawSeries(machine: "m", sensor: sensor, from: t0 + 1, to: .max, limit: 10_000), "\(sensor)")
+            #expect(rows.count == 750 && rows.first?.value == Double(k), "\(sensor): \(rows.count) readings")
+        }
+    }
+
     /// A batch's rows go in key order, many to a statement: scrambled arrivals across two spans'
     /// tables, more than a statement holds, each key twice or three times — every reading is
     /// stored once, with the value that arrived last.
