@@ -109,6 +109,9 @@ struct Fleet: ParsableCommand {
     @Option(help: "Injected faults per machine per day, one at a time: sensor faults (spike, spike_burst, stuck, stuck_wobble, rail, drift, calibration, noise, dropout) and process faults (several sensors at once); 0 = none.")
     var faults: Double = 0
 
+    @Option(name: .customLong("faults-after"), help: "No injected fault starts before this much simulated time has passed (e.g. 25h: the machines are commissioned on clean data first).")
+    var faultsAfter: String?
+
     @Option(name: .customLong("fault-kinds"), help: "Only these kinds of --faults, comma-separated (e.g. drift,calibration to evaluate drift in numbers); default: all.")
     var faultKinds: String?
 
@@ -136,6 +139,7 @@ struct Fleet: ParsableCommand {
     func validate() throws {
         guard life == "off" || lifeRange != nil else { throw ValidationError("--life must be like 10d-40d (shortest-longest) or off") }
         guard faults >= 0 && faults <= 1000 else { throw ValidationError("--faults must be 0...1000 per machine-day") }
+        if let faultsAfter, parseDuration(faultsAfter) == nil { throw ValidationError("--faults-after: '\(faultsAfter)' is not like 90m, 26h or 7d") }
         guard injectedKinds != nil else {
             throw ValidationError("--fault-kinds must be a comma-separated list of \(Fault.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -186,6 +190,7 @@ struct Fleet: ParsableCommand {
         let backfillMillis = backfill.flatMap(parseDuration).map { Int64($0 * 1000) }
         let simStart = start.flatMap(Timestamp.millis(query:)) ?? SystemClock.wallMillis() - (backfillMillis ?? 0)
         let simEnd = duration.flatMap(parseDuration).map { simStart + Int64($0 * 1000) }
+        let faultsAfterMillis = faultsAfter.flatMap(parseDuration).map { Int64($0 * 1000) } ?? 0
         let stepMillis = Int64((interval * 1000).rounded())
         let publisher = try broker.publisher(onMessage: { sparkplug?.handle($0) })
         var fleet = (0..<machines).map { SimMachine(index: $0, sensorCount: sensors, seed: seed) }
@@ -200,7 +205,7 @@ struct Fleet: ParsableCommand {
         var faultRNG = SplitMix64(seed: seed ^ 0xFA17_FA17)
         for i in fleet.indices {
             if let lifeRange { fleet[i].wear = WearPath(lifeRange: lifeRange, seed: seed &+ 0x5EED &+ UInt64(i) &* 7919) }
-            fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart, to: simEnd ?? simStart + 365 * 86_400_000,
+            fleet[i].faults = Fault.schedule(sensors: fleet[i].sensors, from: simStart + faultsAfterMillis, to: simEnd ?? simStart + 365 * 86_400_000,
                                              ratePerDay: faults, kinds: injectedKinds ?? Fault.Kind.allCases,
                                              interval: interval, rng: &faultRNG)
             if skew > 0 { truth?.write([("type", LabelWriter.text("skew")), ("machine", LabelWriter.text(fleet[i].id)), ("ms", String(skews[i]))]) }

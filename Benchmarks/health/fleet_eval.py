@@ -24,7 +24,17 @@ day, outside the hours a failed machine is down), from the `sensor_fault` events
   an hour after its end), per 100 sensor-days;
 - process faults called a sensor fault: any sensor fault opening on the machine during one.
 
+`--live MINUTES` judges the same detectors live instead of on a backlog: the fleet at 1 Hz in
+8-reading line-protocol messages (one a machine a second, as firmware publishes), a commissioning
+day and an hour of history backfilled (`vigil-sim --backfill 25h`, no fault in them:
+`--faults-after 25h`), then MINUTES in real time with `--faults` per machine-day of the kinds
+that can begin and be decided within the window (all but drift and calibration unless
+`--fault-kinds` says otherwise), into a vigild with its shipped settings — health scored each
+minute as it comes, the judge reading raw readings to a few seconds ago. A fault counts when its
+allowed latency has passed before the window ends (a drift when it has ended).
+
 Usage: Benchmarks/health/fleet_eval.py [--machines 20] [--days 30] [--seed 7] [--faults 0.5] [--bin .build/release] [--end MS]
+       Benchmarks/health/fleet_eval.py --live 90 [--machines 40] [--faults 24] [--seed 7]
 """
 import argparse, json, os, subprocess, sys, tempfile, time, urllib.request
 
@@ -50,7 +60,7 @@ def events(base, machine, kind):
         before = page[-1]["id"]
 
 
-def sensor_faults(base, truth, machines, start, end):
+def sensor_faults(base, truth, machines, start, end, live=False):
     """The sensor-fault detector against the labels, over the whole month."""
     commissioned = start + 86_400_000
     found, late, wrong, missed, false, sensor_days = {}, [], [], [], [], 0.0
@@ -70,7 +80,8 @@ def sensor_faults(base, truth, machines, start, end):
         sensor_days += 8 * ((end - commissioned) - sum(min(b, end) - max(a, commissioned) for a, b in down if b > commissioned)) / 86_400_000
         opened = [e for e in events(base, m, "sensor_fault")]
         faults = [t for t in truth if t["type"] == "fault" and t["machine"] == m]
-        eligible = [t for t in faults if t["start"] >= commissioned and t["end"] <= end
+        judged_by = lambda t: t["end"] if not live or t["expect"] is None or LATENCY[t["expect"]] is None else t["start"] + LATENCY[t["expect"]]
+        eligible = [t for t in faults if t["start"] >= commissioned and judged_by(t) <= end
                     and not any(a < t["end"] + 3_600_000 and t["start"] < b for a, b in down)]
         for t in eligible:
             if t["expect"] is None:
@@ -117,12 +128,18 @@ def main():
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--life", default="8d-25d")
-    ap.add_argument("--faults", default="0.5")
+    ap.add_argument("--faults", help="injected faults per machine-day (default 0.5; live: 24)")
     ap.add_argument("--fault-kinds", help="only these kinds of injected fault (vigil-sim --fault-kinds, e.g. drift,calibration)")
     ap.add_argument("--bin", default=".build/release")
+    ap.add_argument("--live", type=int, metavar="MINUTES", help="judge live: a commissioning day and an hour backfilled at 1 Hz, "
+                    "then MINUTES in real time with faults (see above)")
     ap.add_argument("--end", type=int, help="epoch ms at which the simulated month ends (a past whole hour, to compare runs of "
                     "different hours on the same fleet lives; default: the last full hour)")
     a = ap.parse_args()
+    if a.live is not None:
+        a.faults = a.faults or "24"
+        return live(a)
+    a.faults = a.faults or "0.5"
     work = tempfile.mkdtemp(prefix="vigil-fleet-")
     broker = Broker(work)
     d = Vigild(a.bin, work, broker, {"VIGIL_ROLLUP_FLUSH_DELAY_SECONDS": "1", "VIGIL_HEALTH_COMMISSION_MINUTES": "1440"})
@@ -257,6 +274,51 @@ def main():
     finally:
         d.stop()
         broker.stop()
+
+def live(a):
+    """The sensor-fault detector and health judged as they run live (see the module's doc)."""
+    work = tempfile.mkdtemp(prefix="vigil-fleet-live-")
+    broker = Broker(work)
+    d = Vigild(a.bin, work, broker)
+    base = d.base + "/api/v1"
+    kinds = a.fault_kinds or "spike,spike_burst,stuck,stuck_wobble,rail,noise,dropout,process"
+    try:
+        labels = os.path.join(work, "truth.jsonl")
+        t0 = time.time()
+        sim = subprocess.run([f"{a.bin}/vigil-sim", "--broker", f"mqtt://127.0.0.1:{broker.port}", "--machines", str(a.machines),
+                              "--sensors", "8", "--interval", "1", "--backfill", "25h", "--duration", f"{25 * 60 + a.live}m",
+                              "--life", "off", "--faults", a.faults, "--faults-after", "25h", "--fault-kinds", kinds,
+                              "--seed", str(a.seed), "--labels", labels, "--format", "line", "--quiet"], check=True)
+        start = int(t0 * 1000) - 25 * 3_600_000  # the stream's first reading (vigil-sim --backfill)
+        end = start + (25 * 60 + a.live) * 60_000
+        truth = [json.loads(l) for l in open(labels)]
+        machines = sorted({t["machine"] for t in truth if "machine" in t} | {m["id"] for m in get(f"{base}/machines")})
+        # What is decided within a minute of the stream's end still counts for faults that allowed it.
+        time.sleep(60)
+        print(f"# live: {len(machines)} machines × 8 sensors at 1 Hz, 25 h backfilled then {a.live} min in real time "
+              f"({time.time() - t0:.0f} s in all), faults {a.faults}/machine-day of {kinds}, seed {a.seed}, vigild's shipped settings")
+        process_total, process_alarmed, sensor_total, sensor_alarmed, false_alarms = 0, 0, 0, [], []
+        for m in machines:
+            hist = get(f"{base}/machines/{m}/health/history?from={start + 86_400_000}&limit=100000")
+            episodes = [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
+            faults = [t for t in truth if t["type"] == "fault" and t["machine"] == m]
+            for t in faults:
+                if t["expect"] is None:
+                    process_total += 1
+                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] - 60_000 < h["ts"] < t["end"] + 600_000)
+                else:
+                    sensor_total += 1
+                    sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes if t["start"] - 60_000 < e < t["end"] + 600_000][:1]
+            false_alarms += [f'{m} {time.strftime("%H:%M", time.gmtime(e / 1000))}' for e in episodes
+                             if not any(t["start"] - 60_000 < e < t["end"] + 600_000 for t in faults)]
+        print(f"process faults during which health reached alarm: {process_alarmed}/{process_total}")
+        print(f"sensor faults during which an alarm episode began: {len(sensor_alarmed)}/{sensor_total} {sensor_alarmed or ''}")
+        print(f"alarm episodes outside every injected fault: {len(false_alarms)} {false_alarms or ''}")
+        sensor_faults(base, truth, machines, start, end, live=True)
+    finally:
+        d.stop()
+        broker.stop()
+
 
 if __name__ == "__main__":
     main()
