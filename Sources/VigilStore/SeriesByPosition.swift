@@ -23,7 +23,7 @@ struct SeriesByPosition<ID: Sendable>: Sendable {
         var position = -1
         for r in readings {
             if r.machine != machine {
-                // The run of the machine before is noted (only when it changed something).
+                // A new run of a machine: its positions start over (misses were noted as they came).
                 machine = r.machine
                 known = machines[r.machine] ?? []
                 position = -1

@@ -147,8 +147,7 @@ public final class StoreWriter: Sendable {
             var lastTouched: SeriesBucket?  // consecutive readings mostly share a minute
             var latest: [Int64: Int64] = [:]  // series → largest ts in this batch
             var received: [String: Int64] = [:]  // machine → latest receipt in this batch
-            // Batches mostly repeat a key. Kept apart, not as one optional tuple: testing that
-            // copied the tuple (two names and the sensor's metadata, retained) for every reading.
+            // Consecutive readings mostly share a series: its limits are looked up once.
             var lastID: Int64 = -1
             var lastLimits: SensorMetadata?
             var sequenced: [Int64: SequenceTracker?] = [:]  // series whose loss accounting changed → as it was
