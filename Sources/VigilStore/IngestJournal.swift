@@ -241,8 +241,6 @@ public enum JournalCodec {
         var seq: [Int64?] = []
         var decimal: [Decimal?] = []
         var receivedAt: Int64 = 0
-        /// Each machine's series by their position in its last message (found without hashing).
-        var byPosition = SeriesByPosition<Int>()
     }
 
     static func decodeBody(_ r: inout Reader, end: Int, named: inout Named, inSegment: Bool, decimal: Bool) -> IngestMessage? {
