@@ -50,6 +50,17 @@ def get(url):
 LATENCY = {"spike": 60_000, "out_of_range": 120_000, "dropout": 300_000, "stuck": 900_000, "noise": 900_000, "drift": None}
 
 
+def alarm_episodes(hist):
+    """When each alarm episode of a health history began."""
+    return [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
+
+
+def during(t, ts):
+    """Whether `ts` falls in injected fault `t` (from a minute before it to 10 minutes after: a
+    minute's health is stamped with the minute's start, and health takes minutes to settle)."""
+    return t["start"] - 60_000 < ts < t["end"] + 600_000
+
+
 def events(base, machine, kind):
     out, before = [], None
     while True:
@@ -216,7 +227,7 @@ def main():
                 rows.append((m, fail, None, None, 0))
                 continue
             machine_days += (hist[-1]["ts"] - hist[0]["ts"]) / 86_400_000
-            episodes = [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
+            episodes = alarm_episodes(hist)
             # A minute's health is stamped with the minute's start: an alarm decided on the minute a
             # fault began in is that fault's.
             fa = [e for e in episodes if wear_at(e) < 0.1 and not any(s - 60_000 < e < f for s, f in process)]
@@ -236,11 +247,11 @@ def main():
                     continue  # during commissioning
                 if t["expect"] is None:
                     process_total += 1
-                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] - 60_000 < h["ts"] < t["end"] + 600_000)
+                    process_alarmed += any(h["status"] == "alarm" for h in hist if during(t, h["ts"]))
                 else:
                     sensor_total += 1
                     sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes
-                                       if t["start"] - 60_000 < e < t["end"] + 600_000 and wear_at(e) < 0.1][:1]
+                                       if during(t, e) and wear_at(e) < 0.1][:1]
             first_alarm = next((h["ts"] for h in hist if h["status"] == "alarm" and wear_at(h["ts"]) >= 0.1), None)
             lead = None
             if fail is not None:
@@ -300,17 +311,17 @@ def live(a):
         process_total, process_alarmed, sensor_total, sensor_alarmed, false_alarms = 0, 0, 0, [], []
         for m in machines:
             hist = get(f"{base}/machines/{m}/health/history?from={start + 86_400_000}&limit=100000")
-            episodes = [h["ts"] for p, h in zip([None] + hist, hist) if h["status"] == "alarm" and (p is None or p["status"] != "alarm")]
+            episodes = alarm_episodes(hist)
             faults = [t for t in truth if t["type"] == "fault" and t["machine"] == m]
             for t in faults:
                 if t["expect"] is None:
                     process_total += 1
-                    process_alarmed += any(h["status"] == "alarm" for h in hist if t["start"] - 60_000 < h["ts"] < t["end"] + 600_000)
+                    process_alarmed += any(h["status"] == "alarm" for h in hist if during(t, h["ts"]))
                 else:
                     sensor_total += 1
-                    sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes if t["start"] - 60_000 < e < t["end"] + 600_000][:1]
+                    sensor_alarmed += [f'{m} {t["kind"]} {t["sensor"]}' for e in episodes if during(t, e)][:1]
             false_alarms += [f'{m} {time.strftime("%H:%M", time.gmtime(e / 1000))}' for e in episodes
-                             if not any(t["start"] - 60_000 < e < t["end"] + 600_000 for t in faults)]
+                             if not any(during(t, e) for t in faults)]
         print(f"process faults during which health reached alarm: {process_alarmed}/{process_total}")
         print(f"sensor faults during which an alarm episode began: {len(sensor_alarmed)}/{sensor_total} {sensor_alarmed or ''}")
         print(f"alarm episodes outside every injected fault: {len(false_alarms)} {false_alarms or ''}")
